@@ -1,0 +1,170 @@
+#include "db/connection.hpp"
+
+#include <charconv>
+#include <cstdio>
+
+#include "core/errors.hpp"
+#include "db/pg_connection.hpp"
+#include "db/sqlite_connection.hpp"
+
+namespace kr::db {
+
+namespace {
+
+std::int64_t ParseInt(const std::string& s) {
+    std::int64_t v = 0;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc{}) {
+        // SQLite may hand back a REAL for an integer expression ("3.0").
+        return static_cast<std::int64_t>(std::stod(s));
+    }
+    (void)p;
+    return v;
+}
+
+void AppendQuoted(std::string& out, const std::string& s) {
+    out += '"';
+    for (char c : s) {
+        if (c == '"' || c == '\\') out += '\\';
+        out += c;
+    }
+    out += '"';
+}
+
+}  // namespace
+
+std::string Result::Text(std::size_t row, std::size_t col) const {
+    const auto& c = Cell(row, col);
+    return c ? *c : std::string{};
+}
+
+std::int64_t Result::Int(std::size_t row, std::size_t col) const {
+    const auto& c = Cell(row, col);
+    return c ? ParseInt(*c) : 0;
+}
+
+double Result::Double(std::size_t row, std::size_t col) const {
+    const auto& c = Cell(row, col);
+    return c ? std::stod(*c) : 0.0;
+}
+
+bool Result::Bool(std::size_t row, std::size_t col) const {
+    const auto& c = Cell(row, col);
+    if (!c || c->empty()) return false;
+    return (*c)[0] == 't' || (*c)[0] == '1' || (*c)[0] == 'T';
+}
+
+std::optional<std::int64_t> Result::OptInt(std::size_t row, std::size_t col) const {
+    const auto& c = Cell(row, col);
+    if (!c) return std::nullopt;
+    return ParseInt(*c);
+}
+
+std::optional<double> Result::OptDouble(std::size_t row, std::size_t col) const {
+    const auto& c = Cell(row, col);
+    if (!c) return std::nullopt;
+    return std::stod(*c);
+}
+
+std::string MaskUrl(const std::string& url) {
+    auto scheme = url.find("://");
+    if (scheme == std::string::npos) return url;
+    auto at = url.find('@', scheme + 3);
+    if (at == std::string::npos) return url;
+    auto colon = url.find(':', scheme + 3);
+    if (colon == std::string::npos || colon > at) return url;
+    return url.substr(0, colon + 1) + "****" + url.substr(at);
+}
+
+std::unique_ptr<Connection> Open(const std::string& url) {
+    if (url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0) {
+        return std::make_unique<PgConnection>(url);
+    }
+    if (url.rfind("sqlite:", 0) == 0) {
+        return std::make_unique<SqliteConnection>(url);
+    }
+    throw FatalError("unsupported database URL '" + MaskUrl(url) +
+                     "': expected postgresql://… or sqlite:///path/file.db");
+}
+
+std::string PgIntArray(const std::vector<std::int64_t>& v) {
+    std::string out = "{";
+    char buf[24];
+    for (std::size_t i = 0; i < v.size(); ++i) {
+        if (i) out += ',';
+        auto [p, ec] = std::to_chars(buf, buf + sizeof buf, v[i]);
+        (void)ec;
+        out.append(buf, p);
+    }
+    out += '}';
+    return out;
+}
+
+std::string PgOptIntArray(const std::vector<std::optional<std::int64_t>>& v) {
+    std::string out = "{";
+    char buf[24];
+    for (std::size_t i = 0; i < v.size(); ++i) {
+        if (i) out += ',';
+        if (!v[i]) {
+            out += "NULL";
+            continue;
+        }
+        auto [p, ec] = std::to_chars(buf, buf + sizeof buf, *v[i]);
+        (void)ec;
+        out.append(buf, p);
+    }
+    out += '}';
+    return out;
+}
+
+std::string PgTextArray(const std::vector<std::string>& v) {
+    std::string out = "{";
+    for (std::size_t i = 0; i < v.size(); ++i) {
+        if (i) out += ',';
+        AppendQuoted(out, v[i]);
+    }
+    out += '}';
+    return out;
+}
+
+std::string PgOptTextArray(const std::vector<std::optional<std::string>>& v) {
+    std::string out = "{";
+    for (std::size_t i = 0; i < v.size(); ++i) {
+        if (i) out += ',';
+        if (v[i]) {
+            AppendQuoted(out, *v[i]);
+        } else {
+            out += "NULL";
+        }
+    }
+    out += '}';
+    return out;
+}
+
+std::string PgOptDoubleArray(const std::vector<std::optional<double>>& v) {
+    std::string out = "{";
+    char buf[64];
+    for (std::size_t i = 0; i < v.size(); ++i) {
+        if (i) out += ',';
+        if (!v[i]) {
+            out += "NULL";
+            continue;
+        }
+        int n = std::snprintf(buf, sizeof buf, "%.17g", *v[i]);
+        out.append(buf, static_cast<std::size_t>(n));
+    }
+    out += '}';
+    return out;
+}
+
+std::string PgBoolArray(const std::vector<bool>& v) {
+    std::string out = "{";
+    for (std::size_t i = 0; i < v.size(); ++i) {
+        if (i) out += ',';
+        out += v[i] ? "t" : "f";
+    }
+    out += '}';
+    return out;
+}
+
+}  // namespace kr::db

@@ -1,0 +1,181 @@
+#include "db/pg_connection.hpp"
+
+#include <libpq-fe.h>
+
+#include <cstdio>
+
+#include "core/errors.hpp"
+
+namespace kr::db {
+
+namespace {
+
+struct ResultDeleter {
+    void operator()(PGresult* r) const { PQclear(r); }
+};
+using ResultPtr = std::unique_ptr<PGresult, ResultDeleter>;
+
+/// The one place where libpq errors are translated, by SQLSTATE class (never by message text).
+[[noreturn]] void Throw(PGconn* conn, const PGresult* res, std::string_view context) {
+    std::string msg = "postgresql: ";
+    msg += context;
+    msg += ": ";
+    const char* text = res ? PQresultErrorMessage(res) : nullptr;
+    if (!text || !*text) text = conn ? PQerrorMessage(conn) : "unknown error";
+    msg += text;
+    while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+    const char* state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
+    if (!state || (conn && PQstatus(conn) != CONNECTION_OK)) throw TransientError(msg);
+    std::string_view cls(state, 2);
+    if (cls == "08" || cls == "40" || cls == "53" || cls == "57" || cls == "55") throw TransientError(msg);
+    if (cls == "23" || cls == "22") throw PermanentError(cls == "23" ? "db_constraint" : "db_data", msg);
+    throw FatalError(msg);
+}
+
+void IgnoreNotice(void*, const char*) {}
+
+}  // namespace
+
+void PgConnection::ConnDeleter::operator()(pg_conn* c) const { PQfinish(c); }
+
+PgConnection::PgConnection(const std::string& url) : url_(url) { Connect(); }
+
+PgConnection::~PgConnection() {
+    if (in_tx_) Rollback();
+}
+
+std::string PgConnection::DisplayUrl() const { return MaskUrl(url_); }
+
+void PgConnection::Connect() {
+    // The URL's own options win; we only add a connect timeout when it sets none.
+    std::vector<const char*> keys{"dbname", "fallback_application_name"};
+    std::vector<const char*> vals{url_.c_str(), "killreport"};
+    if (url_.find("connect_timeout") == std::string::npos) {
+        keys.push_back("connect_timeout");
+        vals.push_back("10");
+    }
+    keys.push_back(nullptr);
+    vals.push_back(nullptr);
+    PGconn* raw = PQconnectdbParams(keys.data(), vals.data(), 1);
+    conn_.reset(raw);
+    prepared_.clear();
+    in_tx_ = false;
+    if (!raw) throw TransientError("postgresql: out of memory while connecting");
+    if (PQstatus(raw) != CONNECTION_OK) {
+        std::string msg = PQerrorMessage(raw);
+        while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+        conn_.reset();
+        // A malformed URL is a configuration error; an unreachable server is transient.
+        if (msg.find("invalid") != std::string::npos && msg.find("URI") != std::string::npos) {
+            throw FatalError("postgresql: " + msg);
+        }
+        throw TransientError("postgresql: cannot connect to " + MaskUrl(url_) + ": " + msg);
+    }
+    PQsetNoticeProcessor(raw, IgnoreNotice, nullptr);
+}
+
+void PgConnection::EnsureConnected() {
+    if (!conn_ || PQstatus(conn_.get()) != CONNECTION_OK) {
+        if (in_tx_) {
+            in_tx_ = false;
+            throw TransientError("postgresql: connection lost inside a transaction");
+        }
+        Connect();
+    }
+}
+
+Result PgConnection::Exec(std::string_view sql, const std::vector<Param>& params) {
+    EnsureConnected();
+    PGconn* c = conn_.get();
+    std::string key(sql);
+    auto it = prepared_.find(key);
+    if (it == prepared_.end()) {
+        std::string name = "kr" + std::to_string(prepared_.size() + 1);
+        ResultPtr prep(PQprepare(c, name.c_str(), key.c_str(), 0, nullptr));
+        if (PQresultStatus(prep.get()) != PGRES_COMMAND_OK) Throw(c, prep.get(), "prepare");
+        it = prepared_.emplace(std::move(key), std::move(name)).first;
+    }
+    std::vector<std::string> storage(params.size());
+    std::vector<const char*> values(params.size(), nullptr);
+    char buf[64];
+    for (std::size_t i = 0; i < params.size(); ++i) {
+        std::visit(
+            [&](const auto& v) {
+                using T = std::decay_t<decltype(v)>;
+                if constexpr (std::is_same_v<T, std::monostate>) {
+                    values[i] = nullptr;
+                    return;
+                } else if constexpr (std::is_same_v<T, std::int64_t>) {
+                    storage[i] = std::to_string(v);
+                } else if constexpr (std::is_same_v<T, double>) {
+                    int n = std::snprintf(buf, sizeof buf, "%.17g", v);
+                    storage[i].assign(buf, static_cast<std::size_t>(n));
+                } else if constexpr (std::is_same_v<T, bool>) {
+                    storage[i] = v ? "t" : "f";
+                } else {
+                    storage[i] = v;
+                }
+                values[i] = storage[i].c_str();
+            },
+            params[i]);
+    }
+    ResultPtr res(PQexecPrepared(c, it->second.c_str(), static_cast<int>(params.size()), values.data(), nullptr,
+                                 nullptr, 0));
+    auto st = PQresultStatus(res.get());
+    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+        if (PQstatus(c) != CONNECTION_OK) in_tx_ = false;
+        Throw(c, res.get(), "exec");
+    }
+    int nrows = PQntuples(res.get());
+    int ncols = PQnfields(res.get());
+    std::vector<std::string> cols;
+    cols.reserve(static_cast<std::size_t>(ncols));
+    for (int j = 0; j < ncols; ++j) cols.emplace_back(PQfname(res.get(), j));
+    std::vector<std::optional<std::string>> cells;
+    cells.reserve(static_cast<std::size_t>(nrows) * static_cast<std::size_t>(ncols));
+    for (int r = 0; r < nrows; ++r) {
+        for (int j = 0; j < ncols; ++j) {
+            if (PQgetisnull(res.get(), r, j)) {
+                cells.emplace_back(std::nullopt);
+            } else {
+                cells.emplace_back(std::string(PQgetvalue(res.get(), r, j),
+                                               static_cast<std::size_t>(PQgetlength(res.get(), r, j))));
+            }
+        }
+    }
+    std::int64_t affected = 0;
+    const char* tuples = PQcmdTuples(res.get());
+    if (tuples && *tuples) affected = std::stoll(tuples);
+    return Result(std::move(cols), std::move(cells), affected);
+}
+
+void PgConnection::ExecScript(std::string_view sql) {
+    EnsureConnected();
+    std::string text(sql);
+    ResultPtr res(PQexec(conn_.get(), text.c_str()));
+    auto st = PQresultStatus(res.get());
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_EMPTY_QUERY) {
+        Throw(conn_.get(), res.get(), "exec script");
+    }
+}
+
+void PgConnection::Begin() {
+    Exec("BEGIN");
+    in_tx_ = true;
+}
+
+void PgConnection::Commit() {
+    in_tx_ = false;
+    Exec("COMMIT");
+}
+
+void PgConnection::Rollback() noexcept {
+    if (!in_tx_) return;
+    in_tx_ = false;
+    if (conn_ && PQstatus(conn_.get()) == CONNECTION_OK) {
+        PGresult* r = PQexec(conn_.get(), "ROLLBACK");
+        PQclear(r);
+    }
+}
+
+}  // namespace kr::db
