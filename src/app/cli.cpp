@@ -1,0 +1,194 @@
+#include "app/cli.hpp"
+
+#include <CLI/CLI.hpp>
+#include <signal.h>
+
+#include <cstdio>
+#include <functional>
+
+#include "app/commands.hpp"
+#include "app/worker_commands.hpp"
+#include "core/errors.hpp"
+#include "log/log.hpp"
+
+namespace kr::app {
+
+namespace {
+
+struct GlobalFlags {
+    std::map<std::string, std::string> values;
+    void Add(CLI::App& app, const std::string& flag, const std::string& env, const std::string& help) {
+        app.add_option_function<std::string>(
+               flag, [this, env](const std::string& v) { values[env] = v; }, help + " (env " + env + ")")
+            ->configurable(false);
+    }
+};
+
+void AddWorkerFlags(CLI::App* sub, WorkerFlags& f) {
+    sub->add_option("--concurrency,-c", f.concurrency, "messages processed in parallel (= prefetch)")
+        ->check(CLI::Range(1, 100000));
+    sub->add_flag("--until-idle", f.until_idle,
+                  "exit 0 once the queue is empty and nothing is in flight or waiting for a retry");
+}
+
+/// CLI11 2.1 forbids ':' in subcommand names, but ours are the spec's yarn script names
+/// ("queue:alliances"). They are registered with '/' in place of ':'; the command line is mapped
+/// before parsing and help/error texts after formatting.
+struct CommandNames {
+    std::vector<std::pair<std::string, std::string>> names;  // colon form, internal form
+    std::string Internal(const std::string& colon) {
+        std::string internal = colon;
+        for (auto& ch : internal) {
+            if (ch == ':') ch = '/';
+        }
+        if (internal != colon) names.emplace_back(colon, internal);
+        return internal;
+    }
+    std::string Display(std::string text) const {
+        for (const auto& [colon, internal] : names) {
+            for (auto pos = text.find(internal); pos != std::string::npos; pos = text.find(internal, pos + colon.size())) {
+                text.replace(pos, internal.size(), colon);
+            }
+        }
+        return text;
+    }
+};
+
+class ColonFormatter : public CLI::Formatter {
+public:
+    explicit ColonFormatter(const CommandNames& names) : names_(names) {}
+    std::string make_help(const CLI::App* app, std::string name, CLI::AppFormatMode mode) const override {
+        return names_.Display(CLI::Formatter::make_help(app, std::move(name), mode));
+    }
+
+private:
+    const CommandNames& names_;
+};
+
+/// Error texts from C libraries span lines (libpq); the operator gets one line.
+std::string OneLine(const std::string& text) {
+    std::string out;
+    bool space = false;
+    for (char ch : text) {
+        if (ch == '\n' || ch == '\t' || ch == '\r' || ch == ' ') {
+            space = !out.empty();
+            continue;
+        }
+        if (space) out += ' ';
+        space = false;
+        out += ch;
+    }
+    return out;
+}
+
+}  // namespace
+
+int Main(int argc, char** argv) {
+    ::signal(SIGPIPE, SIG_IGN);
+    CLI::App app{"killreport: KillReport's queue scripts and workers (ESI + zKillboard enrichment) in C++", "killreport"};
+    app.require_subcommand(1);
+    app.fallthrough();
+    app.set_version_flag("--version", std::string("killreport ") + KR_VERSION);
+    GlobalFlags g;
+    g.Add(app, "--database-url", "DATABASE_URL", "postgresql://… or sqlite:///path/file.db");
+    g.Add(app, "--rabbitmq-url", "RABBITMQ_URL", "amqp://…; unset keeps the queue in the database");
+    g.Add(app, "--esi-base-url", "ESI_BASE_URL", "ESI base URL");
+    g.Add(app, "--zkillboard-base-url", "ZKILLBOARD_BASE_URL", "zKillboard API base URL");
+    g.Add(app, "--esi-rate-limit", "ESI_RATE_LIMIT", "ESI requests/s for the whole deployment, 0 = off");
+    g.Add(app, "--zkillboard-rate-limit", "ZKILLBOARD_RATE_LIMIT", "zKillboard requests/s, 0 = off");
+    g.Add(app, "--user-agent", "KILLREPORT_USER_AGENT", "User-Agent sent to ESI and zKillboard");
+    g.Add(app, "--compatibility-date", "ESI_COMPATIBILITY_DATE", "X-Compatibility-Date sent to ESI");
+    g.Add(app, "--max-attempts", "KILLREPORT_MAX_ATTEMPTS", "attempts before a message is dead-lettered");
+    g.Add(app, "--max-age", "KILLREPORT_MAX_AGE", "refresh entities older than this many seconds (0 = ESI's Expires)");
+    g.Add(app, "--db-connections", "KILLREPORT_DB_CONNECTIONS", "database connections per process");
+    g.Add(app, "--log-level", "LOG_LEVEL", "debug, info, warn, error");
+
+    CommandNames names;
+    auto add = [&](const std::string& name, const std::string& desc) {
+        return app.add_subcommand(names.Internal(name), desc);
+    };
+    app.formatter(std::make_shared<ColonFormatter>(names));
+
+    std::function<int(const Context&)> run;
+    auto on = [&](CLI::App* sub, std::function<int(const Context&)> fn) {
+        sub->callback([&run, fn = std::move(fn)] { run = fn; });
+    };
+
+    on(add("config", "print each effective setting and where it came from"), CmdConfig);
+    on(add("db:migrate", "create or upgrade the schema (idempotent; keeps KillReport's tables)"),
+       CmdMigrate);
+    on(add("status", "queue depths, retries, dead letters, ESI budget state, row counts"), CmdStatus);
+
+    Id user_id = 0;
+    std::string user_name;
+    auto* user_add = add("user:add", "add a tracked character to users");
+    user_add->add_option("ID", user_id, "character id")->required()->check(CLI::Range(Id{1}, Id{9007199254740991}));
+    user_add->add_option("--name", user_name, "character name");
+    on(user_add, [&](const Context& c) { return CmdUserAdd(c, user_id, user_name); });
+
+    std::string dead_queue;
+    std::size_t dead_limit = 50;
+    auto* dead_list = add("dead:list", "show dead letters with reasons and counts");
+    dead_list->add_option("QUEUE", dead_queue, "queue name (all queues when omitted)");
+    dead_list->add_option("--limit", dead_limit, "messages to show per queue");
+    on(dead_list, [&](const Context& c) { return CmdDeadList(c, dead_queue, dead_limit); });
+    std::string retry_queue;
+    auto* dead_retry = add("dead:retry", "put a queue's dead letters back on it");
+    dead_retry->add_option("QUEUE", retry_queue, "queue name")->required();
+    on(dead_retry, [&](const Context& c) { return CmdDeadRetry(c, retry_queue); });
+
+    RegisterWorkerCommands(add, [&](CLI::App* sub, std::function<int(const Context&)> fn) { on(sub, std::move(fn)); },
+                           AddWorkerFlags);
+
+    // An unknown command gets its own clear message (CLI11 would only say one is required).
+    for (int i = 1; i < argc; ++i) {
+        std::string a = argv[i];
+        if (a.rfind("--", 0) == 0) {
+            if (a.find('=') == std::string::npos && app.get_option_no_throw(a) != nullptr &&
+                a != "--help" && a != "--version") {
+                ++i;  // a global option's value
+            }
+            continue;
+        }
+        if (a[0] == '-') continue;
+        bool known = false;
+        for (const auto* sub : app.get_subcommands({})) {
+            known = known || names.Display(sub->get_name()) == a;
+        }
+        if (!known) {
+            std::fprintf(stderr, "killreport: error: unknown command '%s' (see killreport --help)\n", a.c_str());
+            return 2;
+        }
+        break;
+    }
+    std::vector<std::string> args;
+    for (int i = argc - 1; i >= 1; --i) {  // CLI11 takes the arguments reversed
+        std::string a = argv[i];
+        for (const auto& [colon, internal] : names.names) {
+            if (a == colon) a = internal;
+        }
+        args.push_back(std::move(a));
+    }
+    try {
+        app.parse(args);
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForAllHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForVersion& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        std::fprintf(stderr, "killreport: error: %s (see killreport --help)\n", names.Display(e.what()).c_str());
+        return 2;
+    }
+    try {
+        Context ctx{config::Load(config::Overrides{g.values})};
+        log::Init(ctx.cfg.log_level);
+        return run ? run(ctx) : 2;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "killreport: error: %s\n", OneLine(e.what()).c_str());
+        return 1;
+    }
+}
+
+}  // namespace kr::app

@@ -1,0 +1,29 @@
+#pragma once
+// One function per subcommand; src/app/cli.cpp parses the command line and calls them.
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+#include "core/model.hpp"
+
+namespace kr::app {
+
+struct Context {
+    config::Config cfg;
+};
+
+/// Options every worker takes.
+struct WorkerFlags {
+    int concurrency = 0;     ///< 0 = the worker's default (the spec's table)
+    bool until_idle = false; ///< exit 0 once the queue is empty and nothing is in flight or retrying
+};
+
+// admin (cmd_admin.cpp)
+int CmdConfig(const Context& ctx);
+int CmdMigrate(const Context& ctx);
+int CmdStatus(const Context& ctx);
+int CmdUserAdd(const Context& ctx, Id character_id, const std::string& name);
+int CmdDeadList(const Context& ctx, const std::string& queue, std::size_t limit);
+int CmdDeadRetry(const Context& ctx, const std::string& queue);
+
+}  // namespace kr::app

@@ -1,0 +1,157 @@
+#include "config/config.hpp"
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "core/errors.hpp"
+#include "db/connection.hpp"
+
+extern char** environ;
+
+namespace kr::config {
+
+namespace {
+
+constexpr const char* kDefaultEsi = "https://esi.evetech.net";
+constexpr const char* kDefaultZkb = "https://zkillboard.com/api";
+constexpr const char* kDefaultCompatibilityDate = "2025-08-26";
+
+std::map<std::string, std::string> ProcessEnv() {
+    std::map<std::string, std::string> env;
+    for (char** e = environ; e && *e; ++e) {
+        std::string kv(*e);
+        auto eq = kv.find('=');
+        if (eq != std::string::npos) env.emplace(kv.substr(0, eq), kv.substr(eq + 1));
+    }
+    return env;
+}
+
+double ParseNumber(const std::string& name, const std::string& v, double min, double max) {
+    char* end = nullptr;
+    double d = std::strtod(v.c_str(), &end);
+    if (v.empty() || end == nullptr || *end != '\0' || d < min || d > max) {
+        throw FatalError(name + "='" + v + "' is not a number between " + std::to_string(static_cast<long long>(min)) +
+                         " and " + std::to_string(static_cast<long long>(max)));
+    }
+    return d;
+}
+
+void CheckHttpUrl(const std::string& name, const std::string& v) {
+    if (v.rfind("http://", 0) != 0 && v.rfind("https://", 0) != 0) {
+        throw FatalError(name + "='" + v + "' is not an http:// or https:// URL");
+    }
+}
+
+std::string NormaliseDatabaseUrl(const std::string& v) {
+    if (v.rfind("postgresql://", 0) == 0 || v.rfind("postgres://", 0) == 0) {
+        if (v == "postgresql://" || v == "postgres://") {
+            throw FatalError("DATABASE_URL='" + db::MaskUrl(v) + "' names no server");
+        }
+        return v;
+    }
+    if (v.rfind("sqlite:", 0) == 0) {
+        std::string rest = v.substr(7);
+        if (rest.rfind("//", 0) == 0) rest = rest.substr(2);
+        if (rest.empty()) throw FatalError("DATABASE_URL='" + v + "' names no file (use sqlite:///path/file.db)");
+        return v;
+    }
+    throw FatalError("DATABASE_URL='" + db::MaskUrl(v) +
+                     "' is not supported: use postgresql://user:pass@host:port/db or sqlite:///path/file.db");
+}
+
+}  // namespace
+
+const char* SourceName(Source s) {
+    switch (s) {
+        case Source::kDefault: return "default";
+        case Source::kEnv: return "environment";
+        case Source::kFlag: return "flag";
+    }
+    return "?";
+}
+
+bool Config::UsesPostgres() const {
+    return database_url.rfind("postgresql://", 0) == 0 || database_url.rfind("postgres://", 0) == 0;
+}
+
+std::string DefaultUserAgent() {
+    return std::string("killreport-cpp/") + KR_VERSION +
+           " (KillReport workers in C++; operator: set KILLREPORT_USER_AGENT to add your contact)";
+}
+
+Config Load(const Overrides& flags, const std::map<std::string, std::string>* env_in) {
+    std::map<std::string, std::string> env = env_in ? *env_in : ProcessEnv();
+    Config c;
+    auto get = [&](const std::string& name, const std::string& def) -> std::string {
+        if (auto f = flags.values.find(name); f != flags.values.end()) {
+            c.sources[name] = Source::kFlag;
+            return f->second;
+        }
+        if (auto e = env.find(name); e != env.end() && !e->second.empty()) {
+            c.sources[name] = Source::kEnv;
+            return e->second;
+        }
+        c.sources[name] = Source::kDefault;
+        return def;
+    };
+    std::string default_db = "sqlite://" + (std::filesystem::current_path() / "killreport.db").string();
+    c.database_url = NormaliseDatabaseUrl(get("DATABASE_URL", default_db));
+    std::string amqp = get("RABBITMQ_URL", "");
+    if (!amqp.empty()) {
+        if (amqp.rfind("amqp://", 0) != 0 && amqp.rfind("amqps://", 0) != 0) {
+            throw FatalError("RABBITMQ_URL='" + db::MaskUrl(amqp) + "' is not an amqp:// URL");
+        }
+        c.rabbitmq_url = amqp;
+    }
+    c.esi_base_url = get("ESI_BASE_URL", kDefaultEsi);
+    CheckHttpUrl("ESI_BASE_URL", c.esi_base_url);
+    while (c.esi_base_url.size() > 8 && c.esi_base_url.back() == '/') c.esi_base_url.pop_back();
+    c.zkillboard_base_url = get("ZKILLBOARD_BASE_URL", kDefaultZkb);
+    CheckHttpUrl("ZKILLBOARD_BASE_URL", c.zkillboard_base_url);
+    while (c.zkillboard_base_url.size() > 8 && c.zkillboard_base_url.back() == '/') c.zkillboard_base_url.pop_back();
+    c.esi_rate_limit = ParseNumber("ESI_RATE_LIMIT", get("ESI_RATE_LIMIT", "50"), 0, 100000);
+    c.zkillboard_rate_limit = ParseNumber("ZKILLBOARD_RATE_LIMIT", get("ZKILLBOARD_RATE_LIMIT", "1"), 0, 1000);
+    c.user_agent = get("KILLREPORT_USER_AGENT", DefaultUserAgent());
+    c.compatibility_date = get("ESI_COMPATIBILITY_DATE", kDefaultCompatibilityDate);
+    c.max_attempts = static_cast<int>(ParseNumber("KILLREPORT_MAX_ATTEMPTS", get("KILLREPORT_MAX_ATTEMPTS", "5"), 1, 100));
+    c.max_age_seconds = static_cast<std::int64_t>(
+        ParseNumber("KILLREPORT_MAX_AGE", get("KILLREPORT_MAX_AGE", "0"), 0, 10.0 * 365 * 86400));
+    c.db_connections =
+        static_cast<int>(ParseNumber("KILLREPORT_DB_CONNECTIONS", get("KILLREPORT_DB_CONNECTIONS", "2"), 1, 64));
+    c.log_level = get("LOG_LEVEL", "info");
+    if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" && c.log_level != "error" &&
+        c.log_level != "trace") {
+        throw FatalError("LOG_LEVEL='" + c.log_level + "' is not one of debug, info, warn, error");
+    }
+    return c;
+}
+
+std::vector<std::string> Describe(const Config& c) {
+    auto src = [&](const std::string& n) {
+        auto it = c.sources.find(n);
+        return std::string(SourceName(it == c.sources.end() ? Source::kDefault : it->second));
+    };
+    auto fmt = [](double d) {
+        std::string s = std::to_string(d);
+        while (!s.empty() && s.back() == '0') s.pop_back();
+        if (!s.empty() && s.back() == '.') s.pop_back();
+        return s;
+    };
+    std::vector<std::string> out;
+    auto line = [&](const std::string& n, const std::string& v) { out.push_back(n + " = " + v + "  (" + src(n) + ")"); };
+    line("DATABASE_URL", db::MaskUrl(c.database_url));
+    line("RABBITMQ_URL", c.rabbitmq_url ? db::MaskUrl(*c.rabbitmq_url) : "(unset: the queue lives in the database)");
+    line("ESI_BASE_URL", c.esi_base_url);
+    line("ZKILLBOARD_BASE_URL", c.zkillboard_base_url);
+    line("ESI_RATE_LIMIT", fmt(c.esi_rate_limit) + (c.esi_rate_limit == 0 ? " (off)" : " req/s"));
+    line("ZKILLBOARD_RATE_LIMIT", fmt(c.zkillboard_rate_limit) + (c.zkillboard_rate_limit == 0 ? " (off)" : " req/s"));
+    line("KILLREPORT_USER_AGENT", c.user_agent);
+    line("ESI_COMPATIBILITY_DATE", c.compatibility_date);
+    line("KILLREPORT_MAX_ATTEMPTS", std::to_string(c.max_attempts));
+    line("KILLREPORT_MAX_AGE", c.max_age_seconds == 0 ? "0 (ESI's Expires only)" : std::to_string(c.max_age_seconds) + " s");
+    line("KILLREPORT_DB_CONNECTIONS", std::to_string(c.db_connections));
+    line("LOG_LEVEL", c.log_level);
+    return out;
+}
+
+}  // namespace kr::config

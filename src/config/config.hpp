@@ -1,0 +1,53 @@
+#pragma once
+// One typed configuration. Precedence: command-line flag > environment variable > default.
+// The environment names are the original KillReport's where it has one (DATABASE_URL,
+// RABBITMQ_URL) so an operator's existing environment works unchanged.
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace kr::config {
+
+enum class Source { kDefault, kEnv, kFlag };
+const char* SourceName(Source s);
+
+struct Config {
+    std::string database_url;                 ///< DATABASE_URL: postgresql://… or sqlite:///path
+    std::optional<std::string> rabbitmq_url;  ///< RABBITMQ_URL: amqp://…; unset = queue in the database
+    std::string esi_base_url;                 ///< ESI_BASE_URL
+    std::string zkillboard_base_url;          ///< ZKILLBOARD_BASE_URL
+    double esi_rate_limit = 50;               ///< ESI_RATE_LIMIT requests/s for the whole deployment; 0 = off
+    double zkillboard_rate_limit = 1;         ///< ZKILLBOARD_RATE_LIMIT requests/s; 0 = off
+    std::string user_agent;                   ///< KILLREPORT_USER_AGENT
+    std::string compatibility_date;           ///< ESI_COMPATIBILITY_DATE (X-Compatibility-Date)
+    int max_attempts = 5;                     ///< KILLREPORT_MAX_ATTEMPTS before a dead letter
+    std::int64_t max_age_seconds = 0;         ///< KILLREPORT_MAX_AGE: refresh entities older than this even
+                                              ///< when ESI's Expires is later; 0 = ESI's Expires only
+    int db_connections = 2;                   ///< KILLREPORT_DB_CONNECTIONS per process
+    std::string log_level = "info";           ///< LOG_LEVEL: debug, info, warn, error
+
+    /// Where each value came from, by environment-variable name.
+    std::map<std::string, Source> sources;
+
+    bool UsesPostgres() const;
+    bool UsesRabbitMq() const { return rabbitmq_url.has_value(); }
+};
+
+/// Flags given on the command line (empty = not given).
+struct Overrides {
+    std::map<std::string, std::string> values;  ///< by environment-variable name
+};
+
+/// The default User-Agent: names the project and version and asks the operator for a contact.
+std::string DefaultUserAgent();
+
+/// Builds the configuration from the environment and the flags; validates everything.
+/// Throws kr::FatalError with one clear line naming the problem.
+Config Load(const Overrides& flags, const std::map<std::string, std::string>* env = nullptr);
+
+/// Lines "NAME = value (source)" with passwords in URLs masked.
+std::vector<std::string> Describe(const Config& c);
+
+}  // namespace kr::config
