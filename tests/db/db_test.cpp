@@ -1,0 +1,49 @@
+// The SQL layer on SQLite (no server needed).
+#include "db/db_cases.hpp"
+#include "db/sqlite_connection.hpp"
+#include "support/test_env.hpp"
+
+namespace kr::test {
+
+class SqliteDb : public ::testing::Test {
+protected:
+    TempSqliteFile file_;
+    std::unique_ptr<db::Connection> c_ = db::Open(file_.Url());
+};
+
+TEST_F(SqliteDb, RoundTripsTypesAndParameters) { DbRoundTripTypes(*c_); }
+TEST_F(SqliteDb, TransactionRollsBackUnlessCommitted) { DbTransactionRollsBack(*c_); }
+TEST_F(SqliteDb, ErrorsAreClassified) { DbErrorsAreClassified(*c_); }
+TEST_F(SqliteDb, MigrateIsIdempotent) { DbMigrateIsIdempotent(*c_); }
+
+TEST(SqliteUrl, PathForms) {
+    EXPECT_EQ(db::SqliteConnection::PathFromUrl("sqlite:///abs/k.db"), "/abs/k.db");
+    EXPECT_EQ(db::SqliteConnection::PathFromUrl("sqlite://rel/k.db"), "rel/k.db");
+    EXPECT_EQ(db::SqliteConnection::PathFromUrl("sqlite::memory:"), ":memory:");
+    EXPECT_THROW(db::SqliteConnection::PathFromUrl("sqlite://"), FatalError);
+}
+
+TEST(SqliteUrl, MissingDirectoryIsAClearError) {
+    try {
+        db::Open("sqlite:///no/such/dir/k.db");
+        FAIL() << "expected an error";
+    } catch (const FatalError& e) {
+        EXPECT_NE(std::string(e.what()).find("/no/such/dir"), std::string::npos);
+    }
+}
+
+TEST(DbUrl, UnsupportedSchemeAndMasking) {
+    EXPECT_THROW(db::Open("mysql://u:p@h/d"), FatalError);
+    EXPECT_EQ(db::MaskUrl("postgresql://u:secret@h:5432/d"), "postgresql://u:****@h:5432/d");
+    EXPECT_EQ(db::MaskUrl("amqp://guest:guest@127.0.0.1:5672/"), "amqp://guest:****@127.0.0.1:5672/");
+    EXPECT_EQ(db::MaskUrl("postgresql://h/d"), "postgresql://h/d");
+}
+
+TEST(PgArrays, Literals) {
+    EXPECT_EQ(db::PgIntArray({1, -2, 3'000'000'000}), "{1,-2,3000000000}");
+    EXPECT_EQ(db::PgOptIntArray({1, std::nullopt}), "{1,NULL}");
+    EXPECT_EQ(db::PgOptTextArray({std::string("a\"b\\c"), std::nullopt}), "{\"a\\\"b\\\\c\",NULL}");
+    EXPECT_EQ(db::PgBoolArray({true, false}), "{t,f}");
+}
+
+}  // namespace kr::test
