@@ -11,6 +11,7 @@ DIR=${KR_SERVERS_DIR:-${TMPDIR:-/tmp}/killreport-servers-$(id -u)}
 PG_PORT=${KR_PG_PORT:-55432}
 AMQP_PORT=${KR_AMQP_PORT:-55672}
 AMQP_DIST_PORT=${KR_AMQP_DIST_PORT:-55673}
+AMQP_NODE=${KR_AMQP_NODE:-rabbit@localhost}
 PG_BIN=/usr/lib/postgresql/15/bin
 
 as_user() { # run a command as a service user when we are root
@@ -22,7 +23,7 @@ rabbit_env() { # rabbit_env CMD...: run CMD as user rabbitmq with our private no
   local pre=()
   if [ "$(id -u)" -eq 0 ]; then pre=(runuser -u rabbitmq --); fi
   "${pre[@]}" env RABBITMQ_MNESIA_BASE="$DIR/rabbitmq/mnesia" RABBITMQ_LOG_BASE="$DIR/rabbitmq/log" \
-      RABBITMQ_NODENAME=rabbit@localhost RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT="$AMQP_PORT" \
+      RABBITMQ_NODENAME="$AMQP_NODE" RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT="$AMQP_PORT" \
       RABBITMQ_DIST_PORT="$AMQP_DIST_PORT" RABBITMQ_PID_FILE="$DIR/rabbitmq/rabbit.pid" \
       RABBITMQ_CONFIG_FILE="$DIR/rabbitmq/rabbitmq" RABBITMQ_ENABLED_PLUGINS_FILE="$DIR/rabbitmq/enabled_plugins" \
       RABBITMQ_CONF_ENV_FILE="$DIR/rabbitmq/rabbitmq-env.conf" ERL_EPMD_ADDRESS=127.0.0.1 "$@"
@@ -59,11 +60,11 @@ start_amqp() {
   echo "[]." > "$DIR/rabbitmq/enabled_plugins"
   printf 'loopback_users.guest = false\nlisteners.tcp.default = %s\n' "$AMQP_PORT" > "$DIR/rabbitmq/rabbitmq.conf"
   if [ "$(id -u)" -eq 0 ]; then chown -R rabbitmq:rabbitmq "$DIR/rabbitmq"; fi
-  if rabbit_env rabbitmqctl -q -n rabbit@localhost status >/dev/null 2>&1; then return 0; fi
+  if rabbit_env rabbitmqctl -q -n "$AMQP_NODE" status >/dev/null 2>&1; then return 0; fi
   rabbit_env /usr/lib/rabbitmq/bin/rabbitmq-server > "$DIR/rabbitmq/log/stdout.log" 2>&1 &
   # await_startup fails at once while the node has not registered with epmd yet: retry it.
   for _ in $(seq 1 90); do
-    if rabbit_env timeout 60 rabbitmqctl -q -n rabbit@localhost await_startup --timeout 50 >/dev/null 2>&1; then
+    if rabbit_env timeout 60 rabbitmqctl -q -n "$AMQP_NODE" await_startup --timeout 50 >/dev/null 2>&1; then
       return 0
     fi
     sleep 1
@@ -79,7 +80,7 @@ stop_pg() {
 
 stop_amqp() {
   if [ -d "$DIR/rabbitmq" ]; then
-    rabbit_env timeout 30 rabbitmqctl -q -n rabbit@localhost stop >/dev/null 2>&1 || true
+    rabbit_env timeout 30 rabbitmqctl -q -n "$AMQP_NODE" stop >/dev/null 2>&1 || true
     if [ -f "$DIR/rabbitmq/rabbit.pid" ]; then kill "$(cat "$DIR/rabbitmq/rabbit.pid")" 2>/dev/null || true; fi
   fi
 }
@@ -87,6 +88,7 @@ stop_amqp() {
 print_env() {
   echo "export KR_SERVERS_DIR='$DIR'"
   echo "export KR_TEST_PG_DSN='postgresql://postgres@127.0.0.1:$PG_PORT/postgres'"
+  echo "export KR_AMQP_NODE='$AMQP_NODE' KR_PG_PORT='$PG_PORT' KR_AMQP_PORT='$AMQP_PORT' KR_AMQP_DIST_PORT='$AMQP_DIST_PORT'"
   echo "export KR_TEST_AMQP_URL='amqp://guest:guest@127.0.0.1:$AMQP_PORT/'"
 }
 
@@ -101,6 +103,6 @@ case "$ACTION" in
     case "$WHICH" in pg) stop_pg ;; amqp) stop_amqp ;; all) stop_pg; stop_amqp; rm -rf "$DIR" ;; esac
     ;;
   env) print_env ;;
-  ctl) shift; rabbit_env rabbitmqctl -n rabbit@localhost "$@" ;;
+  ctl) shift; rabbit_env rabbitmqctl -n "$AMQP_NODE" "$@" ;;
   *) echo "usage: $0 start|stop|env|ctl [pg|amqp|all]" >&2; exit 2 ;;
 esac

@@ -7,6 +7,12 @@ scripts/install-deps.sh
 scripts/build.sh
 export KR_SERVERS_DIR=${KR_SERVERS_DIR:-$(mktemp -d /tmp/killreport-test-XXXXXX)}
 chmod 755 "$KR_SERVERS_DIR"
+# Our own servers, on ports nobody uses yet (a developer may have scripts/servers.sh running).
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+base=55432
+while ! port_free "$base" || ! port_free $((base + 240)) || ! port_free $((base + 241)); do base=$((base + 1000)); done
+export KR_PG_PORT=${KR_PG_PORT:-$base} KR_AMQP_PORT=${KR_AMQP_PORT:-$((base + 240))}
+export KR_AMQP_DIST_PORT=${KR_AMQP_DIST_PORT:-$((base + 241))} KR_AMQP_NODE=${KR_AMQP_NODE:-kr$base@localhost}
 cleanup() { scripts/servers.sh stop all || true; }
 trap cleanup EXIT
 scripts/servers.sh start all
