@@ -1,0 +1,43 @@
+#pragma once
+// Counters of one worker and its periodic summary line: every few seconds while there is work,
+// one final line when it goes idle, nothing repeated while idle (the original printed a 5-line
+// block every 5 s forever).
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace kr::worker {
+
+struct WorkerCounters {
+    std::atomic<std::int64_t> processed{0};  ///< messages settled (acked, retried or dead-lettered)
+    std::atomic<std::int64_t> created{0};
+    std::atomic<std::int64_t> updated{0};
+    std::atomic<std::int64_t> unchanged{0};  ///< fetched (or 304) and nothing changed
+    std::atomic<std::int64_t> skipped{0};    ///< fresh, NPC, known 404: no ESI request
+    std::atomic<std::int64_t> not_found{0};  ///< ESI 404
+    std::atomic<std::int64_t> retried{0};
+    std::atomic<std::int64_t> dead{0};
+    std::atomic<std::int64_t> published{0};  ///< messages this worker put on other queues
+};
+
+class SummaryLogger {
+public:
+    SummaryLogger(std::string name, const WorkerCounters& c,
+                  std::chrono::milliseconds every = std::chrono::seconds(5));
+    /// Call often; logs at most every `every`, and only when something changed.
+    void Tick();
+    /// The last line (at exit).
+    void Final();
+
+private:
+    void Log(const char* tag);
+    std::string name_;
+    const WorkerCounters& c_;
+    std::chrono::milliseconds every_;
+    std::chrono::steady_clock::time_point last_log_, start_;
+    std::int64_t last_processed_ = 0;
+    bool logged_idle_ = true;
+};
+
+}  // namespace kr::worker
