@@ -1,0 +1,158 @@
+#include "queue/messages.hpp"
+
+#include <cmath>
+#include <ctime>
+
+#include <nlohmann/json.hpp>
+
+#include "core/errors.hpp"
+
+namespace kr::queue {
+
+namespace {
+
+using Json = nlohmann::json;
+using OrderedJson = nlohmann::ordered_json;
+
+Json ParseObject(std::string_view body) {
+    if (body.size() > kMaxBodyBytes) {
+        throw PermanentError("too_large", "message body of " + std::to_string(body.size()) + " bytes exceeds " +
+                                              std::to_string(kMaxBodyBytes));
+    }
+    Json j = Json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded()) throw PermanentError("bad_json", "message body is not valid JSON");
+    if (!j.is_object()) throw PermanentError("bad_field", "message body is not a JSON object");
+    return j;
+}
+
+std::int64_t CheckId(std::int64_t v, std::string_view field) {
+    if (v < 1 || v > kMaxMessageId) {
+        throw PermanentError("id_out_of_range", std::string(field) + " " + std::to_string(v) + " is not in 1..2^53");
+    }
+    return v;
+}
+
+/// A positive integer id no larger than 2^53 (JavaScript's safe range).
+std::int64_t IdField(const Json& j, const char* field) {
+    auto it = j.find(field);
+    if (it == j.end() || it->is_null()) throw PermanentError("bad_field", std::string("missing field ") + field);
+    if (it->is_number_unsigned()) {
+        auto u = it->get<std::uint64_t>();
+        if (u > static_cast<std::uint64_t>(kMaxMessageId)) {
+            throw PermanentError("id_out_of_range", std::string(field) + " " + std::to_string(u) + " is not in 1..2^53");
+        }
+        return CheckId(static_cast<std::int64_t>(u), field);
+    }
+    if (it->is_number_integer()) return CheckId(it->get<std::int64_t>(), field);
+    if (it->is_number_float()) {
+        double d = it->get<double>();
+        if (!std::isfinite(d) || std::trunc(d) != d) {
+            throw PermanentError("bad_field", std::string(field) + " is not an integer");
+        }
+        if (d < 1 || d > static_cast<double>(kMaxMessageId)) {
+            throw PermanentError("id_out_of_range", std::string(field) + " " + it->dump() + " is not in 1..2^53");
+        }
+        return static_cast<std::int64_t>(d);
+    }
+    throw PermanentError("bad_field", std::string(field) + " is not a number (" + std::string(it->type_name()) + ")");
+}
+
+std::optional<std::int64_t> OptIdField(const Json& j, const char* field) {
+    auto it = j.find(field);
+    if (it == j.end() || it->is_null()) return std::nullopt;
+    return IdField(j, field);
+}
+
+std::string OptString(const Json& j, const char* field, bool strict) {
+    auto it = j.find(field);
+    if (it == j.end() || it->is_null()) return {};
+    if (!it->is_string()) {
+        if (strict) throw PermanentError("bad_field", std::string(field) + " is not a string");
+        return {};
+    }
+    return it->get<std::string>();
+}
+
+std::string NowIfEmpty(const std::string& s) {
+    return s.empty() ? IsoTimestamp(std::chrono::system_clock::now()) : s;
+}
+
+}  // namespace
+
+std::string IsoTimestamp(std::chrono::system_clock::time_point t) {
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+    std::time_t secs = static_cast<std::time_t>(ms / 1000);
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    char buf[40];
+    std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+    std::snprintf(buf + n, sizeof buf - n, ".%03dZ", static_cast<int>(ms % 1000));
+    return buf;
+}
+
+std::string BuildEntityMessage(const EntityMessage& m) {
+    OrderedJson j;
+    j["entityId"] = CheckId(m.entity_id, "entityId");
+    j["queuedAt"] = NowIfEmpty(m.queued_at);
+    j["source"] = m.source;
+    if (m.user_id) j["userId"] = *m.user_id;
+    return j.dump();
+}
+
+std::string BuildEntityMessage(std::int64_t entity_id, const std::string& source) {
+    EntityMessage m;
+    m.entity_id = entity_id;
+    m.source = source;
+    return BuildEntityMessage(m);
+}
+
+EntityMessage ParseEntityMessage(std::string_view body) {
+    Json j = ParseObject(body);
+    EntityMessage m;
+    m.entity_id = IdField(j, "entityId");
+    // The original's consumers read nothing else: be lenient with the rest.
+    m.queued_at = OptString(j, "queuedAt", false);
+    m.source = OptString(j, "source", false);
+    auto u = j.find("userId");
+    if (u != j.end() && u->is_number_integer() && u->get<std::int64_t>() > 0) m.user_id = u->get<std::int64_t>();
+    return m;
+}
+
+std::string BuildZkillboardJob(const ZkillboardJob& job) {
+    OrderedJson j;
+    if (job.user_id) {
+        j["userId"] = CheckId(*job.user_id, "userId");
+    } else {
+        j["userId"] = nullptr;
+    }
+    j["characterId"] = CheckId(job.character_id, "characterId");
+    j["characterName"] = job.character_name.empty() ? "Character_" + std::to_string(job.character_id)
+                                                    : job.character_name;
+    j["queuedAt"] = NowIfEmpty(job.queued_at);
+    if (job.page) {
+        if (*job.page < 1 || *job.page > kMaxZkillboardPage) {
+            throw PermanentError("bad_field", "page " + std::to_string(*job.page) + " is out of range");
+        }
+        j["page"] = *job.page;
+    }
+    return j.dump();
+}
+
+ZkillboardJob ParseZkillboardJob(std::string_view body) {
+    Json j = ParseObject(body);
+    ZkillboardJob job;
+    job.user_id = OptIdField(j, "userId");
+    job.character_id = IdField(j, "characterId");
+    job.character_name = OptString(j, "characterName", true);
+    job.queued_at = OptString(j, "queuedAt", false);
+    auto p = j.find("page");
+    if (p != j.end() && !p->is_null()) {
+        if (!p->is_number_integer()) throw PermanentError("bad_field", "page is not an integer");
+        auto v = p->get<std::int64_t>();
+        if (v < 1 || v > kMaxZkillboardPage) throw PermanentError("bad_field", "page " + std::to_string(v) + " is out of range");
+        job.page = static_cast<int>(v);
+    }
+    return job;
+}
+
+}  // namespace kr::queue
