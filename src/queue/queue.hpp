@@ -99,7 +99,8 @@ public:
     virtual void Cancel() = 0;
 
     virtual QueueStats Stats(const std::string& queue) = 0;
-    virtual std::vector<DeadLetter> ListDead(const std::string& queue, std::size_t limit) = 0;
+    /// (kr::queue:: because the DeadLetter() method hides the struct inside the class.)
+    virtual std::vector<kr::queue::DeadLetter> ListDead(const std::string& queue, std::size_t limit) = 0;
     /// Moves every dead letter of `queue` back onto it (attempt reset to 0). Returns how many.
     virtual std::size_t RetryDead(const std::string& queue) = 0;
 };
@@ -109,6 +110,9 @@ struct QueueOptions {
     std::chrono::milliseconds heartbeat{std::chrono::seconds(30)};
     std::chrono::milliseconds lease{std::chrono::minutes(5)};  ///< DbQueue visibility timeout
     std::size_t publish_window = 1000;                     ///< outstanding confirms per batch
+    /// How long Publish/Retry/DeadLetter keep retrying (reconnect, nack, return) before they throw
+    /// kr::TransientError.
+    std::chrono::milliseconds publish_timeout{std::chrono::seconds(30)};
 };
 
 /// RABBITMQ_URL set -> AmqpQueue(amqp_url); otherwise DbQueue over DATABASE_URL.
