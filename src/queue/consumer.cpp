@@ -1,0 +1,180 @@
+#include "queue/consumer.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include <spdlog/spdlog.h>
+
+#include "core/errors.hpp"
+
+namespace kr::queue {
+
+namespace {
+
+using std::chrono::milliseconds;
+
+double RandomUnit() {
+    thread_local std::mt19937_64 rng{std::random_device{}()};
+    return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
+}
+
+}  // namespace
+
+milliseconds RetryPolicy::Delay(int attempt, std::optional<milliseconds> retry_after, std::optional<double> unit) const {
+    double base_ms = static_cast<double>(base.count());
+    double cap_ms = static_cast<double>(cap.count());
+    double d = base_ms * std::pow(std::max(1.0, factor), std::max(0, attempt));
+    if (!std::isfinite(d) || d > cap_ms) d = cap_ms;
+    double u = unit.value_or(RandomUnit());
+    d *= 1.0 + jitter * (2.0 * u - 1.0);
+    auto out = milliseconds(static_cast<std::int64_t>(std::max(0.0, d)));
+    if (retry_after && *retry_after > out) out = *retry_after;
+    return out;
+}
+
+Decision Decide(const Delivery& d, std::exception_ptr error, const RetryPolicy& policy) {
+    Decision dec;
+    if (!error) return dec;
+    auto retry = [&](const std::string& what, std::optional<milliseconds> retry_after) {
+        dec.error = what;
+        if (d.attempt + 1 >= policy.max_attempts) {
+            dec.action = Settled::kDeadLettered;
+            dec.reason = "max_attempts";
+        } else {
+            dec.action = Settled::kRetried;
+            dec.delay = policy.Delay(d.attempt, retry_after);
+        }
+    };
+    try {
+        std::rethrow_exception(error);
+    } catch (const kr::FatalError&) {
+        throw;
+    } catch (const kr::PermanentError& e) {
+        dec.action = Settled::kDeadLettered;
+        dec.reason = e.Reason().empty() ? "permanent" : e.Reason();
+        dec.error = e.what();
+    } catch (const kr::TransientError& e) {
+        retry(e.what(), e.RetryAfter());
+    } catch (const kr::Error& e) {
+        retry(e.what(), std::nullopt);
+    } catch (const std::exception& e) {
+        retry(std::string("unexpected exception: ") + e.what(), std::nullopt);
+    }
+    // Anything else (not a std::exception) propagates: we do not know what it means.
+    return dec;
+}
+
+Settled Settle(Queue& queue, const Delivery& d, std::exception_ptr error, const RetryPolicy& policy) {
+    Decision dec;
+    try {
+        dec = Decide(d, error, policy);
+    } catch (...) {
+        queue.Release(d);  // hand it back before the process stops
+        throw;
+    }
+    try {
+        switch (dec.action) {
+            case Settled::kAcked:
+                queue.Ack(d);
+                break;
+            case Settled::kRetried:
+                spdlog::warn("queue {}: attempt {} failed, retry in {} ms: {}", d.queue, d.attempt + 1,
+                             dec.delay.count(), dec.error);
+                queue.Retry(d, dec.delay, dec.error);
+                break;
+            case Settled::kDeadLettered:
+                spdlog::error("queue {}: dead-lettered ({}) after {} attempt(s): {}", d.queue, dec.reason,
+                              d.attempt + 1, dec.error);
+                queue.DeadLetter(d, dec.reason, dec.error);
+                break;
+            case Settled::kReleased:
+                queue.Release(d);
+                break;
+        }
+    } catch (const kr::TransientError& e) {
+        // The queue could not record the outcome (broker/database unreachable after retries):
+        // leave the delivery to be redelivered.
+        spdlog::warn("queue {}: cannot settle a delivery ({}); it will be redelivered", d.queue, e.what());
+        try {
+            queue.Release(d);
+        } catch (const kr::TransientError&) {
+        }
+        return Settled::kReleased;
+    }
+    return dec.action;
+}
+
+ConsumeCounters RunConsumer(Queue& queue, const ConsumeOptions& options, const BatchHandler& handler,
+                            std::stop_token stop) {
+    ConsumeCounters counters;
+    auto count = [&](Settled s) {
+        switch (s) {
+            case Settled::kAcked: ++counters.acked; break;
+            case Settled::kRetried: ++counters.retried; break;
+            case Settled::kDeadLettered: ++counters.dead_lettered; break;
+            case Settled::kReleased: ++counters.released; break;
+        }
+    };
+    for (const auto& q : options.queues) queue.Consume(q, options.prefetch);
+    auto poll_interval = std::min(options.poll_interval, milliseconds(1000));
+    while (!stop.stop_requested()) {
+        std::vector<Delivery> batch = queue.Poll(poll_interval);
+        if (batch.empty()) continue;
+        if (stop.stop_requested()) {
+            for (const auto& d : batch) {
+                queue.Release(d);
+                ++counters.released;
+            }
+            break;
+        }
+        std::vector<std::exception_ptr> results;
+        try {
+            results = handler(batch);
+        } catch (...) {
+            results.assign(batch.size(), std::current_exception());
+        }
+        std::exception_ptr fatal;
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+            if (fatal || i >= results.size()) {  // not started (stop requested) or after a fatal error
+                queue.Release(batch[i]);
+                ++counters.released;
+                continue;
+            }
+            try {
+                count(Settle(queue, batch[i], results[i], options.policy));
+            } catch (...) {
+                fatal = std::current_exception();
+                ++counters.released;
+            }
+        }
+        if (fatal) {
+            queue.Cancel();
+            std::rethrow_exception(fatal);
+        }
+    }
+    queue.Cancel();  // no new deliveries; flushes acks
+    queue.Poll(milliseconds(0));  // hands back anything that arrived before cancel-ok
+    return counters;
+}
+
+ConsumeCounters RunConsumer(Queue& queue, const ConsumeOptions& options, const Handler& handler,
+                            std::stop_token stop) {
+    BatchHandler batch_handler = [&](const std::vector<Delivery>& batch) {
+        std::vector<std::exception_ptr> results(batch.size());
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+            if (stop.stop_requested()) {
+                results.resize(i);  // the rest were not started: RunConsumer releases them
+                break;
+            }
+            try {
+                handler(batch[i]);
+            } catch (...) {
+                results[i] = std::current_exception();
+            }
+        }
+        return results;
+    };
+    return RunConsumer(queue, options, batch_handler, stop);
+}
+
+}  // namespace kr::queue
