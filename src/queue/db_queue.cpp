@@ -1,0 +1,404 @@
+#include "queue/db_queue.hpp"
+
+#include <algorithm>
+#include <set>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "core/errors.hpp"
+#include "db/migrator.hpp"
+#include "queue/messages.hpp"
+
+namespace kr::queue {
+
+namespace {
+
+using std::chrono::milliseconds;
+using kr::db::Dialect;
+using kr::db::Param;
+
+constexpr std::size_t kPublishChunk = 1000;
+constexpr std::size_t kMaxErrorText = 2000;
+
+// ---- SQL ----------------------------------------------------------------------------------------
+constexpr std::string_view kCreateMigrationsTable =
+    "CREATE TABLE IF NOT EXISTS kr_schema_migrations ("
+    " module TEXT NOT NULL, version INTEGER NOT NULL, description TEXT NOT NULL,"
+    " applied_at TEXT NOT NULL, PRIMARY KEY (module, version))";
+constexpr std::string_view kAppliedVersions = "SELECT version FROM kr_schema_migrations WHERE module = 'queue'";
+constexpr std::string_view kInsertApplied =
+    "INSERT INTO kr_schema_migrations (module, version, description, applied_at) VALUES ($1, $2, $3, $4)";
+constexpr std::string_view kPgMigrationLock = "SELECT pg_advisory_xact_lock(727274001)";
+
+constexpr std::string_view kInsertOne =
+    "INSERT INTO kr_queue_messages (queue, body, priority, attempt, available_at, deliveries, enqueued_at)"
+    " VALUES ($1, $2, $3, $4, $5, 0, $5)";
+constexpr std::string_view kPgInsertMany =
+    "INSERT INTO kr_queue_messages (queue, body, priority, attempt, available_at, deliveries, enqueued_at)"
+    " SELECT $1, t.b, t.p, t.a, $5, 0, $5 FROM unnest($2::text[], $3::int[], $4::int[]) WITH ORDINALITY"
+    " AS t(b, p, a, n) ORDER BY t.n";
+
+// Lease: $1 lease_until, $2 now, $3 limit, $4.. queues.
+constexpr std::string_view kSqliteLeaseHead =
+    "UPDATE kr_queue_messages SET lease_until = $1, deliveries = deliveries + 1 WHERE id IN ("
+    " SELECT id FROM kr_queue_messages WHERE queue IN (";
+constexpr std::string_view kSqliteLeaseTail =
+    ") AND available_at <= $2 AND (lease_until IS NULL OR lease_until <= $2)"
+    " ORDER BY priority DESC, id LIMIT $3)"
+    " RETURNING id, queue, body, priority, attempt, deliveries";
+constexpr std::string_view kPgLease =
+    "WITH picked AS (SELECT id FROM kr_queue_messages WHERE queue = ANY($4::text[])"
+    " AND available_at <= $2 AND (lease_until IS NULL OR lease_until <= $2)"
+    " ORDER BY priority DESC, id LIMIT $3 FOR UPDATE SKIP LOCKED)"
+    " UPDATE kr_queue_messages m SET lease_until = $1, deliveries = m.deliveries + 1 FROM picked"
+    " WHERE m.id = picked.id RETURNING m.id, m.queue, m.body, m.priority, m.attempt, m.deliveries";
+
+constexpr std::string_view kRenew =
+    "UPDATE kr_queue_messages SET lease_until = $1 WHERE id = $2 AND deliveries = $3";
+constexpr std::string_view kAck = "DELETE FROM kr_queue_messages WHERE id = $1 AND deliveries = $2";
+constexpr std::string_view kPgAckMany =
+    "DELETE FROM kr_queue_messages m USING unnest($1::bigint[], $2::int[]) AS t(id, d)"
+    " WHERE m.id = t.id AND m.deliveries = t.d";
+constexpr std::string_view kRetry =
+    "UPDATE kr_queue_messages SET attempt = $1, available_at = $2, lease_until = NULL, deliveries = 0,"
+    " last_error = $3 WHERE id = $4 AND deliveries = $5";
+constexpr std::string_view kRelease =
+    "UPDATE kr_queue_messages SET lease_until = NULL WHERE id = $1 AND deliveries = $2";
+constexpr std::string_view kInsertDead =
+    "INSERT INTO kr_queue_dead (queue, body, priority, attempts, reason, last_error, dead_at)"
+    " SELECT queue, body, priority, $1, $2, $3, $4 FROM kr_queue_messages WHERE id = $5 AND deliveries = $6";
+constexpr std::string_view kStats =
+    "SELECT"
+    " COALESCE(SUM(CASE WHEN available_at <= $2 AND (lease_until IS NULL OR lease_until <= $2) THEN 1 ELSE 0 END), 0),"
+    " COALESCE(SUM(CASE WHEN lease_until > $2 THEN 1 ELSE 0 END), 0),"
+    " COALESCE(SUM(CASE WHEN available_at > $2 AND (lease_until IS NULL OR lease_until <= $2) THEN 1 ELSE 0 END), 0)"
+    " FROM kr_queue_messages WHERE queue = $1";
+constexpr std::string_view kDeadCount = "SELECT COUNT(*) FROM kr_queue_dead WHERE queue = $1";
+constexpr std::string_view kListDead =
+    "SELECT queue, body, priority, attempts, reason, last_error, dead_at FROM kr_queue_dead"
+    " WHERE queue = $1 ORDER BY id LIMIT $2";
+constexpr std::string_view kMaxDeadId = "SELECT MAX(id) FROM kr_queue_dead WHERE queue = $1";
+constexpr std::string_view kRequeueDead =
+    "INSERT INTO kr_queue_messages (queue, body, priority, attempt, available_at, deliveries, enqueued_at)"
+    " SELECT queue, body, priority, 0, $3, 0, $3 FROM kr_queue_dead WHERE queue = $1 AND id <= $2 ORDER BY id";
+constexpr std::string_view kDeleteDead = "DELETE FROM kr_queue_dead WHERE queue = $1 AND id <= $2";
+constexpr std::string_view kPurgeMessages = "DELETE FROM kr_queue_messages WHERE queue = $1";
+constexpr std::string_view kPurgeDead = "DELETE FROM kr_queue_dead WHERE queue = $1";
+
+std::int64_t NowMs() {
+    return std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::string Truncate(const std::string& s) { return s.size() <= kMaxErrorText ? s : s.substr(0, kMaxErrorText); }
+
+std::int64_t ClampPriority(int p) { return std::clamp(p, 0, kMaxPriority); }
+
+/// Joins the caller's transaction on a shared connection, else opens (and commits) its own.
+class Tx {
+public:
+    explicit Tx(kr::db::Connection& c) : c_(c), own_(!c.InTransaction()) {
+        if (own_) c_.Begin();
+    }
+    Tx(const Tx&) = delete;
+    Tx& operator=(const Tx&) = delete;
+    ~Tx() {
+        if (own_ && !done_) c_.Rollback();
+    }
+    void Commit() {
+        if (own_) c_.Commit();
+        done_ = true;
+    }
+
+private:
+    kr::db::Connection& c_;
+    bool own_;
+    bool done_ = false;
+};
+
+}  // namespace
+
+void DbQueue::EnsureSchema(kr::db::Connection& conn) {
+    bool pg = conn.GetDialect() == Dialect::kPostgres;
+    {
+        kr::db::Transaction tx(conn);
+        if (pg) conn.Exec(kPgMigrationLock);
+        conn.Exec(kCreateMigrationsTable);
+        tx.Commit();
+    }
+    kr::db::Transaction tx(conn);
+    if (pg) conn.Exec(kPgMigrationLock);
+    std::set<std::int64_t> applied;
+    auto r = conn.Exec(kAppliedVersions);
+    for (std::size_t i = 0; i < r.Rows(); ++i) applied.insert(r.Int(i, 0));
+    for (const auto& m : SchemaMigrations()) {
+        if (applied.count(m.version)) continue;
+        conn.ExecScript(pg ? m.postgres_sql : m.sqlite_sql);
+        conn.Exec(kInsertApplied, {m.module, static_cast<std::int64_t>(m.version), m.description,
+                                   IsoTimestamp(std::chrono::system_clock::now())});
+    }
+    tx.Commit();
+}
+
+DbQueue::DbQueue(kr::db::Connection& conn, const QueueOptions& options)
+    : conn_(conn), pg_(conn.GetDialect() == Dialect::kPostgres), options_(options) {
+    EnsureSchema(conn_);
+}
+
+DbQueue::DbQueue(const std::string& database_url, const QueueOptions& options)
+    : owned_(kr::db::Open(database_url)),
+      conn_(*owned_),
+      pg_(conn_.GetDialect() == Dialect::kPostgres),
+      options_(options) {
+    EnsureSchema(conn_);
+}
+
+DbQueue::~DbQueue() {
+    try {
+        FlushAcks();
+    } catch (const kr::Error& e) {
+        spdlog::warn("db queue: acks not written at close ({}); the messages will be redelivered", e.what());
+    }
+}
+
+void DbQueue::Declare(const std::string&) {}
+
+void DbQueue::Publish(const std::string& queue, const std::vector<OutMessage>& messages) {
+    if (messages.empty()) return;
+    std::int64_t now = NowMs();
+    Tx tx(conn_);
+    if (pg_) {
+        for (std::size_t start = 0; start < messages.size(); start += kPublishChunk) {
+            std::size_t end = std::min(messages.size(), start + kPublishChunk);
+            std::vector<std::string> bodies;
+            std::vector<std::int64_t> prios, attempts;
+            for (std::size_t i = start; i < end; ++i) {
+                bodies.push_back(messages[i].body);
+                prios.push_back(ClampPriority(messages[i].priority));
+                attempts.push_back(std::max(0, messages[i].attempt));
+            }
+            conn_.Exec(kPgInsertMany, {queue, kr::db::PgTextArray(bodies), kr::db::PgIntArray(prios),
+                                       kr::db::PgIntArray(attempts), now});
+        }
+    } else {
+        for (const auto& m : messages) {
+            conn_.Exec(kInsertOne, {queue, m.body, ClampPriority(m.priority),
+                                    static_cast<std::int64_t>(std::max(0, m.attempt)), now});
+        }
+    }
+    tx.Commit();
+}
+
+void DbQueue::Consume(const std::string& queue, int prefetch) {
+    consumed_.push_back({queue, std::max(1, prefetch)});
+}
+
+std::vector<Delivery> DbQueue::Lease(std::int64_t now, std::size_t limit) {
+    std::int64_t until = now + std::max<std::int64_t>(1, options_.lease.count());
+    kr::db::Result r;
+    if (pg_) {
+        std::vector<std::string> queues;
+        for (const auto& c : consumed_) queues.push_back(c.queue);
+        r = conn_.Exec(kPgLease, {until, now, static_cast<std::int64_t>(limit), kr::db::PgTextArray(queues)});
+    } else {
+        std::string sql(kSqliteLeaseHead);
+        std::vector<Param> params{until, now, static_cast<std::int64_t>(limit)};
+        for (std::size_t i = 0; i < consumed_.size(); ++i) {
+            if (i) sql += ", ";
+            sql += "$" + std::to_string(i + 4);
+            params.emplace_back(consumed_[i].queue);
+        }
+        sql += kSqliteLeaseTail;
+        r = conn_.Exec(sql, params);
+    }
+    std::vector<Delivery> out;
+    out.reserve(r.Rows());
+    for (std::size_t i = 0; i < r.Rows(); ++i) {
+        Delivery d;
+        d.tag = static_cast<std::uint64_t>(r.Int(i, 0));
+        d.queue = r.Text(i, 1);
+        d.body = r.Text(i, 2);
+        d.priority = static_cast<std::uint8_t>(r.Int(i, 3));
+        d.attempt = static_cast<int>(r.Int(i, 4));
+        std::int64_t deliveries = r.Int(i, 5);
+        d.redelivered = deliveries > 1;
+        in_flight_[d.tag] = InFlight{deliveries, until};
+        out.push_back(std::move(d));
+    }
+    // RETURNING gives no order guarantee: deliver by priority, then FIFO.
+    std::sort(out.begin(), out.end(), [](const Delivery& a, const Delivery& b) {
+        return a.priority != b.priority ? a.priority > b.priority : a.tag < b.tag;
+    });
+    return out;
+}
+
+void DbQueue::RenewLeases(std::int64_t now) {
+    std::int64_t lease = std::max<std::int64_t>(1, options_.lease.count());
+    for (auto it = in_flight_.begin(); it != in_flight_.end();) {
+        if (it->second.lease_until - now > lease / 2) {
+            ++it;
+            continue;
+        }
+        std::int64_t until = now + lease;
+        auto r = conn_.Exec(kRenew, {until, static_cast<std::int64_t>(it->first), it->second.deliveries});
+        if (r.Affected() == 0) {
+            it = in_flight_.erase(it);  // lost the lease (expired and taken by someone else): stale
+            continue;
+        }
+        it->second.lease_until = until;
+        ++it;
+    }
+}
+
+void DbQueue::FlushAcks() {
+    if (pending_acks_.empty()) return;
+    Tx tx(conn_);
+    if (pg_) {
+        std::vector<std::int64_t> ids, ds;
+        for (auto [id, d] : pending_acks_) {
+            ids.push_back(id);
+            ds.push_back(d);
+        }
+        conn_.Exec(kPgAckMany, {kr::db::PgIntArray(ids), kr::db::PgIntArray(ds)});
+    } else {
+        for (auto [id, d] : pending_acks_) conn_.Exec(kAck, {id, d});
+    }
+    tx.Commit();
+    pending_acks_.clear();
+}
+
+std::vector<Delivery> DbQueue::Poll(milliseconds timeout, std::size_t max) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    milliseconds idle_sleep{5};
+    for (;;) {
+        std::vector<Delivery> out;
+        try {
+            std::int64_t now = NowMs();
+            std::size_t total_prefetch = 0;
+            for (const auto& c : consumed_) total_prefetch += static_cast<std::size_t>(c.prefetch);
+            std::size_t room = total_prefetch > in_flight_.size() ? total_prefetch - in_flight_.size() : 0;
+            std::size_t limit = max ? std::min(max, room) : room;
+            bool must_write = !pending_acks_.empty() || limit > 0 ||
+                              std::any_of(in_flight_.begin(), in_flight_.end(), [&](const auto& e) {
+                                  return e.second.lease_until - now <= options_.lease.count() / 2;
+                              });
+            if (must_write) {
+                Tx tx(conn_);
+                FlushAcks();
+                RenewLeases(now);
+                if (limit > 0) out = Lease(now, limit);
+                tx.Commit();
+            }
+        } catch (const kr::TransientError& e) {
+            // Database busy or unreachable: leases and acks are retried on the next call.
+            spdlog::warn("db queue: poll failed ({}); retrying", e.what());
+            for (const auto& d : out) in_flight_.erase(d.tag);
+            out.clear();
+        }
+        if (!out.empty()) return out;
+        auto now = std::chrono::steady_clock::now();
+        if (now >= deadline) return out;
+        std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(idle_sleep, deadline - now));
+        idle_sleep = std::min(idle_sleep * 2, milliseconds(100));
+    }
+}
+
+std::optional<DbQueue::InFlight> DbQueue::Take(const Delivery& d) {
+    auto it = in_flight_.find(d.tag);
+    if (it == in_flight_.end()) return std::nullopt;  // stale or already settled
+    InFlight f = it->second;
+    in_flight_.erase(it);
+    return f;
+}
+
+void DbQueue::Ack(const Delivery& d) {
+    auto f = Take(d);
+    if (!f) return;
+    if (conn_.InTransaction()) {
+        conn_.Exec(kAck, {static_cast<std::int64_t>(d.tag), f->deliveries});  // commits with the caller's writes
+        return;
+    }
+    pending_acks_.emplace_back(static_cast<std::int64_t>(d.tag), f->deliveries);
+    if (pending_acks_.size() >= 256) FlushAcks();
+}
+
+void DbQueue::Retry(const Delivery& d, milliseconds delay, const std::string& error) {
+    auto f = Take(d);
+    if (!f) return;
+    std::int64_t at = NowMs() + std::max<std::int64_t>(0, delay.count());
+    conn_.Exec(kRetry, {static_cast<std::int64_t>(d.attempt + 1), at, Truncate(error),
+                        static_cast<std::int64_t>(d.tag), f->deliveries});
+}
+
+void DbQueue::DeadLetter(const Delivery& d, const std::string& reason, const std::string& error) {
+    auto f = Take(d);
+    if (!f) return;
+    Tx tx(conn_);
+    conn_.Exec(kInsertDead, {static_cast<std::int64_t>(d.attempt + 1), reason, Truncate(error),
+                             IsoTimestamp(std::chrono::system_clock::now()), static_cast<std::int64_t>(d.tag),
+                             f->deliveries});
+    conn_.Exec(kAck, {static_cast<std::int64_t>(d.tag), f->deliveries});
+    tx.Commit();
+}
+
+void DbQueue::Release(const Delivery& d) {
+    auto f = Take(d);
+    if (!f) return;
+    conn_.Exec(kRelease, {static_cast<std::int64_t>(d.tag), f->deliveries});
+}
+
+void DbQueue::Cancel() {
+    consumed_.clear();
+    FlushAcks();
+}
+
+QueueStats DbQueue::Stats(const std::string& queue) {
+    QueueStats s;
+    s.queue = queue;
+    auto r = conn_.Exec(kStats, {queue, NowMs()});
+    s.ready = r.Int(0, 0);
+    s.unacked = r.Int(0, 1);
+    s.retrying = r.Int(0, 2);
+    s.consumers = -1;
+    s.dead = conn_.Exec(kDeadCount, {queue}).Int(0, 0);
+    return s;
+}
+
+std::vector<kr::queue::DeadLetter> DbQueue::ListDead(const std::string& queue, std::size_t limit) {
+    auto r = conn_.Exec(kListDead, {queue, static_cast<std::int64_t>(limit)});
+    std::vector<kr::queue::DeadLetter> out;
+    for (std::size_t i = 0; i < r.Rows(); ++i) {
+        kr::queue::DeadLetter d;
+        d.queue = r.Text(i, 0);
+        d.body = r.Text(i, 1);
+        d.priority = static_cast<std::uint8_t>(r.Int(i, 2));
+        d.attempts = static_cast<int>(r.Int(i, 3));
+        d.reason = r.Text(i, 4);
+        d.last_error = r.Text(i, 5);
+        d.dead_at = r.Text(i, 6);
+        out.push_back(std::move(d));
+    }
+    return out;
+}
+
+std::size_t DbQueue::RetryDead(const std::string& queue) {
+    Tx tx(conn_);
+    auto max_id = conn_.Exec(kMaxDeadId, {queue}).OptInt(0, 0);
+    if (!max_id) {
+        tx.Commit();
+        return 0;
+    }
+    auto moved = conn_.Exec(kRequeueDead, {queue, *max_id, NowMs()}).Affected();
+    conn_.Exec(kDeleteDead, {queue, *max_id});
+    tx.Commit();
+    return static_cast<std::size_t>(moved);
+}
+
+void DbQueue::Purge(const std::string& queue) {
+    Tx tx(conn_);
+    conn_.Exec(kPurgeMessages, {queue});
+    conn_.Exec(kPurgeDead, {queue});
+    tx.Commit();
+}
+
+}  // namespace kr::queue

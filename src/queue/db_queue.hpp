@@ -1,0 +1,79 @@
+#pragma once
+// DbQueue: the Queue in the database (used when RABBITMQ_URL is unset): the SQLite file by
+// default, or PostgreSQL, where several processes share it (SELECT … FOR UPDATE SKIP LOCKED).
+//
+// Semantics match AmqpQueue: priorities (higher first, then FIFO), delayed retry (available_at),
+// dead letters (kr_queue_dead), at-least-once delivery with leases: a delivery not acked within
+// `QueueOptions::lease` (e.g. the process was killed) becomes available again, flagged redelivered.
+// Poll() renews the leases of deliveries still in flight, so long jobs keep theirs as long as the
+// worker keeps polling. Publish = one transaction per call. Ack = delete.
+//
+// Shared connection (embedded single-process mode): construct from the store's Connection. If
+// that connection is inside a transaction when Ack/Retry/DeadLetter/Publish is called, the queue
+// writes join it, so the caller's writes and the ack commit atomically. Outside a transaction,
+// acks are batched and written by the next Poll()/Cancel() (a crash before that redelivers them).
+// Times come from this host's clock (several hosts on one PostgreSQL need synchronised clocks).
+#include <chrono>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "db/connection.hpp"
+#include "queue/queue.hpp"
+
+namespace kr::queue {
+
+class DbQueue final : public Queue {
+public:
+    /// Uses `conn` (not owned; must outlive the queue). Creates the queue tables if missing.
+    explicit DbQueue(kr::db::Connection& conn, const QueueOptions& options = {});
+    /// Opens its own connection ("sqlite:///path" or "postgresql://…").
+    explicit DbQueue(const std::string& database_url, const QueueOptions& options = {});
+    ~DbQueue() override;
+    DbQueue(const DbQueue&) = delete;
+    DbQueue& operator=(const DbQueue&) = delete;
+
+    void Declare(const std::string& queue) override;
+    void Publish(const std::string& queue, const std::vector<OutMessage>& messages) override;
+    void Consume(const std::string& queue, int prefetch) override;
+    std::vector<Delivery> Poll(std::chrono::milliseconds timeout, std::size_t max = 0) override;
+    void Ack(const Delivery& d) override;
+    void Retry(const Delivery& d, std::chrono::milliseconds delay, const std::string& error) override;
+    void DeadLetter(const Delivery& d, const std::string& reason, const std::string& error) override;
+    void Release(const Delivery& d) override;
+    void Cancel() override;
+    QueueStats Stats(const std::string& queue) override;
+    std::vector<kr::queue::DeadLetter> ListDead(const std::string& queue, std::size_t limit) override;
+    std::size_t RetryDead(const std::string& queue) override;
+
+    /// Applies the queue module's migrations if missing (same bookkeeping as db::Migrate).
+    static void EnsureSchema(kr::db::Connection& conn);
+    /// Deletes every message and dead letter of `queue` (tests and tooling).
+    void Purge(const std::string& queue);
+
+private:
+    struct InFlight {
+        std::int64_t deliveries = 0;  ///< the lease token
+        std::int64_t lease_until = 0; ///< ms since epoch
+    };
+    struct Consumed {
+        std::string queue;
+        int prefetch = 1;
+    };
+
+    void FlushAcks();
+    void RenewLeases(std::int64_t now);
+    std::vector<Delivery> Lease(std::int64_t now, std::size_t limit);
+    std::optional<InFlight> Take(const Delivery& d);
+
+    std::unique_ptr<kr::db::Connection> owned_;
+    kr::db::Connection& conn_;
+    bool pg_;
+    QueueOptions options_;
+    std::vector<Consumed> consumed_;
+    std::unordered_map<std::uint64_t, InFlight> in_flight_;
+    std::vector<std::pair<std::int64_t, std::int64_t>> pending_acks_;  ///< (id, deliveries)
+};
+
+}  // namespace kr::queue
