@@ -1,0 +1,551 @@
+#include "esi/esi_client.hpp"
+
+#include <simdjson.h>
+
+#include <algorithm>
+#include <cctype>
+#include <limits>
+
+#include "core/errors.hpp"
+#include "http/http_date.hpp"
+
+#ifndef KR_VERSION
+#define KR_VERSION "0.0.0"
+#endif
+
+namespace kr::esi {
+
+using http::HttpResponse;
+
+namespace {
+
+constexpr std::int64_t kNever = std::numeric_limits<std::int64_t>::max();
+constexpr std::int64_t kUsPerS = 1'000'000;
+
+std::optional<std::int64_t> HeaderInt(const HttpResponse& r, std::string_view name) {
+    const std::string* v = r.Header(name);
+    if (!v) return std::nullopt;
+    try {
+        std::size_t used = 0;
+        long long n = std::stoll(*v, &used);
+        return static_cast<std::int64_t>(n);
+    } catch (...) {
+        return std::nullopt;
+    }
+}
+
+/// "3600/15m" → (3600, 900 s); units s, m, h.
+std::optional<std::pair<std::int64_t, std::int64_t>> ParseLimit(const std::string& v) {
+    auto slash = v.find('/');
+    if (slash == std::string::npos || slash + 1 >= v.size()) return std::nullopt;
+    try {
+        std::int64_t tokens = std::stoll(v.substr(0, slash));
+        std::string w = v.substr(slash + 1);
+        char unit = w.back();
+        std::int64_t mult = 1;
+        if (unit == 'm') mult = 60;
+        else if (unit == 'h') mult = 3600;
+        else if (unit == 's') mult = 1;
+        if (!std::isdigit(static_cast<unsigned char>(unit))) w.pop_back();
+        std::int64_t n = std::stoll(w);
+        return std::make_pair(tokens, n * mult * kUsPerS);
+    } catch (...) {
+        return std::nullopt;
+    }
+}
+
+bool IsValidJson(const std::string& body) {
+    thread_local simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    return parser.parse(body).get(doc) == simdjson::SUCCESS;
+}
+
+}  // namespace
+
+std::string_view ToString(Outcome o) {
+    switch (o) {
+        case Outcome::kFresh: return "fresh";
+        case Outcome::kOk: return "ok";
+        case Outcome::kNotModified: return "not_modified";
+        case Outcome::kNotFound: return "not_found";
+        case Outcome::kUnprocessable: return "unprocessable";
+        case Outcome::kClientError: return "client_error";
+        case Outcome::kFailed: return "failed";
+    }
+    return "failed";
+}
+
+std::string DefaultUserAgent() {
+    return std::string("killreport-cpp/") + KR_VERSION + " (+set KILLREPORT_USER_AGENT to your contact)";
+}
+
+void EsiResult::ThrowIfError(const std::string& context) const {
+    switch (outcome) {
+        case Outcome::kFailed: throw TransientError(context + ": " + error, retry_after);
+        case Outcome::kUnprocessable: throw PermanentError("esi_422", context + ": " + error);
+        case Outcome::kClientError: throw PermanentError("esi_" + std::to_string(status), context + ": " + error);
+        default: return;
+    }
+}
+
+struct EsiClient::Job {
+    EsiRequest req;
+    std::string route;          ///< RouteTemplate(path)
+    std::string coalesce_key;   ///< "" = not coalesced
+    std::vector<EsiCallback> callbacks;
+    int attempts = 0;
+    std::int64_t not_before_us = 0;
+    std::string group_key;      ///< rate-limit group at send time ("" = none)
+};
+
+std::string EsiClient::RouteTemplate(const std::string& path) {
+    std::string out;
+    std::size_t i = 0;
+    while (i < path.size()) {
+        if (path[i] == '/') {
+            out += '/';
+            ++i;
+            continue;
+        }
+        std::size_t j = path.find('/', i);
+        if (j == std::string::npos) j = path.size();
+        std::string_view seg(path.data() + i, j - i);
+        bool digits = std::all_of(seg.begin(), seg.end(), [](unsigned char c) { return std::isdigit(c); });
+        bool hex = seg.size() >= 20 &&
+                   std::all_of(seg.begin(), seg.end(), [](unsigned char c) { return std::isxdigit(c); });
+        if (digits) out += "{id}";
+        else if (hex) out += "{hash}";
+        else out += seg;
+        i = j;
+    }
+    return out;
+}
+
+EsiClient::EsiClient(EsiOptions options, http::HttpClient& http, RateBudget& budget, http::Clock& clock,
+                     HttpCache* cache)
+    : options_(std::move(options)),
+      http_(http),
+      budget_(budget),
+      clock_(clock),
+      cache_(cache),
+      pacer_(budget, clock, options_.budget_key,
+             [&] {
+                 PacerOptions p = options_.pacer;
+                 p.rate = options_.rate_limit;
+                 return p;
+             }()),
+      rng_(std::random_device{}()) {
+    while (!options_.base_url.empty() && options_.base_url.back() == '/') options_.base_url.pop_back();
+    options_.max_attempts = std::max(1, options_.max_attempts);
+    options_.max_concurrency = std::max(1, options_.max_concurrency);
+    // Known groups (learned from headers anyway; seeding lets the first burst respect them).
+    route_groups_["/killmails/{id}/{hash}/"] = "esi:group:killmail";
+    route_groups_["/status/"] = "esi:group:status";
+    alive_ = std::make_shared<int>(0);
+}
+
+EsiClient::~EsiClient() = default;
+
+bool EsiClient::Idle() const { return ready_.empty() && in_flight_ == 0 && completions_.empty(); }
+
+void EsiClient::Submit(EsiRequest request, EsiCallback callback) {
+    ++pending_callbacks_;
+    const bool get = request.method == "GET";
+    if (get && !request.cache && cache_) request.cache = cache_->Get(request.path);
+    const std::int64_t now_ms = clock_.NowUs() / 1000;
+    if (get && request.cache && request.cache->FreshAt(now_ms)) {
+        ++stats_.fresh;
+        EsiResult r;
+        r.outcome = Outcome::kFresh;
+        r.cache = request.cache;
+        completions_.emplace_back(std::move(callback), std::move(r));
+        return;
+    }
+    std::string key;
+    if (get) key = request.path + '\n' + (request.cache ? request.cache->etag : std::string());
+    if (!key.empty()) {
+        auto it = coalesce_.find(key);
+        if (it != coalesce_.end()) {
+            ++stats_.coalesced;
+            it->second->callbacks.push_back(std::move(callback));
+            return;
+        }
+    }
+    auto job = std::make_shared<Job>();
+    job->route = RouteTemplate(request.path);
+    job->req = std::move(request);
+    job->coalesce_key = key;
+    job->callbacks.push_back(std::move(callback));
+    if (!key.empty()) coalesce_[key] = job;
+    ready_.push_back(std::move(job));
+}
+
+EsiClient::Shared& EsiClient::SharedFor(const std::string& key, std::int64_t now, bool refresh) {
+    Shared& s = shared_[key];
+    if (refresh && (s.loaded_at_us < 0 || now - s.loaded_at_us >= options_.shared_refresh.count() * 1000)) {
+        try {
+            s.state = budget_.Load(key);
+        } catch (const kr::Error&) {
+            // keep the last known state; the reservation path fails closed
+        }
+        s.loaded_at_us = now;
+    }
+    return s;
+}
+
+const std::string* EsiClient::GroupKeyFor(const Job& job) const {
+    auto it = route_groups_.find(job.route);
+    return it == route_groups_.end() ? nullptr : &it->second;
+}
+
+std::int64_t EsiClient::DispatchReady(std::int64_t now) {
+    std::int64_t wake = kNever;
+    if (ready_.empty()) return wake;
+    Shared& g = SharedFor(options_.budget_key, now, true);
+    if (g.state.paused_until_us > now) {
+        pacer_.Discard();
+        return g.state.paused_until_us;
+    }
+    int cap = options_.max_concurrency;
+    if (g.state.remaining && g.state.reset_at_us > now) {
+        const std::int64_t rem = *g.state.remaining;
+        if (rem <= options_.error_limit_pause_at) {
+            pacer_.Discard();
+            return g.state.reset_at_us + kUsPerS;
+        }
+        if (rem <= options_.error_limit_slow_at) {
+            cap = std::min<int>(cap, static_cast<int>(std::max<std::int64_t>(1, (rem - options_.error_limit_pause_at) / 2)));
+        }
+    }
+    std::size_t i = 0;
+    while (i < ready_.size() && in_flight_ < cap) {
+        auto job = ready_[i];
+        if (job->not_before_us > now) {
+            wake = std::min(wake, job->not_before_us);
+            ++i;
+            continue;
+        }
+        if (const std::string* gk = GroupKeyFor(*job)) {
+            Shared& gs = SharedFor(*gk, now, true);
+            if (gs.state.paused_until_us > now) {
+                wake = std::min(wake, gs.state.paused_until_us);
+                ++i;
+                continue;
+            }
+            if (!gs.state.remaining && gs.in_flight > 0) {
+                ++i;  // unknown bucket level: one request at a time until a response tells it
+                continue;
+            }
+            if (gs.state.remaining) {
+                const std::int64_t est = *gs.state.remaining - 2 * gs.in_flight;
+                if (est - 2 < options_.bucket_reserve) {
+                    // Hold the group; let one probe through per "2 tokens' worth" of window time.
+                    const std::int64_t probe = (gs.state.limit > 0 && gs.state.window_us > 0)
+                                                   ? gs.state.window_us * 2 / gs.state.limit
+                                                   : kUsPerS;
+                    const std::int64_t since = std::max(gs.last_sent_us, gs.state.observed_at_us);
+                    if (gs.in_flight > 0 || now - since < probe) {
+                        wake = std::min(wake, gs.in_flight > 0 ? now + probe : since + probe);
+                        ++i;
+                        continue;
+                    }
+                }
+            }
+        }
+        if (pacer_.Enabled()) {
+            Pacer::Take take;
+            try {
+                const int want = static_cast<int>(std::min<std::size_t>(ready_.size() - i, static_cast<std::size_t>(cap - in_flight_)));
+                take = pacer_.TryTake(want);
+                budget_failing_ = false;
+            } catch (const kr::Error&) {
+                budget_failing_ = true;  // fail closed: no request without a slot
+                return std::min(wake, now + kUsPerS);
+            }
+            const RateState& st = pacer_.LastState();
+            if (pacer_.LastReserveAtUs() >= g.loaded_at_us) {
+                g.state = st;
+                g.loaded_at_us = pacer_.LastReserveAtUs();
+            }
+            if (g.state.paused_until_us > clock_.NowUs()) {
+                pacer_.Discard();
+                return std::min(wake, g.state.paused_until_us);
+            }
+            if (!take.taken) {
+                wake = std::min(wake, take.at_us);
+                break;
+            }
+        }
+        ready_.erase(ready_.begin() + static_cast<std::ptrdiff_t>(i));
+        Send(job, clock_.NowUs());
+    }
+    return wake;
+}
+
+void EsiClient::Send(const std::shared_ptr<Job>& job, std::int64_t now) {
+    http::HttpRequest hr;
+    hr.method = job->req.method;
+    hr.url = options_.base_url + job->req.path;
+    hr.headers.emplace_back("User-Agent", options_.user_agent);
+    if (!options_.compatibility_date.empty()) hr.headers.emplace_back("X-Compatibility-Date", options_.compatibility_date);
+    hr.headers.emplace_back("Accept", "application/json");
+    if (job->req.method == "GET" && job->req.cache && !job->req.cache->etag.empty()) {
+        hr.headers.emplace_back("If-None-Match", job->req.cache->etag);
+    }
+    if (job->req.method == "POST") {
+        hr.headers.emplace_back("Content-Type", "application/json");
+        hr.body = job->req.body;
+    }
+    hr.timeout = options_.timeout;
+    ++job->attempts;
+    ++stats_.requests;
+    ++in_flight_;
+    const std::string* gk = GroupKeyFor(*job);
+    job->group_key = gk ? *gk : std::string();
+    if (gk) {
+        Shared& gs = shared_[*gk];
+        ++gs.in_flight;
+        gs.last_sent_us = now;
+    }
+    std::weak_ptr<int> alive = alive_;
+    http_.Start(std::move(hr), [this, alive, job](HttpResponse resp) {
+        if (alive.expired()) return;
+        OnResponse(job, std::move(resp));
+    });
+}
+
+std::optional<CacheEntry> EsiClient::EntryFromHeaders(const HttpResponse& resp, const std::optional<CacheEntry>& old,
+                                                      std::int64_t now) const {
+    CacheEntry e;
+    const std::int64_t now_ms = now / 1000;
+    if (const std::string* v = resp.Header("etag")) e.etag = *v;
+    else if (old) e.etag = old->etag;
+    if (const std::string* v = resp.Header("last-modified")) e.last_modified = *v;
+    else if (old) e.last_modified = old->last_modified;
+    e.expires_at_ms = now_ms;
+    std::optional<std::int64_t> expires;
+    if (const std::string* v = resp.Header("expires")) expires = http::ParseHttpDate(*v);
+    if (expires) {
+        // Relative to the server's Date when given, so a skewed local clock does not matter.
+        std::optional<std::int64_t> date;
+        if (const std::string* d = resp.Header("date")) date = http::ParseHttpDate(*d);
+        e.expires_at_ms = date ? now_ms + std::max<std::int64_t>(0, *expires - *date) * 1000 : *expires * 1000;
+    } else if (const std::string* cc = resp.Header("cache-control")) {
+        if (auto age = http::CacheControlMaxAge(*cc)) e.expires_at_ms = now_ms + *age * 1000;
+    }
+    return e;
+}
+
+void EsiClient::Learn(const std::shared_ptr<Job>& job, const HttpResponse& resp, std::int64_t now) {
+    const long status = resp.status;
+    // Legacy error limit (global): share lows, new windows and pauses.
+    const auto remain = HeaderInt(resp, "x-esi-error-limit-remain");
+    const auto reset = HeaderInt(resp, "x-esi-error-limit-reset");
+    Shared& g = shared_[options_.budget_key];
+    try {
+        if (status == 420) {
+            Observation o;
+            o.remaining = remain ? remain : std::optional<std::int64_t>(0);
+            o.reset_in_us = reset ? *reset * kUsPerS : options_.default_pause.count() * 1000;
+            o.pause_for_us = o.reset_in_us + kUsPerS;
+            g.state = budget_.Observe(options_.budget_key, o);
+            g.loaded_at_us = now;
+            pacer_.Discard();
+        } else if (remain && reset) {
+            const bool low = *remain <= options_.error_limit_pause_at;
+            if (!g.state.remaining || g.state.reset_at_us <= now || *remain < *g.state.remaining || low) {
+                Observation o;
+                o.remaining = remain;
+                o.reset_in_us = std::max<std::int64_t>(1, *reset) * kUsPerS;
+                if (low) o.pause_for_us = o.reset_in_us + kUsPerS;
+                g.state = budget_.Observe(options_.budget_key, o);
+                g.loaded_at_us = now;
+                if (low) pacer_.Discard();
+            }
+        }
+        // Floating-window buckets.
+        std::optional<std::int64_t> retry_after_us;
+        if (status == 429) {
+            std::int64_t secs = options_.default_pause.count() / 1000;
+            if (const std::string* ra = resp.Header("retry-after")) {
+                if (auto v = http::ParseRetryAfter(*ra, now / kUsPerS)) secs = *v;
+            }
+            retry_after_us = std::max<std::int64_t>(1, secs) * kUsPerS;
+        }
+        if (const std::string* group = resp.Header("x-ratelimit-group")) {
+            const std::string key = "esi:group:" + *group;
+            route_groups_[job->route] = key;
+            Observation o;
+            o.remaining = HeaderInt(resp, "x-ratelimit-remaining");
+            if (const std::string* lim = resp.Header("x-ratelimit-limit")) {
+                if (auto p = ParseLimit(*lim)) {
+                    o.limit = p->first;
+                    o.window_us = p->second;
+                }
+            }
+            if (retry_after_us) o.pause_for_us = *retry_after_us;
+            Shared& gs = shared_[key];
+            gs.state = budget_.Observe(key, o);
+            gs.loaded_at_us = now;
+        } else if (retry_after_us) {
+            // A 429 without group headers (EVE-server limiter): pause what we know the route belongs to,
+            // else all of ESI.
+            const std::string key = job->group_key.empty() ? options_.budget_key : job->group_key;
+            Observation o;
+            o.pause_for_us = *retry_after_us;
+            Shared& s = shared_[key];
+            s.state = budget_.Observe(key, o);
+            s.loaded_at_us = now;
+            if (key == options_.budget_key) pacer_.Discard();
+        }
+    } catch (const kr::Error&) {
+        // The shared store is unavailable: keep local knowledge (the next Load/Reserve retries).
+    }
+}
+
+void EsiClient::OnResponse(const std::shared_ptr<Job>& job, HttpResponse resp) {
+    const std::int64_t now = clock_.NowUs();
+    --in_flight_;
+    if (!job->group_key.empty()) --shared_[job->group_key].in_flight;
+    Learn(job, resp, now);
+
+    EsiResult res;
+    res.status = resp.status;
+    res.attempts = job->attempts;
+    if (!resp.Ok()) {
+        ++stats_.transport_errors;
+        res.error = "transport error (" + std::string(http::ToString(resp.transport)) + "): " + resp.error_message;
+        RetryOrFail(job, std::move(res), std::nullopt);
+        return;
+    }
+    const long s = resp.status;
+    res.headers = resp.headers;
+    auto retry_after_header = [&]() -> std::optional<std::int64_t> {
+        if (const std::string* v = resp.Header("retry-after")) {
+            if (auto secs = http::ParseRetryAfter(*v, now / kUsPerS)) return *secs * kUsPerS;
+        }
+        return std::nullopt;
+    };
+    if (s == 420) {
+        ++stats_.status_420;
+        res.error = "HTTP 420 (error limited)";
+        const RateState& st = shared_[options_.budget_key].state;
+        RetryOrFail(job, std::move(res), std::max<std::int64_t>(0, st.paused_until_us - now));
+        return;
+    }
+    if (s == 429) {
+        ++stats_.status_429;
+        res.error = "HTTP 429 (rate limited)";
+        auto ra = retry_after_header();
+        RetryOrFail(job, std::move(res), ra ? ra : std::optional<std::int64_t>(options_.default_pause.count() * 1000));
+        return;
+    }
+    if (s >= 500) {
+        ++stats_.status_5xx;
+        res.error = "HTTP " + std::to_string(s);
+        RetryOrFail(job, std::move(res), retry_after_header());
+        return;
+    }
+    if (s >= 200 && s < 300) {
+        if (options_.validate_json && !IsValidJson(resp.body)) {
+            ++stats_.bad_bodies;
+            res.error = "bad_body: HTTP " + std::to_string(s) + " with a body that is not JSON (" +
+                        std::to_string(resp.body.size()) + " bytes)";
+            RetryOrFail(job, std::move(res), std::nullopt);
+            return;
+        }
+        res.outcome = Outcome::kOk;
+        res.body = std::move(resp.body);
+        res.cache = EntryFromHeaders(resp, job->req.cache, now);
+    } else if (s == 304) {
+        ++stats_.not_modified;
+        res.outcome = Outcome::kNotModified;
+        res.cache = EntryFromHeaders(resp, job->req.cache, now);
+    } else {
+        res.outcome = s == 404 ? Outcome::kNotFound : s == 422 ? Outcome::kUnprocessable : Outcome::kClientError;
+        res.error = "HTTP " + std::to_string(s) + ": " + resp.body.substr(0, 200);
+        res.body = std::move(resp.body);
+    }
+    if (cache_ && job->req.method == "GET" && res.cache) {
+        try {
+            cache_->Put(job->req.path, *res.cache, static_cast<int>(s), now / 1000);
+        } catch (const kr::Error&) {
+            // caching is an optimisation; the result stands
+        }
+    }
+    Complete(job, std::move(res));
+}
+
+std::int64_t EsiClient::BackoffUs(int attempt) {
+    const std::int64_t base = options_.backoff_base.count() * 1000;
+    const std::int64_t cap = options_.backoff_cap.count() * 1000;
+    std::int64_t d = base;
+    for (int i = 1; i < attempt && d < cap; ++i) d *= 2;
+    d = std::min(d, cap);
+    std::uniform_real_distribution<double> jitter(0.5, 1.0);
+    return static_cast<std::int64_t>(static_cast<double>(d) * jitter(rng_));
+}
+
+void EsiClient::RetryOrFail(const std::shared_ptr<Job>& job, EsiResult result, std::optional<std::int64_t> retry_after_us) {
+    const std::int64_t now = clock_.NowUs();
+    const std::int64_t backoff = BackoffUs(job->attempts);
+    const std::int64_t delay = std::max(backoff, retry_after_us.value_or(0));
+    if (job->attempts < options_.max_attempts) {
+        ++stats_.retries;
+        job->not_before_us = now + delay;
+        ready_.push_front(job);
+        return;
+    }
+    ++stats_.failed;
+    result.outcome = Outcome::kFailed;
+    result.retry_after = std::chrono::milliseconds((delay + 999) / 1000);
+    Complete(job, std::move(result));
+}
+
+void EsiClient::Complete(const std::shared_ptr<Job>& job, EsiResult result) {
+    if (!job->coalesce_key.empty()) {
+        auto it = coalesce_.find(job->coalesce_key);
+        if (it != coalesce_.end() && it->second == job) coalesce_.erase(it);
+    }
+    for (std::size_t i = 0; i < job->callbacks.size(); ++i) {
+        if (i + 1 == job->callbacks.size()) completions_.emplace_back(std::move(job->callbacks[i]), std::move(result));
+        else completions_.emplace_back(std::move(job->callbacks[i]), result);
+    }
+    job->callbacks.clear();
+}
+
+int EsiClient::Deliver() {
+    if (completions_.empty()) return 0;
+    auto batch = std::move(completions_);
+    completions_.clear();
+    pending_callbacks_ -= batch.size();
+    for (auto& [cb, res] : batch) {
+        if (cb) cb(std::move(res));
+    }
+    return static_cast<int>(batch.size());
+}
+
+int EsiClient::Drive(std::chrono::microseconds max_wait) {
+    const std::int64_t deadline = clock_.NowUs() + std::max<std::int64_t>(0, max_wait.count());
+    int delivered = Deliver();
+    for (;;) {
+        std::int64_t now = clock_.NowUs();
+        const std::int64_t wake = DispatchReady(now);
+        if (delivered > 0) break;
+        now = clock_.NowUs();
+        if (now >= deadline) break;
+        const std::int64_t until = std::min(deadline, wake);
+        http_.Drive(std::chrono::microseconds(std::max<std::int64_t>(0, until - now)));
+        delivered += Deliver();
+    }
+    return delivered;
+}
+
+EsiResult EsiClient::Fetch(EsiRequest request) {
+    std::optional<EsiResult> out;
+    Submit(std::move(request), [&out](EsiResult r) { out = std::move(r); });
+    while (!out) Drive(std::chrono::milliseconds(100));
+    return std::move(*out);
+}
+
+}  // namespace kr::esi

@@ -1,0 +1,208 @@
+#pragma once
+// The ESI client used by the workers: one instance per event loop (not thread-safe); the budget it
+// shares (RateBudget) is what makes all threads/processes one ESI citizen.
+//
+//   EsiClient esi(options, http, budget);
+//   esi.Submit({"GET", kr::esi_paths::Alliance(id), "", cached_entry}, [](kr::esi::EsiResult r) {…});
+//   while (!esi.Idle()) esi.Drive(50ms);      // or interleave with other work
+//   EsiResult r = esi.Fetch({…});             // blocking, for one-shot commands
+//
+// Pipeline per request: cache (Expires still in the future → kFresh, no request) → coalescing of
+// identical GETs → global pause (error limit / 420; shared) → error-limit slow-down → rate-limit
+// group hold/pause (X-Ratelimit-*, 429; shared) → concurrency cap → budget slot (shared, spaced)
+// → HTTP. Transient failures (transport errors, timeouts, 5xx, 420, 429, unparsable 200 bodies)
+// are retried with capped exponential backoff and jitter up to max_attempts, then reported as
+// kFailed with a retry_after hint. 4xx answers are results and are never retried.
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "esi/http_cache.hpp"
+#include "esi/pacer.hpp"
+#include "esi/rate_budget.hpp"
+#include "http/clock.hpp"
+#include "http/http_client.hpp"
+
+namespace kr::esi {
+
+enum class Outcome {
+    kFresh,          ///< the known cache entry has not expired: no request was made
+    kOk,             ///< 200 (or other 2xx): body + new cache entry
+    kNotModified,    ///< 304 after If-None-Match: no body, new cache entry (new expiry)
+    kNotFound,       ///< 404
+    kUnprocessable,  ///< 422 (e.g. a wrong killmail hash)
+    kClientError,    ///< another 4xx (not 420/429): never retried
+    kFailed,         ///< transient failure after the bounded retries; see retry_after
+};
+std::string_view ToString(Outcome o);
+
+struct EsiRequest {
+    std::string method = "GET";  ///< GET or POST
+    std::string path;            ///< e.g. "/alliances/99000001/" (kr::esi_paths)
+    std::string body;            ///< POST body (JSON)
+    std::optional<CacheEntry> cache;  ///< what the caller holds for this path (GET)
+};
+
+struct EsiResult {
+    Outcome outcome = Outcome::kFailed;
+    long status = 0;                  ///< HTTP status of the last attempt (0: none / transport error)
+    std::string body;                 ///< kOk only (also the error body of 4xx answers)
+    std::optional<CacheEntry> cache;  ///< kOk / kNotModified (kFresh: the entry given)
+    std::string error;                ///< what went wrong (kFailed, 4xx)
+    std::optional<std::chrono::milliseconds> retry_after;  ///< kFailed: try again no earlier
+    int attempts = 0;                 ///< HTTP requests made for this result
+    http::Headers headers;            ///< of the last response
+
+    bool Failed() const { return outcome == Outcome::kFailed; }
+    /// kFailed → TransientError(retry_after); kUnprocessable → PermanentError("esi_422");
+    /// kClientError → PermanentError("esi_4xx"). kNotFound is left to the caller.
+    void ThrowIfError(const std::string& context) const;
+};
+
+using EsiCallback = std::function<void(EsiResult)>;
+
+/// "killreport-cpp/<version> (+set KILLREPORT_USER_AGENT to your contact)".
+std::string DefaultUserAgent();
+
+struct EsiOptions {
+    std::string base_url = "https://esi.evetech.net";
+    double rate_limit = 50;  ///< requests/s for the whole deployment (shared budget); 0 = off
+    std::string user_agent = DefaultUserAgent();
+    std::string compatibility_date = "2025-08-26";
+    std::chrono::milliseconds timeout{30000};  ///< total per request (connect timeout: the HttpClient's)
+    int max_attempts = 3;
+    int max_concurrency = 20;  ///< requests in flight from this client
+    std::chrono::milliseconds backoff_base{500};
+    std::chrono::milliseconds backoff_cap{30000};
+    int error_limit_pause_at = 10;  ///< pause all ESI traffic until the reset when remain ≤ this
+    int error_limit_slow_at = 50;   ///< below this, cap requests in flight to (remain − pause_at) / 2
+    std::chrono::milliseconds default_pause{60000};  ///< 420/429 without Reset/Retry-After
+    int bucket_reserve = 10;        ///< hold a rate-limit group when its tokens would fall below this
+    bool validate_json = true;      ///< a 2xx body that is not JSON is a transient failure
+    std::string budget_key = "esi";
+    std::chrono::milliseconds shared_refresh{250};  ///< re-read shared pause/limit state this often
+    PacerOptions pacer;             ///< margin, late tolerance, block size (rate comes from rate_limit)
+};
+
+struct EsiStats {
+    std::int64_t requests = 0;       ///< HTTP requests sent
+    std::int64_t fresh = 0;          ///< answered from the cache entry without a request
+    std::int64_t coalesced = 0;      ///< submissions that joined an identical request in flight
+    std::int64_t retries = 0;
+    std::int64_t not_modified = 0;
+    std::int64_t status_420 = 0;
+    std::int64_t status_429 = 0;
+    std::int64_t status_5xx = 0;
+    std::int64_t transport_errors = 0;
+    std::int64_t bad_bodies = 0;
+    std::int64_t failed = 0;         ///< results delivered as kFailed
+};
+
+class EsiClient {
+public:
+    /// http, budget and clock must outlive the client. cache (optional): the client looks up
+    /// entries for GETs submitted without one and stores new entries after 200/304.
+    EsiClient(EsiOptions options, http::HttpClient& http, RateBudget& budget,
+              http::Clock& clock = http::SystemClock::Instance(), HttpCache* cache = nullptr);
+    ~EsiClient();
+    EsiClient(const EsiClient&) = delete;
+    EsiClient& operator=(const EsiClient&) = delete;
+
+    /// Queue a request; the callback runs from a later Drive() (never from Submit itself).
+    void Submit(EsiRequest request, EsiCallback callback);
+    /// Dispatch, wait up to max_wait (also when idle) and deliver finished results; returns early
+    /// once at least one callback ran. Returns the number of callbacks run.
+    int Drive(std::chrono::microseconds max_wait);
+    /// Nothing queued, in flight or waiting for delivery.
+    bool Idle() const;
+    /// Submitted requests whose callbacks have not run yet.
+    std::size_t Pending() const { return pending_callbacks_; }
+    /// Blocking: Submit + Drive until this result is there (drives other requests too).
+    EsiResult Fetch(EsiRequest request);
+
+    const EsiStats& Stats() const { return stats_; }
+    const EsiOptions& Options() const { return options_; }
+
+    /// "/killmails/123/abc…/" → "/killmails/{id}/{hash}/": how requests are mapped to rate-limit groups.
+    static std::string RouteTemplate(const std::string& path);
+
+    struct Job;
+
+private:
+    struct Shared {
+        RateState state;
+        std::int64_t loaded_at_us = -1;
+        int in_flight = 0;
+        std::int64_t last_sent_us = 0;
+    };
+
+    std::int64_t DispatchReady(std::int64_t now);
+    void Send(const std::shared_ptr<Job>& job, std::int64_t now);
+    void OnResponse(const std::shared_ptr<Job>& job, http::HttpResponse resp);
+    void Complete(const std::shared_ptr<Job>& job, EsiResult result);
+    void RetryOrFail(const std::shared_ptr<Job>& job, EsiResult result, std::optional<std::int64_t> retry_after_us);
+    int Deliver();
+    Shared& SharedFor(const std::string& key, std::int64_t now, bool refresh);
+    void Learn(const std::shared_ptr<Job>& job, const http::HttpResponse& resp, std::int64_t now);
+    std::optional<CacheEntry> EntryFromHeaders(const http::HttpResponse& resp, const std::optional<CacheEntry>& old,
+                                               std::int64_t now) const;
+    std::int64_t BackoffUs(int attempt);
+    const std::string* GroupKeyFor(const Job& job) const;
+
+    EsiOptions options_;
+    http::HttpClient& http_;
+    RateBudget& budget_;
+    http::Clock& clock_;
+    HttpCache* cache_;
+    Pacer pacer_;
+    std::deque<std::shared_ptr<Job>> ready_;
+    std::unordered_map<std::string, std::shared_ptr<Job>> coalesce_;
+    std::vector<std::pair<EsiCallback, EsiResult>> completions_;
+    std::map<std::string, Shared> shared_;
+    std::unordered_map<std::string, std::string> route_groups_;  ///< route template → group key
+    int in_flight_ = 0;
+    std::size_t pending_callbacks_ = 0;
+    bool budget_failing_ = false;
+    std::mt19937_64 rng_;
+    std::shared_ptr<int> alive_;  ///< callbacks from the HttpClient check it (client destroyed first)
+    EsiStats stats_;
+};
+
+// ---- bulk endpoints -------------------------------------------------------------------------------
+
+struct UniverseName {
+    std::int64_t id = 0;
+    std::string name;
+    std::string category;
+};
+
+struct CharacterAffiliation {
+    std::int64_t character_id = 0;
+    std::int64_t corporation_id = 0;
+    std::optional<std::int64_t> alliance_id;
+    std::optional<std::int64_t> faction_id;
+};
+
+template <typename T>
+struct BulkResult {
+    std::vector<T> items;                 ///< answers for the good ids
+    std::vector<std::int64_t> bad_ids;    ///< isolated by splitting failed batches (404/400/422)
+    std::vector<std::int64_t> failed_ids; ///< transient failures (retry later)
+};
+
+/// POST /universe/names/ in batches of ≤ 1000 unique ids, run concurrently. A batch failing with
+/// 404/400/422 is split in halves until the bad ids are isolated. Blocking (drives the client).
+BulkResult<UniverseName> ResolveNames(EsiClient& esi, const std::vector<std::int64_t>& ids, std::size_t batch = 1000);
+/// POST /characters/affiliation/, same batching and splitting.
+BulkResult<CharacterAffiliation> ResolveAffiliations(EsiClient& esi, const std::vector<std::int64_t>& ids,
+                                                     std::size_t batch = 1000);
+
+}  // namespace kr::esi

@@ -1,0 +1,227 @@
+#include "esi/rate_budget.hpp"
+
+#include <algorithm>
+
+#include "core/errors.hpp"
+#include "db/connection.hpp"
+
+namespace kr::esi {
+
+namespace {
+constexpr std::int64_t kSameWindowSlackUs = 1'500'000;  // Reset is whole seconds: reports jitter by ≤ 1 s
+}
+
+void MergeObservation(RateState& s, const Observation& obs, std::int64_t now_us) {
+    if (obs.pause_for_us > 0) s.paused_until_us = std::max(s.paused_until_us, now_us + obs.pause_for_us);
+    if (obs.remaining) {
+        const std::int64_t new_reset = obs.reset_in_us > 0 ? now_us + obs.reset_in_us : 0;
+        const bool replace = !s.remaining || new_reset == 0 || s.reset_at_us <= now_us ||
+                             new_reset > s.reset_at_us + kSameWindowSlackUs;
+        if (replace) {
+            s.remaining = obs.remaining;
+            s.reset_at_us = new_reset;
+        } else {
+            s.remaining = std::min(*s.remaining, *obs.remaining);
+            s.reset_at_us = std::max(s.reset_at_us, new_reset);
+        }
+        s.observed_at_us = now_us;
+    }
+    if (obs.limit > 0) s.limit = obs.limit;
+    if (obs.window_us > 0) s.window_us = obs.window_us;
+}
+
+// ---- InProcessBudget ------------------------------------------------------------------------------
+
+SlotGrant InProcessBudget::Reserve(const std::string& key, std::int64_t interval_us, int count) {
+    std::lock_guard lock(mu_);
+    Row& r = rows_[key];
+    const std::int64_t now = clock_.NowUs();
+    count = std::max(1, count);
+    SlotGrant g;
+    g.first_us = std::max({r.next_at, now, r.s.paused_until_us});
+    g.interval_us = interval_us;
+    g.count = count;
+    r.next_at = g.first_us + interval_us * count;
+    g.state = r.s;
+    return g;
+}
+
+RateState InProcessBudget::Load(const std::string& key) {
+    std::lock_guard lock(mu_);
+    auto it = rows_.find(key);
+    return it == rows_.end() ? RateState{} : it->second.s;
+}
+
+RateState InProcessBudget::Observe(const std::string& key, const Observation& obs) {
+    std::lock_guard lock(mu_);
+    Row& r = rows_[key];
+    MergeObservation(r.s, obs, clock_.NowUs());
+    return r.s;
+}
+
+// ---- DbBudget -------------------------------------------------------------------------------------
+//
+// PostgreSQL computes "now" itself (one timeline for all machines); SQLite gets the caller's clock
+// (one machine). Both mirror MergeObservation().
+
+namespace {
+
+constexpr std::string_view kEnsurePg =
+    "INSERT INTO kr_rate_state (key) VALUES ($1) ON CONFLICT (key) DO NOTHING";
+constexpr std::string_view kEnsureSqlite =
+    "INSERT INTO kr_rate_state (key) VALUES ($1) ON CONFLICT (key) DO NOTHING";
+
+constexpr std::string_view kReservePg =
+    "WITH c AS (SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint AS now) "
+    "UPDATE kr_rate_state SET next_at = greatest(kr_rate_state.next_at, c.now, kr_rate_state.paused_until)"
+    " + $2::bigint * $3::bigint FROM c WHERE kr_rate_state.key = $1 "
+    "RETURNING kr_rate_state.next_at - $2::bigint * $3::bigint, kr_rate_state.paused_until, kr_rate_state.remaining,"
+    " kr_rate_state.reset_at, kr_rate_state.limit_tokens, kr_rate_state.window_us, kr_rate_state.observed_at, c.now";
+constexpr std::string_view kReserveSqlite =
+    "UPDATE kr_rate_state SET next_at = max(next_at, $4, paused_until) + $2 * $3 WHERE key = $1 "
+    "RETURNING next_at - $2 * $3, paused_until, remaining, reset_at, limit_tokens, window_us, observed_at, $4";
+
+constexpr std::string_view kLoadPg =
+    "SELECT 0, paused_until, remaining, reset_at, limit_tokens, window_us, observed_at,"
+    " (extract(epoch FROM clock_timestamp()) * 1000000)::bigint FROM kr_rate_state WHERE key = $1";
+constexpr std::string_view kLoadSqlite =
+    "SELECT 0, paused_until, remaining, reset_at, limit_tokens, window_us, observed_at, $2"
+    " FROM kr_rate_state WHERE key = $1";
+
+// $1 key, $2 remaining (NULL = none), $3 reset_in_us, $4 limit, $5 window_us, $6 pause_for_us
+constexpr std::string_view kObservePg =
+    "WITH c AS (SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint AS now) "
+    "INSERT INTO kr_rate_state (key, next_at, paused_until, remaining, reset_at, limit_tokens, window_us, observed_at) "
+    "SELECT $1, 0, CASE WHEN $6::bigint > 0 THEN c.now + $6::bigint ELSE 0 END, $2::bigint,"
+    " CASE WHEN $2::bigint IS NOT NULL AND $3::bigint > 0 THEN c.now + $3::bigint ELSE 0 END,"
+    " $4::bigint, $5::bigint, CASE WHEN $2::bigint IS NOT NULL THEN c.now ELSE 0 END FROM c "
+    "ON CONFLICT (key) DO UPDATE SET "
+    " paused_until = greatest(kr_rate_state.paused_until, excluded.paused_until),"
+    " remaining = CASE WHEN excluded.remaining IS NULL THEN kr_rate_state.remaining"
+    "   WHEN kr_rate_state.remaining IS NULL OR excluded.reset_at = 0 OR kr_rate_state.reset_at <= excluded.observed_at"
+    "     OR excluded.reset_at > kr_rate_state.reset_at + 1500000 THEN excluded.remaining"
+    "   ELSE least(kr_rate_state.remaining, excluded.remaining) END,"
+    " reset_at = CASE WHEN excluded.remaining IS NULL THEN kr_rate_state.reset_at"
+    "   WHEN kr_rate_state.remaining IS NULL OR excluded.reset_at = 0 OR kr_rate_state.reset_at <= excluded.observed_at"
+    "     OR excluded.reset_at > kr_rate_state.reset_at + 1500000 THEN excluded.reset_at"
+    "   ELSE greatest(kr_rate_state.reset_at, excluded.reset_at) END,"
+    " limit_tokens = CASE WHEN excluded.limit_tokens > 0 THEN excluded.limit_tokens ELSE kr_rate_state.limit_tokens END,"
+    " window_us = CASE WHEN excluded.window_us > 0 THEN excluded.window_us ELSE kr_rate_state.window_us END,"
+    " observed_at = CASE WHEN excluded.remaining IS NULL THEN kr_rate_state.observed_at ELSE excluded.observed_at END "
+    "RETURNING 0, kr_rate_state.paused_until, kr_rate_state.remaining, kr_rate_state.reset_at,"
+    " kr_rate_state.limit_tokens, kr_rate_state.window_us, kr_rate_state.observed_at, (SELECT now FROM c)";
+// $7 now
+constexpr std::string_view kObserveSqlite =
+    "INSERT INTO kr_rate_state (key, next_at, paused_until, remaining, reset_at, limit_tokens, window_us, observed_at) "
+    "VALUES ($1, 0, CASE WHEN $6 > 0 THEN $7 + $6 ELSE 0 END, $2,"
+    " CASE WHEN $2 IS NOT NULL AND $3 > 0 THEN $7 + $3 ELSE 0 END, $4, $5, CASE WHEN $2 IS NOT NULL THEN $7 ELSE 0 END) "
+    "ON CONFLICT (key) DO UPDATE SET "
+    " paused_until = max(kr_rate_state.paused_until, excluded.paused_until),"
+    " remaining = CASE WHEN excluded.remaining IS NULL THEN kr_rate_state.remaining"
+    "   WHEN kr_rate_state.remaining IS NULL OR excluded.reset_at = 0 OR kr_rate_state.reset_at <= excluded.observed_at"
+    "     OR excluded.reset_at > kr_rate_state.reset_at + 1500000 THEN excluded.remaining"
+    "   ELSE min(kr_rate_state.remaining, excluded.remaining) END,"
+    " reset_at = CASE WHEN excluded.remaining IS NULL THEN kr_rate_state.reset_at"
+    "   WHEN kr_rate_state.remaining IS NULL OR excluded.reset_at = 0 OR kr_rate_state.reset_at <= excluded.observed_at"
+    "     OR excluded.reset_at > kr_rate_state.reset_at + 1500000 THEN excluded.reset_at"
+    "   ELSE max(kr_rate_state.reset_at, excluded.reset_at) END,"
+    " limit_tokens = CASE WHEN excluded.limit_tokens > 0 THEN excluded.limit_tokens ELSE kr_rate_state.limit_tokens END,"
+    " window_us = CASE WHEN excluded.window_us > 0 THEN excluded.window_us ELSE kr_rate_state.window_us END,"
+    " observed_at = CASE WHEN excluded.remaining IS NULL THEN kr_rate_state.observed_at ELSE excluded.observed_at END "
+    "RETURNING 0, paused_until, remaining, reset_at, limit_tokens, window_us, observed_at, $7";
+
+/// Row → (first slot, state) in the caller's clock. Column 7 is the database's "now".
+SlotGrant FromRow(const db::Result& r, std::int64_t local_mid_us) {
+    const std::int64_t db_now = r.Int(0, 7);
+    const std::int64_t offset = db_now - local_mid_us;  // db clock − local clock
+    auto local = [&](std::int64_t t) { return t == 0 ? 0 : t - offset; };
+    SlotGrant g;
+    g.first_us = local(r.Int(0, 0));
+    g.state.paused_until_us = local(r.Int(0, 1));
+    g.state.remaining = r.OptInt(0, 2);
+    g.state.reset_at_us = local(r.Int(0, 3));
+    g.state.limit = r.Int(0, 4);
+    g.state.window_us = r.Int(0, 5);
+    g.state.observed_at_us = local(r.Int(0, 6));
+    return g;
+}
+
+}  // namespace
+
+DbBudget::DbBudget(std::string db_url, http::Clock& clock) : url_(std::move(db_url)), clock_(clock) {
+    std::lock_guard lock(mu_);
+    Conn();
+}
+
+DbBudget::~DbBudget() = default;
+
+db::Connection& DbBudget::Conn() {
+    if (!conn_) conn_ = db::Open(url_);
+    return *conn_;
+}
+
+template <typename F>
+auto DbBudget::Guarded(F&& f) -> decltype(f()) {
+    std::lock_guard lock(mu_);
+    try {
+        return f();
+    } catch (const TransientError&) {
+        conn_.reset();  // reconnect next time
+        throw;
+    }
+}
+
+SlotGrant DbBudget::Reserve(const std::string& key, std::int64_t interval_us, int count) {
+    count = std::max(1, count);
+    return Guarded([&] {
+        auto& c = Conn();
+        const bool pg = c.GetDialect() == db::Dialect::kPostgres;
+        for (int round = 0; round < 2; ++round) {
+            const std::int64_t before = clock_.NowUs();
+            db::Result r = pg ? c.Exec(kReservePg, {key, interval_us, std::int64_t{count}})
+                              : c.Exec(kReserveSqlite, {key, interval_us, std::int64_t{count}, before});
+            const std::int64_t after = clock_.NowUs();
+            if (r.Rows() == 1) {
+                SlotGrant g = FromRow(r, pg ? before + (after - before) / 2 : r.Int(0, 7));
+                g.interval_us = interval_us;
+                g.count = count;
+                return g;
+            }
+            c.Exec(pg ? kEnsurePg : kEnsureSqlite, {key});
+        }
+        throw FatalError("kr_rate_state: could not create row '" + key + "'");
+    });
+}
+
+RateState DbBudget::Load(const std::string& key) {
+    return Guarded([&] {
+        auto& c = Conn();
+        const bool pg = c.GetDialect() == db::Dialect::kPostgres;
+        const std::int64_t before = clock_.NowUs();
+        db::Result r = pg ? c.Exec(kLoadPg, {key}) : c.Exec(kLoadSqlite, {key, before});
+        const std::int64_t after = clock_.NowUs();
+        if (r.Rows() == 0) return RateState{};
+        return FromRow(r, pg ? before + (after - before) / 2 : r.Int(0, 7)).state;
+    });
+}
+
+RateState DbBudget::Observe(const std::string& key, const Observation& obs) {
+    return Guarded([&] {
+        auto& c = Conn();
+        const bool pg = c.GetDialect() == db::Dialect::kPostgres;
+        std::vector<db::Param> params{key, db::Opt(obs.remaining), obs.reset_in_us, obs.limit, obs.window_us,
+                                      obs.pause_for_us};
+        const std::int64_t before = clock_.NowUs();
+        if (!pg) params.emplace_back(before);
+        db::Result r = c.Exec(pg ? kObservePg : kObserveSqlite, params);
+        const std::int64_t after = clock_.NowUs();
+        return FromRow(r, pg ? before + (after - before) / 2 : r.Int(0, 7)).state;
+    });
+}
+
+std::shared_ptr<RateBudget> MakeBudget(const std::string& db_url, http::Clock& clock) {
+    if (db_url.empty()) return std::make_shared<InProcessBudget>(clock);
+    return std::make_shared<DbBudget>(db_url, clock);
+}
+
+}  // namespace kr::esi

@@ -1,0 +1,119 @@
+#pragma once
+// The shared request budget and the limits learned from ESI/zKillboard headers.
+//
+// One row of state per key ("esi", "zkb", "esi:group:killmail", …), shared by every client that
+// uses the same RateBudget: InProcessBudget (threads of one process) or DbBudget (every process on
+// every machine that points at the same database; table kr_rate_state).
+//
+// Slots (GCRA / virtual scheduling): a key's `next_at` is the next free send time. Reserve(n)
+// atomically moves it to max(next_at, now, paused_until) + n·interval and hands the n slots
+// [first, first + interval, …] to the caller, so requests of all holders are spaced `interval`
+// apart at the server, in one global order. A paused key (error limit, 420, 429) therefore also
+// delays every slot handed out after the pause started.
+//
+// Observations: the latest error-limit remain/reset or bucket remaining/limit, and pauses.
+// Merge rule for `remaining`: a fixed window (reset_at > 0) keeps the minimum of reports within the
+// same window and takes the new value once the old window is over; a floating bucket (no reset)
+// keeps the last report. `paused_until` only ever grows.
+//
+// Times given to and returned from this interface are in the caller's clock (unix µs); DbBudget on
+// PostgreSQL works in the database server's clock internally and converts, so clients on machines
+// with skewed clocks still share one timeline.
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "http/clock.hpp"
+
+namespace kr::db {
+class Connection;
+}
+
+namespace kr::esi {
+
+struct RateState {
+    std::int64_t paused_until_us = 0;       ///< nothing under this key is sent before this time
+    std::optional<std::int64_t> remaining;  ///< error-limit remain / bucket tokens remaining
+    std::int64_t reset_at_us = 0;           ///< end of the fixed error-limit window (0 = none)
+    std::int64_t limit = 0;                 ///< bucket size in tokens (0 = unknown)
+    std::int64_t window_us = 0;             ///< bucket window
+    std::int64_t observed_at_us = 0;        ///< when remaining was last reported
+};
+
+struct SlotGrant {
+    std::int64_t first_us = 0;  ///< the first slot; the others follow at `interval_us`
+    std::int64_t interval_us = 0;
+    int count = 0;
+    RateState state;  ///< the key's state at reservation time
+};
+
+struct Observation {
+    std::optional<std::int64_t> remaining;
+    std::int64_t reset_in_us = 0;   ///< fixed window ends this far from now (0 = floating / none)
+    std::int64_t limit = 0;         ///< 0 = unchanged
+    std::int64_t window_us = 0;     ///< 0 = unchanged
+    std::int64_t pause_for_us = 0;  ///< pause the key this long from now (0 = no pause)
+};
+
+class RateBudget {
+public:
+    virtual ~RateBudget() = default;
+    /// Reserve `count` ≥ 1 consecutive send slots `interval_us` apart for `key`.
+    virtual SlotGrant Reserve(const std::string& key, std::int64_t interval_us, int count) = 0;
+    /// Current state (no side effects).
+    virtual RateState Load(const std::string& key) = 0;
+    /// Merge an observation and return the merged state.
+    virtual RateState Observe(const std::string& key, const Observation& obs) = 0;
+};
+
+/// In-process state, thread-safe (one instance shared by all threads of a process).
+class InProcessBudget final : public RateBudget {
+public:
+    explicit InProcessBudget(http::Clock& clock = http::SystemClock::Instance()) : clock_(clock) {}
+    SlotGrant Reserve(const std::string& key, std::int64_t interval_us, int count) override;
+    RateState Load(const std::string& key) override;
+    RateState Observe(const std::string& key, const Observation& obs) override;
+
+private:
+    struct Row {
+        std::int64_t next_at = 0;
+        RateState s;
+    };
+    http::Clock& clock_;
+    std::mutex mu_;
+    std::map<std::string, Row> rows_;
+};
+
+/// State in table kr_rate_state of a SQLite or PostgreSQL database. Opens its own connection from
+/// `db_url` (never share the worker's connection: a budget statement must not join, or wait for,
+/// the worker's transaction). Thread-safe (a mutex around the connection). A lost connection is
+/// reopened on the next call; the failing call throws kr::TransientError.
+class DbBudget final : public RateBudget {
+public:
+    explicit DbBudget(std::string db_url, http::Clock& clock = http::SystemClock::Instance());
+    ~DbBudget() override;
+    SlotGrant Reserve(const std::string& key, std::int64_t interval_us, int count) override;
+    RateState Load(const std::string& key) override;
+    RateState Observe(const std::string& key, const Observation& obs) override;
+
+private:
+    db::Connection& Conn();
+    template <typename F>
+    auto Guarded(F&& f) -> decltype(f());
+
+    std::string url_;
+    http::Clock& clock_;
+    std::mutex mu_;
+    std::unique_ptr<db::Connection> conn_;
+};
+
+/// "" → InProcessBudget, otherwise DbBudget(url).
+std::shared_ptr<RateBudget> MakeBudget(const std::string& db_url, http::Clock& clock = http::SystemClock::Instance());
+
+/// Merge rule shared by both implementations (and mirrored in DbBudget's SQL).
+void MergeObservation(RateState& s, const Observation& obs, std::int64_t now_us);
+
+}  // namespace kr::esi

@@ -1,0 +1,154 @@
+#include "esi/zkb_client.hpp"
+
+#include <simdjson.h>
+
+#include <algorithm>
+
+#include "core/errors.hpp"
+#include "core/esi_paths.hpp"
+#include "http/http_date.hpp"
+
+namespace kr::esi {
+
+namespace {
+constexpr std::int64_t kUsPerS = 1'000'000;
+
+/// 1 = JSON array, 0 = empty JSON array, -1 = not a JSON array.
+int ClassifyArray(const std::string& body, bool& empty) {
+    thread_local simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    if (parser.parse(body).get(doc) != simdjson::SUCCESS) return -1;
+    simdjson::dom::array arr;
+    if (doc.get_array().get(arr) != simdjson::SUCCESS) return -1;
+    empty = arr.size() == 0;
+    return 1;
+}
+}  // namespace
+
+void ZkbPage::ThrowIfError(const std::string& context) const {
+    if (status == Status::kFailed) throw TransientError(context + ": " + error, retry_after);
+    if (status == Status::kClientError) throw PermanentError("zkb_" + std::to_string(http_status), context + ": " + error);
+}
+
+ZkbClient::ZkbClient(ZkbOptions options, http::HttpClient& http, RateBudget& budget, http::Clock& clock)
+    : options_(std::move(options)),
+      http_(http),
+      budget_(budget),
+      clock_(clock),
+      pacer_(budget, clock, options_.budget_key,
+             [&] {
+                 PacerOptions p = options_.pacer;
+                 p.rate = options_.rate_limit;
+                 return p;
+             }()),
+      rng_(std::random_device{}()) {
+    while (!options_.base_url.empty() && options_.base_url.back() == '/') options_.base_url.pop_back();
+    options_.max_attempts = std::max(1, options_.max_attempts);
+}
+
+void ZkbClient::WaitUs(std::int64_t us) {
+    const std::int64_t until = clock_.NowUs() + us;
+    // Drive the HTTP client as our sleep (keeps its connections serviced; a fake client advances time).
+    for (std::int64_t now = clock_.NowUs(); now < until; now = clock_.NowUs()) {
+        http_.Drive(std::chrono::microseconds(until - now));
+    }
+}
+
+ZkbPage ZkbClient::FetchCharacterPage(Id character_id, int page) {
+    return FetchPath(esi_paths::ZkbCharacterPage(character_id, page));
+}
+
+ZkbPage ZkbClient::FetchPath(const std::string& path) {
+    ZkbPage out;
+    std::optional<std::int64_t> retry_after_us;
+    for (int attempt = 1; attempt <= options_.max_attempts; ++attempt) {
+        // Shared pause (a 429 seen by any process) and the shared budget slot.
+        for (;;) {
+            RateState st;
+            try {
+                st = budget_.Load(options_.budget_key);
+            } catch (const kr::Error&) {
+                WaitUs(kUsPerS);
+                continue;
+            }
+            const std::int64_t now = clock_.NowUs();
+            if (st.paused_until_us > now) {
+                pacer_.Discard();
+                WaitUs(st.paused_until_us - now);
+                continue;
+            }
+            Pacer::Take take;
+            try {
+                take = pacer_.TryTake(1);
+            } catch (const kr::Error&) {
+                WaitUs(kUsPerS);
+                continue;
+            }
+            if (take.taken) break;
+            WaitUs(std::max<std::int64_t>(0, take.at_us - clock_.NowUs()));
+        }
+
+        http::HttpRequest req;
+        req.url = options_.base_url + path;
+        req.headers = {{"User-Agent", options_.user_agent}, {"Accept", "application/json"}};
+        req.timeout = options_.timeout;
+        std::optional<http::HttpResponse> resp;
+        ++requests_;
+        out.attempts = attempt;
+        http_.Start(req, [&resp](http::HttpResponse r) { resp = std::move(r); });
+        while (!resp) http_.Drive(std::chrono::milliseconds(100));
+
+        out.http_status = resp->status;
+        retry_after_us.reset();
+        const std::int64_t now = clock_.NowUs();
+        if (!resp->Ok()) {
+            out.error = "transport error (" + std::string(http::ToString(resp->transport)) + "): " + resp->error_message;
+        } else if (resp->status == 429) {
+            std::int64_t secs = options_.default_retry_after.count() / 1000;
+            if (const std::string* ra = resp->Header("retry-after")) {
+                if (auto v = http::ParseRetryAfter(*ra, now / kUsPerS)) secs = *v;
+            }
+            retry_after_us = std::max<std::int64_t>(1, secs) * kUsPerS;
+            out.error = "HTTP 429 (rate limited)";
+            try {
+                Observation o;
+                o.pause_for_us = *retry_after_us;
+                budget_.Observe(options_.budget_key, o);
+            } catch (const kr::Error&) {
+            }
+            pacer_.Discard();
+        } else if (resp->status >= 500) {
+            out.error = "HTTP " + std::to_string(resp->status);
+        } else if (resp->status >= 200 && resp->status < 300) {
+            bool empty = false;
+            if (ClassifyArray(resp->body, empty) == 1) {
+                out.status = ZkbPage::Status::kOk;
+                out.end = empty;
+                out.body = std::move(resp->body);
+                out.error.clear();
+                return out;
+            }
+            out.error = "bad_body: HTTP " + std::to_string(resp->status) + " with a body that is not a JSON array (" +
+                        std::to_string(resp->body.size()) + " bytes)";
+        } else {
+            out.status = ZkbPage::Status::kClientError;
+            out.error = "HTTP " + std::to_string(resp->status) + ": " + resp->body.substr(0, 200);
+            return out;
+        }
+        // transient: back off (the last attempt's delay becomes the retry_after hint)
+        std::int64_t d = options_.backoff_base.count() * 1000;
+        for (int i = 1; i < attempt && d < options_.backoff_cap.count() * 1000; ++i) d *= 2;
+        d = std::min<std::int64_t>(d, options_.backoff_cap.count() * 1000);
+        d = static_cast<std::int64_t>(static_cast<double>(d) * std::uniform_real_distribution<double>(0.5, 1.0)(rng_));
+        d = std::max(d, retry_after_us.value_or(0));
+        if (attempt < options_.max_attempts) {
+            WaitUs(d);
+        } else {
+            out.retry_after = std::chrono::milliseconds((d + 999) / 1000);
+        }
+    }
+    out.status = ZkbPage::Status::kFailed;
+    return out;
+}
+
+}  // namespace kr::esi

@@ -1,0 +1,77 @@
+#pragma once
+// zKillboard API client: GET <base>/characterID/{id}/page/{p}/ (trailing slash, no query string),
+// with a User-Agent, gzip, timeouts, its own shared budget (key "zkb", default 1 request/s, shared
+// through the same RateBudget as ESI) and bounded retries with backoff for transport errors, 5xx,
+// 429 (Retry-After, which pauses the key for every process) and 200s whose body is not a JSON array.
+//
+// An HTTP error is never "end of history": only a 200 with an empty JSON array is (`end`).
+// Blocking: the sync worker walks pages one by one.
+#include <chrono>
+#include <optional>
+#include <random>
+#include <string>
+
+#include "core/model.hpp"
+#include "esi/esi_client.hpp"
+#include "esi/pacer.hpp"
+#include "esi/rate_budget.hpp"
+#include "http/clock.hpp"
+#include "http/http_client.hpp"
+
+namespace kr::esi {
+
+struct ZkbOptions {
+    std::string base_url = "https://zkillboard.com/api";
+    double rate_limit = 1;  ///< requests/s for the whole deployment; 0 = off
+    std::string user_agent = DefaultUserAgent();
+    std::chrono::milliseconds timeout{30000};
+    int max_attempts = 3;
+    std::chrono::milliseconds backoff_base{2000};
+    std::chrono::milliseconds backoff_cap{60000};
+    std::chrono::milliseconds default_retry_after{60000};  ///< 429 without Retry-After
+    std::string budget_key = "zkb";
+    PacerOptions pacer;
+};
+
+struct ZkbPage {
+    enum class Status {
+        kOk,           ///< body is a JSON array (`end` when empty)
+        kClientError,  ///< 4xx other than 429 (e.g. 403 blocked / query string, 404): don't retry soon
+        kFailed,       ///< transient failure after the bounded retries; see retry_after
+    };
+    Status status = Status::kFailed;
+    long http_status = 0;
+    std::string body;  ///< the raw page (kOk); parse with kr ParseZkbPage
+    bool end = false;  ///< kOk and the array is empty: no more history
+    std::string error;
+    std::optional<std::chrono::milliseconds> retry_after;
+    int attempts = 0;
+
+    /// kFailed → TransientError(retry_after); kClientError → PermanentError("zkb_<status>").
+    void ThrowIfError(const std::string& context) const;
+};
+
+class ZkbClient {
+public:
+    ZkbClient(ZkbOptions options, http::HttpClient& http, RateBudget& budget,
+              http::Clock& clock = http::SystemClock::Instance());
+
+    ZkbPage FetchCharacterPage(Id character_id, int page);
+    /// Any path relative to base_url (must end with '/').
+    ZkbPage FetchPath(const std::string& path);
+
+    std::int64_t RequestsSent() const { return requests_; }
+
+private:
+    void WaitUs(std::int64_t us);
+
+    ZkbOptions options_;
+    http::HttpClient& http_;
+    RateBudget& budget_;
+    http::Clock& clock_;
+    Pacer pacer_;
+    std::mt19937_64 rng_;
+    std::int64_t requests_ = 0;
+};
+
+}  // namespace kr::esi

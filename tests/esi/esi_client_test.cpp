@@ -1,0 +1,442 @@
+// Unit tests of the ESI client against FakeHttpClient and a manual clock (no servers, no sleeping).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "core/errors.hpp"
+#include "core/esi_paths.hpp"
+#include "esi/esi_client.hpp"
+#include "http/fake_http_client.hpp"
+#include "http/http_date.hpp"
+
+using namespace kr;
+using namespace kr::esi;
+using http::FakeHttpClient;
+using http::FakeReply;
+
+namespace {
+
+constexpr std::int64_t kS = 1'000'000;
+
+std::string HttpDate(std::int64_t unix_s) {
+    time_t t = static_cast<time_t>(unix_s);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[64];
+    std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    return buf;
+}
+
+/// Max number of timestamps inside any half-open window [t, t + window).
+std::size_t MaxInWindow(std::vector<std::int64_t> ts, std::int64_t window) {
+    std::sort(ts.begin(), ts.end());
+    std::size_t best = 0, lo = 0;
+    for (std::size_t hi = 0; hi < ts.size(); ++hi) {
+        while (ts[hi] - ts[lo] >= window) ++lo;
+        best = std::max(best, hi - lo + 1);
+    }
+    return best;
+}
+
+const std::string* RequestHeader(const http::HttpRequest& r, const std::string& name) {
+    for (const auto& [k, v] : r.headers) {
+        if (k == name) return &v;
+    }
+    return nullptr;
+}
+
+class EsiClientTest : public ::testing::Test {
+protected:
+    EsiClientTest() : fake(clock), budget(clock) {
+        opts.base_url = "http://esi.test";
+        opts.rate_limit = 0;
+        opts.backoff_base = std::chrono::milliseconds(500);
+        opts.backoff_cap = std::chrono::milliseconds(8000);
+    }
+    EsiClient& Client() {
+        if (!client) client = std::make_unique<EsiClient>(opts, fake, budget, clock, cache);
+        return *client;
+    }
+    http::ManualClock clock;
+    FakeHttpClient fake;
+    InProcessBudget budget;
+    EsiOptions opts;
+    HttpCache* cache = nullptr;
+    std::unique_ptr<EsiClient> client;
+};
+
+TEST_F(EsiClientTest, FreshEntryAnswersWithoutRequest) {
+    CacheEntry e{"\"abc\"", clock.NowUs() / 1000 + 60'000, "x"};
+    EsiResult r = Client().Fetch({"GET", esi_paths::Alliance(1), "", e});
+    EXPECT_EQ(r.outcome, Outcome::kFresh);
+    EXPECT_EQ(r.attempts, 0);
+    ASSERT_TRUE(r.cache);
+    EXPECT_EQ(*r.cache, e);
+    EXPECT_TRUE(fake.Requests().empty());
+    EXPECT_EQ(Client().Stats().fresh, 1);
+}
+
+TEST_F(EsiClientTest, OkCarriesBodyCacheEntryAndSendsEtiquetteHeaders) {
+    const std::int64_t now_s = clock.NowUs() / kS;
+    // The server's clock is 100 s ahead: expiry must be taken relative to Date.
+    fake.Script("/alliances/1/", FakeHttpClient::Reply(200, R"({"name":"A"})",
+                                                       {{"ETag", "\"v1\""},
+                                                        {"Date", HttpDate(now_s + 100)},
+                                                        {"Expires", HttpDate(now_s + 100 + 3600)},
+                                                        {"Last-Modified", HttpDate(now_s)}}));
+    EsiResult r = Client().Fetch({"GET", esi_paths::Alliance(1), "", std::nullopt});
+    ASSERT_EQ(r.outcome, Outcome::kOk) << r.error;
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, R"({"name":"A"})");
+    ASSERT_TRUE(r.cache);
+    EXPECT_EQ(r.cache->etag, "\"v1\"");
+    EXPECT_NEAR(static_cast<double>(r.cache->expires_at_ms), static_cast<double>(clock.NowUs() / 1000 + 3'600'000), 2000);
+    ASSERT_EQ(fake.Requests().size(), 1u);
+    const auto& req = fake.Requests()[0].request;
+    EXPECT_EQ(req.url, "http://esi.test/alliances/1/");
+    ASSERT_TRUE(RequestHeader(req, "User-Agent"));
+    EXPECT_NE(RequestHeader(req, "User-Agent")->find("killreport-cpp/"), std::string::npos);
+    ASSERT_TRUE(RequestHeader(req, "X-Compatibility-Date"));
+    EXPECT_EQ(*RequestHeader(req, "X-Compatibility-Date"), "2025-08-26");
+    EXPECT_EQ(*RequestHeader(req, "Accept"), "application/json");
+    EXPECT_EQ(RequestHeader(req, "If-None-Match"), nullptr);
+}
+
+TEST_F(EsiClientTest, ExpiredEntryRevalidatesWithIfNoneMatch) {
+    fake.Script("/characters/5/", FakeHttpClient::Reply(304, "", {{"Cache-Control", "public, max-age=120"}}));
+    CacheEntry old{"\"e5\"", clock.NowUs() / 1000 - 1, "lm"};
+    EsiResult r = Client().Fetch({"GET", esi_paths::Character(5), "", old});
+    ASSERT_EQ(r.outcome, Outcome::kNotModified);
+    EXPECT_TRUE(r.body.empty());
+    ASSERT_TRUE(r.cache);
+    EXPECT_EQ(r.cache->etag, "\"e5\"");  // kept when the 304 carries none
+    EXPECT_EQ(r.cache->last_modified, "lm");
+    EXPECT_NEAR(static_cast<double>(r.cache->expires_at_ms), static_cast<double>(clock.NowUs() / 1000 + 120'000), 50);
+    ASSERT_EQ(fake.Requests().size(), 1u);
+    ASSERT_TRUE(RequestHeader(fake.Requests()[0].request, "If-None-Match"));
+    EXPECT_EQ(*RequestHeader(fake.Requests()[0].request, "If-None-Match"), "\"e5\"");
+}
+
+TEST_F(EsiClientTest, ClientErrorsAreAnswersNeverRetried) {
+    fake.Script("/alliances/404/", FakeHttpClient::Reply(404, R"({"error":"not found"})"));
+    fake.Script("/killmails/1/" + std::string(40, 'a') + "/", FakeHttpClient::Reply(422, R"({"error":"bad hash"})"));
+    fake.Script("/alliances/400/", FakeHttpClient::Reply(400, R"({"error":"bad"})"));
+    fake.Script("/alliances/403/", FakeHttpClient::Reply(403, R"({"error":"forbidden"})"));
+    EXPECT_EQ(Client().Fetch({"GET", "/alliances/404/", "", {}}).outcome, Outcome::kNotFound);
+    EsiResult k = Client().Fetch({"GET", esi_paths::Killmail(1, std::string(40, 'a')), "", {}});
+    EXPECT_EQ(k.outcome, Outcome::kUnprocessable);
+    EXPECT_THROW(k.ThrowIfError("km"), PermanentError);
+    EXPECT_EQ(Client().Fetch({"GET", "/alliances/400/", "", {}}).outcome, Outcome::kClientError);
+    EsiResult f = Client().Fetch({"GET", "/alliances/403/", "", {}});
+    EXPECT_EQ(f.outcome, Outcome::kClientError);
+    EXPECT_EQ(f.status, 403);
+    EXPECT_EQ(fake.Requests().size(), 4u);
+}
+
+TEST_F(EsiClientTest, ServerErrorsRetryWithBoundedBackoffThenFail) {
+    fake.SetHandler([](const http::HttpRequest&) { return FakeHttpClient::Reply(503, "unavailable"); });
+    EsiResult r = Client().Fetch({"GET", "/alliances/7/", "", {}});
+    EXPECT_EQ(r.outcome, Outcome::kFailed);
+    EXPECT_EQ(r.attempts, 3);
+    ASSERT_TRUE(r.retry_after);
+    EXPECT_GE(r.retry_after->count(), 1000);  // the next backoff step (2 s × jitter 0.5..1)
+    EXPECT_LE(r.retry_after->count(), 2000);
+    EXPECT_THROW(r.ThrowIfError("alliance 7"), TransientError);
+    const auto& q = fake.Requests();
+    ASSERT_EQ(q.size(), 3u);
+    // latency 1 ms; then backoff 500 ms × [0.5, 1] and 1000 ms × [0.5, 1]
+    const std::int64_t gap1 = q[1].started_us - q[0].started_us - 1000;
+    const std::int64_t gap2 = q[2].started_us - q[1].started_us - 1000;
+    EXPECT_GE(gap1, 250'000);
+    EXPECT_LE(gap1, 500'000 + 2000);
+    EXPECT_GE(gap2, 500'000);
+    EXPECT_LE(gap2, 1'000'000 + 2000);
+}
+
+TEST_F(EsiClientTest, BackoffIsCapped) {
+    opts.max_attempts = 8;
+    fake.SetHandler([](const http::HttpRequest&) { return FakeHttpClient::Reply(500, "x"); });
+    EsiResult r = Client().Fetch({"GET", "/alliances/7/", "", {}});
+    ASSERT_EQ(fake.Requests().size(), 8u);
+    for (std::size_t i = 1; i < fake.Requests().size(); ++i) {
+        EXPECT_LE(fake.Requests()[i].started_us - fake.Requests()[i - 1].started_us, 8 * kS + 2000);
+    }
+    EXPECT_LE(r.retry_after->count(), 8000);
+}
+
+TEST_F(EsiClientTest, TransientThenSuccess) {
+    fake.Script("/alliances/9/", FakeHttpClient::Transport(http::TransportError::kTimeout, 30 * kS));
+    fake.Script("/alliances/9/", FakeHttpClient::Reply(502, "bad gateway"));
+    fake.Script("/alliances/9/", FakeHttpClient::Reply(200, "{}"));
+    EsiResult r = Client().Fetch({"GET", "/alliances/9/", "", {}});
+    EXPECT_EQ(r.outcome, Outcome::kOk);
+    EXPECT_EQ(r.attempts, 3);
+    EXPECT_EQ(Client().Stats().transport_errors, 1);
+    EXPECT_EQ(Client().Stats().status_5xx, 1);
+}
+
+TEST_F(EsiClientTest, BadJsonIsATransientErrorNotACrash) {
+    fake.Script("/alliances/8/", FakeHttpClient::Reply(200, "<html>oops</html>"));
+    fake.Script("/alliances/8/", FakeHttpClient::Reply(200, R"({"name":"trunc)"));
+    fake.Script("/alliances/8/", FakeHttpClient::Reply(200, ""));
+    EsiResult r = Client().Fetch({"GET", "/alliances/8/", "", {}});
+    EXPECT_EQ(r.outcome, Outcome::kFailed);
+    EXPECT_NE(r.error.find("bad_body"), std::string::npos);
+    EXPECT_EQ(Client().Stats().bad_bodies, 3);
+    fake.Script("/alliances/8/", FakeHttpClient::Reply(200, "[1,2"));
+    fake.Script("/alliances/8/", FakeHttpClient::Reply(200, "[1,2]"));
+    EsiResult ok = Client().Fetch({"GET", "/alliances/8/", "", {}});
+    EXPECT_EQ(ok.outcome, Outcome::kOk);
+    EXPECT_EQ(ok.body, "[1,2]");
+}
+
+TEST_F(EsiClientTest, IdenticalGetsInFlightAreCoalesced) {
+    fake.SetHandler([](const http::HttpRequest&) { return FakeHttpClient::Reply(200, R"({"n":1})", {}, 50'000); });
+    std::vector<EsiResult> got;
+    for (int i = 0; i < 3; ++i) Client().Submit({"GET", "/corporations/3/", "", {}}, [&](EsiResult r) { got.push_back(r); });
+    Client().Submit({"GET", "/corporations/4/", "", {}}, [&](EsiResult r) { got.push_back(r); });
+    EXPECT_EQ(Client().Pending(), 4u);
+    while (!Client().Idle()) Client().Drive(std::chrono::milliseconds(10));
+    ASSERT_EQ(got.size(), 4u);
+    for (const auto& r : got) EXPECT_EQ(r.outcome, Outcome::kOk);
+    EXPECT_EQ(fake.CountRequests("/corporations/3/"), 1u);
+    EXPECT_EQ(Client().Stats().coalesced, 2);
+    EXPECT_EQ(Client().Pending(), 0u);
+    // After completion a new submission makes a new request.
+    Client().Fetch({"GET", "/corporations/3/", "", {}});
+    EXPECT_EQ(fake.CountRequests("/corporations/3/"), 2u);
+}
+
+TEST_F(EsiClientTest, ClientManagedCacheAvoidsRefetching) {
+    MemoryHttpCache mem;
+    cache = &mem;
+    fake.Script("/alliances/", FakeHttpClient::Reply(200, "[1,2,3]", {{"ETag", "\"l\""}, {"Cache-Control", "max-age=3600"}}));
+    EXPECT_EQ(Client().Fetch({"GET", "/alliances/", "", {}}).outcome, Outcome::kOk);
+    EXPECT_EQ(Client().Fetch({"GET", "/alliances/", "", {}}).outcome, Outcome::kFresh);
+    EXPECT_EQ(fake.Requests().size(), 1u);
+    clock.Advance(3601 * kS);
+    fake.Script("/alliances/", FakeHttpClient::Reply(304, "", {{"Cache-Control", "max-age=3600"}}));
+    EXPECT_EQ(Client().Fetch({"GET", "/alliances/", "", {}}).outcome, Outcome::kNotModified);
+    EXPECT_EQ(*RequestHeader(fake.Requests().back().request, "If-None-Match"), "\"l\"");
+}
+
+TEST_F(EsiClientTest, BudgetSpacesRequests) {
+    opts.rate_limit = 10;
+    opts.max_concurrency = 50;
+    fake.SetHandler([](const http::HttpRequest&) { return FakeHttpClient::Reply(200, "{}", {}, 30'000); });
+    const std::int64_t t0 = clock.NowUs();
+    for (int i = 0; i < 50; ++i) Client().Submit({"GET", esi_paths::Type(i), "", {}}, nullptr);
+    while (!Client().Idle()) Client().Drive(std::chrono::milliseconds(50));
+    std::vector<std::int64_t> ts;
+    for (const auto& r : fake.Requests()) ts.push_back(r.started_us);
+    ASSERT_EQ(ts.size(), 50u);
+    EXPECT_LE(MaxInWindow(ts, kS), 10u);
+    for (std::size_t i = 1; i < ts.size(); ++i) EXPECT_GE(ts[i] - ts[i - 1], 102'000 - 5'000);
+    // ≥ 97 % of the budget used: 50 requests in ~ 49 intervals of 102 ms
+    const double seconds = static_cast<double>(ts.back() - t0) / kS;
+    EXPECT_LT(seconds, 49 * 0.102 + 0.05);
+}
+
+TEST_F(EsiClientTest, TwoClientsShareOneBudget) {
+    opts.rate_limit = 20;
+    FakeHttpClient fake2(clock);
+    auto h = [](const http::HttpRequest&) { return FakeHttpClient::Reply(200, "{}", {}, 3000); };
+    fake.SetHandler(h);
+    fake2.SetHandler(h);
+    EsiClient a(opts, fake, budget, clock);
+    EsiClient b(opts, fake2, budget, clock);
+    for (int i = 0; i < 40; ++i) {
+        a.Submit({"GET", esi_paths::Type(i), "", {}}, nullptr);
+        b.Submit({"GET", esi_paths::Type(1000 + i), "", {}}, nullptr);
+    }
+    const std::int64_t t0 = clock.NowUs();
+    while (!a.Idle() || !b.Idle()) {
+        a.Drive(std::chrono::milliseconds(1));
+        b.Drive(std::chrono::milliseconds(1));
+    }
+    std::vector<std::int64_t> ts;
+    for (const auto& r : fake.Requests()) ts.push_back(r.started_us);
+    for (const auto& r : fake2.Requests()) ts.push_back(r.started_us);
+    ASSERT_EQ(ts.size(), 80u);
+    EXPECT_LE(MaxInWindow(ts, kS), 20u);
+    EXPECT_LT(static_cast<double>(*std::max_element(ts.begin(), ts.end()) - t0) / kS, 80 / 20.0 * 1.05);
+}
+
+TEST_F(EsiClientTest, ErrorLimitPausesBeforeZeroAndNeverGets420) {
+    // The fake server counts errors in a fixed 60 s window of limit 30.
+    int errors = 0;
+    const std::int64_t window_start = clock.NowUs();
+    int got420 = 0;
+    fake.SetHandler([&](const http::HttpRequest&) {
+        const std::int64_t now = clock.NowUs();
+        const std::int64_t reset_s = (window_start + 60 * kS - now + kS - 1) / kS;
+        if (now >= window_start + 60 * kS) errors = 0;
+        if (errors >= 30) {
+            ++got420;
+            return FakeHttpClient::Reply(420, R"({"error":"limited"})", {{"X-ESI-Error-Limit-Remain", "0"}, {"X-ESI-Error-Limit-Reset", std::to_string(reset_s)}});
+        }
+        ++errors;
+        return FakeHttpClient::Reply(404, R"({"error":"nf"})", {{"X-ESI-Error-Limit-Remain", std::to_string(30 - errors)},
+                                                               {"X-ESI-Error-Limit-Reset", std::to_string(reset_s)}});
+    });
+    opts.max_concurrency = 10;
+    for (int i = 0; i < 40; ++i) Client().Submit({"GET", esi_paths::Character(i), "", {}}, nullptr);
+    while (!Client().Idle()) Client().Drive(std::chrono::milliseconds(100));
+    EXPECT_EQ(got420, 0);
+    // 20 errors (down to remain 10) before the pause, the rest after the window reset.
+    std::size_t before = 0;
+    for (const auto& r : fake.Requests()) before += r.started_us < window_start + 60 * kS;
+    EXPECT_LE(before, 20u);
+    EXPECT_GE(before, 15u);
+    EXPECT_EQ(fake.Requests().size(), 40u);
+    EXPECT_GE(fake.Requests().back().started_us, window_start + 60 * kS);
+}
+
+TEST_F(EsiClientTest, A420PausesEverythingUntilReset) {
+    fake.Script("/alliances/1/", FakeHttpClient::Reply(420, "{}", {{"X-ESI-Error-Limit-Remain", "0"}, {"X-ESI-Error-Limit-Reset", "20"}}));
+    fake.SetHandler([](const http::HttpRequest&) { return FakeHttpClient::Reply(200, "{}"); });
+    const std::int64_t t0 = clock.NowUs();
+    EsiResult r = Client().Fetch({"GET", "/alliances/1/", "", {}});
+    EXPECT_EQ(r.outcome, Outcome::kOk);
+    EXPECT_EQ(Client().Stats().status_420, 1);
+    ASSERT_EQ(fake.Requests().size(), 2u);
+    EXPECT_GE(fake.Requests()[1].started_us - t0, 20 * kS);
+    // Shared: another client on the same budget waits too.
+    FakeHttpClient fake2(clock);
+    fake2.SetHandler([](const http::HttpRequest&) { return FakeHttpClient::Reply(200, "{}"); });
+    fake.Script("/alliances/2/", FakeHttpClient::Reply(420, "{}", {{"X-ESI-Error-Limit-Remain", "0"}, {"X-ESI-Error-Limit-Reset", "30"}}));
+    const std::int64_t t1 = clock.NowUs();
+    Client().Submit({"GET", "/alliances/2/", "", {}}, nullptr);
+    while (Client().Stats().status_420 < 2) Client().Drive(std::chrono::milliseconds(10));
+    EsiClient other(opts, fake2, budget, clock);
+    EXPECT_EQ(other.Fetch({"GET", "/alliances/3/", "", {}}).outcome, Outcome::kOk);
+    EXPECT_GE(fake2.Requests()[0].started_us - t1, 30 * kS);
+}
+
+TEST_F(EsiClientTest, RateLimitGroupIsTrackedAndHeldBackBeforeEmpty) {
+    // Killmail bucket: 40 tokens / 15 min, 2 per 200. Tokens never come back within the test.
+    int remaining = 40;
+    int got429 = 0;
+    fake.SetHandler([&](const http::HttpRequest& req) {
+        if (req.url.find("/killmails/") == std::string::npos) return FakeHttpClient::Reply(200, "{}");
+        if (remaining < 2) {
+            ++got429;
+            return FakeHttpClient::Reply(429, "{}", {{"Retry-After", "900"}, {"X-Ratelimit-Group", "killmail"}, {"X-Ratelimit-Limit", "40/15m"}, {"X-Ratelimit-Remaining", "0"}});
+        }
+        remaining -= 2;
+        return FakeHttpClient::Reply(200, "{}", {{"X-Ratelimit-Group", "killmail"}, {"X-Ratelimit-Limit", "40/15m"},
+                                                 {"X-Ratelimit-Remaining", std::to_string(remaining)}, {"X-Ratelimit-Used", "2"}});
+    });
+    for (int i = 0; i < 30; ++i) Client().Submit({"GET", esi_paths::Killmail(i, std::string(40, 'f')), "", {}}, nullptr);
+    for (int i = 0; i < 5; ++i) Client().Submit({"GET", esi_paths::Alliance(i), "", {}}, nullptr);
+    const std::int64_t t0 = clock.NowUs();
+    // 2 s of simulated time: the killmail group must stop above the reserve, alliances go on.
+    while (clock.NowUs() - t0 < 2 * kS) Client().Drive(std::chrono::milliseconds(50));
+    EXPECT_EQ(got429, 0);
+    EXPECT_EQ(fake.CountRequests("/1/"), 1u);  // alliance 1 (and killmail 1? no: killmail paths end in hash/)
+    const std::size_t km = fake.Requests().size() - 5;
+    EXPECT_GE(remaining, opts.bucket_reserve - 2);
+    EXPECT_LE(km, 16u);
+    EXPECT_GE(km, 12u);
+    RateState st = budget.Load("esi:group:killmail");
+    ASSERT_TRUE(st.remaining);
+    EXPECT_EQ(st.limit, 40);
+    EXPECT_EQ(st.window_us, 900 * kS);
+}
+
+TEST_F(EsiClientTest, A429WithRetryAfterPausesTheGroupForEveryone) {
+    const std::string km = esi_paths::Killmail(1, std::string(40, 'f'));
+    fake.Script(km, FakeHttpClient::Reply(429, "{}", {{"Retry-After", "7"}, {"X-Ratelimit-Group", "killmail"}, {"X-Ratelimit-Limit", "3600/15m"}, {"X-Ratelimit-Remaining", "0"}}));
+    fake.SetHandler([](const http::HttpRequest& req) {
+        if (req.url.find("/killmails/") != std::string::npos) {
+            return FakeHttpClient::Reply(200, "{}", {{"X-Ratelimit-Group", "killmail"}, {"X-Ratelimit-Limit", "3600/15m"}, {"X-Ratelimit-Remaining", "3000"}});
+        }
+        return FakeHttpClient::Reply(200, "{}");
+    });
+    const std::int64_t t0 = clock.NowUs();
+    EsiResult first;
+    bool done = false;
+    Client().Submit({"GET", km, "", {}}, [&](EsiResult r) { first = r; done = true; });
+    while (Client().Stats().status_429 == 0) Client().Drive(std::chrono::milliseconds(10));
+    // Other routes are not held; a second client's killmail request waits for the group pause.
+    EXPECT_EQ(Client().Fetch({"GET", "/alliances/1/", "", {}}).outcome, Outcome::kOk);
+    EXPECT_LT(clock.NowUs() - t0, 1 * kS);
+    FakeHttpClient fake2(clock);
+    fake2.SetHandler([](const http::HttpRequest&) { return FakeHttpClient::Reply(200, "{}"); });
+    EsiClient other(opts, fake2, budget, clock);
+    EXPECT_EQ(other.Fetch({"GET", esi_paths::Killmail(2, std::string(40, 'f')), "", {}}).outcome, Outcome::kOk);
+    EXPECT_GE(fake2.Requests()[0].started_us - t0, 7 * kS);
+    while (!done) Client().Drive(std::chrono::milliseconds(10));
+    EXPECT_EQ(first.outcome, Outcome::kOk);
+    EXPECT_EQ(first.attempts, 2);
+    EXPECT_GE(fake.Requests().back().started_us - t0, 7 * kS);
+}
+
+TEST_F(EsiClientTest, BulkNamesSplitsFailingBatchesToIsolateBadIds) {
+    const std::set<std::int64_t> bad{777, 1999};
+    fake.SetHandler([&](const http::HttpRequest& req) {
+        auto ids = nlohmann::json::parse(req.body);
+        nlohmann::json out = nlohmann::json::array();
+        for (auto id : ids) {
+            if (bad.count(id.get<std::int64_t>())) return FakeHttpClient::Reply(404, R"({"error":"Ensure all IDs are valid before resolving."})");
+            out.push_back({{"id", id}, {"name", "n" + std::to_string(id.get<std::int64_t>())}, {"category", "character"}});
+        }
+        if (ids.size() > 1000) return FakeHttpClient::Reply(400, "{}");
+        return FakeHttpClient::Reply(200, out.dump());
+    });
+    std::vector<std::int64_t> ids;
+    for (std::int64_t i = 1; i <= 2500; ++i) ids.push_back(i);
+    ids.push_back(5);  // duplicates are sent once
+    auto res = ResolveNames(Client(), ids);
+    std::vector<std::int64_t> bad_ids = res.bad_ids;
+    std::sort(bad_ids.begin(), bad_ids.end());
+    EXPECT_EQ(bad_ids, (std::vector<std::int64_t>{777, 1999}));
+    EXPECT_TRUE(res.failed_ids.empty());
+    EXPECT_EQ(res.items.size(), 2498u);
+    for (const auto& r : fake.Requests()) {
+        EXPECT_EQ(r.request.method, "POST");
+        EXPECT_EQ(r.request.url, "http://esi.test/universe/names/");
+    }
+    // 3 batches; 2 of them bisect over ~10 levels (2 requests per level)
+    EXPECT_LE(fake.Requests().size(), 3u + 2 * 2 * 10);
+}
+
+TEST_F(EsiClientTest, BulkAffiliationsParseOptionalFieldsAndReportTransientFailures) {
+    fake.SetHandler([&](const http::HttpRequest& req) {
+        auto ids = nlohmann::json::parse(req.body);
+        if (ids.size() == 2) return FakeHttpClient::Reply(503, "");
+        nlohmann::json out = nlohmann::json::array();
+        for (auto id : ids) {
+            nlohmann::json a = {{"character_id", id}, {"corporation_id", 98000001}};
+            if (id.get<std::int64_t>() % 2) a["alliance_id"] = 99000001;
+            out.push_back(a);
+        }
+        return FakeHttpClient::Reply(200, out.dump());
+    });
+    auto res = ResolveAffiliations(Client(), {1, 2, 3, 4, 5}, 3);
+    EXPECT_EQ(res.items.size(), 3u);
+    EXPECT_EQ(res.failed_ids, (std::vector<std::int64_t>{4, 5}));
+    for (const auto& a : res.items) EXPECT_EQ(a.alliance_id.has_value(), a.character_id % 2 == 1);
+}
+
+TEST_F(EsiClientTest, RouteTemplates) {
+    EXPECT_EQ(EsiClient::RouteTemplate("/killmails/123/0123456789abcdef0123456789abcdef01234567/"), "/killmails/{id}/{hash}/");
+    EXPECT_EQ(EsiClient::RouteTemplate("/alliances/99/corporations/"), "/alliances/{id}/corporations/");
+    EXPECT_EQ(EsiClient::RouteTemplate("/universe/names/"), "/universe/names/");
+}
+
+TEST(HttpDate, ParsesCachingHeaders) {
+    EXPECT_EQ(http::ParseHttpDate("Sun, 06 Nov 1994 08:49:37 GMT"), 784111777);
+    EXPECT_EQ(http::ParseHttpDate("Sunday, 06-Nov-94 08:49:37 GMT"), 784111777);
+    EXPECT_EQ(http::ParseHttpDate("Sun Nov  6 08:49:37 1994"), 784111777);
+    EXPECT_FALSE(http::ParseHttpDate("yesterday"));
+    EXPECT_EQ(http::CacheControlMaxAge("public, max-age=3600"), 3600);
+    EXPECT_FALSE(http::CacheControlMaxAge("no-store"));
+    EXPECT_EQ(http::ParseRetryAfter("12", 0), 12);
+    EXPECT_EQ(http::ParseRetryAfter("Sun, 06 Nov 1994 08:49:47 GMT", 784111777), 10);
+}
+
+}  // namespace
