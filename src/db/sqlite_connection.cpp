@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <cctype>
+#include <cstdio>
 #include <filesystem>
 
 #include "core/errors.hpp"
@@ -153,8 +154,15 @@ Result SqliteConnection::Exec(std::string_view sql, const std::vector<Param>& pa
             Throw(db_.get(), rc, "step");
         }
         for (int c = 0; c < ncol; ++c) {
-            if (sqlite3_column_type(st, c) == SQLITE_NULL) {
+            int type = sqlite3_column_type(st, c);
+            if (type == SQLITE_NULL) {
                 cells.emplace_back(std::nullopt);
+            } else if (type == SQLITE_FLOAT) {
+                // sqlite3_column_text() renders REALs with 15 significant digits (lossy);
+                // %.17g round-trips every double exactly.
+                char buf[32];
+                int n = std::snprintf(buf, sizeof buf, "%.17g", sqlite3_column_double(st, c));
+                cells.emplace_back(std::string(buf, static_cast<std::size_t>(n)));
             } else {
                 const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(st, c));
                 cells.emplace_back(std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(st, c))));

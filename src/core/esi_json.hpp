@@ -1,0 +1,59 @@
+#pragma once
+// Parsing of ESI and zKillboard JSON bodies into the domain model (core/model.hpp).
+//
+// Contract:
+// - Every function throws kr::esi_json::ParseError on malformed JSON, a wrong value type, a
+//   missing required field or a trailing garbage after the document. The caller decides what
+//   that means (an ESI 200 with a bad body is usually transient; a stored message is permanent).
+// - Fields ESI may leave out become std::nullopt; a JSON `null` is treated like an absent field.
+// - Unknown fields are ignored (ESI adds fields over time).
+// - Ids are int64 (ids above 2^31 are accepted).
+// - Entities are parsed with nlohmann::json; killmails and zKillboard pages (the hot path) with
+//   simdjson on-demand (a thread-local parser, so the functions are thread-safe).
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/model.hpp"
+
+namespace kr::esi_json {
+
+class ParseError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+/// GET /alliances/{id}/ (the id is not in the body, so the caller passes it).
+Alliance ParseAlliance(Id id, std::string_view body);
+/// GET /corporations/{id}/
+Corporation ParseCorporation(Id id, std::string_view body);
+/// GET /characters/{id}/
+Character ParseCharacter(Id id, std::string_view body);
+/// GET /universe/types/{id}/ (dogma attributes etc. are ignored)
+Type ParseType(Id id, std::string_view body);
+
+/// GET /killmails/{id}/{hash}/ — the hash is not in the body; pass it to fill killmail_hash.
+/// Victim items keep their nesting (container contents in KillmailItem::items).
+/// Value fields (total/destroyed/dropped) stay empty: they come from zKillboard.
+Killmail ParseKillmail(std::string_view body, std::string_view hash = {});
+
+/// A JSON array of ids (GET /alliances/, /alliances/{id}/corporations/, …).
+std::vector<Id> ParseIdList(std::string_view body);
+
+/// One element of a zKillboard API list page (/api/characterID/{id}/page/{p}/).
+struct ZkbEntry {
+    Id killmail_id = 0;
+    Zkb zkb;
+    /// Present when the element carries the full ESI killmail next to `zkb` (killmail_time,
+    /// solar_system_id, victim, attackers, …): then killmail_hash and the values are filled
+    /// from zkb and no ESI fetch is needed.
+    std::optional<Killmail> killmail;
+};
+
+/// A zKillboard list page: a JSON array of {killmail_id, zkb{hash, totalValue, …}[, killmail…]}.
+/// An empty array is valid (end of the history).
+std::vector<ZkbEntry> ParseZkbPage(std::string_view body);
+
+}  // namespace kr::esi_json

@@ -1,0 +1,36 @@
+#pragma once
+// PostgreSQL Store: one set-based statement per table and batch (INSERT … SELECT FROM
+// unnest($1::bigint[], …) [ON CONFLICT …]), id sets as `= ANY($n::bigint[])`.
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "store/sql_store.hpp"
+
+namespace kr::store {
+
+class PgStore final : public detail::SqlStore {
+public:
+    explicit PgStore(std::unique_ptr<db::Connection> conn);
+
+protected:
+    std::string IdSetSql(int n) const override;
+    detail::Param IdSetParam(const std::vector<Id>& ids) const override;
+    std::string TextSetSql(int n) const override;
+    detail::Param TextSetParam(const std::vector<std::string>& values) const override;
+    UpsertCounts WriteRows(const detail::TableSpec& spec, const detail::Rows& rows, const std::string& now) override;
+    void WriteKillmails(const std::vector<const Killmail*>& killmails, const std::string& now,
+                        StoreKillmailsResult& result) override;
+    std::vector<UserColumn> UserColumns() override;
+    std::vector<std::string> ExtraCountTables() const override { return {"kr_created_tables"}; }
+
+private:
+    /// The statement for a spec; `suffix` replaces the default conflict clause when not empty.
+    const std::string& Sql(const detail::TableSpec& spec, const std::string& suffix = {});
+    std::vector<detail::Param> ArrayParams(const detail::TableSpec& spec, const detail::Rows& rows,
+                                           const std::string& now) const;
+
+    std::unordered_map<std::string, std::string> sql_;
+};
+
+}  // namespace kr::store

@@ -1,0 +1,34 @@
+#pragma once
+// SQLite Store: a prepared statement per table executed once per row, inside one transaction
+// (BEGIN IMMEDIATE) per batch; id sets are one bound JSON array read with json_each().
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "store/sql_store.hpp"
+
+namespace kr::store {
+
+class SqliteStore final : public detail::SqlStore {
+public:
+    explicit SqliteStore(std::unique_ptr<db::Connection> conn);
+
+protected:
+    std::string IdSetSql(int n) const override;
+    detail::Param IdSetParam(const std::vector<Id>& ids) const override;
+    std::string TextSetSql(int n) const override;
+    detail::Param TextSetParam(const std::vector<std::string>& values) const override;
+    UpsertCounts WriteRows(const detail::TableSpec& spec, const detail::Rows& rows, const std::string& now) override;
+    void WriteKillmails(const std::vector<const Killmail*>& killmails, const std::string& now,
+                        StoreKillmailsResult& result) override;
+    std::vector<UserColumn> UserColumns() override;
+
+private:
+    const std::string& Sql(const detail::TableSpec& spec);
+    void InsertRow(const detail::TableSpec& spec, const detail::Row& row, const std::string& now);
+
+    std::unordered_map<std::string, std::string> sql_;
+    std::vector<detail::Param> params_;  // reused per row
+};
+
+}  // namespace kr::store

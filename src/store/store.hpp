@@ -1,0 +1,187 @@
+#pragma once
+// The Store: everything the workers persist, over one kr::db::Connection.
+//
+// Contract (both backends):
+// - One Store per thread; it owns its Connection (Conn() lends it to the database queue / rate
+//   budget so they can share it; do not keep a transaction open across Store calls).
+// - Every write method is one transaction: it commits everything or nothing. Errors are the
+//   Connection's (kr::TransientError / PermanentError / FatalError). On a PermanentError from a
+//   batch (a constraint or out-of-range value in one element) nothing of the batch is written;
+//   callers isolate the culprit by retrying the elements one at a time.
+// - Entity upserts write EVERY column of the ESI response; an optional field ESI left out
+//   becomes NULL (the original kept stale values: defect 8). created_at is set on insert only,
+//   updated_at on insert and on a real change. A row whose columns are all unchanged is not
+//   rewritten and is counted as `unchanged`. Duplicate ids inside one batch: the last one wins.
+// - Killmail storage is idempotent: a killmail whose killmail_id exists is skipped entirely
+//   (nothing duplicated, nothing changed), and each killmail is stored atomically with its victim,
+//   attackers, top-level items (killmail_items) and nested container items
+//   (kr_killmail_item_children).
+// - Ids are int64. Tables we create use BIGINT ids; a pre-existing KillReport database keeps its
+//   INT columns and an id above 2^31-1 there fails as a PermanentError (SQLSTATE 22003).
+// - Times: ESI ISO-8601 strings in the model; TIMESTAMP(3) (UTC, without time zone, as Prisma)
+//   on PostgreSQL and ISO-8601 TEXT on SQLite. Cache/pending times are unix milliseconds.
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "core/model.hpp"
+#include "db/connection.hpp"
+#include "db/migrator.hpp"
+
+namespace kr::store {
+
+enum class EntityKind { kAlliance, kCorporation, kCharacter, kType };
+
+/// "alliance", "corporation", "character", "type" (the value stored in kind columns).
+const char* KindName(EntityKind kind);
+/// The entity table: "alliances", "corporations", "characters", "types".
+const char* KindTable(EntityKind kind);
+/// The canonical ESI path of an entity (core/esi_paths.hpp), e.g. "/characters/42/".
+std::string EntityPath(EntityKind kind, Id id);
+/// The reverse of EntityPath, for cache keys; nullopt for other paths.
+std::optional<std::pair<EntityKind, Id>> EntityFromPath(const std::string& path);
+
+struct UpsertCounts {
+    std::size_t created = 0;
+    std::size_t updated = 0;
+    std::size_t unchanged = 0;
+    UpsertCounts& operator+=(const UpsertCounts& o) {
+        created += o.created;
+        updated += o.updated;
+        unchanged += o.unchanged;
+        return *this;
+    }
+};
+
+/// One row of kr_http_cache: what we know about an ESI path.
+struct CacheEntry {
+    std::string path;                          ///< canonical ESI path (core/esi_paths.hpp)
+    std::optional<std::string> etag;
+    std::optional<std::string> last_modified;  ///< the Last-Modified header as received
+    std::int64_t expires_at_ms = 0;            ///< unix ms; until then the path is not re-fetched
+    int status = 200;                          ///< last definitive status: 200, 404, …
+    std::int64_t checked_at_ms = 0;            ///< unix ms of the last request (0 = now)
+};
+
+/// What an info worker persists for one batch of deliveries, in ONE transaction.
+struct EntityBatch {
+    std::vector<Alliance> alliances;
+    std::vector<Corporation> corporations;
+    std::vector<Character> characters;
+    std::vector<Type> types;
+    /// 200s (new expiry/etag), 304 refreshes (new expiry only), 404 records (expires days ahead).
+    std::vector<CacheEntry> cache;
+};
+
+struct EntityBatchResult {
+    UpsertCounts alliances, corporations, characters, types;
+    std::size_t cache_saved = 0;
+    UpsertCounts Total() const {
+        UpsertCounts t = alliances;
+        t += corporations;
+        t += characters;
+        t += types;
+        return t;
+    }
+};
+
+struct StoreKillmailsResult {
+    std::size_t inserted = 0;
+    std::size_t already_present = 0;
+    /// Killmails refused before touching the database (killmail_id, reason), e.g. a victim
+    /// without corporation_id (victims.corporation_id is NOT NULL in the original schema).
+    std::vector<std::pair<Id, std::string>> rejected;
+};
+
+/// Where MissingReferencedIds looks for references.
+enum RefSources : unsigned {
+    kFromKillmails = 1u,  ///< victims, attackers, killmail_items (+ nested children)
+    kFromEntities = 2u,   ///< characters.corporation_id / .alliance_id, corporations.alliance_id
+    kFromAll = 3u,
+};
+
+struct ScanOptions {
+    /// Ids marked pending (MarkPending) less than this long ago are skipped.
+    std::chrono::milliseconds pending_ttl = std::chrono::hours(6);
+    unsigned sources = kFromAll;
+    /// "now" in unix ms for the pending/404 expiry checks; 0 = the system clock.
+    std::int64_t now_ms = 0;
+};
+
+/// Row counts for `status`: the nine original tables and ours.
+using TableCounts = std::vector<std::pair<std::string, std::int64_t>>;
+
+class Store {
+public:
+    virtual ~Store() = default;
+
+    /// The connection this store owns (for the database queue, the shared rate budget, tests).
+    virtual db::Connection& Conn() = 0;
+    /// Applies every module's pending migrations (kr::db::Migrate); idempotent.
+    virtual db::MigrateReport Migrate() = 0;
+
+    // ---- entities ------------------------------------------------------------------------------
+    virtual UpsertCounts UpsertAlliances(const std::vector<Alliance>& rows) = 0;
+    virtual UpsertCounts UpsertCorporations(const std::vector<Corporation>& rows) = 0;
+    virtual UpsertCounts UpsertCharacters(const std::vector<Character>& rows) = 0;
+    virtual UpsertCounts UpsertTypes(const std::vector<Type>& rows) = 0;
+    /// Entities + their cache rows in one transaction. Stored entities are also removed from
+    /// kr_pending_entities (they are no longer missing).
+    virtual EntityBatchResult ApplyEntityBatch(const EntityBatch& batch) = 0;
+    /// Which of `ids` exist in the entity table (one query per batch).
+    virtual std::unordered_set<Id> ExistingIds(EntityKind kind, const std::vector<Id>& ids) = 0;
+
+    // ---- HTTP cache (kr_http_cache) --------------------------------------------------------
+    /// The entries for `paths` that exist (one query per batch).
+    virtual std::unordered_map<std::string, CacheEntry> LoadHttpCache(const std::vector<std::string>& paths) = 0;
+    /// Inserts or replaces the entries (last one wins per path), one transaction.
+    virtual void SaveHttpCache(const std::vector<CacheEntry>& entries) = 0;
+
+    // ---- killmails -------------------------------------------------------------------------
+    /// Stores new killmails; killmails already present are counted and left untouched.
+    /// attacker_count = attackers.size(); killmail_hash as given; total/destroyed/dropped values
+    /// from the model (zKillboard); is_war_related = war_id present. Victims without a character
+    /// (structures) and attackers with only a faction are stored.
+    virtual StoreKillmailsResult StoreKillmails(const std::vector<Killmail>& killmails) = 0;
+    /// Which of `ids` are stored (one query per batch) — check before fetching from ESI.
+    virtual std::unordered_set<Id> ExistingKillmailIds(const std::vector<Id>& ids) = 0;
+
+    // ---- users -----------------------------------------------------------------------------
+    /// Adds (or renames) a tracked character in `users`; returns users.id. Columns of an
+    /// existing KillReport `users` table that are NOT NULL without default (tokens, expires_at)
+    /// get neutral placeholders ('' / the epoch = expired).
+    virtual std::int64_t AddUser(Id character_id, const std::string& name) = 0;
+    /// (character_id, character_name) of every user, ordered by character_id.
+    virtual std::vector<std::pair<Id, std::string>> ListUserCharacters() = 0;
+
+    // ---- scanner support -------------------------------------------------------------------
+    /// Ids of `kind` referenced (see RefSources) but absent from the entity table, not pending
+    /// (< pending_ttl) and not known-missing (kr_http_cache 404 not expired), id > `after`,
+    /// ascending, at most `limit` (keyset pagination: pass the last id as the next `after`).
+    /// NPC characters (id < 1,000,000 or 3,000,000–3,999,999) are never returned.
+    /// References: characters: victims + attackers; corporations: victims + attackers
+    /// (+ characters.corporation_id); alliances: victims + attackers (+ characters/corporations
+    /// alliance_id); types: victim ship, attacker ship + weapon, item types incl. nested.
+    virtual std::vector<Id> MissingReferencedIds(EntityKind kind, Id after, std::size_t limit,
+                                                 const ScanOptions& options = {}) = 0;
+    /// Records that `ids` were queued for fetching now (or at `now_ms`); one transaction.
+    virtual void MarkPending(EntityKind kind, const std::vector<Id>& ids, std::int64_t now_ms = 0) = 0;
+
+    /// Row counts of alliances … killmail_items, users and our kr_* tables.
+    virtual TableCounts Counts() = 0;
+};
+
+/// Opens a store by URL scheme: "sqlite:///path.db" → SqliteStore, "postgresql://…" → PgStore.
+/// Does not migrate (call Migrate()).
+std::unique_ptr<Store> OpenStore(const std::string& database_url);
+
+/// Unix milliseconds now.
+std::int64_t NowMs();
+
+}  // namespace kr::store

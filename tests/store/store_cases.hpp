@@ -1,0 +1,672 @@
+#pragma once
+// Store test cases shared by the SQLite (store_test.cpp) and PostgreSQL (store_pgtest.cpp)
+// runs. A Backend provides:
+//   static std::string FreshUrl();   // URL of an empty database for one test ("" = skip)
+//   static void Release();           // after the test
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <thread>
+
+#include "core/errors.hpp"
+#include "core/esi_json.hpp"
+#include "db/migrator.hpp"
+#include "store/samples.hpp"
+#include "store/store.hpp"
+
+namespace kr::store::testing {
+
+/// Timestamps as both backends print them, normalised to "YYYY-MM-DD HH:MM:SS[.fff]".
+inline std::string NormTs(std::string s) {
+    for (auto& c : s) {
+        if (c == 'T') c = ' ';
+    }
+    if (!s.empty() && s.back() == 'Z') s.pop_back();
+    if (s.size() > 4 && s.compare(s.size() - 4, 4, ".000") == 0) s.resize(s.size() - 4);
+    return s;
+}
+
+inline Killmail SampleKillmail(const std::string& file, const std::string& hash = "0123456789abcdef") {
+    return esi_json::ParseKillmail(ReadSample(file), hash);
+}
+
+inline Killmail SyntheticKillmail(Id id) {
+    Killmail km;
+    km.killmail_id = id;
+    km.killmail_hash = "h" + std::to_string(id);
+    km.killmail_time = "2025-01-02T03:04:05Z";
+    km.solar_system_id = 30000142;
+    km.victim.character_id = 90000000 + id % 1000;
+    km.victim.corporation_id = 98000000;
+    km.victim.ship_type_id = 587;
+    km.victim.damage_taken = 1234;
+    Attacker a;
+    a.character_id = 91000000;
+    a.corporation_id = 98000001;
+    a.ship_type_id = 11176;
+    a.weapon_type_id = 2881;
+    a.damage_done = 1234;
+    a.final_blow = true;
+    a.security_status = -1.5;
+    km.attackers.push_back(a);
+    return km;
+}
+
+template <typename Backend>
+class StoreCases : public ::testing::Test {
+protected:
+    void SetUp() override {
+        url_ = Backend::FreshUrl();
+        if (url_.empty()) {
+            if (HasFailure()) GTEST_FAIL() << "the database for this backend is required";
+            GTEST_SKIP() << "no database for this backend";
+        }
+        store_ = OpenStore(url_);
+        store_->Migrate();
+    }
+    void TearDown() override {
+        store_.reset();
+        if (!url_.empty()) Backend::Release();
+    }
+
+    db::Connection& Conn() { return store_->Conn(); }
+    bool IsPg() { return Conn().GetDialect() == db::Dialect::kPostgres; }
+    std::int64_t Count(const std::string& table) { return Conn().Exec("SELECT count(*) FROM " + table).Int(0, 0); }
+    db::Result Query(const std::string& sql, const std::vector<db::Param>& params = {}) {
+        return Conn().Exec(sql, params);
+    }
+    static void Tick() { std::this_thread::sleep_for(std::chrono::milliseconds(5)); }
+
+    std::string url_;
+    std::unique_ptr<Store> store_;
+};
+
+TYPED_TEST_SUITE_P(StoreCases);
+
+TYPED_TEST_P(StoreCases, MigrateTwiceIsIdempotent) {
+    auto again = this->store_->Migrate();
+    EXPECT_TRUE(again.applied.empty());
+    EXPECT_TRUE(again.killreport_tables_existed);
+    EXPECT_TRUE(db::PendingMigrations(this->Conn()).empty());
+    for (const auto& [table, n] : this->store_->Counts()) {
+        if (table == "kr_created_tables") continue;  // PostgreSQL: lists the 9 tables we created
+        EXPECT_EQ(n, 0) << table;
+    }
+    // A third run from a new connection too.
+    auto other = OpenStore(this->url_);
+    EXPECT_TRUE(other->Migrate().applied.empty());
+}
+
+TYPED_TEST_P(StoreCases, CorporationLeavingAllianceGetsNullAllianceId) {
+    auto corp = esi_json::ParseCorporation(98179071, ReadSample("esi_corporation_98179071.json"));
+    ASSERT_EQ(corp.alliance_id, 150097440);
+    auto c1 = this->store_->UpsertCorporations({corp});
+    EXPECT_EQ(c1.created, 1u);
+    EXPECT_EQ(c1.updated, 0u);
+    auto r1 = this->Query("SELECT alliance_id, created_at, updated_at, name, member_count, tax_rate, shares, "
+                          "home_station_id, date_founded, url FROM corporations WHERE id = 98179071");
+    ASSERT_EQ(r1.Rows(), 1u);
+    EXPECT_EQ(r1.Int(0, 0), 150097440);
+    EXPECT_EQ(r1.Text(0, 1), r1.Text(0, 2));  // created_at == updated_at on insert
+    EXPECT_EQ(r1.Text(0, 3), "Omicron Project");
+    EXPECT_EQ(r1.Int(0, 4), 22);
+    EXPECT_DOUBLE_EQ(r1.Double(0, 5), 0.10000000149011612);
+    EXPECT_EQ(r1.Int(0, 6), 1000);
+    EXPECT_EQ(r1.Int(0, 7), 60003316);
+    EXPECT_EQ(NormTs(r1.Text(0, 8)), "2013-02-22 21:36:06");
+    EXPECT_EQ(r1.Text(0, 9), "");
+
+    this->Tick();
+    corp.alliance_id.reset();  // ESI leaves alliance_id out once the corporation left
+    corp.url.reset();
+    auto c2 = this->store_->UpsertCorporations({corp});
+    EXPECT_EQ(c2.created, 0u);
+    EXPECT_EQ(c2.updated, 1u);
+    auto r2 = this->Query("SELECT alliance_id, created_at, updated_at, url FROM corporations WHERE id = 98179071");
+    EXPECT_TRUE(r2.IsNull(0, 0));
+    EXPECT_TRUE(r2.IsNull(0, 3));
+    EXPECT_EQ(r2.Text(0, 1), r1.Text(0, 1));  // created_at unchanged
+    EXPECT_GT(NormTs(r2.Text(0, 2)), NormTs(r1.Text(0, 2)));  // updated_at moved
+
+    this->Tick();
+    auto c3 = this->store_->UpsertCorporations({corp});  // identical: not rewritten
+    EXPECT_EQ(c3.unchanged, 1u);
+    EXPECT_EQ(c3.updated + c3.created, 0u);
+    auto r3 = this->Query("SELECT updated_at FROM corporations WHERE id = 98179071");
+    EXPECT_EQ(r3.Text(0, 0), r2.Text(0, 2));
+}
+
+TYPED_TEST_P(StoreCases, AllianceLosesExecutor) {
+    auto a = esi_json::ParseAlliance(99003214, ReadSample("esi_alliance_99003214.json"));
+    a.faction_id = 500001;
+    ASSERT_EQ(this->store_->UpsertAlliances({a}).created, 1u);
+    auto r1 = this->Query("SELECT executor_corporation_id, faction_id, name, ticker, date_founded, "
+                          "creator_corporation_id, creator_id FROM alliances WHERE id = 99003214");
+    EXPECT_EQ(r1.Int(0, 0), 98199293);
+    EXPECT_EQ(r1.Int(0, 1), 500001);
+    EXPECT_EQ(r1.Text(0, 2), "Brave Collective");
+    EXPECT_EQ(r1.Text(0, 3), "BRAVE");
+    EXPECT_EQ(NormTs(r1.Text(0, 4)), "2013-05-06 22:20:14");
+    EXPECT_EQ(r1.Int(0, 5), 98199293);
+    EXPECT_EQ(r1.Int(0, 6), 91432281);
+    a.executor_corporation_id.reset();  // closed alliance
+    a.faction_id.reset();
+    EXPECT_EQ(this->store_->UpsertAlliances({a}).updated, 1u);
+    auto r2 = this->Query("SELECT executor_corporation_id, faction_id FROM alliances WHERE id = 99003214");
+    EXPECT_TRUE(r2.IsNull(0, 0));
+    EXPECT_TRUE(r2.IsNull(0, 1));
+}
+
+TYPED_TEST_P(StoreCases, CharacterLosesTitleAndAlliance) {
+    auto c = esi_json::ParseCharacter(2118421377, ReadSample("esi_character_2118421377.json"));
+    c.title = "Community Developer";
+    c.faction_id = 500003;
+    ASSERT_EQ(this->store_->UpsertCharacters({c}).created, 1u);
+    auto r1 = this->Query("SELECT title, alliance_id, faction_id, corporation_id, gender, race_id, bloodline_id, "
+                          "security_status, birthday FROM characters WHERE id = 2118421377");
+    EXPECT_EQ(r1.Text(0, 0), "Community Developer");
+    EXPECT_EQ(r1.Int(0, 1), 434243723);
+    EXPECT_EQ(r1.Int(0, 2), 500003);
+    EXPECT_EQ(r1.Int(0, 3), 109299958);
+    EXPECT_EQ(r1.Text(0, 4), "male");
+    EXPECT_EQ(r1.Int(0, 5), 8);
+    EXPECT_EQ(r1.Int(0, 6), 7);
+    EXPECT_DOUBLE_EQ(r1.Double(0, 7), 1.4928743770000001);
+    EXPECT_EQ(NormTs(r1.Text(0, 8)), "2021-03-11 14:06:59");
+    c.title.reset();
+    c.alliance_id.reset();
+    c.faction_id.reset();
+    c.corporation_id = 1000182;
+    auto counts = this->store_->UpsertCharacters({c});
+    EXPECT_EQ(counts.updated, 1u);
+    auto r2 = this->Query("SELECT title, alliance_id, faction_id, corporation_id FROM characters WHERE id = 2118421377");
+    EXPECT_TRUE(r2.IsNull(0, 0));
+    EXPECT_TRUE(r2.IsNull(0, 1));
+    EXPECT_TRUE(r2.IsNull(0, 2));
+    EXPECT_EQ(r2.Int(0, 3), 1000182);
+}
+
+TYPED_TEST_P(StoreCases, UpsertCountsAndDuplicatesInBatch) {
+    std::vector<Character> chars;
+    for (const char* f : {"esi_character_2115636466.json", "esi_character_2118421377.json"}) {
+        std::string name(f);
+        Id id = std::stoll(name.substr(name.find_last_of('_') + 1));
+        chars.push_back(esi_json::ParseCharacter(id, ReadSample(f)));
+    }
+    auto gar = esi_json::ParseCharacter(3019582, ReadSample("esi_character_GarOrga.json"));
+    chars.push_back(gar);
+    auto first = this->store_->UpsertCharacters(chars);
+    EXPECT_EQ(first.created, 3u);
+    EXPECT_EQ(this->Count("characters"), 3);
+
+    chars[0].security_status = -2.5;  // changed
+    Character dup = chars[1];
+    dup.name = "Renamed";  // duplicate id in the same batch: the last one wins
+    chars.push_back(dup);
+    auto second = this->store_->UpsertCharacters(chars);
+    EXPECT_EQ(second.created, 0u);
+    EXPECT_EQ(second.updated, 2u);    // security status, renamed duplicate
+    EXPECT_EQ(second.unchanged, 2u);  // Gar Orga + the shadowed duplicate
+    EXPECT_EQ(this->Query("SELECT name FROM characters WHERE id = 2118421377").Text(0, 0), "Renamed");
+    EXPECT_DOUBLE_EQ(this->Query("SELECT security_status FROM characters WHERE id = 2115636466").Double(0, 0), -2.5);
+    auto empty = this->store_->UpsertCharacters({});
+    EXPECT_EQ(empty.created + empty.updated + empty.unchanged, 0u);
+}
+
+TYPED_TEST_P(StoreCases, TypesFromSamples) {
+    std::vector<Type> types;
+    for (Id id : {189, 2046, 35832, 602, 645}) {
+        types.push_back(esi_json::ParseType(id, ReadSample("esi_type_" + std::to_string(id) + ".json")));
+    }
+    EXPECT_EQ(this->store_->UpsertTypes(types).created, 5u);
+    auto r = this->Query("SELECT id, group_id, published, icon_id, volume, capacity, mass, name FROM types ORDER BY id");
+    ASSERT_EQ(r.Rows(), 5u);
+    EXPECT_EQ(r.Int(0, 0), 189);
+    EXPECT_EQ(r.Int(0, 1), 83);
+    EXPECT_TRUE(r.Bool(0, 2));
+    EXPECT_EQ(r.Int(0, 3), 1293);
+    EXPECT_EQ(r.Int(4, 0), 35832);
+    EXPECT_TRUE(r.IsNull(4, 3));  // the Astrahus has no icon_id
+    EXPECT_EQ(r.Text(1, 7), "Kestrel");
+    EXPECT_DOUBLE_EQ(r.Double(1, 5), 160);
+    EXPECT_EQ(this->store_->UpsertTypes(types).unchanged, 5u);
+}
+
+TYPED_TEST_P(StoreCases, NamesWithMetacharactersRoundTrip) {
+    const std::vector<std::string> names{
+        "O'Brien \"The Hammer\"",
+        "back\\slash\\\\ and {braces}, commas",
+        "Robert'); DROP TABLE characters; --",
+        "NULL",
+        "",
+        "tab\there\nnewline",
+        "Ünïcødé ✈ 漢字 🚀",
+        "$1 dollar $2",
+    };
+    std::vector<Character> chars;
+    for (std::size_t i = 0; i < names.size(); ++i) {
+        Character c;
+        c.id = 2'100'000'000 + static_cast<Id>(i);
+        c.name = names[i];
+        c.corporation_id = 98000000;
+        c.birthday = "2020-01-01T00:00:00Z";
+        c.bloodline_id = 1;
+        c.race_id = 1;
+        c.gender = "female";
+        c.description = names[names.size() - 1 - i];
+        c.title = names[i];
+        chars.push_back(c);
+    }
+    EXPECT_EQ(this->store_->UpsertCharacters(chars).created, names.size());
+    auto r = this->Query("SELECT name, description, title FROM characters ORDER BY id");
+    ASSERT_EQ(r.Rows(), names.size());
+    for (std::size_t i = 0; i < names.size(); ++i) {
+        EXPECT_EQ(r.Text(i, 0), names[i]);
+        ASSERT_FALSE(r.IsNull(i, 1)) << i;  // the string "NULL" is not SQL NULL
+        EXPECT_EQ(r.Text(i, 1), names[names.size() - 1 - i]);
+        EXPECT_EQ(r.Text(i, 2), names[i]);
+    }
+    EXPECT_EQ(this->store_->UpsertCharacters(chars).unchanged, names.size());
+    // The users table and the cache go through other paths: check them too.
+    for (std::size_t i = 0; i < names.size(); ++i) this->store_->AddUser(95000000 + static_cast<Id>(i), names[i]);
+    auto users = this->store_->ListUserCharacters();
+    ASSERT_EQ(users.size(), names.size());
+    for (std::size_t i = 0; i < names.size(); ++i) EXPECT_EQ(users[i].second, names[i]);
+}
+
+TYPED_TEST_P(StoreCases, IdsAbove2To31) {
+    const Id big = 3'000'000'000LL;
+    Alliance a;
+    a.id = big;
+    a.name = "Big";
+    a.ticker = "BIG";
+    a.date_founded = "2030-01-01T00:00:00Z";
+    a.creator_corporation_id = big + 1;
+    a.creator_id = big + 2;
+    a.executor_corporation_id = big + 1;
+    EXPECT_EQ(this->store_->UpsertAlliances({a}).created, 1u);
+    EXPECT_EQ(this->Query("SELECT executor_corporation_id FROM alliances WHERE id = $1", {big}).Int(0, 0), big + 1);
+    EXPECT_EQ(this->store_->ExistingIds(EntityKind::kAlliance, {big, 1}), std::unordered_set<Id>{big});
+
+    Killmail km = SyntheticKillmail(big + 5);
+    km.victim.character_id = big + 10;
+    km.attackers[0].alliance_id = big;
+    auto res = this->store_->StoreKillmails({km});
+    EXPECT_EQ(res.inserted, 1u);
+    EXPECT_EQ(this->store_->ExistingKillmailIds({big + 5}).count(big + 5), 1u);
+    EXPECT_EQ(this->Query("SELECT character_id FROM victims WHERE killmail_id = $1", {big + 5}).Int(0, 0), big + 10);
+    EXPECT_EQ(this->store_->AddUser(big + 10, "Big Pilot"), this->store_->AddUser(big + 10, "Big Pilot"));
+    EXPECT_EQ(this->store_->ListUserCharacters().at(0).first, big + 10);
+}
+
+TYPED_TEST_P(StoreCases, HttpCacheRoundTrip) {
+    std::int64_t now = NowMs();
+    std::vector<CacheEntry> entries{
+        {"/alliances/99003214/", std::string("\"etag-1\""), std::string("Sat, 28 Nov 2026 10:00:00 GMT"),
+         now + 3'600'000, 200, now},
+        {"/characters/5/", std::nullopt, std::nullopt, now + 3 * 86'400'000LL, 404, now},
+        {"/alliances/", std::string("W/\"list\""), std::nullopt, now + 60'000, 200, 0},
+    };
+    this->store_->SaveHttpCache(entries);
+    auto loaded = this->store_->LoadHttpCache({"/alliances/99003214/", "/characters/5/", "/alliances/", "/nope/"});
+    ASSERT_EQ(loaded.size(), 3u);
+    const auto& a = loaded.at("/alliances/99003214/");
+    EXPECT_EQ(a.etag, "\"etag-1\"");
+    EXPECT_EQ(a.last_modified, "Sat, 28 Nov 2026 10:00:00 GMT");
+    EXPECT_EQ(a.expires_at_ms, now + 3'600'000);
+    EXPECT_EQ(a.status, 200);
+    EXPECT_EQ(a.checked_at_ms, now);
+    const auto& c = loaded.at("/characters/5/");
+    EXPECT_EQ(c.status, 404);
+    EXPECT_FALSE(c.etag.has_value());
+    EXPECT_GT(loaded.at("/alliances/").checked_at_ms, 0);  // 0 = now
+    // The entity columns are derived from the path.
+    auto r = this->Query("SELECT entity_kind, entity_id FROM kr_http_cache ORDER BY path");
+    EXPECT_TRUE(r.IsNull(0, 0));  // /alliances/ is a list
+    EXPECT_EQ(r.Text(1, 0), "alliance");
+    EXPECT_EQ(r.Int(1, 1), 99003214);
+    EXPECT_EQ(r.Text(2, 0), "character");
+    // A 304 refresh replaces expiry/check time, keeps what it is given.
+    CacheEntry refreshed = entries[0];
+    refreshed.expires_at_ms = now + 7'200'000;
+    refreshed.checked_at_ms = now + 1;
+    this->store_->SaveHttpCache({refreshed});
+    auto again = this->store_->LoadHttpCache({"/alliances/99003214/"});
+    EXPECT_EQ(again.at("/alliances/99003214/").expires_at_ms, now + 7'200'000);
+    EXPECT_EQ(again.at("/alliances/99003214/").etag, "\"etag-1\"");
+    EXPECT_EQ(this->Count("kr_http_cache"), 3);
+    EXPECT_TRUE(this->store_->LoadHttpCache({}).empty());
+}
+
+TYPED_TEST_P(StoreCases, ApplyEntityBatchWritesEntitiesAndCacheAndClearsPending) {
+    this->store_->MarkPending(EntityKind::kAlliance, {99003214, 1354830081});
+    this->store_->MarkPending(EntityKind::kCharacter, {2115636466, 77777777});
+    EntityBatch batch;
+    batch.alliances.push_back(esi_json::ParseAlliance(99003214, ReadSample("esi_alliance_99003214.json")));
+    batch.alliances.push_back(esi_json::ParseAlliance(1354830081, ReadSample("esi_alliance_1354830081.json")));
+    batch.characters.push_back(esi_json::ParseCharacter(2115636466, ReadSample("esi_character_2115636466.json")));
+    std::int64_t now = NowMs();
+    batch.cache.push_back({EntityPath(EntityKind::kAlliance, 99003214), std::string("e1"), std::nullopt,
+                           now + 3'600'000, 200, now});
+    batch.cache.push_back({EntityPath(EntityKind::kAlliance, 1354830081), std::string("e2"), std::nullopt,
+                           now + 3'600'000, 200, now});
+    batch.cache.push_back({EntityPath(EntityKind::kCharacter, 2115636466), std::string("e3"), std::nullopt,
+                           now + 86'400'000, 200, now});
+    batch.cache.push_back({EntityPath(EntityKind::kCharacter, 77777777), std::nullopt, std::nullopt,
+                           now + 7 * 86'400'000LL, 404, now});
+    auto res = this->store_->ApplyEntityBatch(batch);
+    EXPECT_EQ(res.alliances.created, 2u);
+    EXPECT_EQ(res.characters.created, 1u);
+    EXPECT_EQ(res.Total().created, 3u);
+    EXPECT_EQ(res.cache_saved, 4u);
+    EXPECT_EQ(this->Count("alliances"), 2);
+    EXPECT_EQ(this->Count("kr_http_cache"), 4);
+    EXPECT_EQ(this->Count("kr_pending_entities"), 0);  // stored or known-missing now
+    auto again = this->store_->ApplyEntityBatch(batch);
+    EXPECT_EQ(again.Total().unchanged, 3u);
+}
+
+TYPED_TEST_P(StoreCases, ExistingIds) {
+    auto a = esi_json::ParseAlliance(99003214, ReadSample("esi_alliance_99003214.json"));
+    this->store_->UpsertAlliances({a});
+    EXPECT_EQ(this->store_->ExistingIds(EntityKind::kAlliance, {99003214, 1, 99003214, 5}),
+              std::unordered_set<Id>{99003214});
+    EXPECT_TRUE(this->store_->ExistingIds(EntityKind::kCharacter, {99003214}).empty());
+    EXPECT_TRUE(this->store_->ExistingIds(EntityKind::kAlliance, {}).empty());
+    std::vector<Id> many;
+    for (Id i = 0; i < 5000; ++i) many.push_back(i);
+    many.push_back(99003214);
+    EXPECT_EQ(this->store_->ExistingIds(EntityKind::kAlliance, many).size(), 1u);
+}
+
+inline std::vector<Killmail> AllSampleKillmails() {
+    std::vector<Killmail> out;
+    for (const char* f : {"killmail_115787551.json", "killmail_115797013.json", "killmail_119689329.json",
+                          "killmail_130734446.json", "killmail_131501165.json", "killmail_132249213.json",
+                          "killmail_132467594.json"}) {
+        out.push_back(SampleKillmail(f));
+    }
+    return out;
+}
+
+TYPED_TEST_P(StoreCases, KillmailsAreIdempotent) {
+    auto kms = AllSampleKillmails();
+    std::size_t attackers = 0, items = 0;
+    for (const auto& km : kms) {
+        attackers += km.attackers.size();
+        items += km.victim.items.size();
+    }
+    auto first = this->store_->StoreKillmails(kms);
+    EXPECT_EQ(first.inserted, kms.size());
+    EXPECT_EQ(first.already_present, 0u);
+    EXPECT_TRUE(first.rejected.empty());
+    auto counts = this->store_->Counts();
+    EXPECT_EQ(this->Count("killmails"), static_cast<std::int64_t>(kms.size()));
+    EXPECT_EQ(this->Count("victims"), static_cast<std::int64_t>(kms.size()));
+    EXPECT_EQ(this->Count("attackers"), static_cast<std::int64_t>(attackers));
+    EXPECT_EQ(this->Count("killmail_items"), static_cast<std::int64_t>(items));
+    EXPECT_EQ(this->Count("kr_killmail_item_children"), 10);
+
+    kms.push_back(kms[0]);  // a duplicate inside the batch as well
+    auto second = this->store_->StoreKillmails(kms);
+    EXPECT_EQ(second.inserted, 0u);
+    EXPECT_EQ(second.already_present, kms.size());
+    EXPECT_EQ(this->store_->Counts(), counts);  // nothing duplicated
+
+    // killmail row contents
+    auto r = this->Query(
+        "SELECT killmail_hash, killmail_time, solar_system_id, attacker_count, is_war_related, total_value, "
+        "created_at, updated_at FROM killmails WHERE killmail_id = 115787551");
+    EXPECT_EQ(r.Text(0, 0), "0123456789abcdef");
+    EXPECT_EQ(r.Int(0, 2), kms[0].solar_system_id);
+    EXPECT_EQ(r.Int(0, 3), 498);
+    EXPECT_TRUE(r.Bool(0, 4));  // war_id 737702
+    EXPECT_TRUE(r.IsNull(0, 5));  // no zkb values from ESI
+    EXPECT_EQ(r.Text(0, 6), r.Text(0, 7));
+    EXPECT_EQ(NormTs(r.Text(0, 1)), NormTs(kms[0].killmail_time));
+    EXPECT_FALSE(this->Query("SELECT is_war_related FROM killmails WHERE killmail_id = 132467594").Bool(0, 0));
+    EXPECT_EQ(this->store_->ExistingKillmailIds({115787551, 1, 132467594}),
+              (std::unordered_set<Id>{115787551, 132467594}));
+}
+
+TYPED_TEST_P(StoreCases, NestedContainerItems) {
+    Killmail km = SampleKillmail("killmail_119689329.json");
+    std::size_t container = km.victim.items.size();
+    for (std::size_t i = 0; i < km.victim.items.size(); ++i) {
+        if (!km.victim.items[i].items.empty()) container = i;
+    }
+    ASSERT_LT(container, km.victim.items.size());
+    ASSERT_EQ(this->store_->StoreKillmails({km}).inserted, 1u);
+    EXPECT_EQ(this->Count("killmail_items"), 36);
+    auto r = this->Query(
+        "SELECT position, parent_position, parent_item_type_id, parent_flag, parent_child_position, depth, "
+        "item_type_id, flag, quantity_destroyed, quantity_dropped, singleton FROM kr_killmail_item_children "
+        "WHERE killmail_id = 119689329 ORDER BY position");
+    const auto& children = km.victim.items[container].items;
+    ASSERT_EQ(r.Rows(), children.size());
+    ASSERT_EQ(r.Rows(), 10u);
+    for (std::size_t i = 0; i < r.Rows(); ++i) {
+        EXPECT_EQ(r.Int(i, 0), static_cast<std::int64_t>(i));
+        EXPECT_EQ(r.Int(i, 1), static_cast<std::int64_t>(container));
+        EXPECT_EQ(r.Int(i, 2), 37456);
+        EXPECT_EQ(r.Int(i, 3), 90);
+        EXPECT_TRUE(r.IsNull(i, 4));
+        EXPECT_EQ(r.Int(i, 5), 1);
+        EXPECT_EQ(r.Int(i, 6), children[i].item_type_id);
+        EXPECT_EQ(r.Int(i, 7), children[i].flag);
+        EXPECT_EQ(r.OptInt(i, 8), children[i].quantity_destroyed);
+        EXPECT_EQ(r.OptInt(i, 9), children[i].quantity_dropped);
+        EXPECT_EQ(r.Int(i, 10), children[i].singleton);
+    }
+    EXPECT_EQ(r.Int(0, 6), 17559);
+    // The container itself is a top-level row.
+    EXPECT_EQ(this->Query("SELECT count(*) FROM killmail_items WHERE killmail_id = 119689329 AND item_type_id = 37456 "
+                          "AND flag = 90").Int(0, 0), 1);
+
+    // Deeper nesting (a container in a container): parent_child_position links the levels.
+    Killmail deep = SyntheticKillmail(5001);
+    KillmailItem outer{3467, 5, std::nullopt, 1, 1, {}};
+    KillmailItem inner{3465, 0, std::nullopt, 1, 1, {{34, 0, 100, std::nullopt, 0, {}}}};
+    outer.items = {{35, 0, std::nullopt, 50, 0, {}}, inner};
+    deep.victim.items = {{2046, 11, 1, std::nullopt, 1, {}}, outer};
+    ASSERT_EQ(this->store_->StoreKillmails({deep}).inserted, 1u);
+    auto d = this->Query(
+        "SELECT position, parent_position, parent_item_type_id, parent_child_position, depth, item_type_id, "
+        "quantity_dropped FROM kr_killmail_item_children WHERE killmail_id = 5001 ORDER BY position");
+    ASSERT_EQ(d.Rows(), 3u);
+    EXPECT_EQ(d.Int(0, 5), 35);
+    EXPECT_EQ(d.Int(0, 1), 1);
+    EXPECT_EQ(d.Int(0, 2), 3467);
+    EXPECT_EQ(d.Int(0, 4), 1);
+    EXPECT_EQ(d.Int(1, 5), 3465);
+    EXPECT_EQ(d.Int(2, 5), 34);
+    EXPECT_EQ(d.Int(2, 2), 3465);
+    EXPECT_EQ(d.Int(2, 3), 1);  // parent = the row at position 1
+    EXPECT_EQ(d.Int(2, 4), 2);
+    EXPECT_EQ(d.Int(2, 6), 100);
+}
+
+TYPED_TEST_P(StoreCases, StructureVictimAndFactionOnlyAttacker) {
+    Killmail structure = SampleKillmail("killmail_115787551.json");
+    ASSERT_FALSE(structure.victim.character_id.has_value());
+    Killmail npc = SampleKillmail("killmail_130734446.json");
+    Killmail faction_only = SyntheticKillmail(6001);
+    Attacker a;
+    a.faction_id = 500021;
+    a.damage_done = 10;
+    faction_only.attackers = {a};
+    auto res = this->store_->StoreKillmails({structure, npc, faction_only});
+    EXPECT_EQ(res.inserted, 3u);
+    auto v = this->Query("SELECT character_id, corporation_id, ship_type_id, position_x FROM victims "
+                         "WHERE killmail_id = 115787551");
+    EXPECT_TRUE(v.IsNull(0, 0));
+    EXPECT_EQ(v.Int(0, 1), *structure.victim.corporation_id);
+    EXPECT_EQ(v.Int(0, 2), structure.victim.ship_type_id);
+    EXPECT_DOUBLE_EQ(v.Double(0, 3), structure.victim.position->x);
+    auto at = this->Query("SELECT character_id, corporation_id, alliance_id, faction_id, weapon_type_id, damage_done, "
+                          "final_blow, security_status FROM attackers WHERE killmail_id = 130734446");
+    ASSERT_EQ(at.Rows(), 1u);
+    EXPECT_TRUE(at.IsNull(0, 0));
+    EXPECT_TRUE(at.IsNull(0, 1));
+    EXPECT_TRUE(at.IsNull(0, 2));
+    EXPECT_EQ(at.Int(0, 3), 500021);
+    EXPECT_TRUE(at.IsNull(0, 4));
+    EXPECT_EQ(at.Int(0, 5), 546940);
+    EXPECT_TRUE(at.Bool(0, 6));
+    EXPECT_DOUBLE_EQ(at.Double(0, 7), 0.0);
+    auto f = this->Query("SELECT character_id, ship_type_id, security_status, final_blow FROM attackers "
+                         "WHERE killmail_id = 6001");
+    EXPECT_TRUE(f.IsNull(0, 0));
+    EXPECT_TRUE(f.IsNull(0, 1));
+    EXPECT_TRUE(f.IsNull(0, 2));
+    EXPECT_FALSE(f.Bool(0, 3));
+}
+
+TYPED_TEST_P(StoreCases, ZkbValuesAndRejectedKillmails) {
+    auto page = esi_json::ParseZkbPage(ReadSample("zkill_api_character_list_2017_fullformat.json"));
+    ASSERT_EQ(page.size(), 2u);
+    std::vector<Killmail> kms;
+    for (auto& e : page) kms.push_back(*e.killmail);
+    Killmail bad = SyntheticKillmail(7001);
+    bad.victim.corporation_id.reset();
+    kms.push_back(bad);
+    auto res = this->store_->StoreKillmails(kms);
+    EXPECT_EQ(res.inserted, 2u);
+    ASSERT_EQ(res.rejected.size(), 1u);
+    EXPECT_EQ(res.rejected[0].first, 7001);
+    auto r = this->Query("SELECT killmail_hash, total_value, dropped_value FROM killmails WHERE killmail_id = $1",
+                         {page[0].killmail_id});
+    EXPECT_EQ(r.Text(0, 0), page[0].zkb.hash);
+    EXPECT_DOUBLE_EQ(r.Double(0, 1), *page[0].zkb.total_value);
+    EXPECT_EQ(r.OptDouble(0, 2), page[0].zkb.dropped_value);
+}
+
+TYPED_TEST_P(StoreCases, Users) {
+    auto id1 = this->store_->AddUser(95465499, "CCP Falcon");
+    auto id2 = this->store_->AddUser(90000001, "Someone");
+    EXPECT_NE(id1, id2);
+    EXPECT_EQ(this->store_->AddUser(95465499, "CCP Falcon (renamed)"), id1);
+    auto users = this->store_->ListUserCharacters();
+    ASSERT_EQ(users.size(), 2u);
+    EXPECT_EQ(users[0], (std::pair<Id, std::string>{90000001, "Someone"}));
+    EXPECT_EQ(users[1], (std::pair<Id, std::string>{95465499, "CCP Falcon (renamed)"}));
+    auto r = this->Query("SELECT created_at, updated_at FROM users WHERE character_id = 95465499");
+    EXPECT_FALSE(r.IsNull(0, 0));
+    EXPECT_FALSE(r.IsNull(0, 1));
+}
+
+TYPED_TEST_P(StoreCases, MissingReferencedIds) {
+    const Id big = (Id{1} << 31) + 5;
+    auto with_chars = [](Id id, Id victim, std::vector<Id> attackers) {
+        Killmail km = SyntheticKillmail(id);
+        km.victim.character_id = victim;
+        km.attackers.clear();
+        for (Id a : attackers) {
+            Attacker at;
+            at.character_id = a;
+            at.corporation_id = 98000002;
+            at.damage_done = 1;
+            km.attackers.push_back(at);
+        }
+        return km;
+    };
+    std::vector<Killmail> kms{
+        with_chars(1, 90000001, {500, 3500000, 90000002}),        // NPCs: 500 (<1M), 3.5M (3M–4M)
+        with_chars(2, 90000003, {90000001, 90000004, big}),
+        with_chars(3, 90000005, {90000006, 4000000, 999999}),    // 4,000,000 is a player id
+    };
+    // nested item type
+    kms[2].victim.items = {{3467, 5, std::nullopt, 1, 1, {{34, 0, 100, std::nullopt, 0, {}}}}};
+    ASSERT_EQ(this->store_->StoreKillmails(kms).inserted, 3u);
+
+    Character known;
+    known.id = 90000001;
+    known.name = "Known";
+    known.corporation_id = 98000000;
+    known.alliance_id = 99000001;
+    known.birthday = "2020-01-01T00:00:00Z";
+    known.gender = "male";
+    this->store_->UpsertCharacters({known});
+
+    std::int64_t now = NowMs();
+    this->store_->MarkPending(EntityKind::kCharacter, {90000002}, now - 60'000);               // fresh: skipped
+    this->store_->MarkPending(EntityKind::kCharacter, {90000003}, now - 7 * 3'600'000LL);      // stale: returned
+    this->store_->SaveHttpCache({{EntityPath(EntityKind::kCharacter, 90000004), std::nullopt, std::nullopt,
+                                  now + 86'400'000, 404, now},                                 // known missing
+                                 {EntityPath(EntityKind::kCharacter, 90000005), std::nullopt, std::nullopt,
+                                  now - 1, 404, now - 90'000'000},                             // 404 expired
+                                 {EntityPath(EntityKind::kCharacter, 90000006), std::string("e"), std::nullopt,
+                                  now + 86'400'000, 200, now}});                               // 200: no effect
+
+    const std::vector<Id> expected{4000000, 90000003, 90000005, 90000006, big};
+    EXPECT_EQ(this->store_->MissingReferencedIds(EntityKind::kCharacter, 0, 100), expected);
+    // keyset paging, one at a time
+    std::vector<Id> paged;
+    Id after = 0;
+    for (;;) {
+        auto page = this->store_->MissingReferencedIds(EntityKind::kCharacter, after, 2);
+        if (page.empty()) break;
+        EXPECT_LE(page.size(), 2u);
+        paged.insert(paged.end(), page.begin(), page.end());
+        after = page.back();
+    }
+    EXPECT_EQ(paged, expected);
+    // a shorter TTL makes the fresh pending id eligible again
+    ScanOptions short_ttl;
+    short_ttl.pending_ttl = std::chrono::seconds(30);
+    auto with_fresh = this->store_->MissingReferencedIds(EntityKind::kCharacter, 0, 100, short_ttl);
+    EXPECT_NE(std::find(with_fresh.begin(), with_fresh.end(), 90000002), with_fresh.end());
+    // 'now' in the future: the 404 record has expired
+    ScanOptions later;
+    later.now_ms = now + 2 * 86'400'000LL;
+    auto after_expiry = this->store_->MissingReferencedIds(EntityKind::kCharacter, 0, 100, later);
+    EXPECT_NE(std::find(after_expiry.begin(), after_expiry.end(), 90000004), after_expiry.end());
+
+    // corporations: victims + attackers (+ characters.corporation_id)
+    EXPECT_EQ(this->store_->MissingReferencedIds(EntityKind::kCorporation, 0, 100),
+              (std::vector<Id>{98000000, 98000002}));
+    ScanOptions only_killmails;
+    only_killmails.sources = kFromKillmails;
+    ScanOptions only_entities;
+    only_entities.sources = kFromEntities;
+    EXPECT_EQ(this->store_->MissingReferencedIds(EntityKind::kCorporation, 0, 100, only_entities),
+              (std::vector<Id>{98000000}));
+    // alliances: only characters.alliance_id references one here
+    EXPECT_EQ(this->store_->MissingReferencedIds(EntityKind::kAlliance, 0, 100), (std::vector<Id>{99000001}));
+    EXPECT_TRUE(this->store_->MissingReferencedIds(EntityKind::kAlliance, 0, 100, only_killmails).empty());
+    // types: victim ship 587, nested 34, container 3467
+    EXPECT_EQ(this->store_->MissingReferencedIds(EntityKind::kType, 0, 100), (std::vector<Id>{34, 587, 3467}));
+    Type t;
+    t.id = 587;
+    t.name = "Rifter";
+    t.group_id = 25;
+    this->store_->UpsertTypes({t});
+    EXPECT_EQ(this->store_->MissingReferencedIds(EntityKind::kType, 0, 100), (std::vector<Id>{34, 3467}));
+    EXPECT_EQ(this->store_->MissingReferencedIds(EntityKind::kType, 34, 100), (std::vector<Id>{3467}));
+    EXPECT_TRUE(this->store_->MissingReferencedIds(EntityKind::kType, 0, 100, only_entities).empty());
+}
+
+TYPED_TEST_P(StoreCases, CountsCoverAllTables) {
+    this->store_->StoreKillmails({SampleKillmail("killmail_119689329.json")});
+    auto counts = this->store_->Counts();
+    std::map<std::string, std::int64_t> m(counts.begin(), counts.end());
+    for (const char* t : {"alliances", "corporations", "characters", "types", "users", "killmails", "victims",
+                          "attackers", "killmail_items", "kr_killmail_item_children", "kr_http_cache",
+                          "kr_pending_entities"}) {
+        EXPECT_EQ(m.count(t), 1u) << t;
+    }
+    EXPECT_EQ(m["killmails"], 1);
+    EXPECT_EQ(m["victims"], 1);
+    EXPECT_EQ(m["attackers"], 1);
+    EXPECT_EQ(m["killmail_items"], 36);
+    EXPECT_EQ(m["kr_killmail_item_children"], 10);
+}
+
+REGISTER_TYPED_TEST_SUITE_P(StoreCases, MigrateTwiceIsIdempotent, CorporationLeavingAllianceGetsNullAllianceId,
+                            AllianceLosesExecutor, CharacterLosesTitleAndAlliance, UpsertCountsAndDuplicatesInBatch,
+                            TypesFromSamples, NamesWithMetacharactersRoundTrip, IdsAbove2To31, HttpCacheRoundTrip,
+                            ApplyEntityBatchWritesEntitiesAndCacheAndClearsPending, ExistingIds,
+                            KillmailsAreIdempotent, NestedContainerItems, StructureVictimAndFactionOnlyAttacker,
+                            ZkbValuesAndRejectedKillmails, Users, MissingReferencedIds, CountsCoverAllTables);
+
+}  // namespace kr::store::testing
