@@ -139,8 +139,8 @@ EsiClient::EsiClient(EsiOptions options, http::HttpClient& http, RateBudget& bud
     options_.max_attempts = std::max(1, options_.max_attempts);
     options_.max_concurrency = std::max(1, options_.max_concurrency);
     // Known groups (learned from headers anyway; seeding lets the first burst respect them).
-    route_groups_["/killmails/{id}/{hash}/"] = "esi:group:killmail";
-    route_groups_["/status/"] = "esi:group:status";
+    route_groups_["/killmails/{id}/{hash}/"] = options_.budget_key + ":group:killmail";
+    route_groups_["/status/"] = options_.budget_key + ":group:status";
     alive_ = std::make_shared<int>(0);
 }
 
@@ -373,7 +373,7 @@ void EsiClient::Learn(const std::shared_ptr<Job>& job, const HttpResponse& resp,
             retry_after_us = std::max<std::int64_t>(1, secs) * kUsPerS;
         }
         if (const std::string* group = resp.Header("x-ratelimit-group")) {
-            const std::string key = "esi:group:" + *group;
+            const std::string key = options_.budget_key + ":group:" + *group;
             route_groups_[job->route] = key;
             Observation o;
             o.remaining = HeaderInt(resp, "x-ratelimit-remaining");

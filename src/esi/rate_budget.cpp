@@ -130,10 +130,8 @@ constexpr std::string_view kObserveSqlite =
     " observed_at = CASE WHEN excluded.remaining IS NULL THEN kr_rate_state.observed_at ELSE excluded.observed_at END "
     "RETURNING 0, paused_until, remaining, reset_at, limit_tokens, window_us, observed_at, $7";
 
-/// Row → (first slot, state) in the caller's clock. Column 7 is the database's "now".
-SlotGrant FromRow(const db::Result& r, std::int64_t local_mid_us) {
-    const std::int64_t db_now = r.Int(0, 7);
-    const std::int64_t offset = db_now - local_mid_us;  // db clock − local clock
+/// Row → (first slot, state) in the caller's clock; offset = database clock − local clock.
+SlotGrant FromRow(const db::Result& r, std::int64_t offset) {
     auto local = [&](std::int64_t t) { return t == 0 ? 0 : t - offset; };
     SlotGrant g;
     g.first_us = local(r.Int(0, 0));
@@ -146,18 +144,44 @@ SlotGrant FromRow(const db::Result& r, std::int64_t local_mid_us) {
     return g;
 }
 
+constexpr std::string_view kPingPg = "SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint";
+constexpr std::int64_t kRecalibrateUs = 10'000'000;
+
 }  // namespace
 
 DbBudget::DbBudget(std::string db_url, http::Clock& clock) : url_(std::move(db_url)), clock_(clock) {
     std::lock_guard lock(mu_);
-    Conn();
+    OffsetUs();
 }
 
 DbBudget::~DbBudget() = default;
 
 db::Connection& DbBudget::Conn() {
-    if (!conn_) conn_ = db::Open(url_);
+    if (!conn_) {
+        conn_ = db::Open(url_);
+        offset_at_us_ = 0;  // recalibrate on a new connection
+    }
     return *conn_;
+}
+
+std::int64_t DbBudget::OffsetUs() {
+    auto& c = Conn();
+    if (c.GetDialect() != db::Dialect::kPostgres) return 0;  // SQLite: the caller's clock is the clock
+    const std::int64_t now = clock_.NowUs();
+    if (offset_at_us_ != 0 && now - offset_at_us_ < kRecalibrateUs) return offset_us_;
+    // NTP-style: of a few pings keep the one with the shortest round trip (error ≤ RTT / 2).
+    std::int64_t best_rtt = -1;
+    for (int i = 0; i < 5; ++i) {
+        const std::int64_t before = clock_.NowUs();
+        db::Result r = c.Exec(kPingPg);
+        const std::int64_t after = clock_.NowUs();
+        if (best_rtt < 0 || after - before < best_rtt) {
+            best_rtt = after - before;
+            offset_us_ = r.Int(0, 0) - (before + (after - before) / 2);
+        }
+    }
+    offset_at_us_ = clock_.NowUs();
+    return offset_us_;
 }
 
 template <typename F>
@@ -177,12 +201,11 @@ SlotGrant DbBudget::Reserve(const std::string& key, std::int64_t interval_us, in
         auto& c = Conn();
         const bool pg = c.GetDialect() == db::Dialect::kPostgres;
         for (int round = 0; round < 2; ++round) {
-            const std::int64_t before = clock_.NowUs();
+            const std::int64_t offset = OffsetUs();
             db::Result r = pg ? c.Exec(kReservePg, {key, interval_us, std::int64_t{count}})
-                              : c.Exec(kReserveSqlite, {key, interval_us, std::int64_t{count}, before});
-            const std::int64_t after = clock_.NowUs();
+                              : c.Exec(kReserveSqlite, {key, interval_us, std::int64_t{count}, clock_.NowUs()});
             if (r.Rows() == 1) {
-                SlotGrant g = FromRow(r, pg ? before + (after - before) / 2 : r.Int(0, 7));
+                SlotGrant g = FromRow(r, offset);
                 g.interval_us = interval_us;
                 g.count = count;
                 return g;
@@ -197,11 +220,10 @@ RateState DbBudget::Load(const std::string& key) {
     return Guarded([&] {
         auto& c = Conn();
         const bool pg = c.GetDialect() == db::Dialect::kPostgres;
-        const std::int64_t before = clock_.NowUs();
-        db::Result r = pg ? c.Exec(kLoadPg, {key}) : c.Exec(kLoadSqlite, {key, before});
-        const std::int64_t after = clock_.NowUs();
+        const std::int64_t offset = OffsetUs();
+        db::Result r = pg ? c.Exec(kLoadPg, {key}) : c.Exec(kLoadSqlite, {key, clock_.NowUs()});
         if (r.Rows() == 0) return RateState{};
-        return FromRow(r, pg ? before + (after - before) / 2 : r.Int(0, 7)).state;
+        return FromRow(r, offset).state;
     });
 }
 
@@ -211,11 +233,10 @@ RateState DbBudget::Observe(const std::string& key, const Observation& obs) {
         const bool pg = c.GetDialect() == db::Dialect::kPostgres;
         std::vector<db::Param> params{key, db::Opt(obs.remaining), obs.reset_in_us, obs.limit, obs.window_us,
                                       obs.pause_for_us};
-        const std::int64_t before = clock_.NowUs();
-        if (!pg) params.emplace_back(before);
+        const std::int64_t offset = OffsetUs();
+        if (!pg) params.emplace_back(clock_.NowUs());
         db::Result r = c.Exec(pg ? kObservePg : kObserveSqlite, params);
-        const std::int64_t after = clock_.NowUs();
-        return FromRow(r, pg ? before + (after - before) / 2 : r.Int(0, 7)).state;
+        return FromRow(r, offset).state;
     });
 }
 

@@ -101,6 +101,7 @@ public:
 
 private:
     db::Connection& Conn();
+    std::int64_t OffsetUs();
     template <typename F>
     auto Guarded(F&& f) -> decltype(f());
 
@@ -108,6 +109,8 @@ private:
     http::Clock& clock_;
     std::mutex mu_;
     std::unique_ptr<db::Connection> conn_;
+    std::int64_t offset_us_ = 0;     ///< database clock − local clock (PostgreSQL)
+    std::int64_t offset_at_us_ = 0;  ///< when it was measured (0 = never)
 };
 
 /// "" → InProcessBudget, otherwise DbBudget(url).

@@ -1,0 +1,123 @@
+#pragma once
+// Checks shared by the SQLite (unit) and PostgreSQL budget tests.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "db/connection.hpp"
+#include "db/migrator.hpp"
+#include "esi/rate_budget.hpp"
+
+namespace kr::esi::testing {
+
+inline void MigrateDb(const std::string& url) {
+    auto c = db::Open(url);
+    db::Migrate(*c);
+}
+
+inline void ResetKey(const std::string& url, const std::string& key) {
+    auto c = db::Open(url);
+    c->Exec("DELETE FROM kr_rate_state WHERE key = $1", {key});
+}
+
+/// `procs` processes (fork) each reserve `per_proc` slots (blocks of `block`) from their own
+/// DbBudget on `url`; returns all slot times (local clock, unix µs).
+inline std::vector<std::int64_t> ReserveFromProcesses(const std::string& url, const std::string& key, int procs,
+                                                     int per_proc, int block, std::int64_t interval_us) {
+    std::vector<std::pair<pid_t, FILE*>> kids;
+    for (int p = 0; p < procs; ++p) {
+        int fds[2];
+        if (pipe(fds) != 0) ADD_FAILURE() << "pipe";
+        pid_t pid = fork();
+        if (pid == 0) {
+            close(fds[0]);
+            FILE* out = fdopen(fds[1], "w");
+            int code = 0;
+            try {
+                DbBudget b(url);
+                for (int got = 0; got < per_proc;) {
+                    SlotGrant g = b.Reserve(key, interval_us, std::min(block, per_proc - got));
+                    for (int i = 0; i < g.count; ++i) std::fprintf(out, "%lld\n", static_cast<long long>(g.first_us + i * g.interval_us));
+                    got += g.count;
+                }
+            } catch (const std::exception& e) {
+                std::fprintf(stderr, "child: %s\n", e.what());
+                code = 1;
+            }
+            std::fclose(out);
+            _exit(code);
+        }
+        close(fds[1]);
+        kids.emplace_back(pid, fdopen(fds[0], "r"));
+    }
+    std::vector<std::int64_t> all;
+    for (auto& [pid, in] : kids) {
+        long long v = 0;
+        while (std::fscanf(in, "%lld", &v) == 1) all.push_back(v);
+        std::fclose(in);
+        int status = 0;
+        waitpid(pid, &status, 0);
+        EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    std::sort(all.begin(), all.end());
+    return all;
+}
+
+inline void ExpectSpaced(const std::vector<std::int64_t>& sorted, std::int64_t interval_us, std::int64_t tolerance_us) {
+    for (std::size_t i = 1; i < sorted.size(); ++i) {
+        ASSERT_GE(sorted[i] - sorted[i - 1], interval_us - tolerance_us) << "slots " << i - 1 << " and " << i;
+    }
+}
+
+/// Merge rules of Observe() (both implementations must agree).
+inline void CheckObserveMerge(RateBudget& b, const std::string& key) {
+    constexpr std::int64_t kS = 1'000'000;
+    Observation o;
+    o.remaining = 80;
+    o.reset_in_us = 40 * kS;
+    RateState s = b.Observe(key, o);
+    EXPECT_EQ(s.remaining, 80);
+    o.remaining = 90;  // a stale, higher report from the same window does not raise it
+    s = b.Observe(key, o);
+    EXPECT_EQ(s.remaining, 80);
+    o.remaining = 70;
+    s = b.Observe(key, o);
+    EXPECT_EQ(s.remaining, 70);
+    o.remaining = 100;  // a new window (reset much later) replaces it
+    o.reset_in_us = 100 * kS;
+    s = b.Observe(key, o);
+    EXPECT_EQ(s.remaining, 100);
+    Observation p;
+    p.pause_for_us = 5 * kS;
+    s = b.Observe(key, p);
+    EXPECT_EQ(s.remaining, 100);  // a pause-only observation keeps the level
+    EXPECT_GT(s.paused_until_us, 0);
+    Observation shorter;
+    shorter.pause_for_us = 1 * kS;
+    RateState s2 = b.Observe(key, shorter);
+    EXPECT_EQ(s2.paused_until_us / 1000, s.paused_until_us / 1000) << "a pause never shrinks";
+    // Reservations start after the pause.
+    SlotGrant g = b.Reserve(key, 10'000, 3);
+    EXPECT_GE(g.first_us, s.paused_until_us - 2000);
+    Observation bucket;
+    bucket.remaining = 3000;
+    bucket.limit = 3600;
+    bucket.window_us = 900 * kS;
+    RateState k = b.Observe(key + ":bucket", bucket);
+    EXPECT_EQ(k.limit, 3600);
+    EXPECT_EQ(k.window_us, 900 * kS);
+    bucket.remaining = 3100;  // floating bucket: last report wins
+    bucket.limit = 0;
+    k = b.Observe(key + ":bucket", bucket);
+    EXPECT_EQ(k.remaining, 3100);
+    EXPECT_EQ(k.limit, 3600);
+    EXPECT_EQ(b.Load(key + ":bucket").remaining, 3100);
+    EXPECT_FALSE(b.Load(key + ":none").remaining);
+}
+
+}  // namespace kr::esi::testing

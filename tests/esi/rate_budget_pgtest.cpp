@@ -1,0 +1,47 @@
+// DbBudget on PostgreSQL: the deployment-wide budget (processes on any machine share one row).
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include "budget_checks.hpp"
+
+using namespace kr::esi;
+using namespace kr::esi::testing;
+
+namespace {
+
+std::string PgUrl() {
+    const char* dsn = std::getenv("KR_TEST_PG_DSN");
+    return dsn ? dsn : "";
+}
+
+#define REQUIRE_PG()                                                                         \
+    do {                                                                                     \
+        if (PgUrl().empty()) {                                                               \
+            const char* req = std::getenv("KR_REQUIRE_INTEGRATION");                         \
+            if (req && std::string(req) == "1") FAIL() << "KR_TEST_PG_DSN is not set";       \
+            GTEST_SKIP() << "KR_TEST_PG_DSN not set (start: scripts/servers.sh start pg)";   \
+        }                                                                                    \
+    } while (0)
+
+TEST(DbBudgetPg, ObserveMerge) {
+    REQUIRE_PG();
+    MigrateDb(PgUrl());
+    ResetKey(PgUrl(), "test:merge:" + std::to_string(getpid()));
+    ResetKey(PgUrl(), "test:merge:" + std::to_string(getpid()) + ":bucket");
+    DbBudget b(PgUrl());
+    CheckObserveMerge(b, "test:merge:" + std::to_string(getpid()));
+}
+
+TEST(DbBudgetPg, FourProcessesShareOneSequenceOfSlots) {
+    REQUIRE_PG();
+    MigrateDb(PgUrl());
+    ResetKey(PgUrl(), "test:procs:" + std::to_string(getpid()));
+    auto slots = ReserveFromProcesses(PgUrl(), "test:procs:" + std::to_string(getpid()), 4, 100, 2, 2000);
+    ASSERT_EQ(slots.size(), 400u);
+    // Slots are computed in the database's clock and converted with each process's offset
+    // estimate (± half a round trip).
+    ExpectSpaced(slots, 2000, 1000);
+}
+
+}  // namespace

@@ -1,0 +1,84 @@
+// RateBudget: in-process and SQLite-backed (shared by processes on one machine).
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "budget_checks.hpp"
+#include "esi/pacer.hpp"
+
+using namespace kr::esi;
+using namespace kr::esi::testing;
+
+namespace {
+
+std::string TempDbUrl(const std::string& name) {
+    auto dir = std::filesystem::temp_directory_path() / ("kr_esi_test_" + std::to_string(getpid()));
+    std::filesystem::create_directories(dir);
+    auto path = dir / name;
+    std::filesystem::remove(path);
+    return "sqlite://" + path.string();
+}
+
+TEST(InProcessBudget, SlotsAreSpacedAcrossThreads) {
+    InProcessBudget b;
+    std::vector<std::int64_t> all;
+    std::mutex mu;
+    std::vector<std::thread> ts;
+    for (int t = 0; t < 4; ++t) {
+        ts.emplace_back([&] {
+            for (int i = 0; i < 50; ++i) {
+                SlotGrant g = b.Reserve("esi", 1000, 2);
+                std::lock_guard lock(mu);
+                for (int k = 0; k < g.count; ++k) all.push_back(g.first_us + k * g.interval_us);
+            }
+        });
+    }
+    for (auto& t : ts) t.join();
+    std::sort(all.begin(), all.end());
+    ASSERT_EQ(all.size(), 400u);
+    ExpectSpaced(all, 1000, 0);
+}
+
+TEST(InProcessBudget, ObserveMerge) {
+    InProcessBudget b;
+    CheckObserveMerge(b, "esi");
+}
+
+TEST(DbBudgetSqlite, ObserveMerge) {
+    const auto url = TempDbUrl("merge.db");
+    MigrateDb(url);
+    DbBudget b(url);
+    CheckObserveMerge(b, "esi");
+}
+
+TEST(DbBudgetSqlite, FourProcessesShareOneSequenceOfSlots) {
+    const auto url = TempDbUrl("procs.db");
+    MigrateDb(url);
+    auto slots = ReserveFromProcesses(url, "esi", 4, 60, 3, 2000);
+    ASSERT_EQ(slots.size(), 240u);
+    ExpectSpaced(slots, 2000, 0);
+}
+
+TEST(Pacer, HandsOutSlotsAndDropsLateOnes) {
+    kr::http::ManualClock clock;
+    InProcessBudget b(clock);
+    PacerOptions o;
+    o.rate = 100;  // interval (1 s + 20 ms) / 100 = 10.2 ms; blocks of 5
+    Pacer p(b, clock, "k", o);
+    EXPECT_EQ(p.IntervalUs(), 10'200);
+    auto t = p.TryTake(10);
+    EXPECT_TRUE(t.taken);
+    auto n = p.TryTake(10);
+    EXPECT_FALSE(n.taken);
+    EXPECT_EQ(n.at_us - t.at_us, 10'200);
+    clock.Advance(10'200);
+    EXPECT_TRUE(p.TryTake(10).taken);
+    clock.Advance(100'000);  // the rest of the block is now too late to use
+    auto late = p.TryTake(10);
+    EXPECT_TRUE(late.taken);
+    EXPECT_EQ(late.at_us, clock.NowUs());
+    EXPECT_EQ(p.SlotsDropped(), 3);
+}
+
+}  // namespace
