@@ -1,5 +1,7 @@
 #include "server.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -211,6 +213,28 @@ class CacheStore {
 };
 
 using Counter = std::atomic<std::uint64_t>;
+
+// cpp-httplib 0.11 only notices stop() on an idle keep-alive connection after its keep-alive
+// timeout. To stop promptly, shut down our accepted sockets (local port == our port).
+void ShutdownAcceptedSockets(int port, int listen_fd) {
+  std::error_code ec;
+  for (const auto& de : std::filesystem::directory_iterator("/proc/self/fd", ec)) {
+    int fd = -1;
+    try {
+      fd = std::stoi(de.path().filename().string());
+    } catch (...) {
+      continue;
+    }
+    if (fd < 0 || fd == listen_fd) continue;
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) continue;
+    if (ss.ss_family != AF_INET) continue;
+    const auto* in = reinterpret_cast<const sockaddr_in*>(&ss);
+    if (ntohs(in->sin_port) != port) continue;
+    ::shutdown(fd, SHUT_RDWR);
+  }
+}
 
 }  // namespace
 
@@ -1155,6 +1179,7 @@ void Server::Stop() {
   m.stop_cv.notify_all();
   if (m.svr) {
     m.svr->stop();
+    ShutdownAcceptedSockets(m.port, m.listen_fd);
     if (m.thread.joinable()) m.thread.join();
     m.svr.reset();
   }
