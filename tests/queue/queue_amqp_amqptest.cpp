@@ -168,6 +168,51 @@ TEST_F(AmqpQueueTest, WrongPasswordIsFatal) {
     EXPECT_THROW(q.Declare(env_.name), kr::FatalError);
 }
 
+/// With a 1 s heartbeat and a worker that holds a delivery while polling every 0.5 s, the
+/// connection stays up (Poll services heartbeats): the delivery is not redelivered and its ack
+/// still counts.
+TEST_F(AmqpQueueTest, PollServicesHeartbeatsWhileADeliveryIsHeld) {
+    QueueOptions o;
+    o.heartbeat = 1s;
+    kr::queue::AmqpQueue c(env_.url, o);
+    c.Publish(env_.name, {{Entity(1), 0, 0}});
+    c.Consume(env_.name, 5);
+    auto d = Drain(c, 1, 5s, false);
+    ASSERT_EQ(d.size(), 1u);
+    auto until = std::chrono::steady_clock::now() + 4s;
+    while (std::chrono::steady_clock::now() < until) {
+        EXPECT_TRUE(c.Poll(500ms).empty()) << "redelivered: the connection was lost";
+    }
+    c.Ack(d[0]);
+    c.Poll(0ms);
+    c.Cancel();
+    EXPECT_TRUE(WaitUntil([&] { return c.Stats(env_.name).ready == 0; }, 2s));
+    kr::queue::AmqpQueue c2(env_.url);
+    c2.Consume(env_.name, 5);
+    EXPECT_TRUE(c2.Poll(500ms).empty());
+}
+
+/// The queue is deleted under a running consumer (basic.cancel from the broker): the consumer
+/// re-declares it and keeps consuming; acks of deliveries from before are ignored, not fatal.
+TEST_F(AmqpQueueTest, ConsumerRecoversWhenItsQueueIsDeleted) {
+    kr::queue::AmqpQueue c(env_.url);
+    c.Publish(env_.name, {{Entity(1), 0, 0}});
+    c.Consume(env_.name, 5);
+    auto before = Drain(c, 1, 5s, false);
+    ASSERT_EQ(before.size(), 1u);
+    {
+        RawConn raw(env_.url);
+        raw.conn.DeleteQueue(env_.name);
+    }
+    c.Poll(500ms);  // sees the cancel, reopens, re-declares, re-consumes
+    c.Ack(before[0]);  // stale tag: ignored
+    kr::queue::AmqpQueue p(env_.url);
+    p.Publish(env_.name, {{Entity(2), 0, 0}});
+    auto after = Drain(c, 1, 10s);
+    ASSERT_EQ(after.size(), 1u);
+    EXPECT_EQ(after[0].body, Entity(2));
+}
+
 /// stop_app/start_app of the broker while a publisher and a consumer run: every message arrives.
 TEST_F(AmqpQueueTest, BrokerRestartMidStreamLosesNothing) {
     const char* dir = std::getenv("KR_SERVERS_DIR");
