@@ -1,4 +1,5 @@
 // The queue behaviour suite on the database queue over a SQLite file, plus DbQueue specifics.
+#include "queue/amqp_queue.hpp"
 #include "queue/db_queue.hpp"
 #include "queue/queue_suite.hpp"
 
@@ -78,6 +79,17 @@ TEST(SqliteDbQueue, SharedConnectionAckJoinsCallerTransaction) {
     EXPECT_EQ(q.Stats("q").unacked, 1);
     auto d2 = q.Poll(0ms);  // still leased to us
     EXPECT_TRUE(d2.empty());
+}
+
+TEST(OpenQueue, PicksRabbitMqOnlyWhenAUrlIsGiven) {
+    TempSqliteFile file;
+    auto db = kr::queue::OpenQueue(std::nullopt, file.Url());
+    EXPECT_NE(dynamic_cast<kr::queue::DbQueue*>(db.get()), nullptr);
+    EXPECT_NE(dynamic_cast<kr::queue::DbQueue*>(kr::queue::OpenQueue(std::string(), file.Url()).get()), nullptr);
+    // AmqpQueue connects lazily: constructing it needs no broker, a bad URL fails at once.
+    auto amqp = kr::queue::OpenQueue(std::string("amqp://guest:guest@127.0.0.1:1/"), file.Url());
+    EXPECT_NE(dynamic_cast<kr::queue::AmqpQueue*>(amqp.get()), nullptr);
+    EXPECT_THROW(kr::queue::OpenQueue(std::string("amqp://[bad"), file.Url()), kr::FatalError);
 }
 
 TEST(SqliteDbQueue, PublishThroughputIsReported) {
