@@ -146,6 +146,12 @@ EsiClient::EsiClient(EsiOptions options, http::HttpClient& http, RateBudget& bud
 
 EsiClient::~EsiClient() = default;
 
+EsiStats EsiClient::Stats() const {
+    EsiStats s = stats_;
+    s.slots_dropped = pacer_.SlotsDropped();
+    return s;
+}
+
 bool EsiClient::Idle() const { return ready_.empty() && in_flight_ == 0 && completions_.empty(); }
 
 void EsiClient::Submit(EsiRequest request, EsiCallback callback) {
@@ -299,6 +305,8 @@ void EsiClient::Send(const std::shared_ptr<Job>& job, std::int64_t now) {
     hr.timeout = options_.timeout;
     ++job->attempts;
     ++stats_.requests;
+    if (stats_.first_send_us == 0) stats_.first_send_us = now;
+    stats_.last_send_us = now;
     ++in_flight_;
     const std::string* gk = GroupKeyFor(*job);
     job->group_key = gk ? *gk : std::string();

@@ -104,6 +104,9 @@ struct EsiStats {
     std::int64_t transport_errors = 0;
     std::int64_t bad_bodies = 0;
     std::int64_t failed = 0;         ///< results delivered as kFailed
+    std::int64_t slots_dropped = 0;  ///< budget slots not used in time (wasted budget)
+    std::int64_t first_send_us = 0;  ///< clock time of the first / last request sent
+    std::int64_t last_send_us = 0;
 };
 
 class EsiClient {
@@ -128,7 +131,7 @@ public:
     /// Blocking: Submit + Drive until this result is there (drives other requests too).
     EsiResult Fetch(EsiRequest request);
 
-    const EsiStats& Stats() const { return stats_; }
+    EsiStats Stats() const;
     const EsiOptions& Options() const { return options_; }
 
     /// "/killmails/123/abc…/" → "/killmails/{id}/{hash}/": how requests are mapped to rate-limit groups.

@@ -1,0 +1,102 @@
+// ZkbClient against FakeHttpClient and a manual clock.
+#include <gtest/gtest.h>
+
+#include "core/errors.hpp"
+#include "esi/zkb_client.hpp"
+#include "http/fake_http_client.hpp"
+
+using namespace kr;
+using namespace kr::esi;
+using http::FakeHttpClient;
+
+namespace {
+
+constexpr std::int64_t kS = 1'000'000;
+
+class ZkbClientTest : public ::testing::Test {
+protected:
+    ZkbClientTest() : fake(clock), budget(clock) {
+        opts.base_url = "http://zkb.test/api/";
+        opts.backoff_base = std::chrono::milliseconds(1000);
+    }
+    ZkbClient Make() { return ZkbClient(opts, fake, budget, clock); }
+    http::ManualClock clock;
+    FakeHttpClient fake;
+    InProcessBudget budget;
+    ZkbOptions opts;
+};
+
+TEST_F(ZkbClientTest, PagesArePacedAtOnePerSecondWithTrailingSlashAndUserAgent) {
+    fake.SetHandler([](const http::HttpRequest&) { return FakeHttpClient::Reply(200, R"([{"killmail_id":1,"zkb":{}}])"); });
+    auto zkb = Make();
+    for (int p = 1; p <= 4; ++p) {
+        ZkbPage page = zkb.FetchCharacterPage(90000001, p);
+        ASSERT_EQ(page.status, ZkbPage::Status::kOk) << page.error;
+        EXPECT_FALSE(page.end);
+    }
+    const auto& q = fake.Requests();
+    ASSERT_EQ(q.size(), 4u);
+    EXPECT_EQ(q[0].request.url, "http://zkb.test/api/characterID/90000001/page/1/");
+    bool ua = false;
+    for (const auto& [k, v] : q[0].request.headers) ua |= k == "User-Agent" && v.find("killreport-cpp/") == 0;
+    EXPECT_TRUE(ua);
+    for (std::size_t i = 1; i < q.size(); ++i) EXPECT_GE(q[i].started_us - q[i - 1].started_us, kS);
+}
+
+TEST_F(ZkbClientTest, EmptyArrayIsTheEnd) {
+    fake.Script("/page/3/", FakeHttpClient::Reply(200, "[]"));
+    ZkbPage page = Make().FetchCharacterPage(5, 3);
+    EXPECT_EQ(page.status, ZkbPage::Status::kOk);
+    EXPECT_TRUE(page.end);
+}
+
+TEST_F(ZkbClientTest, TooManyRequestsPausesTheSharedKeyAndRetries) {
+    fake.Script("/page/1/", FakeHttpClient::Reply(429, "{}", {{"Retry-After", "9"}}));
+    fake.Script("/page/1/", FakeHttpClient::Reply(200, "[]"));
+    const std::int64_t t0 = clock.NowUs();
+    ZkbPage page = Make().FetchCharacterPage(5, 1);
+    EXPECT_EQ(page.status, ZkbPage::Status::kOk);
+    EXPECT_EQ(page.attempts, 2);
+    ASSERT_EQ(fake.Requests().size(), 2u);
+    EXPECT_GE(fake.Requests()[1].started_us - t0, 9 * kS);
+    EXPECT_GE(budget.Load("zkb").paused_until_us, t0 + 9 * kS);
+}
+
+TEST_F(ZkbClientTest, ErrorsAreNeverTheEndOfHistory) {
+    fake.SetHandler([](const http::HttpRequest&) { return FakeHttpClient::Reply(503, "<html>cloudflare</html>"); });
+    ZkbPage page = Make().FetchCharacterPage(5, 2);
+    EXPECT_EQ(page.status, ZkbPage::Status::kFailed);
+    EXPECT_FALSE(page.end);
+    EXPECT_EQ(page.attempts, 3);
+    ASSERT_TRUE(page.retry_after);
+    EXPECT_THROW(page.ThrowIfError("zkb"), TransientError);
+}
+
+TEST_F(ZkbClientTest, NonArrayBodiesAreRetriedThenFail) {
+    fake.Script("/page/1/", FakeHttpClient::Reply(200, ""));  // "200 Missing trailing slash"
+    fake.Script("/page/1/", FakeHttpClient::Reply(200, R"({"error":"x"})"));
+    fake.Script("/page/1/", FakeHttpClient::Reply(200, R"([{"killmail_id":1)"));
+    ZkbPage page = Make().FetchCharacterPage(5, 1);
+    EXPECT_EQ(page.status, ZkbPage::Status::kFailed);
+    EXPECT_NE(page.error.find("bad_body"), std::string::npos);
+}
+
+TEST_F(ZkbClientTest, ClientErrorsAreNotRetried) {
+    fake.Script("/page/1/", FakeHttpClient::Reply(403, R"({"error":"blocked"})"));
+    ZkbPage page = Make().FetchCharacterPage(5, 1);
+    EXPECT_EQ(page.status, ZkbPage::Status::kClientError);
+    EXPECT_EQ(page.http_status, 403);
+    EXPECT_EQ(fake.Requests().size(), 1u);
+    EXPECT_THROW(page.ThrowIfError("zkb"), PermanentError);
+}
+
+TEST_F(ZkbClientTest, TransportErrorsRetry) {
+    fake.Script("/page/1/", FakeHttpClient::Transport(http::TransportError::kTimeout));
+    fake.Script("/page/1/", FakeHttpClient::Transport(http::TransportError::kReset));
+    fake.Script("/page/1/", FakeHttpClient::Reply(200, "[1]"));
+    ZkbPage page = Make().FetchCharacterPage(5, 1);
+    EXPECT_EQ(page.status, ZkbPage::Status::kOk);
+    EXPECT_EQ(page.attempts, 3);
+}
+
+}  // namespace
