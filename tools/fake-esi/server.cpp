@@ -393,8 +393,9 @@ struct Server::Impl {
       ++ftrunc;
       auto shared = std::make_shared<std::string>(body);
       const std::size_t half = body.size() / 2;
+      res.body.clear();  // otherwise httplib writes the body and ignores the provider
       res.set_content_provider(
-          body.size(), ctype, [shared, half](std::size_t offset, std::size_t length, httplib::DataSink& sink) {
+          shared->size(), ctype, [shared, half](std::size_t offset, std::size_t length, httplib::DataSink& sink) {
             if (offset >= half) return false;  // abort: the connection is closed mid-body
             sink.write(shared->data() + offset, std::min(length, half - offset));
             return true;
