@@ -15,10 +15,12 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "db/connection.hpp"
 #include "queue/amqp_queue.hpp"
+#include "queue/detail/amqp_connection.hpp"
 #include "queue/db_queue.hpp"
 #include "queue/messages.hpp"
 
@@ -71,6 +73,31 @@ Result Run(const std::function<std::unique_ptr<Queue>()>& open, const std::strin
     return r;
 }
 
+/// The broker's ceiling on this machine right now: publish without confirms and wait until the
+/// broker has enqueued everything (passive declare). Confirmed throughput cannot beat it.
+double BrokerCeiling(const std::string& url, const std::string& queue, int n) {
+    namespace d = kr::queue::detail;
+    d::AmqpConnection c;
+    c.Open(d::ParseAmqpUrl(url), 30s, 60s, "kr-bench-baseline");
+    d::AmqpConnection probe;  // a separate connection: a declare behind 100k publishes would wait for them
+    probe.Open(d::ParseAmqpUrl(url), 30s, 60s, "kr-bench-probe");
+    d::QueueArgs args;
+    args.max_priority = kr::queue::kMaxPriority;
+    c.DeclareQueue(queue, args, false);
+    auto t0 = Clock::now();
+    for (int i = 0; i < n; ++i) {
+        d::RawMessage m;
+        m.routing_key = queue;
+        m.body = kr::queue::BuildEntityMessage(90000000 + i, "bench");
+        m.priority = static_cast<std::uint8_t>(i % 10);
+        c.Publish(m, false);
+    }
+    while (probe.DeclareQueue(queue, {}, true).messages < n) std::this_thread::sleep_for(5ms);
+    double rate = n / Seconds(t0);
+    probe.DeleteQueue(queue);
+    return rate;
+}
+
 void Print(const char* name, int n, const Result& r) {
     std::printf("%-34s n=%-7d publish %9.0f msg/s   consume+ack %9.0f msg/s\n", name, n, r.publish_per_s,
                 r.consume_per_s);
@@ -92,6 +119,8 @@ int main(int argc, char** argv) {
             auto r = Run(open, queue, n, 200);
             kr::queue::AmqpQueue(url).DeleteAll(queue);
             Print("RabbitMQ (durable, x-max-priority)", n, r);
+            std::printf("%-34s n=%-7d enqueued without confirms %9.0f msg/s (broker ceiling now)\n", "  baseline", n,
+                        BrokerCeiling(url, queue + "_baseline", n));
         } else {
             std::printf("RabbitMQ: skipped (KR_TEST_AMQP_URL unset)\n");
         }
