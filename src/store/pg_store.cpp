@@ -12,6 +12,7 @@ std::string PgStore::IdSetSql(int n) const { return " = ANY($" + std::to_string(
 Param PgStore::IdSetParam(const std::vector<Id>& ids) const { return db::PgIntArray(ids); }
 std::string PgStore::TextSetSql(int n) const { return " = ANY($" + std::to_string(n) + "::text[])"; }
 Param PgStore::TextSetParam(const std::vector<std::string>& values) const { return db::PgTextArray(values); }
+std::string PgStore::IdListFrom(int n) const { return "unnest($" + std::to_string(n) + "::bigint[]) AS u(id)"; }
 
 const std::string& PgStore::Sql(const TableSpec& spec, const std::string& suffix) {
     std::string key = std::string(spec.table) + '|' + suffix;
@@ -124,6 +125,14 @@ std::vector<detail::SqlStore::UserColumn> PgStore::UserColumns() {
     std::vector<UserColumn> out;
     for (std::size_t i = 0; i < r.Rows(); ++i) out.push_back({r.Text(i, 0), r.Text(i, 1) == "NO", r.Bool(i, 2)});
     return out;
+}
+
+bool PgStore::HasLeadingIndex(const std::string& table, const std::string& column) {
+    return conn_->Exec(
+                   "SELECT count(*) FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = "
+                   "i.indkey[0] WHERE i.indrelid = to_regclass($1) AND a.attname = $2",
+                   {table, column})
+               .Int(0, 0) > 0;
 }
 
 }  // namespace kr::store

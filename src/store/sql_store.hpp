@@ -80,6 +80,8 @@ protected:
     virtual std::string IdSetSql(int n) const = 0;
     virtual Param IdSetParam(const std::vector<Id>& ids) const = 0;
     virtual std::string TextSetSql(int n) const = 0;
+    /// A FROM item yielding the ids of parameter $n as column `id`: "unnest($n::bigint[]) AS u(id)".
+    virtual std::string IdListFrom(int n) const = 0;
     virtual Param TextSetParam(const std::vector<std::string>& values) const = 0;
     /// Writes rows of one table (inside the caller's transaction).
     virtual UpsertCounts WriteRows(const TableSpec& spec, const Rows& rows, const std::string& now) = 0;
@@ -87,6 +89,8 @@ protected:
     virtual void WriteKillmails(const std::vector<const Killmail*>& killmails, const std::string& now,
                                 StoreKillmailsResult& result) = 0;
     virtual std::vector<UserColumn> UserColumns() = 0;
+    /// Whether an index on `table` starts with `column` (the scanner's skip scan needs one).
+    virtual bool HasLeadingIndex(const std::string& table, const std::string& column) = 0;
     /// Extra tables for Counts() (PostgreSQL: kr_created_tables).
     virtual std::vector<std::string> ExtraCountTables() const { return {}; }
 
@@ -105,9 +109,12 @@ protected:
 private:
     template <typename T>
     UpsertCounts UpsertEntities(EntityKind kind, const std::vector<T>& rows, const std::string& now);
-    const std::string& MissingSql(EntityKind kind, unsigned sources);
+    /// Next distinct ids of one reference column after $1, ascending, at most $2.
+    const std::string& RefStreamSql(EntityKind kind, const char* table, const char* column);
+    /// Which of the candidate ids ($1) are missing, not pending ($2 kind, $3 since), not 404 ($4 now).
+    const std::string& MissingFilterSql(EntityKind kind);
 
-    std::map<std::pair<int, unsigned>, std::string> missing_sql_;
+    std::map<std::string, std::string> scan_sql_;
     std::optional<std::vector<UserColumn>> user_columns_;
 };
 

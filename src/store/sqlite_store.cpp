@@ -25,6 +25,10 @@ Param SqliteStore::IdSetParam(const std::vector<Id>& ids) const {
 
 std::string SqliteStore::TextSetSql(int n) const { return IdSetSql(n); }
 
+std::string SqliteStore::IdListFrom(int n) const {
+    return "(SELECT value AS id FROM json_each($" + std::to_string(n) + ")) AS u";
+}
+
 Param SqliteStore::TextSetParam(const std::vector<std::string>& values) const {
     return nlohmann::json(values).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
@@ -135,6 +139,14 @@ std::vector<detail::SqlStore::UserColumn> SqliteStore::UserColumns() {
     std::vector<UserColumn> out;
     for (std::size_t i = 0; i < r.Rows(); ++i) out.push_back({r.Text(i, 0), r.Int(i, 1) != 0, r.Int(i, 2) != 0});
     return out;
+}
+
+bool SqliteStore::HasLeadingIndex(const std::string& table, const std::string& column) {
+    return conn_->Exec(
+                   "SELECT count(*) FROM pragma_index_list($1) l WHERE (SELECT name FROM pragma_index_info(l.name) "
+                   "WHERE seqno = 0) = $2",
+                   {table, column})
+               .Int(0, 0) > 0;
 }
 
 }  // namespace kr::store

@@ -188,6 +188,15 @@ INSERT INTO users (character_id, character_name, access_token, refresh_token, ex
     ASSERT_EQ(users.size(), 2u);
     EXPECT_EQ(users[1].second, "CCP Falcon");
     EXPECT_EQ(conn->Exec("SELECT access_token FROM users WHERE character_id = 95465499").Text(0, 0), "tok");
+    // The scanner works on their schema (no indexes of ours, INT columns).
+    auto missing_types = store->MissingReferencedIds(EntityKind::kType, 0, 100000);
+    EXPECT_FALSE(missing_types.empty());
+    EXPECT_TRUE(std::is_sorted(missing_types.begin(), missing_types.end()));
+    auto missing_chars = store->MissingReferencedIds(EntityKind::kCharacter, 0, 10);
+    EXPECT_EQ(missing_chars.size(), 10u);
+    EXPECT_EQ(store->MissingReferencedIds(EntityKind::kCharacter, missing_chars.back(), 100000).front() >
+                  missing_chars.back(), true);
+    EXPECT_TRUE(store->MissingReferencedIds(EntityKind::kAlliance, 0, 100000, {}).size() > 0);
     // An id above 2^31 does not fit their INT column: a permanent error, nothing written.
     Killmail big = SyntheticKillmail(3'000'000'000LL);
     EXPECT_THROW(store->StoreKillmails({big, SyntheticKillmail(42)}), PermanentError);
