@@ -100,11 +100,7 @@ TEST_F(FakeEsiAdmin, TruncatedAndGarbageBodies) {
     auto r = c->Get(char_url_.c_str());
     bool broken = !r;
     if (r) {
-      try {
-        (void)json::parse(r->body);
-      } catch (const std::exception&) {
-        broken = true;
-      }
+      broken = !json::accept(r->body);
     }
     EXPECT_TRUE(broken);
   }
@@ -116,14 +112,14 @@ TEST_F(FakeEsiAdmin, TruncatedAndGarbageBodies) {
     auto r = c_->Get(char_url_.c_str());
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 200);
-    EXPECT_THROW((void)json::parse(r->body), json::parse_error);
+    EXPECT_FALSE(json::accept(r->body));
   }
   // zKillboard too
   f.scope = "zkb";
   s_->SetFaults(f);
   auto r = c_->Get(("/zkb/api/characterID/" + std::to_string(s_->GetUniverse().HistoryCharacterIds()[0]) + "/").c_str());
   EXPECT_EQ(r->status, 200);
-  EXPECT_THROW((void)json::parse(r->body), json::parse_error);
+  EXPECT_FALSE(json::accept(r->body));
 }
 
 // ---- stats -----------------------------------------------------------------------------------------
