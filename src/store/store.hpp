@@ -134,13 +134,17 @@ public:
     /// Entities + their cache rows in one transaction. Stored entities are also removed from
     /// kr_pending_entities (they are no longer missing).
     virtual EntityBatchResult ApplyEntityBatch(const EntityBatch& batch) = 0;
-    /// Which of `ids` exist in the entity table (one query per batch).
+    /// Which of `ids` exist in the entity table (one query per batch: PostgreSQL
+    /// `= ANY($1::bigint[])`, SQLite `IN (SELECT value FROM json_each($1))` — one bound parameter).
     virtual std::unordered_set<Id> ExistingIds(EntityKind kind, const std::vector<Id>& ids) = 0;
 
     // ---- HTTP cache (kr_http_cache) --------------------------------------------------------
     /// The entries for `paths` that exist (one query per batch).
     virtual std::unordered_map<std::string, CacheEntry> LoadHttpCache(const std::vector<std::string>& paths) = 0;
-    /// Inserts or replaces the entries (last one wins per path), one transaction.
+    /// Inserts or replaces the entries (last one wins per path), one transaction. A row is
+    /// replaced as a whole: for a 304 refresh pass the stored etag/last_modified back with the
+    /// new expiry. Entity paths (EntityFromPath) also fill entity_kind/entity_id, which the
+    /// scanner uses to skip unexpired 404s.
     virtual void SaveHttpCache(const std::vector<CacheEntry>& entries) = 0;
 
     // ---- killmails -------------------------------------------------------------------------
