@@ -79,6 +79,17 @@ std::string DefaultUserAgent() {
     return std::string("killreport-cpp/") + KR_VERSION + " (+set KILLREPORT_USER_AGENT to your contact)";
 }
 
+http::CurlOptions CurlOptionsFor(const EsiOptions& o) {
+    http::CurlOptions c;
+    c.connect_timeout_ms = static_cast<long>(o.connect_timeout.count());
+    c.timeout_ms = static_cast<long>(o.timeout.count());
+    c.max_concurrency = o.max_concurrency;
+    c.max_host_connections = o.max_concurrency;
+    c.user_agent = o.user_agent;
+    c.verify_tls = true;
+    return c;
+}
+
 void EsiResult::ThrowIfError(const std::string& context) const {
     switch (outcome) {
         case Outcome::kFailed: throw TransientError(context + ": " + error, retry_after);

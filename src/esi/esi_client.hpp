@@ -29,6 +29,7 @@
 #include "esi/pacer.hpp"
 #include "esi/rate_budget.hpp"
 #include "http/clock.hpp"
+#include "http/curl_http_client.hpp"
 #include "http/http_client.hpp"
 
 namespace kr::esi {
@@ -77,7 +78,8 @@ struct EsiOptions {
     double rate_limit = 50;  ///< requests/s for the whole deployment (shared budget); 0 = off
     std::string user_agent = DefaultUserAgent();
     std::string compatibility_date = "2025-08-26";
-    std::chrono::milliseconds timeout{30000};  ///< total per request (connect timeout: the HttpClient's)
+    std::chrono::milliseconds timeout{30000};          ///< total per request
+    std::chrono::milliseconds connect_timeout{5000};   ///< used by CurlOptionsFor()
     int max_attempts = 3;
     int max_concurrency = 20;  ///< requests in flight from this client
     std::chrono::milliseconds backoff_base{500};
@@ -178,6 +180,9 @@ private:
     std::shared_ptr<int> alive_;  ///< callbacks from the HttpClient check it (client destroyed first)
     EsiStats stats_;
 };
+
+/// libcurl settings matching the ESI options (user agent, timeouts, concurrency, per-host cap).
+http::CurlOptions CurlOptionsFor(const EsiOptions& o);
 
 // ---- bulk endpoints -------------------------------------------------------------------------------
 
