@@ -406,6 +406,15 @@ std::unordered_set<Id> SqlStore::ExistingIds(EntityKind kind, const std::vector<
     return found;
 }
 
+std::vector<Id> SqlStore::ListIds(EntityKind kind, Id after, std::size_t limit) {
+    auto r = conn_->Exec(std::string("SELECT id FROM ") + KindTable(kind) + " WHERE id > $1 ORDER BY id LIMIT $2",
+                         {after, static_cast<std::int64_t>(limit)});
+    std::vector<Id> ids;
+    ids.reserve(r.Rows());
+    for (std::size_t i = 0; i < r.Rows(); ++i) ids.push_back(r.Int(i, 0));
+    return ids;
+}
+
 std::unordered_map<std::string, CacheEntry> SqlStore::LoadHttpCache(const std::vector<std::string>& paths) {
     std::unordered_map<std::string, CacheEntry> out;
     if (paths.empty()) return out;

@@ -52,6 +52,7 @@ public:
     UpsertCounts UpsertTypes(const std::vector<Type>& rows) override;
     EntityBatchResult ApplyEntityBatch(const EntityBatch& batch) override;
     std::unordered_set<Id> ExistingIds(EntityKind kind, const std::vector<Id>& ids) override;
+    std::vector<Id> ListIds(EntityKind kind, Id after, std::size_t limit) override;
 
     std::unordered_map<std::string, CacheEntry> LoadHttpCache(const std::vector<std::string>& paths) override;
     void SaveHttpCache(const std::vector<CacheEntry>& entries) override;

@@ -137,6 +137,8 @@ public:
     /// Which of `ids` exist in the entity table (one query per batch: PostgreSQL
     /// `= ANY($1::bigint[])`, SQLite `IN (SELECT value FROM json_each($1))` — one bound parameter).
     virtual std::unordered_set<Id> ExistingIds(EntityKind kind, const std::vector<Id>& ids) = 0;
+    /// Ids stored in the entity table, id > `after`, ascending, at most `limit` (keyset paging).
+    virtual std::vector<Id> ListIds(EntityKind kind, Id after, std::size_t limit) = 0;
 
     // ---- HTTP cache (kr_http_cache) --------------------------------------------------------
     /// The entries for `paths` that exist (one query per batch).

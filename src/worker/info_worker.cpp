@@ -1,0 +1,218 @@
+#include "worker/info_worker.hpp"
+
+#include <algorithm>
+
+#include "core/errors.hpp"
+#include "core/esi_json.hpp"
+#include "log/log.hpp"
+#include "queue/messages.hpp"
+
+namespace kr::worker {
+
+esi::CacheEntry ToEsiEntry(const store::CacheEntry& e) {
+    esi::CacheEntry out;
+    out.etag = e.etag.value_or("");
+    out.last_modified = e.last_modified.value_or("");
+    out.expires_at_ms = e.expires_at_ms;
+    return out;
+}
+
+store::CacheEntry ToStoreEntry(const std::string& path, const esi::CacheEntry& e, int status, std::int64_t now_ms) {
+    store::CacheEntry out;
+    out.path = path;
+    if (!e.etag.empty()) out.etag = e.etag;
+    if (!e.last_modified.empty()) out.last_modified = e.last_modified;
+    out.expires_at_ms = e.expires_at_ms;
+    out.status = status;
+    out.checked_at_ms = now_ms;
+    return out;
+}
+
+InfoWorker::InfoWorker(InfoWorkerOptions options, store::Store& store, esi::EsiClient& esi, Settler& settler)
+    : options_(options), store_(store), esi_(esi), settler_(settler) {
+    if (options_.concurrency <= 0) options_.concurrency = Traits(options_.kind).default_concurrency;
+}
+
+void InfoWorker::Admit(std::vector<queue::Delivery> deliveries) {
+    const auto kind = options_.kind;
+    auto& counters = settler_.Counters();
+    std::vector<std::pair<queue::Delivery, Id>> todo;
+    todo.reserve(deliveries.size());
+    for (auto& d : deliveries) {
+        Id id = 0;
+        try {
+            id = queue::ParseEntityMessage(d.body).entity_id;
+        } catch (...) {
+            settler_.Fail(d, std::current_exception());  // permanent: dead letter at once
+            continue;
+        }
+        if (!ShouldFetch(kind, id)) {
+            ++counters.skipped;
+            settler_.Ack(d);
+            continue;
+        }
+        todo.emplace_back(std::move(d), id);
+    }
+    if (todo.empty()) return;
+
+    std::vector<Id> ids;
+    std::vector<std::string> paths;
+    ids.reserve(todo.size());
+    paths.reserve(todo.size());
+    for (const auto& [d, id] : todo) {
+        ids.push_back(id);
+        paths.push_back(store::EntityPath(kind, id));
+    }
+    std::unordered_set<Id> existing;
+    std::unordered_map<std::string, store::CacheEntry> cache;
+    try {
+        existing = store_.ExistingIds(kind, ids);
+        cache = store_.LoadHttpCache(paths);
+    } catch (...) {
+        auto error = std::current_exception();
+        for (auto& [d, id] : todo) settler_.Fail(d, error);
+        return;
+    }
+    const std::int64_t now = store::NowMs();
+    for (std::size_t i = 0; i < todo.size(); ++i) {
+        auto& [d, id] = todo[i];
+        const auto it = cache.find(paths[i]);
+        const store::CacheEntry* c = it == cache.end() ? nullptr : &it->second;
+        const bool exists = existing.count(id) > 0;
+        if (c && c->status == 404 && c->expires_at_ms > now && !exists) {
+            ++counters.skipped;  // known missing: don't spend ESI's error budget on it again
+            settler_.Ack(d);
+            continue;
+        }
+        std::optional<esi::CacheEntry> known;
+        if (exists && c && c->status == 200) {
+            known = ToEsiEntry(*c);
+            bool too_old = options_.max_age_ms > 0 && now - c->checked_at_ms > options_.max_age_ms;
+            if (known->expires_at_ms > now && !too_old) {
+                ++counters.skipped;  // fresh: nothing to ask ESI
+                settler_.Ack(d);
+                continue;
+            }
+            if (too_old) known->expires_at_ms = 0;  // revalidate (If-None-Match) despite Expires
+        }
+        esi::EsiRequest req;
+        req.path = paths[i];
+        req.cache = std::move(known);
+        ++in_flight_;
+        flights_.push_back(d);
+        esi_.Submit(std::move(req), [this, d, id = id](esi::EsiResult r) { OnResult(d, id, std::move(r)); });
+    }
+}
+
+void InfoWorker::OnResult(const queue::Delivery& d, Id id, esi::EsiResult r) {
+    --in_flight_;
+    flights_.erase(std::find_if(flights_.begin(), flights_.end(),
+                                [&](const queue::Delivery& f) { return f.tag == d.tag && f.queue == d.queue; }));
+    const std::string path = store::EntityPath(options_.kind, id);
+    const std::int64_t now = store::NowMs();
+    Done done{d, {}, Done::kFetched};
+    try {
+        switch (r.outcome) {
+            case esi::Outcome::kOk:
+                try {
+                    AppendParsed(options_.kind, id, r.body, done.batch);
+                } catch (const esi_json::ParseError& e) {
+                    throw TransientError("ESI " + path + ": unusable body: " + e.what());
+                }
+                if (r.cache) done.batch.cache.push_back(ToStoreEntry(path, *r.cache, 200, now));
+                break;
+            case esi::Outcome::kNotModified:
+            case esi::Outcome::kFresh:
+                done.what = Done::kNotModified;
+                if (r.cache) done.batch.cache.push_back(ToStoreEntry(path, *r.cache, 200, now));
+                break;
+            case esi::Outcome::kNotFound: {
+                done.what = Done::kNotFound;
+                store::CacheEntry e;
+                e.path = path;
+                e.status = 404;
+                e.expires_at_ms = now + options_.not_found_ttl_ms;
+                e.checked_at_ms = now;
+                done.batch.cache.push_back(std::move(e));
+                break;
+            }
+            default: r.ThrowIfError("ESI " + path);  // kFailed: transient; other 4xx: permanent
+        }
+    } catch (const FatalError&) {
+        throw;
+    } catch (...) {
+        settler_.Fail(d, std::current_exception());
+        return;
+    }
+    if (done_.empty()) first_done_ = std::chrono::steady_clock::now();
+    done_.push_back(std::move(done));
+}
+
+void InfoWorker::Pump(std::chrono::milliseconds wait) {
+    if (in_flight_ > 0) esi_.Drive(wait);
+    if (done_.empty()) return;
+    bool due = in_flight_ == 0 || done_.size() >= options_.flush_max ||
+               std::chrono::steady_clock::now() - first_done_ >= options_.flush_interval;
+    if (due) Flush();
+}
+
+void InfoWorker::Flush() {
+    std::vector<Done> items;
+    items.swap(done_);
+    Commit(items);
+}
+
+void InfoWorker::Commit(std::vector<Done>& items) {
+    store::EntityBatch batch;
+    for (const auto& it : items) {
+        const auto& b = it.batch;
+        batch.alliances.insert(batch.alliances.end(), b.alliances.begin(), b.alliances.end());
+        batch.corporations.insert(batch.corporations.end(), b.corporations.begin(), b.corporations.end());
+        batch.characters.insert(batch.characters.end(), b.characters.begin(), b.characters.end());
+        batch.types.insert(batch.types.end(), b.types.begin(), b.types.end());
+        batch.cache.insert(batch.cache.end(), b.cache.begin(), b.cache.end());
+    }
+    store::EntityBatchResult result;
+    try {
+        result = store_.ApplyEntityBatch(batch);
+    } catch (const PermanentError&) {
+        if (items.size() > 1) {
+            // One bad row (e.g. an id above 2^31 in an existing KillReport INT column) must not
+            // sink the others: commit them one by one so only the culprit is dead-lettered.
+            for (auto& it : items) {
+                std::vector<Done> one;
+                one.push_back(std::move(it));
+                Commit(one);
+            }
+            return;
+        }
+        settler_.Fail(items.front().d, std::current_exception());
+        return;
+    } catch (const FatalError&) {
+        for (const auto& it : items) settler_.Release(it.d);
+        throw;
+    } catch (...) {
+        auto error = std::current_exception();
+        for (const auto& it : items) settler_.Fail(it.d, error);
+        return;
+    }
+    auto& c = settler_.Counters();
+    auto total = result.Total();
+    c.created += static_cast<std::int64_t>(total.created);
+    c.updated += static_cast<std::int64_t>(total.updated);
+    c.unchanged += static_cast<std::int64_t>(total.unchanged);
+    for (const auto& it : items) {
+        if (it.what == Done::kNotModified) ++c.unchanged;
+        if (it.what == Done::kNotFound) ++c.not_found;
+        settler_.Ack(it.d);
+    }
+}
+
+void InfoWorker::ReleaseAll() {
+    if (!done_.empty()) Flush();  // what ESI already answered is committed and acked
+    for (const auto& d : flights_) settler_.Release(d);
+    flights_.clear();
+    in_flight_ = 0;  // their callbacks never run: the client is not driven again
+}
+
+}  // namespace kr::worker

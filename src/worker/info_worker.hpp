@@ -1,0 +1,71 @@
+#pragma once
+// worker:info:{alliances,corporations,characters,types}: entity ids from the queue → ESI →
+// database → ack, batched.
+//
+// Per batch of deliveries: one query for which ids exist and one for their cache rows; skip what
+// is fresh (ESI's Expires, or KILLREPORT_MAX_AGE) or known missing (404 recorded, not expired) and
+// NPC characters — no request at all; revalidate stale rows with If-None-Match (304 = unchanged);
+// fetch the rest concurrently; then upsert entities and cache rows in ONE transaction and ack.
+// A 404 is recorded as "not found" for `not_found_ttl` and acked.
+#include <chrono>
+#include <cstdint>
+#include <vector>
+
+#include "esi/esi_client.hpp"
+#include "store/store.hpp"
+#include "worker/entity_kind.hpp"
+#include "worker/worker_loop.hpp"
+
+namespace kr::worker {
+
+struct InfoWorkerOptions {
+    store::EntityKind kind = store::EntityKind::kAlliance;
+    int concurrency = 0;                  ///< 0 = the spec's default for the kind
+    std::int64_t max_age_ms = 0;          ///< refresh rows checked longer ago than this; 0 = off
+    std::int64_t not_found_ttl_ms = 3LL * 24 * 3600 * 1000;
+    std::chrono::milliseconds flush_interval{20};
+    std::size_t flush_max = 1000;
+};
+
+class InfoWorker final : public Worker {
+public:
+    InfoWorker(InfoWorkerOptions options, store::Store& store, esi::EsiClient& esi, Settler& settler);
+
+    std::string Name() const override { return Traits(options_.kind).command; }
+    std::vector<std::string> Queues() const override { return {Traits(options_.kind).queue}; }
+    int Concurrency() const override { return options_.concurrency; }
+    void Admit(std::vector<queue::Delivery> deliveries) override;
+    void Pump(std::chrono::milliseconds wait) override;
+    std::size_t Held() const override { return in_flight_ + done_.size(); }
+    void ReleaseAll() override;
+
+private:
+    struct Done {
+        queue::Delivery d;
+        store::EntityBatch batch;  ///< this delivery's entity (0 or 1) and cache row
+        enum { kFetched, kNotModified, kNotFound } what = kFetched;
+    };
+    struct Flight {
+        queue::Delivery d;
+        Id id = 0;
+    };
+    void OnResult(const queue::Delivery& d, Id id, esi::EsiResult r);
+    void Flush();
+    void Commit(std::vector<Done>& items);
+
+    InfoWorkerOptions options_;
+    store::Store& store_;
+    esi::EsiClient& esi_;
+    Settler& settler_;
+    std::size_t in_flight_ = 0;
+    std::vector<queue::Delivery> flights_;  ///< deliveries waiting for ESI (for ReleaseAll)
+    std::vector<Done> done_;
+    std::chrono::steady_clock::time_point first_done_{};
+};
+
+/// store::CacheEntry (kr_http_cache row) → esi::CacheEntry (what the client revalidates with).
+esi::CacheEntry ToEsiEntry(const store::CacheEntry& e);
+/// A cache row from an ESI result (200/304).
+store::CacheEntry ToStoreEntry(const std::string& path, const esi::CacheEntry& e, int status, std::int64_t now_ms);
+
+}  // namespace kr::worker

@@ -1,0 +1,29 @@
+#pragma once
+// Publishing entity ids onto the original's queues, in confirmed batches.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/model.hpp"
+#include "queue/queue.hpp"
+#include "store/store.hpp"
+
+namespace kr::worker {
+
+/// Publishes {"entityId", "queuedAt", "source"} for every id to `queue_name` in batches of
+/// `batch` (each confirmed before the next). Returns how many were published.
+std::size_t PublishIds(queue::Queue& q, const std::string& queue_name, const std::vector<Id>& ids,
+                       std::uint8_t priority, const std::string& source, std::size_t batch = 1000);
+
+/// The same onto the info queue of `kind`; the ids are then marked pending in the store so that
+/// scan:entities does not queue them again while they wait.
+std::size_t PublishEntities(queue::Queue& q, store::Store& store, store::EntityKind kind, const std::vector<Id>& ids,
+                            std::uint8_t priority, const std::string& source, std::size_t batch = 1000);
+
+/// Ids referenced by killmails, by kind (NPC characters left out, duplicates removed).
+struct Referenced {
+    std::vector<Id> characters, corporations, alliances, types;
+};
+Referenced ReferencedBy(const std::vector<Killmail>& killmails);
+
+}  // namespace kr::worker

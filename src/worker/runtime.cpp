@@ -1,0 +1,63 @@
+#include "worker/runtime.hpp"
+
+#include <algorithm>
+
+namespace kr::worker {
+
+ProcessShared::ProcessShared(const config::Config& cfg) : cfg_(cfg) {
+    // The budget lives in the database so that every process sharing it shares one budget; with
+    // both limits off nothing is ever reserved, so an in-process budget is enough.
+    bool limited = cfg_.esi_rate_limit > 0 || cfg_.zkillboard_rate_limit > 0;
+    budget_ = esi::MakeBudget(limited ? cfg_.database_url : std::string());
+}
+
+queue::RetryPolicy ProcessShared::Policy() const {
+    queue::RetryPolicy p;
+    p.max_attempts = cfg_.max_attempts;
+    return p;
+}
+
+queue::QueueOptions QueueOptionsFrom(const config::Config& cfg) {
+    queue::QueueOptions o;
+    o.max_attempts = cfg.max_attempts;
+    return o;
+}
+
+Runtime::Runtime(ProcessShared& shared, int concurrency) : shared_(shared) {
+    const auto& cfg = shared.Cfg();
+    store_ = store::OpenStore(cfg.database_url);
+    queue_ = queue::OpenQueue(cfg.rabbitmq_url, cfg.database_url, QueueOptionsFrom(cfg));
+    http::CurlOptions co;
+    co.max_concurrency = std::max(4, std::min(concurrency, 256));
+    co.max_host_connections = co.max_concurrency;
+    co.user_agent = cfg.user_agent;
+    http_ = std::make_unique<http::CurlHttpClient>(co);
+    esi::EsiOptions eo;
+    eo.base_url = cfg.esi_base_url;
+    eo.rate_limit = cfg.esi_rate_limit;
+    eo.user_agent = cfg.user_agent;
+    eo.compatibility_date = cfg.compatibility_date;
+    eo.max_concurrency = co.max_concurrency;
+    esi_ = std::make_unique<esi::EsiClient>(eo, *http_, shared.Budget());
+}
+
+Runtime::~Runtime() = default;
+
+esi::ZkbClient& Runtime::Zkb() {
+    if (!zkb_) {
+        const auto& cfg = shared_.Cfg();
+        http::CurlOptions co;
+        co.max_concurrency = 2;
+        co.max_host_connections = 2;
+        co.user_agent = cfg.user_agent;
+        zkb_http_ = std::make_unique<http::CurlHttpClient>(co);
+        esi::ZkbOptions zo;
+        zo.base_url = cfg.zkillboard_base_url;
+        zo.rate_limit = cfg.zkillboard_rate_limit;
+        zo.user_agent = cfg.user_agent;
+        zkb_ = std::make_unique<esi::ZkbClient>(zo, *zkb_http_, shared_.Budget());
+    }
+    return *zkb_;
+}
+
+}  // namespace kr::worker

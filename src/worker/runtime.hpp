@@ -1,0 +1,59 @@
+#pragma once
+// Wiring of one worker thread: its own database connection (store), queue connection, HTTP
+// client and ESI/zKillboard clients, plus the request budget shared by the whole process (and,
+// through the database, by every process of the deployment).
+#include <memory>
+#include <string>
+
+#include "config/config.hpp"
+#include "esi/esi_client.hpp"
+#include "esi/rate_budget.hpp"
+#include "esi/zkb_client.hpp"
+#include "http/curl_http_client.hpp"
+#include "queue/consumer.hpp"
+#include "queue/queue.hpp"
+#include "store/store.hpp"
+
+namespace kr::worker {
+
+/// One per process: the shared budget (kr_rate_state in DATABASE_URL, so processes on other
+/// machines sharing the database share it too).
+class ProcessShared {
+public:
+    explicit ProcessShared(const config::Config& cfg);
+    const config::Config& Cfg() const { return cfg_; }
+    esi::RateBudget& Budget() { return *budget_; }
+    queue::RetryPolicy Policy() const;
+
+private:
+    config::Config cfg_;
+    std::shared_ptr<esi::RateBudget> budget_;
+};
+
+/// One per worker thread (nothing here is thread-safe).
+class Runtime {
+public:
+    /// concurrency sizes the HTTP client (transfers in flight).
+    Runtime(ProcessShared& shared, int concurrency);
+    ~Runtime();
+
+    store::Store& Store() { return *store_; }
+    queue::Queue& Queue() { return *queue_; }
+    esi::EsiClient& Esi() { return *esi_; }
+    esi::ZkbClient& Zkb();
+    ProcessShared& Shared() { return shared_; }
+
+private:
+    ProcessShared& shared_;
+    std::unique_ptr<store::Store> store_;
+    std::unique_ptr<queue::Queue> queue_;
+    std::unique_ptr<http::CurlHttpClient> http_;
+    std::unique_ptr<esi::EsiClient> esi_;
+    std::unique_ptr<http::CurlHttpClient> zkb_http_;
+    std::unique_ptr<esi::ZkbClient> zkb_;
+};
+
+/// Options for queue::OpenQueue from the configuration.
+queue::QueueOptions QueueOptionsFrom(const config::Config& cfg);
+
+}  // namespace kr::worker

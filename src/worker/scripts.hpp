@@ -1,0 +1,34 @@
+#pragma once
+// The one-shot queue scripts of the spec: they gather ids, publish them (confirmed) and exit.
+#include <cstdint>
+#include <vector>
+
+#include "core/model.hpp"
+#include "worker/runtime.hpp"
+
+namespace kr::worker {
+
+/// queue:alliances — every alliance id ESI lists (/alliances/) → esi_alliance_info_queue, in
+/// batches of 100 (the info worker skips those still fresh).
+std::size_t QueueAlliances(Runtime& rt);
+/// queue:corporations — NPC corporations (/corporations/npccorps/) and every corporation the
+/// database references (characters, victims, attackers) but does not hold.
+std::size_t QueueCorporations(Runtime& rt);
+/// queue:character — every user's character → zkillboard_character_queue.
+std::size_t QueueUserCharacters(Runtime& rt);
+/// queue:zkillboard ID… — a sync job for each character id → zkillboard_character_queue.
+std::size_t QueueZkillboard(Runtime& rt, const std::vector<Id>& character_ids);
+/// queue:alliance-corporations — every alliance id in the database → esi_alliance_corporations_queue.
+std::size_t QueueAllianceCorporations(Runtime& rt);
+
+struct ScanReport {
+    std::size_t characters = 0, corporations = 0, alliances = 0, types = 0;
+    std::size_t Total() const { return characters + corporations + alliances + types; }
+};
+/// scan:entities — the characters (NPCs filtered), corporations, alliances and types killmails
+/// reference that the database lacks and that are not already waiting in a queue → the four info
+/// queues (priority 5, source "killmail_scan"). Set-based SQL with keyset pagination: memory is
+/// bounded by the page size whatever the database size. `progress` draws a progress line.
+ScanReport ScanEntities(Runtime& rt, bool progress);
+
+}  // namespace kr::worker

@@ -1,0 +1,98 @@
+#include "worker/worker_loop.hpp"
+
+#include "core/errors.hpp"
+#include "log/log.hpp"
+
+namespace kr::worker {
+
+void Settler::Ack(const queue::Delivery& d) {
+    q_.Ack(d);
+    ++c_.processed;
+}
+
+void Settler::Fail(const queue::Delivery& d, std::exception_ptr error) {
+    auto settled = queue::Settle(q_, d, error, policy_);  // rethrows FatalError
+    switch (settled) {
+        case queue::Settled::kAcked: ++c_.processed; break;
+        case queue::Settled::kRetried:
+            ++c_.processed;
+            ++c_.retried;
+            break;
+        case queue::Settled::kDeadLettered:
+            ++c_.processed;
+            ++c_.dead;
+            break;
+        case queue::Settled::kReleased: break;
+    }
+    if (spdlog::should_log(spdlog::level::debug)) {
+        try {
+            std::rethrow_exception(error);
+        } catch (const std::exception& e) {
+            spdlog::debug("{}: {} -> {}", d.queue, d.body, e.what());
+        }
+    }
+}
+
+void Settler::Release(const queue::Delivery& d) { q_.Release(d); }
+
+bool QueuesDrained(queue::Queue& q, const std::vector<std::string>& queues) {
+    for (const auto& name : queues) {
+        auto s = q.Stats(name);
+        if (s.ready > 0 || s.retrying > 0) return false;
+    }
+    return true;
+}
+
+void RunWorker(Worker& w, queue::Queue& q, SummaryLogger& summary, const LoopOptions& options, std::stop_token stop) {
+    using Clock = std::chrono::steady_clock;
+    const auto queues = w.Queues();
+    for (const auto& name : queues) {
+        q.Declare(name);
+        q.Consume(name, w.Concurrency());
+    }
+    const auto conc = static_cast<std::size_t>(w.Concurrency());
+    bool cancelled = false;
+    Clock::time_point deadline{};
+    Clock::time_point last_probe{};
+    int drained_probes = 0;
+    for (;;) {
+        if (stop.stop_requested() && !cancelled) {
+            q.Cancel();
+            cancelled = true;
+            deadline = Clock::now() + options.drain_deadline;
+            spdlog::info("{}: stopping; finishing {} in-flight message(s)", w.Name(), w.Held());
+        }
+        std::size_t held = w.Held();
+        std::size_t got = 0;
+        if (!cancelled && held < conc) {
+            auto ds = q.Poll(held ? std::chrono::milliseconds(0) : std::chrono::milliseconds(200), conc - held);
+            got = ds.size();
+            if (got) w.Admit(std::move(ds));
+        }
+        if (w.Held() > 0) {
+            w.Pump(std::chrono::milliseconds(5));
+        } else if (cancelled) {
+            break;
+        }
+        if (cancelled && Clock::now() > deadline) {
+            spdlog::warn("{}: drain deadline reached; handing back {} message(s)", w.Name(), w.Held());
+            w.ReleaseAll();
+            break;
+        }
+        bool idle = w.Held() == 0 && got == 0;
+        if (options.idle_flag) options.idle_flag->store(idle);
+        summary.Tick();
+        if (options.until_idle && !cancelled) {
+            if (!idle) {
+                drained_probes = 0;
+            } else if (Clock::now() - last_probe > std::chrono::milliseconds(300)) {
+                last_probe = Clock::now();
+                drained_probes = QueuesDrained(q, queues) ? drained_probes + 1 : 0;
+                if (drained_probes >= 2) break;
+            }
+        }
+    }
+    summary.Final();
+}
+
+}  // namespace kr::worker

@@ -1,0 +1,66 @@
+#pragma once
+// The consume loop shared by every worker: poll up to `concurrency` deliveries, hand them to the
+// worker, drive its I/O, settle, and stop gracefully (cancel, finish or hand back what is in
+// flight within a deadline) or when idle (`--until-idle`).
+#include <atomic>
+#include <chrono>
+#include <exception>
+#include <stop_token>
+#include <string>
+#include <vector>
+
+#include "queue/consumer.hpp"
+#include "queue/queue.hpp"
+#include "worker/worker_stats.hpp"
+
+namespace kr::worker {
+
+/// Settles deliveries and keeps the counters; the per-delivery decision is queue::Settle, the one
+/// place where processing errors are classified.
+class Settler {
+public:
+    Settler(queue::Queue& q, queue::RetryPolicy policy, WorkerCounters& c) : q_(q), policy_(policy), c_(c) {}
+    void Ack(const queue::Delivery& d);
+    /// Retry / dead-letter by the exception; rethrows kr::FatalError.
+    void Fail(const queue::Delivery& d, std::exception_ptr error);
+    void Release(const queue::Delivery& d);
+    WorkerCounters& Counters() { return c_; }
+    queue::Queue& Queue() { return q_; }
+
+private:
+    queue::Queue& q_;
+    queue::RetryPolicy policy_;
+    WorkerCounters& c_;
+};
+
+class Worker {
+public:
+    virtual ~Worker() = default;
+    virtual std::string Name() const = 0;
+    virtual std::vector<std::string> Queues() const = 0;
+    virtual int Concurrency() const = 0;
+    /// Takes deliveries; settles some at once, keeps the others until their I/O completes.
+    virtual void Admit(std::vector<queue::Delivery> deliveries) = 0;
+    /// Drives I/O for up to `wait`, commits and settles what is complete.
+    virtual void Pump(std::chrono::milliseconds wait) = 0;
+    /// Deliveries taken and not settled yet.
+    virtual std::size_t Held() const = 0;
+    /// Shutdown deadline: hand back everything still held (redelivered later).
+    virtual void ReleaseAll() = 0;
+};
+
+struct LoopOptions {
+    bool until_idle = false;
+    std::chrono::milliseconds drain_deadline{std::chrono::seconds(8)};
+    /// Set to true whenever the worker holds nothing and the last poll was empty (`run` uses it).
+    std::atomic<bool>* idle_flag = nullptr;
+};
+
+/// Runs until `stop` (graceful) or, with until_idle, until its queues are empty with nothing
+/// in flight or waiting for a retry. Rethrows kr::FatalError.
+void RunWorker(Worker& w, queue::Queue& q, SummaryLogger& summary, const LoopOptions& options, std::stop_token stop);
+
+/// Every queue is empty and nothing waits for a retry (ready == 0 and retrying == 0).
+bool QueuesDrained(queue::Queue& q, const std::vector<std::string>& queues);
+
+}  // namespace kr::worker
