@@ -2,9 +2,20 @@
 
 #include <algorithm>
 
+#include "db/connection.hpp"
+#include "db/migrator.hpp"
+#include "log/log.hpp"
+
 namespace kr::worker {
 
 ProcessShared::ProcessShared(const config::Config& cfg) : cfg_(cfg) {
+    {
+        // Every command works on a current schema (idempotent; on a KillReport database it only
+        // adds our tables, exactly as db:migrate).
+        auto conn = db::Open(cfg_.database_url);
+        auto report = db::Migrate(*conn);
+        for (const auto& m : report.applied) spdlog::info("schema: applied {}", m);
+    }
     // The budget lives in the database so that every process sharing it shares one budget; with
     // both limits off nothing is ever reserved, so an in-process budget is enough.
     bool limited = cfg_.esi_rate_limit > 0 || cfg_.zkillboard_rate_limit > 0;

@@ -1,0 +1,272 @@
+// The spec's queue scripts and workers, `run`, `status`, `user:add`, `dead:list`, `dead:retry`.
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "app/demo.hpp"
+#include "app/worker_commands.hpp"
+#include "core/errors.hpp"
+#include "log/log.hpp"
+#include "worker/alliance_corporations_worker.hpp"
+#include "worker/info_worker.hpp"
+#include "worker/runtime.hpp"
+#include "worker/scripts.hpp"
+#include "worker/shutdown.hpp"
+#include "worker/zkillboard_worker.hpp"
+
+namespace kr::app {
+
+namespace {
+
+const std::vector<std::string> kAllQueues = {queue::kAllianceInfo,         queue::kCorporationInfo,
+                                             queue::kCharacterInfo,        queue::kTypeInfo,
+                                             queue::kAllianceCorporations, queue::kZkillboardCharacter};
+
+/// Which worker a thread runs.
+enum class WorkerKind { kAlliances, kCorporations, kCharacters, kTypes, kAllianceCorporations, kZkillboard };
+
+std::unique_ptr<worker::Worker> MakeWorker(WorkerKind kind, int concurrency, worker::Runtime& rt,
+                                           worker::Settler& settler, const config::Config& cfg) {
+    auto info = [&](store::EntityKind k) {
+        worker::InfoWorkerOptions o;
+        o.kind = k;
+        o.concurrency = concurrency;
+        o.max_age_ms = cfg.max_age_seconds * 1000;
+        return std::make_unique<worker::InfoWorker>(o, rt.Store(), rt.Esi(), settler);
+    };
+    switch (kind) {
+        case WorkerKind::kAlliances: return info(store::EntityKind::kAlliance);
+        case WorkerKind::kCorporations: return info(store::EntityKind::kCorporation);
+        case WorkerKind::kCharacters: return info(store::EntityKind::kCharacter);
+        case WorkerKind::kTypes: return info(store::EntityKind::kType);
+        case WorkerKind::kAllianceCorporations:
+            return std::make_unique<worker::AllianceCorporationsWorker>(concurrency, rt.Store(), rt.Esi(), settler);
+        case WorkerKind::kZkillboard: {
+            worker::ZkillboardWorkerOptions o;
+            o.concurrency = concurrency > 0 ? concurrency : 1;
+            return std::make_unique<worker::ZkillboardWorker>(o, rt.Store(), rt.Esi(), rt.Zkb(), settler);
+        }
+    }
+    return nullptr;
+}
+
+int DefaultConcurrency(WorkerKind kind) {
+    switch (kind) {
+        case WorkerKind::kAlliances: return 3;
+        case WorkerKind::kCorporations: return 5;
+        case WorkerKind::kCharacters: return 10;
+        case WorkerKind::kTypes: return 10;
+        case WorkerKind::kAllianceCorporations: return 5;
+        case WorkerKind::kZkillboard: return 1;
+    }
+    return 1;
+}
+
+/// One worker on this thread until stop (or idle with until_idle).
+void RunOne(worker::ProcessShared& shared, WorkerKind kind, int concurrency, const worker::LoopOptions& loop,
+            std::stop_token stop) {
+    if (concurrency <= 0) concurrency = DefaultConcurrency(kind);
+    worker::Runtime rt(shared, concurrency);
+    worker::WorkerCounters counters;
+    worker::Settler settler(rt.Queue(), shared.Policy(), counters);
+    auto w = MakeWorker(kind, concurrency, rt, settler, shared.Cfg());
+    worker::SummaryLogger summary(w->Name(), counters);
+    spdlog::info("{}: consuming {} (concurrency {}){}", w->Name(), w->Queues().front(), concurrency,
+                 loop.until_idle ? ", until idle" : "");
+    worker::RunWorker(*w, rt.Queue(), summary, loop, stop);
+}
+
+int RunWorkerCommand(const Context& ctx, WorkerKind kind, const WorkerFlags& flags) {
+    auto stop = worker::InstallShutdownHandlers();
+    worker::ProcessShared shared(ctx.cfg);
+    worker::LoopOptions loop;
+    loop.until_idle = flags.until_idle;
+    RunOne(shared, kind, flags.concurrency, loop, stop);
+    return 0;
+}
+
+template <typename F>
+int RunScript(const Context& ctx, const char* name, F&& fn) {
+    worker::ProcessShared shared(ctx.cfg);
+    worker::Runtime rt(shared, 8);
+    std::size_t n = fn(rt);
+    std::printf("%s: %zu message(s) published\n", name, n);
+    return 0;
+}
+
+}  // namespace
+
+int RunAll(const Context& ctx, const WorkerFlags& flags, std::stop_token outer) {
+    worker::ProcessShared shared(ctx.cfg);
+    const std::vector<WorkerKind> kinds = {WorkerKind::kZkillboard, WorkerKind::kAllianceCorporations,
+                                           WorkerKind::kAlliances,  WorkerKind::kCorporations,
+                                           WorkerKind::kCharacters, WorkerKind::kTypes};
+    std::stop_source stop;
+    std::stop_callback forward(outer, [&] { stop.request_stop(); });
+    std::vector<std::atomic<bool>> idle(kinds.size());
+    std::mutex mu;
+    std::exception_ptr failure;
+    std::vector<std::jthread> threads;
+    for (std::size_t i = 0; i < kinds.size(); ++i) {
+        threads.emplace_back([&, i] {
+            worker::LoopOptions loop;
+            loop.idle_flag = &idle[i];
+            try {
+                RunOne(shared, kinds[i], flags.concurrency, loop, stop.get_token());
+            } catch (...) {
+                std::lock_guard lock(mu);
+                if (!failure) failure = std::current_exception();
+                stop.request_stop();
+            }
+        });
+    }
+    if (flags.until_idle) {
+        // Idle = every worker holds nothing and every queue is empty with no retry pending, twice
+        // in a row (a worker may be about to publish what the next one consumes).
+        auto probe_queue = queue::OpenQueue(ctx.cfg.rabbitmq_url, ctx.cfg.database_url,
+                                            worker::QueueOptionsFrom(ctx.cfg));
+        for (const auto& q : kAllQueues) probe_queue->Declare(q);
+        int streak = 0;
+        while (!stop.stop_requested()) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(300));
+            bool all_idle = true;
+            for (auto& f : idle) all_idle = all_idle && f.load();
+            streak = all_idle && worker::QueuesDrained(*probe_queue, kAllQueues) ? streak + 1 : 0;
+            if (streak >= 3) {
+                spdlog::info("run: every queue is empty and nothing is in flight; stopping");
+                stop.request_stop();
+            }
+        }
+    }
+    threads.clear();  // join
+    if (failure) std::rethrow_exception(failure);
+    return 0;
+}
+
+int CmdStatus(const Context& ctx) {
+    worker::ProcessShared shared(ctx.cfg);
+    auto store = store::OpenStore(ctx.cfg.database_url);
+    auto q = queue::OpenQueue(ctx.cfg.rabbitmq_url, ctx.cfg.database_url, worker::QueueOptionsFrom(ctx.cfg));
+    std::printf("queues (%s)\n", ctx.cfg.UsesRabbitMq() ? "RabbitMQ" : "in the database");
+    std::printf("  %-34s %10s %10s %10s %10s %8s\n", "queue", "ready", "unacked", "consumers", "retrying", "dead");
+    for (const auto& name : kAllQueues) {
+        q->Declare(name);
+        auto s = q->Stats(name);
+        auto num = [](std::int64_t v) { return v < 0 ? std::string("-") : std::to_string(v); };
+        std::printf("  %-34s %10s %10s %10s %10s %8s\n", name.c_str(), num(s.ready).c_str(), num(s.unacked).c_str(),
+                    num(s.consumers).c_str(), num(s.retrying).c_str(), num(s.dead).c_str());
+    }
+    auto now_us = http::SystemClock::Instance().NowUs();
+    auto esi_state = shared.Budget().Load("esi");
+    std::printf("ESI: budget %s", ctx.cfg.esi_rate_limit > 0 ? (std::to_string(static_cast<int>(ctx.cfg.esi_rate_limit)) + " req/s shared").c_str() : "off");
+    if (esi_state.remaining) std::printf(", error limit remain %lld", static_cast<long long>(*esi_state.remaining));
+    if (esi_state.paused_until_us > now_us) {
+        std::printf(", PAUSED for %.1f s", static_cast<double>(esi_state.paused_until_us - now_us) / 1e6);
+    }
+    std::printf("\n");
+    std::printf("rows\n");
+    for (const auto& [table, n] : store->Counts()) std::printf("  %-28s %12lld\n", table.c_str(), static_cast<long long>(n));
+    return 0;
+}
+
+int CmdUserAdd(const Context& ctx, Id character_id, const std::string& name) {
+    worker::ProcessShared shared(ctx.cfg);
+    auto store = store::OpenStore(ctx.cfg.database_url);
+    auto id = store->AddUser(character_id, name.empty() ? "Character_" + std::to_string(character_id) : name);
+    std::printf("user %lld tracks character %lld\n", static_cast<long long>(id), static_cast<long long>(character_id));
+    return 0;
+}
+
+int CmdDeadList(const Context& ctx, const std::string& queue_name, std::size_t limit) {
+    worker::ProcessShared shared(ctx.cfg);
+    auto q = queue::OpenQueue(ctx.cfg.rabbitmq_url, ctx.cfg.database_url, worker::QueueOptionsFrom(ctx.cfg));
+    std::vector<std::string> queues = queue_name.empty() ? kAllQueues : std::vector<std::string>{queue_name};
+    std::size_t total = 0;
+    for (const auto& name : queues) {
+        q->Declare(name);
+        auto stats = q->Stats(name);
+        if (stats.dead == 0 && !queue_name.empty()) std::printf("%s: no dead letters\n", name.c_str());
+        if (stats.dead == 0) continue;
+        auto dead = q->ListDead(name, limit);
+        std::map<std::string, int> reasons;
+        for (const auto& d : dead) ++reasons[d.reason];
+        std::printf("%s: %lld dead letter(s)", name.c_str(), static_cast<long long>(stats.dead));
+        for (const auto& [reason, n] : reasons) std::printf("  %s=%d", reason.c_str(), n);
+        std::printf("\n");
+        for (const auto& d : dead) {
+            std::printf("  %s  attempts=%d  reason=%s  error=%s\n    %s\n", d.dead_at.c_str(), d.attempts,
+                        d.reason.c_str(), d.last_error.c_str(), d.body.c_str());
+        }
+        total += static_cast<std::size_t>(stats.dead);
+    }
+    if (queue_name.empty() && total == 0) std::printf("no dead letters\n");
+    return 0;
+}
+
+int CmdDeadRetry(const Context& ctx, const std::string& queue_name) {
+    worker::ProcessShared shared(ctx.cfg);
+    auto q = queue::OpenQueue(ctx.cfg.rabbitmq_url, ctx.cfg.database_url, worker::QueueOptionsFrom(ctx.cfg));
+    q->Declare(queue_name);
+    auto n = q->RetryDead(queue_name);
+    std::printf("%s: %zu dead letter(s) put back\n", queue_name.c_str(), n);
+    return 0;
+}
+
+void RegisterWorkerCommands(const AddCommand& add, const Bind& bind, AddFlags add_worker_flags) {
+    static std::map<std::string, WorkerFlags> flags;  // lives as long as the parse
+    auto worker_cmd = [&](const std::string& name, const std::string& desc, WorkerKind kind) {
+        auto* sub = add(name, desc);
+        add_worker_flags(sub, flags[name]);
+        bind(sub, [name, kind](const Context& c) { return RunWorkerCommand(c, kind, flags[name]); });
+    };
+    worker_cmd("worker:info:alliances", "esi_alliance_info_queue → ESI → alliances (default concurrency 3)",
+               WorkerKind::kAlliances);
+    worker_cmd("worker:info:corporations", "esi_corporation_info_queue → ESI → corporations (default 5)",
+               WorkerKind::kCorporations);
+    worker_cmd("worker:info:characters", "esi_character_info_queue → ESI → characters (default 10, NPCs skipped)",
+               WorkerKind::kCharacters);
+    worker_cmd("worker:info:types", "esi_type_info_queue → ESI → types (default 10)", WorkerKind::kTypes);
+    worker_cmd("worker:zkillboard",
+               "zkillboard_character_queue: a character's zKillboard history page by page → killmails",
+               WorkerKind::kZkillboard);
+    worker_cmd("worker:alliance-corporations",
+               "esi_alliance_corporations_queue → /alliances/{id}/corporations/ → esi_corporation_info_queue",
+               WorkerKind::kAllianceCorporations);
+
+    auto* run = add("run", "every worker in one process (the embedded default's main job)");
+    add_worker_flags(run, flags["run"]);
+    bind(run, [](const Context& c) { return RunAll(c, flags["run"], worker::InstallShutdownHandlers()); });
+
+    bind(add("queue:alliances", "all alliance ids from ESI → esi_alliance_info_queue (batches of 100)"),
+         [](const Context& c) { return RunScript(c, "queue:alliances", worker::QueueAlliances); });
+    bind(add("queue:corporations",
+             "NPC corporations from ESI + corporations the database references but lacks → esi_corporation_info_queue"),
+         [](const Context& c) { return RunScript(c, "queue:corporations", worker::QueueCorporations); });
+    bind(add("queue:character", "every user's character → zkillboard_character_queue"),
+         [](const Context& c) { return RunScript(c, "queue:character", worker::QueueUserCharacters); });
+    static std::vector<Id> zkb_ids;
+    auto* zkb = add("queue:zkillboard", "a sync job for each given character id → zkillboard_character_queue");
+    zkb->add_option("ID", zkb_ids, "character ids")->required()->check(CLI::Range(Id{1}, Id{9007199254740991}));
+    bind(zkb, [](const Context& c) {
+        return RunScript(c, "queue:zkillboard", [](worker::Runtime& rt) { return worker::QueueZkillboard(rt, zkb_ids); });
+    });
+    bind(add("queue:alliance-corporations", "every alliance id in the database → esi_alliance_corporations_queue"),
+         [](const Context& c) { return RunScript(c, "queue:alliance-corporations", worker::QueueAllianceCorporations); });
+    bind(add("scan:entities",
+             "queue the characters, corporations, alliances and types killmails reference that the database lacks"),
+         [](const Context& c) {
+             worker::ProcessShared shared(c.cfg);
+             worker::Runtime rt(shared, 4);
+             auto r = worker::ScanEntities(rt, true);
+             std::printf("scan:entities: queued %zu characters, %zu corporations, %zu alliances, %zu types\n",
+                         r.characters, r.corporations, r.alliances, r.types);
+             return 0;
+         });
+    RegisterDemo(add, bind);
+}
+
+}  // namespace kr::app
