@@ -235,6 +235,7 @@ std::int64_t EsiClient::DispatchReady(std::int64_t now) {
         }
     }
     std::size_t i = 0;
+    int sent = 0;
     while (i < ready_.size() && in_flight_ < cap) {
         auto job = ready_[i];
         if (job->not_before_us > now) {
@@ -277,7 +278,8 @@ std::int64_t EsiClient::DispatchReady(std::int64_t now) {
                 budget_failing_ = false;
             } catch (const kr::Error&) {
                 budget_failing_ = true;  // fail closed: no request without a slot
-                return std::min(wake, now + kUsPerS);
+                wake = std::min(wake, now + kUsPerS);
+                break;
             }
             const RateState& st = pacer_.LastState();
             if (pacer_.LastReserveAtUs() >= g.loaded_at_us) {
@@ -286,7 +288,8 @@ std::int64_t EsiClient::DispatchReady(std::int64_t now) {
             }
             if (g.state.paused_until_us > clock_.NowUs()) {
                 pacer_.Discard();
-                return std::min(wake, g.state.paused_until_us);
+                wake = std::min(wake, g.state.paused_until_us);
+                break;
             }
             if (!take.taken) {
                 wake = std::min(wake, take.at_us);
@@ -295,7 +298,11 @@ std::int64_t EsiClient::DispatchReady(std::int64_t now) {
         }
         ready_.erase(ready_.begin() + static_cast<std::ptrdiff_t>(i));
         Send(job, clock_.NowUs());
+        ++sent;
     }
+    // Put the requests on the wire now, at their slot time, not whenever the caller drives next
+    // (responses finished meanwhile are queued for delivery, never run from here).
+    if (sent > 0) http_.Drive(std::chrono::microseconds(0));
     return wake;
 }
 
