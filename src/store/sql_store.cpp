@@ -660,6 +660,24 @@ std::vector<Id> SqlStore::MissingReferencedIds(EntityKind kind, Id after, std::s
     return out;
 }
 
+std::vector<Id> SqlStore::FilterMissing(EntityKind kind, const std::vector<Id>& ids, const ScanOptions& options) {
+    std::vector<Id> out;
+    std::vector<Id> candidates = ids;
+    std::sort(candidates.begin(), candidates.end());
+    candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
+    if (kind == EntityKind::kCharacter) {
+        candidates.erase(std::remove_if(candidates.begin(), candidates.end(), IsNpcCharacter), candidates.end());
+    }
+    if (candidates.empty()) return out;
+    const std::int64_t now = options.now_ms ? options.now_ms : NowMs();
+    auto r = conn_->Exec(MissingFilterSql(kind), {IdSetParam(candidates), std::string(KindName(kind)),
+                                                  now - options.pending_ttl.count(), now, candidates.front(),
+                                                  candidates.back()});
+    out.reserve(r.Rows());
+    for (std::size_t i = 0; i < r.Rows(); ++i) out.push_back(r.Int(i, 0));
+    return out;
+}
+
 void SqlStore::MarkPending(EntityKind kind, const std::vector<Id>& ids, std::int64_t now_ms) {
     if (ids.empty()) return;
     std::int64_t now = now_ms ? now_ms : NowMs();

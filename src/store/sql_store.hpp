@@ -53,6 +53,7 @@ public:
     EntityBatchResult ApplyEntityBatch(const EntityBatch& batch) override;
     std::unordered_set<Id> ExistingIds(EntityKind kind, const std::vector<Id>& ids) override;
     std::vector<Id> ListIds(EntityKind kind, Id after, std::size_t limit) override;
+    std::vector<Id> FilterMissing(EntityKind kind, const std::vector<Id>& ids, const ScanOptions& options) override;
 
     std::unordered_map<std::string, CacheEntry> LoadHttpCache(const std::vector<std::string>& paths) override;
     void SaveHttpCache(const std::vector<CacheEntry>& entries) override;

@@ -176,6 +176,10 @@ public:
     /// alliance_id); types: victim ship, attacker ship + weapon, item types incl. nested.
     virtual std::vector<Id> MissingReferencedIds(EntityKind kind, Id after, std::size_t limit,
                                                  const ScanOptions& options = {}) = 0;
+    /// The subset of `ids` (any order, duplicates allowed) that MissingReferencedIds would return:
+    /// absent from the entity table, not pending, not known missing. Ascending, one query.
+    virtual std::vector<Id> FilterMissing(EntityKind kind, const std::vector<Id>& ids,
+                                          const ScanOptions& options = {}) = 0;
     /// Records that `ids` were queued for fetching now (or at `now_ms`); one transaction.
     virtual void MarkPending(EntityKind kind, const std::vector<Id>& ids, std::int64_t now_ms = 0) = 0;
 

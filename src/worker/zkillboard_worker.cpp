@@ -110,11 +110,8 @@ void ZkillboardWorker::Process(const queue::Delivery& d) {
         auto refs = ReferencedBy(killmails);
         auto queue_missing = [&](store::EntityKind kind, const std::vector<Id>& want) {
             if (want.empty()) return;
-            auto have = store_.ExistingIds(kind, want);
-            std::vector<Id> missing;
-            for (Id id : want) {
-                if (!have.count(id)) missing.push_back(id);
-            }
+            // Not stored, not already waiting in a queue, not known to be gone (404 recorded).
+            auto missing = store_.FilterMissing(kind, want);
             c.published += static_cast<std::int64_t>(
                 PublishEntities(settler_.Queue(), store_, kind, missing, 5, "zkillboard_sync"));
         };

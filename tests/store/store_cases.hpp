@@ -622,6 +622,15 @@ TYPED_TEST_P(StoreCases, MissingReferencedIds) {
     auto after_expiry = this->store_->MissingReferencedIds(EntityKind::kCharacter, 0, 100, later);
     EXPECT_NE(std::find(after_expiry.begin(), after_expiry.end(), 90000004), after_expiry.end());
 
+    // the same filter over a given id set (what the zKillboard worker queues after a page)
+    EXPECT_EQ(this->store_->FilterMissing(EntityKind::kCharacter,
+                                          {big, 90000001, 90000002, 90000003, 90000004, 90000005, 500, 3500000,
+                                           90000003, 4000000}),
+              (std::vector<Id>{4000000, 90000003, 90000005, big}));
+    EXPECT_TRUE(this->store_->FilterMissing(EntityKind::kCharacter, {}).empty());
+    EXPECT_EQ(this->store_->ListIds(EntityKind::kCharacter, 0, 10), (std::vector<Id>{90000001}));
+    EXPECT_TRUE(this->store_->ListIds(EntityKind::kCharacter, 90000001, 10).empty());
+
     // corporations: victims + attackers (+ characters.corporation_id)
     EXPECT_EQ(this->store_->MissingReferencedIds(EntityKind::kCorporation, 0, 100),
               (std::vector<Id>{98000000, 98000002}));
