@@ -47,14 +47,20 @@ public:
 
     /// Runs `killreport ARGS` against the simulator and the backend; returns its exit code.
     RunResult Kr(const std::string& args) {
+        auto r = RunCommand(Env() + "timeout 240 " KR_KILLREPORT_BIN " " + args);
+        EXPECT_EQ(r.exit_code, 0) << args << "\n" << r.err;
+        return r;
+    }
+
+    /// The shell prefix that points killreport at the simulator and the backend.
+    std::string Env() const {
         std::string env = "DATABASE_URL='" + backend_.database_url + "' ESI_BASE_URL='" + server_.EsiBaseUrl() +
                           "' ZKILLBOARD_BASE_URL='" + server_.ZkbBaseUrl() +
                           "' ESI_RATE_LIMIT=0 ZKILLBOARD_RATE_LIMIT=0 LOG_LEVEL=warn ";
         env += backend_.rabbitmq_url.empty() ? "RABBITMQ_URL= " : "RABBITMQ_URL='" + backend_.rabbitmq_url + "' ";
-        auto r = RunCommand(env + "timeout 240 " KR_KILLREPORT_BIN " " + args);
-        EXPECT_EQ(r.exit_code, 0) << args << "\n" << r.err;
-        return r;
+        return env;
     }
+    const Backend& GetBackend() const { return backend_; }
 
     db::Connection& Db() {
         if (!db_) db_ = db::Open(backend_.database_url);
@@ -297,6 +303,34 @@ inline void RefreshClearsStaleFields(Pipeline& p) {
     EXPECT_EQ(c.OptInt(0, 1), OptId(p.Truth("character", character), "alliance_id"));
     auto stats = p.Server().Stats();
     EXPECT_EQ(stats["conditional_requests"].get<std::int64_t>(), 3) << stats.dump();  // revalidated with ETags
+}
+
+/// SIGTERM while every ESI request hangs: exit 0 within 10 s, nothing lost (handed back).
+inline void GracefulShutdownHandsBackInFlight(Pipeline& p) {
+    auto ids = p.Get("/_admin/truth/characters");
+    std::vector<Id> some;
+    for (std::size_t i = 0; i < 20; ++i) some.push_back(ids[i].get<Id>());
+    p.PublishEntities(queue::kCharacterInfo, some);
+    fakeesi::FaultConfig hang;
+    hang.hang_share = 1.0;
+    hang.hang_ms = 60000;
+    p.Server().SetFaults(hang);
+    auto r = RunCommand(p.Env() + KR_KILLREPORT_BIN " worker:info:characters --concurrency 10 & pid=$!; sleep 2; "
+                                  "start=$(date +%s%N); kill -TERM $pid; wait $pid; rc=$?; "
+                                  "echo \"$rc $(( ($(date +%s%N) - start) / 1000000 ))\"");
+    p.Server().ClearFaults();
+    int rc = -1;
+    long ms = -1;
+    ASSERT_EQ(std::sscanf(r.out.c_str(), "%d %ld", &rc, &ms), 2) << r.out << r.err;
+    EXPECT_EQ(rc, 0) << r.err;
+    EXPECT_LT(ms, 10000);
+    // every message is still there: the 10 in flight were handed back, the rest never taken
+    p.Kr("run --until-idle");
+    for (Id id : some) {
+        bool exists = p.Count("SELECT count(*) FROM characters WHERE id = $1", {id}) == 1;
+        bool gone = p.Truth("character", id).is_null();
+        EXPECT_TRUE(exists || gone) << id;
+    }
 }
 
 }  // namespace kr::test

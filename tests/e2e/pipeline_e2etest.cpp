@@ -18,4 +18,10 @@ TEST(PipelineSqlite, RefreshClearsStaleFields) {
     RefreshClearsStaleFields(p);
 }
 
+TEST(PipelineSqlite, GracefulShutdownHandsBackInFlight) {
+    TempSqliteFile file;
+    Pipeline p({file.Url(), ""}, SmallUniverse());
+    GracefulShutdownHandsBackInFlight(p);
+}
+
 }  // namespace kr::test

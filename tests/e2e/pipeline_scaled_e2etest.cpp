@@ -51,4 +51,13 @@ TEST(PipelineRabbitPg, RefreshClearsStaleFields) {
     RefreshClearsStaleFields(p);
 }
 
+TEST(PipelineRabbitPg, GracefulShutdownHandsBackInFlight) {
+    KR_REQUIRE_ENV(pg, "KR_TEST_PG_DSN");
+    KR_REQUIRE_ENV(amqp, "KR_TEST_AMQP_URL");
+    TempPgDatabase db(pg);
+    TempVhost vhost(amqp);
+    Pipeline p({db.Url(), vhost.Url()}, SmallUniverse());
+    GracefulShutdownHandsBackInFlight(p);
+}
+
 }  // namespace kr::test
