@@ -151,7 +151,10 @@ void InfoWorker::OnResult(const queue::Delivery& d, Id id, esi::EsiResult r) {
 void InfoWorker::Pump(std::chrono::milliseconds wait) {
     if (in_flight_ > 0) esi_.Drive(wait);
     if (done_.empty()) return;
+    // Answered messages still count against the prefetch window until they are acked, so commit
+    // early: when a quarter of the window waits, when nothing else is in flight, or after a few ms.
     bool due = in_flight_ == 0 || done_.size() >= options_.flush_max ||
+               done_.size() * 4 >= static_cast<std::size_t>(options_.concurrency) ||
                std::chrono::steady_clock::now() - first_done_ >= options_.flush_interval;
     if (due) Flush();
 }
