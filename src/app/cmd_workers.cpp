@@ -68,9 +68,9 @@ int DefaultConcurrency(WorkerKind kind) {
 
 /// One worker on this thread until stop (or idle with until_idle).
 void RunOne(worker::ProcessShared& shared, WorkerKind kind, int concurrency, const worker::LoopOptions& loop,
-            std::stop_token stop) {
+            std::stop_token stop, bool pooled = false) {
     if (concurrency <= 0) concurrency = DefaultConcurrency(kind);
-    worker::Runtime rt(shared, concurrency);
+    worker::Runtime rt(shared, concurrency, pooled);
     worker::WorkerCounters counters;
     worker::Settler settler(rt.Queue(), shared.Policy(), counters);
     auto w = MakeWorker(kind, concurrency, rt, settler, shared.Cfg());
@@ -116,7 +116,7 @@ int RunAll(const Context& ctx, const WorkerFlags& flags, std::stop_token outer) 
             worker::LoopOptions loop;
             loop.idle_flag = &idle[i];
             try {
-                RunOne(shared, kinds[i], flags.concurrency, loop, stop.get_token());
+                RunOne(shared, kinds[i], flags.concurrency, loop, stop.get_token(), /*pooled=*/true);
             } catch (...) {
                 std::lock_guard lock(mu);
                 if (!failure) failure = std::current_exception();

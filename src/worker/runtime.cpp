@@ -28,15 +28,25 @@ queue::RetryPolicy ProcessShared::Policy() const {
     return p;
 }
 
+std::shared_ptr<store::StorePool> ProcessShared::Pool() {
+    std::lock_guard lock(pool_mu_);
+    if (!pool_) pool_ = std::make_shared<store::StorePool>(cfg_.database_url, cfg_.db_connections);
+    return pool_;
+}
+
 queue::QueueOptions QueueOptionsFrom(const config::Config& cfg) {
     queue::QueueOptions o;
     o.max_attempts = cfg.max_attempts;
     return o;
 }
 
-Runtime::Runtime(ProcessShared& shared, int concurrency) : shared_(shared) {
+Runtime::Runtime(ProcessShared& shared, int concurrency, bool pooled) : shared_(shared) {
     const auto& cfg = shared.Cfg();
-    store_ = store::OpenStore(cfg.database_url);
+    if (pooled) {
+        store_ = std::make_unique<store::PooledStore>(shared.Pool());
+    } else {
+        store_ = store::OpenStore(cfg.database_url);
+    }
     queue_ = queue::OpenQueue(cfg.rabbitmq_url, cfg.database_url, QueueOptionsFrom(cfg));
     http::CurlOptions co;
     co.max_concurrency = std::max(4, std::min(concurrency, 256));

@@ -3,6 +3,7 @@
 // client and ESI/zKillboard clients, plus the request budget shared by the whole process (and,
 // through the database, by every process of the deployment).
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "config/config.hpp"
@@ -12,6 +13,7 @@
 #include "http/curl_http_client.hpp"
 #include "queue/consumer.hpp"
 #include "queue/queue.hpp"
+#include "store/pooled_store.hpp"
 #include "store/store.hpp"
 
 namespace kr::worker {
@@ -24,17 +26,22 @@ public:
     const config::Config& Cfg() const { return cfg_; }
     esi::RateBudget& Budget() { return *budget_; }
     queue::RetryPolicy Policy() const;
+    /// The process's KILLREPORT_DB_CONNECTIONS connections, shared by the threads of `run`.
+    std::shared_ptr<store::StorePool> Pool();
 
 private:
     config::Config cfg_;
     std::shared_ptr<esi::RateBudget> budget_;
+    std::mutex pool_mu_;
+    std::shared_ptr<store::StorePool> pool_;
 };
 
 /// One per worker thread (nothing here is thread-safe).
 class Runtime {
 public:
-    /// concurrency sizes the HTTP client (transfers in flight).
-    Runtime(ProcessShared& shared, int concurrency);
+    /// concurrency sizes the HTTP client (transfers in flight). pooled: the store uses the
+    /// process's shared connections instead of one of its own (`run`, many worker threads).
+    Runtime(ProcessShared& shared, int concurrency, bool pooled = false);
     ~Runtime();
 
     store::Store& Store() { return *store_; }

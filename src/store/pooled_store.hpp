@@ -1,0 +1,96 @@
+#pragma once
+// A Store that many threads share over a small, fixed number of database connections
+// (KILLREPORT_DB_CONNECTIONS): every call leases one of the pool's stores for its duration.
+// Each call is one transaction on the leased connection, so nothing spans two leases.
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "store/store.hpp"
+
+namespace kr::store {
+
+class StorePool {
+public:
+    StorePool(std::string database_url, int size);
+    int Size() const { return size_; }
+
+    class Lease {
+    public:
+        Lease(StorePool& pool, std::unique_ptr<Store> store) : pool_(pool), store_(std::move(store)) {}
+        Lease(const Lease&) = delete;
+        Lease& operator=(const Lease&) = delete;
+        ~Lease() { pool_.Return(std::move(store_)); }
+        Store* operator->() { return store_.get(); }
+
+    private:
+        StorePool& pool_;
+        std::unique_ptr<Store> store_;
+    };
+    /// Blocks until a connection is free (opens one lazily while fewer than `size` exist).
+    Lease Acquire();
+
+private:
+    void Return(std::unique_ptr<Store> store);
+    std::string url_;
+    int size_;
+    int opened_ = 0;
+    std::mutex mu_;
+    std::condition_variable cv_;
+    std::vector<std::unique_ptr<Store>> idle_;
+};
+
+class PooledStore final : public Store {
+public:
+    explicit PooledStore(std::shared_ptr<StorePool> pool) : pool_(std::move(pool)) {}
+
+    /// Not available: a pooled store has no connection of its own.
+    db::Connection& Conn() override;
+    db::MigrateReport Migrate() override { return pool_->Acquire()->Migrate(); }
+    UpsertCounts UpsertAlliances(const std::vector<Alliance>& r) override { return pool_->Acquire()->UpsertAlliances(r); }
+    UpsertCounts UpsertCorporations(const std::vector<Corporation>& r) override {
+        return pool_->Acquire()->UpsertCorporations(r);
+    }
+    UpsertCounts UpsertCharacters(const std::vector<Character>& r) override {
+        return pool_->Acquire()->UpsertCharacters(r);
+    }
+    UpsertCounts UpsertTypes(const std::vector<Type>& r) override { return pool_->Acquire()->UpsertTypes(r); }
+    EntityBatchResult ApplyEntityBatch(const EntityBatch& b) override { return pool_->Acquire()->ApplyEntityBatch(b); }
+    std::unordered_set<Id> ExistingIds(EntityKind k, const std::vector<Id>& ids) override {
+        return pool_->Acquire()->ExistingIds(k, ids);
+    }
+    std::vector<Id> ListIds(EntityKind k, Id after, std::size_t limit) override {
+        return pool_->Acquire()->ListIds(k, after, limit);
+    }
+    std::unordered_map<std::string, CacheEntry> LoadHttpCache(const std::vector<std::string>& paths) override {
+        return pool_->Acquire()->LoadHttpCache(paths);
+    }
+    void SaveHttpCache(const std::vector<CacheEntry>& e) override { pool_->Acquire()->SaveHttpCache(e); }
+    StoreKillmailsResult StoreKillmails(const std::vector<Killmail>& k) override {
+        return pool_->Acquire()->StoreKillmails(k);
+    }
+    std::unordered_set<Id> ExistingKillmailIds(const std::vector<Id>& ids) override {
+        return pool_->Acquire()->ExistingKillmailIds(ids);
+    }
+    std::int64_t AddUser(Id id, const std::string& name) override { return pool_->Acquire()->AddUser(id, name); }
+    std::vector<std::pair<Id, std::string>> ListUserCharacters() override {
+        return pool_->Acquire()->ListUserCharacters();
+    }
+    std::vector<Id> MissingReferencedIds(EntityKind k, Id after, std::size_t limit, const ScanOptions& o) override {
+        return pool_->Acquire()->MissingReferencedIds(k, after, limit, o);
+    }
+    std::vector<Id> FilterMissing(EntityKind k, const std::vector<Id>& ids, const ScanOptions& o) override {
+        return pool_->Acquire()->FilterMissing(k, ids, o);
+    }
+    void MarkPending(EntityKind k, const std::vector<Id>& ids, std::int64_t now_ms) override {
+        pool_->Acquire()->MarkPending(k, ids, now_ms);
+    }
+    TableCounts Counts() override { return pool_->Acquire()->Counts(); }
+
+private:
+    std::shared_ptr<StorePool> pool_;
+};
+
+}  // namespace kr::store
