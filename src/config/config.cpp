@@ -5,6 +5,7 @@
 
 #include "core/errors.hpp"
 #include "db/connection.hpp"
+#include "esi/esi_client.hpp"
 
 extern char** environ;
 
@@ -74,10 +75,7 @@ bool Config::UsesPostgres() const {
     return database_url.rfind("postgresql://", 0) == 0 || database_url.rfind("postgres://", 0) == 0;
 }
 
-std::string DefaultUserAgent() {
-    return std::string("killreport-cpp/") + KR_VERSION +
-           " (KillReport workers in C++; operator: set KILLREPORT_USER_AGENT to add your contact)";
-}
+std::string DefaultUserAgent() { return esi::DefaultUserAgent(); }
 
 Config Load(const Overrides& flags, const std::map<std::string, std::string>* env_in) {
     std::map<std::string, std::string> env = env_in ? *env_in : ProcessEnv();

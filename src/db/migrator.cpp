@@ -58,7 +58,7 @@ std::vector<std::string> PendingMigrations(Connection& conn) {
     return pending;
 }
 
-MigrateReport Migrate(Connection& conn) {
+MigrateReport Migrate(Connection& conn, const std::string& only_module) {
     MigrateReport report;
     bool pg = conn.GetDialect() == Dialect::kPostgres;
     {
@@ -69,6 +69,7 @@ MigrateReport Migrate(Connection& conn) {
         tx.Commit();
     }
     for (const auto& m : AllMigrations()) {
+        if (!only_module.empty() && m.module != only_module) continue;
         Transaction tx(conn);
         if (pg) conn.Exec(kPgLock);  // serialise concurrent migrators; re-check under the lock
         auto done = Applied(conn);

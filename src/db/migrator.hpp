@@ -29,7 +29,8 @@ std::vector<Migration> AllMigrations();
 
 /// Applies what is missing. Safe to run again and against a database that already holds
 /// KillReport's tables (those are only created when absent, never altered).
-MigrateReport Migrate(Connection& conn);
+/// `only_module` limits it to one module's migrations (a component that needs just its own tables).
+MigrateReport Migrate(Connection& conn, const std::string& only_module = {});
 
 /// Migrations that are known but not applied yet (empty = the schema is current).
 std::vector<std::string> PendingMigrations(Connection& conn);

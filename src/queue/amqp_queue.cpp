@@ -1,5 +1,7 @@
 #include "queue/amqp_queue.hpp"
 
+#include "db/connection.hpp"
+
 #include <algorithm>
 #include <csignal>
 #include <map>
@@ -380,7 +382,7 @@ struct AmqpQueue::Impl {
 AmqpQueue::AmqpQueue(const std::string& url, const QueueOptions& options) : impl_(std::make_unique<Impl>()) {
     IgnoreSigpipeOnce();
     impl_->url = detail::ParseAmqpUrl(url);
-    impl_->display_url = detail::MaskAmqpUrl(url);
+    impl_->display_url = kr::db::MaskUrl(url);
     impl_->options = options;
 }
 

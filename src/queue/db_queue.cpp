@@ -22,14 +22,6 @@ constexpr std::size_t kPublishChunk = 1000;
 constexpr std::size_t kMaxErrorText = 2000;
 
 // ---- SQL ----------------------------------------------------------------------------------------
-constexpr std::string_view kCreateMigrationsTable =
-    "CREATE TABLE IF NOT EXISTS kr_schema_migrations ("
-    " module TEXT NOT NULL, version INTEGER NOT NULL, description TEXT NOT NULL,"
-    " applied_at TEXT NOT NULL, PRIMARY KEY (module, version))";
-constexpr std::string_view kAppliedVersions = "SELECT version FROM kr_schema_migrations WHERE module = 'queue'";
-constexpr std::string_view kInsertApplied =
-    "INSERT INTO kr_schema_migrations (module, version, description, applied_at) VALUES ($1, $2, $3, $4)";
-constexpr std::string_view kPgMigrationLock = "SELECT pg_advisory_xact_lock(727274001)";
 
 constexpr std::string_view kInsertOne =
     "INSERT INTO kr_queue_messages (queue, body, priority, attempt, available_at, deliveries, enqueued_at)"
@@ -118,27 +110,7 @@ private:
 
 }  // namespace
 
-void DbQueue::EnsureSchema(kr::db::Connection& conn) {
-    bool pg = conn.GetDialect() == Dialect::kPostgres;
-    {
-        kr::db::Transaction tx(conn);
-        if (pg) conn.Exec(kPgMigrationLock);
-        conn.Exec(kCreateMigrationsTable);
-        tx.Commit();
-    }
-    kr::db::Transaction tx(conn);
-    if (pg) conn.Exec(kPgMigrationLock);
-    std::set<std::int64_t> applied;
-    auto r = conn.Exec(kAppliedVersions);
-    for (std::size_t i = 0; i < r.Rows(); ++i) applied.insert(r.Int(i, 0));
-    for (const auto& m : SchemaMigrations()) {
-        if (applied.count(m.version)) continue;
-        conn.ExecScript(pg ? m.postgres_sql : m.sqlite_sql);
-        conn.Exec(kInsertApplied, {m.module, static_cast<std::int64_t>(m.version), m.description,
-                                   IsoTimestamp(std::chrono::system_clock::now())});
-    }
-    tx.Commit();
-}
+void DbQueue::EnsureSchema(kr::db::Connection& conn) { kr::db::Migrate(conn, "queue"); }
 
 DbQueue::DbQueue(kr::db::Connection& conn, const QueueOptions& options)
     : conn_(conn), pg_(conn.GetDialect() == Dialect::kPostgres), options_(options) {

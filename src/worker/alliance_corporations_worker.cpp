@@ -16,15 +16,7 @@ AllianceCorporationsWorker::AllianceCorporationsWorker(int concurrency, store::S
 std::vector<std::string> AllianceCorporationsWorker::Queues() const { return {queue::kAllianceCorporations}; }
 
 void AllianceCorporationsWorker::Admit(std::vector<queue::Delivery> deliveries) {
-    for (const auto& d : deliveries) {
-        try {
-            Process(d);
-        } catch (const FatalError&) {
-            throw;
-        } catch (...) {
-            settler_.Fail(d, std::current_exception());
-        }
-    }
+    ForEachDelivery(settler_, deliveries, [this](const queue::Delivery& d) { Process(d); });
 }
 
 void AllianceCorporationsWorker::Process(const queue::Delivery& d) {

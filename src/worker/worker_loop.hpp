@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/errors.hpp"
 #include "queue/consumer.hpp"
 #include "queue/queue.hpp"
 #include "worker/worker_stats.hpp"
@@ -32,6 +33,21 @@ private:
     queue::RetryPolicy policy_;
     WorkerCounters& c_;
 };
+
+/// Runs `process` for each delivery; whatever it throws settles that delivery (FatalError stops).
+/// `process` acks on success itself.
+template <typename F>
+void ForEachDelivery(Settler& settler, const std::vector<queue::Delivery>& deliveries, F&& process) {
+    for (const auto& d : deliveries) {
+        try {
+            process(d);
+        } catch (const FatalError&) {
+            throw;
+        } catch (...) {
+            settler.Fail(d, std::current_exception());
+        }
+    }
+}
 
 class Worker {
 public:

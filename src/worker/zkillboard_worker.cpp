@@ -18,15 +18,7 @@ ZkillboardWorker::ZkillboardWorker(ZkillboardWorkerOptions options, store::Store
 std::vector<std::string> ZkillboardWorker::Queues() const { return {queue::kZkillboardCharacter}; }
 
 void ZkillboardWorker::Admit(std::vector<queue::Delivery> deliveries) {
-    for (const auto& d : deliveries) {
-        try {
-            Process(d);
-        } catch (const FatalError&) {
-            throw;
-        } catch (...) {
-            settler_.Fail(d, std::current_exception());
-        }
-    }
+    ForEachDelivery(settler_, deliveries, [this](const queue::Delivery& d) { Process(d); });
 }
 
 void ZkillboardWorker::Process(const queue::Delivery& d) {

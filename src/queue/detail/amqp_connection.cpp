@@ -1,5 +1,7 @@
 #include "queue/detail/amqp_connection.hpp"
 
+#include "db/connection.hpp"
+
 #include <amqp_tcp_socket.h>
 
 #include <cstring>
@@ -75,7 +77,7 @@ AmqpUrl ParseAmqpUrl(const std::string& url) {
     amqp_default_connection_info(&info);
     int rc = amqp_parse_url(buf.data(), &info);
     if (rc != AMQP_STATUS_OK) {
-        throw kr::FatalError("malformed AMQP URL '" + MaskAmqpUrl(url) + "': " + amqp_error_string2(rc));
+        throw kr::FatalError("malformed AMQP URL '" + kr::db::MaskUrl(url) + "': " + amqp_error_string2(rc));
     }
     AmqpUrl out;
     out.host = info.host ? info.host : "localhost";
@@ -87,15 +89,6 @@ AmqpUrl ParseAmqpUrl(const std::string& url) {
     return out;
 }
 
-std::string MaskAmqpUrl(const std::string& url) {
-    auto scheme = url.find("://");
-    if (scheme == std::string::npos) return url;
-    auto at = url.find('@', scheme + 3);
-    if (at == std::string::npos) return url;
-    auto colon = url.find(':', scheme + 3);
-    if (colon == std::string::npos || colon > at) return url;
-    return url.substr(0, colon + 1) + "****" + url.substr(at);
-}
 
 std::optional<std::int64_t> ReceivedMessage::IntHeader(std::string_view key) const {
     for (const auto& h : headers) {

@@ -32,8 +32,6 @@ struct AmqpUrl {
 
 /// Parses "amqp://user:pass@host:port/vhost" with amqp_parse_url. Throws kr::FatalError if malformed.
 AmqpUrl ParseAmqpUrl(const std::string& url);
-/// The URL with the password masked (for messages/logs).
-std::string MaskAmqpUrl(const std::string& url);
 
 class AmqpChannelError : public kr::TransientError {
 public:
