@@ -163,7 +163,12 @@ int CmdStatus(const Context& ctx) {
     auto now_us = http::SystemClock::Instance().NowUs();
     auto esi_state = shared.Budget().Load("esi");
     std::printf("ESI: budget %s", ctx.cfg.esi_rate_limit > 0 ? (std::to_string(static_cast<int>(ctx.cfg.esi_rate_limit)) + " req/s shared").c_str() : "off");
-    if (esi_state.remaining) std::printf(", error limit remain %lld", static_cast<long long>(*esi_state.remaining));
+    if (esi_state.remaining && esi_state.reset_at_us > now_us) {
+        std::printf(", error limit remain %lld (window resets in %.0f s)", static_cast<long long>(*esi_state.remaining),
+                    static_cast<double>(esi_state.reset_at_us - now_us) / 1e6);
+    } else {
+        std::printf(", error limit: no errors in the current window");
+    }
     if (esi_state.paused_until_us > now_us) {
         std::printf(", PAUSED for %.1f s", static_cast<double>(esi_state.paused_until_us - now_us) / 1e6);
     }

@@ -7,6 +7,7 @@ namespace kr::worker {
 
 void Settler::Ack(const queue::Delivery& d) {
     q_.Ack(d);
+    if (spdlog::should_log(spdlog::level::debug)) spdlog::debug("{}: {} done", d.queue, d.body);
     ++c_.processed;
 }
 
