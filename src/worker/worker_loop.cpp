@@ -36,6 +36,13 @@ void Settler::Fail(const queue::Delivery& d, std::exception_ptr error) {
 
 void Settler::Release(const queue::Delivery& d) { q_.Release(d); }
 
+void Settler::KeepAlive() {
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_keepalive_ < std::chrono::seconds(1)) return;
+    last_keepalive_ = now;
+    for (const auto& extra : q_.Poll(std::chrono::milliseconds(0), 1)) q_.Release(extra);
+}
+
 bool QueuesDrained(queue::Queue& q, const std::vector<std::string>& queues) {
     for (const auto& name : queues) {
         auto s = q.Stats(name);
@@ -45,6 +52,8 @@ bool QueuesDrained(queue::Queue& q, const std::vector<std::string>& queues) {
 }
 
 void RunWorker(Worker& w, queue::Queue& q, SummaryLogger& summary, const LoopOptions& options, std::stop_token stop) {
+    WorkerCounters unused;
+    Settler keepalive(q, {}, unused);
     using Clock = std::chrono::steady_clock;
     const auto queues = w.Queues();
     for (const auto& name : queues) {
@@ -69,6 +78,8 @@ void RunWorker(Worker& w, queue::Queue& q, SummaryLogger& summary, const LoopOpt
             auto ds = q.Poll(held ? std::chrono::milliseconds(0) : std::chrono::milliseconds(200), conc - held);
             got = ds.size();
             if (got) w.Admit(std::move(ds));
+        } else if (held > 0) {
+            keepalive.KeepAlive();  // the window is full (e.g. ESI paused): heartbeats, leases
         }
         if (w.Held() > 0) {
             w.Pump(std::chrono::milliseconds(5));

@@ -25,6 +25,10 @@ public:
     /// Retry / dead-letter by the exception; rethrows kr::FatalError.
     void Fail(const queue::Delivery& d, std::exception_ptr error);
     void Release(const queue::Delivery& d);
+    /// Services the queue connection (AMQP heartbeats, database-queue lease renewal) while a
+    /// worker is busy for long (ESI paused, a large page); at most once a second. A delivery that
+    /// arrives meanwhile is handed back at once.
+    void KeepAlive();
     WorkerCounters& Counters() { return c_; }
     queue::Queue& Queue() { return q_; }
 
@@ -32,6 +36,7 @@ private:
     queue::Queue& q_;
     queue::RetryPolicy policy_;
     WorkerCounters& c_;
+    std::chrono::steady_clock::time_point last_keepalive_{};
 };
 
 /// Runs `process` for each delivery; whatever it throws settles that delivery (FatalError stops).

@@ -89,7 +89,10 @@ void ZkillboardWorker::Process(const queue::Delivery& d) {
             }
         });
     }
-    while (waiting > 0) esi_.Drive(std::chrono::milliseconds(50));
+    while (waiting > 0) {
+        esi_.Drive(std::chrono::milliseconds(50));
+        settler_.KeepAlive();  // a page can take long while ESI is paused
+    }
 
     if (!killmails.empty()) {
         auto res = store_.StoreKillmails(killmails);
