@@ -7,6 +7,8 @@
 //   kr_bench_tool purge QUEUE...                  delete every message (RabbitMQ: the queue, its
 //                                                 retry tiers and dead letters)
 //   kr_bench_tool stats QUEUE...                  one JSON line per queue
+//   kr_bench_tool watch DATABASE_URL SQL MS       runs SQL (one integer) every MS ms until killed and
+//                                                 prints "<CLOCK_MONOTONIC s> <value>" on each change
 //   kr_bench_tool measure FILE -- CMD ARGS...     runs CMD, forwards SIGTERM/SIGINT to it, writes
 //                                                 "rc wall_s cpu_s maxrss_kb" of CMD alone to FILE
 //
@@ -18,6 +20,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -27,8 +30,10 @@
 #include <fstream>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "db/connection.hpp"
 #include "queue/amqp_queue.hpp"
 #include "queue/db_queue.hpp"
 #include "queue/messages.hpp"
@@ -113,15 +118,39 @@ int Measure(const char* file, char** cmd) {
     return rc;
 }
 
+/// When did a worker finish? The time its last row committed, seen from outside (the same clock as
+/// python's time.monotonic()), without the idle-detection tail of --until-idle.
+int Watch(const std::string& url, const std::string& sql, int interval_ms) {
+    auto conn = kr::db::Open(url);
+    std::int64_t last = -1;
+    for (;;) {
+        try {
+            std::int64_t v = conn->Exec(sql).Int(0, 0);
+            if (v != last) {
+                timespec ts{};
+                ::clock_gettime(CLOCK_MONOTONIC, &ts);
+                std::printf("%.6f %lld\n", static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9,
+                            static_cast<long long>(v));
+                std::fflush(stdout);
+                last = v;
+            }
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "kr_bench_tool watch: %s\n", e.what());
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(interval_ms));
+    }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+    if (argc == 5 && std::string(argv[1]) == "watch") return Watch(argv[2], argv[3], std::atoi(argv[4]));
     if (argc >= 5 && std::string(argv[1]) == "measure" && std::string(argv[3]) == "--") {
         return Measure(argv[2], argv + 4);
     }
     if (argc < 3) {
         std::fprintf(stderr, "usage: kr_bench_tool publish QUEUE IDS_FILE | publish-zkb IDS_FILE | purge QUEUE... | "
-                             "stats QUEUE... | measure FILE -- CMD...\n  env: DATABASE_URL, RABBITMQ_URL\n");
+                             "stats QUEUE... | watch URL SQL MS | measure FILE -- CMD...\n  env: DATABASE_URL, RABBITMQ_URL\n");
         return 2;
     }
     const std::string cmd = argv[1];
