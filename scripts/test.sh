@@ -3,6 +3,7 @@
 # run every test (unit, PostgreSQL, RabbitMQ, end-to-end against tools/fake-esi), stop the servers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+ROOT=$(pwd)
 scripts/install-deps.sh
 scripts/build.sh
 export KR_SERVERS_DIR=${KR_SERVERS_DIR:-$(mktemp -d /tmp/killreport-test-XXXXXX)}
@@ -13,7 +14,7 @@ base=55432
 while ! port_free "$base" || ! port_free $((base + 240)) || ! port_free $((base + 241)); do base=$((base + 1000)); done
 export KR_PG_PORT=${KR_PG_PORT:-$base} KR_AMQP_PORT=${KR_AMQP_PORT:-$((base + 240))}
 export KR_AMQP_DIST_PORT=${KR_AMQP_DIST_PORT:-$((base + 241))} KR_AMQP_NODE=${KR_AMQP_NODE:-kr$base@localhost}
-cleanup() { scripts/servers.sh stop all || true; }
+cleanup() { "$ROOT/scripts/servers.sh" stop all || true; }
 trap cleanup EXIT
 scripts/servers.sh start all
 # shellcheck disable=SC1091

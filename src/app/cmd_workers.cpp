@@ -1,6 +1,7 @@
 // The spec's queue scripts and workers, `run`, `status`, `user:add`, `dead:list`, `dead:retry`.
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <map>
@@ -70,7 +71,8 @@ int DefaultConcurrency(WorkerKind kind) {
 void RunOne(worker::ProcessShared& shared, WorkerKind kind, int concurrency, const worker::LoopOptions& loop,
             std::stop_token stop, bool pooled = false) {
     if (concurrency <= 0) concurrency = DefaultConcurrency(kind);
-    worker::Runtime rt(shared, concurrency, pooled);
+    // A zKillboard page fans out into up to 200 ESI killmail requests: give its client room.
+    worker::Runtime rt(shared, kind == WorkerKind::kZkillboard ? std::max(concurrency, 32) : concurrency, pooled);
     worker::WorkerCounters counters;
     worker::Settler settler(rt.Queue(), shared.Policy(), counters);
     auto w = MakeWorker(kind, concurrency, rt, settler, shared.Cfg());

@@ -26,7 +26,11 @@ void ZkillboardWorker::Process(const queue::Delivery& d) {
     const int page = job.page.value_or(1);
     auto& c = settler_.Counters();
 
+    using Clock = std::chrono::steady_clock;
+    auto t0 = Clock::now();
+    auto ms_since = [](Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); };
     auto zp = zkb_.FetchCharacterPage(job.character_id, page);
+    const double fetch_ms = ms_since(t0);
     zp.ThrowIfError("zKillboard character " + std::to_string(job.character_id) + " page " + std::to_string(page));
     std::vector<esi_json::ZkbEntry> entries;
     try {
@@ -42,6 +46,7 @@ void ZkillboardWorker::Process(const queue::Delivery& d) {
     std::vector<Id> ids;
     ids.reserve(entries.size());
     for (const auto& e : entries) ids.push_back(e.killmail_id);
+    auto t1 = Clock::now();
     const auto stored = store_.ExistingKillmailIds(ids);
 
     std::vector<Killmail> killmails;
@@ -94,8 +99,12 @@ void ZkillboardWorker::Process(const queue::Delivery& d) {
         settler_.KeepAlive();  // a page can take long while ESI is paused
     }
 
+    const double esi_ms = ms_since(t1);
+    auto t2 = Clock::now();
+    double store_ms = 0;
     if (!killmails.empty()) {
         auto res = store_.StoreKillmails(killmails);
+        store_ms = ms_since(t2);
         stored_ += static_cast<std::int64_t>(res.inserted);
         c.created += static_cast<std::int64_t>(res.inserted);
         c.unchanged += static_cast<std::int64_t>(res.already_present);
@@ -104,9 +113,15 @@ void ZkillboardWorker::Process(const queue::Delivery& d) {
         // to a manual scan).
         auto refs = ReferencedBy(killmails);
         auto queue_missing = [&](store::EntityKind kind, const std::vector<Id>& want) {
-            if (want.empty()) return;
+            auto& seen = seen_[static_cast<int>(kind)];
+            if (seen.size() > 200'000) seen.clear();
+            std::vector<Id> unseen;
+            for (Id id : want) {
+                if (seen.insert(id).second) unseen.push_back(id);
+            }
+            if (unseen.empty()) return;
             // Not stored, not already waiting in a queue, not known to be gone (404 recorded).
-            auto missing = store_.FilterMissing(kind, want);
+            auto missing = store_.FilterMissing(kind, unseen);
             c.published += static_cast<std::int64_t>(
                 PublishEntities(settler_.Queue(), store_, kind, missing, 5, "zkillboard_sync"));
         };
@@ -115,6 +130,10 @@ void ZkillboardWorker::Process(const queue::Delivery& d) {
         queue_missing(store::EntityKind::kAlliance, refs.alliances);
         queue_missing(store::EntityKind::kType, refs.types);
     }
+    spdlog::debug("zkillboard: character {} page {}: {} listed, {} new; zkb {:.0f} ms, esi {:.0f} ms, store {:.0f} ms, "
+                  "queue {:.0f} ms",
+                  job.character_id, page, entries.size(), killmails.size(), fetch_ms, esi_ms, store_ms,
+                  ms_since(t2) - store_ms);
     if (!transient.empty()) throw TransientError(transient);  // stored ones are skipped next time
 
     if (page < options_.max_pages) {

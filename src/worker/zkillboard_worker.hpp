@@ -12,6 +12,8 @@
 //      long (RabbitMQ's consumer_timeout is 30 min) and a restart resumes at the page it was on.
 // A killmail ESI cannot serve (404/422) dead-letters the page message after the rest is stored
 // (dead:retry replays it); a transient failure retries the page (stored killmails are skipped).
+#include <unordered_set>
+
 #include "esi/esi_client.hpp"
 #include "esi/zkb_client.hpp"
 #include "store/store.hpp"
@@ -47,6 +49,9 @@ private:
     esi::ZkbClient& zkb_;
     Settler& settler_;
     std::int64_t stored_ = 0;
+    /// Ids this worker already saw stored or queued, per kind (bounded): later pages of a
+    /// history mostly reference the same corporations, alliances and types again.
+    std::unordered_set<Id> seen_[4];
 };
 
 }  // namespace kr::worker
