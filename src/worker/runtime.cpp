@@ -50,7 +50,8 @@ Runtime::Runtime(ProcessShared& shared, int concurrency, bool pooled) : shared_(
     queue_ = queue::OpenQueue(cfg.rabbitmq_url, cfg.database_url, QueueOptionsFrom(cfg));
     http::CurlOptions co;
     co.max_concurrency = std::max(4, std::min(concurrency, 256));
-    co.max_host_connections = co.max_concurrency;
+    // Transfers beyond this wait for a free keep-alive connection instead of opening more.
+    co.max_host_connections = std::min(co.max_concurrency, 64);
     co.user_agent = cfg.user_agent;
     http_ = std::make_unique<http::CurlHttpClient>(co);
     esi::EsiOptions eo;
