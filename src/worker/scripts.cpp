@@ -120,7 +120,7 @@ ScanReport ScanEntities(Runtime& rt, bool progress) {
             auto ids = store.MissingReferencedIds(kind, after, kPage, opts);
             if (ids.empty()) break;
             after = ids.back();
-            queued += PublishEntities(rt.Queue(), store, kind, ids, 5, "killmail_scan");
+            queued += PublishEntities(rt.Queue(), store, kind, ids, 5, "killmail_scan", kPage);
             if (tty) std::fprintf(stderr, "\rscan:entities: %-12s %10zu queued (last id %lld)", Traits(kind).label,
                                   queued, static_cast<long long>(after));
         }
