@@ -139,12 +139,7 @@ EsiClient::EsiClient(EsiOptions options, http::HttpClient& http, RateBudget& bud
       budget_(budget),
       clock_(clock),
       cache_(cache),
-      pacer_(budget, clock, options_.budget_key,
-             [&] {
-                 PacerOptions p = options_.pacer;
-                 p.rate = options_.rate_limit;
-                 return p;
-             }()),
+      pacer_(budget, clock, options_.budget_key, WithRate(options_.pacer, options_.rate_limit)),
       rng_(std::random_device{}()) {
     while (!options_.base_url.empty() && options_.base_url.back() == '/') options_.base_url.pop_back();
     options_.max_attempts = std::max(1, options_.max_attempts);

@@ -23,6 +23,12 @@ struct PacerOptions {
     int max_block = 32;
 };
 
+/// `options` with its rate replaced (clients keep the rate in their own options).
+inline PacerOptions WithRate(PacerOptions options, double rate) {
+    options.rate = rate;
+    return options;
+}
+
 class Pacer {
 public:
     Pacer(RateBudget& budget, http::Clock& clock, std::string key, PacerOptions options);

@@ -35,12 +35,7 @@ ZkbClient::ZkbClient(ZkbOptions options, http::HttpClient& http, RateBudget& bud
       http_(http),
       budget_(budget),
       clock_(clock),
-      pacer_(budget, clock, options_.budget_key,
-             [&] {
-                 PacerOptions p = options_.pacer;
-                 p.rate = options_.rate_limit;
-                 return p;
-             }()),
+      pacer_(budget, clock, options_.budget_key, WithRate(options_.pacer, options_.rate_limit)),
       rng_(std::random_device{}()) {
     while (!options_.base_url.empty() && options_.base_url.back() == '/') options_.base_url.pop_back();
     options_.max_attempts = std::max(1, options_.max_attempts);

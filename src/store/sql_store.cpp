@@ -332,29 +332,25 @@ UpsertCounts SqlStore::UpsertEntities(EntityKind kind, const std::vector<T>& row
     return counts;
 }
 
-UpsertCounts SqlStore::UpsertAlliances(const std::vector<Alliance>& rows) {
+template <typename T>
+UpsertCounts SqlStore::UpsertInTransaction(EntityKind kind, const std::vector<T>& rows) {
     db::Transaction tx(*conn_);
-    auto c = UpsertEntities(EntityKind::kAlliance, rows, IsoFromMs(NowMs()));
+    auto c = UpsertEntities(kind, rows, IsoFromMs(NowMs()));
     tx.Commit();
     return c;
+}
+
+UpsertCounts SqlStore::UpsertAlliances(const std::vector<Alliance>& rows) {
+    return UpsertInTransaction(EntityKind::kAlliance, rows);
 }
 UpsertCounts SqlStore::UpsertCorporations(const std::vector<Corporation>& rows) {
-    db::Transaction tx(*conn_);
-    auto c = UpsertEntities(EntityKind::kCorporation, rows, IsoFromMs(NowMs()));
-    tx.Commit();
-    return c;
+    return UpsertInTransaction(EntityKind::kCorporation, rows);
 }
 UpsertCounts SqlStore::UpsertCharacters(const std::vector<Character>& rows) {
-    db::Transaction tx(*conn_);
-    auto c = UpsertEntities(EntityKind::kCharacter, rows, IsoFromMs(NowMs()));
-    tx.Commit();
-    return c;
+    return UpsertInTransaction(EntityKind::kCharacter, rows);
 }
 UpsertCounts SqlStore::UpsertTypes(const std::vector<Type>& rows) {
-    db::Transaction tx(*conn_);
-    auto c = UpsertEntities(EntityKind::kType, rows, IsoFromMs(NowMs()));
-    tx.Commit();
-    return c;
+    return UpsertInTransaction(EntityKind::kType, rows);
 }
 
 EntityBatchResult SqlStore::ApplyEntityBatch(const EntityBatch& batch) {

@@ -111,6 +111,9 @@ protected:
 private:
     template <typename T>
     UpsertCounts UpsertEntities(EntityKind kind, const std::vector<T>& rows, const std::string& now);
+    /// UpsertEntities in a transaction of its own (the public Upsert* methods).
+    template <typename T>
+    UpsertCounts UpsertInTransaction(EntityKind kind, const std::vector<T>& rows);
     /// Next distinct ids of one reference column after $1, ascending, at most $2.
     const std::string& RefStreamSql(EntityKind kind, const char* table, const char* column);
     /// Which of the candidate ids ($1) are missing, not pending ($2 kind, $3 since), not 404 ($4 now).

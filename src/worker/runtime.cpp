@@ -48,18 +48,16 @@ Runtime::Runtime(ProcessShared& shared, int concurrency, bool pooled) : shared_(
         store_ = store::OpenStore(cfg.database_url);
     }
     queue_ = queue::OpenQueue(cfg.rabbitmq_url, cfg.database_url, QueueOptionsFrom(cfg));
-    http::CurlOptions co;
-    co.max_concurrency = std::max(4, std::min(concurrency, 256));
-    // Transfers beyond this wait for a free keep-alive connection instead of opening more.
-    co.max_host_connections = std::min(co.max_concurrency, 64);
-    co.user_agent = cfg.user_agent;
-    http_ = std::make_unique<http::CurlHttpClient>(co);
     esi::EsiOptions eo;
     eo.base_url = cfg.esi_base_url;
     eo.rate_limit = cfg.esi_rate_limit;
     eo.user_agent = cfg.user_agent;
     eo.compatibility_date = cfg.compatibility_date;
-    eo.max_concurrency = co.max_concurrency;
+    eo.max_concurrency = std::max(4, std::min(concurrency, 256));
+    auto co = esi::CurlOptionsFor(eo);  // the client's own timeouts and User-Agent
+    // Transfers beyond this wait for a free keep-alive connection instead of opening more.
+    co.max_host_connections = std::min(co.max_concurrency, 64);
+    http_ = std::make_unique<http::CurlHttpClient>(co);
     esi_ = std::make_unique<esi::EsiClient>(eo, *http_, shared.Budget());
 }
 
