@@ -75,6 +75,12 @@ public:
     virtual std::string DisplayUrl() const = 0;
     /// Run one statement with bound parameters.
     virtual Result Exec(std::string_view sql, const std::vector<Param>& params = {}) = 0;
+    /// Like Exec, but planned for these parameter values every time (PostgreSQL: an unnamed statement,
+    /// never a cached generic plan). For statements whose best plan depends on the size of a bound id
+    /// set: a generic plan estimates `unnest($1)` at 10 rows and picks joins that are quadratic at 10,000.
+    virtual Result ExecPlannedPerCall(std::string_view sql, const std::vector<Param>& params) {
+        return Exec(sql, params);
+    }
     /// Run several statements separated by ';' without parameters (migrations).
     virtual void ExecScript(std::string_view sql) = 0;
     /// BEGIN (SQLite: BEGIN IMMEDIATE, so the write lock is taken up front), COMMIT, ROLLBACK.

@@ -85,15 +85,27 @@ void PgConnection::EnsureConnected() {
 }
 
 Result PgConnection::Exec(std::string_view sql, const std::vector<Param>& params) {
+    return Run(sql, params, true);
+}
+
+Result PgConnection::ExecPlannedPerCall(std::string_view sql, const std::vector<Param>& params) {
+    return Run(sql, params, false);
+}
+
+Result PgConnection::Run(std::string_view sql, const std::vector<Param>& params, bool prepare) {
     EnsureConnected();
     PGconn* c = conn_.get();
     std::string key(sql);
-    auto it = prepared_.find(key);
-    if (it == prepared_.end()) {
-        std::string name = "kr" + std::to_string(prepared_.size() + 1);
-        ResultPtr prep(PQprepare(c, name.c_str(), key.c_str(), 0, nullptr));
-        if (PQresultStatus(prep.get()) != PGRES_COMMAND_OK) Throw(c, prep.get(), "prepare");
-        it = prepared_.emplace(std::move(key), std::move(name)).first;
+    const std::string* statement = nullptr;
+    if (prepare) {
+        auto it = prepared_.find(key);
+        if (it == prepared_.end()) {
+            std::string name = "kr" + std::to_string(prepared_.size() + 1);
+            ResultPtr prep(PQprepare(c, name.c_str(), key.c_str(), 0, nullptr));
+            if (PQresultStatus(prep.get()) != PGRES_COMMAND_OK) Throw(c, prep.get(), "prepare");
+            it = prepared_.emplace(std::move(key), std::move(name)).first;
+        }
+        statement = &it->second;
     }
     std::vector<std::string> storage(params.size());
     std::vector<const char*> values(params.size(), nullptr);
@@ -119,8 +131,9 @@ Result PgConnection::Exec(std::string_view sql, const std::vector<Param>& params
             },
             params[i]);
     }
-    ResultPtr res(PQexecPrepared(c, it->second.c_str(), static_cast<int>(params.size()), values.data(), nullptr,
-                                 nullptr, 0));
+    const int n = static_cast<int>(params.size());
+    ResultPtr res(statement ? PQexecPrepared(c, statement->c_str(), n, values.data(), nullptr, nullptr, 0)
+                            : PQexecParams(c, key.c_str(), n, nullptr, values.data(), nullptr, nullptr, 0));
     auto st = PQresultStatus(res.get());
     if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
         if (PQstatus(c) != CONNECTION_OK) in_tx_ = false;

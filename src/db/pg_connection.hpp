@@ -19,6 +19,7 @@ public:
     Dialect GetDialect() const override { return Dialect::kPostgres; }
     std::string DisplayUrl() const override;
     Result Exec(std::string_view sql, const std::vector<Param>& params = {}) override;
+    Result ExecPlannedPerCall(std::string_view sql, const std::vector<Param>& params) override;
     void ExecScript(std::string_view sql) override;
     void Begin() override;
     void Commit() override;
@@ -31,6 +32,7 @@ private:
     };
     void Connect();
     void EnsureConnected();
+    Result Run(std::string_view sql, const std::vector<Param>& params, bool prepare);
 
     std::string url_;
     std::unique_ptr<pg_conn, ConnDeleter> conn_;
