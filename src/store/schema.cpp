@@ -8,6 +8,7 @@
 //          stay INT and an id above 2^31-1 fails with SQLSTATE 22003 (kr::PermanentError).
 //          PostgreSQL records the tables we created in kr_created_tables.
 // store/2  our own tables: kr_http_cache, kr_pending_entities, kr_killmail_item_children.
+// store/3  kr_pending_entities UNLOGGED on PostgreSQL (a hint, see below).
 //
 // updated_at is NOT NULL without a default, as in the original: the store always sets it.
 // Timestamps: TIMESTAMP(3) (UTC, no time zone, like Prisma) on PostgreSQL, ISO-8601 TEXT on SQLite.
@@ -429,6 +430,10 @@ std::vector<kr::db::Migration> SchemaMigrations() {
         {"store", 1, "KillReport tables (created when absent)", kSqliteOriginalTables, kPgOriginalTables},
         {"store", 2, "kr_http_cache, kr_pending_entities, kr_killmail_item_children", kSqliteOwnTables,
          kPgOwnTables},
+        // "Queued at" marks are a hint (scan:entities skips what was queued recently): no WAL for them
+        // halves the cost of marking a scan's ids. After a PostgreSQL crash the table is empty and the
+        // next scan queues again what is still missing; the workers skip what is fresh by then.
+        {"store", 3, "kr_pending_entities unlogged (PostgreSQL)", "", "ALTER TABLE kr_pending_entities SET UNLOGGED;"},
     };
 }
 

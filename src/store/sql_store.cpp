@@ -91,12 +91,6 @@ const TableSpec kHttpCacheSpec{"kr_http_cache",
                                {"path"},
                                true};
 
-const TableSpec kPendingSpec{"kr_pending_entities",
-                             {{"kind", "text"}, {"id", "bigint"}, {"queued_at", "bigint"}},
-                             {},
-                             {"kind", "id"},
-                             true};
-
 const TableSpec kKillmailSpec{"killmails",
                               {{"killmail_id", "bigint"},
                                {"killmail_hash", "text"},
@@ -646,8 +640,10 @@ std::vector<Id> SqlStore::MissingReferencedIds(EntityKind kind, Id after, std::s
             candidates.erase(std::upper_bound(candidates.begin(), candidates.end(), *horizon), candidates.end());
         }
         if (!candidates.empty()) {
-            auto r = conn_->Exec(MissingFilterSql(kind), {IdSetParam(candidates), kind_name, pending_since, now,
-                                                          candidates.front(), candidates.back()});
+            // Planned per call: the plan must see how many candidates there are (see Connection).
+            auto r = conn_->ExecPlannedPerCall(MissingFilterSql(kind), {IdSetParam(candidates), kind_name,
+                                                                        pending_since, now, candidates.front(),
+                                                                        candidates.back()});
             for (std::size_t i = 0; i < r.Rows() && out.size() < limit; ++i) out.push_back(r.Int(i, 0));
         }
         if (!horizon || out.size() >= limit) break;
@@ -680,12 +676,28 @@ void SqlStore::MarkPending(EntityKind kind, const std::vector<Id>& ids, std::int
     std::vector<Id> sorted = ids;
     std::sort(sorted.begin(), sorted.end());
     sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
-    Rows rows;
-    rows.reserve(sorted.size());
-    std::string kind_name = KindName(kind);
-    for (Id id : sorted) rows.push_back({kind_name, id, now});
+    // One set-valued statement: the kind bound once, nothing returned (10,000 ids per scan page).
+    // A scan page's ids are normally not marked yet (the scan skipped those queued recently), and a
+    // plain INSERT costs PostgreSQL a third of an upsert: large sets try it first, and a conflict
+    // (an expired mark, or another process marking the same id) rolls back and takes the upsert.
+    // Small sets (a zKillboard page's references, often raced by other pages) upsert directly.
+    // "WHERE true": SQLite needs it to parse an upsert after INSERT … SELECT.
+    constexpr std::size_t kPlainInsertFrom = 1000;
+    const std::string insert =
+        "INSERT INTO kr_pending_entities (kind, id, queued_at) SELECT $1, u.id, $3 FROM " + IdListFrom(2);
+    const std::vector<db::Param> params{std::string(KindName(kind)), IdSetParam(sorted), now};
+    if (sorted.size() >= kPlainInsertFrom) {
+        try {
+            db::Transaction tx(*conn_);
+            conn_->Exec(insert, params);
+            tx.Commit();
+            return;
+        } catch (const PermanentError& e) {
+            if (e.Reason() != "db_constraint") throw;
+        }
+    }
     db::Transaction tx(*conn_);
-    WriteRows(kPendingSpec, rows, IsoFromMs(now));
+    conn_->Exec(insert + " WHERE true ON CONFLICT (kind, id) DO UPDATE SET queued_at = excluded.queued_at", params);
     tx.Commit();
 }
 
