@@ -91,12 +91,22 @@ std::string IsoTimestamp(std::chrono::system_clock::time_point t) {
 }
 
 std::string BuildEntityMessage(const EntityMessage& m) {
-    OrderedJson j;
-    j["entityId"] = CheckId(m.entity_id, "entityId");
-    j["queuedAt"] = NowIfEmpty(m.queued_at);
-    j["source"] = m.source;
-    if (m.user_id) j["userId"] = *m.user_id;
-    return j.dump();
+    // Written directly (scan:entities builds 100,000s of them): the same bytes as nlohmann's dump of
+    // {"entityId","queuedAt","source"[,"userId"]} in that order; the strings are escaped by nlohmann.
+    std::string out;
+    out.reserve(96 + m.source.size());
+    out += "{\"entityId\":";
+    out += std::to_string(CheckId(m.entity_id, "entityId"));
+    out += ",\"queuedAt\":";
+    out += Json(NowIfEmpty(m.queued_at)).dump();
+    out += ",\"source\":";
+    out += Json(m.source).dump();
+    if (m.user_id) {
+        out += ",\"userId\":";
+        out += std::to_string(*m.user_id);
+    }
+    out += '}';
+    return out;
 }
 
 std::string BuildEntityMessage(std::int64_t entity_id, const std::string& source) {

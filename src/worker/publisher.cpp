@@ -15,8 +15,12 @@ std::size_t PublishIds(queue::Queue& q, const std::string& queue_name, const std
     std::vector<queue::OutMessage> out;
     out.reserve(std::min(batch, ids.size()));
     std::size_t published = 0;
+    queue::EntityMessage m;
+    m.source = source;
     for (std::size_t i = 0; i < ids.size(); ++i) {
-        out.push_back({queue::BuildEntityMessage(ids[i], source), priority, 0});
+        if (out.empty()) m.queued_at = queue::IsoTimestamp(std::chrono::system_clock::now());
+        m.entity_id = ids[i];
+        out.push_back({queue::BuildEntityMessage(m), priority, 0});
         if (out.size() == batch || i + 1 == ids.size()) {
             q.Publish(queue_name, out);
             published += out.size();

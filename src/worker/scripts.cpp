@@ -3,7 +3,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <cstdio>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <thread>
 
 #include "core/esi_json.hpp"
 #include "core/esi_paths.hpp"
@@ -107,12 +112,141 @@ std::size_t QueueAllianceCorporations(Runtime& rt) {
     return n;
 }
 
+namespace {
+
+/// One stage of scan:entities' pipeline: a thread with its own store and queue connections that
+/// works on pages handed to it, then hands each page to the next stage. The scan's three steps —
+/// find missing ids, publish them, mark them pending — cost about the same; on separate
+/// connections the database runs them on both cores at once. Pages are keyset-ordered, so a page
+/// never contains an id of an earlier page whose mark is still in flight. At most kDepth pages wait
+/// per stage (bounded memory). Errors travel upstream: Push and Drain rethrow them.
+class ScanStage {
+public:
+    struct Page {
+        store::EntityKind kind;
+        std::vector<Id> ids;
+    };
+    using Work = void (*)(Runtime&, const Page&);
+
+    ScanStage(ProcessShared& shared, Work work, ScanStage* next)
+        : shared_(shared), work_(work), next_(next), thread_([this] { Run(); }) {}
+    ScanStage(const ScanStage&) = delete;
+    ScanStage& operator=(const ScanStage&) = delete;
+    ~ScanStage() {
+        {
+            std::lock_guard lock(mu_);
+            closing_ = true;
+        }
+        cv_.notify_all();
+        thread_.join();
+    }
+
+    void Push(Page page) {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [&] { return pages_.size() < kDepth || error_; });
+        if (error_) std::rethrow_exception(error_);
+        pages_.push_back(std::move(page));
+        cv_.notify_all();
+    }
+
+    /// Waits until this stage and the ones after it have worked every page.
+    void Drain() {
+        {
+            std::unique_lock lock(mu_);
+            cv_.wait(lock, [&] { return (pages_.empty() && !busy_) || error_; });
+            if (error_) std::rethrow_exception(error_);
+        }
+        if (next_) next_->Drain();
+    }
+
+private:
+    static constexpr std::size_t kDepth = 2;
+
+    void Run() {
+        try {
+            Runtime own(shared_, 1);
+            for (;;) {
+                Page page;
+                {
+                    std::unique_lock lock(mu_);
+                    cv_.wait(lock, [&] { return !pages_.empty() || closing_; });
+                    if (pages_.empty()) return;
+                    page = std::move(pages_.front());
+                    pages_.pop_front();
+                    busy_ = true;
+                }
+                cv_.notify_all();
+                work_(own, page);
+                if (next_) next_->Push(std::move(page));
+                {
+                    std::lock_guard lock(mu_);
+                    busy_ = false;
+                }
+                cv_.notify_all();
+            }
+        } catch (...) {
+            std::lock_guard lock(mu_);
+            error_ = std::current_exception();
+            busy_ = false;
+            pages_.clear();
+        }
+        cv_.notify_all();
+    }
+
+    ProcessShared& shared_;
+    Work work_;
+    ScanStage* next_;
+    std::mutex mu_;
+    std::condition_variable cv_;
+    std::deque<Page> pages_;
+    bool busy_ = false;
+    bool closing_ = false;
+    std::exception_ptr error_;
+    std::thread thread_;  // last: started once everything above is initialised
+};
+
+void PublishPage(Runtime& rt, const ScanStage::Page& page) {
+    PublishIds(rt.Queue(), Traits(page.kind).queue, page.ids, 5, "killmail_scan", kPage);
+}
+
+void MarkPage(Runtime& rt, const ScanStage::Page& page) { rt.Store().MarkPending(page.kind, page.ids); }
+
+/// Publishes and marks the pages: on two pipeline stages, or on the caller's thread for an
+/// in-memory SQLite database (a second connection would open another, empty, database).
+class ScanPublisher {
+public:
+    explicit ScanPublisher(Runtime& rt) : rt_(rt) {
+        if (rt.Shared().Cfg().database_url.find(":memory:") == std::string::npos) {
+            mark_ = std::make_unique<ScanStage>(rt.Shared(), &MarkPage, nullptr);
+            publish_ = std::make_unique<ScanStage>(rt.Shared(), &PublishPage, mark_.get());
+        }
+    }
+    void Push(store::EntityKind kind, std::vector<Id> ids) {
+        if (!publish_) {
+            PublishEntities(rt_.Queue(), rt_.Store(), kind, ids, 5, "killmail_scan", kPage);
+            return;
+        }
+        publish_->Push({kind, std::move(ids)});
+    }
+    void Drain() {
+        if (publish_) publish_->Drain();
+    }
+
+private:
+    Runtime& rt_;
+    std::unique_ptr<ScanStage> mark_;     // destroyed after publish_, which feeds it
+    std::unique_ptr<ScanStage> publish_;
+};
+
+}  // namespace
+
 ScanReport ScanEntities(Runtime& rt, bool progress) {
     ScanReport report;
     auto& store = rt.Store();
     store::ScanOptions opts;
     opts.sources = store::kFromKillmails;
     const bool tty = progress && ::isatty(STDERR_FILENO);
+    ScanPublisher publisher(rt);
     for (auto kind : {store::EntityKind::kCharacter, store::EntityKind::kCorporation, store::EntityKind::kAlliance,
                       store::EntityKind::kType}) {
         std::size_t queued = 0;
@@ -120,7 +254,8 @@ ScanReport ScanEntities(Runtime& rt, bool progress) {
             auto ids = store.MissingReferencedIds(kind, after, kPage, opts);
             if (ids.empty()) break;
             after = ids.back();
-            queued += PublishEntities(rt.Queue(), store, kind, ids, 5, "killmail_scan", kPage);
+            queued += ids.size();
+            publisher.Push(kind, std::move(ids));
             if (tty) std::fprintf(stderr, "\rscan:entities: %-12s %10zu queued (last id %lld)", Traits(kind).label,
                                   queued, static_cast<long long>(after));
         }
@@ -132,6 +267,7 @@ ScanReport ScanEntities(Runtime& rt, bool progress) {
             case store::EntityKind::kType: report.types = queued; break;
         }
     }
+    publisher.Drain();
     return report;
 }
 

@@ -42,6 +42,15 @@ TEST(Messages, EntityMessageMatchesTheOriginal) {
     auto built = nlohmann::json::parse(BuildEntityMessage(12345, "killmail_scan"));
     EXPECT_EQ(built["entityId"], 12345);
     EXPECT_EQ(built["queuedAt"].get<std::string>().size(), 24u);
+    // The hand-written builder escapes strings and writes userId last, as nlohmann's dump would.
+    m.source = "a\"b\\c\n";
+    m.user_id = 7;
+    nlohmann::ordered_json expect;
+    expect["entityId"] = 99003214;
+    expect["queuedAt"] = m.queued_at;
+    expect["source"] = m.source;
+    expect["userId"] = 7;
+    EXPECT_EQ(BuildEntityMessage(m), expect.dump());
 }
 
 TEST(Messages, EntityIdValidation) {
