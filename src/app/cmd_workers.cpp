@@ -30,14 +30,20 @@ const std::vector<std::string> kAllQueues = {queue::kAllianceInfo,         queue
 /// Which worker a thread runs.
 enum class WorkerKind { kAlliances, kCorporations, kCharacters, kTypes, kAllianceCorporations, kZkillboard };
 
+bool IsInfoWorker(WorkerKind kind) {
+    return kind == WorkerKind::kAlliances || kind == WorkerKind::kCorporations || kind == WorkerKind::kCharacters ||
+           kind == WorkerKind::kTypes;
+}
+
 std::unique_ptr<worker::Worker> MakeWorker(WorkerKind kind, int concurrency, worker::Runtime& rt,
-                                           worker::Settler& settler, const config::Config& cfg) {
+                                           worker::Settler& settler, const config::Config& cfg,
+                                           worker::Committer* committer) {
     auto info = [&](store::EntityKind k) {
         worker::InfoWorkerOptions o;
         o.kind = k;
         o.concurrency = concurrency;
         o.max_age_ms = cfg.max_age_seconds * 1000;
-        return std::make_unique<worker::InfoWorker>(o, rt.Store(), rt.Esi(), settler);
+        return std::make_unique<worker::InfoWorker>(o, rt.Store(), rt.Esi(), settler, committer);
     };
     switch (kind) {
         case WorkerKind::kAlliances: return info(store::EntityKind::kAlliance);
@@ -75,7 +81,14 @@ void RunOne(worker::ProcessShared& shared, WorkerKind kind, int concurrency, con
     worker::Runtime rt(shared, kind == WorkerKind::kZkillboard ? std::max(concurrency, 32) : concurrency, pooled);
     worker::WorkerCounters counters;
     worker::Settler settler(rt.Queue(), shared.Policy(), counters);
-    auto w = MakeWorker(kind, concurrency, rt, settler, shared.Cfg());
+    // An info worker process on PostgreSQL commits on a second connection while it keeps fetching
+    // (a commit is a few network round trips). Not in `run` (its threads share a small pool) and
+    // not on SQLite (one writer at a time, and its commits take microseconds).
+    std::unique_ptr<worker::Committer> committer;
+    if (!pooled && IsInfoWorker(kind) && shared.Cfg().database_url.rfind("postgres", 0) == 0) {
+        committer = std::make_unique<worker::Committer>(store::OpenStore(shared.Cfg().database_url));
+    }
+    auto w = MakeWorker(kind, concurrency, rt, settler, shared.Cfg(), committer.get());
     worker::SummaryLogger summary(w->Name(), counters);
     spdlog::info("{}: consuming {} (concurrency {}){}", w->Name(), w->Queues().front(), concurrency,
                  loop.until_idle ? ", until idle" : "");

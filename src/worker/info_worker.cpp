@@ -28,8 +28,9 @@ store::CacheEntry ToStoreEntry(const std::string& path, const esi::CacheEntry& e
     return out;
 }
 
-InfoWorker::InfoWorker(InfoWorkerOptions options, store::Store& store, esi::EsiClient& esi, Settler& settler)
-    : options_(options), store_(store), esi_(esi), settler_(settler) {
+InfoWorker::InfoWorker(InfoWorkerOptions options, store::Store& store, esi::EsiClient& esi, Settler& settler,
+                       Committer* committer)
+    : options_(options), store_(store), esi_(esi), settler_(settler), committer_(committer) {
     if (options_.concurrency <= 0) options_.concurrency = Traits(options_.kind).default_concurrency;
 }
 
@@ -149,14 +150,26 @@ void InfoWorker::OnResult(const queue::Delivery& d, Id id, esi::EsiResult r) {
 }
 
 void InfoWorker::Pump(std::chrono::milliseconds wait) {
-    if (in_flight_ > 0) esi_.Drive(wait);
+    if (committer_ && committer_->Busy()) {
+        // Look at the commit often while it runs: its acks free prefetch slots.
+        if (in_flight_ > 0) esi_.Drive(std::min(wait, std::chrono::milliseconds(1)));
+        CollectCommit(in_flight_ > 0 ? std::chrono::milliseconds(0) : wait);
+    } else if (in_flight_ > 0) {
+        esi_.Drive(wait);
+    }
     if (done_.empty()) return;
     // Answered messages still count against the prefetch window until they are acked, so commit
     // early: when a quarter of the window waits, when nothing else is in flight, or after a few ms.
+    // With a committer, whatever arrives while one batch commits goes into the next one.
     bool due = in_flight_ == 0 || done_.size() >= options_.flush_max ||
                done_.size() * 4 >= static_cast<std::size_t>(options_.concurrency) ||
                std::chrono::steady_clock::now() - first_done_ >= options_.flush_interval;
-    if (due) Flush();
+    if (!due) return;
+    if (!committer_) {
+        Flush();
+    } else if (!committer_->Busy()) {
+        StartCommit();
+    }
 }
 
 void InfoWorker::Flush() {
@@ -165,7 +178,7 @@ void InfoWorker::Flush() {
     Commit(items);
 }
 
-void InfoWorker::Commit(std::vector<Done>& items) {
+store::EntityBatch InfoWorker::Merge(const std::vector<Done>& items) {
     store::EntityBatch batch;
     for (const auto& it : items) {
         const auto& b = it.batch;
@@ -175,29 +188,60 @@ void InfoWorker::Commit(std::vector<Done>& items) {
         batch.types.insert(batch.types.end(), b.types.begin(), b.types.end());
         batch.cache.insert(batch.cache.end(), b.cache.begin(), b.cache.end());
     }
+    return batch;
+}
+
+void InfoWorker::Commit(std::vector<Done>& items) {
     store::EntityBatchResult result;
+    std::exception_ptr error;
     try {
-        result = store_.ApplyEntityBatch(batch);
-    } catch (const PermanentError&) {
-        if (items.size() > 1) {
-            // One bad row (e.g. an id above 2^31 in an existing KillReport INT column) must not
-            // sink the others: commit them one by one so only the culprit is dead-lettered.
-            for (auto& it : items) {
-                std::vector<Done> one;
-                one.push_back(std::move(it));
-                Commit(one);
+        result = store_.ApplyEntityBatch(Merge(items));
+    } catch (...) {
+        error = std::current_exception();
+    }
+    Settle(items, result, error);
+}
+
+void InfoWorker::StartCommit() {
+    committing_.swap(done_);
+    done_.clear();
+    auto batch = std::make_shared<store::EntityBatch>(Merge(committing_));
+    commit_result_ = std::make_shared<store::EntityBatchResult>();
+    committer_->Start([batch, result = commit_result_](store::Store& s) { *result = s.ApplyEntityBatch(*batch); });
+}
+
+void InfoWorker::CollectCommit(std::chrono::milliseconds wait) {
+    auto outcome = committer_->Collect(wait);
+    if (!outcome) return;
+    std::vector<Done> items;
+    items.swap(committing_);
+    Settle(items, *commit_result_, *outcome);
+}
+
+void InfoWorker::Settle(std::vector<Done>& items, const store::EntityBatchResult& result, std::exception_ptr error) {
+    if (error) {
+        try {
+            std::rethrow_exception(error);
+        } catch (const PermanentError&) {
+            if (items.size() > 1) {
+                // One bad row (e.g. an id above 2^31 in an existing KillReport INT column) must not
+                // sink the others: commit them one by one so only the culprit is dead-lettered.
+                for (auto& it : items) {
+                    std::vector<Done> one;
+                    one.push_back(std::move(it));
+                    Commit(one);
+                }
+                return;
             }
+            settler_.Fail(items.front().d, error);
+            return;
+        } catch (const FatalError&) {
+            for (const auto& it : items) settler_.Release(it.d);
+            throw;
+        } catch (...) {
+            for (const auto& it : items) settler_.Fail(it.d, error);
             return;
         }
-        settler_.Fail(items.front().d, std::current_exception());
-        return;
-    } catch (const FatalError&) {
-        for (const auto& it : items) settler_.Release(it.d);
-        throw;
-    } catch (...) {
-        auto error = std::current_exception();
-        for (const auto& it : items) settler_.Fail(it.d, error);
-        return;
     }
     auto& c = settler_.Counters();
     auto total = result.Total();
@@ -212,6 +256,7 @@ void InfoWorker::Commit(std::vector<Done>& items) {
 }
 
 void InfoWorker::ReleaseAll() {
+    if (committer_ && committer_->Busy()) CollectCommit(std::chrono::hours(1));  // Wait: ack what committed
     if (!done_.empty()) Flush();  // what ESI already answered is committed and acked
     for (const auto& d : flights_) settler_.Release(d);
     flights_.clear();

@@ -9,10 +9,13 @@
 // A 404 is recorded as "not found" for `not_found_ttl` and acked.
 #include <chrono>
 #include <cstdint>
+#include <exception>
+#include <memory>
 #include <vector>
 
 #include "esi/esi_client.hpp"
 #include "store/store.hpp"
+#include "worker/committer.hpp"
 #include "worker/entity_kind.hpp"
 #include "worker/worker_loop.hpp"
 
@@ -29,14 +32,17 @@ struct InfoWorkerOptions {
 
 class InfoWorker final : public Worker {
 public:
-    InfoWorker(InfoWorkerOptions options, store::Store& store, esi::EsiClient& esi, Settler& settler);
+    /// committer (optional): commits run on its thread and connection while this one keeps
+    /// fetching; without it each batch commits on `store`, in Pump.
+    InfoWorker(InfoWorkerOptions options, store::Store& store, esi::EsiClient& esi, Settler& settler,
+               Committer* committer = nullptr);
 
     std::string Name() const override { return Traits(options_.kind).command; }
     std::vector<std::string> Queues() const override { return {Traits(options_.kind).queue}; }
     int Concurrency() const override { return options_.concurrency; }
     void Admit(std::vector<queue::Delivery> deliveries) override;
     void Pump(std::chrono::milliseconds wait) override;
-    std::size_t Held() const override { return in_flight_ + done_.size(); }
+    std::size_t Held() const override { return in_flight_ + done_.size() + committing_.size(); }
     void ReleaseAll() override;
 
 private:
@@ -51,12 +57,20 @@ private:
     };
     void OnResult(const queue::Delivery& d, Id id, esi::EsiResult r);
     void Flush();
+    static store::EntityBatch Merge(const std::vector<Done>& items);
     void Commit(std::vector<Done>& items);
+    void StartCommit();
+    void CollectCommit(std::chrono::milliseconds wait);
+    /// Acks (or splits, fails, releases) a batch once its commit finished.
+    void Settle(std::vector<Done>& items, const store::EntityBatchResult& result, std::exception_ptr error);
 
     InfoWorkerOptions options_;
     store::Store& store_;
     esi::EsiClient& esi_;
     Settler& settler_;
+    Committer* committer_;
+    std::vector<Done> committing_;  ///< the batch the committer works on
+    std::shared_ptr<store::EntityBatchResult> commit_result_;
     std::size_t in_flight_ = 0;
     std::vector<queue::Delivery> flights_;  ///< deliveries waiting for ESI (for ReleaseAll)
     std::vector<Done> done_;

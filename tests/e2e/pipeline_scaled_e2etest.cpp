@@ -40,6 +40,15 @@ TEST(PipelineRabbitPg, SyncedCharactersMatchGroundTruth) {
     SyncedCharactersMatchGroundTruth(p);
 }
 
+TEST(PipelineRabbitPg, OneProcessPerWorkerMatchesGroundTruth) {
+    KR_REQUIRE_ENV(pg, "KR_TEST_PG_DSN");
+    KR_REQUIRE_ENV(amqp, "KR_TEST_AMQP_URL");
+    TempPgDatabase db(pg);
+    TempVhost vhost(amqp);
+    Pipeline p({db.Url(), vhost.Url()}, SmallUniverse());
+    SyncedCharactersMatchGroundTruth(p, /*per_process=*/true);
+}
+
 TEST(PipelineRabbitPg, RefreshClearsStaleFields) {
     KR_REQUIRE_ENV(pg, "KR_TEST_PG_DSN");
     KR_REQUIRE_ENV(amqp, "KR_TEST_AMQP_URL");
