@@ -321,7 +321,7 @@ UpsertCounts SqlStore::UpsertEntities(EntityKind kind, const std::vector<T>& row
     }
     UpsertCounts counts = WriteRows(SpecOf(static_cast<const T*>(nullptr)), out, now);
     counts.unchanged += rows.size() - order.size();  // duplicates inside the batch
-    conn_->Exec(std::string("DELETE FROM kr_pending_entities WHERE kind = $1 AND id") + IdSetSql(2),
+    conn_->ExecPlannedPerCall(std::string("DELETE FROM kr_pending_entities WHERE kind = $1 AND id") + IdSetSql(2),
                 {std::string(KindName(kind)), IdSetParam(ids)});
     return counts;
 }
@@ -379,7 +379,7 @@ EntityBatchResult SqlStore::ApplyEntityBatch(const EntityBatch& batch) {
         result.cache_saved = rows.size();
         // A 404 resolves the pending mark too (the 404 record now keeps it out of scans).
         for (const auto& [kind, ids] : not_found) {
-            conn_->Exec(std::string("DELETE FROM kr_pending_entities WHERE kind = $1 AND id") + IdSetSql(2),
+            conn_->ExecPlannedPerCall(std::string("DELETE FROM kr_pending_entities WHERE kind = $1 AND id") + IdSetSql(2),
                         {std::string(KindName(kind)), IdSetParam(ids)});
         }
     }
@@ -390,7 +390,7 @@ EntityBatchResult SqlStore::ApplyEntityBatch(const EntityBatch& batch) {
 std::unordered_set<Id> SqlStore::ExistingIds(EntityKind kind, const std::vector<Id>& ids) {
     std::unordered_set<Id> found;
     if (ids.empty()) return found;
-    auto r = conn_->Exec(std::string("SELECT id FROM ") + KindTable(kind) + " WHERE id" + IdSetSql(1),
+    auto r = conn_->ExecPlannedPerCall(std::string("SELECT id FROM ") + KindTable(kind) + " WHERE id" + IdSetSql(1),
                          {IdSetParam(ids)});
     for (std::size_t i = 0; i < r.Rows(); ++i) found.insert(r.Int(i, 0));
     return found;
@@ -408,7 +408,7 @@ std::vector<Id> SqlStore::ListIds(EntityKind kind, Id after, std::size_t limit) 
 std::unordered_map<std::string, CacheEntry> SqlStore::LoadHttpCache(const std::vector<std::string>& paths) {
     std::unordered_map<std::string, CacheEntry> out;
     if (paths.empty()) return out;
-    auto r = conn_->Exec(
+    auto r = conn_->ExecPlannedPerCall(
         std::string("SELECT path, etag, last_modified, expires_at, status, checked_at FROM kr_http_cache WHERE path") +
             TextSetSql(1),
         {TextSetParam(paths)});
@@ -500,7 +500,7 @@ StoreKillmailsResult SqlStore::StoreKillmails(const std::vector<Killmail>& killm
 std::unordered_set<Id> SqlStore::ExistingKillmailIds(const std::vector<Id>& ids) {
     std::unordered_set<Id> found;
     if (ids.empty()) return found;
-    auto r = conn_->Exec(std::string("SELECT killmail_id FROM killmails WHERE killmail_id") + IdSetSql(1),
+    auto r = conn_->ExecPlannedPerCall(std::string("SELECT killmail_id FROM killmails WHERE killmail_id") + IdSetSql(1),
                          {IdSetParam(ids)});
     for (std::size_t i = 0; i < r.Rows(); ++i) found.insert(r.Int(i, 0));
     return found;
@@ -662,7 +662,7 @@ std::vector<Id> SqlStore::FilterMissing(EntityKind kind, const std::vector<Id>& 
     }
     if (candidates.empty()) return out;
     const std::int64_t now = options.now_ms ? options.now_ms : NowMs();
-    auto r = conn_->Exec(MissingFilterSql(kind), {IdSetParam(candidates), std::string(KindName(kind)),
+    auto r = conn_->ExecPlannedPerCall(MissingFilterSql(kind), {IdSetParam(candidates), std::string(KindName(kind)),
                                                   now - options.pending_ttl.count(), now, candidates.front(),
                                                   candidates.back()});
     out.reserve(r.Rows());
