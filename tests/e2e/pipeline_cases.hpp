@@ -90,7 +90,10 @@ private:
 inline fakeesi::Options SmallUniverse() {
     fakeesi::Options o;
     o.quiet = true;
-    o.threads = 32;
+    // One thread per keep-alive connection: `run` holds up to 32 ESI connections for its zKillboard
+    // worker plus the info workers' and zKillboard's; with fewer threads a connection waits for an
+    // idle one's keep-alive timeout (10 s), which made the first sync take a minute.
+    o.threads = 128;
     o.universe.alliances = 8;
     o.universe.corporations = 40;
     o.universe.npc_corporations = 5;
@@ -118,15 +121,25 @@ inline void CollectItemTypes(const json& items, std::set<Id>& types, std::int64_
     }
 }
 
-/// The whole spec pipeline, then every stored row compared with the ground truth.
-inline void SyncedCharactersMatchGroundTruth(Pipeline& p) {
+/// The whole spec pipeline, then every stored row compared with the ground truth. per_process:
+/// the scaled-out layout (one process per worker, as the spec's "Starting Workers in Order"; on
+/// PostgreSQL the info workers commit on their second connection) instead of `run`.
+inline void SyncedCharactersMatchGroundTruth(Pipeline& p, bool per_process = false) {
     auto history = p.Get("/_admin/truth/history-characters");
     ASSERT_TRUE(history.is_array() && history.size() == 2);
     for (const auto& id : history) p.Kr("user:add " + std::to_string(id.get<Id>()));
     p.Kr("queue:character");
-    p.Kr("run --until-idle");
-    p.Kr("scan:entities");
-    p.Kr("run --until-idle");
+    if (per_process) {
+        p.Kr("worker:zkillboard --until-idle --concurrency 2");
+        p.Kr("scan:entities");
+        for (const char* kind : {"characters", "corporations", "alliances", "types"}) {
+            p.Kr(std::string("worker:info:") + kind + " --until-idle --concurrency 16");
+        }
+    } else {
+        p.Kr("run --until-idle");
+        p.Kr("scan:entities");
+        p.Kr("run --until-idle");
+    }
 
     std::set<Id> killmail_ids;
     for (const auto& c : history) {
