@@ -55,7 +55,7 @@ std::unique_ptr<worker::Worker> MakeWorker(WorkerKind kind, int concurrency, wor
         case WorkerKind::kZkillboard: {
             worker::ZkillboardWorkerOptions o;
             o.concurrency = concurrency > 0 ? concurrency : 1;
-            return std::make_unique<worker::ZkillboardWorker>(o, rt.Store(), rt.Esi(), rt.Zkb(), settler);
+            return std::make_unique<worker::ZkillboardWorker>(o, rt.Store(), rt.Esi(), rt.Zkb(), settler, committer);
         }
     }
     return nullptr;
@@ -81,11 +81,13 @@ void RunOne(worker::ProcessShared& shared, WorkerKind kind, int concurrency, con
     worker::Runtime rt(shared, kind == WorkerKind::kZkillboard ? std::max(concurrency, 32) : concurrency, pooled);
     worker::WorkerCounters counters;
     worker::Settler settler(rt.Queue(), shared.Policy(), counters);
-    // An info worker process on PostgreSQL commits on a second connection while it keeps fetching
-    // (a commit is a few network round trips). Not in `run` (its threads share a small pool) and
-    // not on SQLite (one writer at a time, and its commits take microseconds).
+    // An info or zKillboard worker process on PostgreSQL commits on a second connection while it
+    // keeps fetching (a commit is several network round trips; a zKillboard page's takes as long
+    // as fetching the next page). Not in `run` (its threads share a small pool) and not on SQLite
+    // (one writer at a time).
     std::unique_ptr<worker::Committer> committer;
-    if (!pooled && IsInfoWorker(kind) && shared.Cfg().database_url.rfind("postgres", 0) == 0) {
+    const bool commits_apart = IsInfoWorker(kind) || kind == WorkerKind::kZkillboard;
+    if (!pooled && commits_apart && shared.Cfg().database_url.rfind("postgres", 0) == 0) {
         committer = std::make_unique<worker::Committer>(store::OpenStore(shared.Cfg().database_url));
     }
     auto w = MakeWorker(kind, concurrency, rt, settler, shared.Cfg(), committer.get());

@@ -10,8 +10,8 @@
 namespace kr::worker {
 
 ZkillboardWorker::ZkillboardWorker(ZkillboardWorkerOptions options, store::Store& store, esi::EsiClient& esi,
-                                   esi::ZkbClient& zkb, Settler& settler)
-    : options_(options), store_(store), esi_(esi), zkb_(zkb), settler_(settler) {
+                                   esi::ZkbClient& zkb, Settler& settler, Committer* committer)
+    : options_(options), store_(store), esi_(esi), zkb_(zkb), settler_(settler), committer_(committer) {
     if (options_.concurrency <= 0) options_.concurrency = 1;
 }
 
@@ -21,27 +21,72 @@ void ZkillboardWorker::Admit(std::vector<queue::Delivery> deliveries) {
     ForEachDelivery(settler_, deliveries, [this](const queue::Delivery& d) { Process(d); });
 }
 
+void ZkillboardWorker::Pump(std::chrono::milliseconds wait) { FinishStoring(wait); }
+
+void ZkillboardWorker::ReleaseAll() { FinishStoring(std::chrono::hours(1)); }  // it commits: ack it
+
+namespace {
+using Clock = std::chrono::steady_clock;
+double MsSince(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
+}  // namespace
+
 void ZkillboardWorker::Process(const queue::Delivery& d) {
-    auto job = queue::ParseZkillboardJob(d.body);  // permanent on a bad body
-    const int page = job.page.value_or(1);
+    auto fetched = Fetch(d);
+    if (!fetched) return;
+    auto page = std::make_unique<Page>(std::move(*fetched));
+    if (!committer_) {
+        Store(store_, *page);
+        Finish(*page);
+        return;
+    }
+    // The previous page is stored while this one was fetched: settle it, then hand this one over.
+    if (!FinishStoring(std::chrono::hours(1)) && page->relies_on_storing) {
+        // Killmails this page shares with that one were neither fetched nor stored: do it again.
+        throw TransientError("killmails shared with a page whose store failed");
+    }
+    storing_ = std::move(page);
+    storing_ids_.clear();
+    for (const auto& km : storing_->killmails) storing_ids_.insert(km.killmail_id);
+    committer_->Start([p = storing_.get()](store::Store& s) { Store(s, *p); });
+}
+
+bool ZkillboardWorker::FinishStoring(std::chrono::milliseconds wait) {
+    if (!storing_) return true;
+    auto outcome = committer_->Collect(wait);
+    if (!outcome) return false;
+    auto page = std::move(storing_);
+    storing_ids_.clear();
+    if (*outcome) {
+        for (auto& seen : seen_) seen.clear();  // its references were never queued
+        settler_.Fail(page->d, *outcome);      // rethrows FatalError
+        return false;
+    }
+    Finish(*page);
+    return true;
+}
+
+std::optional<ZkillboardWorker::Page> ZkillboardWorker::Fetch(const queue::Delivery& d) {
+    Page p;
+    p.d = d;
+    p.job = queue::ParseZkillboardJob(d.body);  // permanent on a bad body
+    p.page = p.job.page.value_or(1);
     auto& c = settler_.Counters();
 
-    using Clock = std::chrono::steady_clock;
     auto t0 = Clock::now();
-    auto ms_since = [](Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); };
-    auto zp = zkb_.FetchCharacterPage(job.character_id, page);
-    const double fetch_ms = ms_since(t0);
-    zp.ThrowIfError("zKillboard character " + std::to_string(job.character_id) + " page " + std::to_string(page));
+    auto zp = zkb_.FetchCharacterPage(p.job.character_id, p.page);
+    p.fetch_ms = MsSince(t0);
+    zp.ThrowIfError("zKillboard character " + std::to_string(p.job.character_id) + " page " + std::to_string(p.page));
     std::vector<esi_json::ZkbEntry> entries;
     try {
         entries = esi_json::ParseZkbPage(zp.body);
     } catch (const esi_json::ParseError& e) {
-        throw TransientError("zKillboard page " + std::to_string(page) + ": unusable body: " + e.what());
+        throw TransientError("zKillboard page " + std::to_string(p.page) + ": unusable body: " + e.what());
     }
     if (entries.empty()) {  // the end of this character's history
         settler_.Ack(d);
-        return;
+        return std::nullopt;
     }
+    p.listed = entries.size();
 
     std::vector<Id> ids;
     ids.reserve(entries.size());
@@ -49,12 +94,17 @@ void ZkillboardWorker::Process(const queue::Delivery& d) {
     auto t1 = Clock::now();
     const auto stored = store_.ExistingKillmailIds(ids);
 
-    std::vector<Killmail> killmails;
-    std::vector<std::string> unavailable;  // permanent ESI answers (404/422)
-    std::string transient;                 // first transient failure
+    auto& killmails = p.killmails;
+    auto& unavailable = p.unavailable;
+    auto& transient = p.transient;
     std::size_t waiting = 0;
     for (auto& e : entries) {
         if (stored.count(e.killmail_id)) {
+            ++c.skipped;
+            continue;
+        }
+        if (storing_ids_.count(e.killmail_id)) {  // the previous page stores it right now
+            p.relies_on_storing = true;
             ++c.skipped;
             continue;
         }
@@ -98,57 +148,75 @@ void ZkillboardWorker::Process(const queue::Delivery& d) {
         esi_.Drive(std::chrono::milliseconds(50));
         settler_.KeepAlive();  // a page can take long while ESI is paused
     }
+    p.esi_ms = MsSince(t1);
 
-    const double esi_ms = ms_since(t1);
-    auto t2 = Clock::now();
-    double store_ms = 0;
-    if (!killmails.empty()) {
-        auto res = store_.StoreKillmails(killmails);
-        store_ms = ms_since(t2);
-        stored_ += static_cast<std::int64_t>(res.inserted);
-        c.created += static_cast<std::int64_t>(res.inserted);
-        c.unchanged += static_cast<std::int64_t>(res.already_present);
-        for (const auto& [id, why] : res.rejected) unavailable.push_back(std::to_string(id) + " (" + why + ")");
+    // What the new killmails reference and this worker has not seen yet (the store decides, with
+    // the page stored, which of those are missing).
+    auto refs = ReferencedBy(killmails);
+    const std::vector<Id>* want[4] = {nullptr, nullptr, nullptr, nullptr};
+    want[static_cast<int>(store::EntityKind::kCharacter)] = &refs.characters;
+    want[static_cast<int>(store::EntityKind::kCorporation)] = &refs.corporations;
+    want[static_cast<int>(store::EntityKind::kAlliance)] = &refs.alliances;
+    want[static_cast<int>(store::EntityKind::kType)] = &refs.types;
+    for (int k = 0; k < 4; ++k) {
+        auto& seen = seen_[k];
+        if (seen.size() > 200'000) seen.clear();
+        for (Id id : *want[k]) {
+            if (seen.insert(id).second) p.unseen[static_cast<std::size_t>(k)].push_back(id);
+        }
+    }
+    return p;
+}
+
+void ZkillboardWorker::Store(store::Store& store, Page& p) {
+    auto t = Clock::now();
+    if (!p.killmails.empty()) p.result = store.StoreKillmails(p.killmails);
+    p.store_ms = MsSince(t);
+    // Not stored, not already waiting in a queue, not known to be gone (404 recorded).
+    for (std::size_t k = 0; k < 4; ++k) {
+        if (!p.unseen[k].empty()) p.missing[k] = store.FilterMissing(static_cast<store::EntityKind>(k), p.unseen[k]);
+    }
+}
+
+void ZkillboardWorker::Finish(Page& p) {
+    auto& c = settler_.Counters();
+    const auto& d = p.d;
+    try {
+        auto t = Clock::now();
+        stored_ += static_cast<std::int64_t>(p.result.inserted);
+        c.created += static_cast<std::int64_t>(p.result.inserted);
+        c.unchanged += static_cast<std::int64_t>(p.result.already_present);
+        for (const auto& [id, why] : p.result.rejected) p.unavailable.push_back(std::to_string(id) + " (" + why + ")");
         // Queue what the new killmails reference and the database lacks (the original left that
         // to a manual scan).
-        auto refs = ReferencedBy(killmails);
-        auto queue_missing = [&](store::EntityKind kind, const std::vector<Id>& want) {
-            auto& seen = seen_[static_cast<int>(kind)];
-            if (seen.size() > 200'000) seen.clear();
-            std::vector<Id> unseen;
-            for (Id id : want) {
-                if (seen.insert(id).second) unseen.push_back(id);
-            }
-            if (unseen.empty()) return;
-            // Not stored, not already waiting in a queue, not known to be gone (404 recorded).
-            auto missing = store_.FilterMissing(kind, unseen);
-            c.published += static_cast<std::int64_t>(
-                PublishEntities(settler_.Queue(), store_, kind, missing, 5, "zkillboard_sync"));
-        };
-        queue_missing(store::EntityKind::kCharacter, refs.characters);
-        queue_missing(store::EntityKind::kCorporation, refs.corporations);
-        queue_missing(store::EntityKind::kAlliance, refs.alliances);
-        queue_missing(store::EntityKind::kType, refs.types);
-    }
-    spdlog::debug("zkillboard: character {} page {}: {} listed, {} new; zkb {:.0f} ms, esi {:.0f} ms, store {:.0f} ms, "
-                  "queue {:.0f} ms",
-                  job.character_id, page, entries.size(), killmails.size(), fetch_ms, esi_ms, store_ms,
-                  ms_since(t2) - store_ms);
-    if (!transient.empty()) throw TransientError(transient);  // stored ones are skipped next time
+        for (std::size_t k = 0; k < 4; ++k) {
+            c.published += static_cast<std::int64_t>(PublishEntities(
+                settler_.Queue(), store_, static_cast<store::EntityKind>(k), p.missing[k], 5, "zkillboard_sync"));
+        }
+        spdlog::debug("zkillboard: character {} page {}: {} listed, {} new; zkb {:.0f} ms, esi {:.0f} ms, store {:.0f} "
+                      "ms, queue {:.0f} ms",
+                      p.job.character_id, p.page, p.listed, p.killmails.size(), p.fetch_ms, p.esi_ms, p.store_ms,
+                      MsSince(t));
+        if (!p.transient.empty()) throw TransientError(p.transient);  // stored ones are skipped next time
 
-    if (page < options_.max_pages) {
-        auto next = job;
-        next.page = page + 1;
-        next.queued_at.clear();
-        settler_.Queue().Publish(queue::kZkillboardCharacter, {{queue::BuildZkillboardJob(next), d.priority, 0}});
-        ++c.published;
+        if (p.page < options_.max_pages) {
+            auto next = p.job;
+            next.page = p.page + 1;
+            next.queued_at.clear();
+            settler_.Queue().Publish(queue::kZkillboardCharacter, {{queue::BuildZkillboardJob(next), d.priority, 0}});
+            ++c.published;
+        }
+        if (!p.unavailable.empty()) {
+            std::string list;
+            for (const auto& u : p.unavailable) list += (list.empty() ? "" : ", ") + u;
+            throw PermanentError("killmail_unavailable", "page " + std::to_string(p.page) + ": killmails " + list);
+        }
+        settler_.Ack(d);
+    } catch (const FatalError&) {
+        throw;
+    } catch (...) {
+        settler_.Fail(d, std::current_exception());
     }
-    if (!unavailable.empty()) {
-        std::string list;
-        for (const auto& u : unavailable) list += (list.empty() ? "" : ", ") + u;
-        throw PermanentError("killmail_unavailable", "page " + std::to_string(page) + ": killmails " + list);
-    }
-    settler_.Ack(d);
 }
 
 }  // namespace kr::worker
