@@ -450,6 +450,26 @@ Killmail ParseKillmail(std::string_view body, std::string_view hash) {
     return km;
 }
 
+ArrayShape ClassifyArray(std::string_view body) {
+    bool is_array = false;
+    std::size_t n = 0;
+    try {
+        WithDocument(body, "array", [&](od::value& root) {
+            od::array arr;
+            if (root.get_array().get(arr) != simdjson::SUCCESS) return;
+            is_array = true;
+            for (auto element : arr) {  // skipped, not built: checks the structure to the end
+                if (element.error()) throw simdjson::simdjson_error(element.error());
+                ++n;
+            }
+        });
+    } catch (const ParseError&) {
+        return ArrayShape::kNotArray;
+    }
+    if (!is_array) return ArrayShape::kNotArray;
+    return n == 0 ? ArrayShape::kEmptyArray : ArrayShape::kArray;
+}
+
 std::vector<ZkbEntry> ParseZkbPage(std::string_view body) {
     std::vector<ZkbEntry> out;
     WithDocument(body, "zkillboard page", [&](od::value& root) {

@@ -1,10 +1,9 @@
 #include "esi/zkb_client.hpp"
 
-#include <simdjson.h>
-
 #include <algorithm>
 
 #include "core/errors.hpp"
+#include "core/esi_json.hpp"
 #include "core/esi_paths.hpp"
 #include "http/http_date.hpp"
 
@@ -12,17 +11,6 @@ namespace kr::esi {
 
 namespace {
 constexpr std::int64_t kUsPerS = 1'000'000;
-
-/// 1 = JSON array, 0 = empty JSON array, -1 = not a JSON array.
-int ClassifyArray(const std::string& body, bool& empty) {
-    thread_local simdjson::dom::parser parser;
-    simdjson::dom::element doc;
-    if (parser.parse(body).get(doc) != simdjson::SUCCESS) return -1;
-    simdjson::dom::array arr;
-    if (doc.get_array().get(arr) != simdjson::SUCCESS) return -1;
-    empty = arr.size() == 0;
-    return 1;
-}
 }  // namespace
 
 void ZkbPage::ThrowIfError(const std::string& context) const {
@@ -115,10 +103,11 @@ ZkbPage ZkbClient::FetchPath(const std::string& path) {
         } else if (resp->status >= 500) {
             out.error = "HTTP " + std::to_string(resp->status);
         } else if (resp->status >= 200 && resp->status < 300) {
-            bool empty = false;
-            if (ClassifyArray(resp->body, empty) == 1) {
+            // Only checked here (not built): the worker parses the page itself.
+            const auto shape = esi_json::ClassifyArray(resp->body);
+            if (shape != esi_json::ArrayShape::kNotArray) {
                 out.status = ZkbPage::Status::kOk;
-                out.end = empty;
+                out.end = shape == esi_json::ArrayShape::kEmptyArray;
                 out.body = std::move(resp->body);
                 out.error.clear();
                 return out;

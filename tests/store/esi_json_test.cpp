@@ -291,3 +291,15 @@ TEST(EsiJsonTest, MalformedInputsThrowParseError) {
 
 }  // namespace
 }  // namespace kr::esi_json
+
+TEST(EsiJsonTest, ClassifyArrayChecksTheWholeDocument) {
+    using kr::esi_json::ArrayShape;
+    using kr::esi_json::ClassifyArray;
+    EXPECT_EQ(ClassifyArray(R"([{"killmail_id":1,"zkb":{"hash":"a"}},{"killmail_id":2}])"), ArrayShape::kArray);
+    EXPECT_EQ(ClassifyArray(" [ ] \n"), ArrayShape::kEmptyArray);
+    EXPECT_EQ(ClassifyArray(R"({"error":"x"})"), ArrayShape::kNotArray);
+    EXPECT_EQ(ClassifyArray("<html>502 Bad Gateway</html>"), ArrayShape::kNotArray);
+    EXPECT_EQ(ClassifyArray(""), ArrayShape::kNotArray);
+    EXPECT_EQ(ClassifyArray(R"([{"killmail_id":1,"zkb":{"hash":"a"}},{"killmail_id":2,"zk)"), ArrayShape::kNotArray);
+    EXPECT_EQ(ClassifyArray(R"([1,2] [3])"), ArrayShape::kNotArray);  // trailing content
+}
