@@ -14,6 +14,32 @@ std::string PgStore::TextSetSql(int n) const { return " = ANY($" + std::to_strin
 Param PgStore::TextSetParam(const std::vector<std::string>& values) const { return db::PgTextArray(values); }
 std::string PgStore::IdListFrom(int n) const { return "unnest($" + std::to_string(n) + "::bigint[]) AS u(id)"; }
 
+Store::Freshness PgStore::LookupFreshness(EntityKind kind, const std::vector<Id>& ids,
+                                          const std::vector<std::string>& paths) {
+    Freshness out;
+    if (ids.empty()) return out;
+    // One row per id: is it stored, and its cache row if any. Planned per call: the plan must see
+    // the batch's size (a generic plan guesses 10 rows; see db::Connection).
+    const std::string sql =
+        std::string("SELECT u.id, e.id IS NOT NULL, h.path, h.etag, h.last_modified, h.expires_at, h.status,"
+                    " h.checked_at FROM unnest($1::bigint[], $2::text[]) AS u(id, path) LEFT JOIN ") +
+        KindTable(kind) + " e ON e.id = u.id LEFT JOIN kr_http_cache h ON h.path = u.path";
+    auto r = conn_->ExecPlannedPerCall(sql, {db::PgIntArray(ids), db::PgTextArray(paths)});
+    for (std::size_t i = 0; i < r.Rows(); ++i) {
+        if (r.Bool(i, 1)) out.existing.insert(r.Int(i, 0));
+        if (r.IsNull(i, 2)) continue;
+        CacheEntry e;
+        e.path = r.Text(i, 2);
+        e.etag = r.OptText(i, 3);
+        e.last_modified = r.OptText(i, 4);
+        e.expires_at_ms = r.Int(i, 5);
+        e.status = static_cast<int>(r.Int(i, 6));
+        e.checked_at_ms = r.Int(i, 7);
+        out.cache.emplace(e.path, std::move(e));
+    }
+    return out;
+}
+
 const std::string& PgStore::Sql(const TableSpec& spec, const std::string& suffix) {
     std::string key = std::string(spec.table) + '|' + suffix;
     auto it = sql_.find(key);

@@ -12,6 +12,8 @@ namespace kr::store {
 class PgStore final : public detail::SqlStore {
 public:
     explicit PgStore(std::unique_ptr<db::Connection> conn);
+    Freshness LookupFreshness(EntityKind kind, const std::vector<Id>& ids,
+                              const std::vector<std::string>& paths) override;
 
 protected:
     std::string IdSetSql(int n) const override;

@@ -67,6 +67,9 @@ public:
     std::unordered_map<std::string, CacheEntry> LoadHttpCache(const std::vector<std::string>& paths) override {
         return pool_->Acquire()->LoadHttpCache(paths);
     }
+    Freshness LookupFreshness(EntityKind k, const std::vector<Id>& ids, const std::vector<std::string>& paths) override {
+        return pool_->Acquire()->LookupFreshness(k, ids, paths);
+    }
     void SaveHttpCache(const std::vector<CacheEntry>& e) override { pool_->Acquire()->SaveHttpCache(e); }
     StoreKillmailsResult StoreKillmails(const std::vector<Killmail>& k) override {
         return pool_->Acquire()->StoreKillmails(k);

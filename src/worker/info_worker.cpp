@@ -67,8 +67,9 @@ void InfoWorker::Admit(std::vector<queue::Delivery> deliveries) {
     std::unordered_set<Id> existing;
     std::unordered_map<std::string, store::CacheEntry> cache;
     try {
-        existing = store_.ExistingIds(kind, ids);
-        cache = store_.LoadHttpCache(paths);
+        auto f = store_.LookupFreshness(kind, ids, paths);
+        existing = std::move(f.existing);
+        cache = std::move(f.cache);
     } catch (...) {
         auto error = std::current_exception();
         for (auto& [d, id] : todo) settler_.Fail(d, error);

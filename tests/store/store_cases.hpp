@@ -379,6 +379,30 @@ TYPED_TEST_P(StoreCases, ExistingIds) {
     EXPECT_EQ(this->store_->ExistingIds(EntityKind::kAlliance, many).size(), 1u);
 }
 
+TYPED_TEST_P(StoreCases, LookupFreshnessAnswersExistenceAndCacheRowsTogether) {
+    auto a = esi_json::ParseAlliance(99003214, ReadSample("esi_alliance_99003214.json"));
+    this->store_->UpsertAlliances({a});
+    std::int64_t now = NowMs();
+    this->store_->SaveHttpCache({{EntityPath(EntityKind::kAlliance, 99003214), std::string("\"e1\""), std::nullopt,
+                                  now + 3'600'000, 200, now},
+                                 {EntityPath(EntityKind::kAlliance, 5), std::nullopt, std::nullopt,
+                                  now + 86'400'000, 404, now}});
+    std::vector<Id> ids{99003214, 5, 1354830081};
+    std::vector<std::string> paths;
+    for (Id id : ids) paths.push_back(EntityPath(EntityKind::kAlliance, id));
+    auto f = this->store_->LookupFreshness(EntityKind::kAlliance, ids, paths);
+    EXPECT_EQ(f.existing, std::unordered_set<Id>{99003214});
+    ASSERT_EQ(f.cache.size(), 2u);
+    EXPECT_EQ(f.cache.at(paths[0]).etag, "\"e1\"");
+    EXPECT_EQ(f.cache.at(paths[0]).expires_at_ms, now + 3'600'000);
+    EXPECT_EQ(f.cache.at(paths[1]).status, 404);
+    EXPECT_FALSE(f.cache.at(paths[1]).etag.has_value());
+    // another kind's table is not consulted
+    EXPECT_TRUE(this->store_->LookupFreshness(EntityKind::kCorporation, {99003214}, {"/corporations/99003214/"})
+                    .existing.empty());
+    EXPECT_TRUE(this->store_->LookupFreshness(EntityKind::kAlliance, {}, {}).cache.empty());
+}
+
 inline std::vector<Killmail> AllSampleKillmails() {
     std::vector<Killmail> out;
     for (const char* f : {"killmail_115787551.json", "killmail_115797013.json", "killmail_119689329.json",
@@ -675,7 +699,7 @@ REGISTER_TYPED_TEST_SUITE_P(StoreCases, MigrateTwiceIsIdempotent, CorporationLea
                             AllianceLosesExecutor, CharacterLosesTitleAndAlliance, UpsertCountsAndDuplicatesInBatch,
                             TypesFromSamples, NamesWithMetacharactersRoundTrip, IdsAbove2To31, HttpCacheRoundTrip,
                             ApplyEntityBatchWritesEntitiesAndCacheAndClearsPending, ExistingIds,
-                            KillmailsAreIdempotent, NestedContainerItems, StructureVictimAndFactionOnlyAttacker,
+                            LookupFreshnessAnswersExistenceAndCacheRowsTogether, KillmailsAreIdempotent, NestedContainerItems, StructureVictimAndFactionOnlyAttacker,
                             ZkbValuesAndRejectedKillmails, Users, MissingReferencedIds, CountsCoverAllTables);
 
 }  // namespace kr::store::testing
