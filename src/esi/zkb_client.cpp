@@ -31,10 +31,20 @@ ZkbClient::ZkbClient(ZkbOptions options, http::HttpClient& http, RateBudget& bud
 
 void ZkbClient::WaitUs(std::int64_t us) {
     const std::int64_t until = clock_.NowUs() + us;
-    // Drive the HTTP client as our sleep (keeps its connections serviced; a fake client advances time).
+    // Drive the HTTP client as our sleep (keeps its connections serviced; a fake client advances
+    // time), in slices of at most a second so that the idle hook runs while we wait.
     for (std::int64_t now = clock_.NowUs(); now < until; now = clock_.NowUs()) {
-        http_.Drive(std::chrono::microseconds(until - now));
+        http_.Drive(std::chrono::microseconds(std::min(until - now, kUsPerS)));
+        Idle();
     }
+}
+
+void ZkbClient::Idle() {
+    if (!idle_hook_) return;
+    const std::int64_t now = clock_.NowUs();
+    if (now - last_idle_us_ < kUsPerS) return;
+    last_idle_us_ = now;
+    idle_hook_();
 }
 
 ZkbPage ZkbClient::FetchCharacterPage(Id character_id, int page) {
@@ -79,7 +89,10 @@ ZkbPage ZkbClient::FetchPath(const std::string& path) {
         ++requests_;
         out.attempts = attempt;
         http_.Start(req, [&resp](http::HttpResponse r) { resp = std::move(r); });
-        while (!resp) http_.Drive(std::chrono::milliseconds(100));
+        while (!resp) {
+            http_.Drive(std::chrono::milliseconds(100));
+            Idle();
+        }
 
         out.http_status = resp->status;
         retry_after_us.reset();

@@ -7,6 +7,7 @@
 // An HTTP error is never "end of history": only a 200 with an empty JSON array is (`end`).
 // Blocking: the sync worker walks pages one by one.
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <random>
 #include <string>
@@ -62,8 +63,14 @@ public:
 
     std::int64_t RequestsSent() const { return requests_; }
 
+    /// Called about once a second while a fetch waits (a shared 429 pause, the budget, backoff, a
+    /// slow answer): the caller's chance to keep its queue connection alive — rabbitmq-c sends no
+    /// heartbeats by itself, and a zKillboard pause can last minutes. Empty = none.
+    void SetIdleHook(std::function<void()> hook) { idle_hook_ = std::move(hook); }
+
 private:
     void WaitUs(std::int64_t us);
+    void Idle();
 
     ZkbOptions options_;
     http::HttpClient& http_;
@@ -72,6 +79,8 @@ private:
     Pacer pacer_;
     std::mt19937_64 rng_;
     std::int64_t requests_ = 0;
+    std::function<void()> idle_hook_;
+    std::int64_t last_idle_us_ = 0;
 };
 
 }  // namespace kr::esi

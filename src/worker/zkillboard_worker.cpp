@@ -13,7 +13,11 @@ ZkillboardWorker::ZkillboardWorker(ZkillboardWorkerOptions options, store::Store
                                    esi::ZkbClient& zkb, Settler& settler, Committer* committer)
     : options_(options), store_(store), esi_(esi), zkb_(zkb), settler_(settler), committer_(committer) {
     if (options_.concurrency <= 0) options_.concurrency = 1;
+    // A page fetch can wait minutes (a zKillboard 429 pause): keep the queue connection alive.
+    zkb_.SetIdleHook([this] { settler_.KeepAlive(); });
 }
+
+ZkillboardWorker::~ZkillboardWorker() { zkb_.SetIdleHook(nullptr); }
 
 std::vector<std::string> ZkillboardWorker::Queues() const { return {queue::kZkillboardCharacter}; }
 

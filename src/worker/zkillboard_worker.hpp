@@ -38,6 +38,7 @@ class ZkillboardWorker final : public Worker {
 public:
     ZkillboardWorker(ZkillboardWorkerOptions options, store::Store& store, esi::EsiClient& esi, esi::ZkbClient& zkb,
                      Settler& settler, Committer* committer = nullptr);
+    ~ZkillboardWorker() override;
     std::string Name() const override { return "worker:zkillboard"; }
     std::vector<std::string> Queues() const override;
     int Concurrency() const override { return options_.concurrency; }

@@ -62,6 +62,26 @@ TEST_F(ZkbClientTest, TooManyRequestsPausesTheSharedKeyAndRetries) {
     EXPECT_GE(budget.Load("zkb").paused_until_us, t0 + 9 * kS);
 }
 
+TEST_F(ZkbClientTest, TheIdleHookRunsAboutOnceASecondDuringAPause) {
+    // rabbitmq-c sends no heartbeats by itself: a worker must get control back while zKillboard
+    // makes it wait, or the broker drops its connection and redelivers what it holds.
+    fake.Script("/page/1/", FakeHttpClient::Reply(429, "{}", {{"Retry-After", "30"}}));
+    fake.Script("/page/1/", FakeHttpClient::Reply(200, "[]"));
+    auto zkb = Make();
+    std::vector<std::int64_t> calls;
+    zkb.SetIdleHook([&] { calls.push_back(clock.NowUs()); });
+    ZkbPage page = zkb.FetchCharacterPage(5, 1);
+    EXPECT_EQ(page.status, ZkbPage::Status::kOk);
+    ASSERT_GE(calls.size(), 25u);  // ~30 s of waiting
+    for (std::size_t i = 1; i < calls.size(); ++i) EXPECT_LE(calls[i] - calls[i - 1], 2 * kS) << i;
+    zkb.SetIdleHook(nullptr);
+    fake.Script("/page/2/", FakeHttpClient::Reply(429, "{}", {{"Retry-After", "3"}}));
+    fake.Script("/page/2/", FakeHttpClient::Reply(200, "[]"));
+    const auto before = calls.size();
+    EXPECT_EQ(zkb.FetchCharacterPage(5, 2).status, ZkbPage::Status::kOk);
+    EXPECT_EQ(calls.size(), before);
+}
+
 TEST_F(ZkbClientTest, ErrorsAreNeverTheEndOfHistory) {
     fake.SetHandler([](const http::HttpRequest&) { return FakeHttpClient::Reply(503, "<html>cloudflare</html>"); });
     ZkbPage page = Make().FetchCharacterPage(5, 2);
