@@ -28,13 +28,7 @@ Store::Freshness PgStore::LookupFreshness(EntityKind kind, const std::vector<Id>
     for (std::size_t i = 0; i < r.Rows(); ++i) {
         if (r.Bool(i, 1)) out.existing.insert(r.Int(i, 0));
         if (r.IsNull(i, 2)) continue;
-        CacheEntry e;
-        e.path = r.Text(i, 2);
-        e.etag = r.OptText(i, 3);
-        e.last_modified = r.OptText(i, 4);
-        e.expires_at_ms = r.Int(i, 5);
-        e.status = static_cast<int>(r.Int(i, 6));
-        e.checked_at_ms = r.Int(i, 7);
+        CacheEntry e = CacheRow(r, i, 2);
         out.cache.emplace(e.path, std::move(e));
     }
     return out;

@@ -413,16 +413,21 @@ std::unordered_map<std::string, CacheEntry> SqlStore::LoadHttpCache(const std::v
             TextSetSql(1),
         {TextSetParam(paths)});
     for (std::size_t i = 0; i < r.Rows(); ++i) {
-        CacheEntry e;
-        e.path = r.Text(i, 0);
-        e.etag = r.OptText(i, 1);
-        e.last_modified = r.OptText(i, 2);
-        e.expires_at_ms = r.Int(i, 3);
-        e.status = static_cast<int>(r.Int(i, 4));
-        e.checked_at_ms = r.Int(i, 5);
+        CacheEntry e = CacheRow(r, i, 0);
         out.emplace(e.path, std::move(e));
     }
     return out;
+}
+
+CacheEntry SqlStore::CacheRow(const db::Result& r, std::size_t row, std::size_t first) {
+    CacheEntry e;
+    e.path = r.Text(row, first);
+    e.etag = r.OptText(row, first + 1);
+    e.last_modified = r.OptText(row, first + 2);
+    e.expires_at_ms = r.Int(row, first + 3);
+    e.status = static_cast<int>(r.Int(row, first + 4));
+    e.checked_at_ms = r.Int(row, first + 5);
+    return e;
 }
 
 void SqlStore::SaveHttpCache(const std::vector<CacheEntry>& entries) {

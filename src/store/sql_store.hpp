@@ -71,6 +71,9 @@ public:
     TableCounts Counts() override;
 
 protected:
+    /// A kr_http_cache row read from columns first..first+5 (path, etag, last_modified, expires_at,
+    /// status, checked_at) of `r`.
+    static CacheEntry CacheRow(const db::Result& r, std::size_t row, std::size_t first);
     struct UserColumn {
         std::string name;
         bool not_null = false;
