@@ -87,7 +87,7 @@ void RunOne(worker::ProcessShared& shared, WorkerKind kind, int concurrency, con
     // (one writer at a time).
     std::unique_ptr<worker::Committer> committer;
     const bool commits_apart = IsInfoWorker(kind) || kind == WorkerKind::kZkillboard;
-    if (!pooled && commits_apart && shared.Cfg().database_url.rfind("postgres", 0) == 0) {
+    if (!pooled && commits_apart && shared.Cfg().UsesPostgres()) {
         committer = std::make_unique<worker::Committer>(store::OpenStore(shared.Cfg().database_url));
     }
     auto w = MakeWorker(kind, concurrency, rt, settler, shared.Cfg(), committer.get());

@@ -52,13 +52,13 @@ struct ZkbEntry {
     std::optional<Killmail> killmail;
 };
 
-/// A zKillboard list page: a JSON array of {killmail_id, zkb{hash, totalValue, …}[, killmail…]}.
-/// An empty array is valid (end of the history).
 /// What a 2xx body is: a JSON array with elements, an empty one, or anything else (HTML, a
 /// truncated body, an object). Validates the whole document without building it (on-demand).
 enum class ArrayShape { kArray, kEmptyArray, kNotArray };
 ArrayShape ClassifyArray(std::string_view body);
 
+/// A zKillboard list page: a JSON array of {killmail_id, zkb{hash, totalValue, …}[, killmail…]}.
+/// An empty array is valid (end of the history).
 std::vector<ZkbEntry> ParseZkbPage(std::string_view body);
 
 }  // namespace kr::esi_json

@@ -321,8 +321,7 @@ UpsertCounts SqlStore::UpsertEntities(EntityKind kind, const std::vector<T>& row
     }
     UpsertCounts counts = WriteRows(SpecOf(static_cast<const T*>(nullptr)), out, now);
     counts.unchanged += rows.size() - order.size();  // duplicates inside the batch
-    conn_->ExecPlannedPerCall(std::string("DELETE FROM kr_pending_entities WHERE kind = $1 AND id") + IdSetSql(2),
-                {std::string(KindName(kind)), IdSetParam(ids)});
+    ClearPending(kind, ids);
     return counts;
 }
 
@@ -379,8 +378,7 @@ EntityBatchResult SqlStore::ApplyEntityBatch(const EntityBatch& batch) {
         result.cache_saved = rows.size();
         // A 404 resolves the pending mark too (the 404 record now keeps it out of scans).
         for (const auto& [kind, ids] : not_found) {
-            conn_->ExecPlannedPerCall(std::string("DELETE FROM kr_pending_entities WHERE kind = $1 AND id") + IdSetSql(2),
-                        {std::string(KindName(kind)), IdSetParam(ids)});
+            ClearPending(kind, ids);
         }
     }
     tx.Commit();
@@ -391,7 +389,7 @@ std::unordered_set<Id> SqlStore::ExistingIds(EntityKind kind, const std::vector<
     std::unordered_set<Id> found;
     if (ids.empty()) return found;
     auto r = conn_->ExecPlannedPerCall(std::string("SELECT id FROM ") + KindTable(kind) + " WHERE id" + IdSetSql(1),
-                         {IdSetParam(ids)});
+                                       {IdSetParam(ids)});
     for (std::size_t i = 0; i < r.Rows(); ++i) found.insert(r.Int(i, 0));
     return found;
 }
@@ -417,6 +415,11 @@ std::unordered_map<std::string, CacheEntry> SqlStore::LoadHttpCache(const std::v
         out.emplace(e.path, std::move(e));
     }
     return out;
+}
+
+void SqlStore::ClearPending(EntityKind kind, const std::vector<Id>& ids) {
+    conn_->ExecPlannedPerCall(std::string("DELETE FROM kr_pending_entities WHERE kind = $1 AND id") + IdSetSql(2),
+                              {std::string(KindName(kind)), IdSetParam(ids)});
 }
 
 CacheEntry SqlStore::CacheRow(const db::Result& r, std::size_t row, std::size_t first) {
@@ -505,8 +508,8 @@ StoreKillmailsResult SqlStore::StoreKillmails(const std::vector<Killmail>& killm
 std::unordered_set<Id> SqlStore::ExistingKillmailIds(const std::vector<Id>& ids) {
     std::unordered_set<Id> found;
     if (ids.empty()) return found;
-    auto r = conn_->ExecPlannedPerCall(std::string("SELECT killmail_id FROM killmails WHERE killmail_id") + IdSetSql(1),
-                         {IdSetParam(ids)});
+    auto r = conn_->ExecPlannedPerCall(
+        std::string("SELECT killmail_id FROM killmails WHERE killmail_id") + IdSetSql(1), {IdSetParam(ids)});
     for (std::size_t i = 0; i < r.Rows(); ++i) found.insert(r.Int(i, 0));
     return found;
 }
@@ -667,9 +670,9 @@ std::vector<Id> SqlStore::FilterMissing(EntityKind kind, const std::vector<Id>& 
     }
     if (candidates.empty()) return out;
     const std::int64_t now = options.now_ms ? options.now_ms : NowMs();
-    auto r = conn_->ExecPlannedPerCall(MissingFilterSql(kind), {IdSetParam(candidates), std::string(KindName(kind)),
-                                                  now - options.pending_ttl.count(), now, candidates.front(),
-                                                  candidates.back()});
+    auto r = conn_->ExecPlannedPerCall(MissingFilterSql(kind),
+                                       {IdSetParam(candidates), std::string(KindName(kind)),
+                                        now - options.pending_ttl.count(), now, candidates.front(), candidates.back()});
     out.reserve(r.Rows());
     for (std::size_t i = 0; i < r.Rows(); ++i) out.push_back(r.Int(i, 0));
     return out;

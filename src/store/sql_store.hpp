@@ -74,6 +74,8 @@ protected:
     /// A kr_http_cache row read from columns first..first+5 (path, etag, last_modified, expires_at,
     /// status, checked_at) of `r`.
     static CacheEntry CacheRow(const db::Result& r, std::size_t row, std::size_t first);
+    /// Deletes the pending marks of `ids` (they are stored or known missing now).
+    void ClearPending(EntityKind kind, const std::vector<Id>& ids);
     struct UserColumn {
         std::string name;
         bool not_null = false;

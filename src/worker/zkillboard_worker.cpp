@@ -39,7 +39,12 @@ void ZkillboardWorker::Process(const queue::Delivery& d) {
     if (!fetched) return;
     auto page = std::make_unique<Page>(std::move(*fetched));
     if (!committer_) {
-        Store(store_, *page);
+        try {
+            Store(store_, *page);
+        } catch (...) {
+            ForgetSeen();  // its references were never queued
+            throw;
+        }
         Finish(*page);
         return;
     }
@@ -54,6 +59,10 @@ void ZkillboardWorker::Process(const queue::Delivery& d) {
     committer_->Start([p = storing_.get()](store::Store& s) { Store(s, *p); });
 }
 
+void ZkillboardWorker::ForgetSeen() {
+    for (auto& seen : seen_) seen.clear();
+}
+
 bool ZkillboardWorker::FinishStoring(std::chrono::milliseconds wait) {
     if (!storing_) return true;
     auto outcome = committer_->Collect(wait);
@@ -61,8 +70,8 @@ bool ZkillboardWorker::FinishStoring(std::chrono::milliseconds wait) {
     auto page = std::move(storing_);
     storing_ids_.clear();
     if (*outcome) {
-        for (auto& seen : seen_) seen.clear();  // its references were never queued
-        settler_.Fail(page->d, *outcome);      // rethrows FatalError
+        ForgetSeen();                      // its references were never queued
+        settler_.Fail(page->d, *outcome);  // rethrows FatalError
         return false;
     }
     Finish(*page);

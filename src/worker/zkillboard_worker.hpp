@@ -75,6 +75,8 @@ private:
     void Finish(Page& p);
     /// Settles the page the committer stored; false if its store failed (or it still runs).
     bool FinishStoring(std::chrono::milliseconds wait);
+    /// After a failed store: the page's references were marked seen but never queued.
+    void ForgetSeen();
 
     ZkillboardWorkerOptions options_;
     store::Store& store_;
