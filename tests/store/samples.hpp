@@ -1,5 +1,6 @@
 #pragma once
-// Access to the sample bodies in shared/samples (real ESI / zKillboard responses).
+// Access to the sample bodies (real ESI / zKillboard responses): tests/fixtures/samples, a copy
+// of shared/samples kept in the repository so that a bare checkout tests itself.
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -10,7 +11,7 @@ namespace kr::store::testing {
 
 inline std::string SamplesDir() {
     if (const char* d = std::getenv("KR_SAMPLES_DIR")) return d;
-    return std::string(KR_SOURCE_DIR) + "/../shared/samples";
+    return std::string(KR_SOURCE_DIR) + "/tests/fixtures/samples";
 }
 
 inline std::string ReadSample(const std::string& name) {

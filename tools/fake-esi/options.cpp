@@ -19,7 +19,7 @@ std::string DefaultSamplesDir() {
   std::error_code ec;
   if (const char* env = std::getenv("FAKE_ESI_SAMPLES"); env && *env) return env;
   if (fs::is_directory(KR_SAMPLES_DIR, ec)) return KR_SAMPLES_DIR;
-  for (const char* rel : {"../shared/samples", "../../shared/samples", "shared/samples"})
+  for (const char* rel : {"tests/fixtures/samples", "../shared/samples", "../../shared/samples", "shared/samples"})
     if (fs::is_directory(rel, ec)) return fs::absolute(rel, ec).string();
   return "";
 }
@@ -41,7 +41,7 @@ data (deterministic from the seed):
   --history-characters N (5)   characters with a long zKillboard history ...
   --history-kills N (450)      ... each on this many extra killmails (450 = 3 pages of 200)
   --samples DIR                real ESI samples served for their ids (env FAKE_ESI_SAMPLES;
-                               default: the build's shared/samples or ../shared/samples)
+                               default: the repository's tests/fixtures/samples)
   --no-samples
 ESI manners:
   --cache-seconds N            cache time of every route (default: ESI's per-route times)
