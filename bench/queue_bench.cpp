@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/entity_kind.hpp"
 #include "db/connection.hpp"
 #include "queue/amqp_queue.hpp"
 #include "queue/detail/amqp_connection.hpp"
@@ -129,7 +130,7 @@ int main(int argc, char** argv) {
             std::filesystem::create_directories(dir);
             std::string url = "sqlite://" + (dir / "queue.db").string();
             auto open = [&] { return std::make_unique<kr::queue::DbQueue>(url); };
-            auto r = Run(open, kr::queue::kAllianceInfo, n_db, 200);
+            auto r = Run(open, kr::KindInfo(kr::EntityKind::kAlliance).queue, n_db, 200);
             std::filesystem::remove_all(dir);
             Print("DbQueue SQLite (WAL)", n_db, r);
         }
@@ -142,7 +143,7 @@ int main(int argc, char** argv) {
             Result r;
             {
                 auto open = [&] { return std::make_unique<kr::queue::DbQueue>(url); };
-                r = Run(open, kr::queue::kAllianceInfo, n_db, 200);
+                r = Run(open, kr::KindInfo(kr::EntityKind::kAlliance).queue, n_db, 200);
             }
             admin->ExecScript("DROP DATABASE " + db + " WITH (FORCE)");
             Print("DbQueue PostgreSQL", n_db, r);

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "core/errors.hpp"
+#include "db/migrator.hpp"
 #include "store/store.hpp"
 
 using namespace kr;
@@ -139,14 +140,23 @@ Killmail MakeKillmail(Id id, std::mt19937_64& rng) {
     return km;
 }
 
+/// The PostgreSQL backend of the store's own connection (0 on SQLite): the one other session on
+/// the benchmark's database, seen from `conn` once the store has used its connection.
+long StoreBackendPid(db::Connection& conn, store::Store& store) {
+    if (conn.GetDialect() != db::Dialect::kPostgres) return 0;
+    store.Counts();
+    auto r = conn.Exec(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
+        "AND backend_type = 'client backend'");
+    return r.Rows() == 1 ? static_cast<long>(r.Int(0, 0)) : 0;
+}
+
 void BenchThroughput(const std::string& label, const std::string& url, std::size_t entities, std::size_t killmails,
                      std::size_t batch) {
+    auto conn = db::Open(url);
+    db::Migrate(*conn);
     auto store = store::OpenStore(url);
-    store->Migrate();
-    long backend = 0;
-    if (store->Conn().GetDialect() == db::Dialect::kPostgres) {
-        backend = store->Conn().Exec("SELECT pg_backend_pid()").Int(0, 0);
-    }
+    const long backend = StoreBackendPid(*conn, *store);
     std::printf("[%s] (cpu = this process + the PostgreSQL backend)\n", label.c_str());
     // entity upserts: insert, update (changed), unchanged
     for (int pass = 0; pass < 3; ++pass) {
@@ -159,7 +169,9 @@ void BenchThroughput(const std::string& label, const std::string& url, std::size
             for (std::size_t j = i; j < std::min(entities, i + batch); ++j) {
                 rows.push_back(MakeCorporation(98000000 + static_cast<Id>(j), pass == 0 ? 0 : 1));
             }
-            total += store->UpsertCorporations(rows);
+            store::EntityBatch b;
+            b.entities.assign(rows.begin(), rows.end());
+            total += store->ApplyEntityBatch(b).counts[EntityKind::kCorporation];
         }
         double s = m.Wall(), cpu = m.Cpu();
         std::printf("  corporations %-9s %8zu rows  %6.2f s %9.0f rows/s | cpu %6.2f s %9.0f rows/cpu-s  "
@@ -258,22 +270,23 @@ void BenchScan(const std::string& admin_dsn, std::int64_t n, std::size_t page, b
         exists = false;
     }
     {
+        auto conn = db::Open(WithDatabase(admin_dsn, name));
+        db::Migrate(*conn);
         auto store = store::OpenStore(WithDatabase(admin_dsn, name));
-        store->Migrate();
         auto t0 = Clock::now();
-        if (!exists) GenerateKillmails(store->Conn(), n);
+        if (!exists) GenerateKillmails(*conn, n);
         double gen = Seconds(t0);
         t0 = Clock::now();
-        store->Conn().ExecScript("DELETE FROM kr_pending_entities");
-        store->Conn().ExecScript("VACUUM ANALYZE");
+        conn->ExecScript("DELETE FROM kr_pending_entities");
+        conn->ExecScript("VACUUM ANALYZE");
         std::printf("[scan %lld killmails] generated in %.1f s, VACUUM ANALYZE %.1f s\n", static_cast<long long>(n),
                     gen, Seconds(t0));
-        long backend = store->Conn().Exec("SELECT pg_backend_pid()").Int(0, 0);
+        const long backend = StoreBackendPid(*conn, *store);
         auto run = [&](bool mark) {
             Meter m(backend);
             std::size_t total = 0;
-            for (auto kind : {store::EntityKind::kCharacter, store::EntityKind::kCorporation,
-                              store::EntityKind::kAlliance, store::EntityKind::kType}) {
+            for (const auto& info : kr::EntityKinds()) {
+                const auto kind = info.kind;
                 auto k0 = Clock::now();
                 std::size_t found = 0, pages = 0;
                 Id after = 0;
@@ -286,7 +299,7 @@ void BenchScan(const std::string& admin_dsn, std::int64_t n, std::size_t page, b
                     after = ids.back();
                 }
                 total += found;
-                std::printf("    %-11s %8zu missing  %4zu pages  %6.2f s\n", store::KindName(kind), found, pages,
+                std::printf("    %-11s %8zu missing  %4zu pages  %6.2f s\n", info.plural, found, pages,
                             Seconds(k0));
             }
             std::printf("  %s: %zu ids in %.2f s wall, %.2f s cpu (max RSS %ld MB)\n",

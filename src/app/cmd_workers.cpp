@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <functional>
 #include <cstdio>
 #include <map>
 #include <mutex>
@@ -23,62 +24,72 @@ namespace kr::app {
 
 namespace {
 
-const std::vector<std::string> kAllQueues = {queue::kAllianceInfo,         queue::kCorporationInfo,
-                                             queue::kCharacterInfo,        queue::kTypeInfo,
-                                             queue::kAllianceCorporations, queue::kZkillboardCharacter};
+/// A worker command: what `worker:*` runs and what `run` runs on one of its threads.
+struct WorkerSpec {
+    std::string command;
+    std::string help;
+    std::string queue;
+    int default_concurrency = 1;
+    /// ESI client room: a zKillboard page fans out into up to 200 ESI killmail requests.
+    int min_esi_concurrency = 0;
+    /// Commits on a second connection (a Committer) in a process of its own on PostgreSQL.
+    bool commits_apart = false;
+    std::function<std::unique_ptr<worker::Worker>(int concurrency, worker::Runtime&, worker::Settler&,
+                                                  const config::Config&, worker::Committer*)>
+        make;
+};
 
-/// Which worker a thread runs.
-enum class WorkerKind { kAlliances, kCorporations, kCharacters, kTypes, kAllianceCorporations, kZkillboard };
-
-bool IsInfoWorker(WorkerKind kind) {
-    return kind == WorkerKind::kAlliances || kind == WorkerKind::kCorporations || kind == WorkerKind::kCharacters ||
-           kind == WorkerKind::kTypes;
-}
-
-std::unique_ptr<worker::Worker> MakeWorker(WorkerKind kind, int concurrency, worker::Runtime& rt,
-                                           worker::Settler& settler, const config::Config& cfg,
-                                           worker::Committer* committer) {
-    auto info = [&](store::EntityKind k) {
-        worker::InfoWorkerOptions o;
-        o.kind = k;
-        o.concurrency = concurrency;
-        o.max_age_ms = cfg.max_age_seconds * 1000;
-        return std::make_unique<worker::InfoWorker>(o, rt.Store(), rt.Esi(), settler, committer);
-    };
-    switch (kind) {
-        case WorkerKind::kAlliances: return info(store::EntityKind::kAlliance);
-        case WorkerKind::kCorporations: return info(store::EntityKind::kCorporation);
-        case WorkerKind::kCharacters: return info(store::EntityKind::kCharacter);
-        case WorkerKind::kTypes: return info(store::EntityKind::kType);
-        case WorkerKind::kAllianceCorporations:
-            return std::make_unique<worker::AllianceCorporationsWorker>(concurrency, rt.Store(), rt.Esi(), settler);
-        case WorkerKind::kZkillboard: {
-            worker::ZkillboardWorkerOptions o;
-            o.concurrency = concurrency > 0 ? concurrency : 1;
-            return std::make_unique<worker::ZkillboardWorker>(o, rt.Store(), rt.Esi(), rt.Zkb(), settler, committer);
+/// Every worker: the info worker of each entity kind, then zKillboard and alliance corporations.
+const std::vector<WorkerSpec>& Workers() {
+    static const std::vector<WorkerSpec> workers = [] {
+        std::vector<WorkerSpec> out;
+        out.push_back({"worker:zkillboard",
+                       "zkillboard_character_queue: a character's zKillboard history page by page → killmails",
+                       queue::kZkillboardCharacter, 1, 32, true,
+                       [](int concurrency, worker::Runtime& rt, worker::Settler& settler, const config::Config&,
+                          worker::Committer* committer) -> std::unique_ptr<worker::Worker> {
+                           worker::ZkillboardWorkerOptions o;
+                           o.concurrency = concurrency;
+                           return std::make_unique<worker::ZkillboardWorker>(o, rt.Store(), rt.Esi(), rt.Zkb(),
+                                                                             settler, committer);
+                       }});
+        out.push_back({"worker:alliance-corporations",
+                       "esi_alliance_corporations_queue → /alliances/{id}/corporations/ → esi_corporation_info_queue",
+                       queue::kAllianceCorporations, 5, 0, false,
+                       [](int concurrency, worker::Runtime& rt, worker::Settler& settler, const config::Config&,
+                          worker::Committer*) -> std::unique_ptr<worker::Worker> {
+                           return std::make_unique<worker::AllianceCorporationsWorker>(concurrency, rt.Store(),
+                                                                                       rt.Esi(), settler);
+                       }});
+        for (const auto& k : EntityKinds()) {
+            out.push_back({k.command, k.help, k.queue, k.default_concurrency, 0, true,
+                           [kind = k.kind](int concurrency, worker::Runtime& rt, worker::Settler& settler,
+                                           const config::Config& cfg,
+                                           worker::Committer* committer) -> std::unique_ptr<worker::Worker> {
+                               worker::InfoWorkerOptions o;
+                               o.kind = kind;
+                               o.concurrency = concurrency;
+                               o.max_age_ms = cfg.max_age_seconds * 1000;
+                               return std::make_unique<worker::InfoWorker>(o, rt.Store(), rt.Esi(), settler,
+                                                                           committer);
+                           }});
         }
-    }
-    return nullptr;
+        return out;
+    }();
+    return workers;
 }
 
-int DefaultConcurrency(WorkerKind kind) {
-    switch (kind) {
-        case WorkerKind::kAlliances: return 3;
-        case WorkerKind::kCorporations: return 5;
-        case WorkerKind::kCharacters: return 10;
-        case WorkerKind::kTypes: return 10;
-        case WorkerKind::kAllianceCorporations: return 5;
-        case WorkerKind::kZkillboard: return 1;
-    }
-    return 1;
+std::vector<std::string> AllQueues() {
+    std::vector<std::string> out;
+    for (const auto& w : Workers()) out.push_back(w.queue);
+    return out;
 }
 
 /// One worker on this thread until stop (or idle with until_idle).
-void RunOne(worker::ProcessShared& shared, WorkerKind kind, int concurrency, const worker::LoopOptions& loop,
+void RunOne(worker::ProcessShared& shared, const WorkerSpec& spec, int concurrency, const worker::LoopOptions& loop,
             std::stop_token stop, bool pooled = false) {
-    if (concurrency <= 0) concurrency = DefaultConcurrency(kind);
-    // A zKillboard page fans out into up to 200 ESI killmail requests: give its client room.
-    worker::Runtime rt(shared, kind == WorkerKind::kZkillboard ? std::max(concurrency, 32) : concurrency, pooled);
+    if (concurrency <= 0) concurrency = spec.default_concurrency;
+    worker::Runtime rt(shared, std::max(concurrency, spec.min_esi_concurrency), pooled);
     worker::WorkerCounters counters;
     worker::Settler settler(rt.Queue(), shared.Policy(), counters);
     // An info or zKillboard worker process on PostgreSQL commits on a second connection while it
@@ -86,23 +97,22 @@ void RunOne(worker::ProcessShared& shared, WorkerKind kind, int concurrency, con
     // as fetching the next page). Not in `run` (its threads share a small pool) and not on SQLite
     // (one writer at a time).
     std::unique_ptr<worker::Committer> committer;
-    const bool commits_apart = IsInfoWorker(kind) || kind == WorkerKind::kZkillboard;
-    if (!pooled && commits_apart && shared.Cfg().UsesPostgres()) {
+    if (!pooled && spec.commits_apart && shared.Cfg().UsesPostgres()) {
         committer = std::make_unique<worker::Committer>(store::OpenStore(shared.Cfg().database_url));
     }
-    auto w = MakeWorker(kind, concurrency, rt, settler, shared.Cfg(), committer.get());
+    auto w = spec.make(concurrency, rt, settler, shared.Cfg(), committer.get());
     worker::SummaryLogger summary(w->Name(), counters);
     spdlog::info("{}: consuming {} (concurrency {}){}", w->Name(), w->Queues().front(), concurrency,
                  loop.until_idle ? ", until idle" : "");
     worker::RunWorker(*w, rt.Queue(), summary, loop, stop);
 }
 
-int RunWorkerCommand(const Context& ctx, WorkerKind kind, const WorkerFlags& flags) {
+int RunWorkerCommand(const Context& ctx, const WorkerSpec& spec, const WorkerFlags& flags) {
     auto stop = worker::InstallShutdownHandlers();
     worker::ProcessShared shared(ctx.cfg);
     worker::LoopOptions loop;
     loop.until_idle = flags.until_idle;
-    RunOne(shared, kind, flags.concurrency, loop, stop);
+    RunOne(shared, spec, flags.concurrency, loop, stop);
     return 0;
 }
 
@@ -119,21 +129,19 @@ int RunScript(const Context& ctx, const char* name, F&& fn) {
 
 int RunAll(const Context& ctx, const WorkerFlags& flags, std::stop_token outer) {
     worker::ProcessShared shared(ctx.cfg);
-    const std::vector<WorkerKind> kinds = {WorkerKind::kZkillboard, WorkerKind::kAllianceCorporations,
-                                           WorkerKind::kAlliances,  WorkerKind::kCorporations,
-                                           WorkerKind::kCharacters, WorkerKind::kTypes};
+    const auto& workers = Workers();
     std::stop_source stop;
     std::stop_callback forward(outer, [&] { stop.request_stop(); });
-    std::vector<std::atomic<bool>> idle(kinds.size());
+    std::vector<std::atomic<bool>> idle(workers.size());
     std::mutex mu;
     std::exception_ptr failure;
     std::vector<std::jthread> threads;
-    for (std::size_t i = 0; i < kinds.size(); ++i) {
+    for (std::size_t i = 0; i < workers.size(); ++i) {
         threads.emplace_back([&, i] {
             worker::LoopOptions loop;
             loop.idle_flag = &idle[i];
             try {
-                RunOne(shared, kinds[i], flags.concurrency, loop, stop.get_token(), /*pooled=*/true);
+                RunOne(shared, workers[i], flags.concurrency, loop, stop.get_token(), /*pooled=*/true);
             } catch (...) {
                 std::lock_guard lock(mu);
                 if (!failure) failure = std::current_exception();
@@ -146,13 +154,14 @@ int RunAll(const Context& ctx, const WorkerFlags& flags, std::stop_token outer) 
         // in a row (a worker may be about to publish what the next one consumes).
         auto probe_queue = queue::OpenQueue(ctx.cfg.rabbitmq_url, ctx.cfg.database_url,
                                             worker::QueueOptionsFrom(ctx.cfg));
-        for (const auto& q : kAllQueues) probe_queue->Declare(q);
+        const auto queues = AllQueues();
+        for (const auto& q : queues) probe_queue->Declare(q);
         int streak = 0;
         while (!stop.stop_requested()) {
             std::this_thread::sleep_for(std::chrono::milliseconds(300));
             bool all_idle = true;
             for (auto& f : idle) all_idle = all_idle && f.load();
-            streak = all_idle && worker::QueuesDrained(*probe_queue, kAllQueues) ? streak + 1 : 0;
+            streak = all_idle && worker::QueuesDrained(*probe_queue, queues) ? streak + 1 : 0;
             if (streak >= 3) {
                 spdlog::info("run: every queue is empty and nothing is in flight; stopping");
                 stop.request_stop();
@@ -170,7 +179,7 @@ int CmdStatus(const Context& ctx) {
     auto q = queue::OpenQueue(ctx.cfg.rabbitmq_url, ctx.cfg.database_url, worker::QueueOptionsFrom(ctx.cfg));
     std::printf("queues (%s)\n", ctx.cfg.UsesRabbitMq() ? "RabbitMQ" : "in the database");
     std::printf("  %-34s %10s %10s %10s %10s %8s\n", "queue", "ready", "unacked", "consumers", "retrying", "dead");
-    for (const auto& name : kAllQueues) {
+    for (const auto& name : AllQueues()) {
         q->Declare(name);
         auto s = q->Stats(name);
         auto num = [](std::int64_t v) { return v < 0 ? std::string("-") : std::to_string(v); };
@@ -206,7 +215,7 @@ int CmdUserAdd(const Context& ctx, Id character_id, const std::string& name) {
 int CmdDeadList(const Context& ctx, const std::string& queue_name, std::size_t limit) {
     worker::ProcessShared shared(ctx.cfg);
     auto q = queue::OpenQueue(ctx.cfg.rabbitmq_url, ctx.cfg.database_url, worker::QueueOptionsFrom(ctx.cfg));
-    std::vector<std::string> queues = queue_name.empty() ? kAllQueues : std::vector<std::string>{queue_name};
+    std::vector<std::string> queues = queue_name.empty() ? AllQueues() : std::vector<std::string>{queue_name};
     std::size_t total = 0;
     for (const auto& name : queues) {
         q->Declare(name);
@@ -240,24 +249,11 @@ int CmdDeadRetry(const Context& ctx, const std::string& queue_name) {
 
 void RegisterWorkerCommands(const AddCommand& add, const Bind& bind, AddFlags add_worker_flags) {
     static std::map<std::string, WorkerFlags> flags;  // lives as long as the parse
-    auto worker_cmd = [&](const std::string& name, const std::string& desc, WorkerKind kind) {
-        auto* sub = add(name, desc);
-        add_worker_flags(sub, flags[name]);
-        bind(sub, [name, kind](const Context& c) { return RunWorkerCommand(c, kind, flags[name]); });
-    };
-    worker_cmd("worker:info:alliances", "esi_alliance_info_queue → ESI → alliances (default concurrency 3)",
-               WorkerKind::kAlliances);
-    worker_cmd("worker:info:corporations", "esi_corporation_info_queue → ESI → corporations (default 5)",
-               WorkerKind::kCorporations);
-    worker_cmd("worker:info:characters", "esi_character_info_queue → ESI → characters (default 10, NPCs skipped)",
-               WorkerKind::kCharacters);
-    worker_cmd("worker:info:types", "esi_type_info_queue → ESI → types (default 10)", WorkerKind::kTypes);
-    worker_cmd("worker:zkillboard",
-               "zkillboard_character_queue: a character's zKillboard history page by page → killmails",
-               WorkerKind::kZkillboard);
-    worker_cmd("worker:alliance-corporations",
-               "esi_alliance_corporations_queue → /alliances/{id}/corporations/ → esi_corporation_info_queue",
-               WorkerKind::kAllianceCorporations);
+    for (const auto& spec : Workers()) {
+        auto* sub = add(spec.command, spec.help);
+        add_worker_flags(sub, flags[spec.command]);
+        bind(sub, [&spec](const Context& c) { return RunWorkerCommand(c, spec, flags[spec.command]); });
+    }
 
     auto* run = add("run", "every worker in one process (the embedded default's main job)");
     add_worker_flags(run, flags["run"]);
@@ -284,8 +280,11 @@ void RegisterWorkerCommands(const AddCommand& add, const Bind& bind, AddFlags ad
              worker::ProcessShared shared(c.cfg);
              worker::Runtime rt(shared, 4);
              auto r = worker::ScanEntities(rt, true);
-             std::printf("scan:entities: queued %zu characters, %zu corporations, %zu alliances, %zu types\n",
-                         r.characters, r.corporations, r.alliances, r.types);
+             std::printf("scan:entities: queued");
+             for (const auto& k : EntityKinds()) {
+                 std::printf("%s %zu %s", k.kind == EntityKinds().front().kind ? "" : ",", r.queued[k.kind], k.plural);
+             }
+             std::printf("\n");
              return 0;
          });
     RegisterDemo(add, bind);

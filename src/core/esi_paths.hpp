@@ -3,17 +3,17 @@
 // compatibility date header selects the version). Also the keys of the HTTP cache table.
 #include <string>
 
-#include "core/model.hpp"
+#include "core/entity_kind.hpp"
 
 namespace kr::esi_paths {
 
 inline std::string Alliances() { return "/alliances/"; }
-inline std::string Alliance(Id id) { return "/alliances/" + std::to_string(id) + "/"; }
+inline std::string Alliance(Id id) { return EntityPath(EntityKind::kAlliance, id); }
 inline std::string AllianceCorporations(Id id) { return "/alliances/" + std::to_string(id) + "/corporations/"; }
-inline std::string Corporation(Id id) { return "/corporations/" + std::to_string(id) + "/"; }
+inline std::string Corporation(Id id) { return EntityPath(EntityKind::kCorporation, id); }
 inline std::string NpcCorporations() { return "/corporations/npccorps/"; }
-inline std::string Character(Id id) { return "/characters/" + std::to_string(id) + "/"; }
-inline std::string Type(Id id) { return "/universe/types/" + std::to_string(id) + "/"; }
+inline std::string Character(Id id) { return EntityPath(EntityKind::kCharacter, id); }
+inline std::string Type(Id id) { return EntityPath(EntityKind::kType, id); }
 inline std::string Killmail(Id id, const std::string& hash) {
     return "/killmails/" + std::to_string(id) + "/" + hash + "/";
 }

@@ -132,13 +132,11 @@ std::string EsiClient::RouteTemplate(const std::string& path) {
     return out;
 }
 
-EsiClient::EsiClient(EsiOptions options, http::HttpClient& http, RateBudget& budget, http::Clock& clock,
-                     HttpCache* cache)
+EsiClient::EsiClient(EsiOptions options, http::HttpClient& http, RateBudget& budget, http::Clock& clock)
     : options_(std::move(options)),
       http_(http),
       budget_(budget),
       clock_(clock),
-      cache_(cache),
       pacer_(budget, clock, options_.budget_key, WithRate(options_.pacer, options_.rate_limit)),
       rng_(std::random_device{}()) {
     while (!options_.base_url.empty() && options_.base_url.back() == '/') options_.base_url.pop_back();
@@ -163,7 +161,6 @@ bool EsiClient::Idle() const { return ready_.empty() && in_flight_ == 0 && compl
 void EsiClient::Submit(EsiRequest request, EsiCallback callback) {
     ++pending_callbacks_;
     const bool get = request.method == "GET";
-    if (get && !request.cache && cache_) request.cache = cache_->Get(request.path);
     const std::int64_t now_ms = clock_.NowUs() / 1000;
     if (get && request.cache && request.cache->FreshAt(now_ms)) {
         ++stats_.fresh;
@@ -174,7 +171,7 @@ void EsiClient::Submit(EsiRequest request, EsiCallback callback) {
         return;
     }
     std::string key;
-    if (get) key = request.path + '\n' + (request.cache ? request.cache->etag : std::string());
+    if (get) key = request.path + '\n' + (request.cache ? request.cache->etag.value_or("") : std::string());
     if (!key.empty()) {
         auto it = coalesce_.find(key);
         if (it != coalesce_.end()) {
@@ -308,8 +305,8 @@ void EsiClient::Send(const std::shared_ptr<Job>& job, std::int64_t now) {
     hr.headers.emplace_back("User-Agent", options_.user_agent);
     if (!options_.compatibility_date.empty()) hr.headers.emplace_back("X-Compatibility-Date", options_.compatibility_date);
     hr.headers.emplace_back("Accept", "application/json");
-    if (job->req.method == "GET" && job->req.cache && !job->req.cache->etag.empty()) {
-        hr.headers.emplace_back("If-None-Match", job->req.cache->etag);
+    if (job->req.method == "GET" && job->req.cache && job->req.cache->etag) {
+        hr.headers.emplace_back("If-None-Match", *job->req.cache->etag);
     }
     if (job->req.method == "POST") {
         hr.headers.emplace_back("Content-Type", "application/json");
@@ -335,14 +332,14 @@ void EsiClient::Send(const std::shared_ptr<Job>& job, std::int64_t now) {
     });
 }
 
-std::optional<CacheEntry> EsiClient::EntryFromHeaders(const HttpResponse& resp, const std::optional<CacheEntry>& old,
-                                                      std::int64_t now) const {
-    CacheEntry e;
+CacheEntry EsiClient::EntryFromHeaders(const HttpResponse& resp, const EsiRequest& req, std::int64_t now) const {
+    CacheEntry e = req.cache ? *req.cache : CacheEntry{};
+    e.path = req.path;
     const std::int64_t now_ms = now / 1000;
     if (const std::string* v = resp.Header("etag")) e.etag = *v;
-    else if (old) e.etag = old->etag;
     if (const std::string* v = resp.Header("last-modified")) e.last_modified = *v;
-    else if (old) e.last_modified = old->last_modified;
+    e.status = 200;  // a 2xx or a 304 (the entity as last fetched)
+    e.checked_at_ms = now_ms;
     e.expires_at_ms = now_ms;
     std::optional<std::int64_t> expires;
     if (const std::string* v = resp.Header("expires")) expires = http::ParseHttpDate(*v);
@@ -477,22 +474,15 @@ void EsiClient::OnResponse(const std::shared_ptr<Job>& job, HttpResponse resp) {
         }
         res.outcome = Outcome::kOk;
         res.body = std::move(resp.body);
-        res.cache = EntryFromHeaders(resp, job->req.cache, now);
+        res.cache = EntryFromHeaders(resp, job->req, now);
     } else if (s == 304) {
         ++stats_.not_modified;
         res.outcome = Outcome::kNotModified;
-        res.cache = EntryFromHeaders(resp, job->req.cache, now);
+        res.cache = EntryFromHeaders(resp, job->req, now);
     } else {
         res.outcome = s == 404 ? Outcome::kNotFound : s == 422 ? Outcome::kUnprocessable : Outcome::kClientError;
         res.error = "HTTP " + std::to_string(s) + ": " + resp.body.substr(0, 200);
         res.body = std::move(resp.body);
-    }
-    if (cache_ && job->req.method == "GET" && res.cache) {
-        try {
-            cache_->Put(job->req.path, *res.cache, static_cast<int>(s), now / 1000);
-        } catch (const kr::Error&) {
-            // caching is an optimisation; the result stands
-        }
     }
     Complete(job, std::move(res));
 }

@@ -25,7 +25,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "esi/http_cache.hpp"
+#include "core/cache_entry.hpp"
 #include "esi/pacer.hpp"
 #include "esi/rate_budget.hpp"
 #include "http/clock.hpp"
@@ -49,7 +49,9 @@ struct EsiRequest {
     std::string method = "GET";  ///< GET or POST
     std::string path;            ///< e.g. "/alliances/99000001/" (kr::esi_paths)
     std::string body;            ///< POST body (JSON)
-    std::optional<CacheEntry> cache;  ///< what the caller holds for this path (GET)
+    /// What the caller holds for this path (GET): fresh → kFresh without a request; its ETag is
+    /// sent as If-None-Match. The result's entry is this one updated (path, entity kept).
+    std::optional<CacheEntry> cache;
 };
 
 struct EsiResult {
@@ -116,7 +118,7 @@ public:
     /// http, budget and clock must outlive the client. cache (optional): the client looks up
     /// entries for GETs submitted without one and stores new entries after 200/304.
     EsiClient(EsiOptions options, http::HttpClient& http, RateBudget& budget,
-              http::Clock& clock = http::SystemClock::Instance(), HttpCache* cache = nullptr);
+              http::Clock& clock = http::SystemClock::Instance());
     ~EsiClient();
     EsiClient(const EsiClient&) = delete;
     EsiClient& operator=(const EsiClient&) = delete;
@@ -157,8 +159,8 @@ private:
     int Deliver();
     Shared& SharedFor(const std::string& key, std::int64_t now, bool refresh);
     void Learn(const std::shared_ptr<Job>& job, const http::HttpResponse& resp, std::int64_t now);
-    std::optional<CacheEntry> EntryFromHeaders(const http::HttpResponse& resp, const std::optional<CacheEntry>& old,
-                                               std::int64_t now) const;
+    /// The request's cache entry (or a new one for its path) updated from a 2xx/304 answer.
+    CacheEntry EntryFromHeaders(const http::HttpResponse& resp, const EsiRequest& req, std::int64_t now) const;
     std::int64_t BackoffUs(int attempt);
     const std::string* GroupKeyFor(const Job& job) const;
 
@@ -166,7 +168,6 @@ private:
     http::HttpClient& http_;
     RateBudget& budget_;
     http::Clock& clock_;
-    HttpCache* cache_;
     Pacer pacer_;
     std::deque<std::shared_ptr<Job>> ready_;
     std::unordered_map<std::string, std::shared_ptr<Job>> coalesce_;

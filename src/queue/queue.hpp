@@ -23,11 +23,7 @@
 
 namespace kr::queue {
 
-/// The original's queue names.
-inline constexpr const char* kAllianceInfo = "esi_alliance_info_queue";
-inline constexpr const char* kCorporationInfo = "esi_corporation_info_queue";
-inline constexpr const char* kCharacterInfo = "esi_character_info_queue";
-inline constexpr const char* kTypeInfo = "esi_type_info_queue";
+/// The original's queue names (the four info queues are the entity kinds', core/entity_kind.hpp).
 inline constexpr const char* kAllianceCorporations = "esi_alliance_corporations_queue";
 inline constexpr const char* kZkillboardCharacter = "zkillboard_character_queue";
 inline constexpr int kMaxPriority = 10;

@@ -6,67 +6,63 @@
 //   kr_queue_dead      dead letters with reason, last error, attempts and time.
 // Times are milliseconds since the Unix epoch (BIGINT), comparable in both dialects.
 #include "db/migrator.hpp"
+#include "db/table.hpp"
 
 namespace kr::queue {
 
+namespace {
+
+using db::Col;
+using db::ColType;
+using db::Default;
+using db::kNotNull;
+using db::WithDefault;
+
+db::ColumnDef Id() {
+    db::ColumnDef c = Col("id", ColType::kBigSerial);
+    c.flags |= db::kAutoincrement;  // ids are never reused: a stale ack cannot hit a new row
+    return c;
+}
+
+db::TableDef Messages() {
+    db::TableDef t;
+    t.name = "kr_queue_messages";
+    t.columns = {Id(),
+                 Col("queue", ColType::kText, kNotNull),
+                 Col("body", ColType::kText, kNotNull),
+                 WithDefault(Col("priority", ColType::kInt, kNotNull), Default::kZero),
+                 WithDefault(Col("attempt", ColType::kInt, kNotNull), Default::kZero),
+                 Col("available_at", ColType::kBigint, kNotNull),
+                 Col("lease_until", ColType::kBigint),
+                 WithDefault(Col("deliveries", ColType::kInt, kNotNull), Default::kZero),
+                 Col("last_error", ColType::kText),
+                 Col("enqueued_at", ColType::kBigint, kNotNull)};
+    t.indexes = {{"kr_queue_messages_pick", "queue, priority DESC, id"}};
+    return t;
+}
+
+db::TableDef Dead() {
+    db::TableDef t;
+    t.name = "kr_queue_dead";
+    t.columns = {Id(),
+                 Col("queue", ColType::kText, kNotNull),
+                 Col("body", ColType::kText, kNotNull),
+                 Col("priority", ColType::kInt, kNotNull),
+                 Col("attempts", ColType::kInt, kNotNull),
+                 Col("reason", ColType::kText, kNotNull),
+                 Col("last_error", ColType::kText, kNotNull),
+                 Col("dead_at", ColType::kText, kNotNull)};
+    t.indexes = {{"kr_queue_dead_queue", "queue, id"}};
+    return t;
+}
+
+std::string Create(db::Dialect d) { return db::CreateTableSql(Messages(), d) + db::CreateTableSql(Dead(), d); }
+
+}  // namespace
+
 std::vector<kr::db::Migration> SchemaMigrations() {
-    kr::db::Migration m1;
-    m1.module = "queue";
-    m1.version = 1;
-    m1.description = "database queue: messages and dead letters";
-    m1.sqlite_sql = R"SQL(
-CREATE TABLE IF NOT EXISTS kr_queue_messages (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  queue TEXT NOT NULL,
-  body TEXT NOT NULL,
-  priority INTEGER NOT NULL DEFAULT 0,
-  attempt INTEGER NOT NULL DEFAULT 0,
-  available_at INTEGER NOT NULL,
-  lease_until INTEGER,
-  deliveries INTEGER NOT NULL DEFAULT 0,
-  last_error TEXT,
-  enqueued_at INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS kr_queue_messages_pick ON kr_queue_messages (queue, priority DESC, id);
-CREATE TABLE IF NOT EXISTS kr_queue_dead (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  queue TEXT NOT NULL,
-  body TEXT NOT NULL,
-  priority INTEGER NOT NULL,
-  attempts INTEGER NOT NULL,
-  reason TEXT NOT NULL,
-  last_error TEXT NOT NULL,
-  dead_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS kr_queue_dead_queue ON kr_queue_dead (queue, id);
-)SQL";
-    m1.postgres_sql = R"SQL(
-CREATE TABLE IF NOT EXISTS kr_queue_messages (
-  id BIGSERIAL PRIMARY KEY,
-  queue TEXT NOT NULL,
-  body TEXT NOT NULL,
-  priority INTEGER NOT NULL DEFAULT 0,
-  attempt INTEGER NOT NULL DEFAULT 0,
-  available_at BIGINT NOT NULL,
-  lease_until BIGINT,
-  deliveries INTEGER NOT NULL DEFAULT 0,
-  last_error TEXT,
-  enqueued_at BIGINT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS kr_queue_messages_pick ON kr_queue_messages (queue, priority DESC, id);
-CREATE TABLE IF NOT EXISTS kr_queue_dead (
-  id BIGSERIAL PRIMARY KEY,
-  queue TEXT NOT NULL,
-  body TEXT NOT NULL,
-  priority INTEGER NOT NULL,
-  attempts INTEGER NOT NULL,
-  reason TEXT NOT NULL,
-  last_error TEXT NOT NULL,
-  dead_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS kr_queue_dead_queue ON kr_queue_dead (queue, id);
-)SQL";
-    return {m1};
+    return {{"queue", 1, "database queue: messages and dead letters", Create(db::Dialect::kSqlite),
+             Create(db::Dialect::kPostgres)}};
 }
 
 }  // namespace kr::queue

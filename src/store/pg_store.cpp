@@ -1,10 +1,11 @@
 #include "store/pg_store.hpp"
 
+#include "store/tables.hpp"
+
 namespace kr::store {
 
 using detail::Param;
 using detail::Rows;
-using detail::TableSpec;
 
 PgStore::PgStore(std::unique_ptr<db::Connection> conn) : SqlStore(std::move(conn)) {}
 
@@ -22,8 +23,9 @@ Store::Freshness PgStore::LookupFreshness(EntityKind kind, const std::vector<Id>
     // the batch's size (a generic plan guesses 10 rows; see db::Connection).
     const std::string sql =
         std::string("SELECT u.id, e.id IS NOT NULL, h.path, h.etag, h.last_modified, h.expires_at, h.status,"
-                    " h.checked_at FROM unnest($1::bigint[], $2::text[]) AS u(id, path) LEFT JOIN ") +
-        KindTable(kind) + " e ON e.id = u.id LEFT JOIN kr_http_cache h ON h.path = u.path";
+                    " h.checked_at, h.entity_kind, h.entity_id FROM unnest($1::bigint[], $2::text[]) AS u(id, path)"
+                    " LEFT JOIN ") +
+        tables::EntityTable(kind).name + " e ON e.id = u.id LEFT JOIN kr_http_cache h ON h.path = u.path";
     auto r = conn_->ExecPlannedPerCall(sql, {db::PgIntArray(ids), db::PgTextArray(paths)});
     for (std::size_t i = 0; i < r.Rows(); ++i) {
         if (r.Bool(i, 1)) out.existing.insert(r.Int(i, 0));
@@ -34,79 +36,26 @@ Store::Freshness PgStore::LookupFreshness(EntityKind kind, const std::vector<Id>
     return out;
 }
 
-const std::string& PgStore::Sql(const TableSpec& spec, const std::string& suffix) {
-    std::string key = std::string(spec.table) + '|' + suffix;
-    auto it = sql_.find(key);
-    if (it != sql_.end()) return it->second;
-    std::string cols, select, arrays, set, old_row, new_row;
-    for (std::size_t i = 0; i < spec.cols.size(); ++i) {
-        const auto& c = spec.cols[i];
-        if (i) {
-            cols += ", ";
-            select += ", ";
-            arrays += ", ";
-        }
-        cols += c.name;
-        select += std::string("u.") + c.name;
-        arrays += "$" + std::to_string(i + 1) + "::" + c.pg_type + "[]";
-        bool is_key = false;
-        for (const char* k : spec.key) is_key = is_key || std::string_view(k) == c.name;
-        if (!is_key) {
-            if (!set.empty()) {
-                set += ", ";
-                old_row += ", ";
-                new_row += ", ";
-            }
-            set += std::string(c.name) + " = EXCLUDED." + c.name;
-            old_row += std::string("t.") + c.name;
-            new_row += std::string("EXCLUDED.") + c.name;
-        }
-    }
-    const std::string now_param = "$" + std::to_string(spec.cols.size() + 1) + "::timestamp(3)";
-    for (const char* n : spec.now_cols) {
-        cols += std::string(", ") + n;
-        select += ", " + now_param;
-        if (std::string_view(n) == "updated_at") set += ", updated_at = EXCLUDED.updated_at";
-    }
-    std::string sql = std::string("INSERT INTO ") + spec.table + " AS t (" + cols + ") SELECT " + select +
-                      " FROM unnest(" + arrays + ") AS u(";
-    for (std::size_t i = 0; i < spec.cols.size(); ++i) sql += std::string(i ? ", " : "") + spec.cols[i].name;
-    sql += ")";
-    if (!spec.key.empty()) {
-        std::string target;
-        for (const char* k : spec.key) target += std::string(target.empty() ? "" : ", ") + k;
-        if (spec.upsert) {
-            // Skip rows whose columns are all unchanged (no new tuple, no WAL); RETURNING tells
-            // inserted (xmax = 0) from updated rows; skipped rows return nothing.
-            sql += " ON CONFLICT (" + target + ") DO UPDATE SET " + set + " WHERE ROW(" + old_row +
-                   ") IS DISTINCT FROM ROW(" + new_row + ") RETURNING (xmax = 0) AS inserted";
-        } else {
-            sql += " ON CONFLICT (" + target + ") DO NOTHING";
-        }
-    }
-    sql += suffix;
-    return sql_.emplace(std::move(key), std::move(sql)).first->second;
-}
-
-std::vector<Param> PgStore::ArrayParams(const TableSpec& spec, const Rows& rows, const std::string& now) const {
+std::vector<Param> PgStore::ArrayParams(const db::TableDef& table, const Rows& rows, const std::string& now) const {
+    const auto columns = table.ValueColumns();
     std::vector<Param> params;
-    params.reserve(spec.cols.size() + 1);
+    params.reserve(columns.size() + 1);
     std::vector<Param> column;
     column.reserve(rows.size());
-    for (std::size_t c = 0; c < spec.cols.size(); ++c) {
+    for (std::size_t c = 0; c < columns.size(); ++c) {
         column.clear();
         for (const auto& row : rows) column.push_back(row[c]);
         params.emplace_back(detail::PgArrayLiteral(column));
     }
-    if (!spec.now_cols.empty()) params.emplace_back(now);
+    if (table.WritesNow()) params.emplace_back(now);
     return params;
 }
 
-UpsertCounts PgStore::WriteRows(const TableSpec& spec, const Rows& rows, const std::string& now) {
+UpsertCounts PgStore::WriteRows(const db::TableDef& table, const Rows& rows, const std::string& now) {
     UpsertCounts counts;
     if (rows.empty()) return counts;
-    auto r = conn_->Exec(Sql(spec), ArrayParams(spec, rows, now));
-    if (spec.upsert) {
+    auto r = conn_->Exec(WriteStatement(table), ArrayParams(table, rows, now));
+    if (table.upsert) {
         for (std::size_t i = 0; i < r.Rows(); ++i) (r.Bool(i, 0) ? counts.created : counts.updated) += 1;
         counts.unchanged = rows.size() - r.Rows();
     } else {
@@ -118,24 +67,25 @@ UpsertCounts PgStore::WriteRows(const TableSpec& spec, const Rows& rows, const s
 
 void PgStore::WriteKillmails(const std::vector<const Killmail*>& killmails, const std::string& now,
                              StoreKillmailsResult& result) {
+    const auto& table = tables::Killmails();
     Rows rows;
     rows.reserve(killmails.size());
-    for (const Killmail* km : killmails) rows.push_back(KillmailRow(*km));
+    for (const Killmail* km : killmails) rows.push_back(table.RowOf(*km));
     // Only killmails whose row is new get their children: a second store changes nothing.
-    auto r = conn_->Exec(Sql(KillmailSpec(), " RETURNING killmail_id"), ArrayParams(KillmailSpec(), rows, now));
+    auto r = conn_->Exec(WriteStatement(table.Def(), " RETURNING killmail_id"), ArrayParams(table.Def(), rows, now));
     std::unordered_set<Id> inserted;
     for (std::size_t i = 0; i < r.Rows(); ++i) inserted.insert(r.Int(i, 0));
     result.inserted += inserted.size();
     result.already_present += killmails.size() - inserted.size();
     if (inserted.empty()) return;
-    Rows victims, attackers, items, children;
+    DependentRows dependent;
     for (const Killmail* km : killmails) {
-        if (inserted.count(km->killmail_id)) AppendDependentRows(*km, victims, attackers, items, children);
+        if (inserted.count(km->killmail_id)) AppendDependentRows(*km, dependent);
     }
-    WriteRows(VictimSpec(), victims, now);
-    WriteRows(AttackerSpec(), attackers, now);
-    WriteRows(ItemSpec(), items, now);
-    WriteRows(ChildSpec(), children, now);
+    WriteRows(tables::Victims().Def(), dependent.victims, now);
+    WriteRows(tables::Attackers().Def(), dependent.attackers, now);
+    WriteRows(tables::Items().Def(), dependent.items, now);
+    WriteRows(tables::Children().Def(), dependent.children, now);
 }
 
 std::vector<detail::SqlStore::UserColumn> PgStore::UserColumns() {

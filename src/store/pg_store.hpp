@@ -21,7 +21,7 @@ protected:
     std::string TextSetSql(int n) const override;
     detail::Param TextSetParam(const std::vector<std::string>& values) const override;
     std::string IdListFrom(int n) const override;
-    UpsertCounts WriteRows(const detail::TableSpec& spec, const detail::Rows& rows, const std::string& now) override;
+    UpsertCounts WriteRows(const db::TableDef& table, const detail::Rows& rows, const std::string& now) override;
     void WriteKillmails(const std::vector<const Killmail*>& killmails, const std::string& now,
                         StoreKillmailsResult& result) override;
     std::vector<UserColumn> UserColumns() override;
@@ -29,12 +29,9 @@ protected:
     std::vector<std::string> ExtraCountTables() const override { return {"kr_created_tables"}; }
 
 private:
-    /// The statement for a spec; `suffix` replaces the default conflict clause when not empty.
-    const std::string& Sql(const detail::TableSpec& spec, const std::string& suffix = {});
-    std::vector<detail::Param> ArrayParams(const detail::TableSpec& spec, const detail::Rows& rows,
+    /// One array parameter per value column (+ "now" when the table has time columns).
+    std::vector<detail::Param> ArrayParams(const db::TableDef& table, const detail::Rows& rows,
                                            const std::string& now) const;
-
-    std::unordered_map<std::string, std::string> sql_;
 };
 
 }  // namespace kr::store

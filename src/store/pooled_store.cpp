@@ -43,8 +43,4 @@ void StorePool::Return(std::unique_ptr<Store> store) {
     cv_.notify_one();
 }
 
-db::Connection& PooledStore::Conn() {
-    throw FatalError("a pooled store lends no connection (use OpenStore for a connection of its own)");
-}
-
 }  // namespace kr::store

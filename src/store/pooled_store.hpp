@@ -46,17 +46,6 @@ class PooledStore final : public Store {
 public:
     explicit PooledStore(std::shared_ptr<StorePool> pool) : pool_(std::move(pool)) {}
 
-    /// Not available: a pooled store has no connection of its own.
-    db::Connection& Conn() override;
-    db::MigrateReport Migrate() override { return pool_->Acquire()->Migrate(); }
-    UpsertCounts UpsertAlliances(const std::vector<Alliance>& r) override { return pool_->Acquire()->UpsertAlliances(r); }
-    UpsertCounts UpsertCorporations(const std::vector<Corporation>& r) override {
-        return pool_->Acquire()->UpsertCorporations(r);
-    }
-    UpsertCounts UpsertCharacters(const std::vector<Character>& r) override {
-        return pool_->Acquire()->UpsertCharacters(r);
-    }
-    UpsertCounts UpsertTypes(const std::vector<Type>& r) override { return pool_->Acquire()->UpsertTypes(r); }
     EntityBatchResult ApplyEntityBatch(const EntityBatch& b) override { return pool_->Acquire()->ApplyEntityBatch(b); }
     std::unordered_set<Id> ExistingIds(EntityKind k, const std::vector<Id>& ids) override {
         return pool_->Acquire()->ExistingIds(k, ids);

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "db/table.hpp"
 #include "store/store.hpp"
 
 namespace kr::store::detail {
@@ -16,22 +17,8 @@ using db::Param;
 using Row = std::vector<Param>;
 using Rows = std::vector<Row>;
 
-struct Col {
-    const char* name;
-    const char* pg_type;  ///< element type for the unnest array cast ("bigint", "text", …)
-};
-
-/// A table written in batches. Rows hold the values of `cols`, in order; `now_cols` (created_at,
-/// updated_at) are appended with the batch's "now".
-struct TableSpec {
-    const char* table;
-    std::vector<Col> cols;
-    std::vector<const char*> now_cols;  ///< set to now on insert
-    std::vector<const char*> key;       ///< conflict target; empty = plain INSERT
-    /// Upsert: on conflict update every non-key column (+ updated_at when in now_cols) unless all
-    /// of them are unchanged; the counts tell created / updated / unchanged apart.
-    bool upsert = false;
-};
+/// The kr_http_cache columns CacheRow reads, in its order.
+extern const char* const kCacheColumns;
 
 /// Time helpers: ISO-8601 with milliseconds, UTC ("2026-11-28T12:00:00.123Z").
 std::string IsoFromMs(std::int64_t ms);
@@ -43,13 +30,6 @@ class SqlStore : public Store {
 public:
     explicit SqlStore(std::unique_ptr<db::Connection> conn);
 
-    db::Connection& Conn() override { return *conn_; }
-    db::MigrateReport Migrate() override;
-
-    UpsertCounts UpsertAlliances(const std::vector<Alliance>& rows) override;
-    UpsertCounts UpsertCorporations(const std::vector<Corporation>& rows) override;
-    UpsertCounts UpsertCharacters(const std::vector<Character>& rows) override;
-    UpsertCounts UpsertTypes(const std::vector<Type>& rows) override;
     EntityBatchResult ApplyEntityBatch(const EntityBatch& batch) override;
     std::unordered_set<Id> ExistingIds(EntityKind kind, const std::vector<Id>& ids) override;
     std::vector<Id> ListIds(EntityKind kind, Id after, std::size_t limit) override;
@@ -71,8 +51,7 @@ public:
     TableCounts Counts() override;
 
 protected:
-    /// A kr_http_cache row read from columns first..first+5 (path, etag, last_modified, expires_at,
-    /// status, checked_at) of `r`.
+    /// A kr_http_cache row read from columns first..first+7 of `r` (kCacheColumns, in that order).
     static CacheEntry CacheRow(const db::Result& r, std::size_t row, std::size_t first);
     /// Deletes the pending marks of `ids` (they are stored or known missing now).
     void ClearPending(EntityKind kind, const std::vector<Id>& ids);
@@ -90,8 +69,11 @@ protected:
     /// A FROM item yielding the ids of parameter $n as column `id`: "unnest($n::bigint[]) AS u(id)".
     virtual std::string IdListFrom(int n) const = 0;
     virtual Param TextSetParam(const std::vector<std::string>& values) const = 0;
-    /// Writes rows of one table (inside the caller's transaction).
-    virtual UpsertCounts WriteRows(const TableSpec& spec, const Rows& rows, const std::string& now) = 0;
+    /// Writes rows of one table (inside the caller's transaction); rows hold the values of the
+    /// table's ValueColumns().
+    virtual UpsertCounts WriteRows(const db::TableDef& table, const Rows& rows, const std::string& now) = 0;
+    /// The table's write statement in this dialect (db::WriteSql), built once per connection.
+    const std::string& WriteStatement(const db::TableDef& table, const std::string& suffix = {});
     /// Stores killmails (sorted by id, unique, validated) inside the caller's transaction.
     virtual void WriteKillmails(const std::vector<const Killmail*>& killmails, const std::string& now,
                                 StoreKillmailsResult& result) = 0;
@@ -101,30 +83,25 @@ protected:
     /// Extra tables for Counts() (PostgreSQL: kr_created_tables).
     virtual std::vector<std::string> ExtraCountTables() const { return {}; }
 
-    /// Rows of the killmail's dependent tables, appended in the order of the specs below.
-    static Row KillmailRow(const Killmail& km);
-    static void AppendDependentRows(const Killmail& km, Rows& victims, Rows& attackers, Rows& items, Rows& children);
-
-    static const TableSpec& KillmailSpec();
-    static const TableSpec& VictimSpec();
-    static const TableSpec& AttackerSpec();
-    static const TableSpec& ItemSpec();
-    static const TableSpec& ChildSpec();
+    /// Rows of the killmail's dependent tables (victims, attackers, killmail_items, nested items).
+    struct DependentRows {
+        Rows victims, attackers, items, children;
+        void Clear();
+    };
+    static void AppendDependentRows(const Killmail& km, DependentRows& rows);
 
     std::unique_ptr<db::Connection> conn_;
 
 private:
-    template <typename T>
-    UpsertCounts UpsertEntities(EntityKind kind, const std::vector<T>& rows, const std::string& now);
-    /// UpsertEntities in a transaction of its own (the public Upsert* methods).
-    template <typename T>
-    UpsertCounts UpsertInTransaction(EntityKind kind, const std::vector<T>& rows);
+    /// Upserts the entities of one kind (last one wins per id) inside the caller's transaction.
+    UpsertCounts UpsertEntities(EntityKind kind, const std::vector<const Entity*>& entities, const std::string& now);
     /// Next distinct ids of one reference column after $1, ascending, at most $2.
-    const std::string& RefStreamSql(EntityKind kind, const char* table, const char* column);
+    const std::string& RefStreamSql(EntityKind kind, const std::string& table, const std::string& column);
     /// Which of the candidate ids ($1) are missing, not pending ($2 kind, $3 since), not 404 ($4 now).
     const std::string& MissingFilterSql(EntityKind kind);
 
     std::map<std::string, std::string> scan_sql_;
+    std::map<std::string, std::string> write_sql_;
     std::optional<std::vector<UserColumn>> user_columns_;
 };
 

@@ -2,12 +2,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include "store/tables.hpp"
+
 namespace kr::store {
 
 using detail::Param;
 using detail::Row;
 using detail::Rows;
-using detail::TableSpec;
 
 SqliteStore::SqliteStore(std::unique_ptr<db::Connection> conn) : SqlStore(std::move(conn)) {
     // The killmail tables carry several random-key indexes; SQLite's default 2 MB page cache makes
@@ -39,73 +40,27 @@ Param SqliteStore::TextSetParam(const std::vector<std::string>& values) const {
     return nlohmann::json(values).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-const std::string& SqliteStore::Sql(const TableSpec& spec) {
-    auto it = sql_.find(spec.table);
-    if (it != sql_.end()) return it->second;
-    std::string cols, values, set, same;
-    for (std::size_t i = 0; i < spec.cols.size(); ++i) {
-        const char* c = spec.cols[i].name;
-        if (i) {
-            cols += ", ";
-            values += ", ";
-        }
-        cols += c;
-        values += "$" + std::to_string(i + 1);
-        bool is_key = false;
-        for (const char* k : spec.key) is_key = is_key || std::string_view(k) == c;
-        if (!is_key) {
-            if (!set.empty()) {
-                set += ", ";
-                same += " AND ";
-            }
-            set += std::string(c) + " = excluded." + c;
-            same += std::string(c) + " IS excluded." + c;
-        }
-    }
-    const std::string now_param = "$" + std::to_string(spec.cols.size() + 1);
-    for (const char* n : spec.now_cols) {
-        cols += std::string(", ") + n;
-        values += ", " + now_param;
-        if (std::string_view(n) == "updated_at") set += ", updated_at = excluded.updated_at";
-    }
-    std::string sql = std::string("INSERT INTO ") + spec.table + " (" + cols + ") VALUES (" + values + ")";
-    if (!spec.key.empty()) {
-        std::string target;
-        for (const char* k : spec.key) target += std::string(target.empty() ? "" : ", ") + k;
-        if (spec.upsert) {
-            sql += " ON CONFLICT (" + target + ") DO UPDATE SET " + set + " WHERE NOT (" + same + ")";
-        } else {
-            sql += " ON CONFLICT (" + target + ") DO NOTHING";
-        }
-    }
-    return sql_.emplace(spec.table, std::move(sql)).first->second;
-}
-
-void SqliteStore::InsertRow(const TableSpec& spec, const Row& row, const std::string& now) {
+bool SqliteStore::WriteRow(const db::TableDef& table, const Row& row, const std::string& now) {
     params_.assign(row.begin(), row.end());
-    if (!spec.now_cols.empty()) params_.emplace_back(now);
-    conn_->Exec(Sql(spec), params_);
+    if (table.WritesNow()) params_.emplace_back(now);
+    return conn_->Exec(WriteStatement(table), params_).Affected() > 0;
 }
 
-UpsertCounts SqliteStore::WriteRows(const TableSpec& spec, const Rows& rows, const std::string& now) {
+UpsertCounts SqliteStore::WriteRows(const db::TableDef& table, const Rows& rows, const std::string& now) {
     UpsertCounts counts;
     if (rows.empty()) return counts;
-    // Entity tables (key "id", first column): learn which rows exist, to tell created from updated.
+    // Entity tables (key "id", first value): learn which rows exist, to tell created from updated.
     std::unordered_set<Id> existing;
-    bool split = spec.upsert && spec.key.size() == 1 && std::string_view(spec.key[0]) == "id";
+    const bool split = table.upsert && table.conflict.size() == 1 && table.conflict[0] == "id";
     if (split) {
         std::vector<Id> ids;
         ids.reserve(rows.size());
         for (const auto& row : rows) ids.push_back(std::get<std::int64_t>(row[0]));
-        auto r = conn_->Exec(std::string("SELECT id FROM ") + spec.table + " WHERE id" + IdSetSql(1), {IdSetParam(ids)});
+        auto r = conn_->Exec("SELECT id FROM " + table.name + " WHERE id" + IdSetSql(1), {IdSetParam(ids)});
         for (std::size_t i = 0; i < r.Rows(); ++i) existing.insert(r.Int(i, 0));
     }
-    const std::string& sql = Sql(spec);
     for (const auto& row : rows) {
-        params_.assign(row.begin(), row.end());
-        if (!spec.now_cols.empty()) params_.emplace_back(now);
-        bool changed = conn_->Exec(sql, params_).Affected() > 0;
-        if (!changed) {
+        if (!WriteRow(table, row, now)) {
             ++counts.unchanged;
         } else if (split && existing.count(std::get<std::int64_t>(row[0]))) {
             ++counts.updated;
@@ -118,25 +73,19 @@ UpsertCounts SqliteStore::WriteRows(const TableSpec& spec, const Rows& rows, con
 
 void SqliteStore::WriteKillmails(const std::vector<const Killmail*>& killmails, const std::string& now,
                                  StoreKillmailsResult& result) {
-    const std::string& sql = Sql(KillmailSpec());
-    Rows victims, attackers, items, children;
+    DependentRows dependent;
     for (const Killmail* km : killmails) {
-        params_ = KillmailRow(*km);
-        params_.emplace_back(now);
-        if (conn_->Exec(sql, params_).Affected() == 0) {
+        if (!WriteRow(tables::Killmails().Def(), tables::Killmails().RowOf(*km), now)) {
             ++result.already_present;  // ON CONFLICT DO NOTHING: the killmail is stored already
             continue;
         }
         ++result.inserted;
-        victims.clear();
-        attackers.clear();
-        items.clear();
-        children.clear();
-        AppendDependentRows(*km, victims, attackers, items, children);
-        for (const auto& row : victims) InsertRow(VictimSpec(), row, now);
-        for (const auto& row : attackers) InsertRow(AttackerSpec(), row, now);
-        for (const auto& row : items) InsertRow(ItemSpec(), row, now);
-        for (const auto& row : children) InsertRow(ChildSpec(), row, now);
+        dependent.Clear();
+        AppendDependentRows(*km, dependent);
+        for (const auto& row : dependent.victims) WriteRow(tables::Victims().Def(), row, now);
+        for (const auto& row : dependent.attackers) WriteRow(tables::Attackers().Def(), row, now);
+        for (const auto& row : dependent.items) WriteRow(tables::Items().Def(), row, now);
+        for (const auto& row : dependent.children) WriteRow(tables::Children().Def(), row, now);
     }
 }
 

@@ -19,17 +19,15 @@ protected:
     std::string TextSetSql(int n) const override;
     detail::Param TextSetParam(const std::vector<std::string>& values) const override;
     std::string IdListFrom(int n) const override;
-    UpsertCounts WriteRows(const detail::TableSpec& spec, const detail::Rows& rows, const std::string& now) override;
+    UpsertCounts WriteRows(const db::TableDef& table, const detail::Rows& rows, const std::string& now) override;
     void WriteKillmails(const std::vector<const Killmail*>& killmails, const std::string& now,
                         StoreKillmailsResult& result) override;
     std::vector<UserColumn> UserColumns() override;
     bool HasLeadingIndex(const std::string& table, const std::string& column) override;
 
 private:
-    const std::string& Sql(const detail::TableSpec& spec);
-    void InsertRow(const detail::TableSpec& spec, const detail::Row& row, const std::string& now);
-
-    std::unordered_map<std::string, std::string> sql_;
+    /// Executes the table's write statement for one row; whether it changed a row.
+    bool WriteRow(const db::TableDef& table, const detail::Row& row, const std::string& now);
     std::vector<detail::Param> params_;  // reused per row
 };
 

@@ -2,8 +2,8 @@
 // The Store: everything the workers persist, over one kr::db::Connection.
 //
 // Contract (both backends):
-// - One Store per thread; it owns its Connection (Conn() lends it to the database queue / rate
-//   budget so they can share it; do not keep a transaction open across Store calls).
+// - One Store per thread; it owns its Connection (do not keep a transaction open across Store
+//   calls).
 // - Every write method is one transaction: it commits everything or nothing. Errors are the
 //   Connection's (kr::TransientError / PermanentError / FatalError). On a PermanentError from a
 //   batch (a constraint or out-of-range value in one element) nothing of the batch is written;
@@ -30,22 +30,12 @@
 #include <utility>
 #include <vector>
 
+#include "core/cache_entry.hpp"
+#include "core/entity_kind.hpp"
 #include "core/model.hpp"
 #include "db/connection.hpp"
-#include "db/migrator.hpp"
 
 namespace kr::store {
-
-enum class EntityKind { kAlliance, kCorporation, kCharacter, kType };
-
-/// "alliance", "corporation", "character", "type" (the value stored in kind columns).
-const char* KindName(EntityKind kind);
-/// The entity table: "alliances", "corporations", "characters", "types".
-const char* KindTable(EntityKind kind);
-/// The canonical ESI path of an entity (core/esi_paths.hpp), e.g. "/characters/42/".
-std::string EntityPath(EntityKind kind, Id id);
-/// The reverse of EntityPath, for cache keys; nullopt for other paths.
-std::optional<std::pair<EntityKind, Id>> EntityFromPath(const std::string& path);
 
 struct UpsertCounts {
     std::size_t created = 0;
@@ -59,34 +49,19 @@ struct UpsertCounts {
     }
 };
 
-/// One row of kr_http_cache: what we know about an ESI path.
-struct CacheEntry {
-    std::string path;                          ///< canonical ESI path (core/esi_paths.hpp)
-    std::optional<std::string> etag;
-    std::optional<std::string> last_modified;  ///< the Last-Modified header as received
-    std::int64_t expires_at_ms = 0;            ///< unix ms; until then the path is not re-fetched
-    int status = 200;                          ///< last definitive status: 200, 404, …
-    std::int64_t checked_at_ms = 0;            ///< unix ms of the last request (0 = now)
-};
-
 /// What an info worker persists for one batch of deliveries, in ONE transaction.
 struct EntityBatch {
-    std::vector<Alliance> alliances;
-    std::vector<Corporation> corporations;
-    std::vector<Character> characters;
-    std::vector<Type> types;
+    std::vector<Entity> entities;
     /// 200s (new expiry/etag), 304 refreshes (new expiry only), 404 records (expires days ahead).
     std::vector<CacheEntry> cache;
 };
 
 struct EntityBatchResult {
-    UpsertCounts alliances, corporations, characters, types;
+    PerKind<UpsertCounts> counts;
     std::size_t cache_saved = 0;
     UpsertCounts Total() const {
-        UpsertCounts t = alliances;
-        t += corporations;
-        t += characters;
-        t += types;
+        UpsertCounts t;
+        for (const auto& c : counts.values) t += c;
         return t;
     }
 };
@@ -121,16 +96,7 @@ class Store {
 public:
     virtual ~Store() = default;
 
-    /// The connection this store owns (for the database queue, the shared rate budget, tests).
-    virtual db::Connection& Conn() = 0;
-    /// Applies every module's pending migrations (kr::db::Migrate); idempotent.
-    virtual db::MigrateReport Migrate() = 0;
-
     // ---- entities ------------------------------------------------------------------------------
-    virtual UpsertCounts UpsertAlliances(const std::vector<Alliance>& rows) = 0;
-    virtual UpsertCounts UpsertCorporations(const std::vector<Corporation>& rows) = 0;
-    virtual UpsertCounts UpsertCharacters(const std::vector<Character>& rows) = 0;
-    virtual UpsertCounts UpsertTypes(const std::vector<Type>& rows) = 0;
     /// Entities + their cache rows in one transaction. Stored entities are also removed from
     /// kr_pending_entities (they are no longer missing).
     virtual EntityBatchResult ApplyEntityBatch(const EntityBatch& batch) = 0;
@@ -156,8 +122,8 @@ public:
     virtual std::unordered_map<std::string, CacheEntry> LoadHttpCache(const std::vector<std::string>& paths) = 0;
     /// Inserts or replaces the entries (last one wins per path), one transaction. A row is
     /// replaced as a whole: for a 304 refresh pass the stored etag/last_modified back with the
-    /// new expiry. Entity paths (EntityFromPath) also fill entity_kind/entity_id, which the
-    /// scanner uses to skip unexpired 404s.
+    /// new expiry. Entries with entity_kind set also fill entity_kind/entity_id, which the
+    /// scanner uses to skip unexpired 404s (and a 404 clears the entity's pending mark).
     virtual void SaveHttpCache(const std::vector<CacheEntry>& entries) = 0;
 
     // ---- killmails -------------------------------------------------------------------------
@@ -199,7 +165,7 @@ public:
 };
 
 /// Opens a store by URL scheme: "sqlite:///path.db" → SqliteStore, "postgresql://…" → PgStore.
-/// Does not migrate (call Migrate()).
+/// Does not migrate (db::Migrate on a connection of its own: `db:migrate`).
 std::unique_ptr<Store> OpenStore(const std::string& database_url);
 
 /// Unix milliseconds now.

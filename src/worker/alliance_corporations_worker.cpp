@@ -26,7 +26,7 @@ void AllianceCorporationsWorker::Process(const queue::Delivery& d) {
     esi::EsiRequest req;
     req.path = path;
     if (auto it = cached.find(path); it != cached.end() && it->second.status == 200) {
-        req.cache = ToEsiEntry(it->second);
+        req.cache = it->second;
     } else if (it != cached.end() && it->second.status == 404 && it->second.expires_at_ms > store::NowMs()) {
         ++settler_.Counters().skipped;
         settler_.Ack(d);
@@ -39,10 +39,10 @@ void AllianceCorporationsWorker::Process(const queue::Delivery& d) {
         case esi::Outcome::kFresh:
         case esi::Outcome::kNotModified:
             ++c.skipped;
-            if (r.cache) store_.SaveHttpCache({ToStoreEntry(path, *r.cache, 200, now)});
+            if (r.cache) store_.SaveHttpCache({*r.cache});
             break;
         case esi::Outcome::kNotFound: {
-            store::CacheEntry e;
+            kr::CacheEntry e;
             e.path = path;
             e.status = 404;
             e.expires_at_ms = now + 3LL * 24 * 3600 * 1000;
@@ -60,9 +60,9 @@ void AllianceCorporationsWorker::Process(const queue::Delivery& d) {
             }
             // Publish (confirmed) before the cache row says "seen" and before the ack.
             c.published += static_cast<std::int64_t>(PublishEntities(settler_.Queue(), store_,
-                                                                     store::EntityKind::kCorporation, corporations, 3,
+                                                                     kr::EntityKind::kCorporation, corporations, 3,
                                                                      "alliance_" + std::to_string(alliance)));
-            if (r.cache) store_.SaveHttpCache({ToStoreEntry(path, *r.cache, 200, now)});
+            if (r.cache) store_.SaveHttpCache({*r.cache});
             ++c.updated;
             break;
         }

@@ -9,29 +9,10 @@
 
 namespace kr::worker {
 
-esi::CacheEntry ToEsiEntry(const store::CacheEntry& e) {
-    esi::CacheEntry out;
-    out.etag = e.etag.value_or("");
-    out.last_modified = e.last_modified.value_or("");
-    out.expires_at_ms = e.expires_at_ms;
-    return out;
-}
-
-store::CacheEntry ToStoreEntry(const std::string& path, const esi::CacheEntry& e, int status, std::int64_t now_ms) {
-    store::CacheEntry out;
-    out.path = path;
-    if (!e.etag.empty()) out.etag = e.etag;
-    if (!e.last_modified.empty()) out.last_modified = e.last_modified;
-    out.expires_at_ms = e.expires_at_ms;
-    out.status = status;
-    out.checked_at_ms = now_ms;
-    return out;
-}
-
 InfoWorker::InfoWorker(InfoWorkerOptions options, store::Store& store, esi::EsiClient& esi, Settler& settler,
                        Committer* committer)
     : options_(options), store_(store), esi_(esi), settler_(settler), committer_(committer) {
-    if (options_.concurrency <= 0) options_.concurrency = Traits(options_.kind).default_concurrency;
+    if (options_.concurrency <= 0) options_.concurrency = KindInfo(options_.kind).default_concurrency;
 }
 
 void InfoWorker::Admit(std::vector<queue::Delivery> deliveries) {
@@ -62,10 +43,10 @@ void InfoWorker::Admit(std::vector<queue::Delivery> deliveries) {
     paths.reserve(todo.size());
     for (const auto& [d, id] : todo) {
         ids.push_back(id);
-        paths.push_back(store::EntityPath(kind, id));
+        paths.push_back(kr::EntityPath(kind, id));
     }
     std::unordered_set<Id> existing;
-    std::unordered_map<std::string, store::CacheEntry> cache;
+    std::unordered_map<std::string, kr::CacheEntry> cache;
     try {
         auto f = store_.LookupFreshness(kind, ids, paths);
         existing = std::move(f.existing);
@@ -79,23 +60,27 @@ void InfoWorker::Admit(std::vector<queue::Delivery> deliveries) {
     for (std::size_t i = 0; i < todo.size(); ++i) {
         auto& [d, id] = todo[i];
         const auto it = cache.find(paths[i]);
-        const store::CacheEntry* c = it == cache.end() ? nullptr : &it->second;
+        const kr::CacheEntry* c = it == cache.end() ? nullptr : &it->second;
         const bool exists = existing.count(id) > 0;
         if (c && c->status == 404 && c->expires_at_ms > now && !exists) {
             ++counters.skipped;  // known missing: don't spend ESI's error budget on it again
             settler_.Ack(d);
             continue;
         }
-        std::optional<esi::CacheEntry> known;
+        // What we hold for the path: the stored row when the entity is stored (revalidated with
+        // If-None-Match once it expires), else an empty entry (a plain GET).
+        CacheEntry known = EntityCacheEntry(kind, id);
         if (exists && c && c->status == 200) {
-            known = ToEsiEntry(*c);
+            known = *c;
+            known.entity_kind = kind;
+            known.entity_id = id;
             bool too_old = options_.max_age_ms > 0 && now - c->checked_at_ms > options_.max_age_ms;
-            if (known->expires_at_ms > now && !too_old) {
+            if (known.FreshAt(now) && !too_old) {
                 ++counters.skipped;  // fresh: nothing to ask ESI
                 settler_.Ack(d);
                 continue;
             }
-            if (too_old) known->expires_at_ms = 0;  // revalidate (If-None-Match) despite Expires
+            if (too_old) known.expires_at_ms = 0;  // revalidate (If-None-Match) despite Expires
         }
         esi::EsiRequest req;
         req.path = paths[i];
@@ -110,28 +95,27 @@ void InfoWorker::OnResult(const queue::Delivery& d, Id id, esi::EsiResult r) {
     --in_flight_;
     flights_.erase(std::find_if(flights_.begin(), flights_.end(),
                                 [&](const queue::Delivery& f) { return f.tag == d.tag && f.queue == d.queue; }));
-    const std::string path = store::EntityPath(options_.kind, id);
+    const std::string path = kr::EntityPath(options_.kind, id);
     const std::int64_t now = store::NowMs();
     Done done{d, {}, Done::kFetched};
     try {
         switch (r.outcome) {
             case esi::Outcome::kOk:
                 try {
-                    AppendParsed(options_.kind, id, r.body, done.batch);
+                    done.batch.entities.push_back(KindInfo(options_.kind).parse(id, r.body));
                 } catch (const esi_json::ParseError& e) {
                     throw TransientError("ESI " + path + ": unusable body: " + e.what());
                 }
-                if (r.cache) done.batch.cache.push_back(ToStoreEntry(path, *r.cache, 200, now));
+                if (r.cache) done.batch.cache.push_back(*r.cache);
                 break;
             case esi::Outcome::kNotModified:
             case esi::Outcome::kFresh:
                 done.what = Done::kNotModified;
-                if (r.cache) done.batch.cache.push_back(ToStoreEntry(path, *r.cache, 200, now));
+                if (r.cache) done.batch.cache.push_back(*r.cache);
                 break;
             case esi::Outcome::kNotFound: {
                 done.what = Done::kNotFound;
-                store::CacheEntry e;
-                e.path = path;
+                CacheEntry e = EntityCacheEntry(options_.kind, id);
                 e.status = 404;
                 e.expires_at_ms = now + options_.not_found_ttl_ms;
                 e.checked_at_ms = now;
@@ -183,10 +167,7 @@ store::EntityBatch InfoWorker::Merge(const std::vector<Done>& items) {
     store::EntityBatch batch;
     for (const auto& it : items) {
         const auto& b = it.batch;
-        batch.alliances.insert(batch.alliances.end(), b.alliances.begin(), b.alliances.end());
-        batch.corporations.insert(batch.corporations.end(), b.corporations.begin(), b.corporations.end());
-        batch.characters.insert(batch.characters.end(), b.characters.begin(), b.characters.end());
-        batch.types.insert(batch.types.end(), b.types.begin(), b.types.end());
+        batch.entities.insert(batch.entities.end(), b.entities.begin(), b.entities.end());
         batch.cache.insert(batch.cache.end(), b.cache.begin(), b.cache.end());
     }
     return batch;

@@ -16,13 +16,13 @@
 #include "esi/esi_client.hpp"
 #include "store/store.hpp"
 #include "worker/committer.hpp"
-#include "worker/entity_kind.hpp"
+#include "core/entity_kind.hpp"
 #include "worker/worker_loop.hpp"
 
 namespace kr::worker {
 
 struct InfoWorkerOptions {
-    store::EntityKind kind = store::EntityKind::kAlliance;
+    kr::EntityKind kind = kr::EntityKind::kAlliance;
     int concurrency = 0;                  ///< 0 = the spec's default for the kind
     std::int64_t max_age_ms = 0;          ///< refresh rows checked longer ago than this; 0 = off
     std::int64_t not_found_ttl_ms = 3LL * 24 * 3600 * 1000;
@@ -37,8 +37,8 @@ public:
     InfoWorker(InfoWorkerOptions options, store::Store& store, esi::EsiClient& esi, Settler& settler,
                Committer* committer = nullptr);
 
-    std::string Name() const override { return Traits(options_.kind).command; }
-    std::vector<std::string> Queues() const override { return {Traits(options_.kind).queue}; }
+    std::string Name() const override { return KindInfo(options_.kind).command; }
+    std::vector<std::string> Queues() const override { return {KindInfo(options_.kind).queue}; }
     int Concurrency() const override { return options_.concurrency; }
     void Admit(std::vector<queue::Delivery> deliveries) override;
     void Pump(std::chrono::milliseconds wait) override;
@@ -76,10 +76,5 @@ private:
     std::vector<Done> done_;
     std::chrono::steady_clock::time_point first_done_{};
 };
-
-/// store::CacheEntry (kr_http_cache row) → esi::CacheEntry (what the client revalidates with).
-esi::CacheEntry ToEsiEntry(const store::CacheEntry& e);
-/// A cache row from an ESI result (200/304).
-store::CacheEntry ToStoreEntry(const std::string& path, const esi::CacheEntry& e, int status, std::int64_t now_ms);
 
 }  // namespace kr::worker

@@ -4,7 +4,7 @@
 #include <unordered_set>
 
 #include "queue/messages.hpp"
-#include "worker/entity_kind.hpp"
+#include "core/entity_kind.hpp"
 
 namespace kr::worker {
 
@@ -30,9 +30,9 @@ std::size_t PublishIds(queue::Queue& q, const std::string& queue_name, const std
     return published;
 }
 
-std::size_t PublishEntities(queue::Queue& q, store::Store& store, store::EntityKind kind, const std::vector<Id>& ids,
+std::size_t PublishEntities(queue::Queue& q, store::Store& store, kr::EntityKind kind, const std::vector<Id>& ids,
                             std::uint8_t priority, const std::string& source, std::size_t batch) {
-    auto n = PublishIds(q, Traits(kind).queue, ids, priority, source, batch);
+    auto n = PublishIds(q, KindInfo(kind).queue, ids, priority, source, batch);
     if (n > 0) store.MarkPending(kind, ids);
     return n;
 }
@@ -55,26 +55,28 @@ std::vector<Id> Sorted(const std::unordered_set<Id>& s) {
 }  // namespace
 
 Referenced ReferencedBy(const std::vector<Killmail>& killmails) {
-    std::unordered_set<Id> chars, corps, alliances, types;
-    auto add = [](std::unordered_set<Id>& s, const std::optional<Id>& id) {
-        if (id && *id > 0) s.insert(*id);
+    PerKind<std::unordered_set<Id>> sets;
+    auto add = [&](EntityKind kind, const std::optional<Id>& id) {
+        if (id && ShouldFetch(kind, *id)) sets[kind].insert(*id);
     };
     for (const auto& km : killmails) {
         const auto& v = km.victim;
-        if (v.character_id && !IsNpcCharacter(*v.character_id)) chars.insert(*v.character_id);
-        add(corps, v.corporation_id);
-        add(alliances, v.alliance_id);
-        if (v.ship_type_id > 0) types.insert(v.ship_type_id);
-        AddItems(v.items, types);
+        add(EntityKind::kCharacter, v.character_id);
+        add(EntityKind::kCorporation, v.corporation_id);
+        add(EntityKind::kAlliance, v.alliance_id);
+        add(EntityKind::kType, v.ship_type_id);
+        AddItems(v.items, sets[EntityKind::kType]);
         for (const auto& a : km.attackers) {
-            if (a.character_id && !IsNpcCharacter(*a.character_id)) chars.insert(*a.character_id);
-            add(corps, a.corporation_id);
-            add(alliances, a.alliance_id);
-            add(types, a.ship_type_id);
-            add(types, a.weapon_type_id);
+            add(EntityKind::kCharacter, a.character_id);
+            add(EntityKind::kCorporation, a.corporation_id);
+            add(EntityKind::kAlliance, a.alliance_id);
+            add(EntityKind::kType, a.ship_type_id);
+            add(EntityKind::kType, a.weapon_type_id);
         }
     }
-    return {Sorted(chars), Sorted(corps), Sorted(alliances), Sorted(types)};
+    Referenced out;
+    for (const auto& k : EntityKinds()) out[k.kind] = Sorted(sets[k.kind]);
+    return out;
 }
 
 }  // namespace kr::worker

@@ -17,13 +17,11 @@ std::size_t PublishIds(queue::Queue& q, const std::string& queue_name, const std
 
 /// The same onto the info queue of `kind`; the ids are then marked pending in the store so that
 /// scan:entities does not queue them again while they wait.
-std::size_t PublishEntities(queue::Queue& q, store::Store& store, store::EntityKind kind, const std::vector<Id>& ids,
+std::size_t PublishEntities(queue::Queue& q, store::Store& store, kr::EntityKind kind, const std::vector<Id>& ids,
                             std::uint8_t priority, const std::string& source, std::size_t batch = 1000);
 
-/// Ids referenced by killmails, by kind (NPC characters left out, duplicates removed).
-struct Referenced {
-    std::vector<Id> characters, corporations, alliances, types;
-};
+/// Ids referenced by killmails, by kind: those ESI is asked about (ShouldFetch), sorted, unique.
+using Referenced = PerKind<std::vector<Id>>;
 Referenced ReferencedBy(const std::vector<Killmail>& killmails);
 
 }  // namespace kr::worker

@@ -15,7 +15,7 @@
 #include "core/errors.hpp"
 #include "log/log.hpp"
 #include "queue/messages.hpp"
-#include "worker/entity_kind.hpp"
+#include "core/entity_kind.hpp"
 #include "worker/publisher.hpp"
 
 namespace kr::worker {
@@ -53,25 +53,25 @@ std::size_t PublishJobs(Runtime& rt, const std::vector<queue::ZkillboardJob>& jo
 std::size_t QueueAlliances(Runtime& rt) {
     auto ids = FetchIdList(rt, esi_paths::Alliances());
     spdlog::info("queue:alliances: {} alliance ids from ESI", ids.size());
-    return PublishIds(rt.Queue(), queue::kAllianceInfo, ids, 0, "queue-alliances", 100);
+    return PublishIds(rt.Queue(), kr::KindInfo(kr::EntityKind::kAlliance).queue, ids, 0, "queue-alliances", 100);
 }
 
 std::size_t QueueCorporations(Runtime& rt) {
     auto& store = rt.Store();
     auto npc = FetchIdList(rt, esi_paths::NpcCorporations());
-    auto have = store.ExistingIds(store::EntityKind::kCorporation, npc);
+    auto have = store.ExistingIds(kr::EntityKind::kCorporation, npc);
     std::vector<Id> missing;
     for (Id id : npc) {
         if (!have.count(id)) missing.push_back(id);
     }
-    std::size_t n = PublishEntities(rt.Queue(), store, store::EntityKind::kCorporation, missing, 0, "queue-corporations");
+    std::size_t n = PublishEntities(rt.Queue(), store, kr::EntityKind::kCorporation, missing, 0, "queue-corporations");
     store::ScanOptions opts;
     opts.sources = store::kFromAll;
     for (Id after = 0;;) {
-        auto ids = store.MissingReferencedIds(store::EntityKind::kCorporation, after, kPage, opts);
+        auto ids = store.MissingReferencedIds(kr::EntityKind::kCorporation, after, kPage, opts);
         if (ids.empty()) break;
         after = ids.back();
-        n += PublishEntities(rt.Queue(), store, store::EntityKind::kCorporation, ids, 0, "queue-corporations");
+        n += PublishEntities(rt.Queue(), store, kr::EntityKind::kCorporation, ids, 0, "queue-corporations");
     }
     spdlog::info("queue:corporations: {} NPC corporations listed by ESI, {} corporations queued", npc.size(), n);
     return n;
@@ -103,7 +103,7 @@ std::size_t QueueZkillboard(Runtime& rt, const std::vector<Id>& character_ids) {
 std::size_t QueueAllianceCorporations(Runtime& rt) {
     std::size_t n = 0;
     for (Id after = 0;;) {
-        auto ids = rt.Store().ListIds(store::EntityKind::kAlliance, after, kPage);
+        auto ids = rt.Store().ListIds(kr::EntityKind::kAlliance, after, kPage);
         if (ids.empty()) break;
         after = ids.back();
         n += PublishIds(rt.Queue(), queue::kAllianceCorporations, ids, 5, queue::kAllianceCorporations);
@@ -123,7 +123,7 @@ namespace {
 class ScanStage {
 public:
     struct Page {
-        store::EntityKind kind;
+        kr::EntityKind kind;
         std::vector<Id> ids;
     };
     using Work = void (*)(Runtime&, const Page&);
@@ -206,7 +206,7 @@ private:
 };
 
 void PublishPage(Runtime& rt, const ScanStage::Page& page) {
-    PublishIds(rt.Queue(), Traits(page.kind).queue, page.ids, 5, "killmail_scan", kPage);
+    PublishIds(rt.Queue(), KindInfo(page.kind).queue, page.ids, 5, "killmail_scan", kPage);
 }
 
 void MarkPage(Runtime& rt, const ScanStage::Page& page) { rt.Store().MarkPending(page.kind, page.ids); }
@@ -221,7 +221,7 @@ public:
             publish_ = std::make_unique<ScanStage>(rt.Shared(), &PublishPage, mark_.get());
         }
     }
-    void Push(store::EntityKind kind, std::vector<Id> ids) {
+    void Push(kr::EntityKind kind, std::vector<Id> ids) {
         if (!publish_) {
             PublishEntities(rt_.Queue(), rt_.Store(), kind, ids, 5, "killmail_scan", kPage);
             return;
@@ -247,8 +247,8 @@ ScanReport ScanEntities(Runtime& rt, bool progress) {
     opts.sources = store::kFromKillmails;
     const bool tty = progress && ::isatty(STDERR_FILENO);
     ScanPublisher publisher(rt);
-    for (auto kind : {store::EntityKind::kCharacter, store::EntityKind::kCorporation, store::EntityKind::kAlliance,
-                      store::EntityKind::kType}) {
+    for (const auto& info : EntityKinds()) {
+        const EntityKind kind = info.kind;
         std::size_t queued = 0;
         for (Id after = 0;;) {
             auto ids = store.MissingReferencedIds(kind, after, kPage, opts);
@@ -256,16 +256,11 @@ ScanReport ScanEntities(Runtime& rt, bool progress) {
             after = ids.back();
             queued += ids.size();
             publisher.Push(kind, std::move(ids));
-            if (tty) std::fprintf(stderr, "\rscan:entities: %-12s %10zu queued (last id %lld)", Traits(kind).label,
+            if (tty) std::fprintf(stderr, "\rscan:entities: %-12s %10zu queued (last id %lld)", KindInfo(kind).plural,
                                   queued, static_cast<long long>(after));
         }
-        if (tty) std::fprintf(stderr, "\rscan:entities: %-12s %10zu queued%-30s\n", Traits(kind).label, queued, "");
-        switch (kind) {
-            case store::EntityKind::kCharacter: report.characters = queued; break;
-            case store::EntityKind::kCorporation: report.corporations = queued; break;
-            case store::EntityKind::kAlliance: report.alliances = queued; break;
-            case store::EntityKind::kType: report.types = queued; break;
-        }
+        if (tty) std::fprintf(stderr, "\rscan:entities: %-12s %10zu queued%-30s\n", KindInfo(kind).plural, queued, "");
+        report.queued[kind] = queued;
     }
     publisher.Drain();
     return report;

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/entity_kind.hpp"
 #include "core/model.hpp"
 #include "worker/runtime.hpp"
 
@@ -22,8 +23,12 @@ std::size_t QueueZkillboard(Runtime& rt, const std::vector<Id>& character_ids);
 std::size_t QueueAllianceCorporations(Runtime& rt);
 
 struct ScanReport {
-    std::size_t characters = 0, corporations = 0, alliances = 0, types = 0;
-    std::size_t Total() const { return characters + corporations + alliances + types; }
+    PerKind<std::size_t> queued;
+    std::size_t Total() const {
+        std::size_t n = 0;
+        for (auto q : queued.values) n += q;
+        return n;
+    }
 };
 /// scan:entities — the characters (NPCs filtered), corporations, alliances and types killmails
 /// reference that the database lacks and that are not already waiting in a queue → the four info

@@ -60,7 +60,7 @@ void ZkillboardWorker::Process(const queue::Delivery& d) {
 }
 
 void ZkillboardWorker::ForgetSeen() {
-    for (auto& seen : seen_) seen.clear();
+    for (auto& seen : seen_.values) seen.clear();
 }
 
 bool ZkillboardWorker::FinishStoring(std::chrono::milliseconds wait) {
@@ -165,17 +165,12 @@ std::optional<ZkillboardWorker::Page> ZkillboardWorker::Fetch(const queue::Deliv
 
     // What the new killmails reference and this worker has not seen yet (the store decides, with
     // the page stored, which of those are missing).
-    auto refs = ReferencedBy(killmails);
-    const std::vector<Id>* want[4] = {nullptr, nullptr, nullptr, nullptr};
-    want[static_cast<int>(store::EntityKind::kCharacter)] = &refs.characters;
-    want[static_cast<int>(store::EntityKind::kCorporation)] = &refs.corporations;
-    want[static_cast<int>(store::EntityKind::kAlliance)] = &refs.alliances;
-    want[static_cast<int>(store::EntityKind::kType)] = &refs.types;
-    for (int k = 0; k < 4; ++k) {
-        auto& seen = seen_[k];
+    const auto refs = ReferencedBy(killmails);
+    for (const auto& k : EntityKinds()) {
+        auto& seen = seen_[k.kind];
         if (seen.size() > 200'000) seen.clear();
-        for (Id id : *want[k]) {
-            if (seen.insert(id).second) p.unseen[static_cast<std::size_t>(k)].push_back(id);
+        for (Id id : refs[k.kind]) {
+            if (seen.insert(id).second) p.unseen[k.kind].push_back(id);
         }
     }
     return p;
@@ -186,8 +181,8 @@ void ZkillboardWorker::Store(store::Store& store, Page& p) {
     if (!p.killmails.empty()) p.result = store.StoreKillmails(p.killmails);
     p.store_ms = MsSince(t);
     // Not stored, not already waiting in a queue, not known to be gone (404 recorded).
-    for (std::size_t k = 0; k < 4; ++k) {
-        if (!p.unseen[k].empty()) p.missing[k] = store.FilterMissing(static_cast<store::EntityKind>(k), p.unseen[k]);
+    for (const auto& k : EntityKinds()) {
+        if (!p.unseen[k.kind].empty()) p.missing[k.kind] = store.FilterMissing(k.kind, p.unseen[k.kind]);
     }
 }
 
@@ -202,9 +197,9 @@ void ZkillboardWorker::Finish(Page& p) {
         for (const auto& [id, why] : p.result.rejected) p.unavailable.push_back(std::to_string(id) + " (" + why + ")");
         // Queue what the new killmails reference and the database lacks (the original left that
         // to a manual scan).
-        for (std::size_t k = 0; k < 4; ++k) {
-            c.published += static_cast<std::int64_t>(PublishEntities(
-                settler_.Queue(), store_, static_cast<store::EntityKind>(k), p.missing[k], 5, "zkillboard_sync"));
+        for (const auto& k : EntityKinds()) {
+            c.published += static_cast<std::int64_t>(
+                PublishEntities(settler_.Queue(), store_, k.kind, p.missing[k.kind], 5, "zkillboard_sync"));
         }
         spdlog::debug("zkillboard: character {} page {}: {} listed, {} new; zkb {:.0f} ms, esi {:.0f} ms, store {:.0f} "
                       "ms, queue {:.0f} ms",

@@ -61,10 +61,10 @@ private:
         std::vector<Killmail> killmails;       ///< new ones, to store
         std::vector<std::string> unavailable;  ///< permanent ESI answers (404/422), rejected rows
         std::string transient;                 ///< first transient failure
-        std::array<std::vector<Id>, 4> unseen;  ///< referenced ids not seen by this worker yet, per kind
+        PerKind<std::vector<Id>> unseen;  ///< referenced ids not seen by this worker yet
         // filled by Store()
         store::StoreKillmailsResult result;
-        std::array<std::vector<Id>, 4> missing;  ///< of unseen: not stored, not queued, not gone
+        PerKind<std::vector<Id>> missing;  ///< of unseen: not stored, not queued, not gone
         double fetch_ms = 0, esi_ms = 0, store_ms = 0;
     };
     void Process(const queue::Delivery& d);
@@ -89,7 +89,7 @@ private:
     std::int64_t stored_ = 0;
     /// Ids this worker already saw stored or queued, per kind (bounded): later pages of a
     /// history mostly reference the same corporations, alliances and types again.
-    std::unordered_set<Id> seen_[4];
+    PerKind<std::unordered_set<Id>> seen_;
 };
 
 }  // namespace kr::worker

@@ -8,6 +8,7 @@
 #include <set>
 #include <thread>
 
+#include "core/entity_kind.hpp"
 #include "core/model.hpp"
 #include "db/connection.hpp"
 #include "queue/messages.hpp"
@@ -291,9 +292,9 @@ inline void RefreshClearsStaleFields(Pipeline& p) {
         }
     }
     ASSERT_TRUE(corp && alliance && character && corp_without_alliance);
-    p.PublishEntities(queue::kCorporationInfo, {corp});
-    p.PublishEntities(queue::kAllianceInfo, {alliance});
-    p.PublishEntities(queue::kCharacterInfo, {character});
+    p.PublishEntities(kr::KindInfo(kr::EntityKind::kCorporation).queue, {corp});
+    p.PublishEntities(kr::KindInfo(kr::EntityKind::kAlliance).queue, {alliance});
+    p.PublishEntities(kr::KindInfo(kr::EntityKind::kCharacter).queue, {character});
     p.Kr("run --until-idle");
     ASSERT_FALSE(p.Db().Exec("SELECT alliance_id FROM corporations WHERE id = $1", {corp}).IsNull(0, 0));
     ASSERT_FALSE(p.Db().Exec("SELECT executor_corporation_id FROM alliances WHERE id = $1", {alliance}).IsNull(0, 0));
@@ -304,9 +305,9 @@ inline void RefreshClearsStaleFields(Pipeline& p) {
     p.Post("/_admin/mutate/character/" + std::to_string(character) + "/move/" + std::to_string(corp_without_alliance));
     std::this_thread::sleep_for(std::chrono::milliseconds(2200));  // past the short Expires
     p.Server().ResetStats();
-    p.PublishEntities(queue::kCorporationInfo, {corp});
-    p.PublishEntities(queue::kAllianceInfo, {alliance});
-    p.PublishEntities(queue::kCharacterInfo, {character});
+    p.PublishEntities(kr::KindInfo(kr::EntityKind::kCorporation).queue, {corp});
+    p.PublishEntities(kr::KindInfo(kr::EntityKind::kAlliance).queue, {alliance});
+    p.PublishEntities(kr::KindInfo(kr::EntityKind::kCharacter).queue, {character});
     p.Kr("run --until-idle");
 
     EXPECT_TRUE(p.Db().Exec("SELECT alliance_id FROM corporations WHERE id = $1", {corp}).IsNull(0, 0));
@@ -323,7 +324,7 @@ inline void GracefulShutdownHandsBackInFlight(Pipeline& p) {
     auto ids = p.Get("/_admin/truth/characters");
     std::vector<Id> some;
     for (std::size_t i = 0; i < 20; ++i) some.push_back(ids[i].get<Id>());
-    p.PublishEntities(queue::kCharacterInfo, some);
+    p.PublishEntities(kr::KindInfo(kr::EntityKind::kCharacter).queue, some);
     fakeesi::FaultConfig hang;
     hang.hang_share = 1.0;
     hang.hang_ms = 60000;

@@ -57,19 +57,22 @@ protected:
         opts.backoff_cap = std::chrono::milliseconds(8000);
     }
     EsiClient& Client() {
-        if (!client) client = std::make_unique<EsiClient>(opts, fake, budget, clock, cache);
+        if (!client) client = std::make_unique<EsiClient>(opts, fake, budget, clock);
         return *client;
     }
     http::ManualClock clock;
     FakeHttpClient fake;
     InProcessBudget budget;
     EsiOptions opts;
-    HttpCache* cache = nullptr;
     std::unique_ptr<EsiClient> client;
 };
 
 TEST_F(EsiClientTest, FreshEntryAnswersWithoutRequest) {
-    CacheEntry e{"\"abc\"", clock.NowUs() / 1000 + 60'000, "x"};
+    CacheEntry e;
+    e.path = esi_paths::Alliance(1);
+    e.etag = "\"abc\"";
+    e.expires_at_ms = clock.NowUs() / 1000 + 60'000;
+    e.last_modified = "x";
     EsiResult r = Client().Fetch({"GET", esi_paths::Alliance(1), "", e});
     EXPECT_EQ(r.outcome, Outcome::kFresh);
     EXPECT_EQ(r.attempts, 0);
@@ -107,13 +110,20 @@ TEST_F(EsiClientTest, OkCarriesBodyCacheEntryAndSendsEtiquetteHeaders) {
 
 TEST_F(EsiClientTest, ExpiredEntryRevalidatesWithIfNoneMatch) {
     fake.Script("/characters/5/", FakeHttpClient::Reply(304, "", {{"Cache-Control", "public, max-age=120"}}));
-    CacheEntry old{"\"e5\"", clock.NowUs() / 1000 - 1, "lm"};
+    CacheEntry old = EntityCacheEntry(EntityKind::kCharacter, 5);
+    old.etag = "\"e5\"";
+    old.expires_at_ms = clock.NowUs() / 1000 - 1;
+    old.last_modified = "lm";
     EsiResult r = Client().Fetch({"GET", esi_paths::Character(5), "", old});
     ASSERT_EQ(r.outcome, Outcome::kNotModified);
     EXPECT_TRUE(r.body.empty());
     ASSERT_TRUE(r.cache);
     EXPECT_EQ(r.cache->etag, "\"e5\"");  // kept when the 304 carries none
     EXPECT_EQ(r.cache->last_modified, "lm");
+    EXPECT_EQ(r.cache->entity_kind, EntityKind::kCharacter);  // the caller's row comes back updated
+    EXPECT_EQ(r.cache->entity_id, 5);
+    EXPECT_EQ(r.cache->path, esi_paths::Character(5));
+    EXPECT_EQ(r.cache->checked_at_ms, clock.NowUs() / 1000);
     EXPECT_NEAR(static_cast<double>(r.cache->expires_at_ms), static_cast<double>(clock.NowUs() / 1000 + 120'000), 50);
     ASSERT_EQ(fake.Requests().size(), 1u);
     ASSERT_TRUE(RequestHeader(fake.Requests()[0].request, "If-None-Match"));
@@ -210,16 +220,17 @@ TEST_F(EsiClientTest, IdenticalGetsInFlightAreCoalesced) {
     EXPECT_EQ(fake.CountRequests("/corporations/3/"), 2u);
 }
 
-TEST_F(EsiClientTest, ClientManagedCacheAvoidsRefetching) {
-    MemoryHttpCache mem;
-    cache = &mem;
+TEST_F(EsiClientTest, ResultEntryPassedBackAvoidsRefetching) {
     fake.Script("/alliances/", FakeHttpClient::Reply(200, "[1,2,3]", {{"ETag", "\"l\""}, {"Cache-Control", "max-age=3600"}}));
-    EXPECT_EQ(Client().Fetch({"GET", "/alliances/", "", {}}).outcome, Outcome::kOk);
-    EXPECT_EQ(Client().Fetch({"GET", "/alliances/", "", {}}).outcome, Outcome::kFresh);
+    auto first = Client().Fetch({"GET", "/alliances/", "", {}});
+    EXPECT_EQ(first.outcome, Outcome::kOk);
+    ASSERT_TRUE(first.cache);
+    EXPECT_EQ(first.cache->path, "/alliances/");
+    EXPECT_EQ(Client().Fetch({"GET", "/alliances/", "", first.cache}).outcome, Outcome::kFresh);
     EXPECT_EQ(fake.Requests().size(), 1u);
     clock.Advance(3601 * kS);
     fake.Script("/alliances/", FakeHttpClient::Reply(304, "", {{"Cache-Control", "max-age=3600"}}));
-    EXPECT_EQ(Client().Fetch({"GET", "/alliances/", "", {}}).outcome, Outcome::kNotModified);
+    EXPECT_EQ(Client().Fetch({"GET", "/alliances/", "", first.cache}).outcome, Outcome::kNotModified);
     EXPECT_EQ(*RequestHeader(fake.Requests().back().request, "If-None-Match"), "\"l\"");
 }
 

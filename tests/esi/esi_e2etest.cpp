@@ -19,6 +19,7 @@
 #include "db/migrator.hpp"
 #include "esi/esi_client.hpp"
 #include "esi/zkb_client.hpp"
+#include "store/store.hpp"
 #include "http/curl_http_client.hpp"
 #include "server.hpp"
 
@@ -53,8 +54,8 @@ fakeesi::Options SmallUniverse() {
 
 /// One worker's client stack (addresses stay stable).
 struct Stack {
-    Stack(EsiOptions o, std::shared_ptr<RateBudget> b, HttpCache* cache = nullptr, http::CurlOptions co = {})
-        : budget(std::move(b)), http(co), esi(std::move(o), http, *budget, http::SystemClock::Instance(), cache) {}
+    Stack(EsiOptions o, std::shared_ptr<RateBudget> b, http::CurlOptions co = {})
+        : budget(std::move(b)), http(co), esi(std::move(o), http, *budget, http::SystemClock::Instance()) {}
     std::shared_ptr<RateBudget> budget;
     http::CurlHttpClient http;
     EsiClient esi;
@@ -132,7 +133,7 @@ TEST_F(EsiE2E, ExpiredEntryRevalidatesTo304) {
     EsiResult first = st.esi.Fetch({"GET", path, "", std::nullopt});
     ASSERT_EQ(first.outcome, Outcome::kOk) << first.error;
     ASSERT_TRUE(first.cache);
-    EXPECT_FALSE(first.cache->etag.empty());
+    EXPECT_TRUE(first.cache->etag.has_value());
     EXPECT_EQ(st.esi.Fetch({"GET", path, "", first.cache}).outcome, Outcome::kFresh);
     std::this_thread::sleep_for(Ms(first.cache->expires_at_ms - std::chrono::duration_cast<Ms>(std::chrono::system_clock::now().time_since_epoch()).count() + 50));
     EsiResult again = st.esi.Fetch({"GET", path, "", first.cache});
@@ -155,21 +156,29 @@ TEST_F(EsiE2E, ExpiresIsRespectedAcrossARestart) {
     std::vector<std::string> paths;
     auto types = server->GetUniverse().AllTypeIds();
     for (std::size_t i = 0; i < 25; ++i) paths.push_back(esi_paths::Type(types[i]));
+    db::Migrate(*db::Open(url));  // every module's migrations: the store's creates kr_http_cache
     {
-        auto conn = db::Open(url);
-        db::Migrate(*conn);  // every module's migrations: the store's creates kr_http_cache
-        DbHttpCache cache(*conn);
-        Stack st(ClientOptions(*server), std::make_shared<InProcessBudget>(), &cache);
+        // As the workers do: the result's cache rows are stored (kr_http_cache) ...
+        auto store = store::OpenStore(url);
+        Stack st(ClientOptions(*server), std::make_shared<InProcessBudget>());
         auto res = FetchAll(st.esi, paths, 1);
-        for (const auto& [p, r] : res) EXPECT_EQ(r.outcome, Outcome::kOk) << p << " " << r.error;
+        std::vector<CacheEntry> rows;
+        for (const auto& [p, r] : res) {
+            EXPECT_EQ(r.outcome, Outcome::kOk) << p << " " << r.error;
+            if (r.cache) rows.push_back(*r.cache);
+        }
+        store->SaveHttpCache(rows);
     }
     const int before = server->Stats()["esi_requests"].get<int>();
     EXPECT_EQ(before, 25);
     {
-        auto conn = db::Open(url);  // "restart": new connection, new client
-        DbHttpCache cache(*conn);
-        Stack st(ClientOptions(*server), std::make_shared<InProcessBudget>(), &cache);
-        auto res = FetchAll(st.esi, paths, 1);
+        // ... and a restarted worker (new connection, new client) asks with what it loads.
+        auto store = store::OpenStore(url);
+        Stack st(ClientOptions(*server), std::make_shared<InProcessBudget>());
+        auto cached = store->LoadHttpCache(paths);
+        ASSERT_EQ(cached.size(), paths.size());
+        std::map<std::string, EsiResult> res;
+        for (const auto& p : paths) res[p] = st.esi.Fetch({"GET", p, "", cached.at(p)});
         for (const auto& [p, r] : res) EXPECT_EQ(r.outcome, Outcome::kFresh) << p;
         EXPECT_EQ(st.esi.Stats().requests, 0);
     }

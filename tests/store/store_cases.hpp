@@ -13,6 +13,7 @@
 #include "db/migrator.hpp"
 #include "store/samples.hpp"
 #include "store/store.hpp"
+#include "support/store_helpers.hpp"
 
 namespace kr::store::testing {
 
@@ -61,15 +62,18 @@ protected:
             if (HasFailure()) GTEST_FAIL() << "the database for this backend is required";
             GTEST_SKIP() << "no database for this backend";
         }
+        conn_ = db::Open(url_);
+        db::Migrate(*conn_);
         store_ = OpenStore(url_);
-        store_->Migrate();
     }
     void TearDown() override {
         store_.reset();
+        conn_.reset();
         if (!url_.empty()) Backend::Release();
     }
 
-    db::Connection& Conn() { return store_->Conn(); }
+    /// A connection of the test's own, beside the store's (checks and setup).
+    db::Connection& Conn() { return *conn_; }
     bool IsPg() { return Conn().GetDialect() == db::Dialect::kPostgres; }
     std::int64_t Count(const std::string& table) { return Conn().Exec("SELECT count(*) FROM " + table).Int(0, 0); }
     db::Result Query(const std::string& sql, const std::vector<db::Param>& params = {}) {
@@ -78,13 +82,14 @@ protected:
     static void Tick() { std::this_thread::sleep_for(std::chrono::milliseconds(5)); }
 
     std::string url_;
+    std::unique_ptr<db::Connection> conn_;
     std::unique_ptr<Store> store_;
 };
 
 TYPED_TEST_SUITE_P(StoreCases);
 
 TYPED_TEST_P(StoreCases, MigrateTwiceIsIdempotent) {
-    auto again = this->store_->Migrate();
+    auto again = db::Migrate(this->Conn());
     EXPECT_TRUE(again.applied.empty());
     EXPECT_TRUE(again.killreport_tables_existed);
     EXPECT_TRUE(db::PendingMigrations(this->Conn()).empty());
@@ -94,13 +99,13 @@ TYPED_TEST_P(StoreCases, MigrateTwiceIsIdempotent) {
     }
     // A third run from a new connection too.
     auto other = OpenStore(this->url_);
-    EXPECT_TRUE(other->Migrate().applied.empty());
+    EXPECT_TRUE(db::Migrate(*db::Open(this->url_)).applied.empty());
 }
 
 TYPED_TEST_P(StoreCases, CorporationLeavingAllianceGetsNullAllianceId) {
     auto corp = esi_json::ParseCorporation(98179071, ReadSample("esi_corporation_98179071.json"));
     ASSERT_EQ(corp.alliance_id, 150097440);
-    auto c1 = this->store_->UpsertCorporations({corp});
+    auto c1 = kr::test::UpsertCorporations(*this->store_, {corp});
     EXPECT_EQ(c1.created, 1u);
     EXPECT_EQ(c1.updated, 0u);
     auto r1 = this->Query("SELECT alliance_id, created_at, updated_at, name, member_count, tax_rate, shares, "
@@ -119,7 +124,7 @@ TYPED_TEST_P(StoreCases, CorporationLeavingAllianceGetsNullAllianceId) {
     this->Tick();
     corp.alliance_id.reset();  // ESI leaves alliance_id out once the corporation left
     corp.url.reset();
-    auto c2 = this->store_->UpsertCorporations({corp});
+    auto c2 = kr::test::UpsertCorporations(*this->store_, {corp});
     EXPECT_EQ(c2.created, 0u);
     EXPECT_EQ(c2.updated, 1u);
     auto r2 = this->Query("SELECT alliance_id, created_at, updated_at, url FROM corporations WHERE id = 98179071");
@@ -129,7 +134,7 @@ TYPED_TEST_P(StoreCases, CorporationLeavingAllianceGetsNullAllianceId) {
     EXPECT_GT(NormTs(r2.Text(0, 2)), NormTs(r1.Text(0, 2)));  // updated_at moved
 
     this->Tick();
-    auto c3 = this->store_->UpsertCorporations({corp});  // identical: not rewritten
+    auto c3 = kr::test::UpsertCorporations(*this->store_, {corp});  // identical: not rewritten
     EXPECT_EQ(c3.unchanged, 1u);
     EXPECT_EQ(c3.updated + c3.created, 0u);
     auto r3 = this->Query("SELECT updated_at FROM corporations WHERE id = 98179071");
@@ -139,7 +144,7 @@ TYPED_TEST_P(StoreCases, CorporationLeavingAllianceGetsNullAllianceId) {
 TYPED_TEST_P(StoreCases, AllianceLosesExecutor) {
     auto a = esi_json::ParseAlliance(99003214, ReadSample("esi_alliance_99003214.json"));
     a.faction_id = 500001;
-    ASSERT_EQ(this->store_->UpsertAlliances({a}).created, 1u);
+    ASSERT_EQ(kr::test::UpsertAlliances(*this->store_, {a}).created, 1u);
     auto r1 = this->Query("SELECT executor_corporation_id, faction_id, name, ticker, date_founded, "
                           "creator_corporation_id, creator_id FROM alliances WHERE id = 99003214");
     EXPECT_EQ(r1.Int(0, 0), 98199293);
@@ -151,7 +156,7 @@ TYPED_TEST_P(StoreCases, AllianceLosesExecutor) {
     EXPECT_EQ(r1.Int(0, 6), 91432281);
     a.executor_corporation_id.reset();  // closed alliance
     a.faction_id.reset();
-    EXPECT_EQ(this->store_->UpsertAlliances({a}).updated, 1u);
+    EXPECT_EQ(kr::test::UpsertAlliances(*this->store_, {a}).updated, 1u);
     auto r2 = this->Query("SELECT executor_corporation_id, faction_id FROM alliances WHERE id = 99003214");
     EXPECT_TRUE(r2.IsNull(0, 0));
     EXPECT_TRUE(r2.IsNull(0, 1));
@@ -161,7 +166,7 @@ TYPED_TEST_P(StoreCases, CharacterLosesTitleAndAlliance) {
     auto c = esi_json::ParseCharacter(2118421377, ReadSample("esi_character_2118421377.json"));
     c.title = "Community Developer";
     c.faction_id = 500003;
-    ASSERT_EQ(this->store_->UpsertCharacters({c}).created, 1u);
+    ASSERT_EQ(kr::test::UpsertCharacters(*this->store_, {c}).created, 1u);
     auto r1 = this->Query("SELECT title, alliance_id, faction_id, corporation_id, gender, race_id, bloodline_id, "
                           "security_status, birthday FROM characters WHERE id = 2118421377");
     EXPECT_EQ(r1.Text(0, 0), "Community Developer");
@@ -177,7 +182,7 @@ TYPED_TEST_P(StoreCases, CharacterLosesTitleAndAlliance) {
     c.alliance_id.reset();
     c.faction_id.reset();
     c.corporation_id = 1000182;
-    auto counts = this->store_->UpsertCharacters({c});
+    auto counts = kr::test::UpsertCharacters(*this->store_, {c});
     EXPECT_EQ(counts.updated, 1u);
     auto r2 = this->Query("SELECT title, alliance_id, faction_id, corporation_id FROM characters WHERE id = 2118421377");
     EXPECT_TRUE(r2.IsNull(0, 0));
@@ -195,7 +200,7 @@ TYPED_TEST_P(StoreCases, UpsertCountsAndDuplicatesInBatch) {
     }
     auto gar = esi_json::ParseCharacter(3019582, ReadSample("esi_character_GarOrga.json"));
     chars.push_back(gar);
-    auto first = this->store_->UpsertCharacters(chars);
+    auto first = kr::test::UpsertCharacters(*this->store_, chars);
     EXPECT_EQ(first.created, 3u);
     EXPECT_EQ(this->Count("characters"), 3);
 
@@ -203,13 +208,13 @@ TYPED_TEST_P(StoreCases, UpsertCountsAndDuplicatesInBatch) {
     Character dup = chars[1];
     dup.name = "Renamed";  // duplicate id in the same batch: the last one wins
     chars.push_back(dup);
-    auto second = this->store_->UpsertCharacters(chars);
+    auto second = kr::test::UpsertCharacters(*this->store_, chars);
     EXPECT_EQ(second.created, 0u);
     EXPECT_EQ(second.updated, 2u);    // security status, renamed duplicate
     EXPECT_EQ(second.unchanged, 2u);  // Gar Orga + the shadowed duplicate
     EXPECT_EQ(this->Query("SELECT name FROM characters WHERE id = 2118421377").Text(0, 0), "Renamed");
     EXPECT_DOUBLE_EQ(this->Query("SELECT security_status FROM characters WHERE id = 2115636466").Double(0, 0), -2.5);
-    auto empty = this->store_->UpsertCharacters({});
+    auto empty = kr::test::UpsertCharacters(*this->store_, {});
     EXPECT_EQ(empty.created + empty.updated + empty.unchanged, 0u);
 }
 
@@ -218,7 +223,7 @@ TYPED_TEST_P(StoreCases, TypesFromSamples) {
     for (Id id : {189, 2046, 35832, 602, 645}) {
         types.push_back(esi_json::ParseType(id, ReadSample("esi_type_" + std::to_string(id) + ".json")));
     }
-    EXPECT_EQ(this->store_->UpsertTypes(types).created, 5u);
+    EXPECT_EQ(kr::test::UpsertTypes(*this->store_, types).created, 5u);
     auto r = this->Query("SELECT id, group_id, published, icon_id, volume, capacity, mass, name FROM types ORDER BY id");
     ASSERT_EQ(r.Rows(), 5u);
     EXPECT_EQ(r.Int(0, 0), 189);
@@ -229,7 +234,7 @@ TYPED_TEST_P(StoreCases, TypesFromSamples) {
     EXPECT_TRUE(r.IsNull(4, 3));  // the Astrahus has no icon_id
     EXPECT_EQ(r.Text(1, 7), "Kestrel");
     EXPECT_DOUBLE_EQ(r.Double(1, 5), 160);
-    EXPECT_EQ(this->store_->UpsertTypes(types).unchanged, 5u);
+    EXPECT_EQ(kr::test::UpsertTypes(*this->store_, types).unchanged, 5u);
 }
 
 TYPED_TEST_P(StoreCases, NamesWithMetacharactersRoundTrip) {
@@ -257,7 +262,7 @@ TYPED_TEST_P(StoreCases, NamesWithMetacharactersRoundTrip) {
         c.title = names[i];
         chars.push_back(c);
     }
-    EXPECT_EQ(this->store_->UpsertCharacters(chars).created, names.size());
+    EXPECT_EQ(kr::test::UpsertCharacters(*this->store_, chars).created, names.size());
     auto r = this->Query("SELECT name, description, title FROM characters ORDER BY id");
     ASSERT_EQ(r.Rows(), names.size());
     for (std::size_t i = 0; i < names.size(); ++i) {
@@ -266,7 +271,7 @@ TYPED_TEST_P(StoreCases, NamesWithMetacharactersRoundTrip) {
         EXPECT_EQ(r.Text(i, 1), names[names.size() - 1 - i]);
         EXPECT_EQ(r.Text(i, 2), names[i]);
     }
-    EXPECT_EQ(this->store_->UpsertCharacters(chars).unchanged, names.size());
+    EXPECT_EQ(kr::test::UpsertCharacters(*this->store_, chars).unchanged, names.size());
     // The users table and the cache go through other paths: check them too.
     for (std::size_t i = 0; i < names.size(); ++i) this->store_->AddUser(95000000 + static_cast<Id>(i), names[i]);
     auto users = this->store_->ListUserCharacters();
@@ -284,7 +289,7 @@ TYPED_TEST_P(StoreCases, IdsAbove2To31) {
     a.creator_corporation_id = big + 1;
     a.creator_id = big + 2;
     a.executor_corporation_id = big + 1;
-    EXPECT_EQ(this->store_->UpsertAlliances({a}).created, 1u);
+    EXPECT_EQ(kr::test::UpsertAlliances(*this->store_, {a}).created, 1u);
     EXPECT_EQ(this->Query("SELECT executor_corporation_id FROM alliances WHERE id = $1", {big}).Int(0, 0), big + 1);
     EXPECT_EQ(this->store_->ExistingIds(EntityKind::kAlliance, {big, 1}), std::unordered_set<Id>{big});
 
@@ -302,11 +307,11 @@ TYPED_TEST_P(StoreCases, IdsAbove2To31) {
 TYPED_TEST_P(StoreCases, HttpCacheRoundTrip) {
     std::int64_t now = NowMs();
     std::vector<CacheEntry> entries{
-        {"/alliances/99003214/", std::string("\"etag-1\""), std::string("Sat, 28 Nov 2026 10:00:00 GMT"),
-         now + 3'600'000, 200, now},
-        {"/characters/5/", std::nullopt, std::nullopt, now + 3 * 86'400'000LL, 404, now},
+        kr::test::EntityCache(EntityKind::kAlliance, 99003214, std::string("\"etag-1\""), now + 3'600'000, 200, now),
+        kr::test::EntityCache(EntityKind::kCharacter, 5, std::nullopt, now + 3 * 86'400'000LL, 404, now),
         {"/alliances/", std::string("W/\"list\""), std::nullopt, now + 60'000, 200, 0},
     };
+    entries[0].last_modified = "Sat, 28 Nov 2026 10:00:00 GMT";
     this->store_->SaveHttpCache(entries);
     auto loaded = this->store_->LoadHttpCache({"/alliances/99003214/", "/characters/5/", "/alliances/", "/nope/"});
     ASSERT_EQ(loaded.size(), 3u);
@@ -318,9 +323,12 @@ TYPED_TEST_P(StoreCases, HttpCacheRoundTrip) {
     EXPECT_EQ(a.checked_at_ms, now);
     const auto& c = loaded.at("/characters/5/");
     EXPECT_EQ(c.status, 404);
+    EXPECT_EQ(c.entity_kind, EntityKind::kCharacter);
+    EXPECT_EQ(c.entity_id, 5);
+    EXPECT_EQ(a, entries[0]);  // one type from the table to the wire: the row comes back whole
     EXPECT_FALSE(c.etag.has_value());
     EXPECT_GT(loaded.at("/alliances/").checked_at_ms, 0);  // 0 = now
-    // The entity columns are derived from the path.
+    // The entity columns come from the entry (none for a list).
     auto r = this->Query("SELECT entity_kind, entity_id FROM kr_http_cache ORDER BY path");
     EXPECT_TRUE(r.IsNull(0, 0));  // /alliances/ is a list
     EXPECT_EQ(r.Text(1, 0), "alliance");
@@ -342,21 +350,17 @@ TYPED_TEST_P(StoreCases, ApplyEntityBatchWritesEntitiesAndCacheAndClearsPending)
     this->store_->MarkPending(EntityKind::kAlliance, {99003214, 1354830081});
     this->store_->MarkPending(EntityKind::kCharacter, {2115636466, 77777777});
     EntityBatch batch;
-    batch.alliances.push_back(esi_json::ParseAlliance(99003214, ReadSample("esi_alliance_99003214.json")));
-    batch.alliances.push_back(esi_json::ParseAlliance(1354830081, ReadSample("esi_alliance_1354830081.json")));
-    batch.characters.push_back(esi_json::ParseCharacter(2115636466, ReadSample("esi_character_2115636466.json")));
+    batch.entities.push_back(esi_json::ParseAlliance(99003214, ReadSample("esi_alliance_99003214.json")));
+    batch.entities.push_back(esi_json::ParseAlliance(1354830081, ReadSample("esi_alliance_1354830081.json")));
+    batch.entities.push_back(esi_json::ParseCharacter(2115636466, ReadSample("esi_character_2115636466.json")));
     std::int64_t now = NowMs();
-    batch.cache.push_back({EntityPath(EntityKind::kAlliance, 99003214), std::string("e1"), std::nullopt,
-                           now + 3'600'000, 200, now});
-    batch.cache.push_back({EntityPath(EntityKind::kAlliance, 1354830081), std::string("e2"), std::nullopt,
-                           now + 3'600'000, 200, now});
-    batch.cache.push_back({EntityPath(EntityKind::kCharacter, 2115636466), std::string("e3"), std::nullopt,
-                           now + 86'400'000, 200, now});
-    batch.cache.push_back({EntityPath(EntityKind::kCharacter, 77777777), std::nullopt, std::nullopt,
-                           now + 7 * 86'400'000LL, 404, now});
+    batch.cache.push_back(kr::test::EntityCache(EntityKind::kAlliance, 99003214, std::string("e1"), now + 3'600'000, 200, now));
+    batch.cache.push_back(kr::test::EntityCache(EntityKind::kAlliance, 1354830081, std::string("e2"), now + 3'600'000, 200, now));
+    batch.cache.push_back(kr::test::EntityCache(EntityKind::kCharacter, 2115636466, std::string("e3"), now + 86'400'000, 200, now));
+    batch.cache.push_back(kr::test::EntityCache(EntityKind::kCharacter, 77777777, std::nullopt, now + 7 * 86'400'000LL, 404, now));
     auto res = this->store_->ApplyEntityBatch(batch);
-    EXPECT_EQ(res.alliances.created, 2u);
-    EXPECT_EQ(res.characters.created, 1u);
+    EXPECT_EQ(res.counts[EntityKind::kAlliance].created, 2u);
+    EXPECT_EQ(res.counts[EntityKind::kCharacter].created, 1u);
     EXPECT_EQ(res.Total().created, 3u);
     EXPECT_EQ(res.cache_saved, 4u);
     EXPECT_EQ(this->Count("alliances"), 2);
@@ -368,7 +372,7 @@ TYPED_TEST_P(StoreCases, ApplyEntityBatchWritesEntitiesAndCacheAndClearsPending)
 
 TYPED_TEST_P(StoreCases, ExistingIds) {
     auto a = esi_json::ParseAlliance(99003214, ReadSample("esi_alliance_99003214.json"));
-    this->store_->UpsertAlliances({a});
+    kr::test::UpsertAlliances(*this->store_, {a});
     EXPECT_EQ(this->store_->ExistingIds(EntityKind::kAlliance, {99003214, 1, 99003214, 5}),
               std::unordered_set<Id>{99003214});
     EXPECT_TRUE(this->store_->ExistingIds(EntityKind::kCharacter, {99003214}).empty());
@@ -381,12 +385,10 @@ TYPED_TEST_P(StoreCases, ExistingIds) {
 
 TYPED_TEST_P(StoreCases, LookupFreshnessAnswersExistenceAndCacheRowsTogether) {
     auto a = esi_json::ParseAlliance(99003214, ReadSample("esi_alliance_99003214.json"));
-    this->store_->UpsertAlliances({a});
+    kr::test::UpsertAlliances(*this->store_, {a});
     std::int64_t now = NowMs();
-    this->store_->SaveHttpCache({{EntityPath(EntityKind::kAlliance, 99003214), std::string("\"e1\""), std::nullopt,
-                                  now + 3'600'000, 200, now},
-                                 {EntityPath(EntityKind::kAlliance, 5), std::nullopt, std::nullopt,
-                                  now + 86'400'000, 404, now}});
+    this->store_->SaveHttpCache({kr::test::EntityCache(EntityKind::kAlliance, 99003214, std::string("\"e1\""), now + 3'600'000, 200, now),
+                                 kr::test::EntityCache(EntityKind::kAlliance, 5, std::nullopt, now + 86'400'000, 404, now)});
     std::vector<Id> ids{99003214, 5, 1354830081};
     std::vector<std::string> paths;
     for (Id id : ids) paths.push_back(EntityPath(EntityKind::kAlliance, id));
@@ -610,17 +612,14 @@ TYPED_TEST_P(StoreCases, MissingReferencedIds) {
     known.alliance_id = 99000001;
     known.birthday = "2020-01-01T00:00:00Z";
     known.gender = "male";
-    this->store_->UpsertCharacters({known});
+    kr::test::UpsertCharacters(*this->store_, {known});
 
     std::int64_t now = NowMs();
     this->store_->MarkPending(EntityKind::kCharacter, {90000002}, now - 60'000);               // fresh: skipped
     this->store_->MarkPending(EntityKind::kCharacter, {90000003}, now - 7 * 3'600'000LL);      // stale: returned
-    this->store_->SaveHttpCache({{EntityPath(EntityKind::kCharacter, 90000004), std::nullopt, std::nullopt,
-                                  now + 86'400'000, 404, now},                                 // known missing
-                                 {EntityPath(EntityKind::kCharacter, 90000005), std::nullopt, std::nullopt,
-                                  now - 1, 404, now - 90'000'000},                             // 404 expired
-                                 {EntityPath(EntityKind::kCharacter, 90000006), std::string("e"), std::nullopt,
-                                  now + 86'400'000, 200, now}});                               // 200: no effect
+    this->store_->SaveHttpCache({kr::test::EntityCache(EntityKind::kCharacter, 90000004, std::nullopt, now + 86'400'000, 404, now),                                 // known missing
+                                 kr::test::EntityCache(EntityKind::kCharacter, 90000005, std::nullopt, now - 1, 404, now - 90'000'000),                             // 404 expired
+                                 kr::test::EntityCache(EntityKind::kCharacter, 90000006, std::string("e"), now + 86'400'000, 200, now)});                               // 200: no effect
 
     const std::vector<Id> expected{4000000, 90000003, 90000005, 90000006, big};
     EXPECT_EQ(this->store_->MissingReferencedIds(EntityKind::kCharacter, 0, 100), expected);
@@ -673,7 +672,7 @@ TYPED_TEST_P(StoreCases, MissingReferencedIds) {
     t.id = 587;
     t.name = "Rifter";
     t.group_id = 25;
-    this->store_->UpsertTypes({t});
+    kr::test::UpsertTypes(*this->store_, {t});
     EXPECT_EQ(this->store_->MissingReferencedIds(EntityKind::kType, 0, 100), (std::vector<Id>{34, 3467}));
     EXPECT_EQ(this->store_->MissingReferencedIds(EntityKind::kType, 34, 100), (std::vector<Id>{3467}));
     EXPECT_TRUE(this->store_->MissingReferencedIds(EntityKind::kType, 0, 100, only_entities).empty());

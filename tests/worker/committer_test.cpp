@@ -6,7 +6,10 @@
 #include <thread>
 
 #include "core/errors.hpp"
+#include "db/migrator.hpp"
 #include "store/store.hpp"
+#include "support/store_helpers.hpp"
+#include "support/test_env.hpp"
 #include "worker/committer.hpp"
 
 namespace {
@@ -15,9 +18,9 @@ using namespace std::chrono_literals;
 using kr::worker::Committer;
 
 std::unique_ptr<kr::store::Store> MemoryStore() {
-    auto s = kr::store::OpenStore("sqlite::memory:");
-    s->Migrate();
-    return s;
+    static kr::test::TempSqliteFile file;  // shared by this binary's tests (distinct ids)
+    kr::db::Migrate(*kr::db::Open(file.Url()));
+    return kr::store::OpenStore(file.Url());
 }
 
 TEST(Committer, RunsTheJobOnItsOwnStoreAndThreadAndReportsSuccess) {
@@ -35,7 +38,7 @@ TEST(Committer, RunsTheJobOnItsOwnStoreAndThreadAndReportsSuccess) {
     a.date_founded = "2015-01-01T00:00:00Z";
     a.creator_corporation_id = 98445423;
     a.creator_id = 95465499;
-    batch.alliances.push_back(a);
+    batch.entities.push_back(a);
     c.Start([&](kr::store::Store& s) {
         ran_on = std::this_thread::get_id();
         seen = &s;
@@ -49,7 +52,7 @@ TEST(Committer, RunsTheJobOnItsOwnStoreAndThreadAndReportsSuccess) {
     EXPECT_FALSE(c.Busy());
     EXPECT_NE(ran_on, std::this_thread::get_id());
     EXPECT_EQ(seen, store);
-    EXPECT_EQ(store->ExistingIds(kr::store::EntityKind::kAlliance, {99003214}).size(), 1u);
+    EXPECT_EQ(store->ExistingIds(kr::EntityKind::kAlliance, {99003214}).size(), 1u);
 }
 
 TEST(Committer, HandsTheJobsExceptionToTheOwner) {

@@ -1,0 +1,65 @@
+#pragma once
+// The entity-kind registry: every per-kind fact in one row. The info workers, their commands and
+// queues, the scan, the store and the zKillboard worker derive from it; adding a kind is one row
+// here (plus its model struct in Entity, its parser and its table in store/tables.cpp).
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "core/model.hpp"
+
+namespace kr {
+
+/// Dense: KindIndex() is 0 … kEntityKindCount-1, in the order of EntityKinds() and of Entity.
+enum class EntityKind : std::uint8_t { kAlliance, kCorporation, kCharacter, kType };
+inline constexpr std::size_t kEntityKindCount = 4;
+
+/// One entity as ESI describes it; the alternative's index is its kind's index.
+using Entity = std::variant<Alliance, Corporation, Character, Type>;
+static_assert(std::variant_size_v<Entity> == kEntityKindCount);
+
+struct EntityKindInfo {
+    EntityKind kind;
+    const char* name;            ///< "alliance": the value stored in kind columns
+    const char* plural;          ///< "alliances": log and report labels
+    const char* table;           ///< the original's table
+    const char* esi_prefix;      ///< "/alliances/": the entity's ESI path is prefix + id + "/"
+    const char* queue;           ///< the original's info queue
+    const char* command;         ///< the worker command ("worker:info:alliances")
+    const char* help;            ///< the command's one-line help
+    int default_concurrency;     ///< the spec's table
+    bool (*never_fetched)(Id);   ///< ids ESI is never asked about (NPC characters)
+    Entity (*parse)(Id, std::string_view body);  ///< a 200 body of the entity's route; throws ParseError
+};
+
+/// Every kind, in KindIndex order.
+const std::array<EntityKindInfo, kEntityKindCount>& EntityKinds();
+
+constexpr std::size_t KindIndex(EntityKind kind) { return static_cast<std::size_t>(kind); }
+inline const EntityKindInfo& KindInfo(EntityKind kind) { return EntityKinds()[KindIndex(kind)]; }
+inline EntityKind KindAt(std::size_t index) { return EntityKinds().at(index).kind; }
+/// The kind whose `name` is this ("alliance", …).
+std::optional<EntityKind> KindByName(std::string_view name);
+
+/// The canonical ESI path of an entity ("/characters/42/"), also its kr_http_cache key.
+std::string EntityPath(EntityKind kind, Id id);
+/// Whether ESI is ever asked about this id (positive, and not excluded by the kind's NPC rule).
+bool ShouldFetch(EntityKind kind, Id id);
+
+/// The kind and id of an entity.
+inline EntityKind KindOf(const Entity& e) { return static_cast<EntityKind>(e.index()); }
+Id IdOf(const Entity& e);
+
+/// A value per kind, indexed by kind.
+template <typename T>
+struct PerKind {
+    std::array<T, kEntityKindCount> values{};
+    T& operator[](EntityKind k) { return values[KindIndex(k)]; }
+    const T& operator[](EntityKind k) const { return values[KindIndex(k)]; }
+};
+
+}  // namespace kr

@@ -1,0 +1,38 @@
+#pragma once
+// Test shorthands over the Store's one write path for entities (ApplyEntityBatch).
+#include <vector>
+
+#include "store/store.hpp"
+
+namespace kr::test {
+
+/// Upserts entities of one kind in one batch; the counts of that kind.
+template <typename T>
+store::UpsertCounts Upsert(store::Store& s, const std::vector<T>& rows) {
+    store::EntityBatch batch;
+    for (const auto& r : rows) batch.entities.emplace_back(r);
+    return s.ApplyEntityBatch(batch).counts[KindOf(Entity(T{}))];
+}
+inline store::UpsertCounts UpsertAlliances(store::Store& s, const std::vector<Alliance>& r) { return Upsert(s, r); }
+inline store::UpsertCounts UpsertCorporations(store::Store& s, const std::vector<Corporation>& r) {
+    return Upsert(s, r);
+}
+inline store::UpsertCounts UpsertCharacters(store::Store& s, const std::vector<Character>& r) { return Upsert(s, r); }
+inline store::UpsertCounts UpsertTypes(store::Store& s, const std::vector<Type>& r) { return Upsert(s, r); }
+
+}  // namespace kr::test
+
+namespace kr::test {
+
+/// A kr_http_cache row for an entity's path.
+inline CacheEntry EntityCache(EntityKind kind, Id id, std::optional<std::string> etag, std::int64_t expires_at_ms,
+                              int status, std::int64_t checked_at_ms) {
+    CacheEntry e = EntityCacheEntry(kind, id);
+    e.etag = std::move(etag);
+    e.expires_at_ms = expires_at_ms;
+    e.status = status;
+    e.checked_at_ms = checked_at_ms;
+    return e;
+}
+
+}  // namespace kr::test
