@@ -1,0 +1,95 @@
+"""scan: `killreport scan:entities` on 100k and 1M generated killmails, queue in PostgreSQL and on
+RabbitMQ; the store's own scan from store_bench beside it."""
+import re
+import time
+
+from .. import log
+from ..figures import fig, figure
+from .common import INFO_QUEUES
+
+NAME = "scan"
+SERVERS = True
+DESCRIPTION = ("Killmails generated in PostgreSQL by store_bench's set-based SQL generator (10 attackers, 10 items, "
+               "nested containers; half of the referenced characters known), then `killreport scan:entities` "
+               "(pending marks and queues cleared before each run), with the queue in the same PostgreSQL and on "
+               "RabbitMQ. The store-only figure is store_bench's own scan right after generating. --quick: 100k only, "
+               "queue in PostgreSQL only, and the database is generated while the requests and budget scenarios run.")
+
+DBS = {}      # n -> store_bench's own scan time (None once reported)
+PENDING = {}  # n -> store_bench generating in the background (--quick)
+
+
+def define_figures():
+    for size in ("100k", "1M"):
+        limit = 3 if size == "100k" else 30
+        for q, qlabel in (("pgq", "queue in PostgreSQL"), ("amqp", "queue on RabbitMQ")):
+            note = ("publishes ~167k confirmed persistent messages: bound by the broker (its no-confirm ceiling, "
+                    "queue section, gives ≥ 10 s)" if q == "amqp" else "")
+            fig(f"scan_{size}_{q}_wall", NAME, f"scan:entities on {size} killmails, PostgreSQL, {qlabel}: wall",
+                "s", limit, "<=", fmt="{:.2f}", note=note)
+            fig(f"scan_{size}_{q}_rss", NAME, f"scan:entities on {size} killmails, {qlabel}: peak RSS", "MB",
+                30, "<=", fmt="{:.1f}", note="target: the per-process memory target")
+        fig(f"scan_{size}_store", NAME, f"store scan alone (MissingReferencedIds + MarkPending) on {size}, "
+            "from store_bench", "s", fmt="{:.2f}")
+
+
+def generate_async(b, n):
+    """--quick: generate the scan database while the I/O-bound requests and budget scenarios run."""
+    if n not in DBS and n not in PENDING:
+        PENDING[n] = (time.monotonic(), b.start([b.bin("store_bench"), "--scan-only", "--scan", str(n), "--keep",
+                                                 "--pg", b.pg_dsn]))
+
+
+def database(b, n):
+    """The database kr_store_scan_<n> with n generated killmails (store_bench's SQL generator)."""
+    if n not in DBS:
+        t0, p = PENDING.pop(n, (time.monotonic(), None))
+        if p is None:
+            out = b.run([b.bin("store_bench"), "--scan-only", "--scan", str(n), "--keep", "--pg", b.pg_dsn],
+                        timeout=3600)
+        else:
+            m = b.reap(p, 3600)
+            if m.rc != 0:
+                raise RuntimeError(f"store_bench --scan {n} exited {m.rc}: {m.output.strip()[-200:]}")
+            out = m.output
+        log(f"  generated {n:,} killmails in {time.monotonic() - t0:.0f} s (store_bench --scan {n} --keep)")
+        m = re.search(r"scan \+ MarkPending: \d+ ids in ([\d.]+) s wall", out)
+        DBS[n] = float(m.group(1)) if m else None
+    name = f"kr_store_scan_{n}"
+    return name, b.pg_url(name), DBS[n]
+
+
+def run(b, i):
+    sizes = [("100k", 100000)] if b.quick else [("100k", 100000), ("1M", 1000000)]
+    res = {}
+    have_scan = b.has_command("scan:entities")
+    for label, n in sizes:
+        name, url, store_s = database(b, n)
+        if store_s is not None:
+            res[f"scan_{label}_store"] = store_s
+            DBS[n] = None  # store_bench's own scan ran once, on generation
+        if not have_scan:
+            continue
+        for q in ("pgq",) if b.quick else ("pgq", "amqp"):
+            amqp = b.amqp_url if q == "amqp" else None
+            env = b.env(DATABASE_URL=url, RABBITMQ_URL=amqp, ESI_RATE_LIMIT=0)
+            b.psql("DELETE FROM kr_pending_entities", name)
+            b.run([b.bin("kr_bench_tool"), "purge", *INFO_QUEUES.values()], env=env)
+            m = b.measure([b.bin("killreport"), "scan:entities"], env=env, timeout=1800)
+            res[f"scan_{label}_{q}_wall"] = m.wall
+            res[f"scan_{label}_{q}_rss"] = m.maxrss_mb
+            log(f"  scan {label} {q}: {m.wall:.2f} s, {m.maxrss_mb:.1f} MB")
+            b.run([b.bin("kr_bench_tool"), "purge", *INFO_QUEUES.values()], env=env)
+    for label in ("100k", "1M"):
+        for k in ("wall", "rss"):
+            if b.quick:
+                figure(f"scan_{label}_amqp_{k}").missing = "not run in --quick"
+    if b.quick:
+        for k in ("wall", "rss", "store"):
+            figure(f"scan_1M_{k}" if k == "store" else f"scan_1M_pgq_{k}").missing = "not run in --quick"
+    if not have_scan:
+        for label, _ in sizes:
+            for q in ("pgq", "amqp"):
+                for k in ("wall", "rss"):
+                    figure(f"scan_{label}_{q}_{k}").missing = "`killreport scan:entities` does not exist yet"
+    return res
