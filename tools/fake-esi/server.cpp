@@ -22,46 +22,12 @@
 
 #include "http_util.hpp"
 #include "limits.hpp"
+#include "routes.hpp"
 
 namespace fakeesi {
 namespace {
 
 using json = nlohmann::json;
-
-enum Route : int {
-  kAlliancesList,
-  kAlliance,
-  kAllianceCorps,
-  kCorporation,
-  kNpcCorps,
-  kCharacter,
-  kType,
-  kKillmail,
-  kStatus,
-  kNames,
-  kAffiliation,
-  kEsiUnknown,
-  kZkbCharacter,
-  kZkbKill,
-  kZkbUnknown,
-  kAdmin,
-  kRouteCount
-};
-const char* const kRouteNames[kRouteCount] = {
-    "alliances",      "alliance",     "alliance_corporations", "corporation",  "npccorps",
-    "character",      "type",         "killmail",              "status",       "universe_names",
-    "character_affiliation", "esi_unknown", "zkb_character",   "zkb_killmail", "zkb_unknown",
-    "admin"};
-bool IsZkb(int r) { return r >= kZkbCharacter && r <= kZkbUnknown; }
-
-constexpr std::array<int, 12> kStatusCodes = {200, 304, 400, 403, 404, 420,
-                                              422, 429, 500, 502, 503, 504};
-constexpr int kStatusSlots = static_cast<int>(kStatusCodes.size()) + 1;  // + "other"
-int StatusSlot(int s) {
-  for (std::size_t i = 0; i < kStatusCodes.size(); ++i)
-    if (kStatusCodes[i] == s) return static_cast<int>(i);
-  return kStatusSlots - 1;
-}
 
 // deterministic per-request dice
 double Dice(std::uint64_t n, std::uint64_t salt) {
@@ -223,7 +189,7 @@ struct Server::Impl {
     if (f.scope == "all" || f.scope.empty()) return true;
     if (f.scope == "esi") return !IsZkb(route);
     if (f.scope == "zkb") return IsZkb(route);
-    return f.scope == kRouteNames[route];
+    return f.scope == RouteName(route);
   }
 
   void ResetStats() {
@@ -319,52 +285,6 @@ struct Server::Impl {
   }
 
   // ---- the ESI side ------------------------------------------------------------------------------
-  struct EsiRoute {
-    int route = kEsiUnknown;
-    std::int64_t id = 0;
-    std::string hash;
-    std::string key;  // canonical path
-  };
-
-  static EsiRoute MatchEsi(std::string_view path, bool post) {
-    static const char* const kPrefixes[] = {"/latest/", "/legacy/", "/dev/", "/v1/", "/v2/",
-                                            "/v3/",     "/v4/",     "/v5/",  "/v6/", "/v7/"};
-    for (const char* p : kPrefixes) {
-      std::string_view pv(p);
-      if (path.substr(0, pv.size()) == pv) {
-        path.remove_prefix(pv.size() - 1);
-        break;
-      }
-    }
-    auto seg = Split(path);
-    EsiRoute r;
-    r.key = "/";
-    for (auto s : seg) {
-      r.key.append(s);
-      r.key.push_back('/');
-    }
-    const std::size_t n = seg.size();
-    auto id_at = [&](std::size_t i) { return ParseId(seg[i], r.id); };
-    if (post) {
-      if (n == 2 && seg[0] == "universe" && seg[1] == "names") r.route = kNames;
-      else if (n == 2 && seg[0] == "characters" && seg[1] == "affiliation") r.route = kAffiliation;
-      return r;
-    }
-    if (n == 1 && seg[0] == "alliances") r.route = kAlliancesList;
-    else if (n == 1 && seg[0] == "status") r.route = kStatus;
-    else if (n == 2 && seg[0] == "alliances" && id_at(1)) r.route = kAlliance;
-    else if (n == 3 && seg[0] == "alliances" && seg[2] == "corporations" && id_at(1)) r.route = kAllianceCorps;
-    else if (n == 2 && seg[0] == "corporations" && seg[1] == "npccorps") r.route = kNpcCorps;
-    else if (n == 2 && seg[0] == "corporations" && id_at(1)) r.route = kCorporation;
-    else if (n == 2 && seg[0] == "characters" && id_at(1)) r.route = kCharacter;
-    else if (n == 3 && seg[0] == "universe" && seg[1] == "types" && id_at(2)) r.route = kType;
-    else if (n == 3 && seg[0] == "killmails" && id_at(1)) {
-      r.route = kKillmail;
-      r.hash = std::string(seg[2]);
-    }
-    return r;
-  }
-
   // Builds the current body for a GET route; returns status (200, 404, 422...) and message.
   int Generate(const EsiRoute& r, std::string& body, std::string& err) {
     std::optional<json> j;
@@ -609,13 +529,11 @@ struct Server::Impl {
 
   // ---- zKillboard --------------------------------------------------------------------------------
   void HandleZkb(const httplib::Request& req, httplib::Response& res) {
-    static constexpr std::string_view kPrefix = "/zkb/api";
     std::int64_t now = NowMs();
-    std::string_view rest = std::string_view(req.path).substr(kPrefix.size());
-    auto seg = Split(rest);
-    int route = kZkbUnknown;
-    if (!seg.empty() && seg[0] == "characterID") route = kZkbCharacter;
-    if (!seg.empty() && seg[0] == "killID") route = kZkbKill;
+    const ZkbRoute zr = MatchZkb(req.path);
+    const int route = zr.route;
+    const std::string_view rest = zr.rest;
+    const auto& seg = zr.seg;
     ++zkb_requests;
     zkb_max.Add(now);
     route_max[static_cast<std::size_t>(route)].Add(now);
@@ -715,17 +633,17 @@ struct Server::Impl {
       for (int s = 0; s < kStatusSlots; ++s) {
         std::uint64_t c = route_status[static_cast<std::size_t>(r)][static_cast<std::size_t>(s)].load();
         if (!c) continue;
-        by[s < kStatusSlots - 1 ? std::to_string(kStatusCodes[static_cast<std::size_t>(s)]) : "other"] = c;
+        by[StatusSlotName(s)] = c;
         sum += c;
         if (r != kAdmin) tot[static_cast<std::size_t>(s)] += c;
       }
       std::uint64_t mx = route_max[static_cast<std::size_t>(r)].Max();
       if (sum == 0 && mx == 0) continue;
-      routes[kRouteNames[r]] = {{"total", sum}, {"by_status", by}, {"max_per_second", mx}};
+      routes[RouteName(r)] = {{"total", sum}, {"by_status", by}, {"max_per_second", mx}};
     }
     for (int s = 0; s < kStatusSlots; ++s)
       if (tot[static_cast<std::size_t>(s)])
-        totals[s < kStatusSlots - 1 ? std::to_string(kStatusCodes[static_cast<std::size_t>(s)]) : "other"] = tot[static_cast<std::size_t>(s)];
+        totals[StatusSlotName(s)] = tot[static_cast<std::size_t>(s)];
     std::uint64_t distinct = 0, max_hits = 0;
     std::string max_url;
     cache.Summary(distinct, max_hits, max_url);
@@ -811,7 +729,7 @@ struct Server::Impl {
   void HandleAdmin(const httplib::Request& req, httplib::Response& res, bool post) {
     ++admin_requests;
     Record(kAdmin, 200);
-    auto seg = Split(std::string_view(req.path).substr(std::string_view("/_admin").size()));
+    auto seg = Split(std::string_view(req.path).substr(kAdminPrefix.size()));
     const std::size_t n = seg.size();
     auto body_json = [&]() -> json {
       if (req.body.empty()) return json::object();
@@ -956,16 +874,16 @@ struct Server::Impl {
 
   // ---- dispatch ----------------------------------------------------------------------------------
   void Dispatch(const httplib::Request& req, httplib::Response& res, bool post) {
-    const std::string& p = req.path;
-    if (p.rfind("/_admin", 0) == 0) return HandleAdmin(req, res, post);
-    if (p.rfind("/zkb/api", 0) == 0) {
-      if (post) {
-        res.status = 405;
-        return;
-      }
-      return HandleZkb(req, res);
+    switch (ServiceOf(req.path)) {
+      case Service::kAdmin: return HandleAdmin(req, res, post);
+      case Service::kZkb:
+        if (post) {
+          res.status = 405;
+          return;
+        }
+        return HandleZkb(req, res);
+      case Service::kEsi: return HandleEsi(req, res, post);
     }
-    HandleEsi(req, res, post);
   }
 };
 
