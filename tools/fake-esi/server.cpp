@@ -21,19 +21,15 @@
 #include <httplib.h>
 
 #include "http_util.hpp"
+#include "faults.hpp"
 #include "limits.hpp"
 #include "routes.hpp"
+#include "stop_signal.hpp"
 
 namespace fakeesi {
 namespace {
 
 using json = nlohmann::json;
-
-// deterministic per-request dice
-double Dice(std::uint64_t n, std::uint64_t salt) {
-  return static_cast<double>(Mix64(n * 0x9e3779b97f4a7c15ULL ^ salt) >> 11) *
-         (1.0 / 9007199254740992.0);
-}
 
 struct CacheEntry {
   std::shared_ptr<const std::string> body;  // null for killmails (regenerated)
@@ -129,7 +125,7 @@ struct Server::Impl {
     zkb_max_page = std::max(1, opts.zkb_max_page);
     zkb_missing_slash_status = opts.zkb_missing_slash_status;
     error_headers_everywhere = opts.error_headers_on_bucket_routes;
-    SetFaults(opts.faults);
+    faults.Set(opts.faults);
     if (opts.storm_seconds > 0) storm_until_ms = start_ms + opts.storm_seconds * 1000LL;
     ResetStats();
   }
@@ -142,9 +138,7 @@ struct Server::Impl {
   int port = -1;
   int listen_fd = -1;
 
-  std::mutex stop_mu;
-  std::condition_variable stop_cv;
-  bool stopping = false;
+  StopSignal stop;
 
   // runtime-adjustable configuration
   std::atomic<int> cache_seconds{-1};
@@ -154,11 +148,8 @@ struct Server::Impl {
   std::atomic<int> zkb_missing_slash_status{403};
   std::atomic<bool> error_headers_everywhere{false};
 
-  mutable std::mutex fault_mu;
-  FaultConfig faults;
-  std::atomic<bool> faults_active{false};
+  FaultInjector faults{stop};
   std::atomic<std::int64_t> storm_until_ms{0};
-  Counter req_counter{0};
 
   ErrorLimiter errlim;
   TokenBucket kmbucket;
@@ -169,29 +160,11 @@ struct Server::Impl {
   SlidingMax esi_max, zkb_max;
   std::array<SlidingMax, kRouteCount> route_max;
   Counter c420{0}, c429{0}, zkb429{0}, conditional{0}, not_modified{0}, npc_char{0}, repeated{0},
-      repeated_uncond{0}, errors_counted{0}, f5xx{0}, fhang{0}, ftrunc{0}, fgarbage{0},
-      flatency{0}, esi_requests{0}, zkb_requests{0}, admin_requests{0};
+      repeated_uncond{0}, errors_counted{0}, esi_requests{0}, zkb_requests{0}, admin_requests{0};
   std::atomic<std::int64_t> stats_origin_ms{0};
   CacheStore cache;
 
   // ---------------------------------------------------------------------------------------------
-  void SetFaults(const FaultConfig& f) {
-    std::lock_guard lk(fault_mu);
-    faults = f;
-    faults_active = f.error_share > 0 || f.latency_ms > 0 || f.latency_jitter_ms > 0 ||
-                    f.hang_share > 0 || f.truncate_share > 0 || f.garbage_share > 0;
-  }
-  FaultConfig GetFaults() const {
-    std::lock_guard lk(fault_mu);
-    return faults;
-  }
-  bool InScope(const FaultConfig& f, int route) const {
-    if (f.scope == "all" || f.scope.empty()) return true;
-    if (f.scope == "esi") return !IsZkb(route);
-    if (f.scope == "zkb") return IsZkb(route);
-    return f.scope == RouteName(route);
-  }
-
   void ResetStats() {
     std::int64_t now = NowMs();
     stats_origin_ms = now;
@@ -202,9 +175,10 @@ struct Server::Impl {
     zkb_max.Reset(now);
     for (auto& m : route_max) m.Reset(now);
     for (Counter* c : {&c420, &c429, &zkb429, &conditional, &not_modified, &npc_char, &repeated,
-                       &repeated_uncond, &errors_counted, &f5xx, &fhang, &ftrunc, &fgarbage,
-                       &flatency, &esi_requests, &zkb_requests, &admin_requests})
+                       &repeated_uncond, &errors_counted, &esi_requests, &zkb_requests,
+                       &admin_requests})
       *c = 0;
+    faults.ResetCounters();
     cache.ResetHits();
   }
 
@@ -229,11 +203,6 @@ struct Server::Impl {
     }
   }
 
-  bool SleepInterruptible(int ms) {
-    std::unique_lock lk(stop_mu);
-    return !stop_cv.wait_for(lk, std::chrono::milliseconds(ms), [&] { return stopping; });
-  }
-
   void Record(int route, int status) {
     route_status[static_cast<std::size_t>(route)][static_cast<std::size_t>(StatusSlot(status))]
         .fetch_add(1, std::memory_order_relaxed);
@@ -252,39 +221,6 @@ struct Server::Impl {
     res.set_header("X-ESI-Error-Limit-Reset", std::to_string(errlim.ResetSeconds(now)));
   }
 
-  // Apply "garbage" or "truncate" faults to a 200 body. Returns true if applied.
-  bool CorruptBody(httplib::Response& res, const FaultConfig& f, std::uint64_t n,
-                   const std::string& body, const char* ctype) {
-    if (f.truncate_share > 0 && Dice(n, 0x7401) < f.truncate_share && body.size() > 1) {
-      ++ftrunc;
-      auto shared = std::make_shared<std::string>(body);
-      const std::size_t half = body.size() / 2;
-      res.body.clear();  // otherwise httplib writes the body and ignores the provider
-      res.set_content_provider(
-          shared->size(), ctype, [shared, half](std::size_t offset, std::size_t length, httplib::DataSink& sink) {
-            if (offset >= half) return false;  // abort: the connection is closed mid-body
-            sink.write(shared->data() + offset, std::min(length, half - offset));
-            return true;
-          });
-      res.set_header("Connection", "close");
-      return true;
-    }
-    if (f.garbage_share > 0 && Dice(n, 0x6a7b) < f.garbage_share) {
-      ++fgarbage;
-      if (n % 2 == 0) {
-        res.set_content(
-            "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad "
-            "Gateway</h1></center><hr><center>nginx</center></body></html>",
-            "text/html");
-      } else {
-        res.set_content(body.substr(0, body.size() / 2), ctype);
-      }
-      return true;
-    }
-    return false;
-  }
-
-  // ---- the ESI side ------------------------------------------------------------------------------
   // Builds the current body for a GET route; returns status (200, 404, 422...) and message.
   int Generate(const EsiRoute& r, std::string& body, std::string& err) {
     std::optional<json> j;
@@ -444,20 +380,8 @@ struct Server::Impl {
     route_max[static_cast<std::size_t>(r.route)].Add(now);
     if (r.route == kCharacter && IsNpc(r.id)) ++npc_char;
     const bool bucket_route = r.route == kKillmail;
-    const std::uint64_t n = req_counter++;
-
-    FaultConfig f;
-    bool faulty = false;
-    if (faults_active.load(std::memory_order_relaxed)) {
-      f = GetFaults();
-      faulty = InScope(f, r.route);
-    }
-    if (faulty && (f.latency_ms > 0 || f.latency_jitter_ms > 0)) {
-      ++flatency;
-      int ms = f.latency_ms + (f.latency_jitter_ms > 0 ? static_cast<int>(Mix64(n) % static_cast<std::uint64_t>(f.latency_jitter_ms + 1)) : 0);
-      SleepInterruptible(ms);
-      now = NowMs();
-    }
+    FaultInjector::Request fault = faults.Begin(r.route);
+    if (fault.Delay()) now = NowMs();
 
     // the error limit (and forced 420 storms) come first, on every route
     if (now < storm_until_ms.load() || errlim.Exhausted(now)) {
@@ -471,26 +395,15 @@ struct Server::Impl {
       return;
     }
 
-    if (faulty && f.hang_share > 0 && Dice(n, 0x4a4e) < f.hang_share) {
-      ++fhang;
-      SleepInterruptible(f.hang_ms);
-      res.status = 504;
-      res.set_header("Connection", "close");
+    if (fault.Hang(res)) {
       Record(r.route, 504);
       return;
     }
 
-    int status = 0;
+    int status = fault.Fail(res);
     int retry_after = 0;
-    if (faulty && f.error_share > 0 && Dice(n, 0x5e5e) < f.error_share) {
-      ++f5xx;
-      static const int kCodes[] = {500, 502, 503, 504};
-      static const char* const kMsgs[] = {"Internal server error", "Bad gateway",
-                                          "The datasource tranquility is temporarily unavailable",
-                                          "Timeout contacting tranquility"};
-      int k = static_cast<int>(Mix64(n ^ 0x77) % 4);
-      SetError(res, kCodes[k], kMsgs[k]);
-      status = kCodes[k];
+    if (status != 0) {
+      // a 5xx from the fault injector; it counts as an error like any other
     } else if (bucket_route && !kmbucket.Admit(now, retry_after)) {
       SetError(res, 429, "Too many requests");
       res.set_header("Retry-After", std::to_string(retry_after));
@@ -511,7 +424,7 @@ struct Server::Impl {
       errlim.AddError(now);
       ++errors_counted;
     }
-    if (status == 200 && faulty) CorruptBody(res, f, n, res.body, kJson);
+    if (status == 200) fault.Corrupt(res, kJson);
 
     if (bucket_route) {
       int cost = status < 300 ? 2 : status < 400 ? 1 : (status < 500 ? (status == 429 ? 0 : 5) : 0);
@@ -537,7 +450,7 @@ struct Server::Impl {
     ++zkb_requests;
     zkb_max.Add(now);
     route_max[static_cast<std::size_t>(route)].Add(now);
-    const std::uint64_t n = req_counter++;
+    FaultInjector::Request fault = faults.Begin(route);
     auto finish = [&](int st) { Record(route, st); };
 
     if (req.target.find('?') != std::string::npos) {
@@ -557,31 +470,9 @@ struct Server::Impl {
       res.set_header("Retry-After", std::to_string(retry));
       return finish(429);
     }
-    FaultConfig f;
-    bool faulty = false;
-    if (faults_active.load(std::memory_order_relaxed)) {
-      f = GetFaults();
-      faulty = InScope(f, route);
-    }
-    if (faulty && (f.latency_ms > 0 || f.latency_jitter_ms > 0)) {
-      ++flatency;
-      SleepInterruptible(f.latency_ms + (f.latency_jitter_ms > 0 ? static_cast<int>(Mix64(n) % static_cast<std::uint64_t>(f.latency_jitter_ms + 1)) : 0));
-    }
-    if (faulty && f.hang_share > 0 && Dice(n, 0x4a4e) < f.hang_share) {
-      ++fhang;
-      SleepInterruptible(f.hang_ms);
-      res.status = 504;
-      res.set_header("Connection", "close");
-      return finish(504);
-    }
-    if (faulty && f.error_share > 0 && Dice(n, 0x5e5e) < f.error_share) {
-      ++f5xx;
-      static const int kCodes[] = {500, 502, 503, 504};
-      int st = kCodes[Mix64(n ^ 0x77) % 4];
-      res.status = st;
-      res.set_content("<html><body><h1>" + std::to_string(st) + "</h1>cloudflare</body></html>", "text/html");
-      return finish(st);
-    }
+    fault.Delay();
+    if (fault.Hang(res)) return finish(504);
+    if (int st = fault.Fail(res)) return finish(st);
 
     std::vector<std::int64_t> ids;
     std::int64_t id = 0;
@@ -617,7 +508,7 @@ struct Server::Impl {
     res.status = 200;
     res.set_header("Cache-Control", "public, max-age=3600");
     res.set_content(body, "application/json; charset=utf-8");
-    if (faulty) CorruptBody(res, f, n, body, "application/json; charset=utf-8");
+    fault.Corrupt(res, "application/json; charset=utf-8");
     finish(200);
   }
 
@@ -669,8 +560,7 @@ struct Server::Impl {
     j["distinct_urls"] = distinct;
     j["max_requests_per_url"] = max_hits;
     j["most_requested_url"] = max_url;
-    j["faults"] = {{"5xx", f5xx.load()}, {"hang", fhang.load()}, {"truncated", ftrunc.load()},
-                   {"garbage", fgarbage.load()}, {"delayed", flatency.load()}};
+    j["faults"] = faults.CountersJson();
     j["error_limit"] = {{"limit", errlim.Limit()},
                         {"window_seconds", errlim.WindowSeconds()},
                         {"remain", now < storm ? 0 : errlim.Remain(now)},
@@ -750,7 +640,7 @@ struct Server::Impl {
         return Json(res, {{"ok", true}});
       }
       if (post && n == 1 && seg[0] == "reset") {
-        SetFaults(FaultConfig{});
+        faults.Set(FaultConfig{});
         ResetLimits();
         cache.Clear();
         ResetStats();
@@ -762,15 +652,15 @@ struct Server::Impl {
       }
       if (n == 1 && seg[0] == "faults") {
         if (post) {
-          FaultConfig f = GetFaults();
+          FaultConfig f = faults.Get();
           f.Update(body_json());
-          SetFaults(f);
+          faults.Set(f);
         }
-        return Json(res, GetFaults().ToJson());
+        return Json(res, faults.Get().ToJson());
       }
       if (post && n == 2 && seg[0] == "faults" && seg[1] == "clear") {
-        SetFaults(FaultConfig{});
-        return Json(res, GetFaults().ToJson());
+        faults.Set(FaultConfig{});
+        return Json(res, faults.Get().ToJson());
       }
       if (post && n == 1 && seg[0] == "storm") {
         double secs = 0;
@@ -888,36 +778,6 @@ struct Server::Impl {
 };
 
 // ================================================================================================
-nlohmann::json FaultConfig::ToJson() const {
-  return {{"error_share", error_share},       {"latency_ms", latency_ms},
-          {"latency_jitter_ms", latency_jitter_ms}, {"hang_share", hang_share},
-          {"hang_ms", hang_ms},               {"truncate_share", truncate_share},
-          {"garbage_share", garbage_share},   {"scope", scope}};
-}
-
-void FaultConfig::Update(const nlohmann::json& j) {
-  auto share = [&](const char* k, double& v) {
-    if (!j.contains(k)) return;
-    double x = j[k].get<double>();
-    if (x < 0 || x > 1) throw std::invalid_argument(std::string(k) + " must be in [0,1]");
-    v = x;
-  };
-  auto ms = [&](const char* k, int& v) {
-    if (!j.contains(k)) return;
-    int x = j[k].get<int>();
-    if (x < 0) throw std::invalid_argument(std::string(k) + " must be >= 0");
-    v = x;
-  };
-  share("error_share", error_share);
-  share("hang_share", hang_share);
-  share("truncate_share", truncate_share);
-  share("garbage_share", garbage_share);
-  ms("latency_ms", latency_ms);
-  ms("latency_jitter_ms", latency_jitter_ms);
-  ms("hang_ms", hang_ms);
-  if (j.contains("scope")) scope = j["scope"].get<std::string>();
-}
-
 Server::Server(Options opts) : impl_(std::make_unique<Impl>(std::move(opts))) {}
 Server::~Server() { Stop(); }
 
@@ -972,10 +832,7 @@ bool Server::Start() {
   }
   m.port = port;
   if (m.listen_fd >= 0) ::listen(m.listen_fd, std::max(16, m.opts.listen_backlog));  // raise backlog (httplib uses 5)
-  {
-    std::lock_guard lk(m.stop_mu);
-    m.stopping = false;
-  }
+  m.stop.Reset();
   m.thread = std::thread([&s] { s.listen_after_bind(); });
   for (int i = 0; i < 2000 && !s.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   if (!m.opts.port_file.empty()) {
@@ -991,11 +848,7 @@ bool Server::Start() {
 
 void Server::Stop() {
   Impl& m = *impl_;
-  {
-    std::lock_guard lk(m.stop_mu);
-    m.stopping = true;
-  }
-  m.stop_cv.notify_all();
+  m.stop.Stop();
   if (m.svr) {
     m.svr->stop();
     ShutdownAcceptedSockets(m.port, m.listen_fd);
@@ -1005,9 +858,7 @@ void Server::Stop() {
 }
 
 void Server::Wait() {
-  Impl& m = *impl_;
-  std::unique_lock lk(m.stop_mu);
-  m.stop_cv.wait(lk, [&] { return m.stopping; });
+  impl_->stop.Wait();
 }
 
 int Server::Port() const { return impl_->port; }
@@ -1017,8 +868,8 @@ const Options& Server::GetOptions() const { return impl_->opts; }
 nlohmann::json Server::Stats() const { return impl_->StatsJson(); }
 void Server::ResetStats() { impl_->ResetStats(); }
 void Server::ResetLimits() { impl_->ResetLimits(); }
-void Server::SetFaults(const FaultConfig& f) { impl_->SetFaults(f); }
-FaultConfig Server::Faults() const { return impl_->GetFaults(); }
+void Server::SetFaults(const FaultConfig& f) { impl_->faults.Set(f); }
+FaultConfig Server::Faults() const { return impl_->faults.Get(); }
 void Server::StartErrorStorm(double seconds) {
   impl_->storm_until_ms = NowMs() + static_cast<std::int64_t>(seconds * 1000);
 }
