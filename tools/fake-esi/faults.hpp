@@ -15,14 +15,11 @@
 #include <cstdint>
 #include <mutex>
 
+#include <httplib.h>
 #include <nlohmann/json.hpp>
 
 #include "server.hpp"
 #include "stop_signal.hpp"
-
-namespace httplib {
-struct Response;
-}
 
 namespace fakeesi {
 
@@ -38,6 +35,8 @@ class FaultInjector {
   class Request {
    public:
     bool Delay();  // sleeps latency_ms (+ jitter); true if it did
+    // Holds the request for hang_ms (Stop() ends it early), then 504 + Connection: close;
+    // true if it did.
     bool Hang(httplib::Response& res);
     // 500/502/503/504 with ESI's JSON error body, or an HTML page on zKillboard routes;
     // returns the status, 0 if this request is not failed.

@@ -7,9 +7,7 @@
 #include <string_view>
 #include <vector>
 
-namespace httplib {
-struct Response;
-}
+#include <httplib.h>
 
 namespace fakeesi {
 
