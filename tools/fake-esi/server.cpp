@@ -1,3 +1,5 @@
+// fakeesi::Server: wiring only. Start() configures cpp-httplib and dispatches every request by
+// its path to the ESI, zKillboard or admin handlers; the shared state lives in ServerState.
 #include "server.hpp"
 
 #include <arpa/inet.h>
@@ -6,213 +8,23 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <array>
 #include <chrono>
-#include <condition_variable>
-#include <cstdio>
-#include <ctime>
 #include <filesystem>
 #include <fstream>
-#include <mutex>
-#include <stdexcept>
-#include <string_view>
+#include <memory>
 #include <thread>
-#include <unordered_map>
 
 #include <httplib.h>
 
-#include "limits.hpp"
+#include "admin.hpp"
+#include "esi_handlers.hpp"
+#include "http_util.hpp"
+#include "routes.hpp"
+#include "server_state.hpp"
+#include "zkb_handlers.hpp"
 
 namespace fakeesi {
 namespace {
-
-using json = nlohmann::json;
-
-enum Route : int {
-  kAlliancesList,
-  kAlliance,
-  kAllianceCorps,
-  kCorporation,
-  kNpcCorps,
-  kCharacter,
-  kType,
-  kKillmail,
-  kStatus,
-  kNames,
-  kAffiliation,
-  kEsiUnknown,
-  kZkbCharacter,
-  kZkbKill,
-  kZkbUnknown,
-  kAdmin,
-  kRouteCount
-};
-const char* const kRouteNames[kRouteCount] = {
-    "alliances",      "alliance",     "alliance_corporations", "corporation",  "npccorps",
-    "character",      "type",         "killmail",              "status",       "universe_names",
-    "character_affiliation", "esi_unknown", "zkb_character",   "zkb_killmail", "zkb_unknown",
-    "admin"};
-bool IsZkb(int r) { return r >= kZkbCharacter && r <= kZkbUnknown; }
-
-constexpr std::array<int, 12> kStatusCodes = {200, 304, 400, 403, 404, 420,
-                                              422, 429, 500, 502, 503, 504};
-constexpr int kStatusSlots = static_cast<int>(kStatusCodes.size()) + 1;  // + "other"
-int StatusSlot(int s) {
-  for (std::size_t i = 0; i < kStatusCodes.size(); ++i)
-    if (kStatusCodes[i] == s) return static_cast<int>(i);
-  return kStatusSlots - 1;
-}
-
-std::int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::string HttpDate(std::int64_t epoch_s) {
-  thread_local std::int64_t cached_s = -1;
-  thread_local std::string cached;
-  if (epoch_s == cached_s) return cached;
-  std::time_t t = static_cast<std::time_t>(epoch_s);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-  cached_s = epoch_s;
-  cached = buf;
-  return cached;
-}
-
-std::string IsoDate(std::int64_t epoch_s) {
-  std::time_t t = static_cast<std::time_t>(epoch_s);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-std::uint64_t Fnv1a(std::string_view s, std::uint64_t h) {
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 0x100000001b3ULL;
-  }
-  return h;
-}
-
-std::string ETagOf(const std::string& body) {
-  static const char* hx = "0123456789abcdef";
-  std::uint64_t a = Fnv1a(body, 0xcbf29ce484222325ULL);
-  std::uint64_t b = Mix64(Fnv1a(body, 0x84222325cbf29ce4ULL) ^ body.size());
-  std::string s = "\"";
-  for (std::uint64_t v : {a, b})
-    for (int i = 15; i >= 0; --i) s += hx[(v >> (i * 4)) & 15];
-  s += "\"";
-  return s;
-}
-
-bool EtagMatches(const std::string& header, const std::string& etag) {
-  std::size_t pos = 0;
-  while (pos < header.size()) {
-    std::size_t comma = header.find(',', pos);
-    std::string tok = header.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
-    pos = comma == std::string::npos ? header.size() : comma + 1;
-    auto b = tok.find_first_not_of(" \t");
-    auto e = tok.find_last_not_of(" \t");
-    if (b == std::string::npos) continue;
-    tok = tok.substr(b, e - b + 1);
-    if (tok == "*") return true;
-    if (tok.rfind("W/", 0) == 0) tok = tok.substr(2);
-    if (tok == etag) return true;
-    if (tok.size() >= 2 && tok.front() != '"' && "\"" + tok + "\"" == etag) return true;
-  }
-  return false;
-}
-
-bool ParseId(std::string_view s, std::int64_t& out) {
-  if (s.empty() || s.size() > 18) return false;
-  std::int64_t v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return false;
-    v = v * 10 + (c - '0');
-  }
-  out = v;
-  return true;
-}
-
-std::vector<std::string_view> Split(std::string_view p) {
-  std::vector<std::string_view> out;
-  std::size_t i = 0;
-  while (i < p.size()) {
-    if (p[i] == '/') {
-      ++i;
-      continue;
-    }
-    std::size_t j = p.find('/', i);
-    if (j == std::string_view::npos) j = p.size();
-    out.push_back(p.substr(i, j - i));
-    i = j;
-  }
-  return out;
-}
-
-// deterministic per-request dice
-double Dice(std::uint64_t n, std::uint64_t salt) {
-  return static_cast<double>(Mix64(n * 0x9e3779b97f4a7c15ULL ^ salt) >> 11) *
-         (1.0 / 9007199254740992.0);
-}
-
-const char* const kJson = "application/json; charset=UTF-8";
-
-struct CacheEntry {
-  std::shared_ptr<const std::string> body;  // null for killmails (regenerated)
-  std::string etag;
-  std::int64_t last_modified_s = 0;
-  std::int64_t expires_ms = 0;
-  std::uint32_t hits = 0;
-};
-
-class CacheStore {
- public:
-  static constexpr std::size_t kShards = 64;
-  struct Shard {
-    std::mutex mu;
-    std::unordered_map<std::string, CacheEntry> map;
-  };
-  Shard& For(const std::string& key) { return shards_[std::hash<std::string>{}(key) % kShards]; }
-  void Clear() {
-    for (auto& s : shards_) {
-      std::lock_guard lk(s.mu);
-      s.map.clear();
-    }
-  }
-  void ResetHits() {
-    for (auto& s : shards_) {
-      std::lock_guard lk(s.mu);
-      for (auto& [k, e] : s.map) e.hits = 0;
-    }
-  }
-  void Summary(std::uint64_t& distinct, std::uint64_t& max_hits, std::string& max_url) {
-    distinct = 0;
-    max_hits = 0;
-    for (auto& s : shards_) {
-      std::lock_guard lk(s.mu);
-      for (auto& [k, e] : s.map) {
-        if (e.hits == 0) continue;
-        ++distinct;
-        if (e.hits > max_hits) {
-          max_hits = e.hits;
-          max_url = k;
-        }
-      }
-    }
-  }
-
- private:
-  std::array<Shard, kShards> shards_;
-};
-
-using Counter = std::atomic<std::uint64_t>;
 
 // cpp-httplib 0.11 only notices stop() on an idle keep-alive connection after its keep-alive
 // timeout. To stop promptly, shut down our accepted sockets (local port == our port).
@@ -238,867 +50,30 @@ void ShutdownAcceptedSockets(int port, int listen_fd) {
 
 }  // namespace
 
-// ================================================================================================
 struct Server::Impl {
-  explicit Impl(Options o)
-      : opts(std::move(o)),
-        uni([&] {
-          UniverseParams p = opts.universe;
-          if (p.samples_dir.empty() && opts.load_samples) p.samples_dir = DefaultSamplesDir();
-          if (!opts.load_samples) p.samples_dir.clear();
-          return p;
-        }()),
-        start_ms(NowMs()),
-        errlim(opts.error_limit, std::max(1, opts.error_window_seconds), start_ms),
-        kmbucket(opts.killmail_bucket_tokens, std::max(1, opts.killmail_bucket_window_seconds)),
-        zkblim(opts.zkb_rate) {
-    cache_seconds = opts.cache_seconds;
-    zkb_full = opts.zkb_format == "full";
-    zkb_page_size = std::max(1, opts.zkb_page_size);
-    zkb_max_page = std::max(1, opts.zkb_max_page);
-    zkb_missing_slash_status = opts.zkb_missing_slash_status;
-    error_headers_everywhere = opts.error_headers_on_bucket_routes;
-    SetFaults(opts.faults);
-    if (opts.storm_seconds > 0) storm_until_ms = start_ms + opts.storm_seconds * 1000LL;
-    ResetStats();
-  }
+  explicit Impl(Options o) : st(std::move(o)) {}
 
-  Options opts;
-  Universe uni;
-  std::int64_t start_ms;
+  ServerState st;
+  EsiHandlers esi{st};
+  ZkbHandlers zkb{st};
+  Admin admin{st};
   std::unique_ptr<httplib::Server> svr;
   std::thread thread;
-  int port = -1;
   int listen_fd = -1;
 
-  std::mutex stop_mu;
-  std::condition_variable stop_cv;
-  bool stopping = false;
-
-  // runtime-adjustable configuration
-  std::atomic<int> cache_seconds{-1};
-  std::atomic<bool> zkb_full{false};
-  std::atomic<int> zkb_page_size{200};
-  std::atomic<int> zkb_max_page{100};
-  std::atomic<int> zkb_missing_slash_status{403};
-  std::atomic<bool> error_headers_everywhere{false};
-
-  mutable std::mutex fault_mu;
-  FaultConfig faults;
-  std::atomic<bool> faults_active{false};
-  std::atomic<std::int64_t> storm_until_ms{0};
-  Counter req_counter{0};
-
-  ErrorLimiter errlim;
-  TokenBucket kmbucket;
-  RateLimiter zkblim;
-
-  // stats
-  std::array<std::array<Counter, kStatusSlots>, kRouteCount> route_status{};
-  SlidingMax esi_max, zkb_max;
-  std::array<SlidingMax, kRouteCount> route_max;
-  Counter c420{0}, c429{0}, zkb429{0}, conditional{0}, not_modified{0}, npc_char{0}, repeated{0},
-      repeated_uncond{0}, errors_counted{0}, f5xx{0}, fhang{0}, ftrunc{0}, fgarbage{0},
-      flatency{0}, esi_requests{0}, zkb_requests{0}, admin_requests{0};
-  std::atomic<std::int64_t> stats_origin_ms{0};
-  CacheStore cache;
-
-  // ---------------------------------------------------------------------------------------------
-  void SetFaults(const FaultConfig& f) {
-    std::lock_guard lk(fault_mu);
-    faults = f;
-    faults_active = f.error_share > 0 || f.latency_ms > 0 || f.latency_jitter_ms > 0 ||
-                    f.hang_share > 0 || f.truncate_share > 0 || f.garbage_share > 0;
-  }
-  FaultConfig GetFaults() const {
-    std::lock_guard lk(fault_mu);
-    return faults;
-  }
-  bool InScope(const FaultConfig& f, int route) const {
-    if (f.scope == "all" || f.scope.empty()) return true;
-    if (f.scope == "esi") return !IsZkb(route);
-    if (f.scope == "zkb") return IsZkb(route);
-    return f.scope == kRouteNames[route];
-  }
-
-  void ResetStats() {
-    std::int64_t now = NowMs();
-    stats_origin_ms = now;
-    for (auto& r : route_status)
-      for (auto& c : r) c = 0;
-    esi_max.EnableHistogram();
-    esi_max.Reset(now);
-    zkb_max.Reset(now);
-    for (auto& m : route_max) m.Reset(now);
-    for (Counter* c : {&c420, &c429, &zkb429, &conditional, &not_modified, &npc_char, &repeated,
-                       &repeated_uncond, &errors_counted, &f5xx, &fhang, &ftrunc, &fgarbage,
-                       &flatency, &esi_requests, &zkb_requests, &admin_requests})
-      *c = 0;
-    cache.ResetHits();
-  }
-
-  void ResetLimits() {
-    std::int64_t now = NowMs();
-    errlim.Reset(now);
-    kmbucket.Reset();
-    zkblim.Reset();
-    storm_until_ms = 0;
-  }
-
-  int CacheSecondsFor(int route) const {
-    int cs = cache_seconds.load();
-    if (cs >= 0) return cs;
-    switch (route) {
-      case kCharacter: return 86400;
-      case kType:
-      case kNpcCorps: return 86400;
-      case kKillmail: return 2592000;
-      case kStatus: return 30;
-      default: return 3600;
-    }
-  }
-
-  bool SleepInterruptible(int ms) {
-    std::unique_lock lk(stop_mu);
-    return !stop_cv.wait_for(lk, std::chrono::milliseconds(ms), [&] { return stopping; });
-  }
-
-  void Record(int route, int status) {
-    route_status[static_cast<std::size_t>(route)][static_cast<std::size_t>(StatusSlot(status))]
-        .fetch_add(1, std::memory_order_relaxed);
-  }
-
-  // ---- helpers for responses ---------------------------------------------------------------------
-  static void SetError(httplib::Response& res, int status, const std::string& msg) {
-    res.status = status;
-    res.set_content(json{{"error", msg}}.dump(), kJson);
-  }
-
-  void ErrorLimitHeaders(httplib::Response& res, std::int64_t now) {
-    std::int64_t storm = storm_until_ms.load();
-    if (now < storm) {
-      res.set_header("X-ESI-Error-Limit-Remain", "0");
-      res.set_header("X-ESI-Error-Limit-Reset",
-                     std::to_string(std::max<std::int64_t>(1, (storm - now + 999) / 1000)));
-      return;
-    }
-    res.set_header("X-ESI-Error-Limit-Remain", std::to_string(errlim.Remain(now)));
-    res.set_header("X-ESI-Error-Limit-Reset", std::to_string(errlim.ResetSeconds(now)));
-  }
-
-  // Apply "garbage" or "truncate" faults to a 200 body. Returns true if applied.
-  bool CorruptBody(httplib::Response& res, const FaultConfig& f, std::uint64_t n,
-                   const std::string& body, const char* ctype) {
-    if (f.truncate_share > 0 && Dice(n, 0x7401) < f.truncate_share && body.size() > 1) {
-      ++ftrunc;
-      auto shared = std::make_shared<std::string>(body);
-      const std::size_t half = body.size() / 2;
-      res.body.clear();  // otherwise httplib writes the body and ignores the provider
-      res.set_content_provider(
-          shared->size(), ctype, [shared, half](std::size_t offset, std::size_t length, httplib::DataSink& sink) {
-            if (offset >= half) return false;  // abort: the connection is closed mid-body
-            sink.write(shared->data() + offset, std::min(length, half - offset));
-            return true;
-          });
-      res.set_header("Connection", "close");
-      return true;
-    }
-    if (f.garbage_share > 0 && Dice(n, 0x6a7b) < f.garbage_share) {
-      ++fgarbage;
-      if (n % 2 == 0) {
-        res.set_content(
-            "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad "
-            "Gateway</h1></center><hr><center>nginx</center></body></html>",
-            "text/html");
-      } else {
-        res.set_content(body.substr(0, body.size() / 2), ctype);
-      }
-      return true;
-    }
-    return false;
-  }
-
-  // ---- the ESI side ------------------------------------------------------------------------------
-  struct EsiRoute {
-    int route = kEsiUnknown;
-    std::int64_t id = 0;
-    std::string hash;
-    std::string key;  // canonical path
-  };
-
-  static EsiRoute MatchEsi(std::string_view path, bool post) {
-    static const char* const kPrefixes[] = {"/latest/", "/legacy/", "/dev/", "/v1/", "/v2/",
-                                            "/v3/",     "/v4/",     "/v5/",  "/v6/", "/v7/"};
-    for (const char* p : kPrefixes) {
-      std::string_view pv(p);
-      if (path.substr(0, pv.size()) == pv) {
-        path.remove_prefix(pv.size() - 1);
-        break;
-      }
-    }
-    auto seg = Split(path);
-    EsiRoute r;
-    r.key = "/";
-    for (auto s : seg) {
-      r.key.append(s);
-      r.key.push_back('/');
-    }
-    const std::size_t n = seg.size();
-    auto id_at = [&](std::size_t i) { return ParseId(seg[i], r.id); };
-    if (post) {
-      if (n == 2 && seg[0] == "universe" && seg[1] == "names") r.route = kNames;
-      else if (n == 2 && seg[0] == "characters" && seg[1] == "affiliation") r.route = kAffiliation;
-      return r;
-    }
-    if (n == 1 && seg[0] == "alliances") r.route = kAlliancesList;
-    else if (n == 1 && seg[0] == "status") r.route = kStatus;
-    else if (n == 2 && seg[0] == "alliances" && id_at(1)) r.route = kAlliance;
-    else if (n == 3 && seg[0] == "alliances" && seg[2] == "corporations" && id_at(1)) r.route = kAllianceCorps;
-    else if (n == 2 && seg[0] == "corporations" && seg[1] == "npccorps") r.route = kNpcCorps;
-    else if (n == 2 && seg[0] == "corporations" && id_at(1)) r.route = kCorporation;
-    else if (n == 2 && seg[0] == "characters" && id_at(1)) r.route = kCharacter;
-    else if (n == 3 && seg[0] == "universe" && seg[1] == "types" && id_at(2)) r.route = kType;
-    else if (n == 3 && seg[0] == "killmails" && id_at(1)) {
-      r.route = kKillmail;
-      r.hash = std::string(seg[2]);
-    }
-    return r;
-  }
-
-  // Builds the current body for a GET route; returns status (200, 404, 422...) and message.
-  int Generate(const EsiRoute& r, std::string& body, std::string& err) {
-    std::optional<json> j;
-    switch (r.route) {
-      case kAlliancesList: j = uni.AllianceIds(); break;
-      case kAlliance: j = uni.Alliance(r.id); err = "Alliance not found"; break;
-      case kAllianceCorps: j = uni.AllianceCorporations(r.id); err = "Alliance not found"; break;
-      case kCorporation: j = uni.Corporation(r.id); err = "Corporation not found"; break;
-      case kNpcCorps: j = uni.NpcCorpIds(); break;
-      case kCharacter: j = uni.Character(r.id); err = "Character not found"; break;
-      case kType: j = uni.Type(r.id); err = "Type not found"; break;
-      case kKillmail: {
-        auto h = uni.KillmailHash(r.id);
-        if (!h || *h != r.hash) {
-          err = "Invalid killmail_id and/or killmail_hash";
-          return 422;
-        }
-        j = uni.Killmail(r.id);
-        err = "Invalid killmail_id and/or killmail_hash";
-        if (!j) return 422;
-        break;
-      }
-      case kStatus:
-        j = json{{"players", 23456}, {"server_version", "2964217"},
-                 {"start_time", IsoDate(start_ms / 1000)}};
-        break;
-      default: err = "Not found"; return 404;
-    }
-    if (!j) return 404;
-    body = j->dump();
-    return 200;
-  }
-
-  void ServeEsiGet(const httplib::Request& req, httplib::Response& res, const EsiRoute& r,
-                   std::int64_t now) {
-    const bool store_body = r.route != kKillmail;
-    const std::string inm = req.get_header_value("If-None-Match");
-    const bool conditional_req = req.has_header("If-None-Match");
-    if (conditional_req) ++conditional;
-
-    std::shared_ptr<const std::string> body;
-    std::string etag;
-    std::int64_t last_modified = 0, expires = 0;
-    bool have = false;
-    auto& shard = cache.For(r.key);
-    {
-      std::lock_guard lk(shard.mu);
-      auto it = shard.map.find(r.key);
-      if (it != shard.map.end() && now < it->second.expires_ms) {
-        ++repeated;
-        if (!conditional_req) ++repeated_uncond;
-        it->second.hits++;
-        have = true;
-        body = it->second.body;
-        etag = it->second.etag;
-        last_modified = it->second.last_modified_s;
-        expires = it->second.expires_ms;
-      }
-    }
-    bool counted = have;
-    if (have && conditional_req && EtagMatches(inm, etag)) {
-      // 304 without regenerating
-    } else if (!have || !body) {
-      std::string fresh, err;
-      int st = Generate(r, fresh, err);
-      if (st != 200) {
-        SetError(res, st, err);
-        return;
-      }
-      auto fresh_etag = ETagOf(fresh);
-      std::lock_guard lk(shard.mu);
-      CacheEntry& e = shard.map[r.key];
-      if (!(now < e.expires_ms)) {  // (re)fill: new Expires window
-        if (e.etag != fresh_etag) {
-          e.last_modified_s = e.etag.empty() ? start_ms / 1000 : now / 1000;
-          e.etag = fresh_etag;
-        }
-        e.body = store_body ? std::make_shared<const std::string>(fresh) : nullptr;
-        e.expires_ms = (now / 1000 + 1 + CacheSecondsFor(r.route)) * 1000;
-      }
-      if (!counted) e.hits++;
-      etag = e.etag;
-      last_modified = e.last_modified_s;
-      expires = e.expires_ms;
-      body = e.body ? e.body : std::make_shared<const std::string>(std::move(fresh));
-    }
-    res.set_header("Cache-Control", "public, max-age=" + std::to_string(std::max<std::int64_t>(0, (expires - now) / 1000)));
-    res.set_header("ETag", etag);
-    res.set_header("Expires", HttpDate(expires / 1000));
-    res.set_header("Last-Modified", HttpDate(last_modified));
-    if (conditional_req && EtagMatches(inm, etag)) {
-      ++not_modified;
-      res.status = 304;
-      return;
-    }
-    res.status = 200;
-    res.set_content(*body, kJson);
-  }
-
-  void ServeEsiPost(const httplib::Request& req, httplib::Response& res, const EsiRoute& r,
-                    std::int64_t now) {
-    json ids;
-    try {
-      ids = json::parse(req.body);
-    } catch (const std::exception&) {
-      SetError(res, 400, "Invalid body: not JSON");
-      return;
-    }
-    if (!ids.is_array() || ids.empty() || ids.size() > 1000) {
-      SetError(res, 400, "Invalid body: expected an array of 1 to 1000 ids");
-      return;
-    }
-    std::vector<std::int64_t> v;
-    for (const auto& x : ids) {
-      if (!x.is_number_integer()) {
-        SetError(res, 400, "Invalid body: ids must be integers");
-        return;
-      }
-      v.push_back(x.get<std::int64_t>());
-    }
-    auto sorted = v;
-    std::sort(sorted.begin(), sorted.end());
-    if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end()) {
-      SetError(res, 400, "Invalid body: ids must be unique");
-      return;
-    }
-    json out = json::array();
-    for (auto id : v) {
-      if (IsNpc(id) && r.route == kAffiliation) ++npc_char;
-      auto e = r.route == kNames ? uni.Name(id) : uni.Affiliation(id);
-      if (!e) {
-        if (r.route == kNames) {
-          SetError(res, 404, "Ensure all IDs are valid before resolving");
+  void Dispatch(const httplib::Request& req, httplib::Response& res, bool post) {
+    switch (ServiceOf(req.path)) {
+      case Service::kAdmin: return admin.Handle(req, res, post);
+      case Service::kZkb:
+        if (post) {
+          res.status = 405;
           return;
         }
-        continue;
-      }
-      out.push_back(std::move(*e));
+        return zkb.Handle(req, res);
+      case Service::kEsi: return esi.Handle(req, res, post);
     }
-    std::string body = out.dump();
-    std::int64_t expires = (now / 1000 + 1 + CacheSecondsFor(r.route)) * 1000;
-    res.set_header("Cache-Control", "public, max-age=" + std::to_string((expires - now) / 1000));
-    res.set_header("ETag", ETagOf(body));
-    res.set_header("Expires", HttpDate(expires / 1000));
-    res.set_header("Last-Modified", HttpDate(now / 1000));
-    res.status = 200;
-    res.set_content(body, kJson);
-  }
-
-  static bool IsNpc(std::int64_t id) { return Universe::IsNpcCharacterId(id); }
-
-  void HandleEsi(const httplib::Request& req, httplib::Response& res, bool post) {
-    std::int64_t now = NowMs();
-    const EsiRoute r = MatchEsi(req.path, post);
-    ++esi_requests;
-    esi_max.Add(now);
-    route_max[static_cast<std::size_t>(r.route)].Add(now);
-    if (r.route == kCharacter && IsNpc(r.id)) ++npc_char;
-    const bool bucket_route = r.route == kKillmail;
-    const std::uint64_t n = req_counter++;
-
-    FaultConfig f;
-    bool faulty = false;
-    if (faults_active.load(std::memory_order_relaxed)) {
-      f = GetFaults();
-      faulty = InScope(f, r.route);
-    }
-    if (faulty && (f.latency_ms > 0 || f.latency_jitter_ms > 0)) {
-      ++flatency;
-      int ms = f.latency_ms + (f.latency_jitter_ms > 0 ? static_cast<int>(Mix64(n) % static_cast<std::uint64_t>(f.latency_jitter_ms + 1)) : 0);
-      SleepInterruptible(ms);
-      now = NowMs();
-    }
-
-    // the error limit (and forced 420 storms) come first, on every route
-    if (now < storm_until_ms.load() || errlim.Exhausted(now)) {
-      ++c420;
-      SetError(res, 420,
-               "This software has exceeded the error limit for ESI. If you are a user, please "
-               "contact the maintainer of this software. If you are a developer/maintainer, "
-               "please make a greater effort in the future to receive valid responses.");
-      ErrorLimitHeaders(res, now);
-      Record(r.route, 420);
-      return;
-    }
-
-    if (faulty && f.hang_share > 0 && Dice(n, 0x4a4e) < f.hang_share) {
-      ++fhang;
-      SleepInterruptible(f.hang_ms);
-      res.status = 504;
-      res.set_header("Connection", "close");
-      Record(r.route, 504);
-      return;
-    }
-
-    int status = 0;
-    int retry_after = 0;
-    if (faulty && f.error_share > 0 && Dice(n, 0x5e5e) < f.error_share) {
-      ++f5xx;
-      static const int kCodes[] = {500, 502, 503, 504};
-      static const char* const kMsgs[] = {"Internal server error", "Bad gateway",
-                                          "The datasource tranquility is temporarily unavailable",
-                                          "Timeout contacting tranquility"};
-      int k = static_cast<int>(Mix64(n ^ 0x77) % 4);
-      SetError(res, kCodes[k], kMsgs[k]);
-      status = kCodes[k];
-    } else if (bucket_route && !kmbucket.Admit(now, retry_after)) {
-      SetError(res, 429, "Too many requests");
-      res.set_header("Retry-After", std::to_string(retry_after));
-      ++c429;
-      status = 429;
-    } else if (r.route == kEsiUnknown) {
-      SetError(res, 404, "Not found");
-      status = 404;
-    } else if (post) {
-      ServeEsiPost(req, res, r, now);
-      status = res.status;
-    } else {
-      ServeEsiGet(req, res, r, now);
-      status = res.status;
-    }
-
-    if (status >= 400) {
-      errlim.AddError(now);
-      ++errors_counted;
-    }
-    if (status == 200 && faulty) CorruptBody(res, f, n, res.body, kJson);
-
-    if (bucket_route) {
-      int cost = status < 300 ? 2 : status < 400 ? 1 : (status < 500 ? (status == 429 ? 0 : 5) : 0);
-      int remaining = kmbucket.Charge(now, cost);
-      res.set_header("X-Ratelimit-Group", "killmail");
-      res.set_header("X-Ratelimit-Limit", kmbucket.LimitHeader());
-      res.set_header("X-Ratelimit-Remaining", std::to_string(remaining));
-      res.set_header("X-Ratelimit-Used", std::to_string(cost));
-      if (error_headers_everywhere.load()) ErrorLimitHeaders(res, now);
-    } else {
-      ErrorLimitHeaders(res, now);
-    }
-    Record(r.route, status);
-  }
-
-  // ---- zKillboard --------------------------------------------------------------------------------
-  void HandleZkb(const httplib::Request& req, httplib::Response& res) {
-    static constexpr std::string_view kPrefix = "/zkb/api";
-    std::int64_t now = NowMs();
-    std::string_view rest = std::string_view(req.path).substr(kPrefix.size());
-    auto seg = Split(rest);
-    int route = kZkbUnknown;
-    if (!seg.empty() && seg[0] == "characterID") route = kZkbCharacter;
-    if (!seg.empty() && seg[0] == "killID") route = kZkbKill;
-    ++zkb_requests;
-    zkb_max.Add(now);
-    route_max[static_cast<std::size_t>(route)].Add(now);
-    const std::uint64_t n = req_counter++;
-    auto finish = [&](int st) { Record(route, st); };
-
-    if (req.target.find('?') != std::string::npos) {
-      SetError(res, 403, "Do not include a query string to evade cache");
-      return finish(403);
-    }
-    if (rest.empty() || rest.back() != '/') {
-      int st = zkb_missing_slash_status.load();
-      res.status = st;
-      if (st != 200) res.set_content(json{{"error", "Missing trailing slash"}}.dump(), "application/json");
-      return finish(st);
-    }
-    int retry = 0;
-    if (!zkblim.Admit(now, retry)) {
-      ++zkb429;
-      SetError(res, 429, "Too many requests, slow down");
-      res.set_header("Retry-After", std::to_string(retry));
-      return finish(429);
-    }
-    FaultConfig f;
-    bool faulty = false;
-    if (faults_active.load(std::memory_order_relaxed)) {
-      f = GetFaults();
-      faulty = InScope(f, route);
-    }
-    if (faulty && (f.latency_ms > 0 || f.latency_jitter_ms > 0)) {
-      ++flatency;
-      SleepInterruptible(f.latency_ms + (f.latency_jitter_ms > 0 ? static_cast<int>(Mix64(n) % static_cast<std::uint64_t>(f.latency_jitter_ms + 1)) : 0));
-    }
-    if (faulty && f.hang_share > 0 && Dice(n, 0x4a4e) < f.hang_share) {
-      ++fhang;
-      SleepInterruptible(f.hang_ms);
-      res.status = 504;
-      res.set_header("Connection", "close");
-      return finish(504);
-    }
-    if (faulty && f.error_share > 0 && Dice(n, 0x5e5e) < f.error_share) {
-      ++f5xx;
-      static const int kCodes[] = {500, 502, 503, 504};
-      int st = kCodes[Mix64(n ^ 0x77) % 4];
-      res.status = st;
-      res.set_content("<html><body><h1>" + std::to_string(st) + "</h1>cloudflare</body></html>", "text/html");
-      return finish(st);
-    }
-
-    std::vector<std::int64_t> ids;
-    std::int64_t id = 0;
-    if (route == kZkbCharacter && (seg.size() == 2 || (seg.size() == 4 && seg[2] == "page")) &&
-        ParseId(seg[1], id)) {
-      std::int64_t page = 1;
-      if (seg.size() == 4 && (!ParseId(seg[3], page) || page < 1 || page > zkb_max_page.load())) {
-        SetError(res, 400, "page must be between 1 and " + std::to_string(zkb_max_page.load()));
-        return finish(400);
-      }
-      ids = uni.CharacterKillmailPage(id, static_cast<int>(page), zkb_page_size.load());
-    } else if (route == kZkbKill && seg.size() == 2 && ParseId(seg[1], id)) {
-      if (uni.KillmailHash(id)) ids.push_back(id);
-    } else {
-      std::string bad = seg.empty() ? std::string("(empty)") : std::string(seg[0]);
-      SetError(res, 400, bad + " is an invalid parameter");
-      return finish(400);
-    }
-    const bool full = zkb_full.load();
-    json out = json::array();
-    for (auto kid : ids) {
-      auto z = uni.Zkb(kid);
-      if (!z) continue;
-      if (full) {
-        json km = *uni.Killmail(kid);
-        km["zkb"] = std::move(*z);
-        out.push_back(std::move(km));
-      } else {
-        out.push_back(json{{"killmail_id", kid}, {"zkb", std::move(*z)}});
-      }
-    }
-    std::string body = out.dump();
-    res.status = 200;
-    res.set_header("Cache-Control", "public, max-age=3600");
-    res.set_content(body, "application/json; charset=utf-8");
-    if (faulty) CorruptBody(res, f, n, body, "application/json; charset=utf-8");
-    finish(200);
-  }
-
-  // ---- admin -------------------------------------------------------------------------------------
-  json StatsJson() {
-    std::int64_t now = NowMs();
-    json routes = json::object();
-    json totals = json::object();
-    std::array<std::uint64_t, kStatusSlots> tot{};
-    for (int r = 0; r < kRouteCount; ++r) {
-      json by = json::object();
-      std::uint64_t sum = 0;
-      for (int s = 0; s < kStatusSlots; ++s) {
-        std::uint64_t c = route_status[static_cast<std::size_t>(r)][static_cast<std::size_t>(s)].load();
-        if (!c) continue;
-        by[s < kStatusSlots - 1 ? std::to_string(kStatusCodes[static_cast<std::size_t>(s)]) : "other"] = c;
-        sum += c;
-        if (r != kAdmin) tot[static_cast<std::size_t>(s)] += c;
-      }
-      std::uint64_t mx = route_max[static_cast<std::size_t>(r)].Max();
-      if (sum == 0 && mx == 0) continue;
-      routes[kRouteNames[r]] = {{"total", sum}, {"by_status", by}, {"max_per_second", mx}};
-    }
-    for (int s = 0; s < kStatusSlots; ++s)
-      if (tot[static_cast<std::size_t>(s)])
-        totals[s < kStatusSlots - 1 ? std::to_string(kStatusCodes[static_cast<std::size_t>(s)]) : "other"] = tot[static_cast<std::size_t>(s)];
-    std::uint64_t distinct = 0, max_hits = 0;
-    std::string max_url;
-    cache.Summary(distinct, max_hits, max_url);
-    std::int64_t storm = storm_until_ms.load();
-    json j;
-    j["since_unix_ms"] = stats_origin_ms.load();
-    j["now_unix_ms"] = now;
-    j["esi_requests"] = esi_requests.load();
-    j["zkb_requests"] = zkb_requests.load();
-    j["admin_requests"] = admin_requests.load();
-    j["routes"] = routes;
-    j["status"] = totals;
-    j["max_per_second"] = {{"esi", esi_max.Max()}, {"zkb", zkb_max.Max()}};
-    j["error_limited_420"] = c420.load();
-    j["rate_limited_429"] = c429.load();
-    j["zkb_rate_limited_429"] = zkb429.load();
-    j["errors_counted"] = errors_counted.load();
-    j["conditional_requests"] = conditional.load();
-    j["not_modified_304"] = not_modified.load();
-    j["npc_character_requests"] = npc_char.load();
-    j["repeated_before_expires"] = repeated.load();
-    j["repeated_before_expires_unconditional"] = repeated_uncond.load();
-    j["distinct_urls"] = distinct;
-    j["max_requests_per_url"] = max_hits;
-    j["most_requested_url"] = max_url;
-    j["faults"] = {{"5xx", f5xx.load()}, {"hang", fhang.load()}, {"truncated", ftrunc.load()},
-                   {"garbage", fgarbage.load()}, {"delayed", flatency.load()}};
-    j["error_limit"] = {{"limit", errlim.Limit()},
-                        {"window_seconds", errlim.WindowSeconds()},
-                        {"remain", now < storm ? 0 : errlim.Remain(now)},
-                        {"reset_seconds", errlim.ResetSeconds(now)},
-                        {"storm_remaining_ms", std::max<std::int64_t>(0, storm - now)}};
-    j["killmail_bucket"] = {{"limit", kmbucket.LimitHeader()},
-                            {"tokens", kmbucket.Tokens()},
-                            {"used", kmbucket.Used(now)},
-                            {"remaining", kmbucket.Remaining(now)}};
-    return j;
-  }
-
-  json ConfigJson() const {
-    return {{"cache_seconds", cache_seconds.load()},
-            {"error_limit", errlim.Limit()},
-            {"error_window_seconds", errlim.WindowSeconds()},
-            {"error_headers_on_bucket_routes", error_headers_everywhere.load()},
-            {"killmail_bucket_tokens", const_cast<TokenBucket&>(kmbucket).Tokens()},
-            {"killmail_bucket_window_seconds", const_cast<TokenBucket&>(kmbucket).WindowSeconds()},
-            {"zkb_format", zkb_full.load() ? "full" : "ids"},
-            {"zkb_page_size", zkb_page_size.load()},
-            {"zkb_max_page", zkb_max_page.load()},
-            {"zkb_rate", zkblim.Rate()},
-            {"zkb_missing_slash_status", zkb_missing_slash_status.load()}};
-  }
-
-  void UpdateConfig(const json& j) {
-    if (j.contains("cache_seconds")) cache_seconds = j["cache_seconds"].get<int>();
-    if (j.contains("error_limit") || j.contains("error_window_seconds"))
-      errlim.Configure(j.value("error_limit", errlim.Limit()),
-                       j.value("error_window_seconds", errlim.WindowSeconds()));
-    if (j.contains("error_headers_on_bucket_routes"))
-      error_headers_everywhere = j["error_headers_on_bucket_routes"].get<bool>();
-    if (j.contains("killmail_bucket_tokens") || j.contains("killmail_bucket_window_seconds"))
-      kmbucket.Configure(j.value("killmail_bucket_tokens", kmbucket.Tokens()),
-                         j.value("killmail_bucket_window_seconds", kmbucket.WindowSeconds()));
-    if (j.contains("zkb_format")) {
-      std::string f = j["zkb_format"].get<std::string>();
-      if (f != "ids" && f != "full") throw std::invalid_argument("zkb_format must be ids or full");
-      zkb_full = f == "full";
-    }
-    if (j.contains("zkb_page_size")) zkb_page_size = std::max(1, j["zkb_page_size"].get<int>());
-    if (j.contains("zkb_max_page")) zkb_max_page = std::max(1, j["zkb_max_page"].get<int>());
-    if (j.contains("zkb_rate")) zkblim.Configure(j["zkb_rate"].get<double>());
-    if (j.contains("zkb_missing_slash_status"))
-      zkb_missing_slash_status = j["zkb_missing_slash_status"].get<int>();
-  }
-
-  static void Json(httplib::Response& res, const json& j, int status = 200) {
-    res.status = status;
-    res.set_content(j.dump(), "application/json");
-  }
-
-  static json IdList(const std::vector<std::int64_t>& v) { return json(v); }
-
-  void HandleAdmin(const httplib::Request& req, httplib::Response& res, bool post) {
-    ++admin_requests;
-    Record(kAdmin, 200);
-    auto seg = Split(std::string_view(req.path).substr(std::string_view("/_admin").size()));
-    const std::size_t n = seg.size();
-    auto body_json = [&]() -> json {
-      if (req.body.empty()) return json::object();
-      return json::parse(req.body);
-    };
-    try {
-      if (!post && n == 1 && seg[0] == "stats") return Json(res, StatsJson());
-      if (!post && n == 1 && seg[0] == "timeline") {
-        return Json(res, {{"since_unix_ms", stats_origin_ms.load()},
-                          {"esi_per_second", esi_max.PerSecond()}});
-      }
-      if (post && n == 1 && seg[0] == "reset-stats") {
-        ResetStats();
-        return Json(res, {{"ok", true}});
-      }
-      if (post && n == 1 && seg[0] == "reset-limits") {
-        ResetLimits();
-        return Json(res, {{"ok", true}});
-      }
-      if (post && n == 1 && seg[0] == "reset") {
-        SetFaults(FaultConfig{});
-        ResetLimits();
-        cache.Clear();
-        ResetStats();
-        return Json(res, {{"ok", true}});
-      }
-      if (post && n == 1 && seg[0] == "invalidate-cache") {
-        cache.Clear();
-        return Json(res, {{"ok", true}});
-      }
-      if (n == 1 && seg[0] == "faults") {
-        if (post) {
-          FaultConfig f = GetFaults();
-          f.Update(body_json());
-          SetFaults(f);
-        }
-        return Json(res, GetFaults().ToJson());
-      }
-      if (post && n == 2 && seg[0] == "faults" && seg[1] == "clear") {
-        SetFaults(FaultConfig{});
-        return Json(res, GetFaults().ToJson());
-      }
-      if (post && n == 1 && seg[0] == "storm") {
-        double secs = 0;
-        if (req.has_param("seconds")) secs = std::stod(req.get_param_value("seconds"));
-        else secs = body_json().value("seconds", 0.0);
-        storm_until_ms = NowMs() + static_cast<std::int64_t>(secs * 1000);
-        return Json(res, {{"ok", true}, {"seconds", secs}});
-      }
-      if (n == 1 && seg[0] == "config") {
-        if (post) UpdateConfig(body_json());
-        return Json(res, ConfigJson());
-      }
-      if (n >= 1 && seg[0] == "truth") return Truth(req, res, seg);
-      if (post && n >= 3 && seg[0] == "mutate") return Mutate(req, res, seg);
-    } catch (const std::exception& e) {
-      return Json(res, {{"error", e.what()}}, 400);
-    }
-    Json(res, {{"error", "unknown admin endpoint"}}, 404);
-  }
-
-  void Truth(const httplib::Request& req, httplib::Response& res, const std::vector<std::string_view>& seg) {
-    const std::size_t n = seg.size();
-    if (n == 1) {
-      const auto& p = uni.Params();
-      return Json(res, {{"seed", p.seed},
-                        {"alliances", p.alliances},
-                        {"corporations", p.corporations},
-                        {"npc_corporations", p.npc_corporations},
-                        {"characters", p.characters},
-                        {"npc_characters", p.npc_characters},
-                        {"types", p.types},
-                        {"killmails", p.killmails},
-                        {"history_characters", uni.HistoryCharacterIds()},
-                        {"samples_dir", p.samples_dir},
-                        {"samples_loaded", uni.SampleCount()},
-                        {"esi_base_url", "http://127.0.0.1:" + std::to_string(port)},
-                        {"zkb_base_url", "http://127.0.0.1:" + std::to_string(port) + "/zkb/api"},
-                        {"mutations", uni.MutationCount()}});
-    }
-    std::string_view what = seg[1];
-    if (n == 2) {
-      if (what == "alliances") return Json(res, IdList(uni.AllAllianceIds()));
-      if (what == "corporations") return Json(res, IdList(uni.AllCorporationIds()));
-      if (what == "npc-corporations") return Json(res, uni.NpcCorpIds());
-      if (what == "characters") return Json(res, IdList(uni.AllCharacterIds()));
-      if (what == "npc-characters") return Json(res, IdList(uni.NpcCharacterIds()));
-      if (what == "deleted-characters" || what == "missing") return Json(res, IdList(uni.DeletedCharacterIds()));
-      if (what == "history-characters") return Json(res, IdList(uni.HistoryCharacterIds()));
-      if (what == "types") return Json(res, IdList(uni.AllTypeIds()));
-      if (what == "killmails") {
-        auto all = uni.AllKillmailIds();
-        std::size_t off = req.has_param("offset") ? std::stoull(req.get_param_value("offset")) : 0;
-        std::size_t lim = req.has_param("limit") ? std::stoull(req.get_param_value("limit")) : all.size();
-        json out = json::array();
-        for (std::size_t i = off; i < all.size() && i < off + lim; ++i)
-          out.push_back({{"killmail_id", all[i]}, {"hash", *uni.KillmailHash(all[i])}});
-        return Json(res, out);
-      }
-    }
-    std::int64_t id = 0;
-    if (n >= 3 && ParseId(seg[2], id)) {
-      if (n == 4 && (what == "characters" || what == "character") && seg[3] == "killmails")
-        return Json(res, IdList(uni.CharacterKillmails(id)));
-      std::optional<json> rec;
-      if (n == 3) {
-        if (what == "alliance") rec = uni.Alliance(id);
-        else if (what == "alliance-corporations") rec = uni.AllianceCorporations(id);
-        else if (what == "corporation") rec = uni.Corporation(id);
-        else if (what == "character") rec = uni.Character(id);
-        else if (what == "type") rec = uni.Type(id);
-        else if (what == "killmail") {
-          rec = uni.Killmail(id);
-          if (rec) rec = json{{"killmail", *rec}, {"hash", *uni.KillmailHash(id)}};
-        } else if (what == "zkb") rec = uni.Zkb(id);
-        else if (what == "affiliation") rec = uni.Affiliation(id);
-        else if (what == "name") rec = uni.Name(id);
-        else return Json(res, {{"error", "unknown truth kind"}}, 404);
-        if (rec) return Json(res, *rec);
-        return Json(res, {{"error", "not found"}, {"deleted", what == "character" && uni.IsDeletedCharacter(id)}}, 404);
-      }
-    }
-    Json(res, {{"error", "unknown truth endpoint"}}, 404);
-  }
-
-  void Mutate(const httplib::Request& req, httplib::Response& res, const std::vector<std::string_view>& seg) {
-    std::int64_t id = 0, other = 0;
-    if (!ParseId(seg[2], id)) return Json(res, {{"error", "bad id"}}, 400);
-    const std::size_t n = seg.size();
-    bool ok = false;
-    if (seg[1] == "corporation" && n == 4 && seg[3] == "leave-alliance") ok = uni.CorporationLeaveAlliance(id);
-    else if (seg[1] == "corporation" && n == 5 && seg[3] == "join-alliance" && ParseId(seg[4], other))
-      ok = uni.CorporationJoinAlliance(id, other);
-    else if (seg[1] == "alliance" && n == 4 && seg[3] == "remove-executor") ok = uni.AllianceRemoveExecutor(id);
-    else if (seg[1] == "character" && n == 5 && seg[3] == "move" && ParseId(seg[4], other))
-      ok = uni.CharacterMove(id, other);
-    else return Json(res, {{"error", "unknown mutation"}}, 404);
-    if (!ok) return Json(res, {{"error", "unknown entity"}}, 404);
-    if (req.has_param("invalidate") && req.get_param_value("invalidate") != "0") cache.Clear();
-    Json(res, {{"ok", true}, {"mutations", uni.MutationCount()}});
-  }
-
-  // ---- dispatch ----------------------------------------------------------------------------------
-  void Dispatch(const httplib::Request& req, httplib::Response& res, bool post) {
-    const std::string& p = req.path;
-    if (p.rfind("/_admin", 0) == 0) return HandleAdmin(req, res, post);
-    if (p.rfind("/zkb/api", 0) == 0) {
-      if (post) {
-        res.status = 405;
-        return;
-      }
-      return HandleZkb(req, res);
-    }
-    HandleEsi(req, res, post);
   }
 };
-
-// ================================================================================================
-nlohmann::json FaultConfig::ToJson() const {
-  return {{"error_share", error_share},       {"latency_ms", latency_ms},
-          {"latency_jitter_ms", latency_jitter_ms}, {"hang_share", hang_share},
-          {"hang_ms", hang_ms},               {"truncate_share", truncate_share},
-          {"garbage_share", garbage_share},   {"scope", scope}};
-}
-
-void FaultConfig::Update(const nlohmann::json& j) {
-  auto share = [&](const char* k, double& v) {
-    if (!j.contains(k)) return;
-    double x = j[k].get<double>();
-    if (x < 0 || x > 1) throw std::invalid_argument(std::string(k) + " must be in [0,1]");
-    v = x;
-  };
-  auto ms = [&](const char* k, int& v) {
-    if (!j.contains(k)) return;
-    int x = j[k].get<int>();
-    if (x < 0) throw std::invalid_argument(std::string(k) + " must be >= 0");
-    v = x;
-  };
-  share("error_share", error_share);
-  share("hang_share", hang_share);
-  share("truncate_share", truncate_share);
-  share("garbage_share", garbage_share);
-  ms("latency_ms", latency_ms);
-  ms("latency_jitter_ms", latency_jitter_ms);
-  ms("hang_ms", hang_ms);
-  if (j.contains("scope")) scope = j["scope"].get<std::string>();
-}
 
 Server::Server(Options opts) : impl_(std::make_unique<Impl>(std::move(opts))) {}
 Server::~Server() { Stop(); }
@@ -1106,14 +81,15 @@ Server::~Server() { Stop(); }
 bool Server::Start() {
   Impl& m = *impl_;
   if (m.svr) return true;
-  if (m.opts.host != "127.0.0.1" && m.opts.host != "localhost") return false;  // loopback only
+  const Options& opts = m.st.opts;
+  if (opts.host != "127.0.0.1" && opts.host != "localhost") return false;  // loopback only
   m.svr = std::make_unique<httplib::Server>();
   auto& s = *m.svr;
-  const int threads = std::max(4, m.opts.threads);
+  const int threads = std::max(4, opts.threads);
   s.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<std::size_t>(threads)); };
   s.set_tcp_nodelay(true);
   s.set_keep_alive_max_count(100000000);
-  s.set_keep_alive_timeout(std::max(1, m.opts.keep_alive_seconds));
+  s.set_keep_alive_timeout(std::max(1, opts.keep_alive_seconds));
   s.set_read_timeout(30, 0);
   s.set_write_timeout(30, 0);
   s.set_payload_max_length(16 * 1024 * 1024);
@@ -1140,72 +116,58 @@ bool Server::Start() {
       what = e.what();
     } catch (...) {
     }
-    res.status = 500;
-    res.set_content(json{{"error", what}}.dump(), kJson);
+    SetError(res, 500, what);
   });
 
   const std::string host = "127.0.0.1";
-  int port = m.opts.port;
+  int port = opts.port;
   if (port == 0) {
     port = s.bind_to_any_port(host);
     if (port <= 0) return false;
   } else if (!s.bind_to_port(host, port)) {
     return false;
   }
-  m.port = port;
-  if (m.listen_fd >= 0) ::listen(m.listen_fd, std::max(16, m.opts.listen_backlog));  // raise backlog (httplib uses 5)
-  {
-    std::lock_guard lk(m.stop_mu);
-    m.stopping = false;
-  }
+  m.st.port = port;
+  if (m.listen_fd >= 0) ::listen(m.listen_fd, std::max(16, opts.listen_backlog));  // raise backlog (httplib uses 5)
+  m.st.stop.Reset();
   m.thread = std::thread([&s] { s.listen_after_bind(); });
   for (int i = 0; i < 2000 && !s.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  if (!m.opts.port_file.empty()) {
-    std::string tmp = m.opts.port_file + ".tmp";
+  if (!opts.port_file.empty()) {
+    std::string tmp = opts.port_file + ".tmp";
     {
       std::ofstream out(tmp, std::ios::trunc);
       out << port << "\n";
     }
-    std::filesystem::rename(tmp, m.opts.port_file);
+    std::filesystem::rename(tmp, opts.port_file);
   }
   return true;
 }
 
 void Server::Stop() {
   Impl& m = *impl_;
-  {
-    std::lock_guard lk(m.stop_mu);
-    m.stopping = true;
-  }
-  m.stop_cv.notify_all();
+  m.st.stop.Stop();
   if (m.svr) {
     m.svr->stop();
-    ShutdownAcceptedSockets(m.port, m.listen_fd);
+    ShutdownAcceptedSockets(m.st.port, m.listen_fd);
     if (m.thread.joinable()) m.thread.join();
     m.svr.reset();
   }
 }
 
-void Server::Wait() {
-  Impl& m = *impl_;
-  std::unique_lock lk(m.stop_mu);
-  m.stop_cv.wait(lk, [&] { return m.stopping; });
-}
+void Server::Wait() { impl_->st.stop.Wait(); }
 
-int Server::Port() const { return impl_->port; }
-std::string Server::BaseUrl() const { return "http://127.0.0.1:" + std::to_string(impl_->port); }
-Universe& Server::GetUniverse() { return impl_->uni; }
-const Options& Server::GetOptions() const { return impl_->opts; }
-nlohmann::json Server::Stats() const { return impl_->StatsJson(); }
-void Server::ResetStats() { impl_->ResetStats(); }
-void Server::ResetLimits() { impl_->ResetLimits(); }
-void Server::SetFaults(const FaultConfig& f) { impl_->SetFaults(f); }
-FaultConfig Server::Faults() const { return impl_->GetFaults(); }
-void Server::StartErrorStorm(double seconds) {
-  impl_->storm_until_ms = NowMs() + static_cast<std::int64_t>(seconds * 1000);
-}
-void Server::UpdateConfig(const nlohmann::json& j) { impl_->UpdateConfig(j); }
-nlohmann::json Server::Config() const { return impl_->ConfigJson(); }
-void Server::InvalidateCache() { impl_->cache.Clear(); }
+int Server::Port() const { return impl_->st.port; }
+std::string Server::BaseUrl() const { return "http://127.0.0.1:" + std::to_string(impl_->st.port); }
+Universe& Server::GetUniverse() { return impl_->st.uni; }
+const Options& Server::GetOptions() const { return impl_->st.opts; }
+nlohmann::json Server::Stats() const { return impl_->admin.Stats(); }
+void Server::ResetStats() { impl_->admin.ResetStats(); }
+void Server::ResetLimits() { impl_->admin.ResetLimits(); }
+void Server::SetFaults(const FaultConfig& f) { impl_->st.faults.Set(f); }
+FaultConfig Server::Faults() const { return impl_->st.faults.Get(); }
+void Server::StartErrorStorm(double seconds) { impl_->admin.StartStorm(seconds); }
+void Server::UpdateConfig(const nlohmann::json& j) { impl_->admin.UpdateConfig(j); }
+nlohmann::json Server::Config() const { return impl_->admin.Config(); }
+void Server::InvalidateCache() { impl_->st.cache.Clear(); }
 
 }  // namespace fakeesi

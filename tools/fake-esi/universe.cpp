@@ -3,27 +3,19 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <regex>
 #include <sstream>
 
+#include "http_util.hpp"
+
 namespace fakeesi {
 namespace {
 
 using json = nlohmann::json;
 constexpr std::int64_t kTwo31 = 2147483648LL;
-
-std::string IsoTime(std::int64_t epoch) {
-  std::time_t t = static_cast<std::time_t>(epoch);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 double Round(double v, int decimals) {
   double f = std::pow(10.0, decimals);
@@ -344,7 +336,7 @@ std::optional<json> Universe::Alliance(std::int64_t id) const {
   json j;
   j["creator_corporation_id"] = CorpId(a);
   j["creator_id"] = CharacterId(a);
-  j["date_founded"] = IsoTime(1262304000 + static_cast<std::int64_t>(r.Below(15 * 365)) * 86400 +
+  j["date_founded"] = IsoDate(1262304000 + static_cast<std::int64_t>(r.Below(15 * 365)) * 86400 +
                               static_cast<std::int64_t>(r.Below(86400)));
   if (auto e = CurrentExecutor(a)) j["executor_corporation_id"] = *e;
   if (auto f = FactionOfAlliance(a)) j["faction_id"] = *f;
@@ -404,7 +396,7 @@ std::optional<json> Universe::Corporation(std::int64_t id) const {
   if (auto al = CurrentAllianceOfCorpId(id)) j["alliance_id"] = *al;
   j["ceo_id"] = CharacterId(c);
   j["creator_id"] = CharacterId(c);
-  if (c % 13 != 5) j["date_founded"] = IsoTime(1262304000 + static_cast<std::int64_t>(r.Below(15 * 365 * 86400LL)));
+  if (c % 13 != 5) j["date_founded"] = IsoDate(1262304000 + static_cast<std::int64_t>(r.Below(15 * 365 * 86400LL)));
   std::uint64_t d = r.Below(10);
   if (d < 6) j["description"] = "<font size=\"12\" color=\"#bfffffff\">Welcome to " + CorpName(c) + "</font>";
   else if (d < 8) j["description"] = "";
@@ -449,7 +441,7 @@ std::optional<json> Universe::Character(std::int64_t id) const {
   std::int64_t corp = CurrentCorpOfChar(i);
   json j;
   if (auto al = CurrentAllianceOfCorpId(corp)) j["alliance_id"] = *al;
-  j["birthday"] = IsoTime(1057449600 + static_cast<std::int64_t>(r.Below(21 * 365 * 86400LL)));
+  j["birthday"] = IsoDate(1057449600 + static_cast<std::int64_t>(r.Below(21 * 365 * 86400LL)));
   j["bloodline_id"] = kBloodlines[race][r.Below(3)];
   j["corporation_id"] = corp;
   std::uint64_t d = r.Below(10);
@@ -600,7 +592,7 @@ std::optional<json> Universe::Killmail(std::int64_t id) const {
   Rng r(p_.seed, 200, static_cast<std::uint64_t>(i));
   json km;
   km["killmail_id"] = id;
-  km["killmail_time"] = IsoTime(1735689600LL + 53LL * i + static_cast<std::int64_t>(r.Below(50)));
+  km["killmail_time"] = IsoDate(1735689600LL + 53LL * i + static_cast<std::int64_t>(r.Below(50)));
   km["solar_system_id"] = r.Chance(0.1) ? 31000001 + static_cast<std::int64_t>(r.Below(2600))
                                         : 30000001 + static_cast<std::int64_t>(r.Below(5400));
   if (r.Chance(0.02)) km["moon_id"] = 40000001 + static_cast<std::int64_t>(r.Below(400000));

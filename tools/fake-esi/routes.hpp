@@ -1,0 +1,68 @@
+// Request classification for fake-esi: which service a path belongs to (ESI, zKillboard,
+// admin), which route inside it, and the route names and status slots that the stats and the
+// fault scopes use.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace fakeesi {
+
+enum Route : int {
+  kAlliancesList,
+  kAlliance,
+  kAllianceCorps,
+  kCorporation,
+  kNpcCorps,
+  kCharacter,
+  kType,
+  kKillmail,
+  kStatus,
+  kNames,
+  kAffiliation,
+  kEsiUnknown,
+  kZkbCharacter,
+  kZkbKill,
+  kZkbUnknown,
+  kAdmin,
+  kRouteCount
+};
+
+// The route's name in the stats JSON and in FaultConfig::scope ("alliances", "killmail", ...).
+const char* RouteName(int route);
+bool IsZkb(int route);
+
+// Responses are counted per route and status slot: the usual statuses, then "other".
+inline constexpr std::array<int, 12> kStatusCodes = {200, 304, 400, 403, 404, 420,
+                                                     422, 429, 500, 502, 503, 504};
+inline constexpr int kStatusSlots = static_cast<int>(kStatusCodes.size()) + 1;  // + "other"
+int StatusSlot(int status);
+std::string StatusSlotName(int slot);  // "200" ... "504", "other"
+
+inline constexpr std::string_view kAdminPrefix = "/_admin";
+inline constexpr std::string_view kZkbPrefix = "/zkb/api";
+
+enum class Service { kEsi, kZkb, kAdmin };
+Service ServiceOf(std::string_view path);  // by prefix; everything else is ESI
+
+struct EsiRoute {
+  int route = kEsiUnknown;
+  std::int64_t id = 0;
+  std::string hash;
+  std::string key;  // canonical path: version prefix and duplicate/missing slashes removed
+};
+// Classifies an ESI path; POST only knows /universe/names/ and /characters/affiliation/.
+EsiRoute MatchEsi(std::string_view path, bool post);
+
+struct ZkbRoute {
+  int route = kZkbUnknown;
+  std::string_view rest;                // the path after /zkb/api (views into the path)
+  std::vector<std::string_view> seg;    // its segments
+};
+// Classifies a /zkb/api path by its first segment (characterID, killID).
+ZkbRoute MatchZkb(std::string_view path);
+
+}  // namespace fakeesi
