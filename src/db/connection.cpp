@@ -1,5 +1,8 @@
 #include "db/connection.hpp"
 
+#include <algorithm>
+#include <cctype>
+
 #include <charconv>
 #include <cstdio>
 
@@ -66,14 +69,70 @@ std::optional<double> Result::OptDouble(std::size_t row, std::size_t col) const 
     return std::stod(*c);
 }
 
+namespace {
+
+bool IsSecretKey(std::string_view key) {
+    std::string k(key);
+    for (auto& c : k) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return k == "password" || k == "pass" || k == "passwd" || k == "pwd" || k == "sslpassword" || k == "secret" ||
+           k == "token" || k == "access_token" || k == "api_key" || k == "apikey";
+}
+
+/// Masks the values of secret keys in "k=v" pairs separated by `sep` (query strings: '&';
+/// libpq keyword DSNs: ' ', where a value may be single-quoted).
+std::string MaskPairs(const std::string& s, char sep) {
+    std::string out;
+    std::size_t i = 0;
+    while (i < s.size()) {
+        std::size_t eq = s.find('=', i);
+        std::size_t end = s.find(sep, i);
+        if (eq == std::string::npos || (end != std::string::npos && end < eq)) {
+            const std::size_t stop = end == std::string::npos ? s.size() : end + 1;
+            out.append(s, i, stop - i);
+            i = stop;
+            continue;
+        }
+        std::string_view key(s.data() + i, eq - i);
+        while (!key.empty() && key.front() == ' ') key.remove_prefix(1);
+        while (!key.empty() && key.back() == ' ') key.remove_suffix(1);
+        std::size_t v = eq + 1;
+        while (sep == ' ' && v < s.size() && s[v] == ' ') ++v;
+        std::size_t vend = v;
+        if (sep == ' ' && v < s.size() && s[v] == '\'') {
+            vend = v + 1;
+            while (vend < s.size() && s[vend] != '\'') vend += s[vend] == '\\' ? 2 : 1;
+            vend = std::min(s.size(), vend + 1);
+        } else {
+            vend = s.find(sep, v);
+            if (vend == std::string::npos) vend = s.size();
+        }
+        out.append(s, i, v - i);
+        out += IsSecretKey(key) ? std::string("****") : s.substr(v, vend - v);
+        i = vend;
+    }
+    return out;
+}
+
+}  // namespace
+
 std::string MaskUrl(const std::string& url) {
-    auto scheme = url.find("://");
-    if (scheme == std::string::npos) return url;
-    auto at = url.find('@', scheme + 3);
-    if (at == std::string::npos) return url;
-    auto colon = url.find(':', scheme + 3);
-    if (colon == std::string::npos || colon > at) return url;
-    return url.substr(0, colon + 1) + "****" + url.substr(at);
+    const auto scheme = url.find("://");
+    if (scheme == std::string::npos) {
+        // A libpq keyword/value DSN ("host=h password=secret") or something else with pairs.
+        return url.find('=') == std::string::npos ? url : MaskPairs(url, ' ');
+    }
+    std::string out = url;
+    // Query string: every secret parameter (?password=…, &sslpassword=…).
+    const auto query = out.find('?', scheme + 3);
+    if (query != std::string::npos) out = out.substr(0, query + 1) + MaskPairs(out.substr(query + 1), '&');
+    // User info: the password runs from the first ':' to the LAST '@' of the authority (a raw '@'
+    // may sit inside the password).
+    const auto authority_end = std::min(out.find('?', scheme + 3), out.size());
+    const auto at = out.rfind('@', authority_end == out.size() ? std::string::npos : authority_end);
+    if (at == std::string::npos || at < scheme + 3) return out;
+    const auto colon = out.find(':', scheme + 3);
+    if (colon == std::string::npos || colon > at) return out;
+    return out.substr(0, colon + 1) + "****" + out.substr(at);
 }
 
 std::unique_ptr<Connection> Open(const std::string& url) {

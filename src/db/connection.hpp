@@ -95,7 +95,9 @@ public:
 /// and TransientError when the database is unreachable.
 std::unique_ptr<Connection> Open(const std::string& url);
 
-/// Masks the password of a URL ("postgresql://u:secret@h/db" -> "postgresql://u:****@h/db").
+/// Masks every credential in a URL or DSN before it is shown: the user-info password
+/// ("postgresql://u:secret@h/db" -> "postgresql://u:****@h/db"), secret query parameters
+/// ("?password=…", "&sslpassword=…") and libpq keyword DSNs ("host=h password=secret").
 std::string MaskUrl(const std::string& url);
 
 /// RAII transaction: rolls back unless Commit() was called.

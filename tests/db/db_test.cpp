@@ -37,6 +37,19 @@ TEST(DbUrl, UnsupportedSchemeAndMasking) {
     EXPECT_EQ(db::MaskUrl("postgresql://u:secret@h:5432/d"), "postgresql://u:****@h:5432/d");
     EXPECT_EQ(db::MaskUrl("amqp://guest:guest@127.0.0.1:5672/"), "amqp://guest:****@127.0.0.1:5672/");
     EXPECT_EQ(db::MaskUrl("postgresql://h/d"), "postgresql://h/d");
+    // Every credential form, not only the user-info password.
+    EXPECT_EQ(db::MaskUrl("postgresql://h/d?user=u&password=secret&sslmode=require"),
+              "postgresql://h/d?user=u&password=****&sslmode=require");
+    EXPECT_EQ(db::MaskUrl("postgresql://u@h/d?sslpassword=k3y"), "postgresql://u@h/d?sslpassword=****");
+    EXPECT_EQ(db::MaskUrl("postgresql://u:p@ss@h/d"), "postgresql://u:****@h/d");  // a raw '@' in the password
+    EXPECT_EQ(db::MaskUrl("amqp://u:s3cr3t@h:5672/vhost?heartbeat=30&PASSWORD=x"),
+              "amqp://u:****@h:5672/vhost?heartbeat=30&PASSWORD=****");
+    EXPECT_EQ(db::MaskUrl("host=127.0.0.1 user=u password=secret dbname=d"),
+              "host=127.0.0.1 user=u password=**** dbname=d");
+    EXPECT_EQ(db::MaskUrl("host=h password='se cret' dbname=d"), "host=h password=**** dbname=d");
+    for (const char* url : {"postgresql://u:hunter2@h/d?password=hunter2", "host=h password=hunter2"}) {
+        EXPECT_EQ(db::MaskUrl(url).find("hunter2"), std::string::npos) << url;
+    }
 }
 
 TEST(PgArrays, Literals) {
