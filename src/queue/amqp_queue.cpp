@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/errors.hpp"
+#include "core/text.hpp"
 #include "queue/detail/amqp_connection.hpp"
 #include "queue/messages.hpp"
 
@@ -35,7 +36,6 @@ constexpr const char* kLastErrorHeader = "x-kr-last-error";
 constexpr const char* kAttemptsHeader = "x-kr-attempts";
 constexpr const char* kDeadAtHeader = "x-kr-dead-at";
 constexpr const char* kQueueHeader = "x-kr-queue";
-constexpr std::size_t kMaxErrorText = 2000;
 constexpr std::uint64_t kTagBits = 48;
 constexpr std::uint64_t kTagMask = (std::uint64_t{1} << kTagBits) - 1;
 constexpr milliseconds kRpcTimeout{10000};
@@ -52,8 +52,6 @@ void IgnoreSigpipeOnce() {
     });
 }
 
-std::string Truncate(const std::string& s) { return s.size() <= kMaxErrorText ? s : s.substr(0, kMaxErrorText) + "…"; }
-
 HeaderValue IntHeader(const char* key, std::int64_t v) {
     HeaderValue h;
     h.key = key;
@@ -68,8 +66,6 @@ HeaderValue StrHeader(const char* key, std::string v) {
     h.s = std::move(v);
     return h;
 }
-
-std::uint8_t ClampPriority(int p) { return static_cast<std::uint8_t>(std::clamp(p, 0, kMaxPriority)); }
 
 int AttemptOf(const ReceivedMessage& m) {
     auto a = m.IntHeader(kAttemptHeader);
@@ -554,7 +550,7 @@ void AmqpQueue::Retry(const Delivery& d, milliseconds delay, const std::string& 
     m.body = d.body;
     m.priority = d.priority;
     m.headers.push_back(IntHeader(kAttemptHeader, d.attempt + 1));
-    m.headers.push_back(StrHeader(kLastErrorHeader, Truncate(error)));
+    m.headers.push_back(StrHeader(kLastErrorHeader, kr::Truncate(error, kMaxErrorText)));
     m.expiration_ms = std::min(delay, tier).count();
     impl_->PublishRaw({m}, [&] { impl_->EnsureTier(d.queue, tier); });
     Ack(d);
@@ -569,7 +565,7 @@ void AmqpQueue::DeadLetter(const Delivery& d, const std::string& reason, const s
     m.headers.push_back(IntHeader(kAttemptHeader, d.attempt));
     m.headers.push_back(IntHeader(kAttemptsHeader, d.attempt + 1));
     m.headers.push_back(StrHeader(kReasonHeader, reason));
-    m.headers.push_back(StrHeader(kLastErrorHeader, Truncate(error)));
+    m.headers.push_back(StrHeader(kLastErrorHeader, kr::Truncate(error, kMaxErrorText)));
     m.headers.push_back(StrHeader(kDeadAtHeader, IsoTimestamp(std::chrono::system_clock::now())));
     m.headers.push_back(StrHeader(kQueueHeader, d.queue));
     impl_->PublishRaw({m}, [&] { impl_->EnsureDeclaredPub(DeadQueueName(d.queue), {}); });

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/errors.hpp"
+#include "core/text.hpp"
 #include "db/migrator.hpp"
 #include "queue/messages.hpp"
 
@@ -19,7 +20,6 @@ using kr::db::Dialect;
 using kr::db::Param;
 
 constexpr std::size_t kPublishChunk = 1000;
-constexpr std::size_t kMaxErrorText = 2000;
 
 // ---- SQL ----------------------------------------------------------------------------------------
 
@@ -81,10 +81,6 @@ constexpr std::string_view kPurgeDead = "DELETE FROM kr_queue_dead WHERE queue =
 std::int64_t NowMs() {
     return std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
-
-std::string Truncate(const std::string& s) { return s.size() <= kMaxErrorText ? s : s.substr(0, kMaxErrorText); }
-
-std::int64_t ClampPriority(int p) { return std::clamp(p, 0, kMaxPriority); }
 
 /// Joins the caller's transaction on a shared connection, else opens (and commits) its own.
 class Tx {
@@ -154,7 +150,7 @@ void DbQueue::Publish(const std::string& queue, const std::vector<OutMessage>& m
         }
     } else {
         for (const auto& m : messages) {
-            conn_.Exec(kInsertOne, {queue, m.body, ClampPriority(m.priority),
+            conn_.Exec(kInsertOne, {queue, m.body, std::int64_t{ClampPriority(m.priority)},
                                     static_cast<std::int64_t>(std::max(0, m.attempt)), now});
         }
     }
@@ -298,7 +294,7 @@ void DbQueue::Retry(const Delivery& d, milliseconds delay, const std::string& er
     auto f = Take(d);
     if (!f) return;
     std::int64_t at = NowMs() + std::max<std::int64_t>(0, delay.count());
-    conn_.Exec(kRetry, {static_cast<std::int64_t>(d.attempt + 1), at, Truncate(error),
+    conn_.Exec(kRetry, {static_cast<std::int64_t>(d.attempt + 1), at, kr::Truncate(error, kMaxErrorText),
                         static_cast<std::int64_t>(d.tag), f->deliveries});
 }
 
@@ -306,7 +302,7 @@ void DbQueue::DeadLetter(const Delivery& d, const std::string& reason, const std
     auto f = Take(d);
     if (!f) return;
     Tx tx(conn_);
-    conn_.Exec(kInsertDead, {static_cast<std::int64_t>(d.attempt + 1), reason, Truncate(error),
+    conn_.Exec(kInsertDead, {static_cast<std::int64_t>(d.attempt + 1), reason, kr::Truncate(error, kMaxErrorText),
                              IsoTimestamp(std::chrono::system_clock::now()), static_cast<std::int64_t>(d.tag),
                              f->deliveries});
     conn_.Exec(kAck, {static_cast<std::int64_t>(d.tag), f->deliveries});

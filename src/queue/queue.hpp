@@ -14,7 +14,9 @@
 // - Retry() schedules a delayed redelivery (attempt+1 carried in headers) and acks the original;
 //   DeadLetter() parks the message with reason + last error and acks the original.
 // - Poll() also services heartbeats/leases; call it at least every second while waiting.
+#include <algorithm>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -31,6 +33,14 @@ inline constexpr const char* kTypeInfo = "esi_type_info_queue";
 inline constexpr const char* kAllianceCorporations = "esi_alliance_corporations_queue";
 inline constexpr const char* kZkillboardCharacter = "zkillboard_character_queue";
 inline constexpr int kMaxPriority = 10;
+/// The last error kept with a retried or dead-lettered message (last_error, x-kr-last-error) is
+/// cut to this many bytes (kr::Truncate: whole UTF-8 characters, "…" included).
+inline constexpr std::size_t kMaxErrorText = 2000;
+
+/// A priority as both queues store it: 0 .. kMaxPriority (x-max-priority of the original's queues).
+inline std::uint8_t ClampPriority(int priority) {
+    return static_cast<std::uint8_t>(std::clamp(priority, 0, kMaxPriority));
+}
 
 struct OutMessage {
     std::string body;      ///< UTF-8 JSON
