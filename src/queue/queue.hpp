@@ -116,7 +116,6 @@ public:
 };
 
 struct QueueOptions {
-    int max_attempts = 5;                                  ///< used by the consume loop
     std::chrono::milliseconds heartbeat{std::chrono::seconds(30)};
     std::chrono::milliseconds lease{std::chrono::minutes(5)};  ///< DbQueue visibility timeout
     std::size_t publish_window = 1000;                     ///< outstanding confirms per batch
