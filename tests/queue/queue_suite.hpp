@@ -23,6 +23,7 @@
 #include <thread>
 
 #include "core/errors.hpp"
+#include "core/text.hpp"
 #include "queue/consumer.hpp"
 #include "queue/messages.hpp"
 #include "queue/queue.hpp"
@@ -461,6 +462,33 @@ TYPED_TEST_P(QueueBehaviour, RetryIsDelayedAndCountsAttempts) {
     EXPECT_EQ(again[0].priority, 4);
 }
 
+/// A long error text with an invalid byte and a character across the budget: Retry and
+/// DeadLetter keep whole characters within kMaxErrorText bytes, "…" included (PostgreSQL rejects
+/// invalid UTF-8 in a text column, so a half character would make the dead letter fail).
+TYPED_TEST_P(QueueBehaviour, LongErrorTextIsCutOnACharacterBoundary) {
+    auto& env = this->env_;
+    auto q = env.Open({});
+    q->Declare(env.name);
+    q->Publish(env.name, {{Entity(1), 0, 0}});
+    auto c = env.Open({});
+    c->Consume(env.name, 10);
+    // A byte cut at kMaxErrorText would end in half of the "é".
+    const std::string error = "\xFF" + std::string(kr::queue::kMaxErrorText - 2, 'x') + "\xC3\xA9 and more";
+    auto got = Drain(*c, 1, 10s, false);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_NO_THROW(c->Retry(got[0], 0ms, error));
+    got = Drain(*c, 1, 10s, false);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].attempt, 1);
+    EXPECT_NO_THROW(c->DeadLetter(got[0], "max_attempts", error));
+    c->Poll(0ms);
+    auto dead = q->ListDead(env.name, 10);
+    ASSERT_EQ(dead.size(), 1u);
+    EXPECT_EQ(dead[0].last_error, kr::Truncate(error, kr::queue::kMaxErrorText));
+    EXPECT_EQ(dead[0].last_error.size(), kr::queue::kMaxErrorText);  // U+FFFD, 1994 x, "…"
+    EXPECT_EQ(dead[0].last_error.substr(0, 3), "\xEF\xBF\xBD");
+}
+
 /// A graceful stop in the middle of 10 messages: a TestWorker (concurrency 5) whose deliveries
 /// take `work` each requests the stop once it has processed two.
 struct StopRun {
@@ -544,7 +572,7 @@ TYPED_TEST_P(QueueBehaviour, GracefulStopFinishesInFlightWithinTheDeadline) {
 REGISTER_TYPED_TEST_SUITE_P(QueueBehaviour, PublishConsumeAck, HigherPriorityFirstThenFifo,
                             KilledConsumerMessageIsRedelivered, PoisonMessageIsDeadLetteredWhileOthersFlow,
                             MalformedBodiesAreDeadLetteredAtOnce, DeadListKeepsMessagesAndRetryPutsThemBack,
-                            RetryIsDelayedAndCountsAttempts, GracefulStopHandsBackInFlight,
-                            GracefulStopFinishesInFlightWithinTheDeadline);
+                            RetryIsDelayedAndCountsAttempts, LongErrorTextIsCutOnACharacterBoundary,
+                            GracefulStopHandsBackInFlight, GracefulStopFinishesInFlightWithinTheDeadline);
 
 }  // namespace kr::test
