@@ -152,8 +152,7 @@ int RunAll(const Context& ctx, const WorkerFlags& flags, std::stop_token outer) 
     if (flags.until_idle) {
         // Idle = every worker holds nothing and every queue is empty with no retry pending, twice
         // in a row (a worker may be about to publish what the next one consumes).
-        auto probe_queue = queue::OpenQueue(ctx.cfg.rabbitmq_url, ctx.cfg.database_url,
-                                            worker::QueueOptionsFrom(ctx.cfg));
+        auto probe_queue = queue::OpenQueue(ctx.cfg.rabbitmq_url, ctx.cfg.database_url);
         const auto queues = AllQueues();
         for (const auto& q : queues) probe_queue->Declare(q);
         int streak = 0;
@@ -176,7 +175,7 @@ int RunAll(const Context& ctx, const WorkerFlags& flags, std::stop_token outer) 
 int CmdStatus(const Context& ctx) {
     worker::ProcessShared shared(ctx.cfg);
     auto store = store::OpenStore(ctx.cfg.database_url);
-    auto q = queue::OpenQueue(ctx.cfg.rabbitmq_url, ctx.cfg.database_url, worker::QueueOptionsFrom(ctx.cfg));
+    auto q = queue::OpenQueue(ctx.cfg.rabbitmq_url, ctx.cfg.database_url);
     std::printf("queues (%s)\n", ctx.cfg.UsesRabbitMq() ? "RabbitMQ" : "in the database");
     std::printf("  %-34s %10s %10s %10s %10s %8s\n", "queue", "ready", "unacked", "consumers", "retrying", "dead");
     for (const auto& name : AllQueues()) {
@@ -214,7 +213,7 @@ int CmdUserAdd(const Context& ctx, Id character_id, const std::string& name) {
 
 int CmdDeadList(const Context& ctx, const std::string& queue_name, std::size_t limit) {
     worker::ProcessShared shared(ctx.cfg);
-    auto q = queue::OpenQueue(ctx.cfg.rabbitmq_url, ctx.cfg.database_url, worker::QueueOptionsFrom(ctx.cfg));
+    auto q = queue::OpenQueue(ctx.cfg.rabbitmq_url, ctx.cfg.database_url);
     std::vector<std::string> queues = queue_name.empty() ? AllQueues() : std::vector<std::string>{queue_name};
     std::size_t total = 0;
     for (const auto& name : queues) {
@@ -240,7 +239,7 @@ int CmdDeadList(const Context& ctx, const std::string& queue_name, std::size_t l
 
 int CmdDeadRetry(const Context& ctx, const std::string& queue_name) {
     worker::ProcessShared shared(ctx.cfg);
-    auto q = queue::OpenQueue(ctx.cfg.rabbitmq_url, ctx.cfg.database_url, worker::QueueOptionsFrom(ctx.cfg));
+    auto q = queue::OpenQueue(ctx.cfg.rabbitmq_url, ctx.cfg.database_url);
     q->Declare(queue_name);
     auto n = q->RetryDead(queue_name);
     std::printf("%s: %zu dead letter(s) put back\n", queue_name.c_str(), n);

@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "core/errors.hpp"
+#include "core/text.hpp"
 #include "http/http_date.hpp"
 
 #ifndef KR_VERSION
@@ -481,7 +482,7 @@ void EsiClient::OnResponse(const std::shared_ptr<Job>& job, HttpResponse resp) {
         res.cache = EntryFromHeaders(resp, job->req, now);
     } else {
         res.outcome = s == 404 ? Outcome::kNotFound : s == 422 ? Outcome::kUnprocessable : Outcome::kClientError;
-        res.error = "HTTP " + std::to_string(s) + ": " + resp.body.substr(0, 200);
+        res.error = "HTTP " + std::to_string(s) + ": " + kr::Truncate(resp.body, 200);
         res.body = std::move(resp.body);
     }
     Complete(job, std::move(res));

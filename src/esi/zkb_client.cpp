@@ -5,6 +5,7 @@
 #include "core/errors.hpp"
 #include "core/esi_json.hpp"
 #include "core/esi_paths.hpp"
+#include "core/text.hpp"
 #include "http/http_date.hpp"
 
 namespace kr::esi {
@@ -129,7 +130,7 @@ ZkbPage ZkbClient::FetchPath(const std::string& path) {
                         std::to_string(resp->body.size()) + " bytes)";
         } else {
             out.status = ZkbPage::Status::kClientError;
-            out.error = "HTTP " + std::to_string(resp->status) + ": " + resp->body.substr(0, 200);
+            out.error = "HTTP " + std::to_string(resp->status) + ": " + kr::Truncate(resp->body, 200);
             return out;
         }
         // transient: back off (the last attempt's delay becomes the retry_after hint)

@@ -14,9 +14,10 @@
 // Messages: default exchange, routing key = queue, persistent, priority, content-type
 // application/json, body unchanged; attempt count in header x-kr-attempt (absent = 0).
 //
-// Two connections: a publisher (confirm mode; also used for declarations, stats and dead-letter
-// administration) and a consumer (basic.qos = prefetch per consumer, manual ack). Poll() services
-// heartbeats on both and reconnects the consumer with backoff (100 ms -> 5 s).
+// Two connections: a publisher (AmqpPublisher: confirm mode; AmqpAdmin runs declarations, stats
+// and dead-letter administration on it too) and a consumer (AmqpConsumer: basic.qos = prefetch
+// per consumer, manual ack). Poll() services heartbeats on both and reconnects the consumer with
+// backoff (100 ms -> 5 s). Names, arguments and headers: amqp_topology.hpp.
 #include <memory>
 #include <string>
 #include <vector>

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <random>
 
 #include <spdlog/spdlog.h>
 
@@ -102,79 +103,6 @@ Settled Settle(Queue& queue, const Delivery& d, std::exception_ptr error, const 
         return Settled::kReleased;
     }
     return dec.action;
-}
-
-ConsumeCounters RunConsumer(Queue& queue, const ConsumeOptions& options, const BatchHandler& handler,
-                            std::stop_token stop) {
-    ConsumeCounters counters;
-    auto count = [&](Settled s) {
-        switch (s) {
-            case Settled::kAcked: ++counters.acked; break;
-            case Settled::kRetried: ++counters.retried; break;
-            case Settled::kDeadLettered: ++counters.dead_lettered; break;
-            case Settled::kReleased: ++counters.released; break;
-        }
-    };
-    for (const auto& q : options.queues) queue.Consume(q, options.prefetch);
-    auto poll_interval = std::min(options.poll_interval, milliseconds(1000));
-    while (!stop.stop_requested()) {
-        std::vector<Delivery> batch = queue.Poll(poll_interval);
-        if (batch.empty()) continue;
-        if (stop.stop_requested()) {
-            for (const auto& d : batch) {
-                queue.Release(d);
-                ++counters.released;
-            }
-            break;
-        }
-        std::vector<std::exception_ptr> results;
-        try {
-            results = handler(batch);
-        } catch (...) {
-            results.assign(batch.size(), std::current_exception());
-        }
-        std::exception_ptr fatal;
-        for (std::size_t i = 0; i < batch.size(); ++i) {
-            if (fatal || i >= results.size()) {  // not started (stop requested) or after a fatal error
-                queue.Release(batch[i]);
-                ++counters.released;
-                continue;
-            }
-            try {
-                count(Settle(queue, batch[i], results[i], options.policy));
-            } catch (...) {
-                fatal = std::current_exception();
-                ++counters.released;
-            }
-        }
-        if (fatal) {
-            queue.Cancel();
-            std::rethrow_exception(fatal);
-        }
-    }
-    queue.Cancel();  // no new deliveries; flushes acks
-    queue.Poll(milliseconds(0));  // hands back anything that arrived before cancel-ok
-    return counters;
-}
-
-ConsumeCounters RunConsumer(Queue& queue, const ConsumeOptions& options, const Handler& handler,
-                            std::stop_token stop) {
-    BatchHandler batch_handler = [&](const std::vector<Delivery>& batch) {
-        std::vector<std::exception_ptr> results(batch.size());
-        for (std::size_t i = 0; i < batch.size(); ++i) {
-            if (stop.stop_requested()) {
-                results.resize(i);  // the rest were not started: RunConsumer releases them
-                break;
-            }
-            try {
-                handler(batch[i]);
-            } catch (...) {
-                results[i] = std::current_exception();
-            }
-        }
-        return results;
-    };
-    return RunConsumer(queue, options, batch_handler, stop);
 }
 
 }  // namespace kr::queue

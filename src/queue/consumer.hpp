@@ -1,6 +1,7 @@
 #pragma once
-// The consume loop and the per-delivery settle decision. This module is the ONE place where
-// processing errors are caught and turned into queue actions:
+// The per-delivery settle decision; the consume loop every worker runs (worker::RunWorker) applies
+// it through worker::Settler. This module is the ONE place where processing errors are turned
+// into queue actions:
 //   success                      -> Ack
 //   kr::PermanentError           -> DeadLetter(reason = e.Reason()) at once
 //   kr::TransientError, kr::Error, any other std::exception
@@ -13,12 +14,8 @@
 #include <chrono>
 #include <cstdint>
 #include <exception>
-#include <functional>
 #include <optional>
-#include <random>
-#include <stop_token>
 #include <string>
-#include <vector>
 
 #include "queue/queue.hpp"
 
@@ -54,36 +51,5 @@ struct Decision {
     std::string error;                   ///< the exception text
 };
 Decision Decide(const Delivery& d, std::exception_ptr error, const RetryPolicy& policy);
-
-struct ConsumeOptions {
-    std::vector<std::string> queues;  ///< consumed on one Queue object
-    int prefetch = 1;                 ///< per queue (= the worker's concurrency)
-    RetryPolicy policy;
-    std::chrono::milliseconds poll_interval{std::chrono::milliseconds(500)};  ///< <= 1 s (heartbeats)
-};
-
-/// Processes a batch; returns one entry per delivery, in order (nullptr = success). A shorter
-/// vector means the remaining deliveries were not started (e.g. stop requested): they are
-/// released without counting an attempt. Throwing from the handler itself counts as a failure
-/// of every delivery of the batch.
-using BatchHandler = std::function<std::vector<std::exception_ptr>(const std::vector<Delivery>&)>;
-using Handler = std::function<void(const Delivery&)>;
-
-struct ConsumeCounters {
-    std::uint64_t acked = 0;
-    std::uint64_t retried = 0;
-    std::uint64_t dead_lettered = 0;
-    std::uint64_t released = 0;
-};
-
-/// Consumes until `stop` is requested (or a FatalError, which is rethrown after the loop has
-/// handed back what it holds). On stop: cancels the consumers, releases deliveries not processed
-/// yet, settles the processed ones and returns; the caller then destroys the Queue.
-ConsumeCounters RunConsumer(Queue& queue, const ConsumeOptions& options, const BatchHandler& handler,
-                            std::stop_token stop);
-/// Per-delivery handler: deliveries of a batch run one after the other; a stop request between
-/// two of them releases the rest.
-ConsumeCounters RunConsumer(Queue& queue, const ConsumeOptions& options, const Handler& handler,
-                            std::stop_token stop);
 
 }  // namespace kr::queue

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/errors.hpp"
+#include "core/text.hpp"
 #include "db/migrator.hpp"
 #include "queue/messages.hpp"
 
@@ -19,7 +20,6 @@ using kr::db::Dialect;
 using kr::db::Param;
 
 constexpr std::size_t kPublishChunk = 1000;
-constexpr std::size_t kMaxErrorText = 2000;
 
 // ---- SQL ----------------------------------------------------------------------------------------
 
@@ -82,47 +82,13 @@ std::int64_t NowMs() {
     return std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-std::string Truncate(const std::string& s) { return s.size() <= kMaxErrorText ? s : s.substr(0, kMaxErrorText); }
-
-std::int64_t ClampPriority(int p) { return std::clamp(p, 0, kMaxPriority); }
-
-/// Joins the caller's transaction on a shared connection, else opens (and commits) its own.
-class Tx {
-public:
-    explicit Tx(kr::db::Connection& c) : c_(c), own_(!c.InTransaction()) {
-        if (own_) c_.Begin();
-    }
-    Tx(const Tx&) = delete;
-    Tx& operator=(const Tx&) = delete;
-    ~Tx() {
-        if (own_ && !done_) c_.Rollback();
-    }
-    void Commit() {
-        if (own_) c_.Commit();
-        done_ = true;
-    }
-
-private:
-    kr::db::Connection& c_;
-    bool own_;
-    bool done_ = false;
-};
-
 }  // namespace
 
 void DbQueue::EnsureSchema(kr::db::Connection& conn) { kr::db::Migrate(conn, "queue"); }
 
-DbQueue::DbQueue(kr::db::Connection& conn, const QueueOptions& options)
-    : conn_(conn), pg_(conn.GetDialect() == Dialect::kPostgres), options_(options) {
-    EnsureSchema(conn_);
-}
-
 DbQueue::DbQueue(const std::string& database_url, const QueueOptions& options)
-    : owned_(kr::db::Open(database_url)),
-      conn_(*owned_),
-      pg_(conn_.GetDialect() == Dialect::kPostgres),
-      options_(options) {
-    EnsureSchema(conn_);
+    : conn_(kr::db::Open(database_url)), pg_(conn_->GetDialect() == Dialect::kPostgres), options_(options) {
+    EnsureSchema(*conn_);
 }
 
 DbQueue::~DbQueue() {
@@ -138,7 +104,7 @@ void DbQueue::Declare(const std::string&) {}
 void DbQueue::Publish(const std::string& queue, const std::vector<OutMessage>& messages) {
     if (messages.empty()) return;
     std::int64_t now = NowMs();
-    Tx tx(conn_);
+    kr::db::Transaction tx(*conn_);
     if (pg_) {
         for (std::size_t start = 0; start < messages.size(); start += kPublishChunk) {
             std::size_t end = std::min(messages.size(), start + kPublishChunk);
@@ -149,13 +115,13 @@ void DbQueue::Publish(const std::string& queue, const std::vector<OutMessage>& m
                 prios.push_back(ClampPriority(messages[i].priority));
                 attempts.push_back(std::max(0, messages[i].attempt));
             }
-            conn_.Exec(kPgInsertMany, {queue, kr::db::PgTextArray(bodies), kr::db::PgIntArray(prios),
-                                       kr::db::PgIntArray(attempts), now});
+            conn_->Exec(kPgInsertMany, {queue, kr::db::PgTextArray(bodies), kr::db::PgIntArray(prios),
+                                        kr::db::PgIntArray(attempts), now});
         }
     } else {
         for (const auto& m : messages) {
-            conn_.Exec(kInsertOne, {queue, m.body, ClampPriority(m.priority),
-                                    static_cast<std::int64_t>(std::max(0, m.attempt)), now});
+            conn_->Exec(kInsertOne, {queue, m.body, std::int64_t{ClampPriority(m.priority)},
+                                     static_cast<std::int64_t>(std::max(0, m.attempt)), now});
         }
     }
     tx.Commit();
@@ -171,7 +137,7 @@ std::vector<Delivery> DbQueue::Lease(std::int64_t now, std::size_t limit) {
     if (pg_) {
         std::vector<std::string> queues;
         for (const auto& c : consumed_) queues.push_back(c.queue);
-        r = conn_.Exec(kPgLease, {until, now, static_cast<std::int64_t>(limit), kr::db::PgTextArray(queues)});
+        r = conn_->Exec(kPgLease, {until, now, static_cast<std::int64_t>(limit), kr::db::PgTextArray(queues)});
     } else {
         std::string sql(kSqliteLeaseHead);
         std::vector<Param> params{until, now, static_cast<std::int64_t>(limit)};
@@ -181,7 +147,7 @@ std::vector<Delivery> DbQueue::Lease(std::int64_t now, std::size_t limit) {
             params.emplace_back(consumed_[i].queue);
         }
         sql += kSqliteLeaseTail;
-        r = conn_.Exec(sql, params);
+        r = conn_->Exec(sql, params);
     }
     std::vector<Delivery> out;
     out.reserve(r.Rows());
@@ -212,7 +178,7 @@ void DbQueue::RenewLeases(std::int64_t now) {
             continue;
         }
         std::int64_t until = now + lease;
-        auto r = conn_.Exec(kRenew, {until, static_cast<std::int64_t>(it->first), it->second.deliveries});
+        auto r = conn_->Exec(kRenew, {until, static_cast<std::int64_t>(it->first), it->second.deliveries});
         if (r.Affected() == 0) {
             it = in_flight_.erase(it);  // lost the lease (expired and taken by someone else): stale
             continue;
@@ -222,19 +188,24 @@ void DbQueue::RenewLeases(std::int64_t now) {
     }
 }
 
-void DbQueue::FlushAcks() {
+void DbQueue::WriteAcks() {
     if (pending_acks_.empty()) return;
-    Tx tx(conn_);
     if (pg_) {
         std::vector<std::int64_t> ids, ds;
         for (auto [id, d] : pending_acks_) {
             ids.push_back(id);
             ds.push_back(d);
         }
-        conn_.Exec(kPgAckMany, {kr::db::PgIntArray(ids), kr::db::PgIntArray(ds)});
+        conn_->Exec(kPgAckMany, {kr::db::PgIntArray(ids), kr::db::PgIntArray(ds)});
     } else {
-        for (auto [id, d] : pending_acks_) conn_.Exec(kAck, {id, d});
+        for (auto [id, d] : pending_acks_) conn_->Exec(kAck, {id, d});
     }
+}
+
+void DbQueue::FlushAcks() {
+    if (pending_acks_.empty()) return;
+    kr::db::Transaction tx(*conn_);
+    WriteAcks();
     tx.Commit();
     pending_acks_.clear();
 }
@@ -255,11 +226,12 @@ std::vector<Delivery> DbQueue::Poll(milliseconds timeout, std::size_t max) {
                                   return e.second.lease_until - now <= options_.lease.count() / 2;
                               });
             if (must_write) {
-                Tx tx(conn_);
-                FlushAcks();
+                kr::db::Transaction tx(*conn_);
+                WriteAcks();
                 RenewLeases(now);
                 if (limit > 0) out = Lease(now, limit);
                 tx.Commit();
+                pending_acks_.clear();
             }
         } catch (const kr::TransientError& e) {
             // Database busy or unreachable: leases and acks are retried on the next call.
@@ -286,10 +258,6 @@ std::optional<DbQueue::InFlight> DbQueue::Take(const Delivery& d) {
 void DbQueue::Ack(const Delivery& d) {
     auto f = Take(d);
     if (!f) return;
-    if (conn_.InTransaction()) {
-        conn_.Exec(kAck, {static_cast<std::int64_t>(d.tag), f->deliveries});  // commits with the caller's writes
-        return;
-    }
     pending_acks_.emplace_back(static_cast<std::int64_t>(d.tag), f->deliveries);
     if (pending_acks_.size() >= 256) FlushAcks();
 }
@@ -298,25 +266,25 @@ void DbQueue::Retry(const Delivery& d, milliseconds delay, const std::string& er
     auto f = Take(d);
     if (!f) return;
     std::int64_t at = NowMs() + std::max<std::int64_t>(0, delay.count());
-    conn_.Exec(kRetry, {static_cast<std::int64_t>(d.attempt + 1), at, Truncate(error),
-                        static_cast<std::int64_t>(d.tag), f->deliveries});
+    conn_->Exec(kRetry, {static_cast<std::int64_t>(d.attempt + 1), at, kr::Truncate(error, kMaxErrorText),
+                         static_cast<std::int64_t>(d.tag), f->deliveries});
 }
 
 void DbQueue::DeadLetter(const Delivery& d, const std::string& reason, const std::string& error) {
     auto f = Take(d);
     if (!f) return;
-    Tx tx(conn_);
-    conn_.Exec(kInsertDead, {static_cast<std::int64_t>(d.attempt + 1), reason, Truncate(error),
-                             IsoTimestamp(std::chrono::system_clock::now()), static_cast<std::int64_t>(d.tag),
-                             f->deliveries});
-    conn_.Exec(kAck, {static_cast<std::int64_t>(d.tag), f->deliveries});
+    kr::db::Transaction tx(*conn_);
+    conn_->Exec(kInsertDead, {static_cast<std::int64_t>(d.attempt + 1), reason, kr::Truncate(error, kMaxErrorText),
+                              IsoTimestamp(std::chrono::system_clock::now()), static_cast<std::int64_t>(d.tag),
+                              f->deliveries});
+    conn_->Exec(kAck, {static_cast<std::int64_t>(d.tag), f->deliveries});
     tx.Commit();
 }
 
 void DbQueue::Release(const Delivery& d) {
     auto f = Take(d);
     if (!f) return;
-    conn_.Exec(kRelease, {static_cast<std::int64_t>(d.tag), f->deliveries});
+    conn_->Exec(kRelease, {static_cast<std::int64_t>(d.tag), f->deliveries});
 }
 
 void DbQueue::Cancel() {
@@ -327,17 +295,17 @@ void DbQueue::Cancel() {
 QueueStats DbQueue::Stats(const std::string& queue) {
     QueueStats s;
     s.queue = queue;
-    auto r = conn_.Exec(kStats, {queue, NowMs()});
+    auto r = conn_->Exec(kStats, {queue, NowMs()});
     s.ready = r.Int(0, 0);
     s.unacked = r.Int(0, 1);
     s.retrying = r.Int(0, 2);
     s.consumers = -1;
-    s.dead = conn_.Exec(kDeadCount, {queue}).Int(0, 0);
+    s.dead = conn_->Exec(kDeadCount, {queue}).Int(0, 0);
     return s;
 }
 
 std::vector<kr::queue::DeadLetter> DbQueue::ListDead(const std::string& queue, std::size_t limit) {
-    auto r = conn_.Exec(kListDead, {queue, static_cast<std::int64_t>(limit)});
+    auto r = conn_->Exec(kListDead, {queue, static_cast<std::int64_t>(limit)});
     std::vector<kr::queue::DeadLetter> out;
     for (std::size_t i = 0; i < r.Rows(); ++i) {
         kr::queue::DeadLetter d;
@@ -354,22 +322,22 @@ std::vector<kr::queue::DeadLetter> DbQueue::ListDead(const std::string& queue, s
 }
 
 std::size_t DbQueue::RetryDead(const std::string& queue) {
-    Tx tx(conn_);
-    auto max_id = conn_.Exec(kMaxDeadId, {queue}).OptInt(0, 0);
+    kr::db::Transaction tx(*conn_);
+    auto max_id = conn_->Exec(kMaxDeadId, {queue}).OptInt(0, 0);
     if (!max_id) {
         tx.Commit();
         return 0;
     }
-    auto moved = conn_.Exec(kRequeueDead, {queue, *max_id, NowMs()}).Affected();
-    conn_.Exec(kDeleteDead, {queue, *max_id});
+    auto moved = conn_->Exec(kRequeueDead, {queue, *max_id, NowMs()}).Affected();
+    conn_->Exec(kDeleteDead, {queue, *max_id});
     tx.Commit();
     return static_cast<std::size_t>(moved);
 }
 
 void DbQueue::Purge(const std::string& queue) {
-    Tx tx(conn_);
-    conn_.Exec(kPurgeMessages, {queue});
-    conn_.Exec(kPurgeDead, {queue});
+    kr::db::Transaction tx(*conn_);
+    conn_->Exec(kPurgeMessages, {queue});
+    conn_->Exec(kPurgeDead, {queue});
     tx.Commit();
 }
 

@@ -6,12 +6,8 @@
 // dead letters (kr_queue_dead), at-least-once delivery with leases: a delivery not acked within
 // `QueueOptions::lease` (e.g. the process was killed) becomes available again, flagged redelivered.
 // Poll() renews the leases of deliveries still in flight, so long jobs keep theirs as long as the
-// worker keeps polling. Publish = one transaction per call. Ack = delete.
-//
-// Shared connection (embedded single-process mode): construct from the store's Connection. If
-// that connection is inside a transaction when Ack/Retry/DeadLetter/Publish is called, the queue
-// writes join it, so the caller's writes and the ack commit atomically. Outside a transaction,
-// acks are batched and written by the next Poll()/Cancel() (a crash before that redelivers them).
+// worker keeps polling. Publish = one transaction per call. Ack = delete; acks are batched and
+// written by the next Poll()/Cancel() (a crash before that redelivers them).
 // Times come from this host's clock (several hosts on one PostgreSQL need synchronised clocks).
 #include <chrono>
 #include <memory>
@@ -26,9 +22,8 @@ namespace kr::queue {
 
 class DbQueue final : public Queue {
 public:
-    /// Uses `conn` (not owned; must outlive the queue). Creates the queue tables if missing.
-    explicit DbQueue(kr::db::Connection& conn, const QueueOptions& options = {});
-    /// Opens its own connection ("sqlite:///path" or "postgresql://…").
+    /// Opens its own connection ("sqlite:///path" or "postgresql://…"). Creates the queue tables
+    /// if missing.
     explicit DbQueue(const std::string& database_url, const QueueOptions& options = {});
     ~DbQueue() override;
     DbQueue(const DbQueue&) = delete;
@@ -62,13 +57,16 @@ private:
         int prefetch = 1;
     };
 
+    /// Writes the batched acks in the caller's transaction (pending_acks_ is cleared by the
+    /// caller once that committed).
+    void WriteAcks();
+    /// WriteAcks in a transaction of its own.
     void FlushAcks();
     void RenewLeases(std::int64_t now);
     std::vector<Delivery> Lease(std::int64_t now, std::size_t limit);
     std::optional<InFlight> Take(const Delivery& d);
 
-    std::unique_ptr<kr::db::Connection> owned_;
-    kr::db::Connection& conn_;
+    std::unique_ptr<kr::db::Connection> conn_;
     bool pg_;
     QueueOptions options_;
     std::vector<Consumed> consumed_;

@@ -14,7 +14,9 @@
 // - Retry() schedules a delayed redelivery (attempt+1 carried in headers) and acks the original;
 //   DeadLetter() parks the message with reason + last error and acks the original.
 // - Poll() also services heartbeats/leases; call it at least every second while waiting.
+#include <algorithm>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -27,6 +29,14 @@ namespace kr::queue {
 inline constexpr const char* kAllianceCorporations = "esi_alliance_corporations_queue";
 inline constexpr const char* kZkillboardCharacter = "zkillboard_character_queue";
 inline constexpr int kMaxPriority = 10;
+/// The last error kept with a retried or dead-lettered message (last_error, x-kr-last-error) is
+/// cut to this many bytes (kr::Truncate: whole UTF-8 characters, "…" included).
+inline constexpr std::size_t kMaxErrorText = 2000;
+
+/// A priority as both queues store it: 0 .. kMaxPriority (x-max-priority of the original's queues).
+inline std::uint8_t ClampPriority(int priority) {
+    return static_cast<std::uint8_t>(std::clamp(priority, 0, kMaxPriority));
+}
 
 struct OutMessage {
     std::string body;      ///< UTF-8 JSON
@@ -102,7 +112,6 @@ public:
 };
 
 struct QueueOptions {
-    int max_attempts = 5;                                  ///< used by the consume loop
     std::chrono::milliseconds heartbeat{std::chrono::seconds(30)};
     std::chrono::milliseconds lease{std::chrono::minutes(5)};  ///< DbQueue visibility timeout
     std::size_t publish_window = 1000;                     ///< outstanding confirms per batch

@@ -34,12 +34,6 @@ std::shared_ptr<store::StorePool> ProcessShared::Pool() {
     return pool_;
 }
 
-queue::QueueOptions QueueOptionsFrom(const config::Config& cfg) {
-    queue::QueueOptions o;
-    o.max_attempts = cfg.max_attempts;
-    return o;
-}
-
 Runtime::Runtime(ProcessShared& shared, int concurrency, bool pooled) : shared_(shared) {
     const auto& cfg = shared.Cfg();
     if (pooled) {
@@ -47,7 +41,7 @@ Runtime::Runtime(ProcessShared& shared, int concurrency, bool pooled) : shared_(
     } else {
         store_ = store::OpenStore(cfg.database_url);
     }
-    queue_ = queue::OpenQueue(cfg.rabbitmq_url, cfg.database_url, QueueOptionsFrom(cfg));
+    queue_ = queue::OpenQueue(cfg.rabbitmq_url, cfg.database_url);
     esi::EsiOptions eo;
     eo.base_url = cfg.esi_base_url;
     eo.rate_limit = cfg.esi_rate_limit;

@@ -60,7 +60,4 @@ private:
     std::unique_ptr<esi::ZkbClient> zkb_;
 };
 
-/// Options for queue::OpenQueue from the configuration.
-queue::QueueOptions QueueOptionsFrom(const config::Config& cfg);
-
 }  // namespace kr::worker

@@ -63,24 +63,6 @@ TEST(SqliteDbQueue, PollRenewsLeasesOfLongJobs) {
     EXPECT_TRUE(b.Poll(600ms).empty());
 }
 
-TEST(SqliteDbQueue, SharedConnectionAckJoinsCallerTransaction) {
-    TempSqliteFile file;
-    auto conn = kr::db::Open(file.Url());
-    kr::queue::DbQueue q(*conn);
-    q.Publish("q", {{Entity(1), 0, 0}});
-    q.Consume("q", 1);
-    auto d = q.Poll(1s);
-    ASSERT_EQ(d.size(), 1u);
-    {
-        kr::db::Transaction tx(*conn);
-        q.Ack(d[0]);
-        // rolled back with the caller's writes
-    }
-    EXPECT_EQ(q.Stats("q").unacked, 1);
-    auto d2 = q.Poll(0ms);  // still leased to us
-    EXPECT_TRUE(d2.empty());
-}
-
 TEST(OpenQueue, PicksRabbitMqOnlyWhenAUrlIsGiven) {
     TempSqliteFile file;
     auto db = kr::queue::OpenQueue(std::nullopt, file.Url());

@@ -6,6 +6,8 @@
 // An Env provides: static std::optional<std::string> Missing() (the env var that is unset),
 // void SetUp(), void TearDown(), std::unique_ptr<Queue> Open(QueueOptions), std::string name
 // (a unique queue name) and a short lease for kill tests.
+// The poison-message, malformed-body and graceful-stop tests run worker::RunWorker, the consume
+// loop every worker runs, with TestWorker (a worker shaped like the production ones).
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -13,15 +15,21 @@
 
 #include <atomic>
 #include <chrono>
+#include <deque>
+#include <functional>
 #include <map>
+#include <mutex>
 #include <set>
 #include <thread>
 
 #include "core/errors.hpp"
+#include "core/text.hpp"
 #include "queue/consumer.hpp"
 #include "queue/messages.hpp"
 #include "queue/queue.hpp"
 #include "support/test_env.hpp"
+#include "worker/worker_loop.hpp"
+#include "worker/worker_stats.hpp"
 
 namespace kr::test {
 
@@ -72,6 +80,93 @@ inline kr::queue::RetryPolicy FastPolicy(int max_attempts) {
     p.factor = 2;
     p.cap = 200ms;
     return p;
+}
+
+/// A worker shaped like the production ones, to drive worker::RunWorker: Admit takes deliveries;
+/// each one's "I/O" takes `work`, one after the other (as over one connection), and Pump
+/// completes those that are due: `handle` runs, whatever it throws settles the delivery through
+/// the Settler (worker::ForEachDelivery, as the workers do), and success acks. ReleaseAll hands
+/// back what is still held.
+class TestWorker final : public kr::worker::Worker {
+public:
+    using Clock = std::chrono::steady_clock;
+    using Handle = std::function<void(const Delivery&)>;
+
+    TestWorker(std::string queue, int concurrency, kr::worker::Settler& settler, Handle handle,
+               std::chrono::milliseconds work)
+        : queue_(std::move(queue)), concurrency_(concurrency), settler_(settler), handle_(std::move(handle)),
+          work_(work) {}
+
+    std::string Name() const override { return "test-worker"; }
+    std::vector<std::string> Queues() const override { return {queue_}; }
+    int Concurrency() const override { return concurrency_; }
+    void Admit(std::vector<Delivery> deliveries) override {
+        for (auto& d : deliveries) {
+            busy_until_ = std::max(busy_until_, Clock::now()) + work_;
+            held_.push_back({std::move(d), busy_until_});
+        }
+    }
+    void Pump(std::chrono::milliseconds wait) override {
+        if (held_.empty()) return;
+        auto now = Clock::now();
+        if (held_.front().due > now) {
+            std::this_thread::sleep_for(std::min<Clock::duration>(wait, held_.front().due - now));
+        }
+        std::vector<Delivery> done;
+        while (!held_.empty() && held_.front().due <= Clock::now()) {
+            done.push_back(std::move(held_.front().delivery));
+            held_.pop_front();
+        }
+        kr::worker::ForEachDelivery(settler_, done, [this](const Delivery& d) {
+            handle_(d);
+            settler_.Ack(d);
+        });
+    }
+    std::size_t Held() const override { return held_.size(); }
+    void ReleaseAll() override {
+        for (const auto& h : held_) settler_.Release(h.delivery);
+        held_.clear();
+    }
+
+private:
+    struct InFlight {
+        Delivery delivery;
+        Clock::time_point due;  ///< when its "I/O" is done
+    };
+    std::string queue_;
+    int concurrency_;
+    kr::worker::Settler& settler_;
+    Handle handle_;
+    std::chrono::milliseconds work_;
+    Clock::time_point busy_until_{};
+    std::deque<InFlight> held_;
+};
+
+/// What RunTestWorker's Settler counted.
+struct WorkerTally {
+    std::int64_t processed = 0;  ///< acked, retried or dead-lettered
+    std::int64_t retried = 0;
+    std::int64_t dead = 0;
+};
+
+struct TestWorkerSpec {
+    int concurrency = 1;
+    kr::queue::RetryPolicy policy;
+    TestWorker::Handle handle;
+    std::chrono::milliseconds work{0};  ///< per delivery, see TestWorker
+    kr::worker::LoopOptions loop;
+};
+
+/// Runs a TestWorker in worker::RunWorker on a queue connection of its own until `stop`.
+template <typename Env>
+WorkerTally RunTestWorker(Env& env, const TestWorkerSpec& spec, std::stop_token stop) {
+    auto q = env.Open({});
+    kr::worker::WorkerCounters counters;
+    kr::worker::Settler settler(*q, spec.policy, counters);
+    TestWorker w(env.name, spec.concurrency, settler, spec.handle, spec.work);
+    kr::worker::SummaryLogger summary(w.Name(), counters);
+    kr::worker::RunWorker(w, *q, summary, spec.loop, stop);
+    return {counters.processed.load(), counters.retried.load(), counters.dead.load()};
 }
 
 template <typename Env>
@@ -207,23 +302,19 @@ TYPED_TEST_P(QueueBehaviour, PoisonMessageIsDeadLetteredWhileOthersFlow) {
     std::mutex mu;
     std::map<std::string, int> ok;
     std::vector<int> poison_attempts;
-    kr::queue::ConsumeOptions co;
-    co.queues = {env.name};
-    co.prefetch = 5;
-    co.policy = FastPolicy(3);
-    co.poll_interval = 100ms;
-    std::jthread worker([&](std::stop_token st) {
-        auto c = env.Open({});
-        kr::queue::Handler h = [&](const Delivery& d) {
-            std::lock_guard lock(mu);
-            if (d.body == poison) {
-                poison_attempts.push_back(d.attempt);
-                throw kr::TransientError("ESI 502 for entity 666");
-            }
-            ++ok[d.body];
-        };
-        kr::queue::RunConsumer(*c, co, h, st);
-    });
+    TestWorkerSpec spec;
+    spec.concurrency = 5;
+    spec.policy = FastPolicy(3);
+    spec.handle = [&](const Delivery& d) {
+        std::lock_guard lock(mu);
+        if (d.body == poison) {
+            poison_attempts.push_back(d.attempt);
+            throw kr::TransientError("ESI 502 for entity 666");
+        }
+        ++ok[d.body];
+    };
+    WorkerTally tally;
+    std::jthread worker([&](std::stop_token st) { tally = RunTestWorker(env, spec, st); });
     ASSERT_TRUE(WaitUntil([&] { return q->Stats(env.name).dead == 1; }, 20s));
     ASSERT_TRUE(WaitUntil([&] { std::lock_guard lock(mu); return ok.size() == 20; }, 10s));
     worker.request_stop();
@@ -233,6 +324,9 @@ TYPED_TEST_P(QueueBehaviour, PoisonMessageIsDeadLetteredWhileOthersFlow) {
         for (auto& [body, n] : ok) EXPECT_EQ(n, 1) << body;
         EXPECT_EQ(poison_attempts, (std::vector<int>{0, 1, 2}));
     }
+    EXPECT_EQ(tally.processed, 23);  // 20 acked, the poison retried twice and dead-lettered
+    EXPECT_EQ(tally.retried, 2);
+    EXPECT_EQ(tally.dead, 1);
     auto dead = q->ListDead(env.name, 10);
     ASSERT_EQ(dead.size(), 1u);
     EXPECT_EQ(dead[0].body, poison);
@@ -267,19 +361,15 @@ TYPED_TEST_P(QueueBehaviour, MalformedBodiesAreDeadLetteredAtOnce) {
     q->Publish(env.name, msgs);
 
     std::atomic<int> good{0};
-    kr::queue::ConsumeOptions co;
-    co.queues = {env.name};
-    co.prefetch = 4;
-    co.policy = FastPolicy(5);
-    co.poll_interval = 100ms;
-    std::jthread worker([&](std::stop_token st) {
-        auto c = env.Open({});
-        kr::queue::Handler h = [&](const Delivery& d) {
-            kr::queue::ParseEntityMessage(d.body);
-            ++good;
-        };
-        kr::queue::RunConsumer(*c, co, h, st);
-    });
+    TestWorkerSpec spec;
+    spec.concurrency = 4;
+    spec.policy = FastPolicy(5);
+    spec.handle = [&](const Delivery& d) {
+        kr::queue::ParseEntityMessage(d.body);
+        ++good;
+    };
+    WorkerTally tally;
+    std::jthread worker([&](std::stop_token st) { tally = RunTestWorker(env, spec, st); });
     ASSERT_TRUE(WaitUntil([&] { return q->Stats(env.name).dead == static_cast<std::int64_t>(bad.size()); }, 20s));
     ASSERT_TRUE(WaitUntil([&] { return good.load() == 3; }, 10s));
     worker.request_stop();
@@ -292,6 +382,8 @@ TYPED_TEST_P(QueueBehaviour, MalformedBodiesAreDeadLetteredAtOnce) {
         EXPECT_EQ(d.attempts, 1);  // no retries for permanent errors
     }
     EXPECT_EQ(q->Stats(env.name).retrying, 0);
+    EXPECT_EQ(tally.retried, 0);
+    EXPECT_EQ(tally.dead, static_cast<std::int64_t>(bad.size()));
 }
 
 TYPED_TEST_P(QueueBehaviour, DeadListKeepsMessagesAndRetryPutsThemBack) {
@@ -370,61 +462,117 @@ TYPED_TEST_P(QueueBehaviour, RetryIsDelayedAndCountsAttempts) {
     EXPECT_EQ(again[0].priority, 4);
 }
 
-/// Stop requested while a batch is in progress: processed ones are acked, the rest handed back
-/// (not counted as attempts), and the loop returns promptly.
-TYPED_TEST_P(QueueBehaviour, GracefulStopHandsBackInFlight) {
+/// A long error text with an invalid byte and a character across the budget: Retry and
+/// DeadLetter keep whole characters within kMaxErrorText bytes, "…" included (PostgreSQL rejects
+/// invalid UTF-8 in a text column, so a half character would make the dead letter fail).
+TYPED_TEST_P(QueueBehaviour, LongErrorTextIsCutOnACharacterBoundary) {
     auto& env = this->env_;
+    auto q = env.Open({});
+    q->Declare(env.name);
+    q->Publish(env.name, {{Entity(1), 0, 0}});
+    auto c = env.Open({});
+    c->Consume(env.name, 10);
+    // A byte cut at kMaxErrorText would end in half of the "é".
+    const std::string error = "\xFF" + std::string(kr::queue::kMaxErrorText - 2, 'x') + "\xC3\xA9 and more";
+    auto got = Drain(*c, 1, 10s, false);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_NO_THROW(c->Retry(got[0], 0ms, error));
+    got = Drain(*c, 1, 10s, false);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].attempt, 1);
+    EXPECT_NO_THROW(c->DeadLetter(got[0], "max_attempts", error));
+    c->Poll(0ms);
+    auto dead = q->ListDead(env.name, 10);
+    ASSERT_EQ(dead.size(), 1u);
+    EXPECT_EQ(dead[0].last_error, kr::Truncate(error, kr::queue::kMaxErrorText));
+    EXPECT_EQ(dead[0].last_error.size(), kr::queue::kMaxErrorText);  // U+FFFD, 1994 x, "…"
+    EXPECT_EQ(dead[0].last_error.substr(0, 3), "\xEF\xBF\xBD");
+}
+
+/// A graceful stop in the middle of 10 messages: a TestWorker (concurrency 5) whose deliveries
+/// take `work` each requests the stop once it has processed two.
+struct StopRun {
+    std::vector<std::string> processed;  ///< bodies, in the order they were done
+    WorkerTally tally;
+    std::chrono::steady_clock::duration stop_took{};  ///< from the stop request to RunWorker's return
+};
+
+template <typename Env>
+StopRun StopAfterTwo(Env& env, std::chrono::milliseconds work, std::chrono::milliseconds drain_deadline) {
     auto q = env.Open({});
     q->Declare(env.name);
     std::vector<OutMessage> msgs;
     for (int i = 1; i <= 10; ++i) msgs.push_back({Entity(i), 0, 0});
     q->Publish(env.name, msgs);
 
+    StopRun run;
     std::mutex mu;
-    std::vector<std::string> processed;
-    kr::queue::ConsumeOptions co;
-    co.queues = {env.name};
-    co.prefetch = 5;
-    co.policy = FastPolicy(5);
-    co.poll_interval = 100ms;
     std::stop_source stop;
     std::chrono::steady_clock::time_point stopped_at;
-    kr::queue::ConsumeCounters counters;
-    std::thread worker([&] {
-        auto c = env.Open({});
-        kr::queue::Handler h = [&](const Delivery& d) {
-            std::this_thread::sleep_for(100ms);
-            std::lock_guard lock(mu);
-            processed.push_back(d.body);
-            if (processed.size() == 2) {
-                stopped_at = std::chrono::steady_clock::now();
-                stop.request_stop();
-            }
-        };
-        counters = kr::queue::RunConsumer(*c, co, h, stop.get_token());
-    });
+    TestWorkerSpec spec;
+    spec.concurrency = 5;
+    spec.policy = FastPolicy(5);
+    spec.work = work;
+    spec.loop.drain_deadline = drain_deadline;
+    spec.handle = [&](const Delivery& d) {
+        std::lock_guard lock(mu);
+        run.processed.push_back(d.body);
+        if (run.processed.size() == 2) {
+            stopped_at = std::chrono::steady_clock::now();
+            stop.request_stop();
+        }
+    };
+    std::thread worker([&] { run.tally = RunTestWorker(env, spec, stop.get_token()); });
     worker.join();
-    auto took = std::chrono::steady_clock::now() - stopped_at;
-    EXPECT_LT(took, 10s);
-    ASSERT_EQ(processed.size(), 2u);
-    EXPECT_EQ(counters.acked, 2u);
+    run.stop_took = std::chrono::steady_clock::now() - stopped_at;
+    return run;
+}
 
+/// After StopAfterTwo: the messages it did not process come back once each, as first attempts
+/// (a hand-back is not a failed attempt), and nothing else does.
+template <typename Env>
+void ExpectTheRestOnce(Env& env, const std::vector<std::string>& processed) {
+    const std::size_t total = 10;
     auto c = env.Open({});
     c->Consume(env.name, 20);
-    auto rest = Drain(*c, 8, 10s);
+    auto rest = Drain(*c, total - processed.size(), 10s);
     std::set<std::string> all(processed.begin(), processed.end());
     for (auto& d : rest) {
         EXPECT_EQ(d.attempt, 0);
         EXPECT_TRUE(all.insert(d.body).second) << "duplicate " << d.body;
     }
-    EXPECT_EQ(rest.size(), 8u);
-    EXPECT_EQ(all.size(), 10u);
+    EXPECT_EQ(rest.size(), total - processed.size());
+    EXPECT_EQ(all.size(), total);
     EXPECT_TRUE(c->Poll(300ms).empty());
+}
+
+/// Stop requested while deliveries are in flight, and the drain deadline passes before the next
+/// one is done: the finished ones are acked, the rest handed back, and the loop returns promptly.
+TYPED_TEST_P(QueueBehaviour, GracefulStopHandsBackInFlight) {
+    // Each delivery is done 500 ms after the previous one: none within the 100 ms drain deadline.
+    auto run = StopAfterTwo(this->env_, 500ms, 100ms);
+    EXPECT_LT(run.stop_took, 10s);
+    ASSERT_EQ(run.processed.size(), 2u);
+    EXPECT_EQ(run.tally.processed, 2);  // acked
+    EXPECT_EQ(run.tally.retried, 0);
+    EXPECT_EQ(run.tally.dead, 0);
+    ExpectTheRestOnce(this->env_, run.processed);
+}
+
+/// Stop requested while deliveries are in flight that finish within the drain deadline: they are
+/// finished and acked, no new ones are taken, the rest stays on the queue.
+TYPED_TEST_P(QueueBehaviour, GracefulStopFinishesInFlightWithinTheDeadline) {
+    auto run = StopAfterTwo(this->env_, 100ms, 10s);
+    EXPECT_GT(run.processed.size(), 2u);   // what was in flight at the stop was finished
+    EXPECT_LT(run.processed.size(), 10u);  // and nothing new was taken
+    EXPECT_EQ(run.tally.processed, static_cast<std::int64_t>(run.processed.size()));
+    ExpectTheRestOnce(this->env_, run.processed);
 }
 
 REGISTER_TYPED_TEST_SUITE_P(QueueBehaviour, PublishConsumeAck, HigherPriorityFirstThenFifo,
                             KilledConsumerMessageIsRedelivered, PoisonMessageIsDeadLetteredWhileOthersFlow,
                             MalformedBodiesAreDeadLetteredAtOnce, DeadListKeepsMessagesAndRetryPutsThemBack,
-                            RetryIsDelayedAndCountsAttempts, GracefulStopHandsBackInFlight);
+                            RetryIsDelayedAndCountsAttempts, LongErrorTextIsCutOnACharacterBoundary,
+                            GracefulStopHandsBackInFlight, GracefulStopFinishesInFlightWithinTheDeadline);
 
 }  // namespace kr::test
