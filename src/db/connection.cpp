@@ -97,7 +97,7 @@ std::string MaskPairs(const std::string& s, char sep) {
         while (!key.empty() && key.back() == ' ') key.remove_suffix(1);
         std::size_t v = eq + 1;
         while (sep == ' ' && v < s.size() && s[v] == ' ') ++v;
-        std::size_t vend = v;
+        std::size_t vend = 0;
         if (sep == ' ' && v < s.size() && s[v] == '\'') {
             vend = v + 1;
             while (vend < s.size() && s[vend] != '\'') vend += s[vend] == '\\' ? 2 : 1;

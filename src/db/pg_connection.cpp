@@ -103,7 +103,7 @@ Result PgConnection::Run(std::string_view sql, const std::vector<Param>& params,
             std::string name = "kr" + std::to_string(prepared_.size() + 1);
             ResultPtr prep(PQprepare(c, name.c_str(), key.c_str(), 0, nullptr));
             if (PQresultStatus(prep.get()) != PGRES_COMMAND_OK) Throw(c, prep.get(), "prepare");
-            it = prepared_.emplace(std::move(key), std::move(name)).first;
+            it = prepared_.emplace(key, std::move(name)).first;  // key: also the text of unprepared runs
         }
         statement = &it->second;
     }

@@ -66,7 +66,8 @@ BulkResult<T> RunBulk(EsiClient& esi, const std::string& path, const std::vector
         submit(std::vector<std::int64_t>(unique.begin() + static_cast<std::ptrdiff_t>(i),
                                          unique.begin() + static_cast<std::ptrdiff_t>(std::min(unique.size(), i + batch))));
     }
-    while (outstanding > 0) esi.Drive(std::chrono::milliseconds(100));
+    // The callbacks, run inside Drive, count `outstanding` down.
+    while (outstanding > 0) esi.Drive(std::chrono::milliseconds(100));  // NOLINT(bugprone-infinite-loop)
     return out;
 }
 

@@ -519,11 +519,13 @@ void EsiClient::Complete(const std::shared_ptr<Job>& job, EsiResult result) {
         auto it = coalesce_.find(job->coalesce_key);
         if (it != coalesce_.end() && it->second == job) coalesce_.erase(it);
     }
-    for (std::size_t i = 0; i < job->callbacks.size(); ++i) {
-        if (i + 1 == job->callbacks.size()) completions_.emplace_back(std::move(job->callbacks[i]), std::move(result));
-        else completions_.emplace_back(std::move(job->callbacks[i]), result);
+    auto& callbacks = job->callbacks;
+    if (!callbacks.empty()) {
+        // Every coalesced caller gets a copy; the last one gets the result itself.
+        for (std::size_t i = 0; i + 1 < callbacks.size(); ++i) completions_.emplace_back(std::move(callbacks[i]), result);
+        completions_.emplace_back(std::move(callbacks.back()), std::move(result));
     }
-    job->callbacks.clear();
+    callbacks.clear();
 }
 
 int EsiClient::Deliver() {

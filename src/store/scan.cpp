@@ -23,7 +23,8 @@ const std::string& SqlStore::RefStreamSql(EntityKind kind, const std::string& ta
     std::string key = "ref|" + table + "|" + column;
     auto it = scan_sql_.find(key);
     if (it != scan_sql_.end()) return it->second;
-    const std::string t = table, c = column;
+    const std::string& t = table;
+    const std::string& c = column;
     std::string sql;
     // NPC characters (id < 1,000,000 or 3,000,000–3,999,999) are never fetched.
     const std::string npc =

@@ -87,7 +87,8 @@ void InfoWorker::Admit(std::vector<queue::Delivery> deliveries) {
         req.cache = std::move(known);
         ++in_flight_;
         flights_.push_back(d);
-        esi_.Submit(std::move(req), [this, d, id = id](esi::EsiResult r) { OnResult(d, id, std::move(r)); });
+        esi_.Submit(std::move(req),
+                    [this, delivery = d, entity = id](esi::EsiResult r) { OnResult(delivery, entity, std::move(r)); });
     }
 }
 
