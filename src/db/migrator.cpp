@@ -1,9 +1,10 @@
 #include "db/migrator.hpp"
 
 #include <chrono>
-#include <ctime>
 #include <set>
 #include <utility>
+
+#include "core/time_format.hpp"
 
 namespace kr::db {
 
@@ -22,13 +23,8 @@ constexpr std::string_view kSqliteTableExists =
     "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'killmails'";
 
 std::string NowIso() {
-    auto now = std::chrono::system_clock::now();
-    auto t = std::chrono::system_clock::to_time_t(now);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
+    const auto now = std::chrono::system_clock::now().time_since_epoch();
+    return IsoUtc(std::chrono::duration_cast<std::chrono::milliseconds>(now).count(), IsoPrecision::kSeconds);
 }
 
 std::set<std::pair<std::string, int>> Applied(Connection& conn) {

@@ -20,9 +20,6 @@ using Rows = std::vector<Row>;
 /// The kr_http_cache columns CacheRow reads, in its order.
 extern const char* const kCacheColumns;
 
-/// Time helpers: ISO-8601 with milliseconds, UTC ("2026-11-28T12:00:00.123Z").
-std::string IsoFromMs(std::int64_t ms);
-
 /// A PostgreSQL array literal ("{1,NULL,\"a\\\"b\"}") from parameters of one column.
 std::string PgArrayLiteral(const std::vector<Param>& column);
 
