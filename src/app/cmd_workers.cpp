@@ -51,7 +51,7 @@ const std::vector<WorkerSpec>& Workers() {
                            worker::ZkillboardWorkerOptions o;
                            o.concurrency = concurrency;
                            return std::make_unique<worker::ZkillboardWorker>(o, rt.Store(), rt.Esi(), rt.Zkb(),
-                                                                             settler, committer);
+                                                                             settler, rt.Clock(), committer);
                        }});
         out.push_back({"worker:alliance-corporations",
                        "esi_alliance_corporations_queue → /alliances/{id}/corporations/ → esi_corporation_info_queue",
@@ -59,7 +59,7 @@ const std::vector<WorkerSpec>& Workers() {
                        [](int concurrency, worker::Runtime& rt, worker::Settler& settler, const config::Config&,
                           worker::Committer*) -> std::unique_ptr<worker::Worker> {
                            return std::make_unique<worker::AllianceCorporationsWorker>(concurrency, rt.Store(),
-                                                                                       rt.Esi(), settler);
+                                                                                       rt.Esi(), settler, rt.Clock());
                        }});
         for (const auto& k : EntityKinds()) {
             out.push_back({k.command, k.help, k.queue, k.default_concurrency, 0, true,
@@ -71,7 +71,7 @@ const std::vector<WorkerSpec>& Workers() {
                                o.concurrency = concurrency;
                                o.max_age_ms = cfg.max_age_seconds * 1000;
                                return std::make_unique<worker::InfoWorker>(o, rt.Store(), rt.Esi(), settler,
-                                                                           committer);
+                                                                           rt.Clock(), committer);
                            }});
         }
         return out;
@@ -98,7 +98,8 @@ void RunOne(worker::ProcessShared& shared, const WorkerSpec& spec, int concurren
     // (one writer at a time).
     std::unique_ptr<worker::Committer> committer;
     if (!pooled && spec.commits_apart && shared.Cfg().UsesPostgres()) {
-        committer = std::make_unique<worker::Committer>(store::OpenStore(shared.Cfg().database_url));
+        committer = std::make_unique<worker::Committer>(
+            store::OpenStore(shared.Cfg().database_url, shared.Clock()));
     }
     auto w = spec.make(concurrency, rt, settler, shared.Cfg(), committer.get());
     worker::SummaryLogger summary(w->Name(), counters);
@@ -186,7 +187,7 @@ int CmdStatus(const Context& ctx) {
         std::printf("  %-34s %10s %10s %10s %10s %8s\n", name.c_str(), num(s.ready).c_str(), num(s.unacked).c_str(),
                     num(s.consumers).c_str(), num(s.retrying).c_str(), num(s.dead).c_str());
     }
-    auto now_us = http::SystemClock::Instance().NowUs();
+    auto now_us = shared.Clock().NowUs();
     auto esi_state = shared.Budget().Load("esi");
     std::printf("ESI: budget %s", ctx.cfg.esi_rate_limit > 0 ? (std::to_string(static_cast<int>(ctx.cfg.esi_rate_limit)) + " req/s shared").c_str() : "off");
     if (esi_state.remaining && esi_state.reset_at_us > now_us) {

@@ -1,6 +1,5 @@
 #include "db/migrator.hpp"
 
-#include <chrono>
 #include <set>
 #include <utility>
 
@@ -21,11 +20,6 @@ constexpr std::string_view kPgLock = "SELECT pg_advisory_xact_lock(727274001)";
 constexpr std::string_view kPgTableExists = "SELECT to_regclass('public.killmails') IS NOT NULL";
 constexpr std::string_view kSqliteTableExists =
     "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'killmails'";
-
-std::string NowIso() {
-    const auto now = std::chrono::system_clock::now().time_since_epoch();
-    return IsoUtc(std::chrono::duration_cast<std::chrono::milliseconds>(now).count(), IsoPrecision::kSeconds);
-}
 
 std::set<std::pair<std::string, int>> Applied(Connection& conn) {
     std::set<std::pair<std::string, int>> done;
@@ -54,7 +48,7 @@ std::vector<std::string> PendingMigrations(Connection& conn) {
     return pending;
 }
 
-MigrateReport Migrate(Connection& conn, const std::string& only_module) {
+MigrateReport Migrate(Connection& conn, const std::string& only_module, const Clock& clock) {
     MigrateReport report;
     bool pg = conn.GetDialect() == Dialect::kPostgres;
     {
@@ -71,7 +65,8 @@ MigrateReport Migrate(Connection& conn, const std::string& only_module) {
         auto done = Applied(conn);
         if (done.count({m.module, m.version})) continue;  // tx rolls back (nothing written)
         conn.ExecScript(pg ? m.postgres_sql : m.sqlite_sql);
-        conn.Exec(kInsertApplied, {m.module, static_cast<std::int64_t>(m.version), m.description, NowIso()});
+        conn.Exec(kInsertApplied, {m.module, static_cast<std::int64_t>(m.version), m.description,
+                                    IsoUtc(clock.NowMs(), IsoPrecision::kSeconds)});
         tx.Commit();
         report.applied.push_back(m.module + "/" + std::to_string(m.version) + " " + m.description);
     }

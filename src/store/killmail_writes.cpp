@@ -74,7 +74,7 @@ StoreKillmailsResult SqlStore::StoreKillmails(const std::vector<Killmail>& killm
     std::sort(todo.begin(), todo.end(),
               [](const Killmail* a, const Killmail* b) { return a->killmail_id < b->killmail_id; });
     db::Transaction tx(*conn_);
-    WriteKillmails(todo, IsoUtc(NowMs()), result);
+    WriteKillmails(todo, IsoUtc(clock_.NowMs()), result);
     tx.Commit();
     return result;
 }

@@ -54,7 +54,7 @@ std::string PgArrayLiteral(const std::vector<Param>& column) {
 
 // ---- SqlStore ---------------------------------------------------------------------------------
 
-SqlStore::SqlStore(std::unique_ptr<db::Connection> conn) : conn_(std::move(conn)) {}
+SqlStore::SqlStore(std::unique_ptr<db::Connection> conn, const Clock& clock) : conn_(std::move(conn)), clock_(clock) {}
 
 const std::string& SqlStore::WriteStatement(const db::TableDef& table, const std::string& suffix) {
     std::string key = table.name + '|' + suffix;
@@ -117,7 +117,7 @@ CacheEntry SqlStore::CacheRow(const db::Result& r, std::size_t row, std::size_t 
 
 std::int64_t SqlStore::AddUser(Id character_id, const std::string& name) {
     if (!user_columns_) user_columns_ = UserColumns();
-    std::string now = IsoUtc(NowMs());
+    std::string now = IsoUtc(clock_.NowMs());
     std::vector<std::string> cols{"character_id", "character_name"};
     std::vector<Param> params{character_id, name};
     bool has_updated_at = false;

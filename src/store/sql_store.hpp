@@ -25,7 +25,7 @@ std::string PgArrayLiteral(const std::vector<Param>& column);
 
 class SqlStore : public Store {
 public:
-    explicit SqlStore(std::unique_ptr<db::Connection> conn);
+    SqlStore(std::unique_ptr<db::Connection> conn, const Clock& clock);
 
     EntityBatchResult ApplyEntityBatch(const EntityBatch& batch) override;
     std::unordered_set<Id> ExistingIds(EntityKind kind, const std::vector<Id>& ids) override;
@@ -43,7 +43,7 @@ public:
 
     std::vector<Id> MissingReferencedIds(EntityKind kind, Id after, std::size_t limit,
                                          const ScanOptions& options) override;
-    void MarkPending(EntityKind kind, const std::vector<Id>& ids, std::int64_t now_ms) override;
+    void MarkPending(EntityKind kind, const std::vector<Id>& ids) override;
 
     TableCounts Counts() override;
 
@@ -88,6 +88,7 @@ protected:
     static void AppendDependentRows(const Killmail& km, DependentRows& rows);
 
     std::unique_ptr<db::Connection> conn_;
+    const Clock& clock_;
 
 private:
     /// Upserts the entities of one kind (last one wins per id) inside the caller's transaction.

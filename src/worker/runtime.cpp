@@ -8,18 +8,18 @@
 
 namespace kr::worker {
 
-ProcessShared::ProcessShared(const config::Config& cfg) : cfg_(cfg) {
+ProcessShared::ProcessShared(const config::Config& cfg, kr::Clock& clock) : cfg_(cfg), clock_(clock) {
     {
         // Every command works on a current schema (idempotent; on a KillReport database it only
         // adds our tables, exactly as db:migrate).
         auto conn = db::Open(cfg_.database_url);
-        auto report = db::Migrate(*conn);
+        auto report = db::Migrate(*conn, {}, clock_);
         for (const auto& m : report.applied) spdlog::info("schema: applied {}", m);
     }
     // The budget lives in the database so that every process sharing it shares one budget; with
     // both limits off nothing is ever reserved, so an in-process budget is enough.
     bool limited = cfg_.esi_rate_limit > 0 || cfg_.zkillboard_rate_limit > 0;
-    budget_ = esi::MakeBudget(limited ? cfg_.database_url : std::string());
+    budget_ = esi::MakeBudget(limited ? cfg_.database_url : std::string(), clock_);
 }
 
 queue::RetryPolicy ProcessShared::Policy() const {
@@ -30,7 +30,7 @@ queue::RetryPolicy ProcessShared::Policy() const {
 
 std::shared_ptr<store::StorePool> ProcessShared::Pool() {
     std::lock_guard lock(pool_mu_);
-    if (!pool_) pool_ = std::make_shared<store::StorePool>(cfg_.database_url, cfg_.db_connections);
+    if (!pool_) pool_ = std::make_shared<store::StorePool>(cfg_.database_url, cfg_.db_connections, clock_);
     return pool_;
 }
 
@@ -45,7 +45,7 @@ Runtime::Runtime(ProcessShared& shared, int concurrency, bool pooled) : shared_(
     if (pooled) {
         store_ = std::make_unique<store::PooledStore>(shared.Pool());
     } else {
-        store_ = store::OpenStore(cfg.database_url);
+        store_ = store::OpenStore(cfg.database_url, shared.Clock());
     }
     queue_ = queue::OpenQueue(cfg.rabbitmq_url, cfg.database_url, QueueOptionsFrom(cfg));
     esi::EsiOptions eo;
@@ -58,7 +58,7 @@ Runtime::Runtime(ProcessShared& shared, int concurrency, bool pooled) : shared_(
     // Transfers beyond this wait for a free keep-alive connection instead of opening more.
     co.max_host_connections = std::min(co.max_concurrency, 64);
     http_ = std::make_unique<http::CurlHttpClient>(co);
-    esi_ = std::make_unique<esi::EsiClient>(eo, *http_, shared.Budget());
+    esi_ = std::make_unique<esi::EsiClient>(eo, *http_, shared.Budget(), shared.Clock());
 }
 
 Runtime::~Runtime() = default;
@@ -75,7 +75,7 @@ esi::ZkbClient& Runtime::Zkb() {
         zo.base_url = cfg.zkillboard_base_url;
         zo.rate_limit = cfg.zkillboard_rate_limit;
         zo.user_agent = cfg.user_agent;
-        zkb_ = std::make_unique<esi::ZkbClient>(zo, *zkb_http_, shared_.Budget());
+        zkb_ = std::make_unique<esi::ZkbClient>(zo, *zkb_http_, shared_.Budget(), shared_.Clock());
     }
     return *zkb_;
 }

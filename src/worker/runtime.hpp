@@ -1,12 +1,13 @@
 #pragma once
 // Wiring of one worker thread: its own database connection (store), queue connection, HTTP
 // client and ESI/zKillboard clients, plus the request budget shared by the whole process (and,
-// through the database, by every process of the deployment).
+// through the database, by every process of the deployment) and the process's clock.
 #include <memory>
 #include <mutex>
 #include <string>
 
 #include "config/config.hpp"
+#include "core/clock.hpp"
 #include "esi/esi_client.hpp"
 #include "esi/rate_budget.hpp"
 #include "esi/zkb_client.hpp"
@@ -19,11 +20,13 @@
 namespace kr::worker {
 
 /// One per process: the shared budget (kr_rate_state in DATABASE_URL, so processes on other
-/// machines sharing the database share it too).
+/// machines sharing the database share it too) and the clock every component reads the time from.
 class ProcessShared {
 public:
-    explicit ProcessShared(const config::Config& cfg);
+    /// Migrates the database. `clock` must outlive everything built from this object.
+    explicit ProcessShared(const config::Config& cfg, kr::Clock& clock = SystemClock::Instance());
     const config::Config& Cfg() const { return cfg_; }
+    kr::Clock& Clock() { return clock_; }
     esi::RateBudget& Budget() { return *budget_; }
     queue::RetryPolicy Policy() const;
     /// The process's KILLREPORT_DB_CONNECTIONS connections, shared by the threads of `run`.
@@ -31,6 +34,7 @@ public:
 
 private:
     config::Config cfg_;
+    kr::Clock& clock_;
     std::shared_ptr<esi::RateBudget> budget_;
     std::mutex pool_mu_;
     std::shared_ptr<store::StorePool> pool_;
@@ -48,6 +52,7 @@ public:
     queue::Queue& Queue() { return *queue_; }
     esi::EsiClient& Esi() { return *esi_; }
     esi::ZkbClient& Zkb();
+    kr::Clock& Clock() { return shared_.Clock(); }
     ProcessShared& Shared() { return shared_; }
 
 private:

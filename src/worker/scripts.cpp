@@ -13,6 +13,7 @@
 #include "core/esi_json.hpp"
 #include "core/esi_paths.hpp"
 #include "core/errors.hpp"
+#include "core/time_format.hpp"
 #include "log/log.hpp"
 #include "queue/messages.hpp"
 #include "core/entity_kind.hpp"
@@ -43,7 +44,11 @@ std::size_t PublishJobs(Runtime& rt, const std::vector<queue::ZkillboardJob>& jo
     q.Declare(queue::kZkillboardCharacter);
     std::vector<queue::OutMessage> out;
     out.reserve(jobs.size());
-    for (const auto& j : jobs) out.push_back({queue::BuildZkillboardJob(j), priority, 0});
+    const std::string now = IsoUtc(rt.Clock().NowMs());
+    for (auto j : jobs) {
+        j.queued_at = now;
+        out.push_back({queue::BuildZkillboardJob(j), priority, 0});
+    }
     q.Publish(queue::kZkillboardCharacter, out);
     return out.size();
 }
@@ -53,7 +58,8 @@ std::size_t PublishJobs(Runtime& rt, const std::vector<queue::ZkillboardJob>& jo
 std::size_t QueueAlliances(Runtime& rt) {
     auto ids = FetchIdList(rt, esi_paths::Alliances());
     spdlog::info("queue:alliances: {} alliance ids from ESI", ids.size());
-    return PublishIds(rt.Queue(), kr::KindInfo(kr::EntityKind::kAlliance).queue, ids, 0, "queue-alliances", 100);
+    return PublishIds(rt.Queue(), rt.Clock(), kr::KindInfo(kr::EntityKind::kAlliance).queue, ids, 0, "queue-alliances",
+                      100);
 }
 
 std::size_t QueueCorporations(Runtime& rt) {
@@ -64,14 +70,15 @@ std::size_t QueueCorporations(Runtime& rt) {
     for (Id id : npc) {
         if (!have.count(id)) missing.push_back(id);
     }
-    std::size_t n = PublishEntities(rt.Queue(), store, kr::EntityKind::kCorporation, missing, 0, "queue-corporations");
+    std::size_t n =
+        PublishEntities(rt.Queue(), store, rt.Clock(), kr::EntityKind::kCorporation, missing, 0, "queue-corporations");
     store::ScanOptions opts;
     opts.sources = store::kFromAll;
     for (Id after = 0;;) {
         auto ids = store.MissingReferencedIds(kr::EntityKind::kCorporation, after, kPage, opts);
         if (ids.empty()) break;
         after = ids.back();
-        n += PublishEntities(rt.Queue(), store, kr::EntityKind::kCorporation, ids, 0, "queue-corporations");
+        n += PublishEntities(rt.Queue(), store, rt.Clock(), kr::EntityKind::kCorporation, ids, 0, "queue-corporations");
     }
     spdlog::info("queue:corporations: {} NPC corporations listed by ESI, {} corporations queued", npc.size(), n);
     return n;
@@ -106,7 +113,7 @@ std::size_t QueueAllianceCorporations(Runtime& rt) {
         auto ids = rt.Store().ListIds(kr::EntityKind::kAlliance, after, kPage);
         if (ids.empty()) break;
         after = ids.back();
-        n += PublishIds(rt.Queue(), queue::kAllianceCorporations, ids, 5, queue::kAllianceCorporations);
+        n += PublishIds(rt.Queue(), rt.Clock(), queue::kAllianceCorporations, ids, 5, queue::kAllianceCorporations);
     }
     if (n == 0) spdlog::warn("queue:alliance-corporations: no alliances in the database (run queue:alliances first)");
     return n;
@@ -206,7 +213,7 @@ private:
 };
 
 void PublishPage(Runtime& rt, const ScanStage::Page& page) {
-    PublishIds(rt.Queue(), KindInfo(page.kind).queue, page.ids, 5, "killmail_scan", kPage);
+    PublishIds(rt.Queue(), rt.Clock(), KindInfo(page.kind).queue, page.ids, 5, "killmail_scan", kPage);
 }
 
 void MarkPage(Runtime& rt, const ScanStage::Page& page) { rt.Store().MarkPending(page.kind, page.ids); }
@@ -223,7 +230,7 @@ public:
     }
     void Push(kr::EntityKind kind, std::vector<Id> ids) {
         if (!publish_) {
-            PublishEntities(rt_.Queue(), rt_.Store(), kind, ids, 5, "killmail_scan", kPage);
+            PublishEntities(rt_.Queue(), rt_.Store(), rt_.Clock(), kind, ids, 5, "killmail_scan", kPage);
             return;
         }
         publish_->Push({kind, std::move(ids)});

@@ -3,6 +3,7 @@
 #include "core/errors.hpp"
 #include "core/esi_json.hpp"
 #include "core/esi_paths.hpp"
+#include "core/time_format.hpp"
 #include "log/log.hpp"
 #include "queue/messages.hpp"
 #include "worker/publisher.hpp"
@@ -10,8 +11,9 @@
 namespace kr::worker {
 
 ZkillboardWorker::ZkillboardWorker(ZkillboardWorkerOptions options, store::Store& store, esi::EsiClient& esi,
-                                   esi::ZkbClient& zkb, Settler& settler, Committer* committer)
-    : options_(options), store_(store), esi_(esi), zkb_(zkb), settler_(settler), committer_(committer) {
+                                   esi::ZkbClient& zkb, Settler& settler, const Clock& clock,
+                                   Committer* committer)
+    : options_(options), store_(store), esi_(esi), zkb_(zkb), settler_(settler), clock_(clock), committer_(committer) {
     if (options_.concurrency <= 0) options_.concurrency = 1;
     // A page fetch can wait minutes (a zKillboard 429 pause): keep the queue connection alive.
     zkb_.SetIdleHook([this] { settler_.KeepAlive(); });
@@ -199,7 +201,7 @@ void ZkillboardWorker::Finish(Page& p) {
         // to a manual scan).
         for (const auto& k : EntityKinds()) {
             c.published += static_cast<std::int64_t>(
-                PublishEntities(settler_.Queue(), store_, k.kind, p.missing[k.kind], 5, "zkillboard_sync"));
+                PublishEntities(settler_.Queue(), store_, clock_, k.kind, p.missing[k.kind], 5, "zkillboard_sync"));
         }
         spdlog::debug("zkillboard: character {} page {}: {} listed, {} new; zkb {:.0f} ms, esi {:.0f} ms, store {:.0f} "
                       "ms, queue {:.0f} ms",
@@ -210,7 +212,7 @@ void ZkillboardWorker::Finish(Page& p) {
         if (p.page < options_.max_pages) {
             auto next = p.job;
             next.page = p.page + 1;
-            next.queued_at.clear();
+            next.queued_at = IsoUtc(clock_.NowMs());
             settler_.Queue().Publish(queue::kZkillboardCharacter, {{queue::BuildZkillboardJob(next), d.priority, 0}});
             ++c.published;
         }

@@ -20,6 +20,7 @@
 #include <optional>
 #include <unordered_set>
 
+#include "core/clock.hpp"
 #include "esi/esi_client.hpp"
 #include "esi/zkb_client.hpp"
 #include "queue/messages.hpp"
@@ -36,8 +37,9 @@ struct ZkillboardWorkerOptions {
 
 class ZkillboardWorker final : public Worker {
 public:
+    /// `clock`: the published messages' queuedAt.
     ZkillboardWorker(ZkillboardWorkerOptions options, store::Store& store, esi::EsiClient& esi, esi::ZkbClient& zkb,
-                     Settler& settler, Committer* committer = nullptr);
+                     Settler& settler, const Clock& clock, Committer* committer = nullptr);
     ~ZkillboardWorker() override;
     std::string Name() const override { return "worker:zkillboard"; }
     std::vector<std::string> Queues() const override;
@@ -83,6 +85,7 @@ private:
     esi::EsiClient& esi_;
     esi::ZkbClient& zkb_;
     Settler& settler_;
+    const Clock& clock_;
     Committer* committer_;
     std::unique_ptr<Page> storing_;  ///< the page the committer stores
     std::unordered_set<Id> storing_ids_;  ///< its killmails: not fetched again for the next page
