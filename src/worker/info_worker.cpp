@@ -10,7 +10,7 @@
 namespace kr::worker {
 
 InfoWorker::InfoWorker(InfoWorkerOptions options, store::Store& store, esi::EsiClient& esi, Settler& settler,
-                       const Clock& clock, Committer* committer)
+                       const Clock& clock, Executor<store::Store>* committer)
     : options_(options), store_(store), esi_(esi), settler_(settler), clock_(clock), committer_(committer) {
     if (options_.concurrency <= 0) options_.concurrency = KindInfo(options_.kind).default_concurrency;
 }
@@ -190,7 +190,7 @@ void InfoWorker::StartCommit() {
     done_.clear();
     auto batch = std::make_shared<store::EntityBatch>(Merge(committing_));
     commit_result_ = std::make_shared<store::EntityBatchResult>();
-    committer_->Start([batch, result = commit_result_](store::Store& s) { *result = s.ApplyEntityBatch(*batch); });
+    committer_->Submit([batch, result = commit_result_](store::Store& s) { *result = s.ApplyEntityBatch(*batch); });
 }
 
 void InfoWorker::CollectCommit(std::chrono::milliseconds wait) {

@@ -17,7 +17,7 @@
 #include "core/entity_kind.hpp"
 #include "esi/esi_client.hpp"
 #include "store/store.hpp"
-#include "worker/committer.hpp"
+#include "worker/executor.hpp"
 #include "worker/worker_loop.hpp"
 
 namespace kr::worker {
@@ -37,7 +37,7 @@ public:
     /// fetching; without it each batch commits on `store`, in Pump. `clock` decides freshness,
     /// 404 expiry and when answered messages are due for a commit.
     InfoWorker(InfoWorkerOptions options, store::Store& store, esi::EsiClient& esi, Settler& settler,
-               const Clock& clock, Committer* committer = nullptr);
+               const Clock& clock, Executor<store::Store>* committer = nullptr);
 
     std::string Name() const override { return KindInfo(options_.kind).command; }
     std::vector<std::string> Queues() const override { return {KindInfo(options_.kind).queue}; }
@@ -71,7 +71,7 @@ private:
     esi::EsiClient& esi_;
     Settler& settler_;
     const Clock& clock_;
-    Committer* committer_;
+    Executor<store::Store>* committer_;
     std::vector<Done> committing_;  ///< the batch the committer works on
     std::shared_ptr<store::EntityBatchResult> commit_result_;
     std::size_t in_flight_ = 0;

@@ -12,7 +12,7 @@ namespace kr::worker {
 
 ZkillboardWorker::ZkillboardWorker(ZkillboardWorkerOptions options, store::Store& store, esi::EsiClient& esi,
                                    esi::ZkbClient& zkb, Settler& settler, const Clock& clock,
-                                   Committer* committer)
+                                   Executor<store::Store>* committer)
     : options_(options), store_(store), esi_(esi), zkb_(zkb), settler_(settler), clock_(clock), committer_(committer) {
     if (options_.concurrency <= 0) options_.concurrency = 1;
     // A page fetch can wait minutes (a zKillboard 429 pause): keep the queue connection alive.
@@ -58,7 +58,7 @@ void ZkillboardWorker::Process(const queue::Delivery& d) {
     storing_ = std::move(page);
     storing_ids_.clear();
     for (const auto& km : storing_->killmails) storing_ids_.insert(km.killmail_id);
-    committer_->Start([p = storing_.get()](store::Store& s) { Store(s, *p); });
+    committer_->Submit([p = storing_.get()](store::Store& s) { Store(s, *p); });
 }
 
 void ZkillboardWorker::ForgetSeen() {

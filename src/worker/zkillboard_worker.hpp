@@ -12,9 +12,9 @@
 //      long (RabbitMQ's consumer_timeout is 30 min) and a restart resumes at the page it was on.
 // A killmail ESI cannot serve (404/422) dead-letters the page message after the rest is stored
 // (dead:retry replays it); a transient failure retries the page (stored killmails are skipped).
-// With a Committer (PostgreSQL), step 3 and the lookups of step 4 run on its thread and
-// connection while this thread fetches the next page; steps 4 (publish) and 5 follow on this
-// thread once the page is stored.
+// With a committer (an Executor with a store of its own; PostgreSQL), step 3 and the lookups of
+// step 4 run on its thread and connection while this thread fetches the next page; steps 4
+// (publish) and 5 follow on this thread once the page is stored.
 #include <array>
 #include <memory>
 #include <optional>
@@ -25,7 +25,7 @@
 #include "esi/zkb_client.hpp"
 #include "queue/messages.hpp"
 #include "store/store.hpp"
-#include "worker/committer.hpp"
+#include "worker/executor.hpp"
 #include "worker/worker_loop.hpp"
 
 namespace kr::worker {
@@ -39,7 +39,7 @@ class ZkillboardWorker final : public Worker {
 public:
     /// `clock`: the published messages' queuedAt.
     ZkillboardWorker(ZkillboardWorkerOptions options, store::Store& store, esi::EsiClient& esi, esi::ZkbClient& zkb,
-                     Settler& settler, const Clock& clock, Committer* committer = nullptr);
+                     Settler& settler, const Clock& clock, Executor<store::Store>* committer = nullptr);
     ~ZkillboardWorker() override;
     std::string Name() const override { return "worker:zkillboard"; }
     std::vector<std::string> Queues() const override;
@@ -86,7 +86,7 @@ private:
     esi::ZkbClient& zkb_;
     Settler& settler_;
     const Clock& clock_;
-    Committer* committer_;
+    Executor<store::Store>* committer_;
     std::unique_ptr<Page> storing_;  ///< the page the committer stores
     std::unordered_set<Id> storing_ids_;  ///< its killmails: not fetched again for the next page
     std::int64_t stored_ = 0;
