@@ -12,6 +12,7 @@
 #include "esi/rate_budget.hpp"
 #include "esi/zkb_client.hpp"
 #include "http/curl_http_client.hpp"
+#include "http/http_client.hpp"
 #include "queue/consumer.hpp"
 #include "queue/queue.hpp"
 #include "store/pooled_store.hpp"
@@ -46,6 +47,9 @@ public:
     /// concurrency sizes the HTTP client (transfers in flight). pooled: the store uses the
     /// process's shared connections instead of one of its own (`run`, many worker threads).
     Runtime(ProcessShared& shared, int concurrency, bool pooled = false);
+    /// The same over HTTP clients the caller owns (for ESI and for zKillboard; may be one), which
+    /// must outlive the runtime — instead of libcurl clients of its own.
+    Runtime(ProcessShared& shared, int concurrency, http::HttpClient& esi_http, http::HttpClient& zkb_http);
     ~Runtime();
 
     store::Store& Store() { return *store_; }
@@ -56,12 +60,16 @@ public:
     ProcessShared& Shared() { return shared_; }
 
 private:
+    /// Opens the store and the queue and builds the ESI client over `esi_http`.
+    void Open(int concurrency, bool pooled, http::HttpClient& esi_http);
+
     ProcessShared& shared_;
     std::unique_ptr<store::Store> store_;
     std::unique_ptr<queue::Queue> queue_;
-    std::unique_ptr<http::CurlHttpClient> http_;
+    std::unique_ptr<http::CurlHttpClient> own_http_;      ///< ESI's, unless given
     std::unique_ptr<esi::EsiClient> esi_;
-    std::unique_ptr<http::CurlHttpClient> zkb_http_;
+    std::unique_ptr<http::CurlHttpClient> own_zkb_http_;  ///< zKillboard's, unless given (made on first use)
+    http::HttpClient* zkb_http_ = nullptr;
     std::unique_ptr<esi::ZkbClient> zkb_;
 };
 
