@@ -24,11 +24,11 @@
 #include "store/store.hpp"
 
 using namespace kr;
-using Clock = std::chrono::steady_clock;
+using Steady = std::chrono::steady_clock;  // kr::Clock is the wall clock
 
 namespace {
 
-double Seconds(Clock::time_point since) { return std::chrono::duration<double>(Clock::now() - since).count(); }
+double Seconds(Steady::time_point since) { return std::chrono::duration<double>(Steady::now() - since).count(); }
 
 /// CPU seconds (user + system) of this process.
 double SelfCpu() {
@@ -59,7 +59,7 @@ double ProcCpu(long pid) {
 /// work the CPU figure is what the store costs, the wall figure what we got.
 struct Meter {
     long backend_pid = 0;
-    Clock::time_point t0 = Clock::now();
+    Steady::time_point t0 = Steady::now();
     double cpu0 = SelfCpu(), server0 = ProcCpu(backend_pid);
     explicit Meter(long pid) : backend_pid(pid), server0(ProcCpu(pid)) {}
     double Wall() const { return Seconds(t0); }
@@ -273,10 +273,10 @@ void BenchScan(const std::string& admin_dsn, std::int64_t n, std::size_t page, b
         auto conn = db::Open(WithDatabase(admin_dsn, name));
         db::Migrate(*conn);
         auto store = store::OpenStore(WithDatabase(admin_dsn, name));
-        auto t0 = Clock::now();
+        auto t0 = Steady::now();
         if (!exists) GenerateKillmails(*conn, n);
         double gen = Seconds(t0);
-        t0 = Clock::now();
+        t0 = Steady::now();
         conn->ExecScript("DELETE FROM kr_pending_entities");
         conn->ExecScript("VACUUM ANALYZE");
         std::printf("[scan %lld killmails] generated in %.1f s, VACUUM ANALYZE %.1f s\n", static_cast<long long>(n),
@@ -287,7 +287,7 @@ void BenchScan(const std::string& admin_dsn, std::int64_t n, std::size_t page, b
             std::size_t total = 0;
             for (const auto& info : kr::EntityKinds()) {
                 const auto kind = info.kind;
-                auto k0 = Clock::now();
+                auto k0 = Steady::now();
                 std::size_t found = 0, pages = 0;
                 Id after = 0;
                 for (;;) {

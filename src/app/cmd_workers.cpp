@@ -14,6 +14,7 @@
 #include "core/errors.hpp"
 #include "log/log.hpp"
 #include "worker/alliance_corporations_worker.hpp"
+#include "worker/executor.hpp"
 #include "worker/info_worker.hpp"
 #include "worker/runtime.hpp"
 #include "worker/scripts.hpp"
@@ -23,6 +24,9 @@
 namespace kr::app {
 
 namespace {
+
+/// Commits of a worker on a second connection (worker/executor.hpp).
+using Committer = worker::Executor<store::Store>;
 
 /// A worker command: what `worker:*` runs and what `run` runs on one of its threads.
 struct WorkerSpec {
@@ -35,7 +39,7 @@ struct WorkerSpec {
     /// Commits on a second connection (a Committer) in a process of its own on PostgreSQL.
     bool commits_apart = false;
     std::function<std::unique_ptr<worker::Worker>(int concurrency, worker::Runtime&, worker::Settler&,
-                                                  const config::Config&, worker::Committer*)>
+                                                  const config::Config&, Committer*)>
         make;
 };
 
@@ -47,31 +51,31 @@ const std::vector<WorkerSpec>& Workers() {
                        "zkillboard_character_queue: a character's zKillboard history page by page → killmails",
                        queue::kZkillboardCharacter, 1, 32, true,
                        [](int concurrency, worker::Runtime& rt, worker::Settler& settler, const config::Config&,
-                          worker::Committer* committer) -> std::unique_ptr<worker::Worker> {
+                          Committer* committer) -> std::unique_ptr<worker::Worker> {
                            worker::ZkillboardWorkerOptions o;
                            o.concurrency = concurrency;
                            return std::make_unique<worker::ZkillboardWorker>(o, rt.Store(), rt.Esi(), rt.Zkb(),
-                                                                             settler, committer);
+                                                                             settler, rt.Clock(), committer);
                        }});
         out.push_back({"worker:alliance-corporations",
                        "esi_alliance_corporations_queue → /alliances/{id}/corporations/ → esi_corporation_info_queue",
                        queue::kAllianceCorporations, 5, 0, false,
                        [](int concurrency, worker::Runtime& rt, worker::Settler& settler, const config::Config&,
-                          worker::Committer*) -> std::unique_ptr<worker::Worker> {
+                          Committer*) -> std::unique_ptr<worker::Worker> {
                            return std::make_unique<worker::AllianceCorporationsWorker>(concurrency, rt.Store(),
-                                                                                       rt.Esi(), settler);
+                                                                                       rt.Esi(), settler, rt.Clock());
                        }});
         for (const auto& k : EntityKinds()) {
             out.push_back({k.command, k.help, k.queue, k.default_concurrency, 0, true,
                            [kind = k.kind](int concurrency, worker::Runtime& rt, worker::Settler& settler,
                                            const config::Config& cfg,
-                                           worker::Committer* committer) -> std::unique_ptr<worker::Worker> {
+                                           Committer* committer) -> std::unique_ptr<worker::Worker> {
                                worker::InfoWorkerOptions o;
                                o.kind = kind;
                                o.concurrency = concurrency;
                                o.max_age_ms = cfg.max_age_seconds * 1000;
                                return std::make_unique<worker::InfoWorker>(o, rt.Store(), rt.Esi(), settler,
-                                                                           committer);
+                                                                           rt.Clock(), committer);
                            }});
         }
         return out;
@@ -96,9 +100,9 @@ void RunOne(worker::ProcessShared& shared, const WorkerSpec& spec, int concurren
     // keeps fetching (a commit is several network round trips; a zKillboard page's takes as long
     // as fetching the next page). Not in `run` (its threads share a small pool) and not on SQLite
     // (one writer at a time).
-    std::unique_ptr<worker::Committer> committer;
+    std::unique_ptr<Committer> committer;
     if (!pooled && spec.commits_apart && shared.Cfg().UsesPostgres()) {
-        committer = std::make_unique<worker::Committer>(store::OpenStore(shared.Cfg().database_url));
+        committer = std::make_unique<Committer>(store::OpenStore(shared.Cfg().database_url, shared.Clock()));
     }
     auto w = spec.make(concurrency, rt, settler, shared.Cfg(), committer.get());
     worker::SummaryLogger summary(w->Name(), counters);
@@ -185,7 +189,7 @@ int CmdStatus(const Context& ctx) {
         std::printf("  %-34s %10s %10s %10s %10s %8s\n", name.c_str(), num(s.ready).c_str(), num(s.unacked).c_str(),
                     num(s.consumers).c_str(), num(s.retrying).c_str(), num(s.dead).c_str());
     }
-    auto now_us = http::SystemClock::Instance().NowUs();
+    auto now_us = shared.Clock().NowUs();
     auto esi_state = shared.Budget().Load("esi");
     std::printf("ESI: budget %s", ctx.cfg.esi_rate_limit > 0 ? (std::to_string(static_cast<int>(ctx.cfg.esi_rate_limit)) + " req/s shared").c_str() : "off");
     if (esi_state.remaining && esi_state.reset_at_us > now_us) {

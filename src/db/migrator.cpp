@@ -1,9 +1,9 @@
 #include "db/migrator.hpp"
 
-#include <chrono>
-#include <ctime>
 #include <set>
 #include <utility>
+
+#include "core/time_format.hpp"
 
 namespace kr::db {
 
@@ -20,16 +20,6 @@ constexpr std::string_view kPgLock = "SELECT pg_advisory_xact_lock(727274001)";
 constexpr std::string_view kPgTableExists = "SELECT to_regclass('public.killmails') IS NOT NULL";
 constexpr std::string_view kSqliteTableExists =
     "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'killmails'";
-
-std::string NowIso() {
-    auto now = std::chrono::system_clock::now();
-    auto t = std::chrono::system_clock::to_time_t(now);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
 
 std::set<std::pair<std::string, int>> Applied(Connection& conn) {
     std::set<std::pair<std::string, int>> done;
@@ -58,7 +48,7 @@ std::vector<std::string> PendingMigrations(Connection& conn) {
     return pending;
 }
 
-MigrateReport Migrate(Connection& conn, const std::string& only_module) {
+MigrateReport Migrate(Connection& conn, const std::string& only_module, const Clock& clock) {
     MigrateReport report;
     bool pg = conn.GetDialect() == Dialect::kPostgres;
     {
@@ -75,7 +65,8 @@ MigrateReport Migrate(Connection& conn, const std::string& only_module) {
         auto done = Applied(conn);
         if (done.count({m.module, m.version})) continue;  // tx rolls back (nothing written)
         conn.ExecScript(pg ? m.postgres_sql : m.sqlite_sql);
-        conn.Exec(kInsertApplied, {m.module, static_cast<std::int64_t>(m.version), m.description, NowIso()});
+        conn.Exec(kInsertApplied, {m.module, static_cast<std::int64_t>(m.version), m.description,
+                                    IsoUtc(clock.NowMs(), IsoPrecision::kSeconds)});
         tx.Commit();
         report.applied.push_back(m.module + "/" + std::to_string(m.version) + " " + m.description);
     }

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/clock.hpp"
 #include "db/connection.hpp"
 
 namespace kr::db {
@@ -30,7 +31,9 @@ std::vector<Migration> AllMigrations();
 /// Applies what is missing. Safe to run again and against a database that already holds
 /// KillReport's tables (those are only created when absent, never altered).
 /// `only_module` limits it to one module's migrations (a component that needs just its own tables).
-MigrateReport Migrate(Connection& conn, const std::string& only_module = {});
+/// `clock` dates the kr_schema_migrations rows.
+MigrateReport Migrate(Connection& conn, const std::string& only_module = {},
+                      const Clock& clock = SystemClock::Instance());
 
 /// Migrations that are known but not applied yet (empty = the schema is current).
 std::vector<std::string> PendingMigrations(Connection& conn);

@@ -133,7 +133,7 @@ std::string EsiClient::RouteTemplate(const std::string& path) {
     return out;
 }
 
-EsiClient::EsiClient(EsiOptions options, http::HttpClient& http, RateBudget& budget, http::Clock& clock)
+EsiClient::EsiClient(EsiOptions options, http::HttpClient& http, RateBudget& budget, Clock& clock)
     : options_(std::move(options)),
       http_(http),
       budget_(budget),

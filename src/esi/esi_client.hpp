@@ -26,9 +26,9 @@
 #include <vector>
 
 #include "core/cache_entry.hpp"
+#include "core/clock.hpp"
 #include "esi/pacer.hpp"
 #include "esi/rate_budget.hpp"
-#include "http/clock.hpp"
 #include "http/curl_http_client.hpp"
 #include "http/http_client.hpp"
 
@@ -118,7 +118,7 @@ public:
     /// http, budget and clock must outlive the client. cache (optional): the client looks up
     /// entries for GETs submitted without one and stores new entries after 200/304.
     EsiClient(EsiOptions options, http::HttpClient& http, RateBudget& budget,
-              http::Clock& clock = http::SystemClock::Instance());
+              Clock& clock = SystemClock::Instance());
     ~EsiClient();
     EsiClient(const EsiClient&) = delete;
     EsiClient& operator=(const EsiClient&) = delete;
@@ -167,7 +167,7 @@ private:
     EsiOptions options_;
     http::HttpClient& http_;
     RateBudget& budget_;
-    http::Clock& clock_;
+    Clock& clock_;
     Pacer pacer_;
     std::deque<std::shared_ptr<Job>> ready_;
     std::unordered_map<std::string, std::shared_ptr<Job>> coalesce_;

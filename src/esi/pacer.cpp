@@ -5,7 +5,7 @@
 
 namespace kr::esi {
 
-Pacer::Pacer(RateBudget& budget, http::Clock& clock, std::string key, PacerOptions options)
+Pacer::Pacer(RateBudget& budget, Clock& clock, std::string key, PacerOptions options)
     : budget_(budget), clock_(clock), key_(std::move(key)), options_(options) {
     if (options_.rate > 0) {
         interval_us_ = static_cast<std::int64_t>(

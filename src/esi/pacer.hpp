@@ -10,8 +10,8 @@
 #include <deque>
 #include <string>
 
+#include "core/clock.hpp"
 #include "esi/rate_budget.hpp"
-#include "http/clock.hpp"
 
 namespace kr::esi {
 
@@ -31,7 +31,7 @@ inline PacerOptions WithRate(PacerOptions options, double rate) {
 
 class Pacer {
 public:
-    Pacer(RateBudget& budget, http::Clock& clock, std::string key, PacerOptions options);
+    Pacer(RateBudget& budget, Clock& clock, std::string key, PacerOptions options);
 
     bool Enabled() const { return interval_us_ > 0; }
     std::int64_t IntervalUs() const { return interval_us_; }
@@ -52,7 +52,7 @@ public:
 
 private:
     RateBudget& budget_;
-    http::Clock& clock_;
+    Clock& clock_;
     std::string key_;
     PacerOptions options_;
     std::int64_t interval_us_ = 0;

@@ -149,7 +149,7 @@ constexpr std::int64_t kRecalibrateUs = 10'000'000;
 
 }  // namespace
 
-DbBudget::DbBudget(std::string db_url, http::Clock& clock) : url_(std::move(db_url)), clock_(clock) {
+DbBudget::DbBudget(std::string db_url, Clock& clock) : url_(std::move(db_url)), clock_(clock) {
     std::lock_guard lock(mu_);
     OffsetUs();
 }
@@ -240,7 +240,7 @@ RateState DbBudget::Observe(const std::string& key, const Observation& obs) {
     });
 }
 
-std::shared_ptr<RateBudget> MakeBudget(const std::string& db_url, http::Clock& clock) {
+std::shared_ptr<RateBudget> MakeBudget(const std::string& db_url, Clock& clock) {
     if (db_url.empty()) return std::make_shared<InProcessBudget>(clock);
     return std::make_shared<DbBudget>(db_url, clock);
 }

@@ -26,7 +26,7 @@
 #include <optional>
 #include <string>
 
-#include "http/clock.hpp"
+#include "core/clock.hpp"
 
 namespace kr::db {
 class Connection;
@@ -72,7 +72,7 @@ public:
 /// In-process state, thread-safe (one instance shared by all threads of a process).
 class InProcessBudget final : public RateBudget {
 public:
-    explicit InProcessBudget(http::Clock& clock = http::SystemClock::Instance()) : clock_(clock) {}
+    explicit InProcessBudget(Clock& clock = SystemClock::Instance()) : clock_(clock) {}
     SlotGrant Reserve(const std::string& key, std::int64_t interval_us, int count) override;
     RateState Load(const std::string& key) override;
     RateState Observe(const std::string& key, const Observation& obs) override;
@@ -82,7 +82,7 @@ private:
         std::int64_t next_at = 0;
         RateState s;
     };
-    http::Clock& clock_;
+    Clock& clock_;
     std::mutex mu_;
     std::map<std::string, Row> rows_;
 };
@@ -93,7 +93,7 @@ private:
 /// reopened on the next call; the failing call throws kr::TransientError.
 class DbBudget final : public RateBudget {
 public:
-    explicit DbBudget(std::string db_url, http::Clock& clock = http::SystemClock::Instance());
+    explicit DbBudget(std::string db_url, Clock& clock = SystemClock::Instance());
     ~DbBudget() override;
     SlotGrant Reserve(const std::string& key, std::int64_t interval_us, int count) override;
     RateState Load(const std::string& key) override;
@@ -106,7 +106,7 @@ private:
     auto Guarded(F&& f) -> decltype(f());
 
     std::string url_;
-    http::Clock& clock_;
+    Clock& clock_;
     std::mutex mu_;
     std::unique_ptr<db::Connection> conn_;
     std::int64_t offset_us_ = 0;     ///< database clock − local clock (PostgreSQL)
@@ -114,7 +114,7 @@ private:
 };
 
 /// "" → InProcessBudget, otherwise DbBudget(url).
-std::shared_ptr<RateBudget> MakeBudget(const std::string& db_url, http::Clock& clock = http::SystemClock::Instance());
+std::shared_ptr<RateBudget> MakeBudget(const std::string& db_url, Clock& clock = SystemClock::Instance());
 
 /// Merge rule shared by both implementations (and mirrored in DbBudget's SQL).
 void MergeObservation(RateState& s, const Observation& obs, std::int64_t now_us);

@@ -19,7 +19,7 @@ void ZkbPage::ThrowIfError(const std::string& context) const {
     if (status == Status::kClientError) throw PermanentError("zkb_" + std::to_string(http_status), context + ": " + error);
 }
 
-ZkbClient::ZkbClient(ZkbOptions options, http::HttpClient& http, RateBudget& budget, http::Clock& clock)
+ZkbClient::ZkbClient(ZkbOptions options, http::HttpClient& http, RateBudget& budget, Clock& clock)
     : options_(std::move(options)),
       http_(http),
       budget_(budget),

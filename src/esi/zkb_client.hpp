@@ -12,11 +12,11 @@
 #include <random>
 #include <string>
 
+#include "core/clock.hpp"
 #include "core/model.hpp"
 #include "esi/esi_client.hpp"
 #include "esi/pacer.hpp"
 #include "esi/rate_budget.hpp"
-#include "http/clock.hpp"
 #include "http/http_client.hpp"
 
 namespace kr::esi {
@@ -55,7 +55,7 @@ struct ZkbPage {
 class ZkbClient {
 public:
     ZkbClient(ZkbOptions options, http::HttpClient& http, RateBudget& budget,
-              http::Clock& clock = http::SystemClock::Instance());
+              Clock& clock = SystemClock::Instance());
 
     ZkbPage FetchCharacterPage(Id character_id, int page);
     /// Any path relative to base_url (must end with '/').
@@ -75,7 +75,7 @@ private:
     ZkbOptions options_;
     http::HttpClient& http_;
     RateBudget& budget_;
-    http::Clock& clock_;
+    Clock& clock_;
     Pacer pacer_;
     std::mt19937_64 rng_;
     std::int64_t requests_ = 0;

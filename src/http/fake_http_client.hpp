@@ -7,7 +7,7 @@
 #include <map>
 #include <optional>
 
-#include "http/clock.hpp"
+#include "core/clock.hpp"
 #include "http/http_client.hpp"
 
 namespace kr::http {

@@ -1,11 +1,11 @@
 #include "queue/messages.hpp"
 
 #include <cmath>
-#include <ctime>
 
 #include <nlohmann/json.hpp>
 
 #include "core/errors.hpp"
+#include "core/time_format.hpp"
 
 namespace kr::queue {
 
@@ -80,14 +80,7 @@ std::string NowIfEmpty(const std::string& s) {
 }  // namespace
 
 std::string IsoTimestamp(std::chrono::system_clock::time_point t) {
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-    std::time_t secs = static_cast<std::time_t>(ms / 1000);
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    char buf[40];
-    std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-    std::snprintf(buf + n, sizeof buf - n, ".%03dZ", static_cast<int>(ms % 1000));
-    return buf;
+    return IsoUtc(std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count());
 }
 
 std::string BuildEntityMessage(const EntityMessage& m) {

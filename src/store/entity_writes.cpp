@@ -1,6 +1,7 @@
 // SqlStore, part 1: entities and their kr_http_cache rows, one transaction per batch.
 #include <algorithm>
 
+#include "core/time_format.hpp"
 #include "store/sql_store.hpp"
 #include "store/tables.hpp"
 
@@ -30,8 +31,8 @@ UpsertCounts SqlStore::UpsertEntities(EntityKind kind, const std::vector<const E
 }
 
 EntityBatchResult SqlStore::ApplyEntityBatch(const EntityBatch& batch) {
-    std::int64_t now_ms = NowMs();
-    std::string now = IsoFromMs(now_ms);
+    const std::int64_t now_ms = clock_.NowMs();
+    const std::string now = IsoUtc(now_ms);
     EntityBatchResult result;
     PerKind<std::vector<const Entity*>> by_kind;
     for (const auto& e : batch.entities) by_kind[KindOf(e)].push_back(&e);

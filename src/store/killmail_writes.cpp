@@ -1,6 +1,7 @@
 // SqlStore, part 2: killmails with their victim, attackers, items and nested items.
 #include <algorithm>
 
+#include "core/time_format.hpp"
 #include "store/sql_store.hpp"
 #include "store/tables.hpp"
 
@@ -73,7 +74,7 @@ StoreKillmailsResult SqlStore::StoreKillmails(const std::vector<Killmail>& killm
     std::sort(todo.begin(), todo.end(),
               [](const Killmail* a, const Killmail* b) { return a->killmail_id < b->killmail_id; });
     db::Transaction tx(*conn_);
-    WriteKillmails(todo, IsoFromMs(NowMs()), result);
+    WriteKillmails(todo, IsoUtc(clock_.NowMs()), result);
     tx.Commit();
     return result;
 }

@@ -7,7 +7,7 @@ namespace kr::store {
 using detail::Param;
 using detail::Rows;
 
-PgStore::PgStore(std::unique_ptr<db::Connection> conn) : SqlStore(std::move(conn)) {}
+PgStore::PgStore(std::unique_ptr<db::Connection> conn, const Clock& clock) : SqlStore(std::move(conn), clock) {}
 
 std::string PgStore::IdSetSql(int n) const { return " = ANY($" + std::to_string(n) + "::bigint[])"; }
 Param PgStore::IdSetParam(const std::vector<Id>& ids) const { return db::PgIntArray(ids); }

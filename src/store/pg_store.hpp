@@ -11,7 +11,7 @@ namespace kr::store {
 
 class PgStore final : public detail::SqlStore {
 public:
-    explicit PgStore(std::unique_ptr<db::Connection> conn);
+    PgStore(std::unique_ptr<db::Connection> conn, const Clock& clock);
     Freshness LookupFreshness(EntityKind kind, const std::vector<Id>& ids,
                               const std::vector<std::string>& paths) override;
 

@@ -6,7 +6,8 @@
 
 namespace kr::store {
 
-StorePool::StorePool(std::string database_url, int size) : url_(std::move(database_url)), size_(std::max(1, size)) {}
+StorePool::StorePool(std::string database_url, int size, const Clock& clock)
+    : url_(std::move(database_url)), size_(std::max(1, size)), clock_(clock) {}
 
 StorePool::Lease StorePool::Acquire() {
     std::unique_lock lock(mu_);
@@ -20,7 +21,7 @@ StorePool::Lease StorePool::Acquire() {
             ++opened_;
             lock.unlock();
             try {
-                return Lease(*this, OpenStore(url_));
+                return Lease(*this, OpenStore(url_, clock_));
             } catch (...) {
                 std::lock_guard again(mu_);
                 --opened_;

@@ -14,7 +14,8 @@ namespace kr::store {
 
 class StorePool {
 public:
-    StorePool(std::string database_url, int size);
+    /// `clock` (which must outlive the pool) is its stores' (OpenStore).
+    StorePool(std::string database_url, int size, const Clock& clock = SystemClock::Instance());
     int Size() const { return size_; }
 
     class Lease {
@@ -36,6 +37,7 @@ private:
     void Return(std::unique_ptr<Store> store);
     std::string url_;
     int size_;
+    const Clock& clock_;
     int opened_ = 0;
     std::mutex mu_;
     std::condition_variable cv_;
@@ -76,8 +78,8 @@ public:
     std::vector<Id> FilterMissing(EntityKind k, const std::vector<Id>& ids, const ScanOptions& o) override {
         return pool_->Acquire()->FilterMissing(k, ids, o);
     }
-    void MarkPending(EntityKind k, const std::vector<Id>& ids, std::int64_t now_ms) override {
-        pool_->Acquire()->MarkPending(k, ids, now_ms);
+    void MarkPending(EntityKind k, const std::vector<Id>& ids) override {
+        pool_->Acquire()->MarkPending(k, ids);
     }
     TableCounts Counts() override { return pool_->Acquire()->Counts(); }
 

@@ -66,7 +66,7 @@ std::vector<Id> SqlStore::MissingReferencedIds(EntityKind kind, Id after, std::s
         if (ref.source & options.sources) refs.push_back(ref);
     }
     if (refs.empty()) return out;
-    const std::int64_t now = options.now_ms ? options.now_ms : NowMs();
+    const std::int64_t now = clock_.NowMs();
     const std::int64_t pending_since = now - options.pending_ttl.count();
     const std::string kind_name = KindInfo(kind).name;
     const std::int64_t chunk = static_cast<std::int64_t>(std::clamp<std::size_t>(limit, 10000, 50000));
@@ -110,7 +110,7 @@ std::vector<Id> SqlStore::FilterMissing(EntityKind kind, const std::vector<Id>& 
         candidates.erase(std::remove_if(candidates.begin(), candidates.end(), IsNpcCharacter), candidates.end());
     }
     if (candidates.empty()) return out;
-    const std::int64_t now = options.now_ms ? options.now_ms : NowMs();
+    const std::int64_t now = clock_.NowMs();
     auto r = conn_->ExecPlannedPerCall(MissingFilterSql(kind),
                                        {IdSetParam(candidates), std::string(KindInfo(kind).name),
                                         now - options.pending_ttl.count(), now, candidates.front(), candidates.back()});
@@ -119,9 +119,9 @@ std::vector<Id> SqlStore::FilterMissing(EntityKind kind, const std::vector<Id>& 
     return out;
 }
 
-void SqlStore::MarkPending(EntityKind kind, const std::vector<Id>& ids, std::int64_t now_ms) {
+void SqlStore::MarkPending(EntityKind kind, const std::vector<Id>& ids) {
     if (ids.empty()) return;
-    std::int64_t now = now_ms ? now_ms : NowMs();
+    const std::int64_t now = clock_.NowMs();
     std::vector<Id> sorted = ids;
     std::sort(sorted.begin(), sorted.end());
     sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());

@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
-#include <ctime>
 
 #include "core/errors.hpp"
+#include "core/time_format.hpp"
 #include "store/tables.hpp"
 
 namespace kr::store::detail {
@@ -13,21 +13,6 @@ namespace kr::store::detail {
 const char* const kCacheColumns = "path, etag, last_modified, expires_at, status, checked_at, entity_kind, entity_id";
 
 // ---- helpers ----------------------------------------------------------------------------------
-
-std::string IsoFromMs(std::int64_t ms) {
-    std::time_t secs = static_cast<std::time_t>(ms / 1000);
-    int millis = static_cast<int>(ms % 1000);
-    if (millis < 0) {
-        millis += 1000;
-        secs -= 1;
-    }
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    char buf[96];
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
-    return buf;
-}
 
 std::string PgArrayLiteral(const std::vector<Param>& column) {
     std::string out;
@@ -69,7 +54,7 @@ std::string PgArrayLiteral(const std::vector<Param>& column) {
 
 // ---- SqlStore ---------------------------------------------------------------------------------
 
-SqlStore::SqlStore(std::unique_ptr<db::Connection> conn) : conn_(std::move(conn)) {}
+SqlStore::SqlStore(std::unique_ptr<db::Connection> conn, const Clock& clock) : conn_(std::move(conn)), clock_(clock) {}
 
 const std::string& SqlStore::WriteStatement(const db::TableDef& table, const std::string& suffix) {
     std::string key = table.name + '|' + suffix;
@@ -132,7 +117,7 @@ CacheEntry SqlStore::CacheRow(const db::Result& r, std::size_t row, std::size_t 
 
 std::int64_t SqlStore::AddUser(Id character_id, const std::string& name) {
     if (!user_columns_) user_columns_ = UserColumns();
-    std::string now = IsoFromMs(NowMs());
+    std::string now = IsoUtc(clock_.NowMs());
     std::vector<std::string> cols{"character_id", "character_name"};
     std::vector<Param> params{character_id, name};
     bool has_updated_at = false;
@@ -143,7 +128,7 @@ std::int64_t SqlStore::AddUser(Id character_id, const std::string& name) {
             params.emplace_back(std::string());
         } else if (c.name == "expires_at" && required) {
             cols.push_back(c.name);
-            params.emplace_back(IsoFromMs(0));  // the epoch: an expired token
+            params.emplace_back(IsoUtc(0));  // the epoch: an expired token
         } else if (c.name == "created_at") {
             cols.push_back(c.name);
             params.emplace_back(now);

@@ -20,15 +20,12 @@ using Rows = std::vector<Row>;
 /// The kr_http_cache columns CacheRow reads, in its order.
 extern const char* const kCacheColumns;
 
-/// Time helpers: ISO-8601 with milliseconds, UTC ("2026-11-28T12:00:00.123Z").
-std::string IsoFromMs(std::int64_t ms);
-
 /// A PostgreSQL array literal ("{1,NULL,\"a\\\"b\"}") from parameters of one column.
 std::string PgArrayLiteral(const std::vector<Param>& column);
 
 class SqlStore : public Store {
 public:
-    explicit SqlStore(std::unique_ptr<db::Connection> conn);
+    SqlStore(std::unique_ptr<db::Connection> conn, const Clock& clock);
 
     EntityBatchResult ApplyEntityBatch(const EntityBatch& batch) override;
     std::unordered_set<Id> ExistingIds(EntityKind kind, const std::vector<Id>& ids) override;
@@ -46,7 +43,7 @@ public:
 
     std::vector<Id> MissingReferencedIds(EntityKind kind, Id after, std::size_t limit,
                                          const ScanOptions& options) override;
-    void MarkPending(EntityKind kind, const std::vector<Id>& ids, std::int64_t now_ms) override;
+    void MarkPending(EntityKind kind, const std::vector<Id>& ids) override;
 
     TableCounts Counts() override;
 
@@ -91,6 +88,7 @@ protected:
     static void AppendDependentRows(const Killmail& km, DependentRows& rows);
 
     std::unique_ptr<db::Connection> conn_;
+    const Clock& clock_;
 
 private:
     /// Upserts the entities of one kind (last one wins per id) inside the caller's transaction.

@@ -11,7 +11,7 @@ namespace kr::store {
 
 class SqliteStore final : public detail::SqlStore {
 public:
-    explicit SqliteStore(std::unique_ptr<db::Connection> conn);
+    SqliteStore(std::unique_ptr<db::Connection> conn, const Clock& clock);
 
 protected:
     std::string IdSetSql(int n) const override;

@@ -5,15 +5,10 @@
 
 namespace kr::store {
 
-std::int64_t NowMs() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
-std::unique_ptr<Store> OpenStore(const std::string& database_url) {
+std::unique_ptr<Store> OpenStore(const std::string& database_url, const Clock& clock) {
     auto conn = db::Open(database_url);
-    if (conn->GetDialect() == db::Dialect::kPostgres) return std::make_unique<PgStore>(std::move(conn));
-    return std::make_unique<SqliteStore>(std::move(conn));
+    if (conn->GetDialect() == db::Dialect::kPostgres) return std::make_unique<PgStore>(std::move(conn), clock);
+    return std::make_unique<SqliteStore>(std::move(conn), clock);
 }
 
 }  // namespace kr::store

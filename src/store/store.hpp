@@ -20,6 +20,8 @@
 //   INT columns and an id above 2^31-1 there fails as a PermanentError (SQLSTATE 22003).
 // - Times: ESI ISO-8601 strings in the model; TIMESTAMP(3) (UTC, without time zone, as Prisma)
 //   on PostgreSQL and ISO-8601 TEXT on SQLite. Cache/pending times are unix milliseconds.
+// - "Now" (created_at/updated_at, checked_at, pending marks and their expiry, unexpired 404s) is
+//   the time of the Clock the store was opened with.
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -31,6 +33,7 @@
 #include <vector>
 
 #include "core/cache_entry.hpp"
+#include "core/clock.hpp"
 #include "core/entity_kind.hpp"
 #include "core/model.hpp"
 #include "db/connection.hpp"
@@ -85,8 +88,6 @@ struct ScanOptions {
     /// Ids marked pending (MarkPending) less than this long ago are skipped.
     std::chrono::milliseconds pending_ttl = std::chrono::hours(6);
     unsigned sources = kFromAll;
-    /// "now" in unix ms for the pending/404 expiry checks; 0 = the system clock.
-    std::int64_t now_ms = 0;
 };
 
 /// Row counts for `status`: the nine original tables and ours.
@@ -157,18 +158,16 @@ public:
     /// absent from the entity table, not pending, not known missing. Ascending, one query.
     virtual std::vector<Id> FilterMissing(EntityKind kind, const std::vector<Id>& ids,
                                           const ScanOptions& options = {}) = 0;
-    /// Records that `ids` were queued for fetching now (or at `now_ms`); one transaction.
-    virtual void MarkPending(EntityKind kind, const std::vector<Id>& ids, std::int64_t now_ms = 0) = 0;
+    /// Records that `ids` were queued for fetching now; one transaction.
+    virtual void MarkPending(EntityKind kind, const std::vector<Id>& ids) = 0;
 
     /// Row counts of alliances … killmail_items, users and our kr_* tables.
     virtual TableCounts Counts() = 0;
 };
 
 /// Opens a store by URL scheme: "sqlite:///path.db" → SqliteStore, "postgresql://…" → PgStore.
-/// Does not migrate (db::Migrate on a connection of its own: `db:migrate`).
-std::unique_ptr<Store> OpenStore(const std::string& database_url);
-
-/// Unix milliseconds now.
-std::int64_t NowMs();
+/// Does not migrate (db::Migrate on a connection of its own: `db:migrate`). `clock` (which must
+/// outlive the store) says what time it is.
+std::unique_ptr<Store> OpenStore(const std::string& database_url, const Clock& clock = SystemClock::Instance());
 
 }  // namespace kr::store

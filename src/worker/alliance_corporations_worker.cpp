@@ -10,8 +10,8 @@
 namespace kr::worker {
 
 AllianceCorporationsWorker::AllianceCorporationsWorker(int concurrency, store::Store& store, esi::EsiClient& esi,
-                                                       Settler& settler)
-    : concurrency_(concurrency > 0 ? concurrency : 5), store_(store), esi_(esi), settler_(settler) {}
+                                                       Settler& settler, const Clock& clock)
+    : concurrency_(concurrency > 0 ? concurrency : 5), store_(store), esi_(esi), settler_(settler), clock_(clock) {}
 
 std::vector<std::string> AllianceCorporationsWorker::Queues() const { return {queue::kAllianceCorporations}; }
 
@@ -27,13 +27,13 @@ void AllianceCorporationsWorker::Process(const queue::Delivery& d) {
     req.path = path;
     if (auto it = cached.find(path); it != cached.end() && it->second.status == 200) {
         req.cache = it->second;
-    } else if (it != cached.end() && it->second.status == 404 && it->second.expires_at_ms > store::NowMs()) {
+    } else if (it != cached.end() && it->second.status == 404 && it->second.expires_at_ms > clock_.NowMs()) {
         ++settler_.Counters().skipped;
         settler_.Ack(d);
         return;
     }
     auto r = esi_.Fetch(std::move(req));
-    const std::int64_t now = store::NowMs();
+    const std::int64_t now = clock_.NowMs();
     auto& c = settler_.Counters();
     switch (r.outcome) {
         case esi::Outcome::kFresh:
@@ -59,7 +59,7 @@ void AllianceCorporationsWorker::Process(const queue::Delivery& d) {
                 throw TransientError("ESI " + path + ": unusable body: " + e.what());
             }
             // Publish (confirmed) before the cache row says "seen" and before the ack.
-            c.published += static_cast<std::int64_t>(PublishEntities(settler_.Queue(), store_,
+            c.published += static_cast<std::int64_t>(PublishEntities(settler_.Queue(), store_, clock_,
                                                                      kr::EntityKind::kCorporation, corporations, 3,
                                                                      "alliance_" + std::to_string(alliance)));
             if (r.cache) store_.SaveHttpCache({*r.cache});

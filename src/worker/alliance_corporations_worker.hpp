@@ -3,6 +3,7 @@
 // → each corporation id onto esi_corporation_info_queue (priority 3, source "alliance_<id>"), then
 // ack. The member list is cached (Expires/ETag in kr_http_cache): within Expires no request; a 304
 // means the list was already published.
+#include "core/clock.hpp"
 #include "esi/esi_client.hpp"
 #include "store/store.hpp"
 #include "worker/worker_loop.hpp"
@@ -11,7 +12,9 @@ namespace kr::worker {
 
 class AllianceCorporationsWorker final : public Worker {
 public:
-    AllianceCorporationsWorker(int concurrency, store::Store& store, esi::EsiClient& esi, Settler& settler);
+    /// `clock`: 404 expiry and the published messages' queuedAt.
+    AllianceCorporationsWorker(int concurrency, store::Store& store, esi::EsiClient& esi, Settler& settler,
+                               const Clock& clock);
     std::string Name() const override { return "worker:alliance-corporations"; }
     std::vector<std::string> Queues() const override;
     int Concurrency() const override { return concurrency_; }
@@ -26,6 +29,7 @@ private:
     store::Store& store_;
     esi::EsiClient& esi_;
     Settler& settler_;
+    const Clock& clock_;
 };
 
 }  // namespace kr::worker

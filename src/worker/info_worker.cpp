@@ -10,8 +10,8 @@
 namespace kr::worker {
 
 InfoWorker::InfoWorker(InfoWorkerOptions options, store::Store& store, esi::EsiClient& esi, Settler& settler,
-                       Committer* committer)
-    : options_(options), store_(store), esi_(esi), settler_(settler), committer_(committer) {
+                       const Clock& clock, Executor<store::Store>* committer)
+    : options_(options), store_(store), esi_(esi), settler_(settler), clock_(clock), committer_(committer) {
     if (options_.concurrency <= 0) options_.concurrency = KindInfo(options_.kind).default_concurrency;
 }
 
@@ -56,7 +56,7 @@ void InfoWorker::Admit(std::vector<queue::Delivery> deliveries) {
         for (auto& [d, id] : todo) settler_.Fail(d, error);
         return;
     }
-    const std::int64_t now = store::NowMs();
+    const std::int64_t now = clock_.NowMs();
     for (std::size_t i = 0; i < todo.size(); ++i) {
         auto& [d, id] = todo[i];
         const auto it = cache.find(paths[i]);
@@ -97,7 +97,7 @@ void InfoWorker::OnResult(const queue::Delivery& d, Id id, esi::EsiResult r) {
     flights_.erase(std::find_if(flights_.begin(), flights_.end(),
                                 [&](const queue::Delivery& f) { return f.tag == d.tag && f.queue == d.queue; }));
     const std::string path = kr::EntityPath(options_.kind, id);
-    const std::int64_t now = store::NowMs();
+    const std::int64_t now = clock_.NowMs();
     Done done{d, {}, Done::kFetched};
     try {
         switch (r.outcome) {
@@ -131,7 +131,7 @@ void InfoWorker::OnResult(const queue::Delivery& d, Id id, esi::EsiResult r) {
         settler_.Fail(d, std::current_exception());
         return;
     }
-    if (done_.empty()) first_done_ = std::chrono::steady_clock::now();
+    if (done_.empty()) first_done_us_ = clock_.NowUs();
     done_.push_back(std::move(done));
 }
 
@@ -149,7 +149,8 @@ void InfoWorker::Pump(std::chrono::milliseconds wait) {
     // With a committer, whatever arrives while one batch commits goes into the next one.
     bool due = in_flight_ == 0 || done_.size() >= options_.flush_max ||
                done_.size() * 4 >= static_cast<std::size_t>(options_.concurrency) ||
-               std::chrono::steady_clock::now() - first_done_ >= options_.flush_interval;
+               clock_.NowUs() - first_done_us_ >=
+                   std::chrono::duration_cast<std::chrono::microseconds>(options_.flush_interval).count();
     if (!due) return;
     if (!committer_) {
         Flush();
@@ -190,7 +191,7 @@ void InfoWorker::StartCommit() {
     done_.clear();
     auto batch = std::make_shared<store::EntityBatch>(Merge(committing_));
     commit_result_ = std::make_shared<store::EntityBatchResult>();
-    committer_->Start([batch, result = commit_result_](store::Store& s) { *result = s.ApplyEntityBatch(*batch); });
+    committer_->Submit([batch, result = commit_result_](store::Store& s) { *result = s.ApplyEntityBatch(*batch); });
 }
 
 void InfoWorker::CollectCommit(std::chrono::milliseconds wait) {

@@ -13,10 +13,11 @@
 #include <memory>
 #include <vector>
 
+#include "core/clock.hpp"
+#include "core/entity_kind.hpp"
 #include "esi/esi_client.hpp"
 #include "store/store.hpp"
-#include "worker/committer.hpp"
-#include "core/entity_kind.hpp"
+#include "worker/executor.hpp"
 #include "worker/worker_loop.hpp"
 
 namespace kr::worker {
@@ -33,9 +34,10 @@ struct InfoWorkerOptions {
 class InfoWorker final : public Worker {
 public:
     /// committer (optional): commits run on its thread and connection while this one keeps
-    /// fetching; without it each batch commits on `store`, in Pump.
+    /// fetching; without it each batch commits on `store`, in Pump. `clock` decides freshness,
+    /// 404 expiry and when answered messages are due for a commit.
     InfoWorker(InfoWorkerOptions options, store::Store& store, esi::EsiClient& esi, Settler& settler,
-               Committer* committer = nullptr);
+               const Clock& clock, Executor<store::Store>* committer = nullptr);
 
     std::string Name() const override { return KindInfo(options_.kind).command; }
     std::vector<std::string> Queues() const override { return {KindInfo(options_.kind).queue}; }
@@ -68,13 +70,14 @@ private:
     store::Store& store_;
     esi::EsiClient& esi_;
     Settler& settler_;
-    Committer* committer_;
+    const Clock& clock_;
+    Executor<store::Store>* committer_;
     std::vector<Done> committing_;  ///< the batch the committer works on
     std::shared_ptr<store::EntityBatchResult> commit_result_;
     std::size_t in_flight_ = 0;
     std::vector<queue::Delivery> flights_;  ///< deliveries waiting for ESI (for ReleaseAll)
     std::vector<Done> done_;
-    std::chrono::steady_clock::time_point first_done_{};
+    std::int64_t first_done_us_ = 0;  ///< when done_ got its first item
 };
 
 }  // namespace kr::worker

@@ -3,12 +3,13 @@
 #include <algorithm>
 #include <unordered_set>
 
-#include "queue/messages.hpp"
 #include "core/entity_kind.hpp"
+#include "core/time_format.hpp"
+#include "queue/messages.hpp"
 
 namespace kr::worker {
 
-std::size_t PublishIds(queue::Queue& q, const std::string& queue_name, const std::vector<Id>& ids,
+std::size_t PublishIds(queue::Queue& q, const Clock& clock, const std::string& queue_name, const std::vector<Id>& ids,
                        std::uint8_t priority, const std::string& source, std::size_t batch) {
     if (ids.empty()) return 0;
     q.Declare(queue_name);
@@ -18,7 +19,7 @@ std::size_t PublishIds(queue::Queue& q, const std::string& queue_name, const std
     queue::EntityMessage m;
     m.source = source;
     for (std::size_t i = 0; i < ids.size(); ++i) {
-        if (out.empty()) m.queued_at = queue::IsoTimestamp(std::chrono::system_clock::now());
+        if (out.empty()) m.queued_at = IsoUtc(clock.NowMs());
         m.entity_id = ids[i];
         out.push_back({queue::BuildEntityMessage(m), priority, 0});
         if (out.size() == batch || i + 1 == ids.size()) {
@@ -30,9 +31,10 @@ std::size_t PublishIds(queue::Queue& q, const std::string& queue_name, const std
     return published;
 }
 
-std::size_t PublishEntities(queue::Queue& q, store::Store& store, kr::EntityKind kind, const std::vector<Id>& ids,
-                            std::uint8_t priority, const std::string& source, std::size_t batch) {
-    auto n = PublishIds(q, KindInfo(kind).queue, ids, priority, source, batch);
+std::size_t PublishEntities(queue::Queue& q, store::Store& store, const Clock& clock, kr::EntityKind kind,
+                            const std::vector<Id>& ids, std::uint8_t priority, const std::string& source,
+                            std::size_t batch) {
+    auto n = PublishIds(q, clock, KindInfo(kind).queue, ids, priority, source, batch);
     if (n > 0) store.MarkPending(kind, ids);
     return n;
 }

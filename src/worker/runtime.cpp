@@ -8,18 +8,18 @@
 
 namespace kr::worker {
 
-ProcessShared::ProcessShared(const config::Config& cfg) : cfg_(cfg) {
+ProcessShared::ProcessShared(const config::Config& cfg, kr::Clock& clock) : cfg_(cfg), clock_(clock) {
     {
         // Every command works on a current schema (idempotent; on a KillReport database it only
         // adds our tables, exactly as db:migrate).
         auto conn = db::Open(cfg_.database_url);
-        auto report = db::Migrate(*conn);
+        auto report = db::Migrate(*conn, {}, clock_);
         for (const auto& m : report.applied) spdlog::info("schema: applied {}", m);
     }
     // The budget lives in the database so that every process sharing it shares one budget; with
     // both limits off nothing is ever reserved, so an in-process budget is enough.
     bool limited = cfg_.esi_rate_limit > 0 || cfg_.zkillboard_rate_limit > 0;
-    budget_ = esi::MakeBudget(limited ? cfg_.database_url : std::string());
+    budget_ = esi::MakeBudget(limited ? cfg_.database_url : std::string(), clock_);
 }
 
 queue::RetryPolicy ProcessShared::Policy() const {
@@ -30,29 +30,48 @@ queue::RetryPolicy ProcessShared::Policy() const {
 
 std::shared_ptr<store::StorePool> ProcessShared::Pool() {
     std::lock_guard lock(pool_mu_);
-    if (!pool_) pool_ = std::make_shared<store::StorePool>(cfg_.database_url, cfg_.db_connections);
+    if (!pool_) pool_ = std::make_shared<store::StorePool>(cfg_.database_url, cfg_.db_connections, clock_);
     return pool_;
 }
 
-Runtime::Runtime(ProcessShared& shared, int concurrency, bool pooled) : shared_(shared) {
-    const auto& cfg = shared.Cfg();
-    if (pooled) {
-        store_ = std::make_unique<store::PooledStore>(shared.Pool());
-    } else {
-        store_ = store::OpenStore(cfg.database_url);
-    }
-    queue_ = queue::OpenQueue(cfg.rabbitmq_url, cfg.database_url);
+namespace {
+
+esi::EsiOptions EsiOptionsFrom(const config::Config& cfg, int concurrency) {
     esi::EsiOptions eo;
     eo.base_url = cfg.esi_base_url;
     eo.rate_limit = cfg.esi_rate_limit;
     eo.user_agent = cfg.user_agent;
     eo.compatibility_date = cfg.compatibility_date;
     eo.max_concurrency = std::max(4, std::min(concurrency, 256));
-    auto co = esi::CurlOptionsFor(eo);  // the client's own timeouts and User-Agent
+    return eo;
+}
+
+}  // namespace
+
+Runtime::Runtime(ProcessShared& shared, int concurrency, bool pooled) : shared_(shared) {
+    // The client's own timeouts and User-Agent.
+    auto co = esi::CurlOptionsFor(EsiOptionsFrom(shared.Cfg(), concurrency));
     // Transfers beyond this wait for a free keep-alive connection instead of opening more.
     co.max_host_connections = std::min(co.max_concurrency, 64);
-    http_ = std::make_unique<http::CurlHttpClient>(co);
-    esi_ = std::make_unique<esi::EsiClient>(eo, *http_, shared.Budget());
+    own_http_ = std::make_unique<http::CurlHttpClient>(co);
+    Open(concurrency, pooled, *own_http_);
+}
+
+Runtime::Runtime(ProcessShared& shared, int concurrency, http::HttpClient& esi_http, http::HttpClient& zkb_http)
+    : shared_(shared), zkb_http_(&zkb_http) {
+    Open(concurrency, false, esi_http);
+}
+
+void Runtime::Open(int concurrency, bool pooled, http::HttpClient& esi_http) {
+    const auto& cfg = shared_.Cfg();
+    if (pooled) {
+        store_ = std::make_unique<store::PooledStore>(shared_.Pool());
+    } else {
+        store_ = store::OpenStore(cfg.database_url, shared_.Clock());
+    }
+    queue_ = queue::OpenQueue(cfg.rabbitmq_url, cfg.database_url);
+    esi_ = std::make_unique<esi::EsiClient>(EsiOptionsFrom(cfg, concurrency), esi_http, shared_.Budget(),
+                                            shared_.Clock());
 }
 
 Runtime::~Runtime() = default;
@@ -60,16 +79,19 @@ Runtime::~Runtime() = default;
 esi::ZkbClient& Runtime::Zkb() {
     if (!zkb_) {
         const auto& cfg = shared_.Cfg();
-        http::CurlOptions co;
-        co.max_concurrency = 2;
-        co.max_host_connections = 2;
-        co.user_agent = cfg.user_agent;
-        zkb_http_ = std::make_unique<http::CurlHttpClient>(co);
+        if (!zkb_http_) {
+            http::CurlOptions co;
+            co.max_concurrency = 2;
+            co.max_host_connections = 2;
+            co.user_agent = cfg.user_agent;
+            own_zkb_http_ = std::make_unique<http::CurlHttpClient>(co);
+            zkb_http_ = own_zkb_http_.get();
+        }
         esi::ZkbOptions zo;
         zo.base_url = cfg.zkillboard_base_url;
         zo.rate_limit = cfg.zkillboard_rate_limit;
         zo.user_agent = cfg.user_agent;
-        zkb_ = std::make_unique<esi::ZkbClient>(zo, *zkb_http_, shared_.Budget());
+        zkb_ = std::make_unique<esi::ZkbClient>(zo, *zkb_http_, shared_.Budget(), shared_.Clock());
     }
     return *zkb_;
 }

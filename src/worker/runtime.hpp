@@ -1,16 +1,18 @@
 #pragma once
 // Wiring of one worker thread: its own database connection (store), queue connection, HTTP
 // client and ESI/zKillboard clients, plus the request budget shared by the whole process (and,
-// through the database, by every process of the deployment).
+// through the database, by every process of the deployment) and the process's clock.
 #include <memory>
 #include <mutex>
 #include <string>
 
 #include "config/config.hpp"
+#include "core/clock.hpp"
 #include "esi/esi_client.hpp"
 #include "esi/rate_budget.hpp"
 #include "esi/zkb_client.hpp"
 #include "http/curl_http_client.hpp"
+#include "http/http_client.hpp"
 #include "queue/consumer.hpp"
 #include "queue/queue.hpp"
 #include "store/pooled_store.hpp"
@@ -19,11 +21,13 @@
 namespace kr::worker {
 
 /// One per process: the shared budget (kr_rate_state in DATABASE_URL, so processes on other
-/// machines sharing the database share it too).
+/// machines sharing the database share it too) and the clock every component reads the time from.
 class ProcessShared {
 public:
-    explicit ProcessShared(const config::Config& cfg);
+    /// Migrates the database. `clock` must outlive everything built from this object.
+    explicit ProcessShared(const config::Config& cfg, kr::Clock& clock = SystemClock::Instance());
     const config::Config& Cfg() const { return cfg_; }
+    kr::Clock& Clock() { return clock_; }
     esi::RateBudget& Budget() { return *budget_; }
     queue::RetryPolicy Policy() const;
     /// The process's KILLREPORT_DB_CONNECTIONS connections, shared by the threads of `run`.
@@ -31,6 +35,7 @@ public:
 
 private:
     config::Config cfg_;
+    kr::Clock& clock_;
     std::shared_ptr<esi::RateBudget> budget_;
     std::mutex pool_mu_;
     std::shared_ptr<store::StorePool> pool_;
@@ -42,21 +47,29 @@ public:
     /// concurrency sizes the HTTP client (transfers in flight). pooled: the store uses the
     /// process's shared connections instead of one of its own (`run`, many worker threads).
     Runtime(ProcessShared& shared, int concurrency, bool pooled = false);
+    /// The same over HTTP clients the caller owns (for ESI and for zKillboard; may be one), which
+    /// must outlive the runtime — instead of libcurl clients of its own.
+    Runtime(ProcessShared& shared, int concurrency, http::HttpClient& esi_http, http::HttpClient& zkb_http);
     ~Runtime();
 
     store::Store& Store() { return *store_; }
     queue::Queue& Queue() { return *queue_; }
     esi::EsiClient& Esi() { return *esi_; }
     esi::ZkbClient& Zkb();
+    kr::Clock& Clock() { return shared_.Clock(); }
     ProcessShared& Shared() { return shared_; }
 
 private:
+    /// Opens the store and the queue and builds the ESI client over `esi_http`.
+    void Open(int concurrency, bool pooled, http::HttpClient& esi_http);
+
     ProcessShared& shared_;
     std::unique_ptr<store::Store> store_;
     std::unique_ptr<queue::Queue> queue_;
-    std::unique_ptr<http::CurlHttpClient> http_;
+    std::unique_ptr<http::CurlHttpClient> own_http_;      ///< ESI's, unless given
     std::unique_ptr<esi::EsiClient> esi_;
-    std::unique_ptr<http::CurlHttpClient> zkb_http_;
+    std::unique_ptr<http::CurlHttpClient> own_zkb_http_;  ///< zKillboard's, unless given (made on first use)
+    http::HttpClient* zkb_http_ = nullptr;
     std::unique_ptr<esi::ZkbClient> zkb_;
 };
 

@@ -2,20 +2,20 @@
 
 #include <unistd.h>
 
-#include <algorithm>
-#include <condition_variable>
+#include <chrono>
 #include <cstdio>
-#include <deque>
 #include <exception>
-#include <mutex>
-#include <thread>
+#include <memory>
+#include <optional>
 
+#include "core/entity_kind.hpp"
+#include "core/errors.hpp"
 #include "core/esi_json.hpp"
 #include "core/esi_paths.hpp"
-#include "core/errors.hpp"
+#include "core/time_format.hpp"
 #include "log/log.hpp"
 #include "queue/messages.hpp"
-#include "core/entity_kind.hpp"
+#include "worker/executor.hpp"
 #include "worker/publisher.hpp"
 
 namespace kr::worker {
@@ -43,7 +43,11 @@ std::size_t PublishJobs(Runtime& rt, const std::vector<queue::ZkillboardJob>& jo
     q.Declare(queue::kZkillboardCharacter);
     std::vector<queue::OutMessage> out;
     out.reserve(jobs.size());
-    for (const auto& j : jobs) out.push_back({queue::BuildZkillboardJob(j), priority, 0});
+    const std::string now = IsoUtc(rt.Clock().NowMs());
+    for (auto j : jobs) {
+        j.queued_at = now;
+        out.push_back({queue::BuildZkillboardJob(j), priority, 0});
+    }
     q.Publish(queue::kZkillboardCharacter, out);
     return out.size();
 }
@@ -53,7 +57,8 @@ std::size_t PublishJobs(Runtime& rt, const std::vector<queue::ZkillboardJob>& jo
 std::size_t QueueAlliances(Runtime& rt) {
     auto ids = FetchIdList(rt, esi_paths::Alliances());
     spdlog::info("queue:alliances: {} alliance ids from ESI", ids.size());
-    return PublishIds(rt.Queue(), kr::KindInfo(kr::EntityKind::kAlliance).queue, ids, 0, "queue-alliances", 100);
+    return PublishIds(rt.Queue(), rt.Clock(), kr::KindInfo(kr::EntityKind::kAlliance).queue, ids, 0, "queue-alliances",
+                      100);
 }
 
 std::size_t QueueCorporations(Runtime& rt) {
@@ -64,14 +69,15 @@ std::size_t QueueCorporations(Runtime& rt) {
     for (Id id : npc) {
         if (!have.count(id)) missing.push_back(id);
     }
-    std::size_t n = PublishEntities(rt.Queue(), store, kr::EntityKind::kCorporation, missing, 0, "queue-corporations");
+    std::size_t n =
+        PublishEntities(rt.Queue(), store, rt.Clock(), kr::EntityKind::kCorporation, missing, 0, "queue-corporations");
     store::ScanOptions opts;
     opts.sources = store::kFromAll;
     for (Id after = 0;;) {
         auto ids = store.MissingReferencedIds(kr::EntityKind::kCorporation, after, kPage, opts);
         if (ids.empty()) break;
         after = ids.back();
-        n += PublishEntities(rt.Queue(), store, kr::EntityKind::kCorporation, ids, 0, "queue-corporations");
+        n += PublishEntities(rt.Queue(), store, rt.Clock(), kr::EntityKind::kCorporation, ids, 0, "queue-corporations");
     }
     spdlog::info("queue:corporations: {} NPC corporations listed by ESI, {} corporations queued", npc.size(), n);
     return n;
@@ -106,7 +112,7 @@ std::size_t QueueAllianceCorporations(Runtime& rt) {
         auto ids = rt.Store().ListIds(kr::EntityKind::kAlliance, after, kPage);
         if (ids.empty()) break;
         after = ids.back();
-        n += PublishIds(rt.Queue(), queue::kAllianceCorporations, ids, 5, queue::kAllianceCorporations);
+        n += PublishIds(rt.Queue(), rt.Clock(), queue::kAllianceCorporations, ids, 5, queue::kAllianceCorporations);
     }
     if (n == 0) spdlog::warn("queue:alliance-corporations: no alliances in the database (run queue:alliances first)");
     return n;
@@ -114,128 +120,56 @@ std::size_t QueueAllianceCorporations(Runtime& rt) {
 
 namespace {
 
-/// One stage of scan:entities' pipeline: a thread with its own store and queue connections that
-/// works on pages handed to it, then hands each page to the next stage. The scan's three steps —
-/// find missing ids, publish them, mark them pending — cost about the same; on separate
-/// connections the database runs them on both cores at once. Pages are keyset-ordered, so a page
-/// never contains an id of an earlier page whose mark is still in flight. At most kDepth pages wait
-/// per stage (bounded memory). Errors travel upstream: Push and Drain rethrow them.
-class ScanStage {
-public:
-    struct Page {
-        kr::EntityKind kind;
-        std::vector<Id> ids;
-    };
-    using Work = void (*)(Runtime&, const Page&);
-
-    ScanStage(ProcessShared& shared, Work work, ScanStage* next)
-        : shared_(shared), work_(work), next_(next), thread_([this] { Run(); }) {}
-    ScanStage(const ScanStage&) = delete;
-    ScanStage& operator=(const ScanStage&) = delete;
-    ~ScanStage() {
-        {
-            std::lock_guard lock(mu_);
-            closing_ = true;
-        }
-        cv_.notify_all();
-        thread_.join();
-    }
-
-    void Push(Page page) {
-        std::unique_lock lock(mu_);
-        cv_.wait(lock, [&] { return pages_.size() < kDepth || error_; });
-        if (error_) std::rethrow_exception(error_);
-        pages_.push_back(std::move(page));
-        cv_.notify_all();
-    }
-
-    /// Waits until this stage and the ones after it have worked every page.
-    void Drain() {
-        {
-            std::unique_lock lock(mu_);
-            cv_.wait(lock, [&] { return (pages_.empty() && !busy_) || error_; });
-            if (error_) std::rethrow_exception(error_);
-        }
-        if (next_) next_->Drain();
-    }
-
-private:
-    static constexpr std::size_t kDepth = 2;
-
-    void Run() {
-        try {
-            Runtime own(shared_, 1);
-            for (;;) {
-                Page page;
-                {
-                    std::unique_lock lock(mu_);
-                    cv_.wait(lock, [&] { return !pages_.empty() || closing_; });
-                    if (pages_.empty()) return;
-                    page = std::move(pages_.front());
-                    pages_.pop_front();
-                    busy_ = true;
-                }
-                cv_.notify_all();
-                work_(own, page);
-                if (next_) next_->Push(std::move(page));
-                {
-                    std::lock_guard lock(mu_);
-                    busy_ = false;
-                }
-                cv_.notify_all();
-            }
-        } catch (...) {
-            std::lock_guard lock(mu_);
-            error_ = std::current_exception();
-            busy_ = false;
-            pages_.clear();
-        }
-        cv_.notify_all();
-    }
-
-    ProcessShared& shared_;
-    Work work_;
-    ScanStage* next_;
-    std::mutex mu_;
-    std::condition_variable cv_;
-    std::deque<Page> pages_;
-    bool busy_ = false;
-    bool closing_ = false;
-    std::exception_ptr error_;
-    std::thread thread_;  // last: started once everything above is initialised
-};
-
-void PublishPage(Runtime& rt, const ScanStage::Page& page) {
-    PublishIds(rt.Queue(), KindInfo(page.kind).queue, page.ids, 5, "killmail_scan", kPage);
-}
-
-void MarkPage(Runtime& rt, const ScanStage::Page& page) { rt.Store().MarkPending(page.kind, page.ids); }
-
-/// Publishes and marks the pages: on two pipeline stages, or on the caller's thread for an
-/// in-memory SQLite database (a second connection would open another, empty, database).
+/// Publishes and marks the pages of scan:entities. The scan's three steps — find missing ids,
+/// publish them, mark them pending — cost about the same; on separate connections the database
+/// runs them on both cores at once: publishing and marking are two pipeline stages (Executors
+/// with a Runtime of their own), a page going from the first to the second. Pages are
+/// keyset-ordered, so a page never contains an id of an earlier page whose mark is still in
+/// flight. At most kDepth pages wait per stage (bounded memory); errors travel upstream (Push and
+/// Drain rethrow them). On the caller's thread for an in-memory SQLite database (a second
+/// connection would open another, empty, database).
 class ScanPublisher {
 public:
     explicit ScanPublisher(Runtime& rt) : rt_(rt) {
         if (rt.Shared().Cfg().database_url.find(":memory:") == std::string::npos) {
-            mark_ = std::make_unique<ScanStage>(rt.Shared(), &MarkPage, nullptr);
-            publish_ = std::make_unique<ScanStage>(rt.Shared(), &PublishPage, mark_.get());
+            mark_ = std::make_unique<Stage>(std::make_unique<Runtime>(rt.Shared(), 1), kDepth);
+            publish_ = std::make_unique<Stage>(std::make_unique<Runtime>(rt.Shared(), 1), kDepth);
         }
     }
     void Push(kr::EntityKind kind, std::vector<Id> ids) {
         if (!publish_) {
-            PublishEntities(rt_.Queue(), rt_.Store(), kind, ids, 5, "killmail_scan", kPage);
+            PublishEntities(rt_.Queue(), rt_.Store(), rt_.Clock(), kind, ids, 5, kSource, kPage);
             return;
         }
-        publish_->Push({kind, std::move(ids)});
+        auto page = std::make_shared<const Page>(Page{kind, std::move(ids)});
+        publish_->Submit([page, mark = mark_.get()](Runtime& own) {
+            PublishIds(own.Queue(), own.Clock(), KindInfo(page->kind).queue, page->ids, 5, kSource, kPage);
+            mark->Submit([page](Runtime& marker) { marker.Store().MarkPending(page->kind, page->ids); });
+        });
     }
+    /// Waits until both stages have worked every page.
     void Drain() {
-        if (publish_) publish_->Drain();
+        for (Stage* stage : {publish_.get(), mark_.get()}) {
+            if (!stage) continue;
+            std::optional<std::exception_ptr> outcome;
+            while (!(outcome = stage->Collect(std::chrono::seconds(1)))) {
+            }
+            if (*outcome) std::rethrow_exception(*outcome);
+        }
     }
 
 private:
+    using Stage = Executor<Runtime>;
+    struct Page {
+        kr::EntityKind kind;
+        std::vector<Id> ids;
+    };
+    static constexpr std::size_t kDepth = 2;
+    static constexpr const char* kSource = "killmail_scan";
+
     Runtime& rt_;
-    std::unique_ptr<ScanStage> mark_;     // destroyed after publish_, which feeds it
-    std::unique_ptr<ScanStage> publish_;
+    std::unique_ptr<Stage> mark_;     // destroyed after publish_, which feeds it
+    std::unique_ptr<Stage> publish_;
 };
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include "core/errors.hpp"
 #include "core/esi_json.hpp"
 #include "core/esi_paths.hpp"
+#include "core/time_format.hpp"
 #include "log/log.hpp"
 #include "queue/messages.hpp"
 #include "worker/publisher.hpp"
@@ -10,8 +11,9 @@
 namespace kr::worker {
 
 ZkillboardWorker::ZkillboardWorker(ZkillboardWorkerOptions options, store::Store& store, esi::EsiClient& esi,
-                                   esi::ZkbClient& zkb, Settler& settler, Committer* committer)
-    : options_(options), store_(store), esi_(esi), zkb_(zkb), settler_(settler), committer_(committer) {
+                                   esi::ZkbClient& zkb, Settler& settler, const Clock& clock,
+                                   Executor<store::Store>* committer)
+    : options_(options), store_(store), esi_(esi), zkb_(zkb), settler_(settler), clock_(clock), committer_(committer) {
     if (options_.concurrency <= 0) options_.concurrency = 1;
     // A page fetch can wait minutes (a zKillboard 429 pause): keep the queue connection alive.
     zkb_.SetIdleHook([this] { settler_.KeepAlive(); });
@@ -56,7 +58,7 @@ void ZkillboardWorker::Process(const queue::Delivery& d) {
     storing_ = std::move(page);
     storing_ids_.clear();
     for (const auto& km : storing_->killmails) storing_ids_.insert(km.killmail_id);
-    committer_->Start([p = storing_.get()](store::Store& s) { Store(s, *p); });
+    committer_->Submit([p = storing_.get()](store::Store& s) { Store(s, *p); });
 }
 
 void ZkillboardWorker::ForgetSeen() {
@@ -199,7 +201,7 @@ void ZkillboardWorker::Finish(Page& p) {
         // to a manual scan).
         for (const auto& k : EntityKinds()) {
             c.published += static_cast<std::int64_t>(
-                PublishEntities(settler_.Queue(), store_, k.kind, p.missing[k.kind], 5, "zkillboard_sync"));
+                PublishEntities(settler_.Queue(), store_, clock_, k.kind, p.missing[k.kind], 5, "zkillboard_sync"));
         }
         spdlog::debug("zkillboard: character {} page {}: {} listed, {} new; zkb {:.0f} ms, esi {:.0f} ms, store {:.0f} "
                       "ms, queue {:.0f} ms",
@@ -210,7 +212,7 @@ void ZkillboardWorker::Finish(Page& p) {
         if (p.page < options_.max_pages) {
             auto next = p.job;
             next.page = p.page + 1;
-            next.queued_at.clear();
+            next.queued_at = IsoUtc(clock_.NowMs());
             settler_.Queue().Publish(queue::kZkillboardCharacter, {{queue::BuildZkillboardJob(next), d.priority, 0}});
             ++c.published;
         }

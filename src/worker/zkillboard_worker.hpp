@@ -12,19 +12,20 @@
 //      long (RabbitMQ's consumer_timeout is 30 min) and a restart resumes at the page it was on.
 // A killmail ESI cannot serve (404/422) dead-letters the page message after the rest is stored
 // (dead:retry replays it); a transient failure retries the page (stored killmails are skipped).
-// With a Committer (PostgreSQL), step 3 and the lookups of step 4 run on its thread and
-// connection while this thread fetches the next page; steps 4 (publish) and 5 follow on this
-// thread once the page is stored.
+// With a committer (an Executor with a store of its own; PostgreSQL), step 3 and the lookups of
+// step 4 run on its thread and connection while this thread fetches the next page; steps 4
+// (publish) and 5 follow on this thread once the page is stored.
 #include <array>
 #include <memory>
 #include <optional>
 #include <unordered_set>
 
+#include "core/clock.hpp"
 #include "esi/esi_client.hpp"
 #include "esi/zkb_client.hpp"
 #include "queue/messages.hpp"
 #include "store/store.hpp"
-#include "worker/committer.hpp"
+#include "worker/executor.hpp"
 #include "worker/worker_loop.hpp"
 
 namespace kr::worker {
@@ -36,8 +37,9 @@ struct ZkillboardWorkerOptions {
 
 class ZkillboardWorker final : public Worker {
 public:
+    /// `clock`: the published messages' queuedAt.
     ZkillboardWorker(ZkillboardWorkerOptions options, store::Store& store, esi::EsiClient& esi, esi::ZkbClient& zkb,
-                     Settler& settler, Committer* committer = nullptr);
+                     Settler& settler, const Clock& clock, Executor<store::Store>* committer = nullptr);
     ~ZkillboardWorker() override;
     std::string Name() const override { return "worker:zkillboard"; }
     std::vector<std::string> Queues() const override;
@@ -83,7 +85,8 @@ private:
     esi::EsiClient& esi_;
     esi::ZkbClient& zkb_;
     Settler& settler_;
-    Committer* committer_;
+    const Clock& clock_;
+    Executor<store::Store>* committer_;
     std::unique_ptr<Page> storing_;  ///< the page the committer stores
     std::unordered_set<Id> storing_ids_;  ///< its killmails: not fetched again for the next page
     std::int64_t stored_ = 0;

@@ -60,7 +60,7 @@ protected:
         if (!client) client = std::make_unique<EsiClient>(opts, fake, budget, clock);
         return *client;
     }
-    http::ManualClock clock;
+    ManualClock clock;
     FakeHttpClient fake;
     InProcessBudget budget;
     EsiOptions opts;

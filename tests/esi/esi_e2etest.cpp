@@ -55,7 +55,7 @@ fakeesi::Options SmallUniverse() {
 /// One worker's client stack (addresses stay stable).
 struct Stack {
     Stack(EsiOptions o, std::shared_ptr<RateBudget> b, http::CurlOptions co = {})
-        : budget(std::move(b)), http(co), esi(std::move(o), http, *budget, http::SystemClock::Instance()) {}
+        : budget(std::move(b)), http(co), esi(std::move(o), http, *budget, SystemClock::Instance()) {}
     std::shared_ptr<RateBudget> budget;
     http::CurlHttpClient http;
     EsiClient esi;

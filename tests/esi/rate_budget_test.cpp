@@ -61,7 +61,7 @@ TEST(DbBudgetSqlite, FourProcessesShareOneSequenceOfSlots) {
 }
 
 TEST(Pacer, HandsOutSlotsAndDropsLateOnes) {
-    kr::http::ManualClock clock;
+    kr::ManualClock clock;
     InProcessBudget b(clock);
     PacerOptions o;
     o.rate = 100;  // interval (1 s + 20 ms) / 100 = 10.2 ms; blocks of 5

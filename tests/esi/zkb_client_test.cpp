@@ -20,7 +20,7 @@ protected:
         opts.backoff_base = std::chrono::milliseconds(1000);
     }
     ZkbClient Make() { return ZkbClient(opts, fake, budget, clock); }
-    http::ManualClock clock;
+    ManualClock clock;
     FakeHttpClient fake;
     InProcessBudget budget;
     ZkbOptions opts;

@@ -6,7 +6,6 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <thread>
 
 #include "core/errors.hpp"
 #include "core/esi_json.hpp"
@@ -64,7 +63,7 @@ protected:
         }
         conn_ = db::Open(url_);
         db::Migrate(*conn_);
-        store_ = OpenStore(url_);
+        store_ = OpenStore(url_, clock_);
     }
     void TearDown() override {
         store_.reset();
@@ -79,8 +78,11 @@ protected:
     db::Result Query(const std::string& sql, const std::vector<db::Param>& params = {}) {
         return Conn().Exec(sql, params);
     }
-    static void Tick() { std::this_thread::sleep_for(std::chrono::milliseconds(5)); }
+    /// The store's time moves on (updated_at must change).
+    void Tick() { clock_.Advance(5'000); }
+    std::int64_t NowMs() const { return clock_.NowMs(); }
 
+    ManualClock clock_{SystemClock::Instance().NowUs()};  ///< the store's; starts at the real time
     std::string url_;
     std::unique_ptr<db::Connection> conn_;
     std::unique_ptr<Store> store_;
@@ -305,7 +307,7 @@ TYPED_TEST_P(StoreCases, IdsAbove2To31) {
 }
 
 TYPED_TEST_P(StoreCases, HttpCacheRoundTrip) {
-    std::int64_t now = NowMs();
+    std::int64_t now = this->NowMs();
     std::vector<CacheEntry> entries{
         kr::test::EntityCache(EntityKind::kAlliance, 99003214, std::string("\"etag-1\""), now + 3'600'000, 200, now),
         kr::test::EntityCache(EntityKind::kCharacter, 5, std::nullopt, now + 3 * 86'400'000LL, 404, now),
@@ -353,7 +355,7 @@ TYPED_TEST_P(StoreCases, ApplyEntityBatchWritesEntitiesAndCacheAndClearsPending)
     batch.entities.push_back(esi_json::ParseAlliance(99003214, ReadSample("esi_alliance_99003214.json")));
     batch.entities.push_back(esi_json::ParseAlliance(1354830081, ReadSample("esi_alliance_1354830081.json")));
     batch.entities.push_back(esi_json::ParseCharacter(2115636466, ReadSample("esi_character_2115636466.json")));
-    std::int64_t now = NowMs();
+    std::int64_t now = this->NowMs();
     batch.cache.push_back(kr::test::EntityCache(EntityKind::kAlliance, 99003214, std::string("e1"), now + 3'600'000, 200, now));
     batch.cache.push_back(kr::test::EntityCache(EntityKind::kAlliance, 1354830081, std::string("e2"), now + 3'600'000, 200, now));
     batch.cache.push_back(kr::test::EntityCache(EntityKind::kCharacter, 2115636466, std::string("e3"), now + 86'400'000, 200, now));
@@ -386,7 +388,7 @@ TYPED_TEST_P(StoreCases, ExistingIds) {
 TYPED_TEST_P(StoreCases, LookupFreshnessAnswersExistenceAndCacheRowsTogether) {
     auto a = esi_json::ParseAlliance(99003214, ReadSample("esi_alliance_99003214.json"));
     kr::test::UpsertAlliances(*this->store_, {a});
-    std::int64_t now = NowMs();
+    std::int64_t now = this->NowMs();
     this->store_->SaveHttpCache({kr::test::EntityCache(EntityKind::kAlliance, 99003214, std::string("\"e1\""), now + 3'600'000, 200, now),
                                  kr::test::EntityCache(EntityKind::kAlliance, 5, std::nullopt, now + 86'400'000, 404, now)});
     std::vector<Id> ids{99003214, 5, 1354830081};
@@ -614,9 +616,12 @@ TYPED_TEST_P(StoreCases, MissingReferencedIds) {
     known.gender = "male";
     kr::test::UpsertCharacters(*this->store_, {known});
 
-    std::int64_t now = NowMs();
-    this->store_->MarkPending(EntityKind::kCharacter, {90000002}, now - 60'000);               // fresh: skipped
-    this->store_->MarkPending(EntityKind::kCharacter, {90000003}, now - 7 * 3'600'000LL);      // stale: returned
+    const std::int64_t now = this->NowMs();
+    this->clock_.Set((now - 60'000) * 1000);
+    this->store_->MarkPending(EntityKind::kCharacter, {90000002});  // fresh: skipped
+    this->clock_.Set((now - 7 * 3'600'000LL) * 1000);
+    this->store_->MarkPending(EntityKind::kCharacter, {90000003});  // stale: returned
+    this->clock_.Set(now * 1000);
     this->store_->SaveHttpCache({kr::test::EntityCache(EntityKind::kCharacter, 90000004, std::nullopt, now + 86'400'000, 404, now),                                 // known missing
                                  kr::test::EntityCache(EntityKind::kCharacter, 90000005, std::nullopt, now - 1, 404, now - 90'000'000),                             // 404 expired
                                  kr::test::EntityCache(EntityKind::kCharacter, 90000006, std::string("e"), now + 86'400'000, 200, now)});                               // 200: no effect
@@ -640,10 +645,10 @@ TYPED_TEST_P(StoreCases, MissingReferencedIds) {
     auto with_fresh = this->store_->MissingReferencedIds(EntityKind::kCharacter, 0, 100, short_ttl);
     EXPECT_NE(std::find(with_fresh.begin(), with_fresh.end(), 90000002), with_fresh.end());
     // 'now' in the future: the 404 record has expired
-    ScanOptions later;
-    later.now_ms = now + 2 * 86'400'000LL;
-    auto after_expiry = this->store_->MissingReferencedIds(EntityKind::kCharacter, 0, 100, later);
+    this->clock_.Set((now + 2 * 86'400'000LL) * 1000);
+    auto after_expiry = this->store_->MissingReferencedIds(EntityKind::kCharacter, 0, 100);
     EXPECT_NE(std::find(after_expiry.begin(), after_expiry.end(), 90000004), after_expiry.end());
+    this->clock_.Set(now * 1000);
 
     // the same filter over a given id set (what the zKillboard worker queues after a page)
     EXPECT_EQ(this->store_->FilterMissing(EntityKind::kCharacter,

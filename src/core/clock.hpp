@@ -1,13 +1,16 @@
 #pragma once
-// Time source for the HTTP/ESI layer. All times are unix microseconds (wall clock), because rate
-// state is shared with other processes through the database. Tests use ManualClock, whose
-// SleepFor() advances time instead of sleeping, so pacing logic runs deterministically and fast.
+// The one time source: every component that reads the time (ESI pacing and cache expiry, the
+// workers' freshness and 404 checks, the store's created_at/updated_at and pending marks, queued
+// message timestamps) takes a Clock, SystemClock::Instance() in production. All times are unix
+// time (wall clock), because rate state and expiry times are shared with other processes through
+// the database. Tests use ManualClock, whose SleepFor() advances time instead of sleeping, so time-
+// dependent logic runs deterministically and fast.
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <thread>
 
-namespace kr::http {
+namespace kr {
 
 class Clock {
 public:
@@ -16,6 +19,8 @@ public:
     virtual std::int64_t NowUs() const = 0;
     /// Block for `us` microseconds (ManualClock: advance instead).
     virtual void SleepFor(std::int64_t us) = 0;
+    /// Unix time in milliseconds (the unit of cache expiry, pending marks and stored timestamps).
+    std::int64_t NowMs() const { return NowUs() / 1000; }
 };
 
 class SystemClock final : public Clock {
@@ -49,4 +54,4 @@ private:
     std::atomic<std::int64_t> now_;
 };
 
-}  // namespace kr::http
+}  // namespace kr
