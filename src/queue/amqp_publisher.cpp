@@ -128,16 +128,17 @@ void AmqpPublisher::Publish(const std::vector<RawMessage>& msgs, const std::func
                 }
             }
             while (!unconfirmed.empty()) wait_one();
-            todo = std::move(failed);
+            todo = std::move(failed);  // the round is settled: what the broker refused goes again
+            continue;
         } catch (const AmqpChannelError& e) {
             last_error = e.what();  // the channel is reopened by EnsureOpen on the next round
         } catch (const AmqpConnectionError& e) {
             last_error = e.what();
             conn_.Close();
         }
-        if (!unconfirmed.empty() || next < todo.size()) {
+        {
             // Interrupted: everything not confirmed goes again (at-least-once).
-            std::vector<std::size_t> again = failed;
+            std::vector<std::size_t> again = std::move(failed);
             for (auto& [seq, e] : unconfirmed) again.push_back(e.index);
             for (std::size_t i = next; i < todo.size(); ++i) again.push_back(todo[i]);
             std::sort(again.begin(), again.end());

@@ -42,7 +42,7 @@ inline std::vector<std::int64_t> ReserveFromProcesses(const std::string& url, co
                 DbBudget b(url);
                 for (int got = 0; got < per_proc;) {
                     SlotGrant g = b.Reserve(key, interval_us, std::min(block, per_proc - got));
-                    for (int i = 0; i < g.count; ++i) std::fprintf(out, "%lld\n", static_cast<long long>(g.first_us + i * g.interval_us));
+                    for (int i = 0; i < g.count; ++i) std::fprintf(out, "%lld\n", static_cast<long long>(g.first_us) + static_cast<long long>(i) * g.interval_us);
                     got += g.count;
                 }
             } catch (const std::exception& e) {

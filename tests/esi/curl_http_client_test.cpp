@@ -1,6 +1,8 @@
 // CurlHttpClient against a tiny raw-socket HTTP server on 127.0.0.1 (in this process), so the
 // transport edge cases are exact: partial bodies, hangs, refused connections, keep-alive.
 #include <gtest/gtest.h>
+
+#include <stdexcept>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -31,8 +33,9 @@ public:
         a.sin_family = AF_INET;
         a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         a.sin_port = 0;
-        bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-        listen(fd_, 64);
+        if (bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || listen(fd_, 64) != 0) {
+            throw std::runtime_error("test server: cannot listen on loopback");
+        }
         socklen_t len = sizeof a;
         getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
         port_ = ntohs(a.sin_port);

@@ -96,7 +96,7 @@ TEST_F(EsiClientTest, OkCarriesBodyCacheEntryAndSendsEtiquetteHeaders) {
     EXPECT_EQ(r.body, R"({"name":"A"})");
     ASSERT_TRUE(r.cache);
     EXPECT_EQ(r.cache->etag, "\"v1\"");
-    EXPECT_NEAR(static_cast<double>(r.cache->expires_at_ms), static_cast<double>(clock.NowUs() / 1000 + 3'600'000), 2000);
+    EXPECT_NEAR(static_cast<double>(r.cache->expires_at_ms), static_cast<double>(clock.NowUs()) / 1000 + 3'600'000, 2000);
     ASSERT_EQ(fake.Requests().size(), 1u);
     const auto& req = fake.Requests()[0].request;
     EXPECT_EQ(req.url, "http://esi.test/alliances/1/");
@@ -124,7 +124,7 @@ TEST_F(EsiClientTest, ExpiredEntryRevalidatesWithIfNoneMatch) {
     EXPECT_EQ(r.cache->entity_id, 5);
     EXPECT_EQ(r.cache->path, esi_paths::Character(5));
     EXPECT_EQ(r.cache->checked_at_ms, clock.NowUs() / 1000);
-    EXPECT_NEAR(static_cast<double>(r.cache->expires_at_ms), static_cast<double>(clock.NowUs() / 1000 + 120'000), 50);
+    EXPECT_NEAR(static_cast<double>(r.cache->expires_at_ms), static_cast<double>(clock.NowUs()) / 1000 + 120'000, 50);
     ASSERT_EQ(fake.Requests().size(), 1u);
     ASSERT_TRUE(RequestHeader(fake.Requests()[0].request, "If-None-Match"));
     EXPECT_EQ(*RequestHeader(fake.Requests()[0].request, "If-None-Match"), "\"e5\"");

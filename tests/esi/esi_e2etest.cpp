@@ -384,7 +384,7 @@ TEST(EsiE2EProcesses, FourProcessesShareOneBudgetOverPostgres) {
         env.push_back("KR_ESI_HELPER_KEY=" + key);
         std::string ids;
         for (int i = 0; i < per_proc; ++i) {
-            ids += (i ? "," : "") + std::to_string(types[static_cast<std::size_t>(p * per_proc + i)]);
+            ids += (i ? "," : "") + std::to_string(types[static_cast<std::size_t>(p) * per_proc + i]);
         }
         env.push_back("KR_ESI_HELPER_IDS=" + ids);
         env.push_back("KR_ESI_HELPER_START_MS=" + std::to_string(start_ms));

@@ -23,7 +23,7 @@ bool IsNpc(std::int64_t id) { return Universe::IsNpcCharacterId(id); }
 int CacheSecondsFor(int route, int cache_seconds) {
   if (cache_seconds >= 0) return cache_seconds;
   switch (route) {
-    case kCharacter: return 86400;
+    case kCharacter:
     case kType:
     case kNpcCorps: return 86400;
     case kKillmail: return 2592000;

@@ -104,7 +104,7 @@ TEST(FakeEsiLimits, KillmailBucket429WithRetryAfter) {
   auto c = Client(*s);
   auto ids = s->GetUniverse().AllKillmailIds();
   for (int i = 0; i < 5; ++i) {
-    auto r = c->Get(KillmailUrl(*s, ids[static_cast<std::size_t>(100 + i)]).c_str());
+    auto r = c->Get(KillmailUrl(*s, ids[100 + static_cast<std::size_t>(i)]).c_str());
     ASSERT_EQ(r->status, 200);
     EXPECT_EQ(r->get_header_value("X-Ratelimit-Group"), "killmail");
     EXPECT_EQ(r->get_header_value("X-Ratelimit-Limit"), "10/2s");
