@@ -5,13 +5,13 @@
 //  2. unpaced: budget off -> requests/s through one client on one thread (client CPU reported).
 //
 // usage: esi_bench [--rate 50] [--paced 600] [--db URL] [--procs 1] [--unpaced 40000] [--conc 32]
-#include <sys/resource.h>
-
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>
+
+#include <sys/resource.h>
 
 #include "core/esi_paths.hpp"
 #include "db/connection.hpp"
@@ -47,11 +47,16 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape): a bench
     std::string db;
     for (int i = 1; i + 1 < argc; i += 2) {
         std::string a = argv[i];
-        if (a == "--rate") rate = std::stod(argv[i + 1]);
-        else if (a == "--paced") paced = std::stoi(argv[i + 1]);
-        else if (a == "--unpaced") unpaced = std::stoi(argv[i + 1]);
-        else if (a == "--conc") conc = std::stoi(argv[i + 1]);
-        else if (a == "--db") db = argv[i + 1];
+        if (a == "--rate")
+            rate = std::stod(argv[i + 1]);
+        else if (a == "--paced")
+            paced = std::stoi(argv[i + 1]);
+        else if (a == "--unpaced")
+            unpaced = std::stoi(argv[i + 1]);
+        else if (a == "--conc")
+            conc = std::stoi(argv[i + 1]);
+        else if (a == "--db")
+            db = argv[i + 1];
     }
     fakeesi::Options so;
     so.quiet = true;
@@ -81,11 +86,12 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape): a bench
         server.ResetStats();
         Run run;
         for (int i = 0; i < paced; ++i) {
-            esi.Submit({"GET", esi_paths::Character(chars[static_cast<std::size_t>(i) % chars.size()]), "", std::nullopt},
-                       [&](EsiResult r) {
-                           ++run.done;
-                           run.ok += r.outcome == Outcome::kOk;
-                       });
+            esi.Submit(
+                {"GET", esi_paths::Character(chars[static_cast<std::size_t>(i) % chars.size()]), "", std::nullopt},
+                [&](EsiResult r) {
+                    ++run.done;
+                    run.ok += r.outcome == Outcome::kOk;
+                });
         }
         const auto t0 = std::chrono::steady_clock::now();
         while (!esi.Idle()) esi.Drive(std::chrono::milliseconds(50));
@@ -98,10 +104,11 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape): a bench
         const auto es = esi.Stats();
         const double span = static_cast<double>(es.last_send_us - es.first_send_us) / 1e6;
         const double used = static_cast<double>(reqs - 1) / (span * rate);
-        std::printf("paced: budget %.0f/s (%s), %d requests (%d ok); sends span %.2f s (wall %.2f s) -> %.1f%% of "
-                    "the budget; slots dropped %lld; server max in any 1-s window: %d (limit %.0f); 420s: %d\n",
-                    rate, db.empty() ? "in-process" : "database", reqs, run.ok, span, secs, used * 100,
-                    static_cast<long long>(es.slots_dropped), max1s, rate, st["error_limited_420"].get<int>());
+        std::printf(
+            "paced: budget %.0f/s (%s), %d requests (%d ok); sends span %.2f s (wall %.2f s) -> %.1f%% of "
+            "the budget; slots dropped %lld; server max in any 1-s window: %d (limit %.0f); 420s: %d\n",
+            rate, db.empty() ? "in-process" : "database", reqs, run.ok, span, secs, used * 100,
+            static_cast<long long>(es.slots_dropped), max1s, rate, st["error_limited_420"].get<int>());
     }
 
     // ---- 2. unpaced ----
@@ -118,7 +125,8 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape): a bench
         o.budget_key = "bench:unpaced";
         EsiClient esi(o, http, *budget);
         // warm-up: open the connections
-        for (int i = 0; i < conc; ++i) esi.Submit({"GET", esi_paths::Character(chars[static_cast<std::size_t>(i)]), "", std::nullopt}, nullptr);
+        for (int i = 0; i < conc; ++i)
+            esi.Submit({"GET", esi_paths::Character(chars[static_cast<std::size_t>(i)]), "", std::nullopt}, nullptr);
         while (!esi.Idle()) esi.Drive(std::chrono::milliseconds(50));
         server.ResetStats();
         int ok = 0;
@@ -128,7 +136,8 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape): a bench
         // keep ~4x concurrency queued so the client never starves
         while (submitted < unpaced || !esi.Idle()) {
             while (submitted < unpaced && esi.Pending() < static_cast<std::size_t>(conc) * 4) {
-                esi.Submit({"GET", esi_paths::Character(chars[static_cast<std::size_t>(submitted) % chars.size()]), "", std::nullopt},
+                esi.Submit({"GET", esi_paths::Character(chars[static_cast<std::size_t>(submitted) % chars.size()]), "",
+                            std::nullopt},
                            [&](EsiResult r) { ok += r.outcome == Outcome::kOk; });
                 ++submitted;
             }
@@ -136,9 +145,10 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape): a bench
         }
         const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         const double cpu = ThreadCpuSeconds() - cpu0;
-        std::printf("unpaced: %d requests (%d ok), concurrency %d: %.0f req/s; client thread CPU %.2f s "
-                    "(%.0f req per CPU-second); new connections: %ld\n",
-                    unpaced, ok, conc, unpaced / secs, cpu, unpaced / cpu, http.ConnectionsOpened());
+        std::printf(
+            "unpaced: %d requests (%d ok), concurrency %d: %.0f req/s; client thread CPU %.2f s "
+            "(%.0f req per CPU-second); new connections: %ld\n",
+            unpaced, ok, conc, unpaced / secs, cpu, unpaced / cpu, http.ConnectionsOpened());
     }
     server.Stop();
     return 0;

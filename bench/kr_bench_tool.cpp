@@ -18,8 +18,6 @@
 //
 // IDS_FILE: integers separated by whitespace or commas. Prints what it did on stdout.
 #include <signal.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,6 +30,9 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <sys/resource.h>
+#include <sys/wait.h>
 
 #include "db/connection.hpp"
 #include "queue/amqp_queue.hpp"
@@ -58,8 +59,10 @@ std::vector<std::int64_t> ReadIds(const std::string& path) {
         tok.clear();
     };
     while (in.get(ch)) {
-        if ((ch >= '0' && ch <= '9') || ch == '-') tok += ch;
-        else flush();
+        if ((ch >= '0' && ch <= '9') || ch == '-')
+            tok += ch;
+        else
+            flush();
     }
     flush();
     return ids;
@@ -105,8 +108,7 @@ int Measure(const char* file, char** cmd) {
     g_child = pid;
     int status = 0;
     rusage ru{};
-    while (::wait4(pid, &status, 0, &ru) < 0 && errno == EINTR) {
-    }
+    while (::wait4(pid, &status, 0, &ru) < 0 && errno == EINTR) {}
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const double cpu = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
                        static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
@@ -149,8 +151,9 @@ int main(int argc, char** argv) {
         return Measure(argv[2], argv + 4);
     }
     if (argc < 3) {
-        std::fprintf(stderr, "usage: kr_bench_tool publish QUEUE IDS_FILE | publish-zkb IDS_FILE | purge QUEUE... | "
-                             "stats QUEUE... | watch URL SQL MS | measure FILE -- CMD...\n  env: DATABASE_URL, RABBITMQ_URL\n");
+        std::fprintf(stderr,
+                     "usage: kr_bench_tool publish QUEUE IDS_FILE | publish-zkb IDS_FILE | purge QUEUE... | "
+                     "stats QUEUE... | watch URL SQL MS | measure FILE -- CMD...\n  env: DATABASE_URL, RABBITMQ_URL\n");
         return 2;
     }
     const std::string cmd = argv[1];
@@ -177,8 +180,10 @@ int main(int argc, char** argv) {
             PublishAll(*q, kr::queue::kZkillboardCharacter, bodies);
         } else if (cmd == "purge") {
             for (int i = 2; i < argc; ++i) {
-                if (auto* a = dynamic_cast<kr::queue::AmqpQueue*>(q.get())) a->DeleteAll(argv[i]);
-                else if (auto* d = dynamic_cast<kr::queue::DbQueue*>(q.get())) d->Purge(argv[i]);
+                if (auto* a = dynamic_cast<kr::queue::AmqpQueue*>(q.get()))
+                    a->DeleteAll(argv[i]);
+                else if (auto* d = dynamic_cast<kr::queue::DbQueue*>(q.get()))
+                    d->Purge(argv[i]);
                 std::printf("purged %s\n", argv[i]);
             }
         } else if (cmd == "stats") {

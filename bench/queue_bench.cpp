@@ -21,8 +21,8 @@
 #include "core/entity_kind.hpp"
 #include "db/connection.hpp"
 #include "queue/amqp_queue.hpp"
-#include "queue/detail/amqp_connection.hpp"
 #include "queue/db_queue.hpp"
+#include "queue/detail/amqp_connection.hpp"
 #include "queue/messages.hpp"
 
 namespace {
@@ -47,7 +47,8 @@ Result Run(const std::function<std::unique_ptr<Queue>()>& open, const std::strin
         std::vector<OutMessage> batch;
         auto t0 = Clock::now();
         for (int i = 0; i < n; ++i) {
-            batch.push_back({kr::queue::BuildEntityMessage(90000000 + i, "bench"), static_cast<std::uint8_t>(i % 10), 0});
+            batch.push_back(
+                {kr::queue::BuildEntityMessage(90000000 + i, "bench"), static_cast<std::uint8_t>(i % 10), 0});
             if (batch.size() == 10000 || i + 1 == n) {
                 q->Publish(queue, batch);  // returns when every message is confirmed / committed
                 batch.clear();

@@ -6,18 +6,19 @@
 //
 // --pg defaults to $KR_TEST_PG_DSN (a database kr_store_bench_<pid> is created and dropped);
 // --sqlite defaults to a temp file (deleted). "-" skips a backend.
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <random>
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include <sys/resource.h>
 
 #include "core/errors.hpp"
 #include "db/migrator.hpp"
@@ -134,7 +135,9 @@ Killmail MakeKillmail(Id id, std::mt19937_64& rng) {
         item.item_type_id = pick(1000, 8000);
         item.flag = 11 + i;
         item.quantity_destroyed = 1;
-        if (i == 9) item.items = {{pick(1000, 8000), 5, 100, std::nullopt, 0, {}}, {pick(1000, 8000), 5, std::nullopt, 3, 0, {}}};
+        if (i == 9)
+            item.items = {{pick(1000, 8000), 5, 100, std::nullopt, 0, {}},
+                          {pick(1000, 8000), 5, std::nullopt, 3, 0, {}}};
         km.victim.items.push_back(item);
     }
     return km;
@@ -174,10 +177,11 @@ void BenchThroughput(const std::string& label, const std::string& url, std::size
             total += store->ApplyEntityBatch(b).counts[EntityKind::kCorporation];
         }
         double s = m.Wall(), cpu = m.Cpu();
-        std::printf("  corporations %-9s %8zu rows  %6.2f s %9.0f rows/s | cpu %6.2f s %9.0f rows/cpu-s  "
-                    "(created %zu, updated %zu, unchanged %zu)\n",
-                    name, entities, s, static_cast<double>(entities) / s, cpu, static_cast<double>(entities) / cpu,
-                    total.created, total.updated, total.unchanged);
+        std::printf(
+            "  corporations %-9s %8zu rows  %6.2f s %9.0f rows/s | cpu %6.2f s %9.0f rows/cpu-s  "
+            "(created %zu, updated %zu, unchanged %zu)\n",
+            name, entities, s, static_cast<double>(entities) / s, cpu, static_cast<double>(entities) / cpu,
+            total.created, total.updated, total.unchanged);
     }
     // killmails: 10 attackers, 10 items (one container with 2 nested items) each
     std::mt19937_64 rng(42);
@@ -195,10 +199,11 @@ void BenchThroughput(const std::string& label, const std::string& url, std::size
             total.already_present += r.already_present;
         }
         double s = m.Wall(), cpu = m.Cpu();
-        std::printf("  killmails    %-9s %8zu kms   %6.2f s %9.0f kms/s  | cpu %6.2f s %9.0f kms/cpu-s  "
-                    "(inserted %zu, present %zu)\n",
-                    pass == 0 ? "new" : "again", killmails, s, static_cast<double>(killmails) / s, cpu,
-                    static_cast<double>(killmails) / cpu, total.inserted, total.already_present);
+        std::printf(
+            "  killmails    %-9s %8zu kms   %6.2f s %9.0f kms/s  | cpu %6.2f s %9.0f kms/cpu-s  "
+            "(inserted %zu, present %zu)\n",
+            pass == 0 ? "new" : "again", killmails, s, static_cast<double>(killmails) / s, cpu,
+            static_cast<double>(killmails) / cpu, total.inserted, total.already_present);
     }
 }
 
@@ -207,9 +212,10 @@ void BenchThroughput(const std::string& label, const std::string& url, std::size
 void GenerateKillmails(db::Connection& c, std::int64_t n) {
     // Bulk load: secondary indexes are rebuilt afterwards and FK triggers are off for this session
     // (the generated rows are consistent by construction). Only the generator does this.
-    auto defs = c.Exec("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() AND tablename IN "
-                       "('victims', 'attackers', 'killmail_items', 'kr_killmail_item_children') AND indexname NOT LIKE "
-                       "'%_pkey'");
+    auto defs = c.Exec(
+        "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() AND tablename IN "
+        "('victims', 'attackers', 'killmail_items', 'kr_killmail_item_children') AND indexname NOT LIKE "
+        "'%_pkey'");
     for (std::size_t i = 0; i < defs.Rows(); ++i) c.ExecScript("DROP INDEX " + defs.Text(i, 0));
     c.ExecScript("SET session_replication_role = replica");
     const std::int64_t chunk = 100000;
@@ -217,45 +223,54 @@ void GenerateKillmails(db::Connection& c, std::int64_t n) {
         std::int64_t hi = std::min(n, lo + chunk - 1);
         std::vector<db::Param> p{lo, hi};
         db::Transaction tx(c);
-        c.Exec("INSERT INTO killmails (killmail_id, killmail_hash, killmail_time, solar_system_id, attacker_count, "
-               "is_war_related, created_at, updated_at) SELECT g, md5(g::text), timestamp '2025-01-01' + g * interval "
-               "'1 second', 30000000 + g % 5000, 10, false, now(), now() FROM generate_series($1::bigint, $2::bigint) g",
-               p);
-        c.Exec("INSERT INTO victims (killmail_id, character_id, corporation_id, alliance_id, ship_type_id, damage_taken, "
-               "created_at) SELECT g, CASE WHEN g % 50 = 0 THEN NULL ELSE 90000000 + (g * 7919) % 300000 END, "
-               "98000000 + g % 20000, CASE WHEN g % 3 = 0 THEN NULL ELSE 99000000 + g % 3000 END, 500 + g % 4000, 1000, "
-               "now() FROM generate_series($1::bigint, $2::bigint) g",
-               p);
-        c.Exec("INSERT INTO attackers (killmail_id, character_id, corporation_id, alliance_id, faction_id, ship_type_id, "
-               "weapon_type_id, damage_done, final_blow, security_status, created_at, updated_at) SELECT g, CASE WHEN a = "
-               "10 THEN 3000000 + g % 1000 WHEN a = 9 AND g % 10 = 0 THEN NULL ELSE 90000000 + (g * 31 + a * 7717) % "
-               "300000 END, CASE WHEN a = 9 AND g % 10 = 0 THEN NULL ELSE 98000000 + (g + a) % 20000 END, "
-               "99000000 + (g * a) % 3000, CASE WHEN a = 9 AND g % 10 = 0 THEN 500021 END, 500 + (g + a) % 4000, "
-               "2000 + (g * a) % 3000, 100, a = 1, 0.5, now(), now() FROM generate_series($1::bigint, $2::bigint) g, "
-               "generate_series(1, 10) a",
-               p);
-        c.Exec("INSERT INTO killmail_items (killmail_id, item_type_id, flag, quantity_destroyed, singleton, created_at) "
-               "SELECT g, 1000 + (g * 13 + i * 101) % 8000, 10 + i, 1, 0, now() FROM generate_series($1::bigint, "
-               "$2::bigint) g, generate_series(1, 10) i",
-               p);
-        c.Exec("INSERT INTO kr_killmail_item_children (killmail_id, position, parent_position, parent_item_type_id, "
-               "parent_flag, depth, item_type_id, flag, quantity_dropped, singleton) SELECT g, j - 1, 9, 3467, 5, 1, "
-               "9000 + (g + j) % 1000, 5, 1, 0 FROM generate_series($1::bigint, $2::bigint) g, generate_series(1, 2) j "
-               "WHERE g % 10 = 0",
-               p);
+        c.Exec(
+            "INSERT INTO killmails (killmail_id, killmail_hash, killmail_time, solar_system_id, attacker_count, "
+            "is_war_related, created_at, updated_at) SELECT g, md5(g::text), timestamp '2025-01-01' + g * interval "
+            "'1 second', 30000000 + g % 5000, 10, false, now(), now() FROM generate_series($1::bigint, $2::bigint) g",
+            p);
+        c.Exec(
+            "INSERT INTO victims (killmail_id, character_id, corporation_id, alliance_id, ship_type_id, damage_taken, "
+            "created_at) SELECT g, CASE WHEN g % 50 = 0 THEN NULL ELSE 90000000 + (g * 7919) % 300000 END, "
+            "98000000 + g % 20000, CASE WHEN g % 3 = 0 THEN NULL ELSE 99000000 + g % 3000 END, 500 + g % 4000, 1000, "
+            "now() FROM generate_series($1::bigint, $2::bigint) g",
+            p);
+        c.Exec(
+            "INSERT INTO attackers (killmail_id, character_id, corporation_id, alliance_id, faction_id, ship_type_id, "
+            "weapon_type_id, damage_done, final_blow, security_status, created_at, updated_at) SELECT g, CASE WHEN a = "
+            "10 THEN 3000000 + g % 1000 WHEN a = 9 AND g % 10 = 0 THEN NULL ELSE 90000000 + (g * 31 + a * 7717) % "
+            "300000 END, CASE WHEN a = 9 AND g % 10 = 0 THEN NULL ELSE 98000000 + (g + a) % 20000 END, "
+            "99000000 + (g * a) % 3000, CASE WHEN a = 9 AND g % 10 = 0 THEN 500021 END, 500 + (g + a) % 4000, "
+            "2000 + (g * a) % 3000, 100, a = 1, 0.5, now(), now() FROM generate_series($1::bigint, $2::bigint) g, "
+            "generate_series(1, 10) a",
+            p);
+        c.Exec(
+            "INSERT INTO killmail_items (killmail_id, item_type_id, flag, quantity_destroyed, singleton, created_at) "
+            "SELECT g, 1000 + (g * 13 + i * 101) % 8000, 10 + i, 1, 0, now() FROM generate_series($1::bigint, "
+            "$2::bigint) g, generate_series(1, 10) i",
+            p);
+        c.Exec(
+            "INSERT INTO kr_killmail_item_children (killmail_id, position, parent_position, parent_item_type_id, "
+            "parent_flag, depth, item_type_id, flag, quantity_dropped, singleton) SELECT g, j - 1, 9, 3467, 5, 1, "
+            "9000 + (g + j) % 1000, 5, 1, 0 FROM generate_series($1::bigint, $2::bigint) g, generate_series(1, 2) j "
+            "WHERE g % 10 = 0",
+            p);
         tx.Commit();
     }
     c.ExecScript("SET session_replication_role = DEFAULT; SET maintenance_work_mem = '256MB'");
     for (std::size_t i = 0; i < defs.Rows(); ++i) c.ExecScript(defs.Text(i, 1));
     // Known entities: every other character of the pool, half of the corporations and types.
-    c.Exec("INSERT INTO characters (id, name, corporation_id, birthday, bloodline_id, race_id, gender, updated_at) "
-           "SELECT 90000000 + i, 'c' || i, 98000000, '2020-01-01', 1, 1, 'male', now() FROM generate_series(0, 299999, 2) i "
-           "ON CONFLICT DO NOTHING");
-    c.Exec("INSERT INTO corporations (id, name, ticker, member_count, ceo_id, creator_id, tax_rate, updated_at) "
-           "SELECT 98000000 + i, 'k' || i, 'K', 1, 1, 1, 0, now() FROM generate_series(0, 19999, 2) i "
-           "ON CONFLICT DO NOTHING");
-    c.Exec("INSERT INTO types (id, name, group_id, updated_at) SELECT i, 't' || i, 1, now() "
-           "FROM generate_series(500, 9999, 2) i ON CONFLICT DO NOTHING");
+    c.Exec(
+        "INSERT INTO characters (id, name, corporation_id, birthday, bloodline_id, race_id, gender, updated_at) "
+        "SELECT 90000000 + i, 'c' || i, 98000000, '2020-01-01', 1, 1, 'male', now() FROM generate_series(0, 299999, 2) "
+        "i "
+        "ON CONFLICT DO NOTHING");
+    c.Exec(
+        "INSERT INTO corporations (id, name, ticker, member_count, ceo_id, creator_id, tax_rate, updated_at) "
+        "SELECT 98000000 + i, 'k' || i, 'K', 1, 1, 1, 0, now() FROM generate_series(0, 19999, 2) i "
+        "ON CONFLICT DO NOTHING");
+    c.Exec(
+        "INSERT INTO types (id, name, group_id, updated_at) SELECT i, 't' || i, 1, now() "
+        "FROM generate_series(500, 9999, 2) i ON CONFLICT DO NOTHING");
 }
 
 void BenchScan(const std::string& admin_dsn, std::int64_t n, std::size_t page, bool keep) {
@@ -299,8 +314,7 @@ void BenchScan(const std::string& admin_dsn, std::int64_t n, std::size_t page, b
                     after = ids.back();
                 }
                 total += found;
-                std::printf("    %-11s %8zu missing  %4zu pages  %6.2f s\n", info.plural, found, pages,
-                            Seconds(k0));
+                std::printf("    %-11s %8zu missing  %4zu pages  %6.2f s\n", info.plural, found, pages, Seconds(k0));
             }
             std::printf("  %s: %zu ids in %.2f s wall, %.2f s cpu (max RSS %ld MB)\n",
                         mark ? "scan + MarkPending" : "rescan (all pending)", total, m.Wall(), m.Cpu(), MaxRssMb());
@@ -327,20 +341,30 @@ int main(int argc, char** argv) {
             }
             return argv[++i];
         };
-        if (a == "--sqlite") sqlite_path = next();
-        else if (a == "--pg") pg_dsn = next();
-        else if (a == "--entities") entities = std::stoul(next());
-        else if (a == "--killmails") killmails = std::stoul(next());
-        else if (a == "--batch") batch = std::stoul(next());
-        else if (a == "--page") page = std::stoul(next());
+        if (a == "--sqlite")
+            sqlite_path = next();
+        else if (a == "--pg")
+            pg_dsn = next();
+        else if (a == "--entities")
+            entities = std::stoul(next());
+        else if (a == "--killmails")
+            killmails = std::stoul(next());
+        else if (a == "--batch")
+            batch = std::stoul(next());
+        else if (a == "--page")
+            page = std::stoul(next());
         else if (a == "--scan") {
             std::stringstream ss(next());
             for (std::string v; std::getline(ss, v, ',');) scans.push_back(std::stoll(v));
-        } else if (a == "--scan-only") scan_only = true;
-        else if (a == "--keep") keep = true;
+        } else if (a == "--scan-only")
+            scan_only = true;
+        else if (a == "--keep")
+            keep = true;
         else {
-            std::fprintf(stderr, "usage: %s [--sqlite PATH|-] [--pg DSN|-] [--entities N] [--killmails N] [--batch N] "
-                                 "[--scan N[,N]] [--page N] [--scan-only] [--keep]\n", argv[0]);
+            std::fprintf(stderr,
+                         "usage: %s [--sqlite PATH|-] [--pg DSN|-] [--entities N] [--killmails N] [--batch N] "
+                         "[--scan N[,N]] [--page N] [--scan-only] [--keep]\n",
+                         argv[0]);
             return 2;
         }
     }
@@ -350,7 +374,8 @@ int main(int argc, char** argv) {
                 bool temp = sqlite_path.empty();
                 if (temp) {
                     sqlite_path = (std::filesystem::temp_directory_path() /
-                                   ("kr_store_bench_" + std::to_string(::getpid()) + ".db")).string();
+                                   ("kr_store_bench_" + std::to_string(::getpid()) + ".db"))
+                                      .string();
                 }
                 BenchThroughput("sqlite " + sqlite_path, "sqlite://" + sqlite_path, entities, killmails, batch);
                 if (temp) {

@@ -1,10 +1,11 @@
 #include "app/cli.hpp"
 
-#include <CLI/CLI.hpp>
 #include <signal.h>
 
 #include <cstdio>
 #include <functional>
+
+#include <CLI/CLI.hpp>
 
 #include "app/commands.hpp"
 #include "app/worker_commands.hpp"
@@ -46,7 +47,8 @@ struct CommandNames {
     }
     std::string Display(std::string text) const {
         for (const auto& [colon, internal] : names) {
-            for (auto pos = text.find(internal); pos != std::string::npos; pos = text.find(internal, pos + colon.size())) {
+            for (auto pos = text.find(internal); pos != std::string::npos;
+                 pos = text.find(internal, pos + colon.size())) {
                 text.replace(pos, internal.size(), colon);
             }
         }
@@ -85,7 +87,8 @@ std::string OneLine(const std::string& text) {
 
 int Main(int argc, char** argv) {
     ::signal(SIGPIPE, SIG_IGN);
-    CLI::App app{"killreport: KillReport's queue scripts and workers (ESI + zKillboard enrichment) in C++", "killreport"};
+    CLI::App app{"killreport: KillReport's queue scripts and workers (ESI + zKillboard enrichment) in C++",
+                 "killreport"};
     app.require_subcommand(1);
     app.fallthrough();
     app.set_version_flag("--version", std::string("killreport ") + KR_VERSION);
@@ -115,8 +118,7 @@ int Main(int argc, char** argv) {
     };
 
     on(add("config", "print each effective setting and where it came from"), CmdConfig);
-    on(add("db:migrate", "create or upgrade the schema (idempotent; keeps KillReport's tables)"),
-       CmdMigrate);
+    on(add("db:migrate", "create or upgrade the schema (idempotent; keeps KillReport's tables)"), CmdMigrate);
     on(add("status", "queue depths, retries, dead letters, ESI budget state, row counts"), CmdStatus);
 
     Id user_id = 0;
@@ -137,15 +139,15 @@ int Main(int argc, char** argv) {
     dead_retry->add_option("QUEUE", retry_queue, "queue name")->required();
     on(dead_retry, [&](const Context& c) { return CmdDeadRetry(c, retry_queue); });
 
-    RegisterWorkerCommands(add, [&](CLI::App* sub, std::function<int(const Context&)> fn) { on(sub, std::move(fn)); },
-                           AddWorkerFlags);
+    RegisterWorkerCommands(
+        add, [&](CLI::App* sub, std::function<int(const Context&)> fn) { on(sub, std::move(fn)); }, AddWorkerFlags);
 
     // An unknown command gets its own clear message (CLI11 would only say one is required).
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         if (a.rfind("--", 0) == 0) {
-            if (a.find('=') == std::string::npos && app.get_option_no_throw(a) != nullptr &&
-                a != "--help" && a != "--version") {
+            if (a.find('=') == std::string::npos && app.get_option_no_throw(a) != nullptr && a != "--help" &&
+                a != "--version") {
                 ++i;  // a global option's value
             }
             continue;

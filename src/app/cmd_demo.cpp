@@ -2,10 +2,8 @@
 // the embedded default: user:add + queue:character → worker:zkillboard (killmails) → info workers
 // (the entities those killmails reference) → scan:entities → info workers, then prints what was
 // stored next to the simulator's ground truth and its request counters.
-#include <nlohmann/json.hpp>
 #include <signal.h>
 #include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -14,6 +12,9 @@
 #include <fstream>
 #include <set>
 #include <thread>
+
+#include <nlohmann/json.hpp>
+#include <sys/wait.h>
 
 #include "app/demo.hpp"
 #include "core/errors.hpp"
@@ -88,7 +89,8 @@ private:
 nlohmann::json GetJson(const std::string& url) {
     http::CurlHttpClient client;
     std::optional<http::HttpResponse> out;
-    client.Start({"GET", url, {}, "", std::chrono::milliseconds(10000)}, [&](http::HttpResponse r) { out = std::move(r); });
+    client.Start({"GET", url, {}, "", std::chrono::milliseconds(10000)},
+                 [&](http::HttpResponse r) { out = std::move(r); });
     while (!out) client.Drive(std::chrono::milliseconds(50));
     if (!out->Ok() || out->status != 200) throw TransientError("GET " + url + " failed: " + out->error_message);
     return nlohmann::json::parse(out->body);
@@ -125,8 +127,8 @@ int CmdDemo(const Context& ctx_in, const DemoFlags& f) {
         for (const auto& id : history) {
             auto who = GetJson(fake.Base() + "/_admin/truth/character/" + std::to_string(id.get<Id>()));
             rt.Store().AddUser(id.get<Id>(), who.value("name", ""));
-            for (const auto& km : GetJson(fake.Base() + "/_admin/truth/characters/" +
-                                          std::to_string(id.get<Id>()) + "/killmails")) {
+            for (const auto& km :
+                 GetJson(fake.Base() + "/_admin/truth/characters/" + std::to_string(id.get<Id>()) + "/killmails")) {
                 expected_killmails.insert(km.get<Id>());
             }
         }
@@ -161,11 +163,12 @@ int CmdDemo(const Context& ctx_in, const DemoFlags& f) {
     std::printf("ESI requests: %lld (peak %lld in one second; budget %.0f/s), zKillboard requests: %lld\n",
                 stats["esi_requests"].get<long long>(), stats["max_per_second"]["esi"].get<long long>(),
                 cfg.esi_rate_limit, stats["zkb_requests"].get<long long>());
-    std::printf("420 error-limited: %lld, 429: %lld, requests for NPC characters: %lld, "
-                "repeated before Expires: %lld\n",
-                stats["error_limited_420"].get<long long>(), stats["rate_limited_429"].get<long long>(),
-                stats["npc_character_requests"].get<long long>(),
-                stats["repeated_before_expires_unconditional"].get<long long>());
+    std::printf(
+        "420 error-limited: %lld, 429: %lld, requests for NPC characters: %lld, "
+        "repeated before Expires: %lld\n",
+        stats["error_limited_420"].get<long long>(), stats["rate_limited_429"].get<long long>(),
+        stats["npc_character_requests"].get<long long>(),
+        stats["repeated_before_expires_unconditional"].get<long long>());
     if (!demo_db.empty()) std::printf("the data is in %s (sqlite3 %s)\n", demo_db.c_str(), demo_db.c_str());
     return stored.size() == expected_killmails.size() ? 0 : 1;
 }

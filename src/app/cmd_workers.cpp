@@ -3,8 +3,8 @@
 
 #include <algorithm>
 #include <atomic>
-#include <functional>
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -54,8 +54,8 @@ const std::vector<WorkerSpec>& Workers() {
                           Committer* committer) -> std::unique_ptr<worker::Worker> {
                            worker::ZkillboardWorkerOptions o;
                            o.concurrency = concurrency;
-                           return std::make_unique<worker::ZkillboardWorker>(o, rt.Store(), rt.Esi(), rt.Zkb(),
-                                                                             settler, rt.Clock(), committer);
+                           return std::make_unique<worker::ZkillboardWorker>(o, rt.Store(), rt.Esi(), rt.Zkb(), settler,
+                                                                             rt.Clock(), committer);
                        }});
         out.push_back({"worker:alliance-corporations",
                        "esi_alliance_corporations_queue → /alliances/{id}/corporations/ → esi_corporation_info_queue",
@@ -66,17 +66,17 @@ const std::vector<WorkerSpec>& Workers() {
                                                                                        rt.Esi(), settler, rt.Clock());
                        }});
         for (const auto& k : EntityKinds()) {
-            out.push_back({k.command, k.help, k.queue, k.default_concurrency, 0, true,
-                           [kind = k.kind](int concurrency, worker::Runtime& rt, worker::Settler& settler,
-                                           const config::Config& cfg,
-                                           Committer* committer) -> std::unique_ptr<worker::Worker> {
-                               worker::InfoWorkerOptions o;
-                               o.kind = kind;
-                               o.concurrency = concurrency;
-                               o.max_age_ms = cfg.max_age_seconds * 1000;
-                               return std::make_unique<worker::InfoWorker>(o, rt.Store(), rt.Esi(), settler,
-                                                                           rt.Clock(), committer);
-                           }});
+            out.push_back(
+                {k.command, k.help, k.queue, k.default_concurrency, 0, true,
+                 [kind = k.kind](int concurrency, worker::Runtime& rt, worker::Settler& settler,
+                                 const config::Config& cfg, Committer* committer) -> std::unique_ptr<worker::Worker> {
+                     worker::InfoWorkerOptions o;
+                     o.kind = kind;
+                     o.concurrency = concurrency;
+                     o.max_age_ms = cfg.max_age_seconds * 1000;
+                     return std::make_unique<worker::InfoWorker>(o, rt.Store(), rt.Esi(), settler, rt.Clock(),
+                                                                 committer);
+                 }});
         }
         return out;
     }();
@@ -191,7 +191,10 @@ int CmdStatus(const Context& ctx) {
     }
     auto now_us = shared.Clock().NowUs();
     auto esi_state = shared.Budget().Load("esi");
-    std::printf("ESI: budget %s", ctx.cfg.esi_rate_limit > 0 ? (std::to_string(static_cast<int>(ctx.cfg.esi_rate_limit)) + " req/s shared").c_str() : "off");
+    std::printf("ESI: budget %s",
+                ctx.cfg.esi_rate_limit > 0
+                    ? (std::to_string(static_cast<int>(ctx.cfg.esi_rate_limit)) + " req/s shared").c_str()
+                    : "off");
     if (esi_state.remaining && esi_state.reset_at_us > now_us) {
         std::printf(", error limit remain %lld (window resets in %.0f s)", static_cast<long long>(*esi_state.remaining),
                     static_cast<double>(esi_state.reset_at_us - now_us) / 1e6);
@@ -203,7 +206,8 @@ int CmdStatus(const Context& ctx) {
     }
     std::printf("\n");
     std::printf("rows\n");
-    for (const auto& [table, n] : store->Counts()) std::printf("  %-28s %12lld\n", table.c_str(), static_cast<long long>(n));
+    for (const auto& [table, n] : store->Counts())
+        std::printf("  %-28s %12lld\n", table.c_str(), static_cast<long long>(n));
     return 0;
 }
 
@@ -273,10 +277,13 @@ void RegisterWorkerCommands(const AddCommand& add, const Bind& bind, AddFlags ad
     auto* zkb = add("queue:zkillboard", "a sync job for each given character id → zkillboard_character_queue");
     zkb->add_option("ID", zkb_ids, "character ids")->required()->check(CLI::Range(Id{1}, Id{9007199254740991}));
     bind(zkb, [](const Context& c) {
-        return RunScript(c, "queue:zkillboard", [](worker::Runtime& rt) { return worker::QueueZkillboard(rt, zkb_ids); });
+        return RunScript(c, "queue:zkillboard",
+                         [](worker::Runtime& rt) { return worker::QueueZkillboard(rt, zkb_ids); });
     });
     bind(add("queue:alliance-corporations", "every alliance id in the database → esi_alliance_corporations_queue"),
-         [](const Context& c) { return RunScript(c, "queue:alliance-corporations", worker::QueueAllianceCorporations); });
+         [](const Context& c) {
+             return RunScript(c, "queue:alliance-corporations", worker::QueueAllianceCorporations);
+         });
     bind(add("scan:entities",
              "queue the characters, corporations, alliances and types killmails reference that the database lacks"),
          [](const Context& c) {

@@ -14,8 +14,8 @@ struct Context {
 
 /// Options every worker takes.
 struct WorkerFlags {
-    int concurrency = 0;     ///< 0 = the worker's default (the spec's table)
-    bool until_idle = false; ///< exit 0 once the queue is empty and nothing is in flight or retrying
+    int concurrency = 0;      ///< 0 = the worker's default (the spec's table)
+    bool until_idle = false;  ///< exit 0 once the queue is empty and nothing is in flight or retrying
 };
 
 // admin (cmd_admin.cpp)

@@ -1,9 +1,9 @@
 #pragma once
 // The spec's queue scripts and workers as subcommands (cmd_workers.cpp).
-#include <CLI/CLI.hpp>
-
 #include <functional>
 #include <stop_token>
+
+#include <CLI/CLI.hpp>
 
 #include "app/commands.hpp"
 

@@ -111,7 +111,8 @@ Config Load(const Overrides& flags, const std::map<std::string, std::string>* en
     c.zkillboard_rate_limit = ParseNumber("ZKILLBOARD_RATE_LIMIT", get("ZKILLBOARD_RATE_LIMIT", "1"), 0, 1000);
     c.user_agent = get("KILLREPORT_USER_AGENT", DefaultUserAgent());
     c.compatibility_date = get("ESI_COMPATIBILITY_DATE", kDefaultCompatibilityDate);
-    c.max_attempts = static_cast<int>(ParseNumber("KILLREPORT_MAX_ATTEMPTS", get("KILLREPORT_MAX_ATTEMPTS", "5"), 1, 100));
+    c.max_attempts =
+        static_cast<int>(ParseNumber("KILLREPORT_MAX_ATTEMPTS", get("KILLREPORT_MAX_ATTEMPTS", "5"), 1, 100));
     c.max_age_seconds = static_cast<std::int64_t>(
         ParseNumber("KILLREPORT_MAX_AGE", get("KILLREPORT_MAX_AGE", "0"), 0, 10.0 * 365 * 86400));
     c.db_connections =
@@ -136,7 +137,9 @@ std::vector<std::string> Describe(const Config& c) {
         return s;
     };
     std::vector<std::string> out;
-    auto line = [&](const std::string& n, const std::string& v) { out.push_back(n + " = " + v + "  (" + src(n) + ")"); };
+    auto line = [&](const std::string& n, const std::string& v) {
+        out.push_back(n + " = " + v + "  (" + src(n) + ")");
+    };
     line("DATABASE_URL", db::MaskUrl(c.database_url));
     line("RABBITMQ_URL", c.rabbitmq_url ? db::MaskUrl(*c.rabbitmq_url) : "(unset: the queue lives in the database)");
     line("ESI_BASE_URL", c.esi_base_url);
@@ -146,7 +149,8 @@ std::vector<std::string> Describe(const Config& c) {
     line("KILLREPORT_USER_AGENT", c.user_agent);
     line("ESI_COMPATIBILITY_DATE", c.compatibility_date);
     line("KILLREPORT_MAX_ATTEMPTS", std::to_string(c.max_attempts));
-    line("KILLREPORT_MAX_AGE", c.max_age_seconds == 0 ? "0 (ESI's Expires only)" : std::to_string(c.max_age_seconds) + " s");
+    line("KILLREPORT_MAX_AGE",
+         c.max_age_seconds == 0 ? "0 (ESI's Expires only)" : std::to_string(c.max_age_seconds) + " s");
     line("KILLREPORT_DB_CONNECTIONS", std::to_string(c.db_connections));
     line("LOG_LEVEL", c.log_level);
     return out;

@@ -24,15 +24,15 @@ static_assert(std::variant_size_v<Entity> == kEntityKindCount);
 
 struct EntityKindInfo {
     EntityKind kind;
-    const char* name;            ///< "alliance": the value stored in kind columns
-    const char* plural;          ///< "alliances": log and report labels
-    const char* table;           ///< the original's table
-    const char* esi_prefix;      ///< "/alliances/": the entity's ESI path is prefix + id + "/"
-    const char* queue;           ///< the original's info queue
-    const char* command;         ///< the worker command ("worker:info:alliances")
-    const char* help;            ///< the command's one-line help
-    int default_concurrency;     ///< the spec's table
-    bool (*never_fetched)(Id);   ///< ids ESI is never asked about (NPC characters)
+    const char* name;                            ///< "alliance": the value stored in kind columns
+    const char* plural;                          ///< "alliances": log and report labels
+    const char* table;                           ///< the original's table
+    const char* esi_prefix;                      ///< "/alliances/": the entity's ESI path is prefix + id + "/"
+    const char* queue;                           ///< the original's info queue
+    const char* command;                         ///< the worker command ("worker:info:alliances")
+    const char* help;                            ///< the command's one-line help
+    int default_concurrency;                     ///< the spec's table
+    bool (*never_fetched)(Id);                   ///< ids ESI is never asked about (NPC characters)
     Entity (*parse)(Id, std::string_view body);  ///< a 200 body of the entity's route; throws ParseError
 };
 

@@ -66,7 +66,7 @@ MigrateReport Migrate(Connection& conn, const std::string& only_module, const Cl
         if (done.count({m.module, m.version})) continue;  // tx rolls back (nothing written)
         conn.ExecScript(pg ? m.postgres_sql : m.sqlite_sql);
         conn.Exec(kInsertApplied, {m.module, static_cast<std::int64_t>(m.version), m.description,
-                                    IsoUtc(clock.NowMs(), IsoPrecision::kSeconds)});
+                                   IsoUtc(clock.NowMs(), IsoPrecision::kSeconds)});
         tx.Commit();
         report.applied.push_back(m.module + "/" + std::to_string(m.version) + " " + m.description);
     }

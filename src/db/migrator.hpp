@@ -13,10 +13,10 @@
 namespace kr::db {
 
 struct Migration {
-    std::string module;       ///< "store", "queue", "esi"
-    int version = 0;          ///< 1, 2, … within the module; never renumber a released one
+    std::string module;  ///< "store", "queue", "esi"
+    int version = 0;     ///< 1, 2, … within the module; never renumber a released one
     std::string description;
-    std::string sqlite_sql;   ///< script (several statements allowed)
+    std::string sqlite_sql;  ///< script (several statements allowed)
     std::string postgres_sql;
 };
 

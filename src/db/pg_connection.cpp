@@ -1,8 +1,8 @@
 #include "db/pg_connection.hpp"
 
-#include <libpq-fe.h>
-
 #include <cstdio>
+
+#include <libpq-fe.h>
 
 #include "core/errors.hpp"
 
@@ -84,9 +84,7 @@ void PgConnection::EnsureConnected() {
     }
 }
 
-Result PgConnection::Exec(std::string_view sql, const std::vector<Param>& params) {
-    return Run(sql, params, true);
-}
+Result PgConnection::Exec(std::string_view sql, const std::vector<Param>& params) { return Run(sql, params, true); }
 
 Result PgConnection::ExecPlannedPerCall(std::string_view sql, const std::vector<Param>& params) {
     return Run(sql, params, false);
@@ -151,8 +149,8 @@ Result PgConnection::Run(std::string_view sql, const std::vector<Param>& params,
             if (PQgetisnull(res.get(), r, j)) {
                 cells.emplace_back(std::nullopt);
             } else {
-                cells.emplace_back(std::string(PQgetvalue(res.get(), r, j),
-                                               static_cast<std::size_t>(PQgetlength(res.get(), r, j))));
+                cells.emplace_back(
+                    std::string(PQgetvalue(res.get(), r, j), static_cast<std::size_t>(PQgetlength(res.get(), r, j))));
             }
         }
     }

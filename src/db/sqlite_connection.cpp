@@ -1,10 +1,10 @@
 #include "db/sqlite_connection.hpp"
 
-#include <sqlite3.h>
-
 #include <cctype>
 #include <cstdio>
 #include <filesystem>
+
+#include <sqlite3.h>
 
 #include "core/errors.hpp"
 
@@ -23,21 +23,18 @@ namespace {
         case SQLITE_LOCKED:
         case SQLITE_IOERR:
         case SQLITE_FULL:
-        case SQLITE_PROTOCOL:
-            throw TransientError(msg);
+        case SQLITE_PROTOCOL: throw TransientError(msg);
         case SQLITE_CONSTRAINT:
         case SQLITE_MISMATCH:
         case SQLITE_TOOBIG:
-        case SQLITE_RANGE:
-            throw PermanentError("db_constraint", msg);
+        case SQLITE_RANGE: throw PermanentError("db_constraint", msg);
         case SQLITE_CANTOPEN:
         case SQLITE_NOTADB:
         case SQLITE_CORRUPT:
         case SQLITE_READONLY:
         case SQLITE_PERM:
         case SQLITE_AUTH:
-        default:
-            throw FatalError(msg);
+        default: throw FatalError(msg);
     }
 }
 
@@ -90,8 +87,8 @@ SqliteConnection::SqliteConnection(const std::string& url) : url_(url) {
         }
     }
     sqlite3* raw = nullptr;
-    int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                             nullptr);
+    int rc =
+        sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
     db_.reset(raw);
     if (rc != SQLITE_OK) Throw(raw, rc, "open '" + path + "'");
     sqlite3_busy_timeout(db_.get(), 30000);
@@ -113,8 +110,8 @@ sqlite3_stmt* SqliteConnection::Prepare(std::string_view sql) {
     if (it != stmts_.end()) return it->second.get();
     std::string text = RewriteParams(sql);
     sqlite3_stmt* raw = nullptr;
-    int rc = sqlite3_prepare_v3(db_.get(), text.c_str(), static_cast<int>(text.size()), SQLITE_PREPARE_PERSISTENT,
-                                &raw, nullptr);
+    int rc = sqlite3_prepare_v3(db_.get(), text.c_str(), static_cast<int>(text.size()), SQLITE_PREPARE_PERSISTENT, &raw,
+                                nullptr);
     if (rc != SQLITE_OK) Throw(db_.get(), rc, "prepare");
     auto [pos, ok] = stmts_.emplace(std::string(sql), std::unique_ptr<sqlite3_stmt, StmtDeleter>(raw));
     (void)ok;

@@ -13,8 +13,8 @@
 //   kSerial / kBigSerial: a surrogate key, SERIAL/BIGSERIAL PRIMARY KEY vs INTEGER PRIMARY KEY
 //   (AUTOINCREMENT with kAutoincrement).
 #include <functional>
-#include <stdexcept>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -29,7 +29,7 @@ enum class ColType { kBigint, kInt, kText, kTimestamp, kDouble, kBool, kSerial, 
 /// Column constraints (bit flags).
 enum ColFlag : unsigned {
     kNotNull = 1u,
-    kPrimaryKey = 2u,     ///< a one-column primary key (composite keys: TableDef::primary_key)
+    kPrimaryKey = 2u,  ///< a one-column primary key (composite keys: TableDef::primary_key)
     kUnique = 4u,
     kAutoincrement = 8u,  ///< SQLite AUTOINCREMENT on a serial key (ids never reused)
 };
@@ -39,10 +39,10 @@ enum class Default { kNone, kNow, kZero, kTrue, kFalse };
 
 /// How the store's write statements treat a column.
 enum class Write {
-    kValue,     ///< bound from the row
-    kCreated,   ///< the batch's "now" on insert (created_at)
-    kUpdated,   ///< the batch's "now" on insert and on a real change (updated_at)
-    kNever,     ///< left to the database (serial keys, defaults, columns we do not fill)
+    kValue,    ///< bound from the row
+    kCreated,  ///< the batch's "now" on insert (created_at)
+    kUpdated,  ///< the batch's "now" on insert and on a real change (updated_at)
+    kNever,    ///< left to the database (serial keys, defaults, columns we do not fill)
 };
 
 struct ColumnDef {
@@ -96,9 +96,9 @@ struct TableDef {
     std::vector<ColumnDef> columns;
     std::vector<std::string> primary_key;  ///< composite primary key (table constraint)
     std::vector<IndexDef> indexes;
-    bool without_rowid = false;            ///< SQLite WITHOUT ROWID
+    bool without_rowid = false;  ///< SQLite WITHOUT ROWID
     // ---- the write statement -------------------------------------------------------------------
-    std::vector<std::string> conflict;     ///< ON CONFLICT target; empty = plain INSERT
+    std::vector<std::string> conflict;  ///< ON CONFLICT target; empty = plain INSERT
     /// On conflict: true = update every written non-key column unless all are unchanged (the
     /// counts tell created / updated / unchanged apart); false = DO NOTHING.
     bool upsert = false;
@@ -153,7 +153,8 @@ public:
 
         Column(ColumnDef d) : def(std::move(d)) {}  // NOLINT: implicit, for the definition lists
         template <typename M>
-        Column(ColumnDef d, M T::*member) : def(std::move(d)), get([member](const T& v) { return ToParam(v.*member); }) {}
+        Column(ColumnDef d, M T::*member)
+            : def(std::move(d)), get([member](const T& v) { return ToParam(v.*member); }) {}
         template <typename F, typename = std::enable_if_t<std::is_invocable_v<F, const T&>>>
         Column(ColumnDef d, F f) : def(std::move(d)), get([f](const T& v) { return ToParam(f(v)); }) {}
     };
@@ -163,9 +164,9 @@ public:
         for (auto& c : columns) {
             const bool bound = static_cast<bool>(c.get);
             if (bound != (c.def.write == Write::kValue)) {
-                throw std::logic_error("table " + def_.name + ": column " + c.def.name +
-                                       (bound ? " has a value but is not written from rows"
-                                              : " is written from rows but has no value"));
+                throw std::logic_error(
+                    "table " + def_.name + ": column " + c.def.name +
+                    (bound ? " has a value but is not written from rows" : " is written from rows but has no value"));
             }
             def_.columns.push_back(c.def);
             if (bound) getters_.push_back(std::move(c.get));

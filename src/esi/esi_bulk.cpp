@@ -1,7 +1,7 @@
 // Bulk ESI endpoints: POST /universe/names/ and /characters/affiliation/ with batch splitting.
-#include <nlohmann/json.hpp>
-
 #include <set>
+
+#include <nlohmann/json.hpp>
 
 #include "core/esi_paths.hpp"
 #include "esi/esi_client.hpp"
@@ -11,8 +11,8 @@ namespace kr::esi {
 namespace {
 
 template <typename T, typename Parse>
-BulkResult<T> RunBulk(EsiClient& esi, const std::string& path, const std::vector<std::int64_t>& ids,
-                      std::size_t batch, Parse parse) {
+BulkResult<T> RunBulk(EsiClient& esi, const std::string& path, const std::vector<std::int64_t>& ids, std::size_t batch,
+                      Parse parse) {
     BulkResult<T> out;
     std::vector<std::int64_t> unique;
     std::set<std::int64_t> seen;
@@ -63,8 +63,9 @@ BulkResult<T> RunBulk(EsiClient& esi, const std::string& path, const std::vector
         });
     };
     for (std::size_t i = 0; i < unique.size(); i += batch) {
-        submit(std::vector<std::int64_t>(unique.begin() + static_cast<std::ptrdiff_t>(i),
-                                         unique.begin() + static_cast<std::ptrdiff_t>(std::min(unique.size(), i + batch))));
+        submit(std::vector<std::int64_t>(
+            unique.begin() + static_cast<std::ptrdiff_t>(i),
+            unique.begin() + static_cast<std::ptrdiff_t>(std::min(unique.size(), i + batch))));
     }
     // The callbacks, run inside Drive, count `outstanding` down.
     while (outstanding > 0) esi.Drive(std::chrono::milliseconds(100));  // NOLINT(bugprone-infinite-loop)
@@ -92,14 +93,15 @@ BulkResult<UniverseName> ResolveNames(EsiClient& esi, const std::vector<std::int
 
 BulkResult<CharacterAffiliation> ResolveAffiliations(EsiClient& esi, const std::vector<std::int64_t>& ids,
                                                      std::size_t batch) {
-    return RunBulk<CharacterAffiliation>(esi, esi_paths::CharacterAffiliation(), ids, batch, [](const nlohmann::json& e) {
-        CharacterAffiliation a;
-        a.character_id = e.at("character_id").get<std::int64_t>();
-        a.corporation_id = e.at("corporation_id").get<std::int64_t>();
-        a.alliance_id = OptField<std::int64_t>(e, "alliance_id");
-        a.faction_id = OptField<std::int64_t>(e, "faction_id");
-        return a;
-    });
+    return RunBulk<CharacterAffiliation>(esi, esi_paths::CharacterAffiliation(), ids, batch,
+                                         [](const nlohmann::json& e) {
+                                             CharacterAffiliation a;
+                                             a.character_id = e.at("character_id").get<std::int64_t>();
+                                             a.corporation_id = e.at("corporation_id").get<std::int64_t>();
+                                             a.alliance_id = OptField<std::int64_t>(e, "alliance_id");
+                                             a.faction_id = OptField<std::int64_t>(e, "faction_id");
+                                             return a;
+                                         });
 }
 
 }  // namespace kr::esi

@@ -44,9 +44,12 @@ std::optional<std::pair<std::int64_t, std::int64_t>> ParseLimit(const std::strin
         std::string w = v.substr(slash + 1);
         char unit = w.back();
         std::int64_t mult = 1;
-        if (unit == 'm') mult = 60;
-        else if (unit == 'h') mult = 3600;
-        else if (unit == 's') mult = 1;
+        if (unit == 'm')
+            mult = 60;
+        else if (unit == 'h')
+            mult = 3600;
+        else if (unit == 's')
+            mult = 1;
         if (!std::isdigit(static_cast<unsigned char>(unit))) w.pop_back();
         std::int64_t n = std::stoll(w);
         return std::make_pair(tokens, n * mult * kUsPerS);
@@ -102,12 +105,12 @@ void EsiResult::ThrowIfError(const std::string& context) const {
 
 struct EsiClient::Job {
     EsiRequest req;
-    std::string route;          ///< RouteTemplate(path)
-    std::string coalesce_key;   ///< "" = not coalesced
+    std::string route;         ///< RouteTemplate(path)
+    std::string coalesce_key;  ///< "" = not coalesced
     std::vector<EsiCallback> callbacks;
     int attempts = 0;
     std::int64_t not_before_us = 0;
-    std::string group_key;      ///< rate-limit group at send time ("" = none)
+    std::string group_key;  ///< rate-limit group at send time ("" = none)
 };
 
 std::string EsiClient::RouteTemplate(const std::string& path) {
@@ -123,11 +126,14 @@ std::string EsiClient::RouteTemplate(const std::string& path) {
         if (j == std::string::npos) j = path.size();
         std::string_view seg(path.data() + i, j - i);
         bool digits = std::all_of(seg.begin(), seg.end(), [](unsigned char c) { return std::isdigit(c); });
-        bool hex = seg.size() >= 20 &&
-                   std::all_of(seg.begin(), seg.end(), [](unsigned char c) { return std::isxdigit(c); });
-        if (digits) out += "{id}";
-        else if (hex) out += "{hash}";
-        else out += seg;
+        bool hex =
+            seg.size() >= 20 && std::all_of(seg.begin(), seg.end(), [](unsigned char c) { return std::isxdigit(c); });
+        if (digits)
+            out += "{id}";
+        else if (hex)
+            out += "{hash}";
+        else
+            out += seg;
         i = j;
     }
     return out;
@@ -224,7 +230,8 @@ std::int64_t EsiClient::DispatchReady(std::int64_t now) {
             return g.state.reset_at_us + kUsPerS;
         }
         if (rem <= options_.error_limit_slow_at) {
-            cap = std::min<int>(cap, static_cast<int>(std::max<std::int64_t>(1, (rem - options_.error_limit_pause_at) / 2)));
+            cap = std::min<int>(cap,
+                                static_cast<int>(std::max<std::int64_t>(1, (rem - options_.error_limit_pause_at) / 2)));
         }
     }
     std::size_t i = 0;
@@ -266,7 +273,8 @@ std::int64_t EsiClient::DispatchReady(std::int64_t now) {
         if (pacer_.Enabled()) {
             Pacer::Take take;
             try {
-                const int want = static_cast<int>(std::min<std::size_t>(ready_.size() - i, static_cast<std::size_t>(cap - in_flight_)));
+                const int want = static_cast<int>(
+                    std::min<std::size_t>(ready_.size() - i, static_cast<std::size_t>(cap - in_flight_)));
                 take = pacer_.TryTake(want);
                 budget_failing_ = false;
             } catch (const kr::Error&) {
@@ -304,7 +312,8 @@ void EsiClient::Send(const std::shared_ptr<Job>& job, std::int64_t now) {
     hr.method = job->req.method;
     hr.url = options_.base_url + job->req.path;
     hr.headers.emplace_back("User-Agent", options_.user_agent);
-    if (!options_.compatibility_date.empty()) hr.headers.emplace_back("X-Compatibility-Date", options_.compatibility_date);
+    if (!options_.compatibility_date.empty())
+        hr.headers.emplace_back("X-Compatibility-Date", options_.compatibility_date);
     hr.headers.emplace_back("Accept", "application/json");
     if (job->req.method == "GET" && job->req.cache && job->req.cache->etag) {
         hr.headers.emplace_back("If-None-Match", *job->req.cache->etag);
@@ -498,7 +507,8 @@ std::int64_t EsiClient::BackoffUs(int attempt) {
     return static_cast<std::int64_t>(static_cast<double>(d) * jitter(rng_));
 }
 
-void EsiClient::RetryOrFail(const std::shared_ptr<Job>& job, EsiResult result, std::optional<std::int64_t> retry_after_us) {
+void EsiClient::RetryOrFail(const std::shared_ptr<Job>& job, EsiResult result,
+                            std::optional<std::int64_t> retry_after_us) {
     const std::int64_t now = clock_.NowUs();
     const std::int64_t backoff = BackoffUs(job->attempts);
     const std::int64_t delay = std::max(backoff, retry_after_us.value_or(0));
@@ -522,7 +532,8 @@ void EsiClient::Complete(const std::shared_ptr<Job>& job, EsiResult result) {
     auto& callbacks = job->callbacks;
     if (!callbacks.empty()) {
         // Every coalesced caller gets a copy; the last one gets the result itself.
-        for (std::size_t i = 0; i + 1 < callbacks.size(); ++i) completions_.emplace_back(std::move(callbacks[i]), result);
+        for (std::size_t i = 0; i + 1 < callbacks.size(); ++i)
+            completions_.emplace_back(std::move(callbacks[i]), result);
         completions_.emplace_back(std::move(callbacks.back()), std::move(result));
     }
     callbacks.clear();

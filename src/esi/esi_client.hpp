@@ -61,8 +61,8 @@ struct EsiResult {
     std::optional<CacheEntry> cache;  ///< kOk / kNotModified (kFresh: the entry given)
     std::string error;                ///< what went wrong (kFailed, 4xx)
     std::optional<std::chrono::milliseconds> retry_after;  ///< kFailed: try again no earlier
-    int attempts = 0;                 ///< HTTP requests made for this result
-    http::Headers headers;            ///< of the last response
+    int attempts = 0;                                      ///< HTTP requests made for this result
+    http::Headers headers;                                 ///< of the last response
 
     bool Failed() const { return outcome == Outcome::kFailed; }
     /// kFailed → TransientError(retry_after); kUnprocessable → PermanentError("esi_422");
@@ -80,8 +80,8 @@ struct EsiOptions {
     double rate_limit = 50;  ///< requests/s for the whole deployment (shared budget); 0 = off
     std::string user_agent = DefaultUserAgent();
     std::string compatibility_date = "2025-08-26";
-    std::chrono::milliseconds timeout{30000};          ///< total per request
-    std::chrono::milliseconds connect_timeout{5000};   ///< used by CurlOptionsFor()
+    std::chrono::milliseconds timeout{30000};         ///< total per request
+    std::chrono::milliseconds connect_timeout{5000};  ///< used by CurlOptionsFor()
     int max_attempts = 3;
     int max_concurrency = 20;  ///< requests in flight from this client
     std::chrono::milliseconds backoff_base{500};
@@ -89,17 +89,17 @@ struct EsiOptions {
     int error_limit_pause_at = 10;  ///< pause all ESI traffic until the reset when remain ≤ this
     int error_limit_slow_at = 50;   ///< below this, cap requests in flight to (remain − pause_at) / 2
     std::chrono::milliseconds default_pause{60000};  ///< 420/429 without Reset/Retry-After
-    int bucket_reserve = 10;        ///< hold a rate-limit group when its tokens would fall below this
-    bool validate_json = true;      ///< a 2xx body that is not JSON is a transient failure
+    int bucket_reserve = 10;                         ///< hold a rate-limit group when its tokens would fall below this
+    bool validate_json = true;                       ///< a 2xx body that is not JSON is a transient failure
     std::string budget_key = "esi";
     std::chrono::milliseconds shared_refresh{250};  ///< re-read shared pause/limit state this often
-    PacerOptions pacer;             ///< margin, late tolerance, block size (rate comes from rate_limit)
+    PacerOptions pacer;                             ///< margin, late tolerance, block size (rate comes from rate_limit)
 };
 
 struct EsiStats {
-    std::int64_t requests = 0;       ///< HTTP requests sent
-    std::int64_t fresh = 0;          ///< answered from the cache entry without a request
-    std::int64_t coalesced = 0;      ///< submissions that joined an identical request in flight
+    std::int64_t requests = 0;   ///< HTTP requests sent
+    std::int64_t fresh = 0;      ///< answered from the cache entry without a request
+    std::int64_t coalesced = 0;  ///< submissions that joined an identical request in flight
     std::int64_t retries = 0;
     std::int64_t not_modified = 0;
     std::int64_t status_420 = 0;
@@ -117,8 +117,7 @@ class EsiClient {
 public:
     /// http, budget and clock must outlive the client. cache (optional): the client looks up
     /// entries for GETs submitted without one and stores new entries after 200/304.
-    EsiClient(EsiOptions options, http::HttpClient& http, RateBudget& budget,
-              Clock& clock = SystemClock::Instance());
+    EsiClient(EsiOptions options, http::HttpClient& http, RateBudget& budget, Clock& clock = SystemClock::Instance());
     ~EsiClient();
     EsiClient(const EsiClient&) = delete;
     EsiClient& operator=(const EsiClient&) = delete;
@@ -202,9 +201,9 @@ struct CharacterAffiliation {
 
 template <typename T>
 struct BulkResult {
-    std::vector<T> items;                 ///< answers for the good ids
-    std::vector<std::int64_t> bad_ids;    ///< isolated by splitting failed batches (404/400/422)
-    std::vector<std::int64_t> failed_ids; ///< transient failures (retry later)
+    std::vector<T> items;                  ///< answers for the good ids
+    std::vector<std::int64_t> bad_ids;     ///< isolated by splitting failed batches (404/400/422)
+    std::vector<std::int64_t> failed_ids;  ///< transient failures (retry later)
 };
 
 /// POST /universe/names/ in batches of ≤ 1000 unique ids, run concurrently. A batch failing with

@@ -8,9 +8,8 @@ namespace kr::esi {
 Pacer::Pacer(RateBudget& budget, Clock& clock, std::string key, PacerOptions options)
     : budget_(budget), clock_(clock), key_(std::move(key)), options_(options) {
     if (options_.rate > 0) {
-        interval_us_ = static_cast<std::int64_t>(
-            std::ceil((1'000'000.0 + static_cast<double>(std::max<std::int64_t>(0, options_.margin_us_per_s))) /
-                      options_.rate));
+        interval_us_ = static_cast<std::int64_t>(std::ceil(
+            (1'000'000.0 + static_cast<double>(std::max<std::int64_t>(0, options_.margin_us_per_s))) / options_.rate));
     }
 }
 
@@ -25,8 +24,8 @@ Pacer::Take Pacer::TryTake(int want) {
     };
     drop_late();
     if (slots_.empty()) {
-        const int block_cap = std::clamp(static_cast<int>(options_.rate * options_.block_seconds), 1,
-                                         std::max(1, options_.max_block));
+        const int block_cap =
+            std::clamp(static_cast<int>(options_.rate * options_.block_seconds), 1, std::max(1, options_.max_block));
         const int n = std::clamp(want, 1, block_cap);
         SlotGrant g = budget_.Reserve(key_, interval_us_, n);
         last_state_ = g.state;

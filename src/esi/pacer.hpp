@@ -19,7 +19,7 @@ struct PacerOptions {
     double rate = 0;                        ///< requests per second; 0 = unlimited (no slots)
     std::int64_t margin_us_per_s = 20'000;  ///< safety margin per second of budget
     std::int64_t late_tolerance_us = 5'000;
-    double block_seconds = 0.05;            ///< reserve about this much time worth of slots at once
+    double block_seconds = 0.05;  ///< reserve about this much time worth of slots at once
     int max_block = 32;
 };
 

@@ -15,8 +15,8 @@ void MergeObservation(RateState& s, const Observation& obs, std::int64_t now_us)
     if (obs.pause_for_us > 0) s.paused_until_us = std::max(s.paused_until_us, now_us + obs.pause_for_us);
     if (obs.remaining) {
         const std::int64_t new_reset = obs.reset_in_us > 0 ? now_us + obs.reset_in_us : 0;
-        const bool replace = !s.remaining || new_reset == 0 || s.reset_at_us <= now_us ||
-                             new_reset > s.reset_at_us + kSameWindowSlackUs;
+        const bool replace =
+            !s.remaining || new_reset == 0 || s.reset_at_us <= now_us || new_reset > s.reset_at_us + kSameWindowSlackUs;
         if (replace) {
             s.remaining = obs.remaining;
             s.reset_at_us = new_reset;
@@ -66,10 +66,8 @@ RateState InProcessBudget::Observe(const std::string& key, const Observation& ob
 
 namespace {
 
-constexpr std::string_view kEnsurePg =
-    "INSERT INTO kr_rate_state (key) VALUES ($1) ON CONFLICT (key) DO NOTHING";
-constexpr std::string_view kEnsureSqlite =
-    "INSERT INTO kr_rate_state (key) VALUES ($1) ON CONFLICT (key) DO NOTHING";
+constexpr std::string_view kEnsurePg = "INSERT INTO kr_rate_state (key) VALUES ($1) ON CONFLICT (key) DO NOTHING";
+constexpr std::string_view kEnsureSqlite = "INSERT INTO kr_rate_state (key) VALUES ($1) ON CONFLICT (key) DO NOTHING";
 
 constexpr std::string_view kReservePg =
     "WITH c AS (SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint AS now) "
@@ -105,7 +103,8 @@ constexpr std::string_view kObservePg =
     "   WHEN kr_rate_state.remaining IS NULL OR excluded.reset_at = 0 OR kr_rate_state.reset_at <= excluded.observed_at"
     "     OR excluded.reset_at > kr_rate_state.reset_at + 1500000 THEN excluded.reset_at"
     "   ELSE greatest(kr_rate_state.reset_at, excluded.reset_at) END,"
-    " limit_tokens = CASE WHEN excluded.limit_tokens > 0 THEN excluded.limit_tokens ELSE kr_rate_state.limit_tokens END,"
+    " limit_tokens = CASE WHEN excluded.limit_tokens > 0 THEN excluded.limit_tokens ELSE kr_rate_state.limit_tokens "
+    "END,"
     " window_us = CASE WHEN excluded.window_us > 0 THEN excluded.window_us ELSE kr_rate_state.window_us END,"
     " observed_at = CASE WHEN excluded.remaining IS NULL THEN kr_rate_state.observed_at ELSE excluded.observed_at END "
     "RETURNING 0, kr_rate_state.paused_until, kr_rate_state.remaining, kr_rate_state.reset_at,"
@@ -114,7 +113,8 @@ constexpr std::string_view kObservePg =
 constexpr std::string_view kObserveSqlite =
     "INSERT INTO kr_rate_state (key, next_at, paused_until, remaining, reset_at, limit_tokens, window_us, observed_at) "
     "VALUES ($1, 0, CASE WHEN $6 > 0 THEN $7 + $6 ELSE 0 END, $2,"
-    " CASE WHEN $2 IS NOT NULL AND $3 > 0 THEN $7 + $3 ELSE 0 END, $4, $5, CASE WHEN $2 IS NOT NULL THEN $7 ELSE 0 END) "
+    " CASE WHEN $2 IS NOT NULL AND $3 > 0 THEN $7 + $3 ELSE 0 END, $4, $5, CASE WHEN $2 IS NOT NULL THEN $7 ELSE 0 "
+    "END) "
     "ON CONFLICT (key) DO UPDATE SET "
     " paused_until = max(kr_rate_state.paused_until, excluded.paused_until),"
     " remaining = CASE WHEN excluded.remaining IS NULL THEN kr_rate_state.remaining"
@@ -125,7 +125,8 @@ constexpr std::string_view kObserveSqlite =
     "   WHEN kr_rate_state.remaining IS NULL OR excluded.reset_at = 0 OR kr_rate_state.reset_at <= excluded.observed_at"
     "     OR excluded.reset_at > kr_rate_state.reset_at + 1500000 THEN excluded.reset_at"
     "   ELSE max(kr_rate_state.reset_at, excluded.reset_at) END,"
-    " limit_tokens = CASE WHEN excluded.limit_tokens > 0 THEN excluded.limit_tokens ELSE kr_rate_state.limit_tokens END,"
+    " limit_tokens = CASE WHEN excluded.limit_tokens > 0 THEN excluded.limit_tokens ELSE kr_rate_state.limit_tokens "
+    "END,"
     " window_us = CASE WHEN excluded.window_us > 0 THEN excluded.window_us ELSE kr_rate_state.window_us END,"
     " observed_at = CASE WHEN excluded.remaining IS NULL THEN kr_rate_state.observed_at ELSE excluded.observed_at END "
     "RETURNING 0, paused_until, remaining, reset_at, limit_tokens, window_us, observed_at, $7";
@@ -231,8 +232,8 @@ RateState DbBudget::Observe(const std::string& key, const Observation& obs) {
     return Guarded([&] {
         auto& c = Conn();
         const bool pg = c.GetDialect() == db::Dialect::kPostgres;
-        std::vector<db::Param> params{key, db::Opt(obs.remaining), obs.reset_in_us, obs.limit, obs.window_us,
-                                      obs.pause_for_us};
+        std::vector<db::Param> params{key,       db::Opt(obs.remaining), obs.reset_in_us,
+                                      obs.limit, obs.window_us,          obs.pause_for_us};
         const std::int64_t offset = OffsetUs();
         if (!pg) params.emplace_back(clock_.NowUs());
         db::Result r = c.Exec(pg ? kObservePg : kObserveSqlite, params);

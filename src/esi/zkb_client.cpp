@@ -16,7 +16,8 @@ constexpr std::int64_t kUsPerS = 1'000'000;
 
 void ZkbPage::ThrowIfError(const std::string& context) const {
     if (status == Status::kFailed) throw TransientError(context + ": " + error, retry_after);
-    if (status == Status::kClientError) throw PermanentError("zkb_" + std::to_string(http_status), context + ": " + error);
+    if (status == Status::kClientError)
+        throw PermanentError("zkb_" + std::to_string(http_status), context + ": " + error);
 }
 
 ZkbClient::ZkbClient(ZkbOptions options, http::HttpClient& http, RateBudget& budget, Clock& clock)
@@ -99,7 +100,8 @@ ZkbPage ZkbClient::FetchPath(const std::string& path) {
         retry_after_us.reset();
         const std::int64_t now = clock_.NowUs();
         if (!resp->Ok()) {
-            out.error = "transport error (" + std::string(http::ToString(resp->transport)) + "): " + resp->error_message;
+            out.error =
+                "transport error (" + std::string(http::ToString(resp->transport)) + "): " + resp->error_message;
         } else if (resp->status == 429) {
             std::int64_t secs = options_.default_retry_after.count() / 1000;
             if (const std::string* ra = resp->Header("retry-after")) {
@@ -111,8 +113,7 @@ ZkbPage ZkbClient::FetchPath(const std::string& path) {
                 Observation o;
                 o.pause_for_us = *retry_after_us;
                 budget_.Observe(options_.budget_key, o);
-            } catch (const kr::Error&) {
-            }
+            } catch (const kr::Error&) {}
             pacer_.Discard();
         } else if (resp->status >= 500) {
             out.error = "HTTP " + std::to_string(resp->status);

@@ -54,8 +54,7 @@ struct ZkbPage {
 
 class ZkbClient {
 public:
-    ZkbClient(ZkbOptions options, http::HttpClient& http, RateBudget& budget,
-              Clock& clock = SystemClock::Instance());
+    ZkbClient(ZkbOptions options, http::HttpClient& http, RateBudget& budget, Clock& clock = SystemClock::Instance());
 
     ZkbPage FetchCharacterPage(Id character_id, int page);
     /// Any path relative to base_url (must end with '/').

@@ -1,11 +1,11 @@
 #include "http/curl_http_client.hpp"
 
-#include <curl/curl.h>
-
 #include <algorithm>
 #include <cctype>
 #include <chrono>
 #include <mutex>
+
+#include <curl/curl.h>
 
 #include "core/errors.hpp"
 
@@ -181,8 +181,8 @@ void CurlHttpClient::Launch(Slot& slot, HttpRequest&& request, HttpCallback&& ca
     } else {
         curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
     }
-    long timeout = slot.request.timeout.count() > 0 ? static_cast<long>(slot.request.timeout.count())
-                                                    : options_.timeout_ms;
+    long timeout =
+        slot.request.timeout.count() > 0 ? static_cast<long>(slot.request.timeout.count()) : options_.timeout_ms;
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout);
     slot.started = std::chrono::steady_clock::now();
     CURLMcode mc = curl_multi_add_handle(static_cast<CURLM*>(multi_.get()), e);
@@ -223,9 +223,9 @@ int CurlHttpClient::CollectDone() {
         long conns = 0;
         curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &conns);
         connections_opened_ += conns;
-        resp.elapsed_us = std::chrono::duration_cast<std::chrono::microseconds>(
-                              std::chrono::steady_clock::now() - slot->started)
-                              .count();
+        resp.elapsed_us =
+            std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - slot->started)
+                .count();
         curl_multi_remove_handle(m, e);
         done.emplace_back(std::move(slot->callback), std::move(resp));
         slot->callback = nullptr;

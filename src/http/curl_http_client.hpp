@@ -14,11 +14,11 @@ namespace kr::http {
 
 struct CurlOptions {
     long connect_timeout_ms = 5000;
-    long timeout_ms = 30000;         ///< default total time per transfer
-    int max_concurrency = 20;        ///< simultaneous transfers (= easy handles)
-    int max_host_connections = 20;   ///< CURLMOPT_MAX_HOST_CONNECTIONS
-    bool verify_tls = true;          ///< peer + host verification (never disable in production)
-    std::string user_agent;          ///< CURLOPT_USERAGENT default; a request header overrides it
+    long timeout_ms = 30000;        ///< default total time per transfer
+    int max_concurrency = 20;       ///< simultaneous transfers (= easy handles)
+    int max_host_connections = 20;  ///< CURLMOPT_MAX_HOST_CONNECTIONS
+    bool verify_tls = true;         ///< peer + host verification (never disable in production)
+    std::string user_agent;         ///< CURLOPT_USERAGENT default; a request header overrides it
 };
 
 class CurlHttpClient final : public HttpClient {

@@ -7,7 +7,8 @@ namespace kr::http {
 std::size_t FakeHttpClient::CountRequests(const std::string& url_suffix) const {
     return static_cast<std::size_t>(std::count_if(requests_.begin(), requests_.end(), [&](const Recorded& r) {
         const auto& u = r.request.url;
-        return u.size() >= url_suffix.size() && u.compare(u.size() - url_suffix.size(), url_suffix.size(), url_suffix) == 0;
+        return u.size() >= url_suffix.size() &&
+               u.compare(u.size() - url_suffix.size(), url_suffix.size(), url_suffix) == 0;
     }));
 }
 
@@ -17,7 +18,8 @@ FakeReply FakeHttpClient::Reply(long status, std::string body, Headers headers, 
     r.response.body = std::move(body);
     r.response.headers = std::move(headers);
     for (auto& [k, v] : r.response.headers) {
-        std::transform(k.begin(), k.end(), k.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+        std::transform(k.begin(), k.end(), k.begin(),
+                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     }
     r.latency_us = latency_us;
     return r;
@@ -36,7 +38,8 @@ void FakeHttpClient::Start(HttpRequest request, HttpCallback callback) {
     std::optional<FakeReply> reply;
     for (auto& [suffix, q] : scripted_) {
         const auto& u = request.url;
-        if (!q.empty() && u.size() >= suffix.size() && u.compare(u.size() - suffix.size(), suffix.size(), suffix) == 0) {
+        if (!q.empty() && u.size() >= suffix.size() &&
+            u.compare(u.size() - suffix.size(), suffix.size(), suffix) == 0) {
             reply = std::move(q.front());
             q.pop_front();
             break;

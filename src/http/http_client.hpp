@@ -30,13 +30,13 @@ struct HttpRequest {
 };
 
 enum class TransportError {
-    kNone = 0,      ///< a complete HTTP response arrived (whatever its status)
-    kTimeout,       ///< connect or total timeout
-    kConnect,       ///< refused / unreachable / DNS
-    kTls,           ///< certificate or handshake failure
-    kReset,         ///< connection dropped, empty reply, partial body, receive/send error
-    kProtocol,      ///< malformed HTTP, bad content encoding
-    kOther,         ///< anything else (out of memory, aborted, …)
+    kNone = 0,  ///< a complete HTTP response arrived (whatever its status)
+    kTimeout,   ///< connect or total timeout
+    kConnect,   ///< refused / unreachable / DNS
+    kTls,       ///< certificate or handshake failure
+    kReset,     ///< connection dropped, empty reply, partial body, receive/send error
+    kProtocol,  ///< malformed HTTP, bad content encoding
+    kOther,     ///< anything else (out of memory, aborted, …)
 };
 
 std::string_view ToString(TransportError e);

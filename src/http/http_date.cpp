@@ -1,10 +1,9 @@
 #include "http/http_date.hpp"
 
+#include <cctype>
+#include <charconv>
 #include <ctime>
 #include <string>
-
-#include <charconv>
-#include <cctype>
 
 namespace kr::http {
 

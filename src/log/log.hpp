@@ -1,9 +1,9 @@
 #pragma once
 // Logging: spdlog on stderr, one format for every command. Per-message lines are debug level;
 // workers print a summary line every few seconds at info. Never log secrets (use db::MaskUrl).
-#include <spdlog/spdlog.h>
-
 #include <string>
+
+#include <spdlog/spdlog.h>
 
 namespace kr::log {
 

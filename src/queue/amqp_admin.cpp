@@ -58,8 +58,7 @@ std::vector<kr::queue::DeadLetter> AmqpAdmin::ListDead(const std::string& queue,
                 dl.queue = m->StringHeader(amqp::kQueueHeader).value_or(queue);
                 dl.body = m->body;
                 dl.priority = m->priority;
-                dl.attempts =
-                    static_cast<int>(m->IntHeader(amqp::kAttemptsHeader).value_or(amqp::AttemptOf(*m) + 1));
+                dl.attempts = static_cast<int>(m->IntHeader(amqp::kAttemptsHeader).value_or(amqp::AttemptOf(*m) + 1));
                 dl.reason = m->StringHeader(amqp::kReasonHeader).value_or("unknown");
                 dl.last_error = m->StringHeader(amqp::kLastErrorHeader).value_or("");
                 dl.dead_at = m->StringHeader(amqp::kDeadAtHeader).value_or("");
@@ -110,8 +109,7 @@ std::size_t AmqpAdmin::RetryDead(const std::string& queue) {
                 conn.Ack(last, true);
             } catch (const AmqpConnectionError&) {
                 conn.Close();
-            } catch (const AmqpChannelError&) {
-            }
+            } catch (const AmqpChannelError&) {}
         }
         moved += batch.size();
     }

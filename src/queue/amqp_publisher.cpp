@@ -69,9 +69,8 @@ void AmqpPublisher::Publish(const std::vector<RawMessage>& msgs, const std::func
     while (!todo.empty()) {
         if (rounds > 0) {
             if (rounds > kMaxPublishRounds || Clock::now() >= deadline) {
-                throw kr::TransientError("amqp: " + std::to_string(todo.size()) + " of " +
-                                         std::to_string(msgs.size()) + " messages to '" +
-                                         msgs[todo.front()].routing_key + "' not confirmed after " +
+                throw kr::TransientError("amqp: " + std::to_string(todo.size()) + " of " + std::to_string(msgs.size()) +
+                                         " messages to '" + msgs[todo.front()].routing_key + "' not confirmed after " +
                                          std::to_string(rounds) + " attempts: " + last_error);
             }
             std::this_thread::sleep_for(std::min<milliseconds>(milliseconds(50) * rounds, amqp::kMaxBackoff));
@@ -151,8 +150,7 @@ void AmqpPublisher::Publish(const std::vector<RawMessage>& msgs, const std::func
 void AmqpPublisher::Service() {
     if (!conn_.IsOpen()) return;
     try {
-        while (conn_.WaitConfirm(milliseconds(0))) {
-        }
+        while (conn_.WaitConfirm(milliseconds(0))) {}
     } catch (const AmqpChannelError&) {
     } catch (const AmqpConnectionError&) {
         conn_.Close();

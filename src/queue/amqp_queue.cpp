@@ -16,8 +16,8 @@ namespace kr::queue {
 
 namespace {
 
-using std::chrono::milliseconds;
 using detail::RawMessage;
+using std::chrono::milliseconds;
 
 void IgnoreSigpipeOnce() {
     static std::once_flag once;

@@ -21,7 +21,8 @@ double RandomUnit() {
 
 }  // namespace
 
-milliseconds RetryPolicy::Delay(int attempt, std::optional<milliseconds> retry_after, std::optional<double> unit) const {
+milliseconds RetryPolicy::Delay(int attempt, std::optional<milliseconds> retry_after,
+                                std::optional<double> unit) const {
     double base_ms = static_cast<double>(base.count());
     double cap_ms = static_cast<double>(cap.count());
     double d = base_ms * std::pow(std::max(1.0, factor), std::max(0, attempt));
@@ -75,9 +76,7 @@ Settled Settle(Queue& queue, const Delivery& d, std::exception_ptr error, const 
     }
     try {
         switch (dec.action) {
-            case Settled::kAcked:
-                queue.Ack(d);
-                break;
+            case Settled::kAcked: queue.Ack(d); break;
             case Settled::kRetried:
                 spdlog::warn("queue {}: attempt {} failed, retry in {} ms: {}", d.queue, d.attempt + 1,
                              dec.delay.count(), dec.error);
@@ -88,9 +87,7 @@ Settled Settle(Queue& queue, const Delivery& d, std::exception_ptr error, const 
                               d.attempt + 1, dec.error);
                 queue.DeadLetter(d, dec.reason, dec.error);
                 break;
-            case Settled::kReleased:
-                queue.Release(d);
-                break;
+            case Settled::kReleased: queue.Release(d); break;
         }
     } catch (const kr::TransientError& e) {
         // The queue could not record the outcome (broker/database unreachable after retries):
@@ -98,8 +95,7 @@ Settled Settle(Queue& queue, const Delivery& d, std::exception_ptr error, const 
         spdlog::warn("queue {}: cannot settle a delivery ({}); it will be redelivered", d.queue, e.what());
         try {
             queue.Release(d);
-        } catch (const kr::TransientError&) {
-        }
+        } catch (const kr::TransientError&) {}
         return Settled::kReleased;
     }
     return dec.action;

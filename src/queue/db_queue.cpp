@@ -15,9 +15,9 @@ namespace kr::queue {
 
 namespace {
 
-using std::chrono::milliseconds;
 using kr::db::Dialect;
 using kr::db::Param;
+using std::chrono::milliseconds;
 
 constexpr std::size_t kPublishChunk = 1000;
 
@@ -46,8 +46,7 @@ constexpr std::string_view kPgLease =
     " UPDATE kr_queue_messages m SET lease_until = $1, deliveries = m.deliveries + 1 FROM picked"
     " WHERE m.id = picked.id RETURNING m.id, m.queue, m.body, m.priority, m.attempt, m.deliveries";
 
-constexpr std::string_view kRenew =
-    "UPDATE kr_queue_messages SET lease_until = $1 WHERE id = $2 AND deliveries = $3";
+constexpr std::string_view kRenew = "UPDATE kr_queue_messages SET lease_until = $1 WHERE id = $2 AND deliveries = $3";
 constexpr std::string_view kAck = "DELETE FROM kr_queue_messages WHERE id = $1 AND deliveries = $2";
 constexpr std::string_view kPgAckMany =
     "DELETE FROM kr_queue_messages m USING unnest($1::bigint[], $2::int[]) AS t(id, d)"
@@ -127,9 +126,7 @@ void DbQueue::Publish(const std::string& queue, const std::vector<OutMessage>& m
     tx.Commit();
 }
 
-void DbQueue::Consume(const std::string& queue, int prefetch) {
-    consumed_.push_back({queue, std::max(1, prefetch)});
-}
+void DbQueue::Consume(const std::string& queue, int prefetch) { consumed_.push_back({queue, std::max(1, prefetch)}); }
 
 std::vector<Delivery> DbQueue::Lease(std::int64_t now, std::size_t limit) {
     std::int64_t until = now + std::max<std::int64_t>(1, options_.lease.count());
@@ -274,9 +271,9 @@ void DbQueue::DeadLetter(const Delivery& d, const std::string& reason, const std
     auto f = Take(d);
     if (!f) return;
     kr::db::Transaction tx(*conn_);
-    conn_->Exec(kInsertDead, {static_cast<std::int64_t>(d.attempt + 1), reason, kr::Truncate(error, kMaxErrorText),
-                              IsoTimestamp(std::chrono::system_clock::now()), static_cast<std::int64_t>(d.tag),
-                              f->deliveries});
+    conn_->Exec(kInsertDead,
+                {static_cast<std::int64_t>(d.attempt + 1), reason, kr::Truncate(error, kMaxErrorText),
+                 IsoTimestamp(std::chrono::system_clock::now()), static_cast<std::int64_t>(d.tag), f->deliveries});
     conn_->Exec(kAck, {static_cast<std::int64_t>(d.tag), f->deliveries});
     tx.Commit();
 }

@@ -49,8 +49,8 @@ public:
 
 private:
     struct InFlight {
-        std::int64_t deliveries = 0;  ///< the lease token
-        std::int64_t lease_until = 0; ///< ms since epoch
+        std::int64_t deliveries = 0;   ///< the lease token
+        std::int64_t lease_until = 0;  ///< ms since epoch
     };
     struct Consumed {
         std::string queue;

@@ -39,7 +39,8 @@ std::int64_t IdField(const Json& j, const char* field) {
     if (it->is_number_unsigned()) {
         auto u = it->get<std::uint64_t>();
         if (u > static_cast<std::uint64_t>(kMaxMessageId)) {
-            throw PermanentError("id_out_of_range", std::string(field) + " " + std::to_string(u) + " is not in 1..2^53");
+            throw PermanentError("id_out_of_range",
+                                 std::string(field) + " " + std::to_string(u) + " is not in 1..2^53");
         }
         return CheckId(static_cast<std::int64_t>(u), field);
     }
@@ -73,9 +74,7 @@ std::string OptString(const Json& j, const char* field, bool strict) {
     return it->get<std::string>();
 }
 
-std::string NowIfEmpty(const std::string& s) {
-    return s.empty() ? IsoTimestamp(std::chrono::system_clock::now()) : s;
-}
+std::string NowIfEmpty(const std::string& s) { return s.empty() ? IsoTimestamp(std::chrono::system_clock::now()) : s; }
 
 }  // namespace
 
@@ -129,8 +128,8 @@ std::string BuildZkillboardJob(const ZkillboardJob& job) {
         j["userId"] = nullptr;
     }
     j["characterId"] = CheckId(job.character_id, "characterId");
-    j["characterName"] = job.character_name.empty() ? "Character_" + std::to_string(job.character_id)
-                                                    : job.character_name;
+    j["characterName"] =
+        job.character_name.empty() ? "Character_" + std::to_string(job.character_id) : job.character_name;
     j["queuedAt"] = NowIfEmpty(job.queued_at);
     if (job.page) {
         if (*job.page < 1 || *job.page > kMaxZkillboardPage) {
@@ -152,7 +151,8 @@ ZkillboardJob ParseZkillboardJob(std::string_view body) {
     if (p != j.end() && !p->is_null()) {
         if (!p->is_number_integer()) throw PermanentError("bad_field", "page is not an integer");
         auto v = p->get<std::int64_t>();
-        if (v < 1 || v > kMaxZkillboardPage) throw PermanentError("bad_field", "page " + std::to_string(v) + " is out of range");
+        if (v < 1 || v > kMaxZkillboardPage)
+            throw PermanentError("bad_field", "page " + std::to_string(v) + " is out of range");
         job.page = static_cast<int>(v);
     }
     return job;

@@ -47,9 +47,9 @@ EntityMessage ParseEntityMessage(std::string_view body);
 struct ZkillboardJob {
     std::optional<std::int64_t> user_id;  ///< null for external characters (queue:character)
     std::int64_t character_id = 0;
-    std::string character_name;           ///< "Character_<id>" placeholder for external ones
-    std::string queued_at;                ///< empty when building = now
-    std::optional<int> page;              ///< our extension, see above
+    std::string character_name;  ///< "Character_<id>" placeholder for external ones
+    std::string queued_at;       ///< empty when building = now
+    std::optional<int> page;     ///< our extension, see above
 };
 
 std::string BuildZkillboardJob(const ZkillboardJob& job);

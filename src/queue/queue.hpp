@@ -39,13 +39,13 @@ inline std::uint8_t ClampPriority(int priority) {
 }
 
 struct OutMessage {
-    std::string body;      ///< UTF-8 JSON
+    std::string body;  ///< UTF-8 JSON
     std::uint8_t priority = 0;
-    int attempt = 0;       ///< 0 for a new message; carried as header x-kr-attempt
+    int attempt = 0;  ///< 0 for a new message; carried as header x-kr-attempt
 };
 
 struct Delivery {
-    std::uint64_t tag = 0;     ///< opaque, valid only on the Queue that delivered it
+    std::uint64_t tag = 0;  ///< opaque, valid only on the Queue that delivered it
     std::string queue;
     std::string body;
     std::uint8_t priority = 0;
@@ -55,11 +55,11 @@ struct Delivery {
 
 struct QueueStats {
     std::string queue;
-    std::int64_t ready = 0;     ///< waiting to be delivered
-    std::int64_t unacked = 0;   ///< delivered, not acked (DbQueue: leased); -1 if unknown
-    std::int64_t consumers = 0; ///< -1 if unknown
-    std::int64_t retrying = 0;  ///< waiting for a delayed retry
-    std::int64_t dead = 0;      ///< dead letters
+    std::int64_t ready = 0;      ///< waiting to be delivered
+    std::int64_t unacked = 0;    ///< delivered, not acked (DbQueue: leased); -1 if unknown
+    std::int64_t consumers = 0;  ///< -1 if unknown
+    std::int64_t retrying = 0;   ///< waiting for a delayed retry
+    std::int64_t dead = 0;       ///< dead letters
 };
 
 struct DeadLetter {
@@ -67,9 +67,9 @@ struct DeadLetter {
     std::string body;
     std::uint8_t priority = 0;
     int attempts = 0;
-    std::string reason;      ///< "max_attempts", "bad_json", "bad_field", "esi_422", …
+    std::string reason;  ///< "max_attempts", "bad_json", "bad_field", "esi_422", …
     std::string last_error;
-    std::string dead_at;     ///< ISO 8601 UTC
+    std::string dead_at;  ///< ISO 8601 UTC
 };
 
 class Queue {
@@ -114,7 +114,7 @@ public:
 struct QueueOptions {
     std::chrono::milliseconds heartbeat{std::chrono::seconds(30)};
     std::chrono::milliseconds lease{std::chrono::minutes(5)};  ///< DbQueue visibility timeout
-    std::size_t publish_window = 1000;                     ///< outstanding confirms per batch
+    std::size_t publish_window = 1000;                         ///< outstanding confirms per batch
     /// How long Publish/Retry/DeadLetter keep retrying (reconnect, nack, return) before they throw
     /// kr::TransientError.
     std::chrono::milliseconds publish_timeout{std::chrono::seconds(30)};

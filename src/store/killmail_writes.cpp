@@ -11,8 +11,8 @@ namespace {
 
 /// The nested items of a container, depth first (positions count over the whole killmail).
 void AppendChildren(const std::vector<KillmailItem>& items, Id killmail_id, std::int64_t top_position,
-                    const KillmailItem& parent, std::optional<std::int64_t> parent_child_position,
-                    std::int64_t depth, std::int64_t& next_position, Rows& children) {
+                    const KillmailItem& parent, std::optional<std::int64_t> parent_child_position, std::int64_t depth,
+                    std::int64_t& next_position, Rows& children) {
     for (const auto& item : items) {
         tables::ChildRow row{killmail_id, next_position++, top_position, &parent, parent_child_position, depth, &item};
         children.push_back(tables::Children().RowOf(row));
@@ -82,8 +82,8 @@ StoreKillmailsResult SqlStore::StoreKillmails(const std::vector<Killmail>& killm
 std::unordered_set<Id> SqlStore::ExistingKillmailIds(const std::vector<Id>& ids) {
     std::unordered_set<Id> found;
     if (ids.empty()) return found;
-    auto r = conn_->ExecPlannedPerCall(
-        std::string("SELECT killmail_id FROM killmails WHERE killmail_id") + IdSetSql(1), {IdSetParam(ids)});
+    auto r = conn_->ExecPlannedPerCall(std::string("SELECT killmail_id FROM killmails WHERE killmail_id") + IdSetSql(1),
+                                       {IdSetParam(ids)});
     for (std::size_t i = 0; i < r.Rows(); ++i) found.insert(r.Int(i, 0));
     return found;
 }

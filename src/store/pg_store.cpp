@@ -22,9 +22,10 @@ Store::Freshness PgStore::LookupFreshness(EntityKind kind, const std::vector<Id>
     // One row per id: is it stored, and its cache row if any. Planned per call: the plan must see
     // the batch's size (a generic plan guesses 10 rows; see db::Connection).
     const std::string sql =
-        std::string("SELECT u.id, e.id IS NOT NULL, h.path, h.etag, h.last_modified, h.expires_at, h.status,"
-                    " h.checked_at, h.entity_kind, h.entity_id FROM unnest($1::bigint[], $2::text[]) AS u(id, path)"
-                    " LEFT JOIN ") +
+        std::string(
+            "SELECT u.id, e.id IS NOT NULL, h.path, h.etag, h.last_modified, h.expires_at, h.status,"
+            " h.checked_at, h.entity_kind, h.entity_id FROM unnest($1::bigint[], $2::text[]) AS u(id, path)"
+            " LEFT JOIN ") +
         tables::EntityTable(kind).name + " e ON e.id = u.id LEFT JOIN kr_http_cache h ON h.path = u.path";
     auto r = conn_->ExecPlannedPerCall(sql, {db::PgIntArray(ids), db::PgTextArray(paths)});
     for (std::size_t i = 0; i < r.Rows(); ++i) {
@@ -98,7 +99,8 @@ std::vector<detail::SqlStore::UserColumn> PgStore::UserColumns() {
 }
 
 bool PgStore::HasLeadingIndex(const std::string& table, const std::string& column) {
-    return conn_->Exec(
+    return conn_
+               ->Exec(
                    "SELECT count(*) FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = "
                    "i.indkey[0] WHERE i.indrelid = to_regclass($1) AND a.attname = $2",
                    {table, column})

@@ -58,7 +58,8 @@ public:
     std::unordered_map<std::string, CacheEntry> LoadHttpCache(const std::vector<std::string>& paths) override {
         return pool_->Acquire()->LoadHttpCache(paths);
     }
-    Freshness LookupFreshness(EntityKind k, const std::vector<Id>& ids, const std::vector<std::string>& paths) override {
+    Freshness LookupFreshness(EntityKind k, const std::vector<Id>& ids,
+                              const std::vector<std::string>& paths) override {
         return pool_->Acquire()->LookupFreshness(k, ids, paths);
     }
     void SaveHttpCache(const std::vector<CacheEntry>& e) override { pool_->Acquire()->SaveHttpCache(e); }
@@ -78,9 +79,7 @@ public:
     std::vector<Id> FilterMissing(EntityKind k, const std::vector<Id>& ids, const ScanOptions& o) override {
         return pool_->Acquire()->FilterMissing(k, ids, o);
     }
-    void MarkPending(EntityKind k, const std::vector<Id>& ids) override {
-        pool_->Acquire()->MarkPending(k, ids);
-    }
+    void MarkPending(EntityKind k, const std::vector<Id>& ids) override { pool_->Acquire()->MarkPending(k, ids); }
     TableCounts Counts() override { return pool_->Acquire()->Counts(); }
 
 private:

@@ -27,8 +27,9 @@ const std::string& SqlStore::RefStreamSql(EntityKind kind, const std::string& ta
     const std::string& c = column;
     std::string sql;
     // NPC characters (id < 1,000,000 or 3,000,000–3,999,999) are never fetched.
-    const std::string npc =
-        kind == EntityKind::kCharacter ? " AND " + c + " >= 1000000 AND NOT (" + c + " BETWEEN 3000000 AND 3999999)" : "";
+    const std::string npc = kind == EntityKind::kCharacter
+                                ? " AND " + c + " >= 1000000 AND NOT (" + c + " BETWEEN 3000000 AND 3999999)"
+                                : "";
     if (kind == EntityKind::kCharacter || !HasLeadingIndex(table, column)) {
         // Without an index (a KillReport database we did not create) this is one scan per round.
         sql = "SELECT DISTINCT " + c + " FROM " + t + " WHERE " + c + " > $1" + npc + " ORDER BY " + c + " LIMIT $2";
@@ -46,7 +47,8 @@ const std::string& SqlStore::MissingFilterSql(EntityKind kind) {
     if (it != scan_sql_.end()) return it->second;
     // $5/$6 bound every probe to the round's id window: whatever join the planner picks (index
     // probes, hash or merge anti join) only touches that window, not the whole pending table.
-    std::string sql = "SELECT u.id FROM " + IdListFrom(1) + " WHERE NOT EXISTS (SELECT 1 FROM " + tables::EntityTable(kind).name +
+    std::string sql = "SELECT u.id FROM " + IdListFrom(1) + " WHERE NOT EXISTS (SELECT 1 FROM " +
+                      tables::EntityTable(kind).name +
                       " e WHERE e.id = u.id AND e.id BETWEEN CAST($5 AS BIGINT) AND CAST($6 AS BIGINT))"
                       " AND NOT EXISTS (SELECT 1 FROM kr_pending_entities p WHERE p.kind = $2 AND p.id = u.id"
                       " AND p.id BETWEEN CAST($5 AS BIGINT) AND CAST($6 AS BIGINT) AND p.queued_at > $3)"
@@ -90,9 +92,9 @@ std::vector<Id> SqlStore::MissingReferencedIds(EntityKind kind, Id after, std::s
         }
         if (!candidates.empty()) {
             // Planned per call: the plan must see how many candidates there are (see Connection).
-            auto r = conn_->ExecPlannedPerCall(MissingFilterSql(kind), {IdSetParam(candidates), kind_name,
-                                                                        pending_since, now, candidates.front(),
-                                                                        candidates.back()});
+            auto r = conn_->ExecPlannedPerCall(
+                MissingFilterSql(kind),
+                {IdSetParam(candidates), kind_name, pending_since, now, candidates.front(), candidates.back()});
             for (std::size_t i = 0; i < r.Rows() && out.size() < limit; ++i) out.push_back(r.Int(i, 0));
         }
         if (!horizon || out.size() >= limit) break;

@@ -66,15 +66,16 @@ const std::string& SqlStore::WriteStatement(const db::TableDef& table, const std
 std::unordered_set<Id> SqlStore::ExistingIds(EntityKind kind, const std::vector<Id>& ids) {
     std::unordered_set<Id> found;
     if (ids.empty()) return found;
-    auto r = conn_->ExecPlannedPerCall(std::string("SELECT id FROM ") + tables::EntityTable(kind).name + " WHERE id" + IdSetSql(1),
-                                       {IdSetParam(ids)});
+    auto r = conn_->ExecPlannedPerCall(
+        std::string("SELECT id FROM ") + tables::EntityTable(kind).name + " WHERE id" + IdSetSql(1), {IdSetParam(ids)});
     for (std::size_t i = 0; i < r.Rows(); ++i) found.insert(r.Int(i, 0));
     return found;
 }
 
 std::vector<Id> SqlStore::ListIds(EntityKind kind, Id after, std::size_t limit) {
-    auto r = conn_->Exec(std::string("SELECT id FROM ") + tables::EntityTable(kind).name + " WHERE id > $1 ORDER BY id LIMIT $2",
-                         {after, static_cast<std::int64_t>(limit)});
+    auto r = conn_->Exec(
+        std::string("SELECT id FROM ") + tables::EntityTable(kind).name + " WHERE id > $1 ORDER BY id LIMIT $2",
+        {after, static_cast<std::int64_t>(limit)});
     std::vector<Id> ids;
     ids.reserve(r.Rows());
     for (std::size_t i = 0; i < r.Rows(); ++i) ids.push_back(r.Int(i, 0));
@@ -85,8 +86,7 @@ std::unordered_map<std::string, CacheEntry> SqlStore::LoadHttpCache(const std::v
     std::unordered_map<std::string, CacheEntry> out;
     if (paths.empty()) return out;
     auto r = conn_->ExecPlannedPerCall(
-        std::string("SELECT ") + kCacheColumns + " FROM kr_http_cache WHERE path" +
-            TextSetSql(1),
+        std::string("SELECT ") + kCacheColumns + " FROM kr_http_cache WHERE path" + TextSetSql(1),
         {TextSetParam(paths)});
     for (std::size_t i = 0; i < r.Rows(); ++i) {
         CacheEntry e = CacheRow(r, i, 0);
@@ -147,12 +147,13 @@ std::int64_t SqlStore::AddUser(Id character_id, const std::string& name) {
         }
         sql += cols[i];
         values += "$" + std::to_string(i + 1);
-        if (conn_->GetDialect() == db::Dialect::kPostgres && (cols[i] == "created_at" || cols[i] == "updated_at" ||
-                                                             cols[i] == "expires_at")) {
+        if (conn_->GetDialect() == db::Dialect::kPostgres &&
+            (cols[i] == "created_at" || cols[i] == "updated_at" || cols[i] == "expires_at")) {
             values += "::timestamp(3)";
         }
     }
-    sql += ") VALUES (" + values + ") ON CONFLICT (character_id) DO UPDATE SET character_name = excluded.character_name";
+    sql +=
+        ") VALUES (" + values + ") ON CONFLICT (character_id) DO UPDATE SET character_name = excluded.character_name";
     if (has_updated_at) sql += ", updated_at = excluded.updated_at";
     sql += " RETURNING id";
     db::Transaction tx(*conn_);

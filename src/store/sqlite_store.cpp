@@ -18,7 +18,9 @@ SqliteStore::SqliteStore(std::unique_ptr<db::Connection> conn, const Clock& cloc
     conn_->ExecScript("PRAGMA cache_size = -6144");  // 6 MB
 }
 
-std::string SqliteStore::IdSetSql(int n) const { return " IN (SELECT value FROM json_each($" + std::to_string(n) + "))"; }
+std::string SqliteStore::IdSetSql(int n) const {
+    return " IN (SELECT value FROM json_each($" + std::to_string(n) + "))";
+}
 
 Param SqliteStore::IdSetParam(const std::vector<Id>& ids) const {
     std::string out = "[";
@@ -97,7 +99,8 @@ std::vector<detail::SqlStore::UserColumn> SqliteStore::UserColumns() {
 }
 
 bool SqliteStore::HasLeadingIndex(const std::string& table, const std::string& column) {
-    return conn_->Exec(
+    return conn_
+               ->Exec(
                    "SELECT count(*) FROM pragma_index_list($1) l WHERE (SELECT name FROM pragma_index_info(l.name) "
                    "WHERE seqno = 0) = $2",
                    {table, column})

@@ -14,13 +14,13 @@ using db::CreatedAt;
 using db::Default;
 using db::kNotNull;
 using db::kPrimaryKey;
-using db::RefersTo;
 using db::References;
+using db::RefersTo;
 using db::Table;
 using db::TableDef;
+using db::Unwritten;
 using db::UpdatedAt;
 using db::WithDefault;
-using db::Unwritten;
 
 constexpr auto kBigint = ColType::kBigint;
 constexpr auto kInt = ColType::kInt;
@@ -85,8 +85,8 @@ const Table<Corporation> kCorporations{
     }};
 
 const Table<Character> kCharacters{
-    EntityShape(EntityKind::kCharacter, {{"characters_corporation_id_idx", "corporation_id"},
-                                                    {"characters_alliance_id_idx", "alliance_id"}}),
+    EntityShape(EntityKind::kCharacter,
+                {{"characters_corporation_id_idx", "corporation_id"}, {"characters_alliance_id_idx", "alliance_id"}}),
     {
         {Col("id", kBigint, kPrimaryKey), &Character::id},
         {Col("name", kText, kNotNull), &Character::name},
@@ -104,21 +104,20 @@ const Table<Character> kCharacters{
         {UpdatedAt()},
     }};
 
-const Table<Type> kTypes{
-    EntityShape(EntityKind::kType, {{"types_group_id_idx", "group_id"}}),
-    {
-        {Col("id", kBigint, kPrimaryKey), &Type::id},
-        {Col("name", kText, kNotNull), &Type::name},
-        {Col("description", kText), &Type::description},
-        {Col("group_id", kBigint, kNotNull), &Type::group_id},
-        {WithDefault(Col("published", kBool, kNotNull), Default::kTrue), &Type::published},
-        {Col("volume", kDouble), &Type::volume},
-        {Col("capacity", kDouble), &Type::capacity},
-        {Col("mass", kDouble), &Type::mass},
-        {Col("icon_id", kBigint), &Type::icon_id},
-        {CreatedAt()},
-        {UpdatedAt()},
-    }};
+const Table<Type> kTypes{EntityShape(EntityKind::kType, {{"types_group_id_idx", "group_id"}}),
+                         {
+                             {Col("id", kBigint, kPrimaryKey), &Type::id},
+                             {Col("name", kText, kNotNull), &Type::name},
+                             {Col("description", kText), &Type::description},
+                             {Col("group_id", kBigint, kNotNull), &Type::group_id},
+                             {WithDefault(Col("published", kBool, kNotNull), Default::kTrue), &Type::published},
+                             {Col("volume", kDouble), &Type::volume},
+                             {Col("capacity", kDouble), &Type::capacity},
+                             {Col("mass", kDouble), &Type::mass},
+                             {Col("icon_id", kBigint), &Type::icon_id},
+                             {CreatedAt()},
+                             {UpdatedAt()},
+                         }};
 
 TableDef UsersDef() {
     TableDef t = Shape("users");
@@ -211,8 +210,8 @@ const Table<AttackerRow> kAttackers{
     }};
 
 const Table<ItemRow> kItems{
-    Shape("killmail_items", {{"killmail_items_killmail_id_idx", "killmail_id"},
-                             {"killmail_items_item_type_id_idx", "item_type_id"}}),
+    Shape("killmail_items",
+          {{"killmail_items_killmail_id_idx", "killmail_id"}, {"killmail_items_item_type_id_idx", "item_type_id"}}),
     {
         {Unwritten(Col("id", ColType::kBigSerial))},
         {References(Col("killmail_id", kBigint, kNotNull), kKillmailFk), &ItemRow::killmail_id},
@@ -285,7 +284,7 @@ const TableDef kPending = PendingDef();
 const std::array<const TableDef*, kEntityKindCount>& EntityTables() {
     static const std::array<const TableDef*, kEntityKindCount> tables = [] {
         std::array<const TableDef*, kEntityKindCount> t{&kAlliances.Def(), &kCorporations.Def(), &kCharacters.Def(),
-                                                       &kTypes.Def()};
+                                                        &kTypes.Def()};
         for (const auto& k : EntityKinds()) {
             const TableDef* def = t[KindIndex(k.kind)];
             // The store relies on both: the table is the kind's, and "id" is its first value.

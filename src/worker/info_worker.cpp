@@ -101,7 +101,7 @@ void InfoWorker::OnResult(const queue::Delivery& d, Id id, esi::EsiResult r) {
     Done done{d, {}, Done::kFetched};
     try {
         switch (r.outcome) {
-            case esi::Outcome::kOk:
+            case esi::Outcome::kOk: {
                 try {
                     done.batch.entities.push_back(KindInfo(options_.kind).parse(id, r.body));
                 } catch (const esi_json::ParseError& e) {
@@ -109,6 +109,7 @@ void InfoWorker::OnResult(const queue::Delivery& d, Id id, esi::EsiResult r) {
                 }
                 if (r.cache) done.batch.cache.push_back(*r.cache);
                 break;
+            }
             case esi::Outcome::kNotModified:
             case esi::Outcome::kFresh:
                 done.what = Done::kNotModified;

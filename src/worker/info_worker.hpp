@@ -24,8 +24,8 @@ namespace kr::worker {
 
 struct InfoWorkerOptions {
     kr::EntityKind kind = kr::EntityKind::kAlliance;
-    int concurrency = 0;                  ///< 0 = the spec's default for the kind
-    std::int64_t max_age_ms = 0;          ///< refresh rows checked longer ago than this; 0 = off
+    int concurrency = 0;          ///< 0 = the spec's default for the kind
+    std::int64_t max_age_ms = 0;  ///< refresh rows checked longer ago than this; 0 = off
     std::int64_t not_found_ttl_ms = 3LL * 24 * 3600 * 1000;
     std::chrono::milliseconds flush_interval{5};
     std::size_t flush_max = 1000;

@@ -70,8 +70,8 @@ void Runtime::Open(int concurrency, bool pooled, http::HttpClient& esi_http) {
         store_ = store::OpenStore(cfg.database_url, shared_.Clock());
     }
     queue_ = queue::OpenQueue(cfg.rabbitmq_url, cfg.database_url);
-    esi_ = std::make_unique<esi::EsiClient>(EsiOptionsFrom(cfg, concurrency), esi_http, shared_.Budget(),
-                                            shared_.Clock());
+    esi_ =
+        std::make_unique<esi::EsiClient>(EsiOptionsFrom(cfg, concurrency), esi_http, shared_.Budget(), shared_.Clock());
 }
 
 Runtime::~Runtime() = default;

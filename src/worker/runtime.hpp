@@ -66,7 +66,7 @@ private:
     ProcessShared& shared_;
     std::unique_ptr<store::Store> store_;
     std::unique_ptr<queue::Queue> queue_;
-    std::unique_ptr<http::CurlHttpClient> own_http_;      ///< ESI's, unless given
+    std::unique_ptr<http::CurlHttpClient> own_http_;  ///< ESI's, unless given
     std::unique_ptr<esi::EsiClient> esi_;
     std::unique_ptr<http::CurlHttpClient> own_zkb_http_;  ///< zKillboard's, unless given (made on first use)
     http::HttpClient* zkb_http_ = nullptr;

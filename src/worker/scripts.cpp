@@ -29,7 +29,8 @@ std::vector<Id> FetchIdList(Runtime& rt, const std::string& path) {
     req.path = path;
     auto r = rt.Esi().Fetch(std::move(req));
     r.ThrowIfError("ESI " + path);
-    if (r.outcome != esi::Outcome::kOk) throw TransientError("ESI " + path + ": " + std::string(esi::ToString(r.outcome)));
+    if (r.outcome != esi::Outcome::kOk)
+        throw TransientError("ESI " + path + ": " + std::string(esi::ToString(r.outcome)));
     try {
         return esi_json::ParseIdList(r.body);
     } catch (const esi_json::ParseError& e) {
@@ -152,8 +153,7 @@ public:
         for (Stage* stage : {publish_.get(), mark_.get()}) {
             if (!stage) continue;
             std::optional<std::exception_ptr> outcome;
-            while (!(outcome = stage->Collect(std::chrono::seconds(1)))) {
-            }
+            while (!(outcome = stage->Collect(std::chrono::seconds(1)))) {}
             if (*outcome) std::rethrow_exception(*outcome);
         }
     }
@@ -168,7 +168,7 @@ private:
     static constexpr const char* kSource = "killmail_scan";
 
     Runtime& rt_;
-    std::unique_ptr<Stage> mark_;     // destroyed after publish_, which feeds it
+    std::unique_ptr<Stage> mark_;  // destroyed after publish_, which feeds it
     std::unique_ptr<Stage> publish_;
 };
 
@@ -190,8 +190,9 @@ ScanReport ScanEntities(Runtime& rt, bool progress) {
             after = ids.back();
             queued += ids.size();
             publisher.Push(kind, std::move(ids));
-            if (tty) std::fprintf(stderr, "\rscan:entities: %-12s %10zu queued (last id %lld)", KindInfo(kind).plural,
-                                  queued, static_cast<long long>(after));
+            if (tty)
+                std::fprintf(stderr, "\rscan:entities: %-12s %10zu queued (last id %lld)", KindInfo(kind).plural,
+                             queued, static_cast<long long>(after));
         }
         if (tty) std::fprintf(stderr, "\rscan:entities: %-12s %10zu queued%-30s\n", KindInfo(kind).plural, queued, "");
         report.queued[kind] = queued;

@@ -32,11 +32,10 @@ std::stop_token InstallShutdownHandlers() {
         // A watcher thread turns the async-signal-safe pipe write into a stop request.
         std::thread([] {
             char c;
-            while (::read(g_pipe[0], &c, 1) < 0) {
-            }
+            while (::read(g_pipe[0], &c, 1) < 0) {}
             Source().request_stop();
         }).detach();
-        struct sigaction sa{};
+        struct sigaction sa {};
         sa.sa_handler = OnSignal;
         sigemptyset(&sa.sa_mask);
         ::sigaction(SIGTERM, &sa, nullptr);

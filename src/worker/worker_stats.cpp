@@ -28,11 +28,11 @@ void SummaryLogger::Log(const char* tag) {
     std::int64_t processed = c_.processed.load();
     double secs = std::chrono::duration<double>(now - last_log_).count();
     double rate = secs > 0 ? static_cast<double>(processed - last_processed_) / secs : 0;
-    spdlog::info("{}{}{}: processed {} (created {}, updated {}, unchanged {}, skipped {}, not found {}, retried {}, "
-                 "dead {}, published {}) {:.0f}/s",
-                 name_, *tag ? " " : "", tag, processed, c_.created.load(), c_.updated.load(), c_.unchanged.load(),
-                 c_.skipped.load(), c_.not_found.load(), c_.retried.load(), c_.dead.load(), c_.published.load(),
-                 rate);
+    spdlog::info(
+        "{}{}{}: processed {} (created {}, updated {}, unchanged {}, skipped {}, not found {}, retried {}, "
+        "dead {}, published {}) {:.0f}/s",
+        name_, *tag ? " " : "", tag, processed, c_.created.load(), c_.updated.load(), c_.unchanged.load(),
+        c_.skipped.load(), c_.not_found.load(), c_.retried.load(), c_.dead.load(), c_.published.load(), rate);
     last_processed_ = processed;
     last_log_ = now;
 }

@@ -23,8 +23,7 @@ struct WorkerCounters {
 
 class SummaryLogger {
 public:
-    SummaryLogger(std::string name, const WorkerCounters& c,
-                  std::chrono::milliseconds every = std::chrono::seconds(5));
+    SummaryLogger(std::string name, const WorkerCounters& c, std::chrono::milliseconds every = std::chrono::seconds(5));
     /// Call often; logs at most every `every`, and only when something changed.
     void Tick();
     /// The last line (at exit).

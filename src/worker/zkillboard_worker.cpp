@@ -203,10 +203,10 @@ void ZkillboardWorker::Finish(Page& p) {
             c.published += static_cast<std::int64_t>(
                 PublishEntities(settler_.Queue(), store_, clock_, k.kind, p.missing[k.kind], 5, "zkillboard_sync"));
         }
-        spdlog::debug("zkillboard: character {} page {}: {} listed, {} new; zkb {:.0f} ms, esi {:.0f} ms, store {:.0f} "
-                      "ms, queue {:.0f} ms",
-                      p.job.character_id, p.page, p.listed, p.killmails.size(), p.fetch_ms, p.esi_ms, p.store_ms,
-                      MsSince(t));
+        spdlog::debug(
+            "zkillboard: character {} page {}: {} listed, {} new; zkb {:.0f} ms, esi {:.0f} ms, store {:.0f} "
+            "ms, queue {:.0f} ms",
+            p.job.character_id, p.page, p.listed, p.killmails.size(), p.fetch_ms, p.esi_ms, p.store_ms, MsSince(t));
         if (!p.transient.empty()) throw TransientError(p.transient);  // stored ones are skipped next time
 
         if (p.page < options_.max_pages) {

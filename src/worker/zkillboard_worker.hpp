@@ -59,11 +59,11 @@ private:
         queue::ZkillboardJob job;
         int page = 1;
         std::size_t listed = 0;
-        bool relies_on_storing = false;         ///< skipped killmails the committer is storing now
+        bool relies_on_storing = false;        ///< skipped killmails the committer is storing now
         std::vector<Killmail> killmails;       ///< new ones, to store
         std::vector<std::string> unavailable;  ///< permanent ESI answers (404/422), rejected rows
         std::string transient;                 ///< first transient failure
-        PerKind<std::vector<Id>> unseen;  ///< referenced ids not seen by this worker yet
+        PerKind<std::vector<Id>> unseen;       ///< referenced ids not seen by this worker yet
         // filled by Store()
         store::StoreKillmailsResult result;
         PerKind<std::vector<Id>> missing;  ///< of unseen: not stored, not queued, not gone
@@ -87,7 +87,7 @@ private:
     Settler& settler_;
     const Clock& clock_;
     Executor<store::Store>* committer_;
-    std::unique_ptr<Page> storing_;  ///< the page the committer stores
+    std::unique_ptr<Page> storing_;       ///< the page the committer stores
     std::unordered_set<Id> storing_ids_;  ///< its killmails: not fetched again for the next page
     std::int64_t stored_ = 0;
     /// Ids this worker already saw stored or queued, per kind (bounded): later pages of a

@@ -1,7 +1,7 @@
 // The killreport binary's handling of bad input and its config command.
-#include <gtest/gtest.h>
-
 #include <filesystem>
+
+#include <gtest/gtest.h>
 
 #include "config/config.hpp"
 #include "core/errors.hpp"
@@ -36,8 +36,7 @@ TEST(Cli, BadInputGivesOneLineAndNonZeroExit) {
     ExpectOneLineError("no-such-command", "unknown command 'no-such-command'", tmp.Dir());
     ExpectOneLineError("status --no-such-flag", "--no-such-flag", tmp.Dir());
     ExpectOneLineError("--database-url mysql://u:secret@h/d db:migrate", "not supported", tmp.Dir());
-    ExpectOneLineError("--database-url postgresql://u:secret@127.0.0.1:1/x db:migrate", "cannot connect",
-                       tmp.Dir());
+    ExpectOneLineError("--database-url postgresql://u:secret@127.0.0.1:1/x db:migrate", "cannot connect", tmp.Dir());
     ExpectOneLineError("--database-url sqlite:///no/such/dir/k.db db:migrate", "/no/such/dir", tmp.Dir());
     ExpectOneLineError("--esi-rate-limit fast config", "ESI_RATE_LIMIT", tmp.Dir());
     ExpectOneLineError("--rabbitmq-url http://x config", "RABBITMQ_URL", tmp.Dir());
@@ -59,7 +58,7 @@ TEST(Cli, HelpListsTheSpecCommandNames) {
 
 TEST(Cli, ConfigShowsSourcesAndMasksPasswords) {
     auto r = RunCommand("DATABASE_URL=postgresql://kr:hunter2@db.example:5432/kr ESI_RATE_LIMIT=20 " + kBin +
-                 " --esi-rate-limit 30 config");
+                        " --esi-rate-limit 30 config");
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_EQ(r.out.find("hunter2"), std::string::npos);
     EXPECT_NE(r.out.find("DATABASE_URL = postgresql://kr:****@db.example:5432/kr  (environment)"), std::string::npos)

@@ -1,9 +1,10 @@
 // The entity-kind registry: every per-kind fact in one row, and what derives from it.
-#include <gtest/gtest.h>
+#include "core/entity_kind.hpp"
 
 #include <set>
 
-#include "core/entity_kind.hpp"
+#include <gtest/gtest.h>
+
 #include "store/tables.hpp"
 
 namespace kr {
@@ -67,16 +68,15 @@ TEST(EntityKinds, ReferenceColumnsComeFromTheTableDefinitions) {
         return out;
     };
     EXPECT_EQ(cols(EntityKind::kCharacter), (std::set<std::string>{"attackers.character_id", "victims.character_id"}));
-    EXPECT_EQ(cols(EntityKind::kCorporation), (std::set<std::string>{"attackers.corporation_id",
-                                                                    "characters.corporation_id",
-                                                                    "victims.corporation_id"}));
-    EXPECT_EQ(cols(EntityKind::kAlliance),
-              (std::set<std::string>{"attackers.alliance_id", "characters.alliance_id", "corporations.alliance_id",
-                                     "victims.alliance_id"}));
-    EXPECT_EQ(cols(EntityKind::kType),
-              (std::set<std::string>{"attackers.ship_type_id", "attackers.weapon_type_id",
-                                     "killmail_items.item_type_id", "kr_killmail_item_children.item_type_id",
-                                     "victims.ship_type_id"}));
+    EXPECT_EQ(
+        cols(EntityKind::kCorporation),
+        (std::set<std::string>{"attackers.corporation_id", "characters.corporation_id", "victims.corporation_id"}));
+    EXPECT_EQ(cols(EntityKind::kAlliance), (std::set<std::string>{"attackers.alliance_id", "characters.alliance_id",
+                                                                  "corporations.alliance_id", "victims.alliance_id"}));
+    EXPECT_EQ(
+        cols(EntityKind::kType),
+        (std::set<std::string>{"attackers.ship_type_id", "attackers.weapon_type_id", "killmail_items.item_type_id",
+                               "kr_killmail_item_children.item_type_id", "victims.ship_type_id"}));
 }
 
 }  // namespace

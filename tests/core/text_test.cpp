@@ -1,9 +1,9 @@
 // kr::Truncate: a byte budget that never splits a UTF-8 character (no servers).
-#include <gtest/gtest.h>
+#include "core/text.hpp"
 
 #include <string>
 
-#include "core/text.hpp"
+#include <gtest/gtest.h>
 
 namespace kr::test {
 
@@ -42,14 +42,14 @@ TEST(Truncate, BudgetBelowTheEllipsisCutsWithoutOne) {
 }
 
 TEST(Truncate, TwoByteCharacterAtTheBoundaryIsKeptWholeOrDropped) {
-    const std::string text = "a" + kE2 + kE2 + kE2;  // 7 bytes
+    const std::string text = "a" + kE2 + kE2 + kE2;       // 7 bytes
     EXPECT_EQ(Truncate(text, 6), "a" + kE2 + kEllipsis);  // room 3: "a" + é
     EXPECT_EQ(Truncate(text, 5), "a" + kEllipsis);        // room 2 would split é
     EXPECT_EQ(Truncate(text, 4), "a" + kEllipsis);
 }
 
 TEST(Truncate, ThreeByteCharacterAtTheBoundaryIsKeptWholeOrDropped) {
-    const std::string text = "x" + kE3 + kE3 + kE3;  // 10 bytes
+    const std::string text = "x" + kE3 + kE3 + kE3;       // 10 bytes
     EXPECT_EQ(Truncate(text, 9), "x" + kE3 + kEllipsis);  // room 6: "x€" + 2 bytes of €
     EXPECT_EQ(Truncate(text, 8), "x" + kE3 + kEllipsis);
     EXPECT_EQ(Truncate(text, 7), "x" + kE3 + kEllipsis);  // room 4: exactly "x€"
@@ -85,14 +85,20 @@ TEST(Truncate, EveryBudgetGivesAWholeCharacterPrefix) {
 }
 
 TEST(Truncate, InvalidUtf8BecomesReplacementCharacters) {
-    EXPECT_EQ(Truncate("a\xFF" "b", 100), "a" + kReplacement + "b");
-    EXPECT_EQ(Truncate("\x80", 100), kReplacement);                     // stray continuation byte
+    EXPECT_EQ(Truncate("a\xFF"
+                       "b",
+                       100),
+              "a" + kReplacement + "b");
+    EXPECT_EQ(Truncate("\x80", 100), kReplacement);                              // stray continuation byte
     EXPECT_EQ(Truncate("ab\xE2\x82", 100), "ab" + kReplacement + kReplacement);  // sequence cut short
-    EXPECT_EQ(Truncate("\xC3" "x", 100), kReplacement + "x");             // lead byte without continuation
-    EXPECT_EQ(Truncate("\xC0\xAF", 100), kReplacement + kReplacement);    // overlong '/'
+    EXPECT_EQ(Truncate("\xC3"
+                       "x",
+                       100),
+              kReplacement + "x");                                      // lead byte without continuation
+    EXPECT_EQ(Truncate("\xC0\xAF", 100), kReplacement + kReplacement);  // overlong '/'
     EXPECT_EQ(Truncate("\xE0\x80\xAF", 100), kReplacement + kReplacement + kReplacement);  // overlong
     EXPECT_EQ(Truncate("\xED\xA0\x80", 100), kReplacement + kReplacement + kReplacement);  // surrogate
-    EXPECT_EQ(Truncate("\xF4\x90\x80\x80", 100),                          // above U+10FFFF
+    EXPECT_EQ(Truncate("\xF4\x90\x80\x80", 100),                                           // above U+10FFFF
               kReplacement + kReplacement + kReplacement + kReplacement);
     EXPECT_EQ(Truncate(std::string("a\0b", 3), 100), std::string("a\0b", 3));  // NUL is valid UTF-8
     // A replacement takes 3 bytes of the budget like any character.

@@ -1,7 +1,7 @@
 // IsoUtc: the one ISO-8601 formatter (queuedAt, stored timestamps, the migrator's applied_at).
-#include <gtest/gtest.h>
-
 #include "core/time_format.hpp"
+
+#include <gtest/gtest.h>
 
 namespace {
 

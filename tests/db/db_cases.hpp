@@ -13,9 +13,11 @@ inline void DbRoundTripTypes(db::Connection& c) {
     const std::string tricky = "O'Brien \"x\"; DROP TABLE t;-- Ünïcødé 日本 $1";
     c.Exec("INSERT INTO t (id, name, v, b) VALUES ($1, $2, $3, $4)",
            {std::int64_t{3'000'000'000'123}, tricky, 0.1 + 0.2, true});
-    c.Exec("INSERT INTO t (id, name, v, b) VALUES ($1, $2, $3, $4)", {std::int64_t{2}, std::monostate{}, std::monostate{}, false});
+    c.Exec("INSERT INTO t (id, name, v, b) VALUES ($1, $2, $3, $4)",
+           {std::int64_t{2}, std::monostate{}, std::monostate{}, false});
     // parameters out of order and reused
-    auto r = c.Exec("SELECT id, name, v, b FROM t WHERE id = $2 OR id = $1 ORDER BY id", {std::int64_t{2}, std::int64_t{3'000'000'000'123}});
+    auto r = c.Exec("SELECT id, name, v, b FROM t WHERE id = $2 OR id = $1 ORDER BY id",
+                    {std::int64_t{2}, std::int64_t{3'000'000'000'123}});
     ASSERT_EQ(r.Rows(), 2u);
     EXPECT_EQ(r.Int(0, 0), 2);
     EXPECT_TRUE(r.IsNull(0, 1));

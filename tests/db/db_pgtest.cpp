@@ -1,17 +1,17 @@
 // The SQL layer on a real PostgreSQL (KR_TEST_PG_DSN).
+#include <thread>
+
 #include "db/db_cases.hpp"
 #include "support/test_env.hpp"
 
-#include <thread>
-
 namespace kr::test {
 
-#define KR_PG_CASE(name, fn)                       \
-    TEST(PgDb, name) {                             \
-        KR_REQUIRE_ENV(dsn, "KR_TEST_PG_DSN");     \
-        TempPgDatabase tmp(dsn);                   \
-        auto c = db::Open(tmp.Url());              \
-        fn(*c);                                    \
+#define KR_PG_CASE(name, fn)                   \
+    TEST(PgDb, name) {                         \
+        KR_REQUIRE_ENV(dsn, "KR_TEST_PG_DSN"); \
+        TempPgDatabase tmp(dsn);               \
+        auto c = db::Open(tmp.Url());          \
+        fn(*c);                                \
     }
 
 KR_PG_CASE(RoundTripsTypesAndParameters, DbRoundTripTypes)

@@ -1,11 +1,11 @@
 // The SQL generated from the table definitions, pinned: every migration's DDL and every table's
 // write statement, in both dialects, compared with tests/fixtures/golden/*.sql so a change to a
 // definition shows up in review as a change of SQL. KR_UPDATE_GOLDEN=1 rewrites the files.
-#include <gtest/gtest.h>
-
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+
+#include <gtest/gtest.h>
 
 #include "db/migrator.hpp"
 #include "db/table.hpp"
@@ -14,7 +14,9 @@
 namespace kr::db {
 namespace {
 
-std::string GoldenPath(const std::string& name) { return std::string(KR_SOURCE_DIR) + "/tests/fixtures/golden/" + name; }
+std::string GoldenPath(const std::string& name) {
+    return std::string(KR_SOURCE_DIR) + "/tests/fixtures/golden/" + name;
+}
 
 void ExpectGolden(const std::string& name, const std::string& actual) {
     const std::string path = GoldenPath(name);

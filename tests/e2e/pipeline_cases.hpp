@@ -1,12 +1,13 @@
 #pragma once
 // End to end: the killreport binary against tools/fake-esi, on a given database (+ RabbitMQ).
 // What is stored must be exactly the simulator's ground truth for the synced characters.
-#include <gtest/gtest.h>
 #include <httplib.h>
-#include <nlohmann/json.hpp>
 
 #include <set>
 #include <thread>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "core/entity_kind.hpp"
 #include "core/model.hpp"
@@ -114,7 +115,8 @@ inline std::optional<Id> OptId(const json& j, const char* key) {
     return j[key].get<Id>();
 }
 
-inline void CollectItemTypes(const json& items, std::set<Id>& types, std::int64_t& top, std::int64_t& nested, int depth) {
+inline void CollectItemTypes(const json& items, std::set<Id>& types, std::int64_t& top, std::int64_t& nested,
+                             int depth) {
     for (const auto& it : items) {
         types.insert(it["item_type_id"].get<Id>());
         (depth == 0 ? top : nested) += 1;
@@ -201,7 +203,8 @@ inline void SyncedCharactersMatchGroundTruth(Pipeline& p, bool per_process = fal
     for (Id id : characters) {
         auto t = p.Truth("character", id);
         auto r = p.Db().Exec(
-            "SELECT name, corporation_id, alliance_id, security_status, title, faction_id FROM characters WHERE id = $1",
+            "SELECT name, corporation_id, alliance_id, security_status, title, faction_id FROM characters WHERE id = "
+            "$1",
             {id});
         if (t.is_null()) {  // deleted on ESI: 404, recorded, not stored
             ++deleted;
@@ -223,9 +226,10 @@ inline void SyncedCharactersMatchGroundTruth(Pipeline& p, bool per_process = fal
     for (Id id : corporations) {
         auto t = p.Truth("corporation", id);
         ASSERT_FALSE(t.is_null()) << id;
-        auto r = p.Db().Exec("SELECT name, ticker, member_count, ceo_id, alliance_id, faction_id, tax_rate "
-                             "FROM corporations WHERE id = $1",
-                             {id});
+        auto r = p.Db().Exec(
+            "SELECT name, ticker, member_count, ceo_id, alliance_id, faction_id, tax_rate "
+            "FROM corporations WHERE id = $1",
+            {id});
         ASSERT_EQ(r.Rows(), 1u) << "corporation " << id;
         EXPECT_EQ(r.Text(0, 0), t["name"].get<std::string>());
         EXPECT_EQ(r.Text(0, 1), t["ticker"].get<std::string>());
@@ -237,8 +241,8 @@ inline void SyncedCharactersMatchGroundTruth(Pipeline& p, bool per_process = fal
     }
     for (Id id : alliances) {
         auto t = p.Truth("alliance", id);
-        auto r = p.Db().Exec("SELECT name, ticker, executor_corporation_id, creator_id FROM alliances WHERE id = $1",
-                             {id});
+        auto r =
+            p.Db().Exec("SELECT name, ticker, executor_corporation_id, creator_id FROM alliances WHERE id = $1", {id});
         ASSERT_EQ(r.Rows(), 1u) << "alliance " << id;
         EXPECT_EQ(r.Text(0, 0), t["name"].get<std::string>());
         EXPECT_EQ(r.OptInt(0, 2), OptId(t, "executor_corporation_id")) << id;
@@ -329,9 +333,10 @@ inline void GracefulShutdownHandsBackInFlight(Pipeline& p) {
     hang.hang_share = 1.0;
     hang.hang_ms = 60000;
     p.Server().SetFaults(hang);
-    auto r = RunCommand(p.Env() + KR_KILLREPORT_BIN " worker:info:characters --concurrency 10 & pid=$!; sleep 2; "
-                                  "start=$(date +%s%N); kill -TERM $pid; wait $pid; rc=$?; "
-                                  "echo \"$rc $(( ($(date +%s%N) - start) / 1000000 ))\"");
+    auto r = RunCommand(p.Env() + KR_KILLREPORT_BIN
+                        " worker:info:characters --concurrency 10 & pid=$!; sleep 2; "
+                        "start=$(date +%s%N); kill -TERM $pid; wait $pid; rc=$?; "
+                        "echo \"$rc $(( ($(date +%s%N) - start) / 1000000 ))\"");
     p.Server().ClearFaults();
     int rc = -1;
     long ms = -1;

@@ -1,13 +1,14 @@
 #pragma once
 // Checks shared by the SQLite (unit) and PostgreSQL budget tests.
-#include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <string>
 #include <vector>
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
 
 #include "db/connection.hpp"
 #include "db/migrator.hpp"
@@ -28,7 +29,7 @@ inline void ResetKey(const std::string& url, const std::string& key) {
 /// `procs` processes (fork) each reserve `per_proc` slots (blocks of `block`) from their own
 /// DbBudget on `url`; returns all slot times (local clock, unix µs).
 inline std::vector<std::int64_t> ReserveFromProcesses(const std::string& url, const std::string& key, int procs,
-                                                     int per_proc, int block, std::int64_t interval_us) {
+                                                      int per_proc, int block, std::int64_t interval_us) {
     std::vector<std::pair<pid_t, FILE*>> kids;
     for (int p = 0; p < procs; ++p) {
         int fds[2];
@@ -42,7 +43,9 @@ inline std::vector<std::int64_t> ReserveFromProcesses(const std::string& url, co
                 DbBudget b(url);
                 for (int got = 0; got < per_proc;) {
                     SlotGrant g = b.Reserve(key, interval_us, std::min(block, per_proc - got));
-                    for (int i = 0; i < g.count; ++i) std::fprintf(out, "%lld\n", static_cast<long long>(g.first_us) + static_cast<long long>(i) * g.interval_us);
+                    for (int i = 0; i < g.count; ++i)
+                        std::fprintf(out, "%lld\n",
+                                     static_cast<long long>(g.first_us) + static_cast<long long>(i) * g.interval_us);
                     got += g.count;
                 }
             } catch (const std::exception& e) {

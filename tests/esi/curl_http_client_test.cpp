@@ -1,22 +1,22 @@
 // CurlHttpClient against a tiny raw-socket HTTP server on 127.0.0.1 (in this process), so the
 // transport edge cases are exact: partial bodies, hangs, refused connections, keep-alive.
-#include <gtest/gtest.h>
+#include "http/curl_http_client.hpp"
 
-#include <stdexcept>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <poll.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "http/curl_http_client.hpp"
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 using namespace kr::http;
 using Ms = std::chrono::milliseconds;
@@ -100,8 +100,10 @@ private:
                 break;
             }
             std::string body = "{\"path\":\"" + path + "\"}";
-            out = "HTTP/1.1 200 OK\r\nX-Mixed-Case: Value \r\nETag: \"e1\"\r\nContent-Type: application/json\r\n"
-                  "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+            out =
+                "HTTP/1.1 200 OK\r\nX-Mixed-Case: Value \r\nETag: \"e1\"\r\nContent-Type: application/json\r\n"
+                "Content-Length: " +
+                std::to_string(body.size()) + "\r\n\r\n" + body;
             (void)!write(c, out.data(), out.size());
         }
         close(c);

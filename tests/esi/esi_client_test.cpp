@@ -1,14 +1,14 @@
 // Unit tests of the ESI client against FakeHttpClient and a manual clock (no servers, no sleeping).
-#include <gtest/gtest.h>
+#include "esi/esi_client.hpp"
 
 #include <algorithm>
 #include <set>
 
+#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "core/errors.hpp"
 #include "core/esi_paths.hpp"
-#include "esi/esi_client.hpp"
 #include "http/fake_http_client.hpp"
 #include "http/http_date.hpp"
 
@@ -96,7 +96,8 @@ TEST_F(EsiClientTest, OkCarriesBodyCacheEntryAndSendsEtiquetteHeaders) {
     EXPECT_EQ(r.body, R"({"name":"A"})");
     ASSERT_TRUE(r.cache);
     EXPECT_EQ(r.cache->etag, "\"v1\"");
-    EXPECT_NEAR(static_cast<double>(r.cache->expires_at_ms), static_cast<double>(clock.NowUs()) / 1000 + 3'600'000, 2000);
+    EXPECT_NEAR(static_cast<double>(r.cache->expires_at_ms), static_cast<double>(clock.NowUs()) / 1000 + 3'600'000,
+                2000);
     ASSERT_EQ(fake.Requests().size(), 1u);
     const auto& req = fake.Requests()[0].request;
     EXPECT_EQ(req.url, "http://esi.test/alliances/1/");
@@ -206,7 +207,8 @@ TEST_F(EsiClientTest, BadJsonIsATransientErrorNotACrash) {
 TEST_F(EsiClientTest, IdenticalGetsInFlightAreCoalesced) {
     fake.SetHandler([](const http::HttpRequest&) { return FakeHttpClient::Reply(200, R"({"n":1})", {}, 50'000); });
     std::vector<EsiResult> got;
-    for (int i = 0; i < 3; ++i) Client().Submit({"GET", "/corporations/3/", "", {}}, [&](EsiResult r) { got.push_back(r); });
+    for (int i = 0; i < 3; ++i)
+        Client().Submit({"GET", "/corporations/3/", "", {}}, [&](EsiResult r) { got.push_back(r); });
     Client().Submit({"GET", "/corporations/4/", "", {}}, [&](EsiResult r) { got.push_back(r); });
     EXPECT_EQ(Client().Pending(), 4u);
     while (!Client().Idle()) Client().Drive(std::chrono::milliseconds(10));
@@ -221,7 +223,8 @@ TEST_F(EsiClientTest, IdenticalGetsInFlightAreCoalesced) {
 }
 
 TEST_F(EsiClientTest, ResultEntryPassedBackAvoidsRefetching) {
-    fake.Script("/alliances/", FakeHttpClient::Reply(200, "[1,2,3]", {{"ETag", "\"l\""}, {"Cache-Control", "max-age=3600"}}));
+    fake.Script("/alliances/",
+                FakeHttpClient::Reply(200, "[1,2,3]", {{"ETag", "\"l\""}, {"Cache-Control", "max-age=3600"}}));
     auto first = Client().Fetch({"GET", "/alliances/", "", {}});
     EXPECT_EQ(first.outcome, Outcome::kOk);
     ASSERT_TRUE(first.cache);
@@ -287,11 +290,14 @@ TEST_F(EsiClientTest, ErrorLimitPausesBeforeZeroAndNeverGets420) {
         if (now >= window_start + 60 * kS) errors = 0;
         if (errors >= 30) {
             ++got420;
-            return FakeHttpClient::Reply(420, R"({"error":"limited"})", {{"X-ESI-Error-Limit-Remain", "0"}, {"X-ESI-Error-Limit-Reset", std::to_string(reset_s)}});
+            return FakeHttpClient::Reply(
+                420, R"({"error":"limited"})",
+                {{"X-ESI-Error-Limit-Remain", "0"}, {"X-ESI-Error-Limit-Reset", std::to_string(reset_s)}});
         }
         ++errors;
-        return FakeHttpClient::Reply(404, R"({"error":"nf"})", {{"X-ESI-Error-Limit-Remain", std::to_string(30 - errors)},
-                                                               {"X-ESI-Error-Limit-Reset", std::to_string(reset_s)}});
+        return FakeHttpClient::Reply(404, R"({"error":"nf"})",
+                                     {{"X-ESI-Error-Limit-Remain", std::to_string(30 - errors)},
+                                      {"X-ESI-Error-Limit-Reset", std::to_string(reset_s)}});
     });
     opts.max_concurrency = 10;
     for (int i = 0; i < 40; ++i) Client().Submit({"GET", esi_paths::Character(i), "", {}}, nullptr);
@@ -307,7 +313,9 @@ TEST_F(EsiClientTest, ErrorLimitPausesBeforeZeroAndNeverGets420) {
 }
 
 TEST_F(EsiClientTest, A420PausesEverythingUntilReset) {
-    fake.Script("/alliances/1/", FakeHttpClient::Reply(420, "{}", {{"X-ESI-Error-Limit-Remain", "0"}, {"X-ESI-Error-Limit-Reset", "20"}}));
+    fake.Script(
+        "/alliances/1/",
+        FakeHttpClient::Reply(420, "{}", {{"X-ESI-Error-Limit-Remain", "0"}, {"X-ESI-Error-Limit-Reset", "20"}}));
     fake.SetHandler([](const http::HttpRequest&) { return FakeHttpClient::Reply(200, "{}"); });
     const std::int64_t t0 = clock.NowUs();
     EsiResult r = Client().Fetch({"GET", "/alliances/1/", "", {}});
@@ -318,7 +326,9 @@ TEST_F(EsiClientTest, A420PausesEverythingUntilReset) {
     // Shared: another client on the same budget waits too.
     FakeHttpClient fake2(clock);
     fake2.SetHandler([](const http::HttpRequest&) { return FakeHttpClient::Reply(200, "{}"); });
-    fake.Script("/alliances/2/", FakeHttpClient::Reply(420, "{}", {{"X-ESI-Error-Limit-Remain", "0"}, {"X-ESI-Error-Limit-Reset", "30"}}));
+    fake.Script(
+        "/alliances/2/",
+        FakeHttpClient::Reply(420, "{}", {{"X-ESI-Error-Limit-Remain", "0"}, {"X-ESI-Error-Limit-Reset", "30"}}));
     const std::int64_t t1 = clock.NowUs();
     Client().Submit({"GET", "/alliances/2/", "", {}}, nullptr);
     while (Client().Stats().status_420 < 2) Client().Drive(std::chrono::milliseconds(10));
@@ -335,13 +345,21 @@ TEST_F(EsiClientTest, RateLimitGroupIsTrackedAndHeldBackBeforeEmpty) {
         if (req.url.find("/killmails/") == std::string::npos) return FakeHttpClient::Reply(200, "{}");
         if (remaining < 2) {
             ++got429;
-            return FakeHttpClient::Reply(429, "{}", {{"Retry-After", "900"}, {"X-Ratelimit-Group", "killmail"}, {"X-Ratelimit-Limit", "40/15m"}, {"X-Ratelimit-Remaining", "0"}});
+            return FakeHttpClient::Reply(429, "{}",
+                                         {{"Retry-After", "900"},
+                                          {"X-Ratelimit-Group", "killmail"},
+                                          {"X-Ratelimit-Limit", "40/15m"},
+                                          {"X-Ratelimit-Remaining", "0"}});
         }
         remaining -= 2;
-        return FakeHttpClient::Reply(200, "{}", {{"X-Ratelimit-Group", "killmail"}, {"X-Ratelimit-Limit", "40/15m"},
-                                                 {"X-Ratelimit-Remaining", std::to_string(remaining)}, {"X-Ratelimit-Used", "2"}});
+        return FakeHttpClient::Reply(200, "{}",
+                                     {{"X-Ratelimit-Group", "killmail"},
+                                      {"X-Ratelimit-Limit", "40/15m"},
+                                      {"X-Ratelimit-Remaining", std::to_string(remaining)},
+                                      {"X-Ratelimit-Used", "2"}});
     });
-    for (int i = 0; i < 30; ++i) Client().Submit({"GET", esi_paths::Killmail(i, std::string(40, 'f')), "", {}}, nullptr);
+    for (int i = 0; i < 30; ++i)
+        Client().Submit({"GET", esi_paths::Killmail(i, std::string(40, 'f')), "", {}}, nullptr);
     for (int i = 0; i < 5; ++i) Client().Submit({"GET", esi_paths::Alliance(i), "", {}}, nullptr);
     const std::int64_t t0 = clock.NowUs();
     // 2 s of simulated time: the killmail group must stop above the reserve, alliances go on.
@@ -360,17 +378,27 @@ TEST_F(EsiClientTest, RateLimitGroupIsTrackedAndHeldBackBeforeEmpty) {
 
 TEST_F(EsiClientTest, A429WithRetryAfterPausesTheGroupForEveryone) {
     const std::string km = esi_paths::Killmail(1, std::string(40, 'f'));
-    fake.Script(km, FakeHttpClient::Reply(429, "{}", {{"Retry-After", "7"}, {"X-Ratelimit-Group", "killmail"}, {"X-Ratelimit-Limit", "3600/15m"}, {"X-Ratelimit-Remaining", "0"}}));
+    fake.Script(km, FakeHttpClient::Reply(429, "{}",
+                                          {{"Retry-After", "7"},
+                                           {"X-Ratelimit-Group", "killmail"},
+                                           {"X-Ratelimit-Limit", "3600/15m"},
+                                           {"X-Ratelimit-Remaining", "0"}}));
     fake.SetHandler([](const http::HttpRequest& req) {
         if (req.url.find("/killmails/") != std::string::npos) {
-            return FakeHttpClient::Reply(200, "{}", {{"X-Ratelimit-Group", "killmail"}, {"X-Ratelimit-Limit", "3600/15m"}, {"X-Ratelimit-Remaining", "3000"}});
+            return FakeHttpClient::Reply(200, "{}",
+                                         {{"X-Ratelimit-Group", "killmail"},
+                                          {"X-Ratelimit-Limit", "3600/15m"},
+                                          {"X-Ratelimit-Remaining", "3000"}});
         }
         return FakeHttpClient::Reply(200, "{}");
     });
     const std::int64_t t0 = clock.NowUs();
     EsiResult first;
     bool done = false;
-    Client().Submit({"GET", km, "", {}}, [&](EsiResult r) { first = r; done = true; });
+    Client().Submit({"GET", km, "", {}}, [&](EsiResult r) {
+        first = r;
+        done = true;
+    });
     while (Client().Stats().status_429 == 0) Client().Drive(std::chrono::milliseconds(10));
     // Other routes are not held; a second client's killmail request waits for the group pause.
     EXPECT_EQ(Client().Fetch({"GET", "/alliances/1/", "", {}}).outcome, Outcome::kOk);
@@ -392,8 +420,10 @@ TEST_F(EsiClientTest, BulkNamesSplitsFailingBatchesToIsolateBadIds) {
         auto ids = nlohmann::json::parse(req.body);
         nlohmann::json out = nlohmann::json::array();
         for (auto id : ids) {
-            if (bad.count(id.get<std::int64_t>())) return FakeHttpClient::Reply(404, R"({"error":"Ensure all IDs are valid before resolving."})");
-            out.push_back({{"id", id}, {"name", "n" + std::to_string(id.get<std::int64_t>())}, {"category", "character"}});
+            if (bad.count(id.get<std::int64_t>()))
+                return FakeHttpClient::Reply(404, R"({"error":"Ensure all IDs are valid before resolving."})");
+            out.push_back(
+                {{"id", id}, {"name", "n" + std::to_string(id.get<std::int64_t>())}, {"category", "character"}});
         }
         if (ids.size() > 1000) return FakeHttpClient::Reply(400, "{}");
         return FakeHttpClient::Reply(200, out.dump());
@@ -434,7 +464,8 @@ TEST_F(EsiClientTest, BulkAffiliationsParseOptionalFieldsAndReportTransientFailu
 }
 
 TEST_F(EsiClientTest, RouteTemplates) {
-    EXPECT_EQ(EsiClient::RouteTemplate("/killmails/123/0123456789abcdef0123456789abcdef01234567/"), "/killmails/{id}/{hash}/");
+    EXPECT_EQ(EsiClient::RouteTemplate("/killmails/123/0123456789abcdef0123456789abcdef01234567/"),
+              "/killmails/{id}/{hash}/");
     EXPECT_EQ(EsiClient::RouteTemplate("/alliances/99/corporations/"), "/alliances/{id}/corporations/");
     EXPECT_EQ(EsiClient::RouteTemplate("/universe/names/"), "/universe/names/");
 }

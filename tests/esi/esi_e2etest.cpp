@@ -1,8 +1,6 @@
 // End-to-end: EsiClient / ZkbClient over libcurl against the fake-esi simulator (in-process server
 // on 127.0.0.1), plus helper PROCESSES sharing one budget through PostgreSQL.
-#include <gtest/gtest.h>
 #include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -13,15 +11,18 @@
 #include <sstream>
 #include <thread>
 
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
 #include "core/errors.hpp"
 #include "core/esi_paths.hpp"
 #include "db/connection.hpp"
 #include "db/migrator.hpp"
 #include "esi/esi_client.hpp"
 #include "esi/zkb_client.hpp"
-#include "store/store.hpp"
 #include "http/curl_http_client.hpp"
 #include "server.hpp"
+#include "store/store.hpp"
 
 extern char** environ;
 
@@ -135,7 +136,9 @@ TEST_F(EsiE2E, ExpiredEntryRevalidatesTo304) {
     ASSERT_TRUE(first.cache);
     EXPECT_TRUE(first.cache->etag.has_value());
     EXPECT_EQ(st.esi.Fetch({"GET", path, "", first.cache}).outcome, Outcome::kFresh);
-    std::this_thread::sleep_for(Ms(first.cache->expires_at_ms - std::chrono::duration_cast<Ms>(std::chrono::system_clock::now().time_since_epoch()).count() + 50));
+    std::this_thread::sleep_for(
+        Ms(first.cache->expires_at_ms -
+           std::chrono::duration_cast<Ms>(std::chrono::system_clock::now().time_since_epoch()).count() + 50));
     EsiResult again = st.esi.Fetch({"GET", path, "", first.cache});
     EXPECT_EQ(again.outcome, Outcome::kNotModified);
     EXPECT_TRUE(again.body.empty());
@@ -196,8 +199,9 @@ TEST_F(EsiE2E, KillmailBucket429WithRetryAfterIsHonoured) {
         http::CurlHttpClient raw;
         for (int i = 0; i < 3; ++i) {
             bool done = false;
-            raw.Start({"GET", server->EsiBaseUrl() + esi_paths::Killmail(ids[i], *uni.KillmailHash(ids[i])), {}, "", Ms(0)},
-                      [&](http::HttpResponse) { done = true; });
+            raw.Start(
+                {"GET", server->EsiBaseUrl() + esi_paths::Killmail(ids[i], *uni.KillmailHash(ids[i])), {}, "", Ms(0)},
+                [&](http::HttpResponse) { done = true; });
             while (!done) raw.Drive(Ms(50));
         }
     }
@@ -227,7 +231,8 @@ TEST_F(EsiE2E, HungConnectionEndsInBoundedTimeAsFailed) {
     o.max_attempts = 2;
     Stack st(o, std::make_shared<InProcessBudget>());
     const auto t0 = std::chrono::steady_clock::now();
-    EsiResult r = st.esi.Fetch({"GET", esi_paths::Alliance(server->GetUniverse().AllAllianceIds().at(0)), "", std::nullopt});
+    EsiResult r =
+        st.esi.Fetch({"GET", esi_paths::Alliance(server->GetUniverse().AllAllianceIds().at(0)), "", std::nullopt});
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     EXPECT_EQ(r.outcome, Outcome::kFailed);
     EXPECT_NE(r.error.find("timeout"), std::string::npos) << r.error;
@@ -372,7 +377,8 @@ TEST(EsiE2EProcesses, FourProcessesShareOneBudgetOverPostgres) {
     const std::string key = "esi:e2e:procs:" + std::to_string(getpid());
     auto dir = std::filesystem::temp_directory_path() / ("kr_esi_procs_" + std::to_string(getpid()));
     std::filesystem::create_directories(dir);
-    const auto start_ms = std::chrono::duration_cast<Ms>(std::chrono::system_clock::now().time_since_epoch()).count() + 700;
+    const auto start_ms =
+        std::chrono::duration_cast<Ms>(std::chrono::system_clock::now().time_since_epoch()).count() + 700;
     std::vector<pid_t> kids;
     for (int p = 0; p < procs; ++p) {
         std::vector<std::string> env;

@@ -1,7 +1,7 @@
 // DbBudget on PostgreSQL: the deployment-wide budget (processes on any machine share one row).
-#include <gtest/gtest.h>
-
 #include <cstdlib>
+
+#include <gtest/gtest.h>
 
 #include "budget_checks.hpp"
 
@@ -15,13 +15,13 @@ std::string PgUrl() {
     return dsn ? dsn : "";
 }
 
-#define REQUIRE_PG()                                                                         \
-    do {                                                                                     \
-        if (PgUrl().empty()) {                                                               \
-            const char* req = std::getenv("KR_REQUIRE_INTEGRATION");                         \
-            if (req && std::string(req) == "1") FAIL() << "KR_TEST_PG_DSN is not set";       \
-            GTEST_SKIP() << "KR_TEST_PG_DSN not set (start: scripts/servers.sh start pg)";   \
-        }                                                                                    \
+#define REQUIRE_PG()                                                                       \
+    do {                                                                                   \
+        if (PgUrl().empty()) {                                                             \
+            const char* req = std::getenv("KR_REQUIRE_INTEGRATION");                       \
+            if (req && std::string(req) == "1") FAIL() << "KR_TEST_PG_DSN is not set";     \
+            GTEST_SKIP() << "KR_TEST_PG_DSN not set (start: scripts/servers.sh start pg)"; \
+        }                                                                                  \
     } while (0)
 
 TEST(DbBudgetPg, ObserveMerge) {

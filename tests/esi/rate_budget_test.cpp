@@ -1,8 +1,8 @@
 // RateBudget: in-process and SQLite-backed (shared by processes on one machine).
-#include <gtest/gtest.h>
-
 #include <filesystem>
 #include <thread>
+
+#include <gtest/gtest.h>
 
 #include "budget_checks.hpp"
 #include "esi/pacer.hpp"

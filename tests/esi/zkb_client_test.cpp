@@ -1,8 +1,9 @@
 // ZkbClient against FakeHttpClient and a manual clock.
+#include "esi/zkb_client.hpp"
+
 #include <gtest/gtest.h>
 
 #include "core/errors.hpp"
-#include "esi/zkb_client.hpp"
 #include "http/fake_http_client.hpp"
 
 using namespace kr;
@@ -27,7 +28,8 @@ protected:
 };
 
 TEST_F(ZkbClientTest, PagesArePacedAtOnePerSecondWithTrailingSlashAndUserAgent) {
-    fake.SetHandler([](const http::HttpRequest&) { return FakeHttpClient::Reply(200, R"([{"killmail_id":1,"zkb":{}}])"); });
+    fake.SetHandler(
+        [](const http::HttpRequest&) { return FakeHttpClient::Reply(200, R"([{"killmail_id":1,"zkb":{}}])"); });
     auto zkb = Make();
     for (int p = 1; p <= 4; ++p) {
         ZkbPage page = zkb.FetchCharacterPage(90000001, p);

@@ -1,13 +1,13 @@
 // Message bodies, the retry policy and the settle decision (no servers).
-#include <gtest/gtest.h>
+#include "queue/messages.hpp"
 
 #include <chrono>
 
+#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "core/errors.hpp"
 #include "queue/consumer.hpp"
-#include "queue/messages.hpp"
 
 namespace kr::test {
 
@@ -90,8 +90,9 @@ TEST(Messages, ZkillboardJob) {
     j.character_id = 95465499;
     j.character_name = "CCP Falcon";
     j.queued_at = "2026-07-08T10:00:00.000Z";
-    EXPECT_EQ(BuildZkillboardJob(j),
-              R"({"userId":12,"characterId":95465499,"characterName":"CCP Falcon","queuedAt":"2026-07-08T10:00:00.000Z"})");
+    EXPECT_EQ(
+        BuildZkillboardJob(j),
+        R"({"userId":12,"characterId":95465499,"characterName":"CCP Falcon","queuedAt":"2026-07-08T10:00:00.000Z"})");
     ZkillboardJob ext;
     ext.character_id = 95465499;
     ext.queued_at = "x";

@@ -204,7 +204,7 @@ TEST_F(AmqpQueueTest, ConsumerRecoversWhenItsQueueIsDeleted) {
         RawConn raw(env_.url);
         raw.conn.DeleteQueue(env_.name);
     }
-    c.Poll(500ms);  // sees the cancel, reopens, re-declares, re-consumes
+    c.Poll(500ms);     // sees the cancel, reopens, re-declares, re-consumes
     c.Ack(before[0]);  // stale tag: ignored
     kr::queue::AmqpQueue p(env_.url);
     p.Publish(env_.name, {{Entity(2), 0, 0}});

@@ -8,9 +8,7 @@
 // (a unique queue name) and a short lease for kill tests.
 // The poison-message, malformed-body and graceful-stop tests run worker::RunWorker, the consume
 // loop every worker runs, with TestWorker (a worker shaped like the production ones).
-#include <gtest/gtest.h>
 #include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -21,6 +19,9 @@
 #include <mutex>
 #include <set>
 #include <thread>
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
 
 #include "core/errors.hpp"
 #include "core/text.hpp"
@@ -94,7 +95,10 @@ public:
 
     TestWorker(std::string queue, int concurrency, kr::worker::Settler& settler, Handle handle,
                std::chrono::milliseconds work)
-        : queue_(std::move(queue)), concurrency_(concurrency), settler_(settler), handle_(std::move(handle)),
+        : queue_(std::move(queue)),
+          concurrency_(concurrency),
+          settler_(settler),
+          handle_(std::move(handle)),
           work_(work) {}
 
     std::string Name() const override { return "test-worker"; }
@@ -259,8 +263,7 @@ TYPED_TEST_P(QueueBehaviour, KilledConsumerMessageIsRedelivered) {
                 ::close(fds[1]);
                 for (;;) cq->Poll(200ms);  // stay alive until killed
             }
-        } catch (...) {
-        }
+        } catch (...) {}
         ::_exit(3);
     }
     ::close(fds[1]);
@@ -316,7 +319,12 @@ TYPED_TEST_P(QueueBehaviour, PoisonMessageIsDeadLetteredWhileOthersFlow) {
     WorkerTally tally;
     std::jthread worker([&](std::stop_token st) { tally = RunTestWorker(env, spec, st); });
     ASSERT_TRUE(WaitUntil([&] { return q->Stats(env.name).dead == 1; }, 20s));
-    ASSERT_TRUE(WaitUntil([&] { std::lock_guard lock(mu); return ok.size() == 20; }, 10s));
+    ASSERT_TRUE(WaitUntil(
+        [&] {
+            std::lock_guard lock(mu);
+            return ok.size() == 20;
+        },
+        10s));
     worker.request_stop();
     worker.join();
     {
@@ -395,8 +403,8 @@ TYPED_TEST_P(QueueBehaviour, DeadListKeepsMessagesAndRetryPutsThemBack) {
     c->Consume(env.name, 10);
     auto got = Drain(*c, 3, 10s, false);
     ASSERT_EQ(got.size(), 3u);
-    std::map<std::string, std::string> reasons{{Entity(1), "bad_field"}, {Entity(2), "max_attempts"},
-                                               {Entity(3), "esi_422"}};
+    std::map<std::string, std::string> reasons{
+        {Entity(1), "bad_field"}, {Entity(2), "max_attempts"}, {Entity(3), "esi_422"}};
     // Dead-letter in a fixed order: 1, 3, 2.
     std::vector<Delivery> order;
     for (auto id : {1, 3, 2}) {

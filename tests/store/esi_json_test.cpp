@@ -1,9 +1,9 @@
 // core/esi_json: every sample body in shared/samples, plus malformed inputs.
-#include <gtest/gtest.h>
+#include "core/esi_json.hpp"
 
+#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "core/esi_json.hpp"
 #include "store/samples.hpp"
 
 namespace kr::esi_json {
@@ -250,33 +250,40 @@ TEST(EsiJsonTest, MalformedInputsThrowParseError) {
     EXPECT_THROW(ParseAlliance(1, ""), ParseError);
     EXPECT_THROW(ParseAlliance(1, "[]"), ParseError);
     EXPECT_THROW(ParseAlliance(1, R"({"name":"x","date_founded":"2010-01-01T00:00:00Z","creator_corporation_id":1,
-                                      "creator_id":2})"), ParseError);  // no ticker
+                                      "creator_id":2})"),
+                 ParseError);  // no ticker
     EXPECT_THROW(ParseAlliance(1, R"({"name":5,"ticker":"x","date_founded":"2010-01-01T00:00:00Z",
-                                      "creator_corporation_id":1,"creator_id":2})"), ParseError);  // wrong type
+                                      "creator_corporation_id":1,"creator_id":2})"),
+                 ParseError);  // wrong type
     EXPECT_THROW(ParseCorporation(1, R"({"name":"x","ticker":"y","member_count":"many","ceo_id":1,"creator_id":1,
-                                         "tax_rate":0})"), ParseError);
+                                         "tax_rate":0})"),
+                 ParseError);
     EXPECT_THROW(ParseCharacter(1, R"({"name":"x"})"), ParseError);
     EXPECT_THROW(ParseType(1, R"({"name":"x","group_id":1.5})"), ParseError);
 
     const std::string km = ReadSample("killmail_132467594.json");
     EXPECT_THROW(ParseKillmail(km.substr(0, km.size() - 10)), ParseError);
     EXPECT_THROW(ParseKillmail(R"({"killmail_id":1,"killmail_time":"2020-01-01T00:00:00Z","solar_system_id":1,
-                                   "attackers":[]})"), ParseError);  // no victim
+                                   "attackers":[]})"),
+                 ParseError);  // no victim
     EXPECT_THROW(ParseKillmail(R"({"killmail_id":1,"killmail_time":"2020-01-01T00:00:00Z","solar_system_id":1,
                                    "victim":{"ship_type_id":1,"damage_taken":1},
-                                   "attackers":[{"damage_done":"1","final_blow":true}]})"), ParseError);
+                                   "attackers":[{"damage_done":"1","final_blow":true}]})"),
+                 ParseError);
     EXPECT_THROW(ParseKillmail(R"({"killmail_id":1,"killmail_time":"2020-01-01T00:00:00Z","solar_system_id":1,
                                    "victim":{"ship_type_id":1,"damage_taken":1,"items":[{"flag":1,"singleton":0}]},
-                                   "attackers":[]})"), ParseError);  // item without item_type_id
+                                   "attackers":[]})"),
+                 ParseError);  // item without item_type_id
     EXPECT_THROW(ParseKillmail("null"), ParseError);
-    EXPECT_THROW(ParseKillmail(km + "}"), ParseError);       // unbalanced
-    EXPECT_THROW(ParseZkbPage("[] []"), ParseError);          // trailing content
+    EXPECT_THROW(ParseKillmail(km + "}"), ParseError);  // unbalanced
+    EXPECT_THROW(ParseZkbPage("[] []"), ParseError);    // trailing content
     EXPECT_THROW(ParseKillmail("{\"killmail_id\": 1,"), ParseError);
     // minimal valid killmail: structure victim, faction-only attacker, id above 2^31
     auto ok = ParseKillmail(R"({"killmail_id":3000000000,"killmail_time":"2030-01-01T00:00:00Z","solar_system_id":1,
                                 "victim":{"ship_type_id":35832,"damage_taken":1,"corporation_id":98000000},
                                 "attackers":[{"faction_id":500021,"damage_done":1,"final_blow":true,
-                                              "security_status":0}]})", "h");
+                                              "security_status":0}]})",
+                            "h");
     EXPECT_EQ(ok.killmail_id, 3000000000LL);
     EXPECT_FALSE(ok.victim.character_id.has_value());
 

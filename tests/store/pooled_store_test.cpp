@@ -1,12 +1,13 @@
 // The store pool of `run`: many threads over KILLREPORT_DB_CONNECTIONS connections.
-#include <gtest/gtest.h>
+#include "store/pooled_store.hpp"
 
 #include <atomic>
 #include <thread>
 
+#include <gtest/gtest.h>
+
 #include "core/errors.hpp"
 #include "db/migrator.hpp"
-#include "store/pooled_store.hpp"
 #include "support/store_helpers.hpp"
 #include "support/test_env.hpp"
 
@@ -26,8 +27,7 @@ TEST(PooledStore, ThreadsShareAFixedNumberOfConnections) {
                     auto lease = pool->Acquire();
                     int now = ++in_use;
                     int prev = max_in_use.load();
-                    while (now > prev && !max_in_use.compare_exchange_weak(prev, now)) {
-                    }
+                    while (now > prev && !max_in_use.compare_exchange_weak(prev, now)) {}
                     --in_use;
                 }
                 Type type;

@@ -3,9 +3,9 @@
 // runs. A Backend provides:
 //   static std::string FreshUrl();   // URL of an empty database for one test ("" = skip)
 //   static void Release();           // after the test
-#include <gtest/gtest.h>
-
 #include <chrono>
+
+#include <gtest/gtest.h>
 
 #include "core/errors.hpp"
 #include "core/esi_json.hpp"
@@ -110,8 +110,9 @@ TYPED_TEST_P(StoreCases, CorporationLeavingAllianceGetsNullAllianceId) {
     auto c1 = kr::test::UpsertCorporations(*this->store_, {corp});
     EXPECT_EQ(c1.created, 1u);
     EXPECT_EQ(c1.updated, 0u);
-    auto r1 = this->Query("SELECT alliance_id, created_at, updated_at, name, member_count, tax_rate, shares, "
-                          "home_station_id, date_founded, url FROM corporations WHERE id = 98179071");
+    auto r1 = this->Query(
+        "SELECT alliance_id, created_at, updated_at, name, member_count, tax_rate, shares, "
+        "home_station_id, date_founded, url FROM corporations WHERE id = 98179071");
     ASSERT_EQ(r1.Rows(), 1u);
     EXPECT_EQ(r1.Int(0, 0), 150097440);
     EXPECT_EQ(r1.Text(0, 1), r1.Text(0, 2));  // created_at == updated_at on insert
@@ -132,7 +133,7 @@ TYPED_TEST_P(StoreCases, CorporationLeavingAllianceGetsNullAllianceId) {
     auto r2 = this->Query("SELECT alliance_id, created_at, updated_at, url FROM corporations WHERE id = 98179071");
     EXPECT_TRUE(r2.IsNull(0, 0));
     EXPECT_TRUE(r2.IsNull(0, 3));
-    EXPECT_EQ(r2.Text(0, 1), r1.Text(0, 1));  // created_at unchanged
+    EXPECT_EQ(r2.Text(0, 1), r1.Text(0, 1));                  // created_at unchanged
     EXPECT_GT(NormTs(r2.Text(0, 2)), NormTs(r1.Text(0, 2)));  // updated_at moved
 
     this->Tick();
@@ -147,8 +148,9 @@ TYPED_TEST_P(StoreCases, AllianceLosesExecutor) {
     auto a = esi_json::ParseAlliance(99003214, ReadSample("esi_alliance_99003214.json"));
     a.faction_id = 500001;
     ASSERT_EQ(kr::test::UpsertAlliances(*this->store_, {a}).created, 1u);
-    auto r1 = this->Query("SELECT executor_corporation_id, faction_id, name, ticker, date_founded, "
-                          "creator_corporation_id, creator_id FROM alliances WHERE id = 99003214");
+    auto r1 = this->Query(
+        "SELECT executor_corporation_id, faction_id, name, ticker, date_founded, "
+        "creator_corporation_id, creator_id FROM alliances WHERE id = 99003214");
     EXPECT_EQ(r1.Int(0, 0), 98199293);
     EXPECT_EQ(r1.Int(0, 1), 500001);
     EXPECT_EQ(r1.Text(0, 2), "Brave Collective");
@@ -169,8 +171,9 @@ TYPED_TEST_P(StoreCases, CharacterLosesTitleAndAlliance) {
     c.title = "Community Developer";
     c.faction_id = 500003;
     ASSERT_EQ(kr::test::UpsertCharacters(*this->store_, {c}).created, 1u);
-    auto r1 = this->Query("SELECT title, alliance_id, faction_id, corporation_id, gender, race_id, bloodline_id, "
-                          "security_status, birthday FROM characters WHERE id = 2118421377");
+    auto r1 = this->Query(
+        "SELECT title, alliance_id, faction_id, corporation_id, gender, race_id, bloodline_id, "
+        "security_status, birthday FROM characters WHERE id = 2118421377");
     EXPECT_EQ(r1.Text(0, 0), "Community Developer");
     EXPECT_EQ(r1.Int(0, 1), 434243723);
     EXPECT_EQ(r1.Int(0, 2), 500003);
@@ -186,7 +189,8 @@ TYPED_TEST_P(StoreCases, CharacterLosesTitleAndAlliance) {
     c.corporation_id = 1000182;
     auto counts = kr::test::UpsertCharacters(*this->store_, {c});
     EXPECT_EQ(counts.updated, 1u);
-    auto r2 = this->Query("SELECT title, alliance_id, faction_id, corporation_id FROM characters WHERE id = 2118421377");
+    auto r2 =
+        this->Query("SELECT title, alliance_id, faction_id, corporation_id FROM characters WHERE id = 2118421377");
     EXPECT_TRUE(r2.IsNull(0, 0));
     EXPECT_TRUE(r2.IsNull(0, 1));
     EXPECT_TRUE(r2.IsNull(0, 2));
@@ -226,7 +230,8 @@ TYPED_TEST_P(StoreCases, TypesFromSamples) {
         types.push_back(esi_json::ParseType(id, ReadSample("esi_type_" + std::to_string(id) + ".json")));
     }
     EXPECT_EQ(kr::test::UpsertTypes(*this->store_, types).created, 5u);
-    auto r = this->Query("SELECT id, group_id, published, icon_id, volume, capacity, mass, name FROM types ORDER BY id");
+    auto r =
+        this->Query("SELECT id, group_id, published, icon_id, volume, capacity, mass, name FROM types ORDER BY id");
     ASSERT_EQ(r.Rows(), 5u);
     EXPECT_EQ(r.Int(0, 0), 189);
     EXPECT_EQ(r.Int(0, 1), 83);
@@ -356,10 +361,14 @@ TYPED_TEST_P(StoreCases, ApplyEntityBatchWritesEntitiesAndCacheAndClearsPending)
     batch.entities.push_back(esi_json::ParseAlliance(1354830081, ReadSample("esi_alliance_1354830081.json")));
     batch.entities.push_back(esi_json::ParseCharacter(2115636466, ReadSample("esi_character_2115636466.json")));
     std::int64_t now = this->NowMs();
-    batch.cache.push_back(kr::test::EntityCache(EntityKind::kAlliance, 99003214, std::string("e1"), now + 3'600'000, 200, now));
-    batch.cache.push_back(kr::test::EntityCache(EntityKind::kAlliance, 1354830081, std::string("e2"), now + 3'600'000, 200, now));
-    batch.cache.push_back(kr::test::EntityCache(EntityKind::kCharacter, 2115636466, std::string("e3"), now + 86'400'000, 200, now));
-    batch.cache.push_back(kr::test::EntityCache(EntityKind::kCharacter, 77777777, std::nullopt, now + 7 * 86'400'000LL, 404, now));
+    batch.cache.push_back(
+        kr::test::EntityCache(EntityKind::kAlliance, 99003214, std::string("e1"), now + 3'600'000, 200, now));
+    batch.cache.push_back(
+        kr::test::EntityCache(EntityKind::kAlliance, 1354830081, std::string("e2"), now + 3'600'000, 200, now));
+    batch.cache.push_back(
+        kr::test::EntityCache(EntityKind::kCharacter, 2115636466, std::string("e3"), now + 86'400'000, 200, now));
+    batch.cache.push_back(
+        kr::test::EntityCache(EntityKind::kCharacter, 77777777, std::nullopt, now + 7 * 86'400'000LL, 404, now));
     auto res = this->store_->ApplyEntityBatch(batch);
     EXPECT_EQ(res.counts[EntityKind::kAlliance].created, 2u);
     EXPECT_EQ(res.counts[EntityKind::kCharacter].created, 1u);
@@ -389,8 +398,9 @@ TYPED_TEST_P(StoreCases, LookupFreshnessAnswersExistenceAndCacheRowsTogether) {
     auto a = esi_json::ParseAlliance(99003214, ReadSample("esi_alliance_99003214.json"));
     kr::test::UpsertAlliances(*this->store_, {a});
     std::int64_t now = this->NowMs();
-    this->store_->SaveHttpCache({kr::test::EntityCache(EntityKind::kAlliance, 99003214, std::string("\"e1\""), now + 3'600'000, 200, now),
-                                 kr::test::EntityCache(EntityKind::kAlliance, 5, std::nullopt, now + 86'400'000, 404, now)});
+    this->store_->SaveHttpCache(
+        {kr::test::EntityCache(EntityKind::kAlliance, 99003214, std::string("\"e1\""), now + 3'600'000, 200, now),
+         kr::test::EntityCache(EntityKind::kAlliance, 5, std::nullopt, now + 86'400'000, 404, now)});
     std::vector<Id> ids{99003214, 5, 1354830081};
     std::vector<std::string> paths;
     for (Id id : ids) paths.push_back(EntityPath(EntityKind::kAlliance, id));
@@ -409,9 +419,9 @@ TYPED_TEST_P(StoreCases, LookupFreshnessAnswersExistenceAndCacheRowsTogether) {
 
 inline std::vector<Killmail> AllSampleKillmails() {
     std::vector<Killmail> out;
-    for (const char* f : {"killmail_115787551.json", "killmail_115797013.json", "killmail_119689329.json",
-                          "killmail_130734446.json", "killmail_131501165.json", "killmail_132249213.json",
-                          "killmail_132467594.json"}) {
+    for (const char* f :
+         {"killmail_115787551.json", "killmail_115797013.json", "killmail_119689329.json", "killmail_130734446.json",
+          "killmail_131501165.json", "killmail_132249213.json", "killmail_132467594.json"}) {
         out.push_back(SampleKillmail(f));
     }
     return out;
@@ -448,7 +458,7 @@ TYPED_TEST_P(StoreCases, KillmailsAreIdempotent) {
     EXPECT_EQ(r.Text(0, 0), "0123456789abcdef");
     EXPECT_EQ(r.Int(0, 2), kms[0].solar_system_id);
     EXPECT_EQ(r.Int(0, 3), 498);
-    EXPECT_TRUE(r.Bool(0, 4));  // war_id 737702
+    EXPECT_TRUE(r.Bool(0, 4));    // war_id 737702
     EXPECT_TRUE(r.IsNull(0, 5));  // no zkb values from ESI
     EXPECT_EQ(r.Text(0, 6), r.Text(0, 7));
     EXPECT_EQ(NormTs(r.Text(0, 1)), NormTs(kms[0].killmail_time));
@@ -489,7 +499,9 @@ TYPED_TEST_P(StoreCases, NestedContainerItems) {
     EXPECT_EQ(r.Int(0, 6), 17559);
     // The container itself is a top-level row.
     EXPECT_EQ(this->Query("SELECT count(*) FROM killmail_items WHERE killmail_id = 119689329 AND item_type_id = 37456 "
-                          "AND flag = 90").Int(0, 0), 1);
+                          "AND flag = 90")
+                  .Int(0, 0),
+              1);
 
     // Deeper nesting (a container in a container): parent_child_position links the levels.
     Killmail deep = SyntheticKillmail(5001);
@@ -525,14 +537,16 @@ TYPED_TEST_P(StoreCases, StructureVictimAndFactionOnlyAttacker) {
     faction_only.attackers = {a};
     auto res = this->store_->StoreKillmails({structure, npc, faction_only});
     EXPECT_EQ(res.inserted, 3u);
-    auto v = this->Query("SELECT character_id, corporation_id, ship_type_id, position_x FROM victims "
-                         "WHERE killmail_id = 115787551");
+    auto v = this->Query(
+        "SELECT character_id, corporation_id, ship_type_id, position_x FROM victims "
+        "WHERE killmail_id = 115787551");
     EXPECT_TRUE(v.IsNull(0, 0));
     EXPECT_EQ(v.Int(0, 1), *structure.victim.corporation_id);
     EXPECT_EQ(v.Int(0, 2), structure.victim.ship_type_id);
     EXPECT_DOUBLE_EQ(v.Double(0, 3), structure.victim.position->x);
-    auto at = this->Query("SELECT character_id, corporation_id, alliance_id, faction_id, weapon_type_id, damage_done, "
-                          "final_blow, security_status FROM attackers WHERE killmail_id = 130734446");
+    auto at = this->Query(
+        "SELECT character_id, corporation_id, alliance_id, faction_id, weapon_type_id, damage_done, "
+        "final_blow, security_status FROM attackers WHERE killmail_id = 130734446");
     ASSERT_EQ(at.Rows(), 1u);
     EXPECT_TRUE(at.IsNull(0, 0));
     EXPECT_TRUE(at.IsNull(0, 1));
@@ -542,8 +556,9 @@ TYPED_TEST_P(StoreCases, StructureVictimAndFactionOnlyAttacker) {
     EXPECT_EQ(at.Int(0, 5), 546940);
     EXPECT_TRUE(at.Bool(0, 6));
     EXPECT_DOUBLE_EQ(at.Double(0, 7), 0.0);
-    auto f = this->Query("SELECT character_id, ship_type_id, security_status, final_blow FROM attackers "
-                         "WHERE killmail_id = 6001");
+    auto f = this->Query(
+        "SELECT character_id, ship_type_id, security_status, final_blow FROM attackers "
+        "WHERE killmail_id = 6001");
     EXPECT_TRUE(f.IsNull(0, 0));
     EXPECT_TRUE(f.IsNull(0, 1));
     EXPECT_TRUE(f.IsNull(0, 2));
@@ -599,9 +614,9 @@ TYPED_TEST_P(StoreCases, MissingReferencedIds) {
         return km;
     };
     std::vector<Killmail> kms{
-        with_chars(1, 90000001, {500, 3500000, 90000002}),        // NPCs: 500 (<1M), 3.5M (3M–4M)
+        with_chars(1, 90000001, {500, 3500000, 90000002}),  // NPCs: 500 (<1M), 3.5M (3M–4M)
         with_chars(2, 90000003, {90000001, 90000004, big}),
-        with_chars(3, 90000005, {90000006, 4000000, 999999}),    // 4,000,000 is a player id
+        with_chars(3, 90000005, {90000006, 4000000, 999999}),  // 4,000,000 is a player id
     };
     // nested item type
     kms[2].victim.items = {{3467, 5, std::nullopt, 1, 1, {{34, 0, 100, std::nullopt, 0, {}}}}};
@@ -622,9 +637,12 @@ TYPED_TEST_P(StoreCases, MissingReferencedIds) {
     this->clock_.Set((now - 7 * 3'600'000LL) * 1000);
     this->store_->MarkPending(EntityKind::kCharacter, {90000003});  // stale: returned
     this->clock_.Set(now * 1000);
-    this->store_->SaveHttpCache({kr::test::EntityCache(EntityKind::kCharacter, 90000004, std::nullopt, now + 86'400'000, 404, now),                                 // known missing
-                                 kr::test::EntityCache(EntityKind::kCharacter, 90000005, std::nullopt, now - 1, 404, now - 90'000'000),                             // 404 expired
-                                 kr::test::EntityCache(EntityKind::kCharacter, 90000006, std::string("e"), now + 86'400'000, 200, now)});                               // 200: no effect
+    this->store_->SaveHttpCache({kr::test::EntityCache(EntityKind::kCharacter, 90000004, std::nullopt, now + 86'400'000,
+                                                       404, now),  // known missing
+                                 kr::test::EntityCache(EntityKind::kCharacter, 90000005, std::nullopt, now - 1, 404,
+                                                       now - 90'000'000),  // 404 expired
+                                 kr::test::EntityCache(EntityKind::kCharacter, 90000006, std::string("e"),
+                                                       now + 86'400'000, 200, now)});  // 200: no effect
 
     const std::vector<Id> expected{4000000, 90000003, 90000005, 90000006, big};
     EXPECT_EQ(this->store_->MissingReferencedIds(EntityKind::kCharacter, 0, 100), expected);
@@ -651,9 +669,8 @@ TYPED_TEST_P(StoreCases, MissingReferencedIds) {
     this->clock_.Set(now * 1000);
 
     // the same filter over a given id set (what the zKillboard worker queues after a page)
-    EXPECT_EQ(this->store_->FilterMissing(EntityKind::kCharacter,
-                                          {big, 90000001, 90000002, 90000003, 90000004, 90000005, 500, 3500000,
-                                           90000003, 4000000}),
+    EXPECT_EQ(this->store_->FilterMissing(EntityKind::kCharacter, {big, 90000001, 90000002, 90000003, 90000004,
+                                                                   90000005, 500, 3500000, 90000003, 4000000}),
               (std::vector<Id>{4000000, 90000003, 90000005, big}));
     EXPECT_TRUE(this->store_->FilterMissing(EntityKind::kCharacter, {}).empty());
     EXPECT_EQ(this->store_->ListIds(EntityKind::kCharacter, 0, 10), (std::vector<Id>{90000001}));
@@ -687,9 +704,9 @@ TYPED_TEST_P(StoreCases, CountsCoverAllTables) {
     this->store_->StoreKillmails({SampleKillmail("killmail_119689329.json")});
     auto counts = this->store_->Counts();
     std::map<std::string, std::int64_t> m(counts.begin(), counts.end());
-    for (const char* t : {"alliances", "corporations", "characters", "types", "users", "killmails", "victims",
-                          "attackers", "killmail_items", "kr_killmail_item_children", "kr_http_cache",
-                          "kr_pending_entities"}) {
+    for (const char* t :
+         {"alliances", "corporations", "characters", "types", "users", "killmails", "victims", "attackers",
+          "killmail_items", "kr_killmail_item_children", "kr_http_cache", "kr_pending_entities"}) {
         EXPECT_EQ(m.count(t), 1u) << t;
     }
     EXPECT_EQ(m["killmails"], 1);
@@ -703,7 +720,8 @@ REGISTER_TYPED_TEST_SUITE_P(StoreCases, MigrateTwiceIsIdempotent, CorporationLea
                             AllianceLosesExecutor, CharacterLosesTitleAndAlliance, UpsertCountsAndDuplicatesInBatch,
                             TypesFromSamples, NamesWithMetacharactersRoundTrip, IdsAbove2To31, HttpCacheRoundTrip,
                             ApplyEntityBatchWritesEntitiesAndCacheAndClearsPending, ExistingIds,
-                            LookupFreshnessAnswersExistenceAndCacheRowsTogether, KillmailsAreIdempotent, NestedContainerItems, StructureVictimAndFactionOnlyAttacker,
-                            ZkbValuesAndRejectedKillmails, Users, MissingReferencedIds, CountsCoverAllTables);
+                            LookupFreshnessAnswersExistenceAndCacheRowsTogether, KillmailsAreIdempotent,
+                            NestedContainerItems, StructureVictimAndFactionOnlyAttacker, ZkbValuesAndRejectedKillmails,
+                            Users, MissingReferencedIds, CountsCoverAllTables);
 
 }  // namespace kr::store::testing

@@ -162,18 +162,22 @@ INSERT INTO users (character_id, character_name, access_token, refresh_token, ex
         for (std::size_t c = 0; c < 5; ++c) EXPECT_EQ(columns_after.Text(i, c), columns_before.Text(i, c)) << i;
     }
     EXPECT_EQ(conn->Exec("SELECT data_type FROM information_schema.columns WHERE table_schema = 'public' AND "
-                         "table_name = 'killmails' AND column_name = 'killmail_id'").Text(0, 0), "integer");
+                         "table_name = 'killmails' AND column_name = 'killmail_id'")
+                  .Text(0, 0),
+              "integer");
     // no index added to their tables
     EXPECT_EQ(conn->Exec("SELECT count(*) FROM pg_indexes WHERE schemaname = 'public' AND tablename IN ('alliances', "
                          "'corporations', 'characters', 'types', 'users', 'killmails', 'victims', 'attackers', "
-                         "'killmail_items')").Int(0, 0),
+                         "'killmail_items')")
+                  .Int(0, 0),
               indexes_before);
     EXPECT_EQ(conn->Exec("SELECT count(*) FROM kr_created_tables").Int(0, 0), 0);
     auto row = conn->Exec("SELECT name, member_count, updated_at FROM alliances WHERE id = 99003214");
     ASSERT_EQ(row.Rows(), 1u);
     EXPECT_EQ(row.Text(0, 0), "Brave Collective");
     EXPECT_EQ(row.Int(0, 1), 4242);
-    for (const char* t : {"kr_http_cache", "kr_pending_entities", "kr_killmail_item_children", "kr_schema_migrations"}) {
+    for (const char* t :
+         {"kr_http_cache", "kr_pending_entities", "kr_killmail_item_children", "kr_schema_migrations"}) {
         EXPECT_TRUE(conn->Exec("SELECT to_regclass($1) IS NOT NULL", {std::string(t)}).Bool(0, 0)) << t;
     }
 
@@ -195,7 +199,8 @@ INSERT INTO users (character_id, character_name, access_token, refresh_token, ex
     auto missing_chars = store->MissingReferencedIds(EntityKind::kCharacter, 0, 10);
     EXPECT_EQ(missing_chars.size(), 10u);
     EXPECT_EQ(store->MissingReferencedIds(EntityKind::kCharacter, missing_chars.back(), 100000).front() >
-                  missing_chars.back(), true);
+                  missing_chars.back(),
+              true);
     EXPECT_TRUE(store->MissingReferencedIds(EntityKind::kAlliance, 0, 100000, {}).size() > 0);
     // An id above 2^31 does not fit their INT column: a permanent error, nothing written.
     Killmail big = SyntheticKillmail(3'000'000'000LL);
@@ -228,14 +233,18 @@ TEST_F(PgOnlyTest, OurSchemaUsesBigintIdsAndScanIndexes) {
     db::Migrate(*conn);
     auto& c = *conn;
     EXPECT_EQ(c.Exec("SELECT data_type FROM information_schema.columns WHERE table_schema = 'public' AND "
-                     "table_name = 'killmails' AND column_name = 'killmail_id'").Text(0, 0), "bigint");
+                     "table_name = 'killmails' AND column_name = 'killmail_id'")
+                  .Text(0, 0),
+              "bigint");
     EXPECT_EQ(c.Exec("SELECT data_type FROM information_schema.columns WHERE table_schema = 'public' AND "
-                     "table_name = 'killmails' AND column_name = 'killmail_time'").Text(0, 0),
+                     "table_name = 'killmails' AND column_name = 'killmail_time'")
+                  .Text(0, 0),
               "timestamp without time zone");
     EXPECT_EQ(c.Exec("SELECT count(*) FROM kr_created_tables").Int(0, 0), 9);
     EXPECT_EQ(c.Exec("SELECT count(*) FROM pg_indexes WHERE indexname = 'attackers_character_id_idx'").Int(0, 0), 1);
     EXPECT_EQ(c.Exec("SELECT is_nullable || coalesce(column_default, '-') FROM information_schema.columns WHERE "
-                     "table_schema = 'public' AND table_name = 'killmails' AND column_name = 'updated_at'").Text(0, 0),
+                     "table_schema = 'public' AND table_name = 'killmails' AND column_name = 'updated_at'")
+                  .Text(0, 0),
               "NO-");
 }
 

@@ -1,12 +1,12 @@
 #pragma once
 // Runs a command and captures its exit code, stdout and stderr (for CLI tests).
-#include <sys/wait.h>
-
 #include <array>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <string>
+
+#include <sys/wait.h>
 
 namespace kr::test {
 

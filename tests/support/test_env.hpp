@@ -1,7 +1,6 @@
 #pragma once
 // Shared helpers for tests that need servers. A missing server skips the test locally, and fails
 // it when KR_REQUIRE_INTEGRATION=1 (set by the README's test command and CI).
-#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -9,6 +8,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+
+#include <gtest/gtest.h>
 
 #include "db/connection.hpp"
 
@@ -26,12 +27,12 @@ inline std::optional<std::string> EnvVar(const char* name) {
 }
 
 /// Skips (or fails under KR_REQUIRE_INTEGRATION=1) when the variable is not set.
-#define KR_REQUIRE_ENV(var, name)                                                     \
-    auto var##_opt = ::kr::test::EnvVar(name);                                        \
-    if (!var##_opt) {                                                                 \
-        if (::kr::test::RequireIntegration()) FAIL() << name " is not set";           \
-        GTEST_SKIP() << name " is not set (run the tests through scripts/test.sh)";   \
-    }                                                                                 \
+#define KR_REQUIRE_ENV(var, name)                                                   \
+    auto var##_opt = ::kr::test::EnvVar(name);                                      \
+    if (!var##_opt) {                                                               \
+        if (::kr::test::RequireIntegration()) FAIL() << name " is not set";         \
+        GTEST_SKIP() << name " is not set (run the tests through scripts/test.sh)"; \
+    }                                                                               \
     const std::string var = *var##_opt
 
 /// A throw-away PostgreSQL database, dropped at the end of the test.
@@ -51,8 +52,7 @@ public:
         try {
             auto admin = db::Open(admin_dsn_);
             admin->ExecScript("DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE)");
-        } catch (...) {
-        }
+        } catch (...) {}
     }
     const std::string& Url() const { return url_; }
 

@@ -3,11 +3,11 @@
 // file holding the store and the database queue, ESI and zKillboard scripted on one
 // FakeHttpClient, a ManualClock that every component reads (the HTTP fake advances it instead of
 // sleeping), no rate limits (an in-process budget), and the production Runtime wired over them.
-#include <gtest/gtest.h>
-
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "core/clock.hpp"
 #include "core/time_format.hpp"
@@ -59,8 +59,8 @@ public:
     }
     /// Scripts a bodiless answer (304, 404, 422, …) for the next request to the ESI path.
     void EsiStatus(const std::string& path, long status, int max_age_s = 3600) {
-        http_.Script(path, http::FakeHttpClient::Reply(status, status == 304 ? "" : "{\"error\":\"x\"}",
-                                                       {MaxAge(max_age_s)}));
+        http_.Script(
+            path, http::FakeHttpClient::Reply(status, status == 304 ? "" : "{\"error\":\"x\"}", {MaxAge(max_age_s)}));
     }
     /// Requests made so far whose URL ends with `suffix`.
     std::size_t Requests(const std::string& suffix) const { return http_.CountRequests(suffix); }

@@ -1,10 +1,11 @@
 // AllianceCorporationsWorker (worker:alliance-corporations) in the production consume loop on a
 // temp SQLite database and its database queue, ESI scripted, a manual clock.
+#include "worker/alliance_corporations_worker.hpp"
+
 #include <gtest/gtest.h>
 
 #include "queue/queue.hpp"
 #include "support/worker_env.hpp"
-#include "worker/alliance_corporations_worker.hpp"
 
 namespace kr::worker {
 namespace {

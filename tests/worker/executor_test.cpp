@@ -1,17 +1,18 @@
 // Executor: jobs run one at a time on its own thread and resource; outcomes (success or the job's
 // exception) are collected on the owner's thread; bounded; errors travel upstream.
-#include <gtest/gtest.h>
+#include "worker/executor.hpp"
 
 #include <atomic>
 #include <mutex>
 #include <thread>
 #include <vector>
 
+#include <gtest/gtest.h>
+
 #include "core/errors.hpp"
 #include "db/migrator.hpp"
 #include "store/store.hpp"
 #include "support/test_env.hpp"
-#include "worker/executor.hpp"
 
 namespace {
 
@@ -121,10 +122,11 @@ TEST(Executor, RunsJobsInOrderAndDestructionFinishesTheWaitingOnes) {
     Log log;
     {
         Executor<Log> e(std::make_unique<Log>(), 8);
-        for (int i = 0; i < 8; ++i) e.Submit([&log, i](Log&) {
-            std::this_thread::sleep_for(1ms);
-            log.Add(i);
-        });
+        for (int i = 0; i < 8; ++i)
+            e.Submit([&log, i](Log&) {
+                std::this_thread::sleep_for(1ms);
+                log.Add(i);
+            });
     }
     EXPECT_EQ(log.seen, (std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7}));
 }
@@ -146,8 +148,7 @@ TEST(Executor, SubmitBlocksWhileDepthJobsWait) {
     release = true;
     producer.join();
     std::optional<std::exception_ptr> outcome;
-    while (!(outcome = e.Collect(10ms))) {
-    }
+    while (!(outcome = e.Collect(10ms))) {}
     EXPECT_EQ(*outcome, nullptr);
     EXPECT_EQ(submitted.load(), 5);
 }
@@ -163,15 +164,13 @@ TEST(Executor, AFailureDropsTheWaitingJobsAndSubmitRethrowsIt) {
     e.Submit([&](Log&) { ++ran; });  // waits behind the failing job: dropped
     release = true;
     std::optional<std::exception_ptr> outcome;
-    while (!(outcome = e.Collect(10ms))) {
-    }
+    while (!(outcome = e.Collect(10ms))) {}
     ASSERT_NE(*outcome, nullptr);
     EXPECT_THROW(std::rethrow_exception(*outcome), kr::TransientError);
     EXPECT_EQ(ran.load(), 0);
     // Collected: the executor takes jobs again.
     e.Submit([&](Log&) { ++ran; });
-    while (!(outcome = e.Collect(10ms))) {
-    }
+    while (!(outcome = e.Collect(10ms))) {}
     EXPECT_EQ(*outcome, nullptr);
     EXPECT_EQ(ran.load(), 1);
 }
@@ -186,7 +185,7 @@ TEST(Executor, ErrorsTravelUpstreamThroughAPipeline) {
         while (!release) std::this_thread::sleep_for(1ms);
         throw kr::PermanentError("bad_page", "page 1");
     });
-    second.Submit([](Log&) {});                                      // second is full now
+    second.Submit([](Log&) {});                                     // second is full now
     first.Submit([&second](Log&) { second.Submit([](Log&) {}); });  // blocks in second.Submit
     release = true;
     bool threw = false;
@@ -201,8 +200,7 @@ TEST(Executor, ErrorsTravelUpstreamThroughAPipeline) {
     EXPECT_TRUE(threw);
     for (auto* stage : {&first, &second}) {
         std::optional<std::exception_ptr> outcome;
-        while (!(outcome = stage->Collect(10ms))) {
-        }
+        while (!(outcome = stage->Collect(10ms))) {}
         ASSERT_NE(*outcome, nullptr);
         EXPECT_THROW(std::rethrow_exception(*outcome), kr::PermanentError);
     }

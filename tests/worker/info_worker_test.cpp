@@ -1,6 +1,8 @@
 // InfoWorker in the production consume loop (RunWorker, until idle) on a temp SQLite database and
 // its database queue, with ESI scripted and a manual clock: what it asks ESI, what it stores, how
 // it settles each message.
+#include "worker/info_worker.hpp"
+
 #include <gtest/gtest.h>
 
 #include "core/entity_kind.hpp"
@@ -9,7 +11,6 @@
 #include "support/store_helpers.hpp"
 #include "support/worker_env.hpp"
 #include "worker/executor.hpp"
-#include "worker/info_worker.hpp"
 
 namespace kr::worker {
 namespace {

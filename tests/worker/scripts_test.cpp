@@ -1,16 +1,17 @@
 // The queue scripts (queue:alliances, queue:corporations, queue:alliance-corporations,
 // queue:character, queue:zkillboard, scan:entities) on a temp SQLite database and its database
 // queue, ESI scripted, a manual clock: exactly which messages each publishes.
-#include <gtest/gtest.h>
+#include "worker/scripts.hpp"
 
 #include <algorithm>
+
+#include <gtest/gtest.h>
 
 #include "core/esi_json.hpp"
 #include "queue/queue.hpp"
 #include "store/samples.hpp"
 #include "support/store_helpers.hpp"
 #include "support/worker_env.hpp"
-#include "worker/scripts.hpp"
 
 namespace kr::worker {
 namespace {
@@ -160,10 +161,14 @@ TEST_F(ScriptsTest, QueueUserCharactersPublishesAJobPerUser) {
     EXPECT_EQ(QueueUserCharacters(env.Rt()), 2u);
     auto jobs = env.Take(queue::kZkillboardCharacter);
     ASSERT_EQ(jobs.size(), 2u);
-    EXPECT_EQ(jobs[0].body, "{\"userId\":null,\"characterId\":90000001,\"characterName\":\"Character_90000001\","
-                            "\"queuedAt\":\"" + env.NowIso() + "\"}");
-    EXPECT_EQ(jobs[1].body, "{\"userId\":null,\"characterId\":95465499,\"characterName\":\"CCP Falcon\","
-                            "\"queuedAt\":\"" + env.NowIso() + "\"}");
+    EXPECT_EQ(jobs[0].body,
+              "{\"userId\":null,\"characterId\":90000001,\"characterName\":\"Character_90000001\","
+              "\"queuedAt\":\"" +
+                  env.NowIso() + "\"}");
+    EXPECT_EQ(jobs[1].body,
+              "{\"userId\":null,\"characterId\":95465499,\"characterName\":\"CCP Falcon\","
+              "\"queuedAt\":\"" +
+                  env.NowIso() + "\"}");
     EXPECT_EQ(jobs[0].priority, 0);
     EXPECT_EQ(jobs[1].priority, 0);
 }
@@ -209,9 +214,9 @@ TEST_F(ScriptsTest, ScanEntitiesQueuesEveryMissingReferenceOnceThroughItsStages)
     EXPECT_EQ(report.queued[EntityKind::kType], types.size());
     EXPECT_EQ(report.Total(), 10u);
     const std::vector<std::pair<EntityKind, std::vector<Id>>> expected{{EntityKind::kCharacter, characters},
-                                                                      {EntityKind::kCorporation, corporations},
-                                                                      {EntityKind::kAlliance, alliances},
-                                                                      {EntityKind::kType, types}};
+                                                                       {EntityKind::kCorporation, corporations},
+                                                                       {EntityKind::kAlliance, alliances},
+                                                                       {EntityKind::kType, types}};
     for (const auto& [kind, ids] : expected) {
         auto p = TakeEntities(KindInfo(kind).queue);
         EXPECT_EQ(p.ids, ids) << KindInfo(kind).queue;

@@ -1,8 +1,10 @@
 // ZkillboardWorker (worker:zkillboard) on a temp SQLite database and its database queue, with
 // zKillboard and ESI scripted and a manual clock: one message = one page of a character's history.
-#include <gtest/gtest.h>
+#include "worker/zkillboard_worker.hpp"
 
 #include <algorithm>
+
+#include <gtest/gtest.h>
 
 #include "core/esi_json.hpp"
 #include "queue/queue.hpp"
@@ -10,7 +12,6 @@
 #include "support/worker_env.hpp"
 #include "worker/executor.hpp"
 #include "worker/publisher.hpp"
-#include "worker/zkillboard_worker.hpp"
 
 namespace kr::worker {
 namespace {
@@ -75,9 +76,10 @@ TEST_F(ZkillboardWorkerTest, APageStoresItsKillmailsQueuesWhatTheyReferenceAndPu
     EXPECT_EQ(env.Requests(EsiKillmailPath(kKm2)), 1u);
     EXPECT_EQ(w->KillmailsStored(), 2);
     EXPECT_EQ(env.Store().ExistingKillmailIds({kKm1, kKm2}).size(), 2u);
-    auto r = env.Conn().Exec("SELECT killmail_hash, total_value, destroyed_value, dropped_value, attacker_count "
-                             "FROM killmails WHERE killmail_id = $1",
-                             {kKm2});
+    auto r = env.Conn().Exec(
+        "SELECT killmail_hash, total_value, destroyed_value, dropped_value, attacker_count "
+        "FROM killmails WHERE killmail_id = $1",
+        {kKm2});
     ASSERT_EQ(r.Rows(), 1u);
     EXPECT_EQ(r.Text(0, 0), "hash115797013");
     EXPECT_DOUBLE_EQ(r.Double(0, 1), 2000.5);  // zKillboard's values

@@ -3,10 +3,10 @@
 // killmail route's token bucket, and the fault injector.
 #pragma once
 
+#include <httplib.h>
+
 #include <cstdint>
 #include <string>
-
-#include <httplib.h>
 
 namespace fakeesi {
 
@@ -14,20 +14,20 @@ struct EsiRoute;
 struct ServerState;
 
 class EsiHandlers {
- public:
-  explicit EsiHandlers(ServerState& st) : st_(st) {}
-  void Handle(const httplib::Request& req, httplib::Response& res, bool post);
+public:
+    explicit EsiHandlers(ServerState& st) : st_(st) {}
+    void Handle(const httplib::Request& req, httplib::Response& res, bool post);
 
- private:
-  // Builds the current body for a GET route; returns status (200, 404, 422...) and message.
-  int Generate(const EsiRoute& r, std::string& body, std::string& err) const;
-  void ServeGet(const httplib::Request& req, httplib::Response& res, const EsiRoute& r, std::int64_t now);
-  void ServePost(const httplib::Request& req, httplib::Response& res, const EsiRoute& r, std::int64_t now);
-  void ErrorLimitHeaders(httplib::Response& res, std::int64_t now) const;
-  // Expires of a response given now: the next whole second plus the route's cache time.
-  std::int64_t ExpiresMs(int route, std::int64_t now) const;
+private:
+    // Builds the current body for a GET route; returns status (200, 404, 422...) and message.
+    int Generate(const EsiRoute& r, std::string& body, std::string& err) const;
+    void ServeGet(const httplib::Request& req, httplib::Response& res, const EsiRoute& r, std::int64_t now);
+    void ServePost(const httplib::Request& req, httplib::Response& res, const EsiRoute& r, std::int64_t now);
+    void ErrorLimitHeaders(httplib::Response& res, std::int64_t now) const;
+    // Expires of a response given now: the next whole second plus the route's cache time.
+    std::int64_t ExpiresMs(int route, std::int64_t now) const;
 
-  ServerState& st_;
+    ServerState& st_;
 };
 
 }  // namespace fakeesi

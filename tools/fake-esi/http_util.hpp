@@ -2,12 +2,12 @@
 // ESI's JSON error body.
 #pragma once
 
+#include <httplib.h>
+
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <httplib.h>
 
 namespace fakeesi {
 

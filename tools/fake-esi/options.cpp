@@ -15,17 +15,17 @@
 namespace fakeesi {
 
 std::string DefaultSamplesDir() {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  if (const char* env = std::getenv("FAKE_ESI_SAMPLES"); env && *env) return env;
-  if (fs::is_directory(KR_SAMPLES_DIR, ec)) return KR_SAMPLES_DIR;
-  for (const char* rel : {"tests/fixtures/samples", "../shared/samples", "../../shared/samples", "shared/samples"})
-    if (fs::is_directory(rel, ec)) return fs::absolute(rel, ec).string();
-  return "";
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    if (const char* env = std::getenv("FAKE_ESI_SAMPLES"); env && *env) return env;
+    if (fs::is_directory(KR_SAMPLES_DIR, ec)) return KR_SAMPLES_DIR;
+    for (const char* rel : {"tests/fixtures/samples", "../shared/samples", "../../shared/samples", "shared/samples"})
+        if (fs::is_directory(rel, ec)) return fs::absolute(rel, ec).string();
+    return "";
 }
 
 std::string Usage() {
-  return R"(usage: fake-esi [flags]        (flags take "--name value" or "--name=value")
+    return R"(usage: fake-esi [flags]        (flags take "--name value" or "--name=value")
 server:
   --port N                     port on 127.0.0.1 (0 = any free port; default 0)
   --port-file PATH             write the chosen port here once listening
@@ -59,116 +59,125 @@ faults (also at runtime: POST /_admin/faults):
 )";
 }
 
-bool ParseArgs(int argc, const char* const* argv, Options& o, std::string& err, bool& help,
-               bool& self_bench, double& bench_seconds, int& bench_connections) {
-  help = false;
-  self_bench = false;
-  auto toi = [](const std::string& v) {
-    std::size_t pos = 0;
-    long long x = std::stoll(v, &pos);
-    if (pos != v.size()) throw std::invalid_argument("not an integer: " + v);
-    return x;
-  };
-  auto tod = [](const std::string& v) {
-    std::size_t pos = 0;
-    double x = std::stod(v, &pos);
-    if (pos != v.size()) throw std::invalid_argument("not a number: " + v);
-    return x;
-  };
-  auto share = [&](const std::string& v) {
-    double x = tod(v);
-    if (x < 0 || x > 1) throw std::invalid_argument("share must be in [0,1]: " + v);
-    return x;
-  };
-  auto nonneg = [&](const std::string& v) {
-    long long x = toi(v);
-    if (x < 0 || x > 2000000000) throw std::invalid_argument("out of range: " + v);
-    return static_cast<int>(x);
-  };
-  using Setter = std::function<void(const std::string&)>;
-  std::map<std::string, Setter> with_value = {
-      {"port", [&](auto& v) { o.port = nonneg(v); }},
-      {"port-file", [&](auto& v) { o.port_file = v; }},
-      {"host", [&](auto& v) { o.host = v; }},
-      {"threads", [&](auto& v) { o.threads = nonneg(v); }},
-      {"keep-alive-seconds", [&](auto& v) { o.keep_alive_seconds = nonneg(v); }},
-      {"backlog", [&](auto& v) { o.listen_backlog = nonneg(v); }},
-      {"bench-seconds", [&](auto& v) { bench_seconds = tod(v); }},
-      {"bench-connections", [&](auto& v) { bench_connections = nonneg(v); }},
-      {"seed", [&](auto& v) { o.universe.seed = static_cast<std::uint64_t>(toi(v)); }},
-      {"alliances", [&](auto& v) { o.universe.alliances = nonneg(v); }},
-      {"corporations", [&](auto& v) { o.universe.corporations = nonneg(v); }},
-      {"npc-corporations", [&](auto& v) { o.universe.npc_corporations = nonneg(v); }},
-      {"characters", [&](auto& v) { o.universe.characters = nonneg(v); }},
-      {"npc-characters", [&](auto& v) { o.universe.npc_characters = nonneg(v); }},
-      {"types", [&](auto& v) { o.universe.types = nonneg(v); }},
-      {"killmails", [&](auto& v) { o.universe.killmails = nonneg(v); }},
-      {"history-characters", [&](auto& v) { o.universe.history_characters = nonneg(v); }},
-      {"history-kills", [&](auto& v) { o.universe.history_kills = nonneg(v); }},
-      {"samples", [&](auto& v) { o.universe.samples_dir = v; o.load_samples = true; }},
-      {"cache-seconds", [&](auto& v) { o.cache_seconds = nonneg(v); }},
-      {"error-limit", [&](auto& v) { o.error_limit = nonneg(v); }},
-      {"error-window-seconds", [&](auto& v) { o.error_window_seconds = std::max(1, nonneg(v)); }},
-      {"killmail-bucket-tokens", [&](auto& v) { o.killmail_bucket_tokens = nonneg(v); }},
-      {"killmail-bucket-window-seconds", [&](auto& v) { o.killmail_bucket_window_seconds = std::max(1, nonneg(v)); }},
-      {"zkb-format", [&](auto& v) {
-         if (v != "ids" && v != "full") throw std::invalid_argument("--zkb-format must be ids or full");
-         o.zkb_format = v;
-       }},
-      {"zkb-page-size", [&](auto& v) { o.zkb_page_size = std::max(1, nonneg(v)); }},
-      {"zkb-max-page", [&](auto& v) { o.zkb_max_page = std::max(1, nonneg(v)); }},
-      {"zkb-rate", [&](auto& v) { o.zkb_rate = tod(v); }},
-      {"zkb-missing-slash-status", [&](auto& v) { o.zkb_missing_slash_status = nonneg(v); }},
-      {"fault-error-share", [&](auto& v) { o.faults.error_share = share(v); }},
-      {"fault-latency-ms", [&](auto& v) { o.faults.latency_ms = nonneg(v); }},
-      {"fault-latency-jitter-ms", [&](auto& v) { o.faults.latency_jitter_ms = nonneg(v); }},
-      {"fault-hang-share", [&](auto& v) { o.faults.hang_share = share(v); }},
-      {"fault-hang-ms", [&](auto& v) { o.faults.hang_ms = nonneg(v); }},
-      {"fault-truncate-share", [&](auto& v) { o.faults.truncate_share = share(v); }},
-      {"fault-garbage-share", [&](auto& v) { o.faults.garbage_share = share(v); }},
-      {"fault-scope", [&](auto& v) { o.faults.scope = v; }},
-      {"storm-seconds", [&](auto& v) { o.storm_seconds = nonneg(v); }},
-  };
-  std::map<std::string, std::function<void()>> flags = {
-      {"help", [&] { help = true; }},
-      {"quiet", [&] { o.quiet = true; }},
-      {"self-bench", [&] { self_bench = true; }},
-      {"no-samples", [&] { o.load_samples = false; o.universe.samples_dir.clear(); }},
-      {"error-headers-everywhere", [&] { o.error_headers_on_bucket_routes = true; }},
-  };
-  try {
-    for (int i = 1; i < argc; ++i) {
-      std::string a = argv[i];
-      if (a == "-h") a = "--help";
-      if (a.rfind("--", 0) != 0) throw std::invalid_argument("unexpected argument: " + a);
-      a = a.substr(2);
-      std::string value;
-      bool has_value = false;
-      if (auto eq = a.find('='); eq != std::string::npos) {
-        value = a.substr(eq + 1);
-        a = a.substr(0, eq);
-        has_value = true;
-      }
-      if (auto f = flags.find(a); f != flags.end()) {
-        if (has_value) throw std::invalid_argument("--" + a + " takes no value");
-        f->second();
-        continue;
-      }
-      auto w = with_value.find(a);
-      if (w == with_value.end()) throw std::invalid_argument("unknown flag --" + a);
-      if (!has_value) {
-        if (i + 1 >= argc) throw std::invalid_argument("--" + a + " needs a value");
-        value = argv[++i];
-      }
-      w->second(value);
+bool ParseArgs(int argc, const char* const* argv, Options& o, std::string& err, bool& help, bool& self_bench,
+               double& bench_seconds, int& bench_connections) {
+    help = false;
+    self_bench = false;
+    auto toi = [](const std::string& v) {
+        std::size_t pos = 0;
+        long long x = std::stoll(v, &pos);
+        if (pos != v.size()) throw std::invalid_argument("not an integer: " + v);
+        return x;
+    };
+    auto tod = [](const std::string& v) {
+        std::size_t pos = 0;
+        double x = std::stod(v, &pos);
+        if (pos != v.size()) throw std::invalid_argument("not a number: " + v);
+        return x;
+    };
+    auto share = [&](const std::string& v) {
+        double x = tod(v);
+        if (x < 0 || x > 1) throw std::invalid_argument("share must be in [0,1]: " + v);
+        return x;
+    };
+    auto nonneg = [&](const std::string& v) {
+        long long x = toi(v);
+        if (x < 0 || x > 2000000000) throw std::invalid_argument("out of range: " + v);
+        return static_cast<int>(x);
+    };
+    using Setter = std::function<void(const std::string&)>;
+    std::map<std::string, Setter> with_value = {
+        {"port", [&](auto& v) { o.port = nonneg(v); }},
+        {"port-file", [&](auto& v) { o.port_file = v; }},
+        {"host", [&](auto& v) { o.host = v; }},
+        {"threads", [&](auto& v) { o.threads = nonneg(v); }},
+        {"keep-alive-seconds", [&](auto& v) { o.keep_alive_seconds = nonneg(v); }},
+        {"backlog", [&](auto& v) { o.listen_backlog = nonneg(v); }},
+        {"bench-seconds", [&](auto& v) { bench_seconds = tod(v); }},
+        {"bench-connections", [&](auto& v) { bench_connections = nonneg(v); }},
+        {"seed", [&](auto& v) { o.universe.seed = static_cast<std::uint64_t>(toi(v)); }},
+        {"alliances", [&](auto& v) { o.universe.alliances = nonneg(v); }},
+        {"corporations", [&](auto& v) { o.universe.corporations = nonneg(v); }},
+        {"npc-corporations", [&](auto& v) { o.universe.npc_corporations = nonneg(v); }},
+        {"characters", [&](auto& v) { o.universe.characters = nonneg(v); }},
+        {"npc-characters", [&](auto& v) { o.universe.npc_characters = nonneg(v); }},
+        {"types", [&](auto& v) { o.universe.types = nonneg(v); }},
+        {"killmails", [&](auto& v) { o.universe.killmails = nonneg(v); }},
+        {"history-characters", [&](auto& v) { o.universe.history_characters = nonneg(v); }},
+        {"history-kills", [&](auto& v) { o.universe.history_kills = nonneg(v); }},
+        {"samples",
+         [&](auto& v) {
+             o.universe.samples_dir = v;
+             o.load_samples = true;
+         }},
+        {"cache-seconds", [&](auto& v) { o.cache_seconds = nonneg(v); }},
+        {"error-limit", [&](auto& v) { o.error_limit = nonneg(v); }},
+        {"error-window-seconds", [&](auto& v) { o.error_window_seconds = std::max(1, nonneg(v)); }},
+        {"killmail-bucket-tokens", [&](auto& v) { o.killmail_bucket_tokens = nonneg(v); }},
+        {"killmail-bucket-window-seconds", [&](auto& v) { o.killmail_bucket_window_seconds = std::max(1, nonneg(v)); }},
+        {"zkb-format",
+         [&](auto& v) {
+             if (v != "ids" && v != "full") throw std::invalid_argument("--zkb-format must be ids or full");
+             o.zkb_format = v;
+         }},
+        {"zkb-page-size", [&](auto& v) { o.zkb_page_size = std::max(1, nonneg(v)); }},
+        {"zkb-max-page", [&](auto& v) { o.zkb_max_page = std::max(1, nonneg(v)); }},
+        {"zkb-rate", [&](auto& v) { o.zkb_rate = tod(v); }},
+        {"zkb-missing-slash-status", [&](auto& v) { o.zkb_missing_slash_status = nonneg(v); }},
+        {"fault-error-share", [&](auto& v) { o.faults.error_share = share(v); }},
+        {"fault-latency-ms", [&](auto& v) { o.faults.latency_ms = nonneg(v); }},
+        {"fault-latency-jitter-ms", [&](auto& v) { o.faults.latency_jitter_ms = nonneg(v); }},
+        {"fault-hang-share", [&](auto& v) { o.faults.hang_share = share(v); }},
+        {"fault-hang-ms", [&](auto& v) { o.faults.hang_ms = nonneg(v); }},
+        {"fault-truncate-share", [&](auto& v) { o.faults.truncate_share = share(v); }},
+        {"fault-garbage-share", [&](auto& v) { o.faults.garbage_share = share(v); }},
+        {"fault-scope", [&](auto& v) { o.faults.scope = v; }},
+        {"storm-seconds", [&](auto& v) { o.storm_seconds = nonneg(v); }},
+    };
+    std::map<std::string, std::function<void()>> flags = {
+        {"help", [&] { help = true; }},
+        {"quiet", [&] { o.quiet = true; }},
+        {"self-bench", [&] { self_bench = true; }},
+        {"no-samples",
+         [&] {
+             o.load_samples = false;
+             o.universe.samples_dir.clear();
+         }},
+        {"error-headers-everywhere", [&] { o.error_headers_on_bucket_routes = true; }},
+    };
+    try {
+        for (int i = 1; i < argc; ++i) {
+            std::string a = argv[i];
+            if (a == "-h") a = "--help";
+            if (a.rfind("--", 0) != 0) throw std::invalid_argument("unexpected argument: " + a);
+            a = a.substr(2);
+            std::string value;
+            bool has_value = false;
+            if (auto eq = a.find('='); eq != std::string::npos) {
+                value = a.substr(eq + 1);
+                a = a.substr(0, eq);
+                has_value = true;
+            }
+            if (auto f = flags.find(a); f != flags.end()) {
+                if (has_value) throw std::invalid_argument("--" + a + " takes no value");
+                f->second();
+                continue;
+            }
+            auto w = with_value.find(a);
+            if (w == with_value.end()) throw std::invalid_argument("unknown flag --" + a);
+            if (!has_value) {
+                if (i + 1 >= argc) throw std::invalid_argument("--" + a + " needs a value");
+                value = argv[++i];
+            }
+            w->second(value);
+        }
+        if (o.host != "127.0.0.1" && o.host != "localhost")
+            throw std::invalid_argument("--host: only 127.0.0.1 is allowed");
+    } catch (const std::exception& e) {
+        err = e.what();
+        return false;
     }
-    if (o.host != "127.0.0.1" && o.host != "localhost")
-      throw std::invalid_argument("--host: only 127.0.0.1 is allowed");
-  } catch (const std::exception& e) {
-    err = e.what();
-    return false;
-  }
-  return true;
+    return true;
 }
 
 }  // namespace fakeesi

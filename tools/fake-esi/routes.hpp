@@ -12,23 +12,23 @@
 namespace fakeesi {
 
 enum Route : int {
-  kAlliancesList,
-  kAlliance,
-  kAllianceCorps,
-  kCorporation,
-  kNpcCorps,
-  kCharacter,
-  kType,
-  kKillmail,
-  kStatus,
-  kNames,
-  kAffiliation,
-  kEsiUnknown,
-  kZkbCharacter,
-  kZkbKill,
-  kZkbUnknown,
-  kAdmin,
-  kRouteCount
+    kAlliancesList,
+    kAlliance,
+    kAllianceCorps,
+    kCorporation,
+    kNpcCorps,
+    kCharacter,
+    kType,
+    kKillmail,
+    kStatus,
+    kNames,
+    kAffiliation,
+    kEsiUnknown,
+    kZkbCharacter,
+    kZkbKill,
+    kZkbUnknown,
+    kAdmin,
+    kRouteCount
 };
 
 // The route's name in the stats JSON and in FaultConfig::scope ("alliances", "killmail", ...).
@@ -36,8 +36,7 @@ const char* RouteName(int route);
 bool IsZkb(int route);
 
 // Responses are counted per route and status slot: the usual statuses, then "other".
-inline constexpr std::array<int, 12> kStatusCodes = {200, 304, 400, 403, 404, 420,
-                                                     422, 429, 500, 502, 503, 504};
+inline constexpr std::array<int, 12> kStatusCodes = {200, 304, 400, 403, 404, 420, 422, 429, 500, 502, 503, 504};
 inline constexpr int kStatusSlots = static_cast<int>(kStatusCodes.size()) + 1;  // + "other"
 int StatusSlot(int status);
 std::string StatusSlotName(int slot);  // "200" ... "504", "other"
@@ -49,18 +48,18 @@ enum class Service { kEsi, kZkb, kAdmin };
 Service ServiceOf(std::string_view path);  // by prefix; everything else is ESI
 
 struct EsiRoute {
-  int route = kEsiUnknown;
-  std::int64_t id = 0;
-  std::string hash;
-  std::string key;  // canonical path: version prefix and duplicate/missing slashes removed
+    int route = kEsiUnknown;
+    std::int64_t id = 0;
+    std::string hash;
+    std::string key;  // canonical path: version prefix and duplicate/missing slashes removed
 };
 // Classifies an ESI path; POST only knows /universe/names/ and /characters/affiliation/.
 EsiRoute MatchEsi(std::string_view path, bool post);
 
 struct ZkbRoute {
-  int route = kZkbUnknown;
-  std::string_view rest;                // the path after /zkb/api (views into the path)
-  std::vector<std::string_view> seg;    // its segments
+    int route = kZkbUnknown;
+    std::string_view rest;              // the path after /zkb/api (views into the path)
+    std::vector<std::string_view> seg;  // its segments
 };
 // Classifies a /zkb/api path by its first segment (characterID, killID).
 ZkbRoute MatchZkb(std::string_view path);

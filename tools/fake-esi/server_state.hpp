@@ -17,30 +17,30 @@
 namespace fakeesi {
 
 struct ServerState {
-  explicit ServerState(Options o);
+    explicit ServerState(Options o);
 
-  Options opts;
-  Universe uni;
-  std::int64_t start_ms;
-  int port = -1;  // set by Server::Start()
-  StopSignal stop;
+    Options opts;
+    Universe uni;
+    std::int64_t start_ms;
+    int port = -1;  // set by Server::Start()
+    StopSignal stop;
 
-  // runtime-adjustable configuration (GET/POST /_admin/config)
-  std::atomic<int> cache_seconds{-1};  // -1: ESI's per-route times
-  std::atomic<bool> zkb_full{false};
-  std::atomic<int> zkb_page_size{200};
-  std::atomic<int> zkb_max_page{100};
-  std::atomic<int> zkb_missing_slash_status{403};
-  std::atomic<bool> error_headers_everywhere{false};
+    // runtime-adjustable configuration (GET/POST /_admin/config)
+    std::atomic<int> cache_seconds{-1};  // -1: ESI's per-route times
+    std::atomic<bool> zkb_full{false};
+    std::atomic<int> zkb_page_size{200};
+    std::atomic<int> zkb_max_page{100};
+    std::atomic<int> zkb_missing_slash_status{403};
+    std::atomic<bool> error_headers_everywhere{false};
 
-  ErrorLimiter errlim;
-  TokenBucket kmbucket;  // the killmail route's bucket
-  RateLimiter zkblim;
-  std::atomic<std::int64_t> storm_until_ms{0};  // 420 on every ESI route until then
+    ErrorLimiter errlim;
+    TokenBucket kmbucket;  // the killmail route's bucket
+    RateLimiter zkblim;
+    std::atomic<std::int64_t> storm_until_ms{0};  // 420 on every ESI route until then
 
-  FaultInjector faults{stop};
-  EsiCache cache;
-  Stats stats;
+    FaultInjector faults{stop};
+    EsiCache cache;
+    Stats stats;
 };
 
 }  // namespace fakeesi

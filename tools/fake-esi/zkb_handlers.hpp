@@ -10,12 +10,12 @@ namespace fakeesi {
 struct ServerState;
 
 class ZkbHandlers {
- public:
-  explicit ZkbHandlers(ServerState& st) : st_(st) {}
-  void Handle(const httplib::Request& req, httplib::Response& res);  // GET only
+public:
+    explicit ZkbHandlers(ServerState& st) : st_(st) {}
+    void Handle(const httplib::Request& req, httplib::Response& res);  // GET only
 
- private:
-  ServerState& st_;
+private:
+    ServerState& st_;
 };
 
 }  // namespace fakeesi

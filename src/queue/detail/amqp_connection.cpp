@@ -1,11 +1,11 @@
 #include "queue/detail/amqp_connection.hpp"
 
-#include "db/connection.hpp"
-
 #include <amqp_tcp_socket.h>
 
 #include <cstring>
 #include <utility>
+
+#include "db/connection.hpp"
 
 namespace kr::queue::detail {
 
@@ -88,7 +88,6 @@ AmqpUrl ParseAmqpUrl(const std::string& url) {
     out.ssl = info.ssl != 0;
     return out;
 }
-
 
 std::optional<std::int64_t> ReceivedMessage::IntHeader(std::string_view key) const {
     for (const auto& h : headers) {
@@ -184,9 +183,10 @@ void AmqpConnection::HandleServerMethod(const amqp_method_t& m, std::string_view
         amqp_channel_close_ok_t ok{};
         int st = amqp_send_method(state_, kChannel, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
         channel_open_ = false;
-        if (st != AMQP_STATUS_OK) Dead(std::string(context) + ": cannot send channel.close-ok: " + amqp_error_string2(st));
-        throw AmqpChannelError(code, std::string(context) + ": broker closed the channel: " + std::to_string(code) +
-                                         " " + text);
+        if (st != AMQP_STATUS_OK)
+            Dead(std::string(context) + ": cannot send channel.close-ok: " + amqp_error_string2(st));
+        throw AmqpChannelError(
+            code, std::string(context) + ": broker closed the channel: " + std::to_string(code) + " " + text);
     }
     if (m.id == AMQP_CONNECTION_CLOSE_METHOD) {
         auto* c = static_cast<amqp_connection_close_t*>(m.decoded);
@@ -200,15 +200,12 @@ void AmqpConnection::HandleServerMethod(const amqp_method_t& m, std::string_view
 
 void AmqpConnection::CheckReply(const amqp_rpc_reply_t& r, std::string_view context) {
     switch (r.reply_type) {
-        case AMQP_RESPONSE_NORMAL:
-            return;
-        case AMQP_RESPONSE_NONE:
-            Dead("amqp: " + std::string(context) + ": missing RPC reply");
+        case AMQP_RESPONSE_NORMAL: return;
+        case AMQP_RESPONSE_NONE: Dead("amqp: " + std::string(context) + ": missing RPC reply");
         case AMQP_RESPONSE_LIBRARY_EXCEPTION:
             // Includes AMQP_STATUS_TIMEOUT of an RPC: the connection state is then undefined.
             Dead("amqp: " + std::string(context) + ": " + amqp_error_string2(r.library_error));
-        case AMQP_RESPONSE_SERVER_EXCEPTION:
-            HandleServerMethod(r.reply, "amqp: " + std::string(context));
+        case AMQP_RESPONSE_SERVER_EXCEPTION: HandleServerMethod(r.reply, "amqp: " + std::string(context));
     }
     Dead("amqp: " + std::string(context) + ": unknown reply type");
 }
@@ -293,8 +290,8 @@ void AmqpConnection::Qos(std::uint16_t prefetch) {
 
 std::string AmqpConnection::Consume(const std::string& queue) {
     Require("basic.consume");
-    auto* ok = amqp_basic_consume(state_, kChannel, Bytes(queue), amqp_empty_bytes, 0, 0 /*manual ack*/, 0,
-                                  amqp_empty_table);
+    auto* ok =
+        amqp_basic_consume(state_, kChannel, Bytes(queue), amqp_empty_bytes, 0, 0 /*manual ack*/, 0, amqp_empty_table);
     CheckReply(amqp_get_rpc_reply(state_), "basic.consume '" + queue + "'");
     return ok ? ToString(ok->consumer_tag) : std::string{};
 }
@@ -382,10 +379,8 @@ std::optional<ConfirmEvent> AmqpConnection::WaitConfirm(std::chrono::millisecond
             return ev;
         }
         case AMQP_CHANNEL_CLOSE_METHOD:
-        case AMQP_CONNECTION_CLOSE_METHOD:
-            HandleServerMethod(f.payload.method, "amqp: wait for confirms");
-        default:
-            return std::nullopt;
+        case AMQP_CONNECTION_CLOSE_METHOD: HandleServerMethod(f.payload.method, "amqp: wait for confirms");
+        default: return std::nullopt;
     }
 }
 
@@ -438,8 +433,7 @@ ConsumeResult AmqpConnection::ConsumeOne(std::chrono::milliseconds timeout) {
         if (f.frame_type != AMQP_FRAME_METHOD) return out;
         switch (f.payload.method.id) {
             case AMQP_CHANNEL_CLOSE_METHOD:
-            case AMQP_CONNECTION_CLOSE_METHOD:
-                HandleServerMethod(f.payload.method, "amqp: consume");
+            case AMQP_CONNECTION_CLOSE_METHOD: HandleServerMethod(f.payload.method, "amqp: consume");
             case AMQP_BASIC_CANCEL_METHOD: {
                 // The broker cancelled our consumer (queue deleted). Close the channel so the owner
                 // re-declares and re-consumes like after a channel error.
@@ -454,8 +448,7 @@ ConsumeResult AmqpConnection::ConsumeOne(std::chrono::milliseconds timeout) {
                 amqp_destroy_message(&msg);
                 return out;
             }
-            default:
-                return out;  // basic.ack etc. are not expected on a consuming connection
+            default: return out;  // basic.ack etc. are not expected on a consuming connection
         }
     }
     CheckReply(r, "consume");

@@ -95,7 +95,7 @@ struct QueueCounts {
 /// A publisher confirm event (or a returned message) read from the channel.
 struct ConfirmEvent {
     enum Kind { kAck, kNack, kReturn } kind = kAck;
-    std::uint64_t tag = 0;   ///< ack/nack
+    std::uint64_t tag = 0;  ///< ack/nack
     bool multiple = false;
     ReceivedMessage returned;  ///< kReturn: the message (body + headers)
 };
