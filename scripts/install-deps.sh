@@ -7,7 +7,7 @@ PKGS=(
   librabbitmq-dev libpq-dev libcurl4-openssl-dev libsqlite3-dev
   nlohmann-json3-dev libsimdjson-dev libspdlog-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcpp-httplib-dev
-  postgresql-15 postgresql-client-15 rabbitmq-server sqlite3 socat curl procps python3 time
+  postgresql-15 postgresql-client-15 rabbitmq-server sqlite3 socat curl procps python3 time clang-format
 )
 missing=()
 for p in "${PKGS[@]}"; do

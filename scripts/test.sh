@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 scripts/install-deps.sh
+scripts/format.sh --check   # the tree stays formatted (.clang-format)
 scripts/build.sh
 export KR_SERVERS_DIR=${KR_SERVERS_DIR:-$(mktemp -d /tmp/killreport-test-XXXXXX)}
 chmod 755 "$KR_SERVERS_DIR"

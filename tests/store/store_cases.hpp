@@ -316,7 +316,7 @@ TYPED_TEST_P(StoreCases, HttpCacheRoundTrip) {
     std::vector<CacheEntry> entries{
         kr::test::EntityCache(EntityKind::kAlliance, 99003214, std::string("\"etag-1\""), now + 3'600'000, 200, now),
         kr::test::EntityCache(EntityKind::kCharacter, 5, std::nullopt, now + 3 * 86'400'000LL, 404, now),
-        {"/alliances/", std::string("W/\"list\""), std::nullopt, now + 60'000, 200, 0},
+        {"/alliances/", std::string("W/\"list\""), std::nullopt, now + 60'000, 200, 0, std::nullopt, 0},
     };
     entries[0].last_modified = "Sat, 28 Nov 2026 10:00:00 GMT";
     this->store_->SaveHttpCache(entries);

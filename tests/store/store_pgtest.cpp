@@ -217,8 +217,8 @@ TEST_F(PgOnlyTest, EntityBatchIsAtomic) {
     Character bad = esi_json::ParseCharacter(2115636466, ReadSample("esi_character_2115636466.json"));
     bad.birthday = "not a timestamp";
     batch.entities.push_back(bad);
-    batch.cache.push_back(
-        {"/alliances/99003214/", std::string("e"), std::nullopt, SystemClock::Instance().NowMs() + 1000, 200, 0});
+    batch.cache.push_back(kr::test::EntityCache(EntityKind::kAlliance, 99003214, std::string("e"),
+                                                SystemClock::Instance().NowMs() + 1000, 200, 0));
     EXPECT_THROW(store->ApplyEntityBatch(batch), PermanentError);
     EXPECT_EQ(conn->Exec("SELECT count(*) FROM alliances").Int(0, 0), 0);
     EXPECT_EQ(conn->Exec("SELECT count(*) FROM kr_http_cache").Int(0, 0), 0);
