@@ -31,6 +31,21 @@ std::string DefaultSql(Default dflt, Dialect d) {
     return {};
 }
 
+std::string ColumnSql(const ColumnDef& c, Dialect d) {
+    std::string line = c.name + " " + ColumnTypeSql(c, d);
+    if (c.flags & kPrimaryKey) line += " PRIMARY KEY";
+    if (c.flags & kNotNull) line += " NOT NULL";
+    if (c.flags & kUnique) line += " UNIQUE";
+    if (!c.references.empty()) line += " REFERENCES " + c.references;
+    if (c.dflt != Default::kNone) line += " DEFAULT " + DefaultSql(c.dflt, d);
+    return line;
+}
+
+std::string IndexSql(const TableDef& t, const IndexDef& i, bool if_not_exists) {
+    return std::string("CREATE INDEX ") + (if_not_exists ? "IF NOT EXISTS " : "") + i.name + " ON " + t.name + " (" +
+           i.columns + ");\n";
+}
+
 }  // namespace
 
 ColumnDef CreatedAt() {
@@ -98,22 +113,41 @@ std::string CreateTableSql(const TableDef& t, Dialect d, bool if_not_exists) {
     std::string sql = std::string("CREATE TABLE ") + (if_not_exists ? "IF NOT EXISTS " : "") + t.name + " (\n";
     std::vector<std::string> lines;
     for (const auto& c : t.columns) {
-        std::string line = "  " + c.name + " " + ColumnTypeSql(c, d);
-        if (c.flags & kPrimaryKey) line += " PRIMARY KEY";
-        if (c.flags & kNotNull) line += " NOT NULL";
-        if (c.flags & kUnique) line += " UNIQUE";
-        if (!c.references.empty()) line += " REFERENCES " + c.references;
-        if (c.dflt != Default::kNone) line += " DEFAULT " + DefaultSql(c.dflt, d);
-        lines.push_back(std::move(line));
+        if (c.since > t.since) continue;  // added by a later migration
+        lines.push_back("  " + ColumnSql(c, d));
     }
     if (!t.primary_key.empty()) lines.push_back("  PRIMARY KEY (" + Join(t.primary_key) + ")");
     sql += Join(lines, ",\n") + "\n)";
     if (t.without_rowid && d == Dialect::kSqlite) sql += " WITHOUT ROWID";
     sql += ";\n";
     for (const auto& i : t.indexes) {
-        sql += std::string("CREATE INDEX ") + (if_not_exists ? "IF NOT EXISTS " : "") + i.name + " ON " + t.name +
-               " (" + i.columns + ");\n";
+        if (i.since <= t.since) sql += IndexSql(t, i, if_not_exists);
     }
+    return sql;
+}
+
+std::string MigrationSql(const std::vector<const TableDef*>& tables, int version, Dialect d) {
+    const bool pg = d == Dialect::kPostgres;
+    std::string sql, originals;
+    for (const TableDef* t : tables) {
+        if (t->since == version) {
+            if (pg && t->killreport_original) {
+                originals += "IF to_regclass('" + t->name + "') IS NULL THEN\n" + CreateTableSql(*t, d, false) +
+                             "INSERT INTO kr_created_tables (table_name) VALUES ('" + t->name + "');\nEND IF;\n";
+            } else {
+                sql += CreateTableSql(*t, d);
+            }
+            continue;
+        }
+        if (t->since > version) continue;
+        for (const auto& c : t->columns) {
+            if (c.since == version) sql += "ALTER TABLE " + t->name + " ADD COLUMN " + ColumnSql(c, d) + ";\n";
+        }
+        for (const auto& i : t->indexes) {
+            if (i.since == version) sql += IndexSql(*t, i, true);
+        }
+    }
+    if (!originals.empty()) sql = "DO $kr$\nBEGIN\n" + originals + "END\n$kr$;\n" + sql;
     return sql;
 }
 
@@ -129,9 +163,14 @@ std::string WriteSql(const TableDef& t, Dialect d, const std::string& suffix) {
         select.push_back(pg ? "u." + c.name : "$" + std::to_string(i + 1));
         arrays.push_back("$" + std::to_string(i + 1) + "::" + PgArrayType(c) + "[]");
         if (IsKey(t, c.name)) continue;
-        set.push_back(c.name + " = " + (pg ? "EXCLUDED." : "excluded.") + c.name);
+        // The value an upsert writes: the new one, or (kKeepOnNull) the stored one when the new is NULL.
+        const std::string excluded = (pg ? "EXCLUDED." : "excluded.") + c.name;
+        const std::string value = (c.flags & kKeepOnNull)
+                                      ? "COALESCE(" + excluded + ", " + (pg ? "t." : t.name + ".") + c.name + ")"
+                                      : excluded;
+        set.push_back(c.name + " = " + value);
         old_row.push_back((pg ? "t." : "") + c.name);
-        new_row.push_back((pg ? "EXCLUDED." : "excluded.") + c.name);
+        new_row.push_back(value);
     }
     for (const auto& c : t.columns) {
         if (c.write != Write::kCreated && c.write != Write::kUpdated) continue;

@@ -32,6 +32,7 @@ enum ColFlag : unsigned {
     kPrimaryKey = 2u,  ///< a one-column primary key (composite keys: TableDef::primary_key)
     kUnique = 4u,
     kAutoincrement = 8u,  ///< SQLite AUTOINCREMENT on a serial key (ids never reused)
+    kKeepOnNull = 16u,    ///< an upsert never overwrites a stored value with NULL
 };
 
 /// A column default, written per dialect.
@@ -54,6 +55,8 @@ struct ColumnDef {
     std::string references;  ///< "killmails (killmail_id) ON DELETE CASCADE"
     /// The entity kind whose ids this column holds (no foreign key: what the scan looks for).
     std::optional<EntityKind> refers_to;
+    /// 0: created with its table; N: added by the module's migration N (ALTER TABLE … ADD COLUMN).
+    int since = 0;
 };
 
 /// Column helpers for definition lists: Col("name", ColType::kText, kNotNull).
@@ -89,10 +92,18 @@ ColumnDef UpdatedAt();
 struct IndexDef {
     std::string name;
     std::string columns;  ///< "queue, priority DESC, id"
+    int since = 0;        ///< 0: created with its table; N: added by the module's migration N
 };
 
+/// A table, and the migration of its module that creates it. Released migrations never change:
+/// a new table, column or index gets the number of the migration that adds it (`since`), and
+/// MigrationSql generates exactly that migration's statements from the definitions.
 struct TableDef {
     std::string name;
+    int since = 1;  ///< the module's migration that creates the table
+    /// One of KillReport's own tables: on PostgreSQL created only when absent (a KillReport
+    /// database keeps its own) and then recorded in kr_created_tables.
+    bool killreport_original = false;
     std::vector<ColumnDef> columns;
     std::vector<std::string> primary_key;  ///< composite primary key (table constraint)
     std::vector<IndexDef> indexes;
@@ -116,8 +127,15 @@ std::string ColumnTypeSql(const ColumnDef& c, Dialect d);
 /// PostgreSQL element type for an unnest() array of the column ("bigint", "text", …).
 std::string PgArrayType(const ColumnDef& c);
 
-/// CREATE TABLE [IF NOT EXISTS] … ; followed by its CREATE INDEX statements, one per line.
+/// CREATE TABLE [IF NOT EXISTS] … ; followed by its CREATE INDEX statements, one per line: the
+/// table as its own migration creates it (columns and indexes added later are left out).
 std::string CreateTableSql(const TableDef& t, Dialect d, bool if_not_exists = true);
+
+/// The statements of a module's migration `version` over its tables: CREATE for the tables it
+/// introduces (KillReport's originals on PostgreSQL only when absent, recorded in
+/// kr_created_tables, which must exist), ALTER TABLE … ADD COLUMN and CREATE INDEX for what it adds
+/// to older tables.
+std::string MigrationSql(const std::vector<const TableDef*>& tables, int version, Dialect d);
 
 /// The write statement of the table.
 /// PostgreSQL: INSERT … SELECT … FROM unnest($1::type[], …, $n::type[]) — every row of a batch in

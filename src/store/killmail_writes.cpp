@@ -14,7 +14,7 @@ void AppendChildren(const std::vector<KillmailItem>& items, Id killmail_id, std:
                     const KillmailItem& parent, std::optional<std::int64_t> parent_child_position, std::int64_t depth,
                     std::int64_t& next_position, Rows& children) {
     for (const auto& item : items) {
-        tables::ChildRow row{killmail_id, next_position++, top_position, &parent, parent_child_position, depth, &item};
+        tables::ChildRow row{killmail_id, next_position++, top_position, parent, parent_child_position, depth, item};
         children.push_back(tables::Children().RowOf(row));
         if (!item.items.empty()) {
             AppendChildren(item.items, killmail_id, top_position, item, row.position, depth + 1, next_position,
@@ -34,11 +34,11 @@ void SqlStore::DependentRows::Clear() {
 
 void SqlStore::AppendDependentRows(const Killmail& km, DependentRows& rows) {
     rows.victims.push_back(tables::Victims().RowOf(km));
-    for (const auto& a : km.attackers) rows.attackers.push_back(tables::Attackers().RowOf({km.killmail_id, &a}));
+    for (const auto& a : km.attackers) rows.attackers.push_back(tables::Attackers().RowOf({km.killmail_id, a}));
     std::int64_t next_child = 0;
     const auto& items = km.victim.items;
     for (std::size_t i = 0; i < items.size(); ++i) {
-        rows.items.push_back(tables::Items().RowOf({km.killmail_id, &items[i]}));
+        rows.items.push_back(tables::Items().RowOf({km.killmail_id, items[i]}));
         if (!items[i].items.empty()) {
             AppendChildren(items[i].items, km.killmail_id, static_cast<std::int64_t>(i), items[i], std::nullopt, 1,
                            next_child, rows.children);

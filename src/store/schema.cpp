@@ -22,40 +22,23 @@ namespace kr::store {
 
 namespace {
 
-constexpr const char* kPgCreatedTables = R"SQL(CREATE TABLE IF NOT EXISTS kr_created_tables (
+const std::string kPgCreatedTables = R"SQL(CREATE TABLE IF NOT EXISTS kr_created_tables (
   table_name TEXT PRIMARY KEY,
   created_at TIMESTAMP(3) NOT NULL DEFAULT (now() AT TIME ZONE 'UTC')
 );
 )SQL";
 
-/// PostgreSQL: each original table only when absent (a KillReport database keeps its own), and
-/// recorded in kr_created_tables when we created it.
-std::string PgOriginalTables() {
-    std::string sql = kPgCreatedTables;
-    sql += "DO $kr$\nBEGIN\n";
-    for (const db::TableDef* t : tables::OriginalTables()) {
-        sql += "IF to_regclass('" + t->name + "') IS NULL THEN\n";
-        sql += db::CreateTableSql(*t, db::Dialect::kPostgres, /*if_not_exists=*/false);
-        sql += "INSERT INTO kr_created_tables (table_name) VALUES ('" + t->name + "');\nEND IF;\n";
-    }
-    sql += "END\n$kr$;\n";
-    return sql;
-}
-
-std::string CreateAll(const std::vector<const db::TableDef*>& list, db::Dialect d) {
-    std::string sql;
-    for (const db::TableDef* t : list) sql += db::CreateTableSql(*t, d);
-    return sql;
-}
+/// The statements of store/N, from the table definitions (db::MigrationSql).
+std::string Sql(int version, db::Dialect d) { return db::MigrationSql(tables::AllTables(), version, d); }
 
 }  // namespace
 
 std::vector<kr::db::Migration> SchemaMigrations() {
     return {
-        {"store", 1, "KillReport tables (created when absent)",
-         CreateAll(tables::OriginalTables(), db::Dialect::kSqlite), PgOriginalTables()},
-        {"store", 2, "kr_http_cache, kr_pending_entities, kr_killmail_item_children",
-         CreateAll(tables::OwnTables(), db::Dialect::kSqlite), CreateAll(tables::OwnTables(), db::Dialect::kPostgres)},
+        {"store", 1, "KillReport tables (created when absent)", Sql(1, db::Dialect::kSqlite),
+         kPgCreatedTables + Sql(1, db::Dialect::kPostgres)},
+        {"store", 2, "kr_http_cache, kr_pending_entities, kr_killmail_item_children", Sql(2, db::Dialect::kSqlite),
+         Sql(2, db::Dialect::kPostgres)},
         // "Queued at" marks are a hint (scan:entities skips what was queued recently): no WAL for them
         // halves the cost of marking a scan's ids. After a PostgreSQL crash the table is empty and the
         // next scan queues again what is still missing; the workers skip what is fresh by then.

@@ -14,24 +14,25 @@
 
 namespace kr::store::tables {
 
-/// Rows of the killmail's dependent tables.
+/// Rows of the killmail's dependent tables: views of the killmail, built and bound at once
+/// (Table<T>::RowOf) — never kept beyond the killmail.
 struct AttackerRow {
-    Id killmail_id = 0;
-    const Attacker* attacker = nullptr;
+    Id killmail_id;
+    const Attacker& attacker;
 };
 struct ItemRow {
-    Id killmail_id = 0;
-    const KillmailItem* item = nullptr;
+    Id killmail_id;
+    const KillmailItem& item;
 };
 /// A nested (container) item: its place in the killmail's item tree, and the item.
 struct ChildRow {
-    Id killmail_id = 0;
-    std::int64_t position = 0;         ///< 0, 1, … over the killmail's nested items, depth first
-    std::int64_t parent_position = 0;  ///< the top-level item's index in victim.items
-    const KillmailItem* parent = nullptr;
+    Id killmail_id;
+    std::int64_t position;         ///< 0, 1, … over the killmail's nested items, depth first
+    std::int64_t parent_position;  ///< the top-level item's index in victim.items
+    const KillmailItem& parent;
     std::optional<std::int64_t> parent_child_position;  ///< the parent's position when it is nested too
-    std::int64_t depth = 1;
-    const KillmailItem* item = nullptr;
+    std::int64_t depth;
+    const KillmailItem& item;
 };
 
 /// The entity table of a kind and an entity's row in it.
@@ -47,10 +48,9 @@ const db::Table<CacheEntry>& HttpCache();
 const db::TableDef& Users();
 const db::TableDef& PendingEntities();
 
-/// KillReport's nine tables, in creation order (store/1).
-std::vector<const db::TableDef*> OriginalTables();
-/// Our own tables (store/2).
-std::vector<const db::TableDef*> OwnTables();
+/// Every table of the store module, in creation order (KillReport's own tables carry
+/// killreport_original; each table's `since` names the migration that creates it).
+std::vector<const db::TableDef*> AllTables();
 
 /// Where MissingReferencedIds looks for references (RefSources of store.hpp).
 struct RefColumn {

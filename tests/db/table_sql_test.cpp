@@ -87,5 +87,37 @@ TEST(TableSql, AColumnWithoutItsValueIsRefused) {
     EXPECT_THROW(Table<Row>(shape, {{Unwritten(Col("id", ColType::kBigint)), &Row::id}}), std::logic_error);
 }
 
+TEST(TableSql, ALaterMigrationAddsOnlyWhatItIntroduces) {
+    TableDef old_table;
+    old_table.name = "a";
+    ColumnDef added = Col("note", ColType::kText);
+    added.since = 3;
+    old_table.columns = {Col("id", ColType::kBigint, kPrimaryKey), added};
+    old_table.indexes = {{"a_note_idx", "note", 3}};
+    TableDef new_table;
+    new_table.name = "b";
+    new_table.since = 3;
+    new_table.columns = {Col("id", ColType::kBigint, kPrimaryKey)};
+    const std::vector<const TableDef*> tables{&old_table, &new_table};
+    // Migration 1 (released) is not touched by what migration 3 adds.
+    EXPECT_EQ(MigrationSql(tables, 1, Dialect::kSqlite),
+              "CREATE TABLE IF NOT EXISTS a (\n  id INTEGER PRIMARY KEY\n);\n");
+    EXPECT_EQ(MigrationSql(tables, 2, Dialect::kSqlite), "");
+    EXPECT_EQ(MigrationSql(tables, 3, Dialect::kPostgres),
+              "ALTER TABLE a ADD COLUMN note TEXT;\nCREATE INDEX IF NOT EXISTS a_note_idx ON a (note);\n"
+              "CREATE TABLE IF NOT EXISTS b (\n  id BIGINT PRIMARY KEY\n);\n");
+}
+
+TEST(TableSql, KeepOnNullColumnsAreNotOverwrittenWithNull) {
+    TableDef t;
+    t.name = "c";
+    t.conflict = {"k"};
+    t.upsert = true;
+    t.columns = {Col("k", ColType::kText, kPrimaryKey), Col("v", ColType::kText, kKeepOnNull)};
+    EXPECT_EQ(WriteSql(t, Dialect::kSqlite),
+              "INSERT INTO c (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = COALESCE(excluded.v, c.v) "
+              "WHERE NOT (v IS COALESCE(excluded.v, c.v))");
+}
+
 }  // namespace
 }  // namespace kr::db

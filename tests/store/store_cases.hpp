@@ -350,6 +350,16 @@ TYPED_TEST_P(StoreCases, HttpCacheRoundTrip) {
     EXPECT_EQ(again.at("/alliances/99003214/").expires_at_ms, now + 7'200'000);
     EXPECT_EQ(again.at("/alliances/99003214/").etag, "\"etag-1\"");
     EXPECT_EQ(this->Count("kr_http_cache"), 3);
+    // A row saved without its entity keeps the stored one (the scan skips 404s by it).
+    CacheEntry bare = entries[1];
+    bare.entity_kind.reset();
+    bare.entity_id = 0;
+    bare.checked_at_ms = now + 2;
+    this->store_->SaveHttpCache({bare});
+    auto kept = this->store_->LoadHttpCache({"/characters/5/"}).at("/characters/5/");
+    EXPECT_EQ(kept.entity_kind, EntityKind::kCharacter);
+    EXPECT_EQ(kept.entity_id, 5);
+    EXPECT_EQ(kept.checked_at_ms, now + 2);
     EXPECT_TRUE(this->store_->LoadHttpCache({}).empty());
 }
 
