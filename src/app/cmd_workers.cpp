@@ -43,31 +43,20 @@ struct WorkerSpec {
         make;
 };
 
-/// Every worker: the info worker of each entity kind, then zKillboard and alliance corporations.
+/// "esi_character_info_queue → ESI → characters (default concurrency 10, NPCs skipped)".
+std::string InfoHelp(const EntityKindInfo& k) {
+    return std::string(k.queue) + " → ESI " + k.esi_prefix + "{id}/ → " + k.table + " (default concurrency " +
+           std::to_string(k.default_concurrency) + (k.never_fetched.empty() ? "" : ", NPCs skipped") + ")";
+}
+
+/// Every worker: the info worker of each entity kind, then alliance corporations and zKillboard
+/// (the order of `status`, `dead:list` and the help; `run` starts a thread for each).
 const std::vector<WorkerSpec>& Workers() {
     static const std::vector<WorkerSpec> workers = [] {
         std::vector<WorkerSpec> out;
-        out.push_back({"worker:zkillboard",
-                       "zkillboard_character_queue: a character's zKillboard history page by page → killmails",
-                       queue::kZkillboardCharacter, 1, 32, true,
-                       [](int concurrency, worker::Runtime& rt, worker::Settler& settler, const config::Config&,
-                          Committer* committer) -> std::unique_ptr<worker::Worker> {
-                           worker::ZkillboardWorkerOptions o;
-                           o.concurrency = concurrency;
-                           return std::make_unique<worker::ZkillboardWorker>(o, rt.Store(), rt.Esi(), rt.Zkb(), settler,
-                                                                             rt.Clock(), committer);
-                       }});
-        out.push_back({"worker:alliance-corporations",
-                       "esi_alliance_corporations_queue → /alliances/{id}/corporations/ → esi_corporation_info_queue",
-                       queue::kAllianceCorporations, 5, 0, false,
-                       [](int concurrency, worker::Runtime& rt, worker::Settler& settler, const config::Config&,
-                          Committer*) -> std::unique_ptr<worker::Worker> {
-                           return std::make_unique<worker::AllianceCorporationsWorker>(concurrency, rt.Store(),
-                                                                                       rt.Esi(), settler, rt.Clock());
-                       }});
         for (const auto& k : EntityKinds()) {
             out.push_back(
-                {k.command, k.help, k.queue, k.default_concurrency, 0, true,
+                {k.command, InfoHelp(k), k.queue, k.default_concurrency, 0, true,
                  [kind = k.kind](int concurrency, worker::Runtime& rt, worker::Settler& settler,
                                  const config::Config& cfg, Committer* committer) -> std::unique_ptr<worker::Worker> {
                      worker::InfoWorkerOptions o;
@@ -78,6 +67,24 @@ const std::vector<WorkerSpec>& Workers() {
                                                                  committer);
                  }});
         }
+        out.push_back({"worker:alliance-corporations",
+                       "esi_alliance_corporations_queue → /alliances/{id}/corporations/ → esi_corporation_info_queue",
+                       queue::kAllianceCorporations, 5, 0, false,
+                       [](int concurrency, worker::Runtime& rt, worker::Settler& settler, const config::Config&,
+                          Committer*) -> std::unique_ptr<worker::Worker> {
+                           return std::make_unique<worker::AllianceCorporationsWorker>(concurrency, rt.Store(),
+                                                                                       rt.Esi(), settler, rt.Clock());
+                       }});
+        out.push_back({"worker:zkillboard",
+                       "zkillboard_character_queue: a character's zKillboard history page by page → killmails",
+                       queue::kZkillboardCharacter, 1, 32, true,
+                       [](int concurrency, worker::Runtime& rt, worker::Settler& settler, const config::Config&,
+                          Committer* committer) -> std::unique_ptr<worker::Worker> {
+                           worker::ZkillboardWorkerOptions o;
+                           o.concurrency = concurrency;
+                           return std::make_unique<worker::ZkillboardWorker>(o, rt.Store(), rt.Esi(), rt.Zkb(), settler,
+                                                                             rt.Clock(), committer);
+                       }});
         return out;
     }();
     return workers;
@@ -291,8 +298,10 @@ void RegisterWorkerCommands(const AddCommand& add, const Bind& bind, AddFlags ad
              worker::Runtime rt(shared, 4);
              auto r = worker::ScanEntities(rt, true);
              std::printf("scan:entities: queued");
-             for (const auto& k : EntityKinds()) {
-                 std::printf("%s %zu %s", k.kind == EntityKinds().front().kind ? "" : ",", r.queued[k.kind], k.plural);
+             const char* sep = " ";
+             for (EntityKind k : ScanOrder()) {
+                 std::printf("%s%zu %s", sep, r.queued[k], KindInfo(k).plural);
+                 sep = ", ";
              }
              std::printf("\n");
              return 0;

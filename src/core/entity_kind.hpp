@@ -6,9 +6,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include "core/model.hpp"
 
@@ -22,17 +24,29 @@ inline constexpr std::size_t kEntityKindCount = 4;
 using Entity = std::variant<Alliance, Corporation, Character, Type>;
 static_assert(std::variant_size_v<Entity> == kEntityKindCount);
 
+/// Ids first..last (inclusive).
+struct IdRange {
+    Id first;
+    Id last;
+    constexpr bool Contains(Id id) const { return id >= first && id <= last; }
+};
+
 struct EntityKindInfo {
     EntityKind kind;
-    const char* name;                            ///< "alliance": the value stored in kind columns
-    const char* plural;                          ///< "alliances": log and report labels
-    const char* table;                           ///< the original's table
-    const char* esi_prefix;                      ///< "/alliances/": the entity's ESI path is prefix + id + "/"
-    const char* queue;                           ///< the original's info queue
-    const char* command;                         ///< the worker command ("worker:info:alliances")
-    const char* help;                            ///< the command's one-line help
-    int default_concurrency;                     ///< the spec's table
-    bool (*never_fetched)(Id);                   ///< ids ESI is never asked about (NPC characters)
+    const char* name;         ///< "alliance": the value stored in kind columns
+    const char* plural;       ///< "alliances": log and report labels
+    const char* table;        ///< the original's table
+    const char* esi_prefix;   ///< "/alliances/": the entity's ESI path is prefix + id + "/"
+    const char* queue;        ///< the original's info queue
+    const char* command;      ///< the worker command ("worker:info:alliances")
+    int default_concurrency;  ///< the spec's table
+    /// Ids ESI is never asked about besides ids <= 0 (NPC characters); the scan's SQL and
+    /// ShouldFetch both derive from these ranges.
+    std::span<const IdRange> never_fetched;
+    /// References are mostly distinct ids (characters): the scan streams a DISTINCT over the index
+    /// instead of skipping from value to value.
+    bool many_distinct_references;
+    int scan_order;  ///< scan:entities' order: 0 first (the largest queue starts filling first)
     Entity (*parse)(Id, std::string_view body);  ///< a 200 body of the entity's route; throws ParseError
 };
 
@@ -47,6 +61,8 @@ std::optional<EntityKind> KindByName(std::string_view name);
 
 /// The canonical ESI path of an entity ("/characters/42/"), also its kr_http_cache key.
 std::string EntityPath(EntityKind kind, Id id);
+/// The kinds in scan:entities' order.
+std::vector<EntityKind> ScanOrder();
 /// Whether ESI is ever asked about this id (positive, and not excluded by the kind's NPC rule).
 bool ShouldFetch(EntityKind kind, Id id);
 

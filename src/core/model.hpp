@@ -127,9 +127,4 @@ struct Killmail {
     std::optional<double> dropped_value;
 };
 
-/// NPC characters (never requested from ESI): id < 1,000,000 or 3,000,000–3,999,999.
-inline bool IsNpcCharacter(Id id) { return id < 1'000'000 || (id >= 3'000'000 && id <= 3'999'999); }
-/// NPC corporations: 1,000,000–1,999,999 (they exist on ESI, /corporations/npccorps/).
-inline bool IsNpcCorporation(Id id) { return id >= 1'000'000 && id <= 1'999'999; }
-
 }  // namespace kr

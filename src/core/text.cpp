@@ -14,6 +14,7 @@ constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
 std::size_t SequenceLength(std::string_view s) {
     auto byte = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
     const unsigned char lead = byte(0);
+    if (lead == 0x00) return 0;  // NUL: valid UTF-8, but PostgreSQL text rejects it
     if (lead < 0x80) return 1;
     std::size_t n = 0;
     unsigned char lo = 0x80, hi = 0xBF;  // the range of the second byte

@@ -12,9 +12,9 @@ namespace kr {
 ///   sequence is kept whole or dropped whole.
 /// - When it cut, the result ends with "…" (U+2026, 3 bytes), and the ellipsis COUNTS in the
 ///   budget. A budget below 3 bytes cuts without an ellipsis.
-/// - The result is always valid UTF-8 (PostgreSQL rejects anything else in a text column): each
-///   byte of `text` that is not part of a valid sequence (a stray continuation byte, a sequence
-///   cut short, an overlong form, a surrogate, 0xF5..0xFF) becomes U+FFFD (3 bytes, counted in
+/// - The result is always valid UTF-8 without NUL (PostgreSQL rejects anything else in a text
+///   column): each byte of `text` that is not part of a valid sequence (a stray continuation byte,
+///   a sequence cut short, an overlong form, a surrogate, 0xF5..0xFF) and each NUL becomes U+FFFD (3 bytes, counted in
 ///   the budget like any other character).
 std::string Truncate(std::string_view text, std::size_t max_bytes);
 

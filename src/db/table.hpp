@@ -187,7 +187,10 @@ public:
                     (bound ? " has a value but is not written from rows" : " is written from rows but has no value"));
             }
             def_.columns.push_back(c.def);
-            if (bound) getters_.push_back(std::move(c.get));
+            if (bound) {
+                refs_.push_back(c.def.refers_to);
+                getters_.push_back(std::move(c.get));
+            }
         }
     }
 
@@ -200,8 +203,20 @@ public:
         return row;
     }
 
+    /// Calls fn(kind, id) for every value of the row that refers to an entity (RefersTo columns
+    /// holding an id): what a row references, from the same definitions as the scan.
+    template <typename F>
+    void ForEachRef(const T& v, F&& fn) const {
+        for (std::size_t i = 0; i < getters_.size(); ++i) {
+            if (!refs_[i]) continue;
+            const Param p = getters_[i](v);
+            if (const auto* id = std::get_if<std::int64_t>(&p)) fn(*refs_[i], *id);
+        }
+    }
+
 private:
     TableDef def_;
+    std::vector<std::optional<EntityKind>> refs_;  ///< per getter
     std::vector<std::function<Param(const T&)>> getters_;
 };
 

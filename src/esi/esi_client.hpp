@@ -115,8 +115,8 @@ struct EsiStats {
 
 class EsiClient {
 public:
-    /// http, budget and clock must outlive the client. cache (optional): the client looks up
-    /// entries for GETs submitted without one and stores new entries after 200/304.
+    /// http, budget and clock must outlive the client. Cache rows are the caller's: a GET carries
+    /// what the caller holds (EsiRequest::cache) and the result carries it updated.
     EsiClient(EsiOptions options, http::HttpClient& http, RateBudget& budget, Clock& clock = SystemClock::Instance());
     ~EsiClient();
     EsiClient(const EsiClient&) = delete;

@@ -1,6 +1,7 @@
 // SqlStore, part 3: the scan over referenced ids (scan:entities, queue:corporations) and the
 // pending marks that keep queued ids from being queued again.
 #include <algorithm>
+#include <limits>
 
 #include "core/errors.hpp"
 #include "store/sql_store.hpp"
@@ -26,11 +27,14 @@ const std::string& SqlStore::RefStreamSql(EntityKind kind, const std::string& ta
     const std::string& t = table;
     const std::string& c = column;
     std::string sql;
-    // NPC characters (id < 1,000,000 or 3,000,000–3,999,999) are never fetched.
-    const std::string npc = kind == EntityKind::kCharacter
-                                ? " AND " + c + " >= 1000000 AND NOT (" + c + " BETWEEN 3000000 AND 3999999)"
-                                : "";
-    if (kind == EntityKind::kCharacter || !HasLeadingIndex(table, column)) {
+    // Ids never fetched (NPC characters) are left out, from the kind's ranges.
+    std::string npc;
+    for (const auto& r : KindInfo(kind).never_fetched) {
+        npc += r.first == std::numeric_limits<Id>::min()
+                   ? " AND " + c + " > " + std::to_string(r.last)
+                   : " AND NOT (" + c + " BETWEEN " + std::to_string(r.first) + " AND " + std::to_string(r.last) + ")";
+    }
+    if (KindInfo(kind).many_distinct_references || !HasLeadingIndex(table, column)) {
         // Without an index (a KillReport database we did not create) this is one scan per round.
         sql = "SELECT DISTINCT " + c + " FROM " + t + " WHERE " + c + " > $1" + npc + " ORDER BY " + c + " LIMIT $2";
     } else {
@@ -108,9 +112,9 @@ std::vector<Id> SqlStore::FilterMissing(EntityKind kind, const std::vector<Id>& 
     std::vector<Id> candidates = ids;
     std::sort(candidates.begin(), candidates.end());
     candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
-    if (kind == EntityKind::kCharacter) {
-        candidates.erase(std::remove_if(candidates.begin(), candidates.end(), IsNpcCharacter), candidates.end());
-    }
+    candidates.erase(
+        std::remove_if(candidates.begin(), candidates.end(), [kind](Id id) { return !ShouldFetch(kind, id); }),
+        candidates.end());
     if (candidates.empty()) return out;
     const std::int64_t now = clock_.NowMs();
     auto r = conn_->ExecPlannedPerCall(MissingFilterSql(kind),

@@ -36,8 +36,10 @@ void AllianceCorporationsWorker::Process(const queue::Delivery& d) {
     const std::int64_t now = clock_.NowMs();
     auto& c = settler_.Counters();
     switch (r.outcome) {
-        case esi::Outcome::kFresh:
-        case esi::Outcome::kNotModified:
+        case esi::Outcome::kFresh:  // within Expires: nothing was asked, nothing to record
+            ++c.skipped;
+            break;
+        case esi::Outcome::kNotModified:  // revalidated: the row gets its new expiry and check time
             ++c.skipped;
             if (r.cache) store_.SaveHttpCache({*r.cache});
             break;

@@ -1,11 +1,13 @@
 #include "worker/publisher.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <unordered_set>
 
 #include "core/entity_kind.hpp"
 #include "core/time_format.hpp"
 #include "queue/messages.hpp"
+#include "store/tables.hpp"
 
 namespace kr::worker {
 
@@ -41,13 +43,6 @@ std::size_t PublishEntities(queue::Queue& q, store::Store& store, const Clock& c
 
 namespace {
 
-void AddItems(const std::vector<KillmailItem>& items, std::unordered_set<Id>& types) {
-    for (const auto& it : items) {
-        types.insert(it.item_type_id);
-        AddItems(it.items, types);
-    }
-}
-
 std::vector<Id> Sorted(const std::unordered_set<Id>& s) {
     std::vector<Id> v(s.begin(), s.end());
     std::sort(v.begin(), v.end());
@@ -57,24 +52,21 @@ std::vector<Id> Sorted(const std::unordered_set<Id>& s) {
 }  // namespace
 
 Referenced ReferencedBy(const std::vector<Killmail>& killmails) {
+    // What each row of the killmail refers to, by the store's table definitions (RefersTo).
     PerKind<std::unordered_set<Id>> sets;
-    auto add = [&](EntityKind kind, const std::optional<Id>& id) {
-        if (id && ShouldFetch(kind, *id)) sets[kind].insert(*id);
+    auto add = [&](EntityKind kind, Id id) {
+        if (ShouldFetch(kind, id)) sets[kind].insert(id);
+    };
+    std::function<void(Id, const std::vector<KillmailItem>&)> add_items = [&](Id km, const auto& items) {
+        for (const auto& item : items) {
+            store::tables::Items().ForEachRef({km, item}, add);  // nested items refer like top-level ones
+            add_items(km, item.items);
+        }
     };
     for (const auto& km : killmails) {
-        const auto& v = km.victim;
-        add(EntityKind::kCharacter, v.character_id);
-        add(EntityKind::kCorporation, v.corporation_id);
-        add(EntityKind::kAlliance, v.alliance_id);
-        add(EntityKind::kType, v.ship_type_id);
-        AddItems(v.items, sets[EntityKind::kType]);
-        for (const auto& a : km.attackers) {
-            add(EntityKind::kCharacter, a.character_id);
-            add(EntityKind::kCorporation, a.corporation_id);
-            add(EntityKind::kAlliance, a.alliance_id);
-            add(EntityKind::kType, a.ship_type_id);
-            add(EntityKind::kType, a.weapon_type_id);
-        }
+        store::tables::Victims().ForEachRef(km, add);
+        for (const auto& a : km.attackers) store::tables::Attackers().ForEachRef({km.killmail_id, a}, add);
+        add_items(km.killmail_id, km.victim.items);
     }
     Referenced out;
     for (const auto& k : EntityKinds()) out[k.kind] = Sorted(sets[k.kind]);

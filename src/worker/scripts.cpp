@@ -181,8 +181,7 @@ ScanReport ScanEntities(Runtime& rt, bool progress) {
     opts.sources = store::kFromKillmails;
     const bool tty = progress && ::isatty(STDERR_FILENO);
     ScanPublisher publisher(rt);
-    for (const auto& info : EntityKinds()) {
-        const EntityKind kind = info.kind;
+    for (const EntityKind kind : ScanOrder()) {
         std::size_t queued = 0;
         for (Id after = 0;;) {
             auto ids = store.MissingReferencedIds(kind, after, kPage, opts);

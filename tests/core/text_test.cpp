@@ -100,7 +100,9 @@ TEST(Truncate, InvalidUtf8BecomesReplacementCharacters) {
     EXPECT_EQ(Truncate("\xED\xA0\x80", 100), kReplacement + kReplacement + kReplacement);  // surrogate
     EXPECT_EQ(Truncate("\xF4\x90\x80\x80", 100),                                           // above U+10FFFF
               kReplacement + kReplacement + kReplacement + kReplacement);
-    EXPECT_EQ(Truncate(std::string("a\0b", 3), 100), std::string("a\0b", 3));  // NUL is valid UTF-8
+    EXPECT_EQ(Truncate(std::string("a\0b", 3), 100),
+              "a\xEF\xBF\xBD"
+              "b");  // NUL: PostgreSQL text rejects it
     // A replacement takes 3 bytes of the budget like any character.
     EXPECT_EQ(Truncate("\xFF\xFF\xFF", 9), kReplacement + kReplacement + kReplacement);
     EXPECT_EQ(Truncate("\xFF\xFF\xFF", 8), kReplacement + kEllipsis);

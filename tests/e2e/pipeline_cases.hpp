@@ -184,7 +184,8 @@ inline void SyncedCharactersMatchGroundTruth(Pipeline& p, bool per_process = fal
         EXPECT_EQ(p.Count("SELECT count(*) FROM kr_killmail_item_children WHERE killmail_id = $1", {kid}), nested)
             << kid;
         auto refer = [&](const json& who) {
-            if (auto c = OptId(who, "character_id")) (IsNpcCharacter(*c) ? npc_seen : characters).insert(*c);
+            if (auto c = OptId(who, "character_id"))
+                (!ShouldFetch(EntityKind::kCharacter, *c) ? npc_seen : characters).insert(*c);
             if (auto c = OptId(who, "corporation_id")) corporations.insert(*c);
             if (auto a = OptId(who, "alliance_id")) alliances.insert(*a);
         };
