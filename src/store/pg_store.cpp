@@ -21,12 +21,10 @@ Store::Freshness PgStore::LookupFreshness(EntityKind kind, const std::vector<Id>
     if (ids.empty()) return out;
     // One row per id: is it stored, and its cache row if any. Planned per call: the plan must see
     // the batch's size (a generic plan guesses 10 rows; see db::Connection).
-    const std::string sql =
-        std::string(
-            "SELECT u.id, e.id IS NOT NULL, h.path, h.etag, h.last_modified, h.expires_at, h.status,"
-            " h.checked_at, h.entity_kind, h.entity_id FROM unnest($1::bigint[], $2::text[]) AS u(id, path)"
-            " LEFT JOIN ") +
-        tables::EntityTable(kind).name + " e ON e.id = u.id LEFT JOIN kr_http_cache h ON h.path = u.path";
+    const std::string sql = "SELECT u.id, e.id IS NOT NULL, " + detail::CacheColumns("h.") +
+                            " FROM unnest($1::bigint[], $2::text[]) AS u(id, path) LEFT JOIN " +
+                            tables::EntityTable(kind).name +
+                            " e ON e.id = u.id LEFT JOIN kr_http_cache h ON h.path = u.path";
     auto r = conn_->ExecPlannedPerCall(sql, {db::PgIntArray(ids), db::PgTextArray(paths)});
     for (std::size_t i = 0; i < r.Rows(); ++i) {
         if (r.Bool(i, 1)) out.existing.insert(r.Int(i, 0));

@@ -10,7 +10,11 @@
 
 namespace kr::store::detail {
 
-const char* const kCacheColumns = "path, etag, last_modified, expires_at, status, checked_at, entity_kind, entity_id";
+std::string CacheColumns(const std::string& prefix) {
+    std::string out;
+    for (const auto& c : tables::HttpCache().Def().columns) out += (out.empty() ? "" : ", ") + prefix + c.name;
+    return out;
+}
 
 // ---- helpers ----------------------------------------------------------------------------------
 
@@ -85,9 +89,8 @@ std::vector<Id> SqlStore::ListIds(EntityKind kind, Id after, std::size_t limit) 
 std::unordered_map<std::string, CacheEntry> SqlStore::LoadHttpCache(const std::vector<std::string>& paths) {
     std::unordered_map<std::string, CacheEntry> out;
     if (paths.empty()) return out;
-    auto r = conn_->ExecPlannedPerCall(
-        std::string("SELECT ") + kCacheColumns + " FROM kr_http_cache WHERE path" + TextSetSql(1),
-        {TextSetParam(paths)});
+    auto r = conn_->ExecPlannedPerCall("SELECT " + CacheColumns() + " FROM kr_http_cache WHERE path" + TextSetSql(1),
+                                       {TextSetParam(paths)});
     for (std::size_t i = 0; i < r.Rows(); ++i) {
         CacheEntry e = CacheRow(r, i, 0);
         out.emplace(e.path, std::move(e));
@@ -101,16 +104,24 @@ void SqlStore::ClearPending(EntityKind kind, const std::vector<Id>& ids) {
 }
 
 CacheEntry SqlStore::CacheRow(const db::Result& r, std::size_t row, std::size_t first) {
+    // By name: the column's place in CacheColumns() (the table's definition).
+    const auto col = [first](const char* name) {
+        const auto& columns = tables::HttpCache().Def().columns;
+        for (std::size_t i = 0; i < columns.size(); ++i) {
+            if (columns[i].name == name) return first + i;
+        }
+        throw FatalError(std::string("kr_http_cache has no column ") + name);
+    };
     CacheEntry e;
-    e.path = r.Text(row, first);
-    e.etag = r.OptText(row, first + 1);
-    e.last_modified = r.OptText(row, first + 2);
-    e.expires_at_ms = r.Int(row, first + 3);
-    e.status = static_cast<int>(r.Int(row, first + 4));
-    e.checked_at_ms = r.Int(row, first + 5);
-    if (!r.IsNull(row, first + 6)) {
-        e.entity_kind = KindByName(r.Text(row, first + 6));
-        e.entity_id = r.OptInt(row, first + 7).value_or(0);
+    e.path = r.Text(row, col("path"));
+    e.etag = r.OptText(row, col("etag"));
+    e.last_modified = r.OptText(row, col("last_modified"));
+    e.expires_at_ms = r.Int(row, col("expires_at"));
+    e.status = static_cast<int>(r.Int(row, col("status")));
+    e.checked_at_ms = r.Int(row, col("checked_at"));
+    if (!r.IsNull(row, col("entity_kind"))) {
+        e.entity_kind = KindByName(r.Text(row, col("entity_kind")));
+        e.entity_id = r.OptInt(row, col("entity_id")).value_or(0);
     }
     return e;
 }

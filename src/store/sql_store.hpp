@@ -17,8 +17,9 @@ using db::Param;
 using Row = std::vector<Param>;
 using Rows = std::vector<Row>;
 
-/// The kr_http_cache columns CacheRow reads, in its order.
-extern const char* const kCacheColumns;
+/// The kr_http_cache columns CacheRow reads ("path, etag, …", each with `prefix`): the table's
+/// definition, in its order.
+std::string CacheColumns(const std::string& prefix = {});
 
 /// A PostgreSQL array literal ("{1,NULL,\"a\\\"b\"}") from parameters of one column.
 std::string PgArrayLiteral(const std::vector<Param>& column);
@@ -48,7 +49,7 @@ public:
     TableCounts Counts() override;
 
 protected:
-    /// A kr_http_cache row read from columns first..first+7 of `r` (kCacheColumns, in that order).
+    /// A kr_http_cache row read from columns first..first+7 of `r` (CacheColumns(), in that order).
     static CacheEntry CacheRow(const db::Result& r, std::size_t row, std::size_t first);
     /// Deletes the pending marks of `ids` (they are stored or known missing now).
     void ClearPending(EntityKind kind, const std::vector<Id>& ids);
