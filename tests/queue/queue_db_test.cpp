@@ -2,6 +2,7 @@
 #include "queue/amqp_queue.hpp"
 #include "queue/db_queue.hpp"
 #include "queue/queue_suite.hpp"
+#include "worker/drain_watch.hpp"
 
 namespace kr::test {
 
@@ -61,6 +62,35 @@ TEST(SqliteDbQueue, PollRenewsLeasesOfLongJobs) {
     a.Ack(held[0]);
     a.Poll(0ms);
     EXPECT_TRUE(b.Poll(600ms).empty());
+}
+
+/// `--until-idle` (run, the worker commands) must not stop while a message is leased: not by
+/// this process, which holds nothing, but perhaps by another one, or by a dead one whose leases
+/// the workers are about to take over. It says what it waits for.
+TEST(SqliteDbQueue, UntilIdleWaitsForLeasedMessages) {
+    TempSqliteFile file;
+    kr::queue::DbQueue q(file.Url()), elsewhere(file.Url());
+    q.Publish("q", {{Entity(1), 0, 0}, {Entity(2), 0, 0}});
+    elsewhere.Consume("q", 1);
+    auto held = elsewhere.Poll(2s);
+    ASSERT_EQ(held.size(), 1u);
+    EXPECT_EQ(kr::worker::DrainWatch::Pending(q, {"q", "other"}), "q: 1 ready, 1 leased");
+    auto more = elsewhere.Poll(0ms);  // the ready one is not taken: the prefetch is full
+    EXPECT_TRUE(more.empty());
+    q.Consume("q", 1);
+    auto second = q.Poll(2s);
+    ASSERT_EQ(second.size(), 1u);
+    q.Ack(second[0]);
+    q.Poll(0ms);
+    kr::worker::DrainWatch watch("run", {"q"}, 2);
+    EXPECT_EQ(kr::worker::DrainWatch::Pending(q, {"q"}), "q: 1 leased");
+    EXPECT_FALSE(watch.Probe(q));
+    EXPECT_FALSE(watch.Probe(q));
+    elsewhere.Ack(held[0]);
+    elsewhere.Poll(0ms);
+    EXPECT_EQ(kr::worker::DrainWatch::Pending(q, {"q"}), "");
+    EXPECT_FALSE(watch.Probe(q));  // once is not enough
+    EXPECT_TRUE(watch.Probe(q));
 }
 
 TEST(OpenQueue, PicksRabbitMqOnlyWhenAUrlIsGiven) {
