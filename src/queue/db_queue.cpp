@@ -92,7 +92,7 @@ DbQueue::DbQueue(const std::string& database_url, const QueueOptions& options)
 
 DbQueue::~DbQueue() {
     try {
-        FlushAcks();
+        FlushSettled();
     } catch (const kr::Error& e) {
         spdlog::warn("db queue: acks not written at close ({}); the messages will be redelivered", e.what());
     }
@@ -185,26 +185,71 @@ void DbQueue::RenewLeases(std::int64_t now) {
     }
 }
 
-void DbQueue::WriteAcks() {
-    if (pending_acks_.empty()) return;
-    if (pg_) {
-        std::vector<std::int64_t> ids, ds;
-        for (auto [id, d] : pending_acks_) {
-            ids.push_back(id);
-            ds.push_back(d);
-        }
-        conn_->Exec(kPgAckMany, {kr::db::PgIntArray(ids), kr::db::PgIntArray(ds)});
-    } else {
-        for (auto [id, d] : pending_acks_) conn_->Exec(kAck, {id, d});
+template <typename F>
+void DbQueue::Resilient(F&& op) {
+    const bool connected = !conn_->Lost();
+    try {
+        op();
+    } catch (const kr::TransientError& e) {
+        // Only a connection that was up and dropped under this op: a failed reconnect stays failed.
+        if (!connected || !conn_->Lost()) throw;
+        spdlog::warn("db queue: connection lost ({}); trying again on a new connection", e.what());
+        op();
     }
 }
 
-void DbQueue::FlushAcks() {
-    if (pending_acks_.empty()) return;
-    kr::db::Transaction tx(*conn_);
-    WriteAcks();
-    tx.Commit();
+void DbQueue::WriteSettled() {
+    if (!pending_acks_.empty()) {
+        if (pg_) {
+            std::vector<std::int64_t> ids, ds;
+            for (auto [id, d] : pending_acks_) {
+                ids.push_back(id);
+                ds.push_back(d);
+            }
+            conn_->Exec(kPgAckMany, {kr::db::PgIntArray(ids), kr::db::PgIntArray(ds)});
+        } else {
+            for (auto [id, d] : pending_acks_) conn_->Exec(kAck, {id, d});
+        }
+    }
+    for (auto [id, d] : pending_releases_) conn_->Exec(kRelease, {id, d});
+}
+
+void DbQueue::FlushSettled() {
+    if (pending_acks_.empty() && pending_releases_.empty()) return;
+    Resilient([&] {
+        kr::db::Transaction tx(*conn_);
+        WriteSettled();
+        tx.Commit();
+    });
     pending_acks_.clear();
+    pending_releases_.clear();
+}
+
+std::vector<Delivery> DbQueue::Round(std::size_t max) {
+    std::int64_t now = NowMs();
+    std::size_t total_prefetch = 0;
+    for (const auto& c : consumed_) total_prefetch += static_cast<std::size_t>(c.prefetch);
+    std::size_t room = total_prefetch > in_flight_.size() ? total_prefetch - in_flight_.size() : 0;
+    std::size_t limit = max ? std::min(max, room) : room;
+    bool must_write = !pending_acks_.empty() || !pending_releases_.empty() || limit > 0 ||
+                      std::any_of(in_flight_.begin(), in_flight_.end(), [&](const auto& e) {
+                          return e.second.lease_until - now <= options_.lease.count() / 2;
+                      });
+    if (!must_write) return {};
+    std::vector<Delivery> out;
+    try {
+        kr::db::Transaction tx(*conn_);
+        WriteSettled();
+        RenewLeases(now);
+        if (limit > 0) out = Lease(now, limit);
+        tx.Commit();
+    } catch (...) {
+        for (const auto& d : out) in_flight_.erase(d.tag);  // leased, but not committed
+        throw;
+    }
+    pending_acks_.clear();
+    pending_releases_.clear();
+    return out;
 }
 
 std::vector<Delivery> DbQueue::Poll(milliseconds timeout, std::size_t max) {
@@ -213,28 +258,11 @@ std::vector<Delivery> DbQueue::Poll(milliseconds timeout, std::size_t max) {
     for (;;) {
         std::vector<Delivery> out;
         try {
-            std::int64_t now = NowMs();
-            std::size_t total_prefetch = 0;
-            for (const auto& c : consumed_) total_prefetch += static_cast<std::size_t>(c.prefetch);
-            std::size_t room = total_prefetch > in_flight_.size() ? total_prefetch - in_flight_.size() : 0;
-            std::size_t limit = max ? std::min(max, room) : room;
-            bool must_write = !pending_acks_.empty() || limit > 0 ||
-                              std::any_of(in_flight_.begin(), in_flight_.end(), [&](const auto& e) {
-                                  return e.second.lease_until - now <= options_.lease.count() / 2;
-                              });
-            if (must_write) {
-                kr::db::Transaction tx(*conn_);
-                WriteAcks();
-                RenewLeases(now);
-                if (limit > 0) out = Lease(now, limit);
-                tx.Commit();
-                pending_acks_.clear();
-            }
+            Resilient([&] { out = Round(max); });
         } catch (const kr::TransientError& e) {
-            // Database busy or unreachable: leases and acks are retried on the next call.
+            // Database busy or unreachable: leases, acks and hand-backs are retried on the next
+            // round.
             spdlog::warn("db queue: poll failed ({}); retrying", e.what());
-            for (const auto& d : out) in_flight_.erase(d.tag);
-            out.clear();
         }
         if (!out.empty()) return out;
         auto now = std::chrono::steady_clock::now();
@@ -244,49 +272,63 @@ std::vector<Delivery> DbQueue::Poll(milliseconds timeout, std::size_t max) {
     }
 }
 
-std::optional<DbQueue::InFlight> DbQueue::Take(const Delivery& d) {
-    auto it = in_flight_.find(d.tag);
-    if (it == in_flight_.end()) return std::nullopt;  // stale or already settled
-    InFlight f = it->second;
-    in_flight_.erase(it);
-    return f;
-}
-
 void DbQueue::Ack(const Delivery& d) {
-    auto f = Take(d);
-    if (!f) return;
-    pending_acks_.emplace_back(static_cast<std::int64_t>(d.tag), f->deliveries);
-    if (pending_acks_.size() >= 256) FlushAcks();
+    auto it = in_flight_.find(d.tag);
+    if (it == in_flight_.end()) return;  // stale or already settled
+    pending_acks_.emplace_back(static_cast<std::int64_t>(d.tag), it->second.deliveries);
+    in_flight_.erase(it);
+    if (pending_acks_.size() >= 256) FlushSettled();
 }
 
+// Retry and DeadLetter leave the delivery in flight until the write succeeded: if they throw, the
+// caller still holds it and can hand it back.
 void DbQueue::Retry(const Delivery& d, milliseconds delay, const std::string& error) {
-    auto f = Take(d);
-    if (!f) return;
-    std::int64_t at = NowMs() + std::max<std::int64_t>(0, delay.count());
-    conn_->Exec(kRetry, {static_cast<std::int64_t>(d.attempt + 1), at, kr::Truncate(error, kMaxErrorText),
-                         static_cast<std::int64_t>(d.tag), f->deliveries});
+    auto it = in_flight_.find(d.tag);
+    if (it == in_flight_.end()) return;
+    const std::int64_t deliveries = it->second.deliveries;
+    const std::string text = kr::Truncate(error, kMaxErrorText);
+    Resilient([&] {
+        std::int64_t at = NowMs() + std::max<std::int64_t>(0, delay.count());
+        conn_->Exec(kRetry,
+                    {static_cast<std::int64_t>(d.attempt + 1), at, text, static_cast<std::int64_t>(d.tag), deliveries});
+    });
+    in_flight_.erase(d.tag);
 }
 
 void DbQueue::DeadLetter(const Delivery& d, const std::string& reason, const std::string& error) {
-    auto f = Take(d);
-    if (!f) return;
-    kr::db::Transaction tx(*conn_);
-    conn_->Exec(kInsertDead,
-                {static_cast<std::int64_t>(d.attempt + 1), reason, kr::Truncate(error, kMaxErrorText),
-                 IsoTimestamp(std::chrono::system_clock::now()), static_cast<std::int64_t>(d.tag), f->deliveries});
-    conn_->Exec(kAck, {static_cast<std::int64_t>(d.tag), f->deliveries});
-    tx.Commit();
+    auto it = in_flight_.find(d.tag);
+    if (it == in_flight_.end()) return;
+    const std::int64_t deliveries = it->second.deliveries;
+    const std::string text = kr::Truncate(error, kMaxErrorText);
+    Resilient([&] {
+        kr::db::Transaction tx(*conn_);
+        conn_->Exec(kInsertDead,
+                    {static_cast<std::int64_t>(d.attempt + 1), reason, text,
+                     IsoTimestamp(std::chrono::system_clock::now()), static_cast<std::int64_t>(d.tag), deliveries});
+        conn_->Exec(kAck, {static_cast<std::int64_t>(d.tag), deliveries});
+        tx.Commit();
+    });
+    in_flight_.erase(d.tag);
 }
 
 void DbQueue::Release(const Delivery& d) {
-    auto f = Take(d);
-    if (!f) return;
-    conn_->Exec(kRelease, {static_cast<std::int64_t>(d.tag), f->deliveries});
+    auto it = in_flight_.find(d.tag);
+    if (it == in_flight_.end()) return;
+    const Settlement s{static_cast<std::int64_t>(d.tag), it->second.deliveries};
+    in_flight_.erase(it);
+    try {
+        Resilient([&] { conn_->Exec(kRelease, {s.first, s.second}); });
+    } catch (const kr::TransientError& e) {
+        // Written by the next Poll that reaches the database (the caller logs the failure that
+        // made it hand back).
+        pending_releases_.push_back(s);
+        spdlog::debug("db queue: hand-back deferred until the database answers ({})", e.what());
+    }
 }
 
 void DbQueue::Cancel() {
     consumed_.clear();
-    FlushAcks();
+    FlushSettled();
 }
 
 QueueStats DbQueue::Stats(const std::string& queue) {

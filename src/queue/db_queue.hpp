@@ -8,6 +8,12 @@
 // Poll() renews the leases of deliveries still in flight, so long jobs keep theirs as long as the
 // worker keeps polling. Publish = one transaction per call. Ack = delete; acks are batched and
 // written by the next Poll()/Cancel() (a crash before that redelivers them).
+// Settling when the connection drops (PostgreSQL): a statement that fails because the connection
+// was lost is tried once more on a new connection (every settle statement is idempotent: it
+// names the lease token); if the database stays unreachable, Retry/DeadLetter throw and keep the
+// delivery in flight (so the caller can hand it back), and a Release that cannot be written is
+// kept and written by the next Poll() that reaches the database — the message is available again
+// as soon as the database is back, not after the lease.
 // Times come from this host's clock (several hosts on one PostgreSQL need synchronised clocks).
 #include <chrono>
 #include <memory>
@@ -57,21 +63,29 @@ private:
         int prefetch = 1;
     };
 
-    /// Writes the batched acks in the caller's transaction (pending_acks_ is cleared by the
-    /// caller once that committed).
-    void WriteAcks();
-    /// WriteAcks in a transaction of its own.
-    void FlushAcks();
+    using Settlement = std::pair<std::int64_t, std::int64_t>;  ///< (id, deliveries)
+
+    /// Writes the batched acks and the releases not written yet, in the caller's transaction
+    /// (the caller clears them once that committed).
+    void WriteSettled();
+    /// WriteSettled in a transaction of its own.
+    void FlushSettled();
+    /// One round of Poll: batched settles, lease renewals and new leases in one transaction.
+    std::vector<Delivery> Round(std::size_t max);
     void RenewLeases(std::int64_t now);
     std::vector<Delivery> Lease(std::int64_t now, std::size_t limit);
-    std::optional<InFlight> Take(const Delivery& d);
+    /// Runs an idempotent statement (or transaction); once more on a new connection if the
+    /// connection was up and got lost under it.
+    template <typename F>
+    void Resilient(F&& op);
 
     std::unique_ptr<kr::db::Connection> conn_;
     bool pg_;
     QueueOptions options_;
     std::vector<Consumed> consumed_;
     std::unordered_map<std::uint64_t, InFlight> in_flight_;
-    std::vector<std::pair<std::int64_t, std::int64_t>> pending_acks_;  ///< (id, deliveries)
+    std::vector<Settlement> pending_acks_;
+    std::vector<Settlement> pending_releases_;  ///< hand-backs the database did not take yet
 };
 
 }  // namespace kr::queue
