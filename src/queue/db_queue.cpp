@@ -31,34 +31,47 @@ constexpr std::string_view kPgInsertMany =
     " SELECT $1, t.b, t.p, t.a, $5, 0, $5 FROM unnest($2::text[], $3::int[], $4::int[]) WITH ORDINALITY"
     " AS t(b, p, a, n) ORDER BY t.n";
 
-// Lease: $1 lease_until, $2 now, $3 limit, $4.. queues.
+// Lease: $1 lease_until, $2 now, $3 limit, $4 owner, $5.. queues (PostgreSQL: $5 an array).
 constexpr std::string_view kSqliteLeaseHead =
-    "UPDATE kr_queue_messages SET lease_until = $1, deliveries = deliveries + 1 WHERE id IN ("
+    "UPDATE kr_queue_messages SET lease_until = $1, owner = $4, deliveries = deliveries + 1 WHERE id IN ("
     " SELECT id FROM kr_queue_messages WHERE queue IN (";
 constexpr std::string_view kSqliteLeaseTail =
     ") AND available_at <= $2 AND (lease_until IS NULL OR lease_until <= $2)"
     " ORDER BY priority DESC, id LIMIT $3)"
     " RETURNING id, queue, body, priority, attempt, deliveries";
 constexpr std::string_view kPgLease =
-    "WITH picked AS (SELECT id FROM kr_queue_messages WHERE queue = ANY($4::text[])"
+    "WITH picked AS (SELECT id FROM kr_queue_messages WHERE queue = ANY($5::text[])"
     " AND available_at <= $2 AND (lease_until IS NULL OR lease_until <= $2)"
     " ORDER BY priority DESC, id LIMIT $3 FOR UPDATE SKIP LOCKED)"
-    " UPDATE kr_queue_messages m SET lease_until = $1, deliveries = m.deliveries + 1 FROM picked"
+    " UPDATE kr_queue_messages m SET lease_until = $1, owner = $4, deliveries = m.deliveries + 1 FROM picked"
     " WHERE m.id = picked.id RETURNING m.id, m.queue, m.body, m.priority, m.attempt, m.deliveries";
 
-constexpr std::string_view kRenew = "UPDATE kr_queue_messages SET lease_until = $1 WHERE id = $2 AND deliveries = $3";
+constexpr std::string_view kRenew =
+    "UPDATE kr_queue_messages SET lease_until = $1 WHERE id = $2 AND deliveries = $3 AND owner = $4";
 constexpr std::string_view kAck = "DELETE FROM kr_queue_messages WHERE id = $1 AND deliveries = $2";
 constexpr std::string_view kPgAckMany =
     "DELETE FROM kr_queue_messages m USING unnest($1::bigint[], $2::int[]) AS t(id, d)"
     " WHERE m.id = t.id AND m.deliveries = t.d";
 constexpr std::string_view kRetry =
-    "UPDATE kr_queue_messages SET attempt = $1, available_at = $2, lease_until = NULL, deliveries = 0,"
-    " last_error = $3 WHERE id = $4 AND deliveries = $5";
+    "UPDATE kr_queue_messages SET attempt = $1, available_at = $2, lease_until = NULL, owner = NULL,"
+    " deliveries = 0, last_error = $3 WHERE id = $4 AND deliveries = $5";
 constexpr std::string_view kRelease =
-    "UPDATE kr_queue_messages SET lease_until = NULL WHERE id = $1 AND deliveries = $2";
+    "UPDATE kr_queue_messages SET lease_until = NULL, owner = NULL WHERE id = $1 AND deliveries = $2";
 constexpr std::string_view kInsertDead =
     "INSERT INTO kr_queue_dead (queue, body, priority, attempts, reason, last_error, dead_at)"
     " SELECT queue, body, priority, $1, $2, $3, $4 FROM kr_queue_messages WHERE id = $5 AND deliveries = $6";
+
+// Lease owners: $1 owner, $2 host, $3 pid, $4 started_at, $5 heartbeat_at.
+constexpr std::string_view kHeartbeat =
+    "INSERT INTO kr_queue_consumers (owner, host, pid, started_at, heartbeat_at) VALUES ($1, $2, $3, $4, $5)"
+    " ON CONFLICT (owner) DO UPDATE SET heartbeat_at = excluded.heartbeat_at";
+constexpr std::string_view kOtherOwners =
+    "SELECT owner, host, pid, started_at, heartbeat_at FROM kr_queue_consumers WHERE owner <> $1";
+// Deleted only as last seen: a consumer that beat meanwhile is alive, and of two processes
+// taking over the same dead one, one does.
+constexpr std::string_view kForgetOwner = "DELETE FROM kr_queue_consumers WHERE owner = $1 AND heartbeat_at = $2";
+constexpr std::string_view kTakeOver =
+    "UPDATE kr_queue_messages SET lease_until = NULL, owner = NULL WHERE owner = $1 AND lease_until IS NOT NULL";
 constexpr std::string_view kStats =
     "SELECT"
     " COALESCE(SUM(CASE WHEN available_at <= $2 AND (lease_until IS NULL OR lease_until <= $2) THEN 1 ELSE 0 END), 0),"
@@ -85,16 +98,25 @@ std::int64_t NowMs() {
 
 void DbQueue::EnsureSchema(kr::db::Connection& conn) { kr::db::Migrate(conn, "queue"); }
 
-DbQueue::DbQueue(const std::string& database_url, const QueueOptions& options)
-    : conn_(kr::db::Open(database_url)), pg_(conn_->GetDialect() == Dialect::kPostgres), options_(options) {
+DbQueue::DbQueue(const std::string& database_url, const QueueOptions& options, LeaseOwner owner)
+    : conn_(kr::db::Open(database_url)),
+      pg_(conn_->GetDialect() == Dialect::kPostgres),
+      options_(options),
+      owner_(std::move(owner)) {
     EnsureSchema(*conn_);
 }
 
 DbQueue::~DbQueue() {
+    // Nobody can settle what is still in flight once this object is gone: hand it back now
+    // rather than leaving it leased.
+    for (const auto& [tag, f] : in_flight_)
+        pending_releases_.emplace_back(static_cast<std::int64_t>(tag), f.deliveries);
+    in_flight_.clear();
     try {
         FlushSettled();
     } catch (const kr::Error& e) {
-        spdlog::warn("db queue: acks not written at close ({}); the messages will be redelivered", e.what());
+        spdlog::warn("db queue: acks and hand-backs not written at close ({}); the messages will be redelivered",
+                     e.what());
     }
 }
 
@@ -134,13 +156,14 @@ std::vector<Delivery> DbQueue::Lease(std::int64_t now, std::size_t limit) {
     if (pg_) {
         std::vector<std::string> queues;
         for (const auto& c : consumed_) queues.push_back(c.queue);
-        r = conn_->Exec(kPgLease, {until, now, static_cast<std::int64_t>(limit), kr::db::PgTextArray(queues)});
+        r = conn_->Exec(kPgLease,
+                        {until, now, static_cast<std::int64_t>(limit), owner_.id, kr::db::PgTextArray(queues)});
     } else {
         std::string sql(kSqliteLeaseHead);
-        std::vector<Param> params{until, now, static_cast<std::int64_t>(limit)};
+        std::vector<Param> params{until, now, static_cast<std::int64_t>(limit), owner_.id};
         for (std::size_t i = 0; i < consumed_.size(); ++i) {
             if (i) sql += ", ";
-            sql += "$" + std::to_string(i + 4);
+            sql += "$" + std::to_string(i + 5);
             params.emplace_back(consumed_[i].queue);
         }
         sql += kSqliteLeaseTail;
@@ -175,9 +198,9 @@ void DbQueue::RenewLeases(std::int64_t now) {
             continue;
         }
         std::int64_t until = now + lease;
-        auto r = conn_->Exec(kRenew, {until, static_cast<std::int64_t>(it->first), it->second.deliveries});
+        auto r = conn_->Exec(kRenew, {until, static_cast<std::int64_t>(it->first), it->second.deliveries, owner_.id});
         if (r.Affected() == 0) {
-            it = in_flight_.erase(it);  // lost the lease (expired and taken by someone else): stale
+            it = in_flight_.erase(it);  // lost the lease (expired, or taken over): stale
             continue;
         }
         it->second.lease_until = until;
@@ -225,12 +248,53 @@ void DbQueue::FlushSettled() {
     pending_releases_.clear();
 }
 
+std::int64_t DbQueue::BeatInterval() const {
+    return std::clamp<std::int64_t>(options_.owner_timeout.count() / 4, 10, 1000);
+}
+
+void DbQueue::Heartbeat(std::int64_t now) {
+    if (now - last_beat_ < BeatInterval()) return;
+    conn_->Exec(kHeartbeat, {owner_.id, owner_.host, owner_.pid, owner_.started_at, now});
+    last_beat_ = now;
+    TakeOverDeadOwners(now);
+}
+
+void DbQueue::TakeOverDeadOwners(std::int64_t now) {
+    auto r = conn_->Exec(kOtherOwners, {owner_.id});
+    for (std::size_t i = 0; i < r.Rows(); ++i) {
+        LeaseOwner other;
+        other.id = r.Text(i, 0);
+        other.host = r.Text(i, 1);
+        other.pid = r.Int(i, 2);
+        other.started_at = r.Int(i, 3);
+        std::int64_t beat = r.Int(i, 4);
+        std::string why;
+        if (other.GoneFrom(owner_)) {
+            why = "its process is gone";
+        } else if (other.host != owner_.host && now - beat > options_.owner_timeout.count()) {
+            why = "no heartbeat for " + std::to_string((now - beat) / 1000) + " s";
+        } else {
+            continue;
+        }
+        kr::db::Transaction tx(*conn_);
+        if (conn_->Exec(kForgetOwner, {other.id, beat}).Affected() == 0) continue;  // alive again, or taken
+        auto taken = conn_->Exec(kTakeOver, {other.id}).Affected();
+        tx.Commit();
+        if (taken > 0) {
+            spdlog::warn("db queue: took over {} message(s) leased by {} ({})", taken, other.id, why);
+        } else {
+            spdlog::debug("db queue: forgot consumer {} ({})", other.id, why);
+        }
+    }
+}
+
 std::vector<Delivery> DbQueue::Round(std::size_t max) {
     std::int64_t now = NowMs();
     std::size_t total_prefetch = 0;
     for (const auto& c : consumed_) total_prefetch += static_cast<std::size_t>(c.prefetch);
     std::size_t room = total_prefetch > in_flight_.size() ? total_prefetch - in_flight_.size() : 0;
     std::size_t limit = max ? std::min(max, room) : room;
+    if (!consumed_.empty() || !in_flight_.empty()) Heartbeat(now);
     bool must_write = !pending_acks_.empty() || !pending_releases_.empty() || limit > 0 ||
                       std::any_of(in_flight_.begin(), in_flight_.end(), [&](const auto& e) {
                           return e.second.lease_until - now <= options_.lease.count() / 2;
@@ -260,8 +324,8 @@ std::vector<Delivery> DbQueue::Poll(milliseconds timeout, std::size_t max) {
         try {
             Resilient([&] { out = Round(max); });
         } catch (const kr::TransientError& e) {
-            // Database busy or unreachable: leases, acks and hand-backs are retried on the next
-            // round.
+            // Database busy or unreachable: heartbeat, leases, acks and hand-backs are retried on
+            // the next round.
             spdlog::warn("db queue: poll failed ({}); retrying", e.what());
         }
         if (!out.empty()) return out;
