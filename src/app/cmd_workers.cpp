@@ -14,6 +14,7 @@
 #include "core/errors.hpp"
 #include "log/log.hpp"
 #include "worker/alliance_corporations_worker.hpp"
+#include "worker/drain_watch.hpp"
 #include "worker/executor.hpp"
 #include "worker/info_worker.hpp"
 #include "worker/runtime.hpp"
@@ -161,18 +162,21 @@ int RunAll(const Context& ctx, const WorkerFlags& flags, std::stop_token outer) 
         });
     }
     if (flags.until_idle) {
-        // Idle = every worker holds nothing and every queue is empty with no retry pending, twice
-        // in a row (a worker may be about to publish what the next one consumes).
+        // Idle = every worker holds nothing and every queue is drained (nothing ready, leased by
+        // anyone — a dead process's leases until the workers take them over — or waiting for a
+        // retry), three probes in a row (a worker may be about to publish what the next one
+        // consumes).
         auto probe_queue = queue::OpenQueue(ctx.cfg.rabbitmq_url, ctx.cfg.database_url);
         const auto queues = AllQueues();
         for (const auto& q : queues) probe_queue->Declare(q);
-        int streak = 0;
+        worker::DrainWatch drain("run", queues, 3);
         while (!stop.stop_requested()) {
             std::this_thread::sleep_for(std::chrono::milliseconds(300));
             bool all_idle = true;
             for (auto& f : idle) all_idle = all_idle && f.load();
-            streak = all_idle && worker::QueuesDrained(*probe_queue, queues) ? streak + 1 : 0;
-            if (streak >= 3) {
+            if (!all_idle) {
+                drain.Reset();
+            } else if (drain.Probe(*probe_queue)) {
                 spdlog::info("run: every queue is empty and nothing is in flight; stopping");
                 stop.request_stop();
             }

@@ -88,6 +88,11 @@ public:
     virtual void Commit() = 0;
     virtual void Rollback() noexcept = 0;
     virtual bool InTransaction() const = 0;
+    /// True after the connection to the server was lost (the next call reconnects). A statement
+    /// that failed this way outside a transaction may or may not have run: retry only what is
+    /// idempotent. PostgreSQL also notices a connection the server closed while it sat idle (a
+    /// terminated backend, a restart) before the next statement, and reconnects first.
+    virtual bool Lost() const { return false; }
 };
 
 /// Opens a connection by URL scheme: "sqlite:///abs/path.db", "sqlite://rel/path.db",

@@ -1,5 +1,7 @@
 #include "db/pg_connection.hpp"
 
+#include <poll.h>
+
 #include <cstdio>
 
 #include <libpq-fe.h>
@@ -32,7 +34,14 @@ using ResultPtr = std::unique_ptr<PGresult, ResultDeleter>;
     throw FatalError(msg);
 }
 
-void IgnoreNotice(void*, const char*) {}
+/// Notices are not shown; a FATAL one on an idle connection says the server is closing it
+/// (pg_terminate_backend, shutdown): `closing` is set before the socket reports end of file.
+void OnNotice(void* closing, const PGresult* res) {
+    const char* severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+    if (severity && (std::string_view(severity) == "FATAL" || std::string_view(severity) == "PANIC")) {
+        *static_cast<bool*>(closing) = true;
+    }
+}
 
 }  // namespace
 
@@ -71,10 +80,27 @@ void PgConnection::Connect() {
         }
         throw TransientError("postgresql: cannot connect to " + MaskUrl(url_) + ": " + msg);
     }
-    PQsetNoticeProcessor(raw, IgnoreNotice, nullptr);
+    closing_ = false;
+    PQsetNoticeReceiver(raw, OnNotice, &closing_);
+}
+
+bool PgConnection::Lost() const { return !conn_ || closing_ || PQstatus(conn_.get()) != CONNECTION_OK; }
+
+bool PgConnection::IdleConnectionAlive() {
+    PGconn* c = conn_.get();
+    for (int i = 0; i < 4 && !closing_ && PQstatus(c) == CONNECTION_OK; ++i) {
+        pollfd p{PQsocket(c), POLLIN, 0};
+        if (::poll(&p, 1, 0) <= 0 || (p.revents & (POLLIN | POLLHUP | POLLERR)) == 0) break;
+        if (PQconsumeInput(c) == 0) break;  // end of file: PQstatus is CONNECTION_BAD now
+        PQisBusy(c);                        // parses what came: a FATAL notice sets closing_
+    }
+    return !closing_ && PQstatus(c) == CONNECTION_OK;
 }
 
 void PgConnection::EnsureConnected() {
+    // Outside a transaction, a connection the server closed while it sat idle is replaced now,
+    // before a statement fails on it.
+    if (conn_ && !in_tx_ && !IdleConnectionAlive()) conn_.reset();
     if (!conn_ || PQstatus(conn_.get()) != CONNECTION_OK) {
         if (in_tx_) {
             in_tx_ = false;

@@ -17,8 +17,6 @@ using Clock = std::chrono::steady_clock;
 using detail::AmqpChannelError;
 using detail::AmqpConnectionError;
 
-constexpr std::uint64_t kTagBits = 48;
-constexpr std::uint64_t kTagMask = (std::uint64_t{1} << kTagBits) - 1;
 constexpr std::size_t kAckBatch = 256;
 
 milliseconds Left(Clock::time_point deadline) {
@@ -41,18 +39,18 @@ AmqpConsumer::~AmqpConsumer() {
     }
 }
 
-std::uint64_t AmqpConsumer::MakeTag(std::uint64_t delivery_tag) const {
-    return (gen_ << kTagBits) | (delivery_tag & kTagMask);
+std::optional<std::uint64_t> AmqpConsumer::Live(std::uint64_t tag) const {
+    if (!conn_.IsOpen() || !conn_.ChannelOpen()) return std::nullopt;
+    return tags_.Find(tag);
 }
 
-std::optional<std::uint64_t> AmqpConsumer::Live(std::uint64_t tag) const {
-    if (!conn_.IsOpen() || !conn_.ChannelOpen() || (tag >> kTagBits) != gen_) return std::nullopt;
-    return tag & kTagMask;
+std::optional<std::uint64_t> AmqpConsumer::TakeLive(std::uint64_t tag) {
+    if (!Live(tag)) return std::nullopt;
+    return tags_.Take(tag);
 }
 
 void AmqpConsumer::NewGeneration() {
-    ++gen_;
-    outstanding_.clear();
+    tags_.Reset();
     pending_acks_.clear();
     for (auto& c : consumed_) c.consumer_tag.clear();
 }
@@ -173,33 +171,32 @@ std::vector<Delivery> AmqpConsumer::Poll(milliseconds timeout, std::size_t max) 
             }
             auto& m = r.message;
             Delivery d;
-            d.tag = MakeTag(m.delivery_tag);
+            d.tag = tags_.Issue(m.delivery_tag);
             auto q = by_tag.find(m.consumer_tag);
             d.queue = q != by_tag.end() ? *q->second : m.routing_key;
             d.body = std::move(m.body);
             d.priority = m.priority;
             d.attempt = amqp::AttemptOf(m);
             d.redelivered = m.redelivered;
-            outstanding_.insert(m.delivery_tag);
             out.push_back(std::move(d));
         }
     });
     // Deliveries read before a channel/connection loss in this call are stale: drop them (the
     // broker redelivers them).
-    if (!out.empty() && (out.front().tag >> kTagBits) != gen_) out.clear();
+    if (!out.empty() && !tags_.Find(out.front().tag)) out.clear();
     return out;
 }
 
 void AmqpConsumer::Ack(std::uint64_t tag) {
-    auto live = Live(tag);
-    if (!live || !outstanding_.erase(*live)) return;  // stale or already settled
+    auto live = TakeLive(tag);
+    if (!live) return;  // stale or already settled
     pending_acks_.push_back(*live);
     if (pending_acks_.size() >= kAckBatch) FlushAcks();
 }
 
 void AmqpConsumer::Release(std::uint64_t tag) {
-    auto live = Live(tag);
-    if (!live || !outstanding_.erase(*live)) return;
+    auto live = TakeLive(tag);
+    if (!live) return;
     Guarded([&] { conn_.Reject(*live, true); });
 }
 
@@ -218,7 +215,7 @@ void AmqpConsumer::Cancel() {
 void AmqpConsumer::FlushAcks() {
     if (pending_acks_.empty() || !conn_.IsOpen()) return;
     std::sort(pending_acks_.begin(), pending_acks_.end());
-    std::uint64_t lowest_open = outstanding_.empty() ? UINT64_MAX : *outstanding_.begin();
+    std::uint64_t lowest_open = tags_.LowestOutstanding();
     std::vector<std::uint64_t> acks;
     acks.swap(pending_acks_);
     Guarded([&] {

@@ -3,15 +3,16 @@
 // until the next Poll/Cancel (or a full batch). Poll() reconnects with backoff (100 ms -> 5 s)
 // after a lost connection and reopens the channel after a channel error (e.g. its queue was
 // deleted); deliveries from before either are stale and their tags are ignored (the broker
-// redelivers them). Delivery tags carry the channel generation for that. Not thread-safe.
+// redelivers them): Delivery tags are detail::DeliveryTags, forgotten with the channel. Not
+// thread-safe.
 #include <chrono>
 #include <cstdint>
 #include <optional>
-#include <set>
 #include <string>
 #include <vector>
 
 #include "queue/detail/amqp_connection.hpp"
+#include "queue/detail/delivery_tags.hpp"
 #include "queue/queue.hpp"
 
 namespace kr::queue {
@@ -48,9 +49,11 @@ private:
         std::string consumer_tag;
     };
 
-    std::uint64_t MakeTag(std::uint64_t delivery_tag) const;
-    /// The broker's tag if `tag` belongs to the current channel, else nullopt (stale).
+    /// The broker's tag if `tag` is outstanding on the current channel, else nullopt (stale or
+    /// settled).
     std::optional<std::uint64_t> Live(std::uint64_t tag) const;
+    /// Takes `tag` out of the outstanding ones if it is live; returns its broker tag.
+    std::optional<std::uint64_t> TakeLive(std::uint64_t tag);
     void NewGeneration();
     void Lost(const std::string& why);
     /// Declares c.queue on this connection, sets the prefetch and starts consuming it.
@@ -70,8 +73,7 @@ private:
     detail::AmqpConnection conn_;
     std::vector<Consumed> consumed_;
     bool cancelled_ = false;
-    std::uint64_t gen_ = 1;                    ///< channel generation; part of every Delivery tag
-    std::set<std::uint64_t> outstanding_;      ///< delivered, not settled by the application
+    detail::DeliveryTags tags_;                ///< delivered, not settled by the application
     std::vector<std::uint64_t> pending_acks_;  ///< acked by the application, not sent yet
     std::chrono::steady_clock::time_point next_connect_{};
     std::chrono::milliseconds backoff_;

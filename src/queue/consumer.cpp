@@ -66,14 +66,35 @@ Decision Decide(const Delivery& d, std::exception_ptr error, const RetryPolicy& 
     return dec;
 }
 
+namespace {
+
+/// Hands `d` back; returns what went wrong, if anything (never throws: it runs on failure paths).
+std::optional<std::string> HandBack(Queue& queue, const Delivery& d) {
+    try {
+        queue.Release(d);
+        return std::nullopt;
+    } catch (const std::exception& e) {
+        return std::string(e.what());
+    } catch (...) {
+        return std::string("unknown exception");
+    }
+}
+
+}  // namespace
+
 Settled Settle(Queue& queue, const Delivery& d, std::exception_ptr error, const RetryPolicy& policy) {
     Decision dec;
     try {
         dec = Decide(d, error, policy);
     } catch (...) {
-        queue.Release(d);  // hand it back before the process stops
+        // A fatal processing error: hand the delivery back before the process stops, and stop with
+        // the processing's error, not with a failed hand-back.
+        if (auto failed = HandBack(queue, d)) {
+            spdlog::warn("queue {}: cannot hand back a delivery before stopping ({})", d.queue, *failed);
+        }
         throw;
     }
+    std::string failure;
     try {
         switch (dec.action) {
             case Settled::kAcked: queue.Ack(d); break;
@@ -89,16 +110,22 @@ Settled Settle(Queue& queue, const Delivery& d, std::exception_ptr error, const 
                 break;
             case Settled::kReleased: queue.Release(d); break;
         }
-    } catch (const kr::TransientError& e) {
-        // The queue could not record the outcome (broker/database unreachable after retries):
-        // leave the delivery to be redelivered.
-        spdlog::warn("queue {}: cannot settle a delivery ({}); it will be redelivered", d.queue, e.what());
-        try {
-            queue.Release(d);
-        } catch (const kr::TransientError&) {}
-        return Settled::kReleased;
+        return dec.action;
+    } catch (const std::exception& e) {
+        failure = e.what();
+    } catch (...) {
+        failure = "unknown exception";
     }
-    return dec.action;
+    // The queue could not record the outcome: unreachable after retries (TransientError), or the
+    // write itself was rejected (a PermanentError such as a data error, a FatalError). Whatever it
+    // was, recording a failure must not stop the worker: hand the delivery back, to be redelivered.
+    if (auto failed = HandBack(queue, d)) {
+        spdlog::warn("queue {}: cannot settle a delivery ({}) nor hand it back ({}); it returns when its lease ends",
+                     d.queue, failure, *failed);
+    } else {
+        spdlog::warn("queue {}: cannot settle a delivery ({}); handed back for redelivery", d.queue, failure);
+    }
+    return Settled::kReleased;
 }
 
 }  // namespace kr::queue

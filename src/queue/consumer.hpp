@@ -38,9 +38,10 @@ struct RetryPolicy {
 enum class Settled { kAcked, kRetried, kDeadLettered, kReleased };
 
 /// Settles one delivery by the outcome of its processing (`error` null = success); see the table
-/// above. Rethrows FatalError (after releasing the delivery). If the queue itself cannot settle
-/// (broker unreachable after retries), the delivery is released on a best-effort basis and
-/// kReleased is returned: it will be redelivered.
+/// above. Rethrows a FatalError of the processing (after handing the delivery back). If the queue
+/// cannot record the outcome — whatever it throws: unreachable after retries, or a Permanent or
+/// Fatal error while writing the retry / dead letter — the delivery is handed back (best effort),
+/// one line is logged and kReleased is returned: it will be redelivered. Never throws otherwise.
 Settled Settle(Queue& queue, const Delivery& d, std::exception_ptr error, const RetryPolicy& policy);
 
 /// The classification alone (no queue calls): what Settle would do.

@@ -114,7 +114,10 @@ public:
 struct QueueOptions {
     std::chrono::milliseconds heartbeat{std::chrono::seconds(30)};
     std::chrono::milliseconds lease{std::chrono::minutes(5)};  ///< DbQueue visibility timeout
-    std::size_t publish_window = 1000;                         ///< outstanding confirms per batch
+    /// DbQueue: a consuming process on another host whose heartbeat is older than this is taken
+    /// for dead and its leases are taken over (on the same host its pid tells at once).
+    std::chrono::milliseconds owner_timeout{std::chrono::seconds(10)};
+    std::size_t publish_window = 1000;  ///< outstanding confirms per batch
     /// How long Publish/Retry/DeadLetter keep retrying (reconnect, nack, return) before they throw
     /// kr::TransientError.
     std::chrono::milliseconds publish_timeout{std::chrono::seconds(30)};

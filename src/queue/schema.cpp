@@ -4,6 +4,11 @@
 //                      deliveries = how often it was handed out since the last (re)schedule: it
 //                      doubles as the lease token, so a stale ack cannot touch a re-leased row.
 //   kr_queue_dead      dead letters with reason, last error, attempts and time.
+// Version 2 (leases belong to a process, see db_queue.hpp):
+//   kr_queue_messages.owner  the lease owner of a leased message (kr_queue_consumers.owner).
+//   kr_queue_consumers       one row per consuming process: its identity (host, pid, start time)
+//                            and heartbeat_at, renewed while it polls; a process found dead (its
+//                            pid gone on this host, or a stale heartbeat) loses its leases at once.
 // Times are milliseconds since the Unix epoch (BIGINT), comparable in both dialects.
 #include "db/migrator.hpp"
 #include "db/table.hpp"
@@ -56,13 +61,35 @@ db::TableDef Dead() {
     return t;
 }
 
+db::TableDef Consumers() {
+    db::TableDef t;
+    t.name = "kr_queue_consumers";
+    t.columns = {Col("owner", ColType::kText, db::kPrimaryKey), Col("host", ColType::kText, kNotNull),
+                 Col("pid", ColType::kBigint, kNotNull), Col("started_at", ColType::kBigint, kNotNull),
+                 Col("heartbeat_at", ColType::kBigint, kNotNull)};
+    return t;
+}
+
 std::string Create(db::Dialect d) { return db::CreateTableSql(Messages(), d) + db::CreateTableSql(Dead(), d); }
+
+/// kr_queue_messages.owner, added by migration 2 (NULL: not leased, or leased before owners).
+/// No index on it: only a takeover (a dead process found) looks messages up by owner, and the
+/// lease, the hot path, would have to maintain it.
+db::ColumnDef Owner() { return Col("owner", ColType::kText); }
+
+std::string LeaseOwners(db::Dialect d) {
+    const db::ColumnDef owner = Owner();
+    return "ALTER TABLE kr_queue_messages ADD COLUMN " + owner.name + " " + db::ColumnTypeSql(owner, d) + ";\n" +
+           db::CreateTableSql(Consumers(), d);
+}
 
 }  // namespace
 
 std::vector<kr::db::Migration> SchemaMigrations() {
     return {{"queue", 1, "database queue: messages and dead letters", Create(db::Dialect::kSqlite),
-             Create(db::Dialect::kPostgres)}};
+             Create(db::Dialect::kPostgres)},
+            {"queue", 2, "database queue: leases belong to a consumer process (owner, heartbeat)",
+             LeaseOwners(db::Dialect::kSqlite), LeaseOwners(db::Dialect::kPostgres)}};
 }
 
 }  // namespace kr::queue

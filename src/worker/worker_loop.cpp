@@ -2,6 +2,7 @@
 
 #include "core/errors.hpp"
 #include "log/log.hpp"
+#include "worker/drain_watch.hpp"
 
 namespace kr::worker {
 
@@ -43,14 +44,6 @@ void Settler::KeepAlive() {
     for (const auto& extra : q_.Poll(std::chrono::milliseconds(0), 1)) q_.Release(extra);
 }
 
-bool QueuesDrained(queue::Queue& q, const std::vector<std::string>& queues) {
-    for (const auto& name : queues) {
-        auto s = q.Stats(name);
-        if (s.ready > 0 || s.retrying > 0) return false;
-    }
-    return true;
-}
-
 void RunWorker(Worker& w, queue::Queue& q, SummaryLogger& summary, const LoopOptions& options, std::stop_token stop) {
     WorkerCounters unused;
     Settler keepalive(q, {}, unused);
@@ -64,7 +57,7 @@ void RunWorker(Worker& w, queue::Queue& q, SummaryLogger& summary, const LoopOpt
     bool cancelled = false;
     Clock::time_point deadline{};
     Clock::time_point last_probe{};
-    int drained_probes = 0;
+    DrainWatch drain(w.Name(), queues, 2);
     for (;;) {
         if (stop.stop_requested() && !cancelled) {
             q.Cancel();
@@ -96,11 +89,10 @@ void RunWorker(Worker& w, queue::Queue& q, SummaryLogger& summary, const LoopOpt
         summary.Tick();
         if (options.until_idle && !cancelled) {
             if (!idle) {
-                drained_probes = 0;
+                drain.Reset();
             } else if (Clock::now() - last_probe > std::chrono::milliseconds(300)) {
                 last_probe = Clock::now();
-                drained_probes = QueuesDrained(q, queues) ? drained_probes + 1 : 0;
-                if (drained_probes >= 2) break;
+                if (drain.Probe(q)) break;
             }
         }
     }

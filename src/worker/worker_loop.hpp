@@ -77,11 +77,8 @@ struct LoopOptions {
     std::atomic<bool>* idle_flag = nullptr;
 };
 
-/// Runs until `stop` (graceful) or, with until_idle, until its queues are empty with nothing
-/// in flight or waiting for a retry. Rethrows kr::FatalError.
+/// Runs until `stop` (graceful) or, with until_idle, until its queues are drained (DrainWatch:
+/// nothing ready, leased by anyone or waiting for a retry). Rethrows kr::FatalError.
 void RunWorker(Worker& w, queue::Queue& q, SummaryLogger& summary, const LoopOptions& options, std::stop_token stop);
-
-/// Every queue is empty and nothing waits for a retry (ready == 0 and retrying == 0).
-bool QueuesDrained(queue::Queue& q, const std::vector<std::string>& queues);
 
 }  // namespace kr::worker

@@ -44,4 +44,35 @@ TEST(PgDb, ConcurrentMigratorsDoNotCollide) {
     EXPECT_TRUE(db::PendingMigrations(*c).empty());
 }
 
+/// A backend terminated while its connection sat idle (an operator's pg_terminate_backend, a
+/// server restart): the next statement runs on a new connection instead of failing, so work that
+/// uses it does not spend an attempt. Inside a transaction the loss is still reported.
+TEST(PgDb, AnIdleConnectionTheServerClosedIsReplacedBeforeTheNextStatement) {
+    KR_REQUIRE_ENV(dsn, "KR_TEST_PG_DSN");
+    TempPgDatabase tmp(dsn);
+    auto c = db::Open(tmp.Url());
+    auto admin = db::Open(dsn);
+    auto terminate = [&] {
+        auto pid = c->Exec("SELECT pg_backend_pid()").Int(0, 0);
+        EXPECT_TRUE(admin->Exec("SELECT pg_terminate_backend($1::int)", {pid}).Bool(0, 0));
+        for (int i = 0; i < 500; ++i) {  // until the backend is gone
+            if (admin->Exec("SELECT COUNT(*) FROM pg_stat_activity WHERE pid = $1::int", {pid}).Int(0, 0) == 0) break;
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        return pid;
+    };
+    auto old_pid = terminate();
+    EXPECT_FALSE(c->Lost());  // not noticed yet: nothing was read
+    EXPECT_EQ(c->Exec("SELECT 41 + 1").Int(0, 0), 42);
+    EXPECT_NE(c->Exec("SELECT pg_backend_pid()").Int(0, 0), old_pid);
+    EXPECT_FALSE(c->Lost());
+
+    c->Begin();
+    terminate();
+    EXPECT_THROW(c->Exec("SELECT 1"), TransientError);
+    c->Rollback();
+    EXPECT_TRUE(c->Lost());
+    EXPECT_EQ(c->Exec("SELECT 2").Int(0, 0), 2);  // reconnected on the next use
+}
+
 }  // namespace kr::test

@@ -1,5 +1,6 @@
 // The queue behaviour suite on the database queue over PostgreSQL (KR_TEST_PG_DSN), plus
 // several processes sharing one queue with SKIP LOCKED.
+#include "queue/consumer.hpp"
 #include "queue/db_queue.hpp"
 #include "queue/queue_suite.hpp"
 
@@ -18,6 +19,106 @@ struct PgQueueEnv {
     std::unique_ptr<TempPgDatabase> db;
     std::string name = "esi_corporation_info_queue";
 };
+
+namespace {
+
+/// What an operator (or a server restart) does to the test database's connections, from an
+/// administrative connection of its own.
+class Backends {
+public:
+    Backends(const std::string& admin_dsn, const std::string& db_url)
+        : admin_(kr::db::Open(admin_dsn)), name_(db_url.substr(db_url.rfind('/') + 1)) {}
+
+    /// pg_terminate_backend on every connection to the database, then waits until they are gone
+    /// (the server has closed each socket).
+    void TerminateAll() {
+        auto killed = admin_->Exec(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            {name_});
+        ASSERT_GT(killed.Rows(), 0u) << "no connection to terminate";
+        ASSERT_TRUE(WaitUntil(
+            [&] {
+                return admin_->Exec("SELECT COUNT(*) FROM pg_stat_activity WHERE datname = $1", {name_}).Int(0, 0) == 0;
+            },
+            10s));
+    }
+    /// ALTER DATABASE … ALLOW_CONNECTIONS: false refuses every new connection (the database is
+    /// "down" for reconnects).
+    void AllowConnections(bool allow) {
+        admin_->ExecScript("ALTER DATABASE " + name_ + " ALLOW_CONNECTIONS " + (allow ? "true" : "false"));
+    }
+
+private:
+    std::unique_ptr<kr::db::Connection> admin_;
+    std::string name_;
+};
+
+/// One message published and leased by `c` (the default 5-minute lease), with an administrative
+/// connection to break the database's connections.
+class PgDbQueueFaults : public ::testing::Test {
+protected:
+    void SetUp() override {
+        KR_REQUIRE_ENV(dsn, "KR_TEST_PG_DSN");
+        db = std::make_unique<TempPgDatabase>(dsn);
+        backends = std::make_unique<Backends>(dsn, db->Url());
+        c = std::make_unique<kr::queue::DbQueue>(db->Url());
+        c->Publish("q", {{Entity(1), 0, 0}});
+        c->Consume("q", 1);
+        auto got = c->Poll(5s);
+        ASSERT_EQ(got.size(), 1u);
+        d = got[0];
+    }
+
+    std::unique_ptr<TempPgDatabase> db;
+    std::unique_ptr<Backends> backends;
+    std::unique_ptr<kr::queue::DbQueue> c;
+    Delivery d;
+};
+
+}  // namespace
+
+/// The connection is terminated between Poll and Ack: the ack is written on a new connection
+/// by the next Poll, the message is not redelivered and has spent no attempt.
+TEST_F(PgDbQueueFaults, AnAckAfterTheConnectionWasTerminatedLands) {
+    backends->TerminateAll();
+    c->Ack(d);
+    EXPECT_TRUE(c->Poll(0ms).empty());
+    kr::queue::DbQueue check(db->Url());
+    auto st = check.Stats("q");
+    EXPECT_EQ(st.ready, 0);
+    EXPECT_EQ(st.unacked, 0);
+    EXPECT_EQ(st.retrying, 0);
+    EXPECT_EQ(st.dead, 0);
+    EXPECT_TRUE(c->Poll(500ms).empty());
+}
+
+/// The connection is terminated while the delivery's processing fails: the retry is recorded
+/// (attempt 1, after its delay), not lost with the delivery leased for the whole lease.
+TEST_F(PgDbQueueFaults, ARetryAfterTheConnectionWasTerminatedIsRecorded) {
+    backends->TerminateAll();
+    auto settled = kr::queue::Settle(*c, d, std::make_exception_ptr(kr::TransientError("ESI 502")), FastPolicy(5));
+    EXPECT_EQ(settled, kr::queue::Settled::kRetried);
+    auto again = Drain(*c, 1, 5s, false);
+    ASSERT_EQ(again.size(), 1u);
+    EXPECT_EQ(again[0].attempt, 1);
+    EXPECT_EQ(again[0].body, Entity(1));
+}
+
+/// The database refuses connections when a delivery is handed back: Release does not throw, and
+/// the hand-back is written as soon as the database accepts connections again — the message is
+/// available at once, not after the 5-minute lease.
+TEST_F(PgDbQueueFaults, AHandBackTheDatabaseCouldNotTakeIsWrittenWhenItIsBack) {
+    backends->AllowConnections(false);
+    backends->TerminateAll();
+    EXPECT_NO_THROW(c->Release(d));
+    EXPECT_TRUE(c->Poll(300ms).empty());  // still down: nothing, and no exception
+    backends->AllowConnections(true);
+    auto back = Drain(*c, 1, 5s, false);
+    ASSERT_EQ(back.size(), 1u);
+    EXPECT_EQ(back[0].body, Entity(1));
+    EXPECT_EQ(back[0].attempt, 0);  // a hand-back is not an attempt
+    EXPECT_TRUE(back[0].redelivered);
+}
 
 INSTANTIATE_TYPED_TEST_SUITE_P(Pg, QueueBehaviour, PgQueueEnv);
 

@@ -1,7 +1,10 @@
 // The queue behaviour suite on the database queue over a SQLite file, plus DbQueue specifics.
 #include "queue/amqp_queue.hpp"
 #include "queue/db_queue.hpp"
+#include "queue/lease_owner.hpp"
 #include "queue/queue_suite.hpp"
+#include "support/paused_child.hpp"
+#include "worker/drain_watch.hpp"
 
 namespace kr::test {
 
@@ -61,6 +64,186 @@ TEST(SqliteDbQueue, PollRenewsLeasesOfLongJobs) {
     a.Ack(held[0]);
     a.Poll(0ms);
     EXPECT_TRUE(b.Poll(600ms).empty());
+}
+
+namespace {
+
+using kr::queue::DbQueue;
+using kr::queue::LeaseOwner;
+
+/// The pid of a process that has exited (and was reaped).
+std::int64_t DeadPid() {
+    pid_t pid = ::fork();
+    if (pid == 0) ::_exit(0);
+    ::waitpid(pid, nullptr, 0);
+    return pid;
+}
+
+/// Another process's identity on this host.
+LeaseOwner OwnerOnThisHost(std::int64_t pid, std::int64_t started_at) {
+    LeaseOwner o = LeaseOwner::Self();
+    o.pid = pid;
+    o.started_at = started_at;
+    o.id = o.host + "/" + std::to_string(pid) + "/" + std::to_string(started_at);
+    return o;
+}
+
+/// Three messages leased by `owner` under the default 5-minute lease; `holder` keeps them (never
+/// polls or settles again, like a process that died or hangs).
+std::unique_ptr<DbQueue> LeaseThree(const TempSqliteFile& file, const LeaseOwner& owner,
+                                    const QueueOptions& options = {}) {
+    auto holder = std::make_unique<DbQueue>(file.Url(), options, owner);
+    holder->Publish("q", {{Entity(1), 0, 0}, {Entity(2), 0, 0}, {Entity(3), 0, 0}});
+    holder->Consume("q", 3);
+    EXPECT_EQ(holder->Poll(2s).size(), 3u);
+    return holder;
+}
+
+std::set<std::string> Bodies(const std::vector<Delivery>& ds) {
+    std::set<std::string> out;
+    for (const auto& d : ds) out.insert(d.body);
+    return out;
+}
+
+const std::set<std::string> kThree{Entity(1), Entity(2), Entity(3)};
+
+}  // namespace
+
+/// `run` was killed with -9 holding three messages (5-minute leases); a restarted process sees
+/// them as leased (status, --until-idle), then takes them over at its first poll: its pid is gone.
+TEST(SqliteDbQueue, LeasesOfAProcessThatIsGoneAreTakenOverAtOnce) {
+    TempSqliteFile file;
+    auto dead = LeaseThree(file, OwnerOnThisHost(DeadPid(), 1));
+
+    DbQueue restarted(file.Url());
+    auto st = restarted.Stats("q");
+    EXPECT_EQ(st.ready, 0);
+    EXPECT_EQ(st.unacked, 3);
+    // What `run --until-idle` probes: not drained while they are leased, and it says why.
+    EXPECT_EQ(kr::worker::DrainWatch::Pending(restarted, {"q"}), "q: 3 leased");
+    kr::worker::DrainWatch watch("run", {"q"}, 1);
+    EXPECT_FALSE(watch.Probe(restarted));
+
+    restarted.Consume("q", 10);
+    auto t0 = std::chrono::steady_clock::now();
+    auto got = Drain(restarted, 3, 10s, false);
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
+    ASSERT_EQ(got.size(), 3u);
+    EXPECT_EQ(Bodies(got), kThree);
+    for (const auto& d : got) {
+        EXPECT_TRUE(d.redelivered);
+        EXPECT_EQ(d.attempt, 0);
+    }
+    // The dead owner's settles are stale now; the new owner's count.
+    for (const auto& d : got) dead->Ack(d);
+    dead->Cancel();
+    EXPECT_EQ(restarted.Stats("q").unacked, 3);
+    for (const auto& d : got) restarted.Ack(d);
+    restarted.Poll(0ms);
+    EXPECT_EQ(kr::worker::DrainWatch::Pending(restarted, {"q"}), "");
+    EXPECT_TRUE(watch.Probe(restarted));
+}
+
+/// A pid that now belongs to another process (started at another time) is not the owner.
+TEST(SqliteDbQueue, APidReusedByAnotherProcessDoesNotKeepTheLeases) {
+    TempSqliteFile file;
+    const std::int64_t parent = ::getppid();  // alive, but not the owner: another start time
+    auto start = LeaseOwner::ProcessStart(parent);
+    ASSERT_TRUE(start.has_value());
+    auto holder = LeaseThree(file, OwnerOnThisHost(parent, *start + 1000));
+    DbQueue other(file.Url());
+    other.Consume("q", 10);
+    EXPECT_EQ(Drain(other, 3, 2s, false).size(), 3u);
+}
+
+/// A process on this host that is alive keeps its leases however long it does not poll (a slow
+/// SQLite writer, a long ESI pause); once it is killed, they are taken over at once.
+TEST(SqliteDbQueue, ALiveProcessOnThisHostKeepsItsLeasesUntilItDies) {
+    TempSqliteFile file;
+    PausedChild child;
+    auto start = LeaseOwner::ProcessStart(child.Pid());
+    ASSERT_TRUE(start.has_value());
+    auto holder = LeaseThree(file, OwnerOnThisHost(child.Pid(), *start));
+    QueueOptions fast;
+    fast.owner_timeout = 200ms;  // its heartbeat goes stale at once; its pid says it is alive
+    DbQueue other(file.Url(), fast);
+    other.Consume("q", 10);
+    EXPECT_TRUE(other.Poll(1500ms).empty());
+    child.Kill();
+    child.Reap();
+    auto got = Drain(other, 3, 3s, false);
+    EXPECT_EQ(Bodies(got), kThree);
+}
+
+/// A consumer on another host cannot be asked about its pid: its heartbeat says whether it lives.
+/// While it beats, its leases stay; once the heartbeat is older than owner_timeout, they are
+/// taken over.
+TEST(SqliteDbQueue, LeasesOfAConsumerElsewhereAreTakenOverWhenItsHeartbeatStops) {
+    TempSqliteFile file;
+    LeaseOwner remote;
+    remote.host = "elsewhere pid:[1]";
+    remote.pid = 4242;
+    remote.started_at = 1;
+    remote.id = "elsewhere/4242/1";
+    QueueOptions fast;
+    fast.owner_timeout = 1s;
+    auto holder = LeaseThree(file, remote, fast);  // beats every 250 ms
+    DbQueue other(file.Url(), fast);
+    other.Consume("q", 10);
+    // It keeps beating: nothing to take over.
+    for (int i = 0; i < 6; ++i) {
+        holder->Poll(250ms);
+        EXPECT_TRUE(other.Poll(0ms).empty());
+    }
+    // It stops (the host died): after about owner_timeout, the leases are taken over.
+    auto t0 = std::chrono::steady_clock::now();
+    auto got = Drain(other, 3, 10s, false);
+    auto took = std::chrono::steady_clock::now() - t0;
+    EXPECT_EQ(Bodies(got), kThree);
+    EXPECT_GE(took, 500ms);
+    EXPECT_LT(took, 4s);
+}
+
+/// A DbQueue destroyed while it holds deliveries (a worker thread ended) hands them back: another
+/// consumer in the same process gets them at once, not after the lease.
+TEST(SqliteDbQueue, ADestroyedQueueHandsBackWhatIsInFlight) {
+    TempSqliteFile file;
+    auto holder = LeaseThree(file, LeaseOwner::Self());
+    holder.reset();
+    DbQueue other(file.Url());
+    other.Consume("q", 10);
+    auto got = Drain(other, 3, 2s, false);
+    EXPECT_EQ(Bodies(got), kThree);
+    for (const auto& d : got) EXPECT_EQ(d.attempt, 0);
+}
+
+/// `--until-idle` (run, the worker commands) must not stop while a message is leased: not by
+/// this process, which holds nothing, but perhaps by another one, or by a dead one whose leases
+/// the workers are about to take over. It says what it waits for.
+TEST(SqliteDbQueue, UntilIdleWaitsForLeasedMessages) {
+    TempSqliteFile file;
+    DbQueue q(file.Url()), elsewhere(file.Url());
+    q.Publish("q", {{Entity(1), 0, 0}, {Entity(2), 0, 0}});
+    elsewhere.Consume("q", 1);
+    auto held = elsewhere.Poll(2s);
+    ASSERT_EQ(held.size(), 1u);
+    EXPECT_EQ(kr::worker::DrainWatch::Pending(q, {"q", "other"}), "q: 1 ready, 1 leased");
+    auto more = elsewhere.Poll(0ms);  // the ready one is not taken: the prefetch is full
+    EXPECT_TRUE(more.empty());
+    q.Consume("q", 1);
+    auto second = q.Poll(2s);
+    ASSERT_EQ(second.size(), 1u);
+    q.Ack(second[0]);
+    q.Poll(0ms);
+    kr::worker::DrainWatch watch("run", {"q"}, 2);
+    EXPECT_EQ(kr::worker::DrainWatch::Pending(q, {"q"}), "q: 1 leased");
+    EXPECT_FALSE(watch.Probe(q));
+    EXPECT_FALSE(watch.Probe(q));
+    elsewhere.Ack(held[0]);
+    elsewhere.Poll(0ms);
+    EXPECT_EQ(kr::worker::DrainWatch::Pending(q, {"q"}), "");
+    EXPECT_FALSE(watch.Probe(q));  // once is not enough
+    EXPECT_TRUE(watch.Probe(q));
 }
 
 TEST(OpenQueue, PicksRabbitMqOnlyWhenAUrlIsGiven) {

@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <deque>
@@ -173,6 +174,49 @@ WorkerTally RunTestWorker(Env& env, const TestWorkerSpec& spec, std::stop_token 
     return {counters.processed.load(), counters.retried.load(), counters.dead.load()};
 }
 
+/// A consumer in a child process: it opens a queue with `options`, consumes env.name with
+/// prefetch `hold`, polls until it holds `hold` deliveries (never acked), sends their bodies
+/// ('\n'-separated) to the parent and keeps polling until it is killed. Returns its pid and the
+/// bodies (empty if it got none).
+template <typename Env>
+std::pair<pid_t, std::string> ForkHoldingConsumer(Env& env, const QueueOptions& options, std::size_t hold) {
+    int fds[2];
+    if (::pipe(fds) != 0) return {-1, {}};
+    pid_t pid = ::fork();
+    if (pid == 0) {
+        ::close(fds[0]);
+        try {
+            auto cq = env.Open(options);
+            cq->Consume(env.name, static_cast<int>(hold));
+            std::string bodies;
+            for (std::size_t held = 0; held < hold;) {
+                for (const auto& d : cq->Poll(200ms, hold - held)) {  // "processing" … and never acked
+                    bodies += (held++ ? "\n" : "") + d.body;
+                }
+            }
+            (void)!::write(fds[1], bodies.data(), bodies.size());
+            ::close(fds[1]);
+            for (;;) cq->Poll(200ms);  // stay alive until killed
+        } catch (...) {}
+        ::_exit(3);
+    }
+    ::close(fds[1]);
+    std::string bodies;
+    char buf[4096];
+    // The child closes its end once it wrote (or exits): read to the end.
+    for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) bodies.append(buf, static_cast<std::size_t>(n));
+    ::close(fds[0]);
+    return {pid, bodies};
+}
+
+/// SIGKILL, then reaps it; true if it died of the signal.
+inline bool KillAndReap(pid_t pid) {
+    ::kill(pid, SIGKILL);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    return WIFSIGNALED(status);
+}
+
 template <typename Env>
 class QueueBehaviour : public ::testing::Test {
 protected:
@@ -244,38 +288,12 @@ TYPED_TEST_P(QueueBehaviour, KilledConsumerMessageIsRedelivered) {
     for (int i = 1; i <= 5; ++i) msgs.push_back({Entity(i), 0, 0});
     q->Publish(env.name, msgs);
 
-    int fds[2];
-    ASSERT_EQ(::pipe(fds), 0);
-    pid_t pid = ::fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-        ::close(fds[0]);
-        try {
-            QueueOptions o;
-            o.lease = env.ShortLease();
-            auto cq = env.Open(o);
-            cq->Consume(env.name, 1);
-            for (;;) {
-                auto ds = cq->Poll(200ms, 1);
-                if (ds.empty()) continue;
-                std::string body = ds[0].body;  // "processing" … and never acked
-                (void)!::write(fds[1], body.data(), body.size());
-                ::close(fds[1]);
-                for (;;) cq->Poll(200ms);  // stay alive until killed
-            }
-        } catch (...) {}
-        ::_exit(3);
-    }
-    ::close(fds[1]);
-    char buf[256];
-    ssize_t n = ::read(fds[0], buf, sizeof buf);
-    ::close(fds[0]);
-    ASSERT_GT(n, 0) << "the child did not get a message";
-    std::string held(buf, static_cast<std::size_t>(n));
-    ::kill(pid, SIGKILL);
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    ASSERT_TRUE(WIFSIGNALED(status));
+    QueueOptions o;
+    o.lease = env.ShortLease();
+    auto [pid, held] = ForkHoldingConsumer(env, o, 1);
+    ASSERT_GT(pid, 0);
+    ASSERT_FALSE(held.empty()) << "the child did not get a message";
+    ASSERT_TRUE(KillAndReap(pid));
 
     auto c = env.Open({});
     c->Consume(env.name, 10);
@@ -291,6 +309,37 @@ TYPED_TEST_P(QueueBehaviour, KilledConsumerMessageIsRedelivered) {
     EXPECT_EQ(got.size(), 5u);
     for (int i = 1; i <= 5; ++i) EXPECT_EQ(seen[Entity(i)], 1) << Entity(i);
     EXPECT_TRUE(c->Poll(300ms).empty());
+}
+
+/// A consumer process killed with SIGKILL while it holds messages under the default (5-minute)
+/// lease: a consumer that starts afterwards gets them within seconds, flagged redelivered and
+/// with no attempt spent (the broker sees the connection die; the database queue sees that the
+/// lease owner's process is gone).
+TYPED_TEST_P(QueueBehaviour, KilledConsumersMessagesAreBackWithinSeconds) {
+    auto& env = this->env_;
+    auto q = env.Open({});
+    q->Declare(env.name);
+    q->Publish(env.name, {{Entity(1), 0, 0}, {Entity(2), 0, 0}, {Entity(3), 0, 0}});
+
+    auto [pid, held] = ForkHoldingConsumer(env, QueueOptions{}, 3);  // the default lease
+    ASSERT_GT(pid, 0);
+    ASSERT_EQ(std::count(held.begin(), held.end(), '\n'), 2) << "the child did not get the messages: " << held;
+    ASSERT_TRUE(KillAndReap(pid));
+
+    auto t0 = std::chrono::steady_clock::now();
+    auto c = env.Open({});
+    c->Consume(env.name, 10);
+    auto got = Drain(*c, 3, 20s);
+    auto took = std::chrono::steady_clock::now() - t0;
+    ASSERT_EQ(got.size(), 3u);
+    EXPECT_LT(took, 5s);
+    std::set<std::string> bodies;
+    for (auto& d : got) {
+        bodies.insert(d.body);
+        EXPECT_TRUE(d.redelivered);
+        EXPECT_EQ(d.attempt, 0);  // a crash is not a failed attempt
+    }
+    EXPECT_EQ(bodies, (std::set<std::string>{Entity(1), Entity(2), Entity(3)}));
 }
 
 TYPED_TEST_P(QueueBehaviour, PoisonMessageIsDeadLetteredWhileOthersFlow) {
@@ -578,9 +627,10 @@ TYPED_TEST_P(QueueBehaviour, GracefulStopFinishesInFlightWithinTheDeadline) {
 }
 
 REGISTER_TYPED_TEST_SUITE_P(QueueBehaviour, PublishConsumeAck, HigherPriorityFirstThenFifo,
-                            KilledConsumerMessageIsRedelivered, PoisonMessageIsDeadLetteredWhileOthersFlow,
-                            MalformedBodiesAreDeadLetteredAtOnce, DeadListKeepsMessagesAndRetryPutsThemBack,
-                            RetryIsDelayedAndCountsAttempts, LongErrorTextIsCutOnACharacterBoundary,
-                            GracefulStopHandsBackInFlight, GracefulStopFinishesInFlightWithinTheDeadline);
+                            KilledConsumerMessageIsRedelivered, KilledConsumersMessagesAreBackWithinSeconds,
+                            PoisonMessageIsDeadLetteredWhileOthersFlow, MalformedBodiesAreDeadLetteredAtOnce,
+                            DeadListKeepsMessagesAndRetryPutsThemBack, RetryIsDelayedAndCountsAttempts,
+                            LongErrorTextIsCutOnACharacterBoundary, GracefulStopHandsBackInFlight,
+                            GracefulStopFinishesInFlightWithinTheDeadline);
 
 }  // namespace kr::test
