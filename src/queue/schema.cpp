@@ -29,6 +29,15 @@ db::ColumnDef Id() {
     return c;
 }
 
+/// kr_queue_messages.owner, added by migration 2 (NULL: not leased, or leased before owners).
+/// No index on it: only a takeover (a dead process found) looks messages up by owner, and the
+/// lease, the hot path, would have to maintain it.
+db::ColumnDef Owner() {
+    db::ColumnDef c = Col("owner", ColType::kText);
+    c.since = 2;
+    return c;
+}
+
 db::TableDef Messages() {
     db::TableDef t;
     t.name = "kr_queue_messages";
@@ -41,7 +50,8 @@ db::TableDef Messages() {
                  Col("lease_until", ColType::kBigint),
                  WithDefault(Col("deliveries", ColType::kInt, kNotNull), Default::kZero),
                  Col("last_error", ColType::kText),
-                 Col("enqueued_at", ColType::kBigint, kNotNull)};
+                 Col("enqueued_at", ColType::kBigint, kNotNull),
+                 Owner()};
     t.indexes = {{"kr_queue_messages_pick", "queue, priority DESC, id"}};
     return t;
 }
@@ -64,32 +74,26 @@ db::TableDef Dead() {
 db::TableDef Consumers() {
     db::TableDef t;
     t.name = "kr_queue_consumers";
+    t.since = 2;
     t.columns = {Col("owner", ColType::kText, db::kPrimaryKey), Col("host", ColType::kText, kNotNull),
                  Col("pid", ColType::kBigint, kNotNull), Col("started_at", ColType::kBigint, kNotNull),
                  Col("heartbeat_at", ColType::kBigint, kNotNull)};
     return t;
 }
 
-std::string Create(db::Dialect d) { return db::CreateTableSql(Messages(), d) + db::CreateTableSql(Dead(), d); }
-
-/// kr_queue_messages.owner, added by migration 2 (NULL: not leased, or leased before owners).
-/// No index on it: only a takeover (a dead process found) looks messages up by owner, and the
-/// lease, the hot path, would have to maintain it.
-db::ColumnDef Owner() { return Col("owner", ColType::kText); }
-
-std::string LeaseOwners(db::Dialect d) {
-    const db::ColumnDef owner = Owner();
-    return "ALTER TABLE kr_queue_messages ADD COLUMN " + owner.name + " " + db::ColumnTypeSql(owner, d) + ";\n" +
-           db::CreateTableSql(Consumers(), d);
+/// The statements of queue/N, from the table definitions (db::MigrationSql).
+std::string Sql(int version, db::Dialect d) {
+    const db::TableDef messages = Messages(), dead = Dead(), consumers = Consumers();
+    return db::MigrationSql({&messages, &dead, &consumers}, version, d);
 }
 
 }  // namespace
 
 std::vector<kr::db::Migration> SchemaMigrations() {
-    return {{"queue", 1, "database queue: messages and dead letters", Create(db::Dialect::kSqlite),
-             Create(db::Dialect::kPostgres)},
+    return {{"queue", 1, "database queue: messages and dead letters", Sql(1, db::Dialect::kSqlite),
+             Sql(1, db::Dialect::kPostgres)},
             {"queue", 2, "database queue: leases belong to a consumer process (owner, heartbeat)",
-             LeaseOwners(db::Dialect::kSqlite), LeaseOwners(db::Dialect::kPostgres)}};
+             Sql(2, db::Dialect::kSqlite), Sql(2, db::Dialect::kPostgres)}};
 }
 
 }  // namespace kr::queue
