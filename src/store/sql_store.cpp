@@ -174,6 +174,7 @@ TableCounts SqlStore::Counts() {
     std::vector<std::string> tables;
     for (const db::TableDef* t : tables::OriginalTables()) tables.push_back(t->name);
     for (const db::TableDef* t : tables::OwnTables()) tables.push_back(t->name);
+    for (const db::TableDef* t : tables::SyncTables()) tables.push_back(t->name);
     for (auto& t : ExtraCountTables()) tables.push_back(t);
     TableCounts out;
     for (const auto& t : tables) out.emplace_back(t, conn_->Exec("SELECT count(*) FROM " + t).Int(0, 0));

@@ -280,6 +280,37 @@ TableDef PendingDef() {
 }
 const TableDef kPending = PendingDef();
 
+/// What the killmails of a zKillboard page reference, recorded with them (one transaction) until
+/// published to the info queues: a crash between the commit and the publish loses nothing.
+TableDef EntityOutboxShape() {
+    TableDef t = Shape("kr_entity_outbox", {}, {"kind", "id"});
+    t.primary_key = {"kind", "id"};
+    t.without_rowid = true;
+    return t;
+}
+
+const Table<OutboxRow> kEntityOutbox{
+    EntityOutboxShape(),
+    {
+        {Col("kind", kText, kNotNull), [](const OutboxRow& r) { return std::string(KindInfo(r.kind).name); }},
+        {Col("id", kBigint, kNotNull), &OutboxRow::id},
+        {CreatedAt()},
+    }};
+
+/// One row per character: the zKillboard page chain that holds it and the last page stored, and
+/// the next page's message until it is published (store/zkb_sync.cpp writes it).
+TableDef ZkbSyncDef() {
+    TableDef t = Shape("kr_zkb_sync");
+    t.columns = {Col("character_id", kBigint, kPrimaryKey),
+                 Col("chain", kText, kNotNull),
+                 Col("page", kInt, kNotNull),
+                 Col("next_job", kText),
+                 WithDefault(Col("next_priority", kInt, kNotNull), Default::kZero),
+                 Col("updated_at", kBigint, kNotNull)};
+    return t;
+}
+const TableDef kZkbSync = ZkbSyncDef();
+
 /// The entity tables, by kind.
 const std::array<const TableDef*, kEntityKindCount>& EntityTables() {
     static const std::array<const TableDef*, kEntityKindCount> tables = [] {
@@ -318,6 +349,8 @@ const db::Table<ChildRow>& Children() { return kChildren; }
 const db::Table<CacheEntry>& HttpCache() { return kHttpCache; }
 const db::TableDef& Users() { return kUsers; }
 const db::TableDef& PendingEntities() { return kPending; }
+const db::Table<OutboxRow>& EntityOutbox() { return kEntityOutbox; }
+const db::TableDef& ZkbSync() { return kZkbSync; }
 
 std::vector<const db::TableDef*> OriginalTables() {
     std::vector<const db::TableDef*> out;
@@ -329,6 +362,8 @@ std::vector<const db::TableDef*> OriginalTables() {
 }
 
 std::vector<const db::TableDef*> OwnTables() { return {&kHttpCache.Def(), &kPending, &kChildren.Def()}; }
+
+std::vector<const db::TableDef*> SyncTables() { return {&kEntityOutbox.Def(), &kZkbSync}; }
 
 std::vector<RefColumn> RefColumns(EntityKind kind) {
     std::vector<RefColumn> out;

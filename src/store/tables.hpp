@@ -34,6 +34,12 @@ struct ChildRow {
     const KillmailItem* item = nullptr;
 };
 
+/// A row of kr_entity_outbox: an id to enrich.
+struct OutboxRow {
+    EntityKind kind = EntityKind::kAlliance;
+    Id id = 0;
+};
+
 /// The entity table of a kind and an entity's row in it.
 const db::TableDef& EntityTable(EntityKind kind);
 std::vector<db::Param> EntityRow(const Entity& entity);
@@ -46,11 +52,15 @@ const db::Table<ChildRow>& Children();
 const db::Table<CacheEntry>& HttpCache();
 const db::TableDef& Users();
 const db::TableDef& PendingEntities();
+const db::Table<OutboxRow>& EntityOutbox();
+const db::TableDef& ZkbSync();
 
 /// KillReport's nine tables, in creation order (store/1).
 std::vector<const db::TableDef*> OriginalTables();
 /// Our own tables (store/2).
 std::vector<const db::TableDef*> OwnTables();
+/// worker:zkillboard's durable bookkeeping (store/4): kr_entity_outbox, kr_zkb_sync.
+std::vector<const db::TableDef*> SyncTables();
 
 /// Where MissingReferencedIds looks for references (RefSources of store.hpp).
 struct RefColumn {
