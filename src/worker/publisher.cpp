@@ -39,6 +39,23 @@ std::size_t PublishEntities(queue::Queue& q, store::Store& store, const Clock& c
     return n;
 }
 
+std::size_t PublishOutbox(queue::Queue& q, store::Store& store, const Clock& clock, std::uint8_t priority,
+                          const std::string& source, std::size_t batch) {
+    std::size_t n = 0;
+    for (const auto& k : EntityKinds()) {
+        for (Id after = 0;;) {
+            Referenced recorded;
+            recorded[k.kind] = store.ListEntityOutbox(k.kind, after, batch);
+            if (recorded[k.kind].empty()) break;
+            after = recorded[k.kind].back();
+            n += PublishEntities(q, store, clock, k.kind, store.FilterMissing(k.kind, recorded[k.kind]), priority,
+                                 source);
+            store.ClearPublished(recorded, nullptr);
+        }
+    }
+    return n;
+}
+
 namespace {
 
 void AddItems(const std::vector<KillmailItem>& items, std::unordered_set<Id>& types) {

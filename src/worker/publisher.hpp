@@ -27,4 +27,10 @@ std::size_t PublishEntities(queue::Queue& q, store::Store& store, const Clock& c
 using Referenced = PerKind<std::vector<Id>>;
 Referenced ReferencedBy(const std::vector<Killmail>& killmails);
 
+/// Publishes everything in kr_entity_outbox (what a crash, or a failed publish, left there after
+/// Store::StoreKillmailPage recorded it), in pages of `batch` per kind: the ids FilterMissing
+/// keeps through PublishEntities, then the page's ids cleared. Returns how many were published.
+std::size_t PublishOutbox(queue::Queue& q, store::Store& store, const Clock& clock, std::uint8_t priority,
+                          const std::string& source, std::size_t batch = 10000);
+
 }  // namespace kr::worker
