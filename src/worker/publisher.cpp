@@ -73,7 +73,7 @@ std::vector<Id> Sorted(const std::unordered_set<Id>& s) {
 
 }  // namespace
 
-Referenced ReferencedBy(const std::vector<Killmail>& killmails) {
+Referenced ReferencedBy(std::span<const Killmail> killmails) {
     PerKind<std::unordered_set<Id>> sets;
     auto add = [&](EntityKind kind, const std::optional<Id>& id) {
         if (id && ShouldFetch(kind, *id)) sets[kind].insert(*id);

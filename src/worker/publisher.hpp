@@ -1,6 +1,7 @@
 #pragma once
 // Publishing entity ids onto the original's queues, in confirmed batches.
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -25,7 +26,10 @@ std::size_t PublishEntities(queue::Queue& q, store::Store& store, const Clock& c
 
 /// Ids referenced by killmails, by kind: those ESI is asked about (ShouldFetch), sorted, unique.
 using Referenced = PerKind<std::vector<Id>>;
-Referenced ReferencedBy(const std::vector<Killmail>& killmails);
+Referenced ReferencedBy(std::span<const Killmail> killmails);
+inline Referenced ReferencedBy(const std::vector<Killmail>& killmails) {
+    return ReferencedBy(std::span<const Killmail>(killmails));
+}
 
 /// Publishes everything in kr_entity_outbox (what a crash, or a failed publish, left there after
 /// Store::StoreKillmailPage recorded it), in pages of `batch` per kind: the ids FilterMissing

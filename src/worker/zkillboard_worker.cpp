@@ -1,5 +1,8 @@
 #include "worker/zkillboard_worker.hpp"
 
+#include <algorithm>
+#include <iterator>
+
 #include "core/errors.hpp"
 #include "core/esi_json.hpp"
 #include "core/esi_paths.hpp"
@@ -46,6 +49,19 @@ double MsSince(Clock::time_point t) { return std::chrono::duration<double, std::
 constexpr std::uint8_t kEntityPriority = 5;
 constexpr const char* kSource = "zkillboard_sync";
 
+/// The ids of `of` that are also in `in` (both sorted).
+Referenced Intersect(const Referenced& of, const Referenced& in) {
+    Referenced out;
+    for (const auto& k : EntityKinds()) {
+        std::set_intersection(of[k.kind].begin(), of[k.kind].end(), in[k.kind].begin(), in[k.kind].end(),
+                              std::back_inserter(out[k.kind]));
+    }
+    return out;
+}
+
+void Append(Referenced& to, const Referenced& ids) {
+    for (const auto& k : EntityKinds()) to[k.kind].insert(to[k.kind].end(), ids[k.kind].begin(), ids[k.kind].end());
+}
 }  // namespace
 
 void ZkillboardWorker::Recover() {
@@ -78,7 +94,12 @@ void ZkillboardWorker::Process(const queue::Delivery& d) {
     if (!fetched) return;
     auto page = std::make_unique<Page>(std::move(*fetched));
     if (!committer_) {
-        Store(store_, *page);
+        try {
+            Store(store_, *page);
+        } catch (...) {
+            recover_ = true;  // a refused page's halves may have recorded ids
+            throw;
+        }
         Finish(*page);
         return;
     }
@@ -100,6 +121,7 @@ bool ZkillboardWorker::FinishStoring(std::chrono::milliseconds wait) {
     auto page = std::move(storing_);
     storing_ids_.clear();
     if (*outcome) {
+        recover_ = true;                   // a refused page's halves may have recorded ids
         settler_.Fail(page->d, *outcome);  // rethrows FatalError
         return false;
     }
@@ -238,12 +260,42 @@ bool ZkillboardWorker::IsStale(const Page& p) {
 
 void ZkillboardWorker::Store(store::Store& store, Page& p) {
     auto t = Clock::now();
-    p.result = store.StoreKillmailPage(p.killmails, p.unseen, p.step ? &*p.step : nullptr);
-    p.recorded = p.unseen;
+    const store::ZkbChainStep* step = p.step ? &*p.step : nullptr;
+    try {
+        p.result = store.StoreKillmailPage(p.killmails, p.unseen, step);
+        p.recorded = p.unseen;
+    } catch (const PermanentError& e) {
+        // One killmail the database refuses must not cost the page: isolate it, store the rest.
+        spdlog::warn("zkillboard: character {} page {}: the database refused the page ({}); storing it in parts",
+                     p.job.character_id, p.page, e.what());
+        p.result = {};
+        p.recorded = {};
+        if (!p.killmails.empty()) StoreApart(store, p, p.killmails);
+        if (step) p.result.step_taken = store.StoreKillmailPage({}, {}, step).step_taken;
+    }
     p.store_ms = MsSince(t);
     // Not stored, not already waiting in a queue, not known to be gone (404 recorded).
     for (const auto& k : EntityKinds()) {
         if (!p.recorded[k.kind].empty()) p.missing[k.kind] = store.FilterMissing(k.kind, p.recorded[k.kind]);
+    }
+}
+
+void ZkillboardWorker::StoreApart(store::Store& store, Page& p, std::span<const Killmail> killmails) {
+    const std::size_t half = killmails.size() / 2;
+    for (auto part : {killmails.first(half), killmails.subspan(half)}) {
+        if (part.empty()) continue;
+        const auto enrich = Intersect(ReferencedBy(part), p.unseen);
+        try {
+            p.result += store.StoreKillmailPage(part, enrich, nullptr);
+            Append(p.recorded, enrich);
+        } catch (const PermanentError& e) {
+            if (part.size() > 1) {
+                StoreApart(store, p, part);
+                continue;
+            }
+            spdlog::warn("zkillboard: killmail {} refused by the database: {}", part.front().killmail_id, e.what());
+            p.result.rejected.emplace_back(part.front().killmail_id, std::string("refused: ") + e.what());
+        }
     }
 }
 

@@ -9,7 +9,10 @@
 //      run concurrently under the shared ESI budget.
 //   3. ONE transaction (Store::StoreKillmailPage) stores the page's new killmails, records the
 //      ids they reference in kr_entity_outbox and takes the page's step on the character's chain
-//      (kr_zkb_sync), which keeps the next page's message.
+//      (kr_zkb_sync), which keeps the next page's message. If the database refuses it for good
+//      (kr::PermanentError: an id beyond an original INT column, …), the page is stored in halves,
+//      recursively, down to the killmails it refuses, which are noted as unavailable; then the
+//      step is taken alone.
 //   4. After the commit: the recorded ids the database lacks (not stored, not pending, not 404)
 //      are published to the info queues, the next page is published (the checkpoint), both
 //      confirmed, then cleared from the outbox; then this page is acked. No delivery is held for
@@ -26,7 +29,7 @@
 // redelivery, `dead:retry` of a page) never starts a second chain. A dead-lettered page whose
 // chain went on is therefore not fetched again by dead:retry; queue:zkillboard (a new sync)
 // fetches what is still missing (stored killmails are skipped).
-// A killmail ESI cannot serve (404/422) dead-letters the page message
+// A killmail ESI cannot serve (404/422) or the database refuses dead-letters the page message
 // after the rest is stored and the next page published; a transient failure retries the page
 // (stored killmails are skipped; the step waits for a complete page).
 // With a committer (an Executor with a store of its own; PostgreSQL), step 3 and the lookups of
@@ -35,6 +38,7 @@
 #include <array>
 #include <memory>
 #include <optional>
+#include <span>
 #include <unordered_set>
 
 #include "core/clock.hpp"
@@ -97,6 +101,9 @@ private:
     /// Whether the page's chain no longer holds the character or already stored the page.
     bool IsStale(const Page& p);
     static void Store(store::Store& store, Page& p);
+    /// After a refused page: stores `killmails` in halves, recursively; those refused alone are
+    /// noted as rejected.
+    static void StoreApart(store::Store& store, Page& p, std::span<const Killmail> killmails);
     /// Publishes what the page recorded, then settles the delivery.
     void Finish(Page& p);
     /// Settles the page the committer stored; false if its store failed (or it still runs).

@@ -9,6 +9,7 @@
 #include "core/esi_json.hpp"
 #include "queue/queue.hpp"
 #include "store/samples.hpp"
+#include "support/store_helpers.hpp"
 #include "support/worker_env.hpp"
 #include "worker/executor.hpp"
 #include "worker/publisher.hpp"
@@ -348,6 +349,43 @@ TEST_F(ZkillboardWorkerTest, AnUnconfirmedEntityPublishIsPublishedByTheRetryOfTh
 
 TEST_F(ZkillboardWorkerTest, AnUnconfirmedNextPageIsPublishedByTheRetryOfThePage) {
     ExpectAFailedPublishIsPublishedByTheRetryOfThePage(kEntityKindCount);  // the next page's fails
+}
+
+// ---- a store failure isolates the killmail the database refuses ----------------------------
+
+TEST_F(ZkillboardWorkerTest, AKillmailTheDatabaseRefusesIsIsolatedTheRestStoredAndTheChainGoesOn) {
+    kr::test::RefuseKillmail(env.Conn(), kKm1);
+    ScriptPage(1, "[" + Entry(kKm1, 1.0) + "," + Entry(kKm2, 2.0) + "]");
+    ScriptKillmail(kKm1);
+    ScriptKillmail(kKm2);
+    ScriptPage(2, "[]");
+    auto w = Make();
+    auto& c = env.RunUntilIdle(*w);
+    EXPECT_EQ(env.Store().ExistingKillmailIds({kKm1, kKm2}), (std::unordered_set<Id>{kKm2}));
+    EXPECT_EQ(w->KillmailsStored(), 1);
+    EXPECT_EQ(env.Requests(PagePath(2)), 1u);  // the chain went on
+    EXPECT_EQ(c.dead, 1);
+    auto dead = env.Dead(queue::kZkillboardCharacter);
+    ASSERT_EQ(dead.size(), 1u);  // the page, noting the refused killmail
+    EXPECT_EQ(dead[0].reason, "killmail_unavailable");
+    EXPECT_NE(dead[0].last_error.find("115787551 (refused"), std::string::npos) << dead[0].last_error;
+    // What the stored killmail references is queued; what only the refused one does is not.
+    EXPECT_EQ(TakeEntityIds(env).values, ReferencedBy({Sample(kKm2)}).values);
+}
+
+TEST_F(ZkillboardWorkerTest, ARefusedKillmailIsIsolatedOnTheCommitterToo) {
+    Executor<store::Store> committer(store::OpenStore(env.Rt().Shared().Cfg().database_url, env.Clock()));
+    kr::test::RefuseKillmail(env.Conn(), kKm2);
+    ScriptPage(1, "[" + Entry(kKm1, 1.0) + "," + Entry(kKm2, 2.0) + "]");
+    ScriptKillmail(kKm1);
+    ScriptKillmail(kKm2);
+    ScriptPage(2, "[]");
+    auto w = Make(&committer);
+    auto& c = env.RunUntilIdle(*w);
+    EXPECT_EQ(env.Store().ExistingKillmailIds({kKm1, kKm2}), (std::unordered_set<Id>{kKm1}));
+    EXPECT_EQ(env.Requests(PagePath(2)), 1u);
+    EXPECT_EQ(c.dead, 1);
+    EXPECT_EQ(TakeEntityIds(env).values, ReferencedBy({Sample(kKm1)}).values);
 }
 
 // ---- one page chain per character ---------------------------------------------------------
