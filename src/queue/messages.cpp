@@ -74,6 +74,13 @@ std::string OptString(const Json& j, const char* field, bool strict) {
     return it->get<std::string>();
 }
 
+const std::string& CheckChain(const std::string& chain) {
+    if (chain.empty() || chain.size() > kMaxChainKey) {
+        throw PermanentError("bad_field", "chain is empty or longer than " + std::to_string(kMaxChainKey) + " bytes");
+    }
+    return chain;
+}
+
 std::string NowIfEmpty(const std::string& s) { return s.empty() ? IsoTimestamp(std::chrono::system_clock::now()) : s; }
 
 }  // namespace
@@ -137,6 +144,7 @@ std::string BuildZkillboardJob(const ZkillboardJob& job) {
         }
         j["page"] = *job.page;
     }
+    if (job.chain) j["chain"] = CheckChain(*job.chain);
     return j.dump();
 }
 
@@ -154,6 +162,11 @@ ZkillboardJob ParseZkillboardJob(std::string_view body) {
         if (v < 1 || v > kMaxZkillboardPage)
             throw PermanentError("bad_field", "page " + std::to_string(v) + " is out of range");
         job.page = static_cast<int>(v);
+    }
+    auto c = j.find("chain");
+    if (c != j.end() && !c->is_null()) {
+        if (!c->is_string()) throw PermanentError("bad_field", "chain is not a string");
+        job.chain = CheckChain(c->get<std::string>());
     }
     return job;
 }

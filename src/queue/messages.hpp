@@ -9,6 +9,10 @@
 //   OUR extension: optional "page" (1-based zKillboard page to resume from; absent = 1). It lets a
 //   worker checkpoint a long character sync page by page (publish the next page, ack the current
 //   one) instead of holding one delivery for hours past RabbitMQ's 30-minute consumer_timeout.
+//   OUR extension: optional "chain" (a string, at most kMaxChainKey bytes) on the pages after the
+//   first: the key of the sync the page belongs to (the first message's queuedAt), which keeps
+//   one page chain per character (worker/zkillboard_worker.hpp). A message without it starts a
+//   new sync, as the original's and our queue scripts' messages do.
 //   The original ignores unknown fields, so it still consumes these (starting from page 1).
 //
 // Parse failures throw kr::PermanentError with Reason():
@@ -27,6 +31,7 @@ namespace kr::queue {
 inline constexpr std::size_t kMaxBodyBytes = 64 * 1024;
 inline constexpr std::int64_t kMaxMessageId = std::int64_t{1} << 53;
 inline constexpr int kMaxZkillboardPage = 10000;
+inline constexpr std::size_t kMaxChainKey = 100;
 
 /// "2026-07-08T22:00:01.123Z" (UTC, milliseconds), the format of the original's queuedAt.
 std::string IsoTimestamp(std::chrono::system_clock::time_point t);
@@ -47,9 +52,10 @@ EntityMessage ParseEntityMessage(std::string_view body);
 struct ZkillboardJob {
     std::optional<std::int64_t> user_id;  ///< null for external characters (queue:character)
     std::int64_t character_id = 0;
-    std::string character_name;  ///< "Character_<id>" placeholder for external ones
-    std::string queued_at;       ///< empty when building = now
-    std::optional<int> page;     ///< our extension, see above
+    std::string character_name;        ///< "Character_<id>" placeholder for external ones
+    std::string queued_at;             ///< empty when building = now
+    std::optional<int> page;           ///< our extension, see above
+    std::optional<std::string> chain;  ///< our extension, see above
 };
 
 std::string BuildZkillboardJob(const ZkillboardJob& job);

@@ -46,7 +46,8 @@ void SqlStore::AppendDependentRows(const Killmail& km, DependentRows& rows) {
     }
 }
 
-StoreKillmailsResult SqlStore::StoreKillmails(const std::vector<Killmail>& killmails) {
+StoreKillmailsResult SqlStore::StoreKillmailPage(std::span<const Killmail> killmails,
+                                                 const PerKind<std::vector<Id>>& enrich, const ZkbChainStep* step) {
     StoreKillmailsResult result;
     std::vector<const Killmail*> todo;
     todo.reserve(killmails.size());
@@ -70,11 +71,15 @@ StoreKillmailsResult SqlStore::StoreKillmails(const std::vector<Killmail>& killm
         }
         todo.push_back(&km);
     }
-    if (todo.empty()) return result;
+    const bool bookkeeping =
+        step || std::any_of(enrich.values.begin(), enrich.values.end(), [](const auto& ids) { return !ids.empty(); });
+    if (todo.empty() && !bookkeeping) return result;
     std::sort(todo.begin(), todo.end(),
               [](const Killmail* a, const Killmail* b) { return a->killmail_id < b->killmail_id; });
+    const std::string now = IsoUtc(clock_.NowMs());
     db::Transaction tx(*conn_);
-    WriteKillmails(todo, IsoUtc(clock_.NowMs()), result);
+    if (!todo.empty()) WriteKillmails(todo, now, result);
+    if (bookkeeping) result.step_taken = WritePageBookkeeping(enrich, step, now);
     tx.Commit();
     return result;
 }

@@ -63,8 +63,21 @@ public:
         return pool_->Acquire()->LookupFreshness(k, ids, paths);
     }
     void SaveHttpCache(const std::vector<CacheEntry>& e) override { pool_->Acquire()->SaveHttpCache(e); }
-    StoreKillmailsResult StoreKillmails(const std::vector<Killmail>& k) override {
-        return pool_->Acquire()->StoreKillmails(k);
+    StoreKillmailsResult StoreKillmailPage(std::span<const Killmail> k, const PerKind<std::vector<Id>>& enrich,
+                                           const ZkbChainStep* step) override {
+        return pool_->Acquire()->StoreKillmailPage(k, enrich, step);
+    }
+    std::optional<ZkbChainAt> LoadZkbChain(Id character_id) override {
+        return pool_->Acquire()->LoadZkbChain(character_id);
+    }
+    std::vector<Id> ListEntityOutbox(EntityKind k, Id after, std::size_t limit) override {
+        return pool_->Acquire()->ListEntityOutbox(k, after, limit);
+    }
+    std::vector<ZkbNextPage> UnpublishedZkbPages(Id after, std::size_t limit) override {
+        return pool_->Acquire()->UnpublishedZkbPages(after, limit);
+    }
+    void ClearPublished(const PerKind<std::vector<Id>>& ids, const ZkbChainAt* next_of) override {
+        pool_->Acquire()->ClearPublished(ids, next_of);
     }
     std::unordered_set<Id> ExistingKillmailIds(const std::vector<Id>& ids) override {
         return pool_->Acquire()->ExistingKillmailIds(ids);

@@ -10,6 +10,9 @@
 //          PostgreSQL records the tables we created in kr_created_tables.
 // store/2  our own tables: kr_http_cache, kr_pending_entities, kr_killmail_item_children.
 // store/3  kr_pending_entities UNLOGGED on PostgreSQL (a hint, see below).
+// store/4  kr_entity_outbox (ids to enrich, written with the killmails that reference them) and
+//          kr_zkb_sync (each character's zKillboard page chain). Both logged: they are the
+//          durable half of worker:zkillboard's page (see worker/zkillboard_worker.hpp).
 //
 // updated_at is NOT NULL without a default, as in the original: the store always sets it.
 // Timestamps: TIMESTAMP(3) (UTC, no time zone, like Prisma) on PostgreSQL, ISO-8601 TEXT on SQLite.
@@ -43,6 +46,7 @@ std::vector<kr::db::Migration> SchemaMigrations() {
         // halves the cost of marking a scan's ids. After a PostgreSQL crash the table is empty and the
         // next scan queues again what is still missing; the workers skip what is fresh by then.
         {"store", 3, "kr_pending_entities unlogged (PostgreSQL)", "", "ALTER TABLE kr_pending_entities SET UNLOGGED;"},
+        {"store", 4, "kr_entity_outbox, kr_zkb_sync", Sql(4, db::Dialect::kSqlite), Sql(4, db::Dialect::kPostgres)},
     };
 }
 

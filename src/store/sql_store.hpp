@@ -36,8 +36,14 @@ public:
     std::unordered_map<std::string, CacheEntry> LoadHttpCache(const std::vector<std::string>& paths) override;
     void SaveHttpCache(const std::vector<CacheEntry>& entries) override;
 
-    StoreKillmailsResult StoreKillmails(const std::vector<Killmail>& killmails) override;
+    StoreKillmailsResult StoreKillmailPage(std::span<const Killmail> killmails, const PerKind<std::vector<Id>>& enrich,
+                                           const ZkbChainStep* step) override;
     std::unordered_set<Id> ExistingKillmailIds(const std::vector<Id>& ids) override;
+
+    std::optional<ZkbChainAt> LoadZkbChain(Id character_id) override;
+    std::vector<Id> ListEntityOutbox(EntityKind kind, Id after, std::size_t limit) override;
+    std::vector<ZkbNextPage> UnpublishedZkbPages(Id after, std::size_t limit) override;
+    void ClearPublished(const PerKind<std::vector<Id>>& ids, const ZkbChainAt* next_of) override;
 
     std::int64_t AddUser(Id character_id, const std::string& name) override;
     std::vector<std::pair<Id, std::string>> ListUserCharacters() override;
@@ -92,6 +98,9 @@ protected:
     const Clock& clock_;
 
 private:
+    /// Records `enrich` in kr_entity_outbox and takes `step` (if any) inside the caller's
+    /// transaction; whether the step was taken.
+    bool WritePageBookkeeping(const PerKind<std::vector<Id>>& enrich, const ZkbChainStep* step, const std::string& now);
     /// Upserts the entities of one kind (last one wins per id) inside the caller's transaction.
     UpsertCounts UpsertEntities(EntityKind kind, const std::vector<const Entity*>& entities, const std::string& now);
     /// Next distinct ids of one reference column after $1, ascending, at most $2.

@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -75,6 +76,41 @@ struct StoreKillmailsResult {
     /// Killmails refused before touching the database (killmail_id, reason), e.g. a victim
     /// without corporation_id (victims.corporation_id is NOT NULL in the original schema).
     std::vector<std::pair<Id, std::string>> rejected;
+    /// StoreKillmailPage: whether its chain step was taken (false: another delivery holds the
+    /// character's chain, or already stored this page).
+    bool step_taken = false;
+
+    StoreKillmailsResult& operator+=(const StoreKillmailsResult& o) {
+        inserted += o.inserted;
+        already_present += o.already_present;
+        rejected.insert(rejected.end(), o.rejected.begin(), o.rejected.end());
+        step_taken = step_taken || o.step_taken;
+        return *this;
+    }
+};
+
+/// Where a character's zKillboard page chain is (a row of kr_zkb_sync): the sync that holds the
+/// character and the last page of it that was stored.
+struct ZkbChainAt {
+    Id character_id = 0;
+    std::string chain;  ///< the sync's key (worker/zkillboard_worker.hpp)
+    int page = 0;
+};
+
+/// A step of a character's page chain, taken in the transaction that stores the page.
+struct ZkbChainStep {
+    ZkbChainAt at;          ///< the page being stored
+    bool takeover = false;  ///< a new sync: it replaces whichever chain holds the character
+    /// The next page's message (none after the last page), kept in kr_zkb_sync until published.
+    std::optional<std::string> next_job;
+    std::uint8_t next_priority = 0;
+};
+
+/// A next page that was recorded with its page and is not known to be published yet.
+struct ZkbNextPage {
+    ZkbChainAt at;  ///< the page that was stored; `job` is the message of the page after it
+    std::string job;
+    std::uint8_t priority = 0;
 };
 
 /// Where MissingReferencedIds looks for references.
@@ -132,9 +168,33 @@ public:
     /// attacker_count = attackers.size(); killmail_hash as given; total/destroyed/dropped values
     /// from the model (zKillboard); is_war_related = war_id present. Victims without a character
     /// (structures) and attackers with only a faction are stored.
-    virtual StoreKillmailsResult StoreKillmails(const std::vector<Killmail>& killmails) = 0;
+    StoreKillmailsResult StoreKillmails(const std::vector<Killmail>& killmails) {
+        return StoreKillmailPage(killmails, {}, nullptr);
+    }
     /// Which of `ids` are stored (one query per batch) — check before fetching from ESI.
     virtual std::unordered_set<Id> ExistingKillmailIds(const std::vector<Id>& ids) = 0;
+
+    // ---- worker:zkillboard's page (kr_entity_outbox, kr_zkb_sync) ---------------------------
+    /// StoreKillmails, and in the SAME transaction: `enrich` (ids the killmails reference, to
+    /// queue for the info workers) recorded in kr_entity_outbox until ClearPublished, and `step`
+    /// (when given) taken on kr_zkb_sync. The step is taken (result.step_taken) only when the
+    /// character has no chain yet, when the step's chain holds it at an earlier page, or — with
+    /// takeover — when another chain holds it: one check-and-advance statement, so of two
+    /// deliveries storing the same page only one takes the step. A transaction is written even
+    /// without killmails (a page whose killmails were all stored still takes its step).
+    virtual StoreKillmailsResult StoreKillmailPage(std::span<const Killmail> killmails,
+                                                   const PerKind<std::vector<Id>>& enrich,
+                                                   const ZkbChainStep* step) = 0;
+    /// The character's chain, if any page of any chain was stored for it.
+    virtual std::optional<ZkbChainAt> LoadZkbChain(Id character_id) = 0;
+    /// Ids of `kind` in kr_entity_outbox, id > `after`, ascending, at most `limit` (what a crash
+    /// left unpublished, or another process is publishing right now).
+    virtual std::vector<Id> ListEntityOutbox(EntityKind kind, Id after, std::size_t limit) = 0;
+    /// Next pages recorded and not cleared, character_id > `after`, ascending, at most `limit`.
+    virtual std::vector<ZkbNextPage> UnpublishedZkbPages(Id after, std::size_t limit) = 0;
+    /// Forgets what was published, in one transaction: the kr_entity_outbox rows of `ids` and,
+    /// when given, the next page recorded by that step (unless the chain moved on since).
+    virtual void ClearPublished(const PerKind<std::vector<Id>>& ids, const ZkbChainAt* next_of) = 0;
 
     // ---- users -----------------------------------------------------------------------------
     /// Adds (or renames) a tracked character in `users`; returns users.id. Columns of an

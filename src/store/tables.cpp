@@ -35,6 +35,7 @@ const char* const kKillmailFk = "killmails (killmail_id) ON DELETE CASCADE";
 /// Migration store/1 created KillReport's nine tables; store/2 our first own ones.
 constexpr int kOriginal = 1;
 constexpr int kOwn = 2;
+constexpr int kSync = 4;  ///< store/4: worker:zkillboard's outbox and page chains
 
 TableDef Shape(std::string name, int since, std::vector<db::IndexDef> indexes = {},
                std::vector<std::string> conflict = {}, bool upsert = false) {
@@ -328,6 +329,43 @@ const TableDef& PendingTable() {
     return table;
 }
 
+/// What the killmails of a zKillboard page reference, recorded with them (one transaction) until
+/// published to the info queues: a crash between the commit and the publish loses nothing.
+TableDef EntityOutboxShape() {
+    TableDef t = Shape("kr_entity_outbox", kSync, {}, {"kind", "id"});
+    t.primary_key = {"kind", "id"};
+    t.without_rowid = true;
+    return t;
+}
+
+const Table<OutboxRow>& EntityOutboxTable() {
+    static const Table<OutboxRow> table{
+        EntityOutboxShape(),
+        {
+            {Col("kind", kText, kNotNull), [](const OutboxRow& r) { return std::string(KindInfo(r.kind).name); }},
+            {Col("id", kBigint, kNotNull), &OutboxRow::id},
+            {CreatedAt()},
+        }};
+    return table;
+}
+
+/// One row per character: the zKillboard page chain that holds it and the last page stored, and
+/// the next page's message until it is published (store/zkb_sync.cpp writes it).
+TableDef ZkbSyncDef() {
+    TableDef t = Shape("kr_zkb_sync", kSync);
+    t.columns = {Col("character_id", kBigint, kPrimaryKey),
+                 Col("chain", kText, kNotNull),
+                 Col("page", kInt, kNotNull),
+                 Col("next_job", kText),
+                 WithDefault(Col("next_priority", kInt, kNotNull), Default::kZero),
+                 Col("updated_at", kBigint, kNotNull)};
+    return t;
+}
+const TableDef& ZkbSyncTable() {
+    static const TableDef table = ZkbSyncDef();
+    return table;
+}
+
 /// The entity tables, by kind.
 const std::array<const TableDef*, kEntityKindCount>& EntityTables() {
     static const std::array<const TableDef*, kEntityKindCount> tables = [] {
@@ -366,13 +404,16 @@ const db::Table<ChildRow>& Children() { return ChildrenTable(); }
 const db::Table<CacheEntry>& HttpCache() { return HttpCacheTable(); }
 const db::TableDef& Users() { return UsersTable(); }
 const db::TableDef& PendingEntities() { return PendingTable(); }
+const db::Table<OutboxRow>& EntityOutbox() { return EntityOutboxTable(); }
+const db::TableDef& ZkbSync() { return ZkbSyncTable(); }
 
 std::vector<const db::TableDef*> AllTables() {
     // Creation order (the order of their migrations' statements).
     std::vector<const db::TableDef*> out;
     for (const auto& k : EntityKinds()) out.push_back(&EntityTable(k.kind));
     for (const TableDef* t : {&UsersTable(), &KillmailsTable().Def(), &VictimsTable().Def(), &AttackersTable().Def(),
-                              &ItemsTable().Def(), &HttpCacheTable().Def(), &PendingTable(), &ChildrenTable().Def()}) {
+                              &ItemsTable().Def(), &HttpCacheTable().Def(), &PendingTable(), &ChildrenTable().Def(),
+                              &EntityOutboxTable().Def(), &ZkbSyncTable()}) {
         out.push_back(t);
     }
     std::stable_sort(out.begin(), out.end(), [](const TableDef* a, const TableDef* b) { return a->since < b->since; });

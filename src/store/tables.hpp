@@ -35,6 +35,12 @@ struct ChildRow {
     const KillmailItem& item;
 };
 
+/// A row of kr_entity_outbox: an id to enrich.
+struct OutboxRow {
+    EntityKind kind = EntityKind::kAlliance;
+    Id id = 0;
+};
+
 /// The entity table of a kind and an entity's row in it.
 const db::TableDef& EntityTable(EntityKind kind);
 std::vector<db::Param> EntityRow(const Entity& entity);
@@ -47,6 +53,8 @@ const db::Table<ChildRow>& Children();
 const db::Table<CacheEntry>& HttpCache();
 const db::TableDef& Users();
 const db::TableDef& PendingEntities();
+const db::Table<OutboxRow>& EntityOutbox();
+const db::TableDef& ZkbSync();
 
 /// Every table of the store module, in creation order (KillReport's own tables carry
 /// killreport_original; each table's `since` names the migration that creates it).

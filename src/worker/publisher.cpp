@@ -41,6 +41,23 @@ std::size_t PublishEntities(queue::Queue& q, store::Store& store, const Clock& c
     return n;
 }
 
+std::size_t PublishOutbox(queue::Queue& q, store::Store& store, const Clock& clock, std::uint8_t priority,
+                          const std::string& source, std::size_t batch) {
+    std::size_t n = 0;
+    for (const auto& k : EntityKinds()) {
+        for (Id after = 0;;) {
+            Referenced recorded;
+            recorded[k.kind] = store.ListEntityOutbox(k.kind, after, batch);
+            if (recorded[k.kind].empty()) break;
+            after = recorded[k.kind].back();
+            n += PublishEntities(q, store, clock, k.kind, store.FilterMissing(k.kind, recorded[k.kind]), priority,
+                                 source);
+            store.ClearPublished(recorded, nullptr);
+        }
+    }
+    return n;
+}
+
 namespace {
 
 std::vector<Id> Sorted(const std::unordered_set<Id>& s) {
@@ -51,7 +68,7 @@ std::vector<Id> Sorted(const std::unordered_set<Id>& s) {
 
 }  // namespace
 
-Referenced ReferencedBy(const std::vector<Killmail>& killmails) {
+Referenced ReferencedBy(std::span<const Killmail> killmails) {
     // What each row of the killmail refers to, by the store's table definitions (RefersTo).
     PerKind<std::unordered_set<Id>> sets;
     auto add = [&](EntityKind kind, Id id) {

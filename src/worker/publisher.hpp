@@ -1,6 +1,7 @@
 #pragma once
 // Publishing entity ids onto the original's queues, in confirmed batches.
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,15 @@ std::size_t PublishEntities(queue::Queue& q, store::Store& store, const Clock& c
 
 /// Ids referenced by killmails, by kind: those ESI is asked about (ShouldFetch), sorted, unique.
 using Referenced = PerKind<std::vector<Id>>;
-Referenced ReferencedBy(const std::vector<Killmail>& killmails);
+Referenced ReferencedBy(std::span<const Killmail> killmails);
+inline Referenced ReferencedBy(const std::vector<Killmail>& killmails) {
+    return ReferencedBy(std::span<const Killmail>(killmails));
+}
+
+/// Publishes everything in kr_entity_outbox (what a crash, or a failed publish, left there after
+/// Store::StoreKillmailPage recorded it), in pages of `batch` per kind: the ids FilterMissing
+/// keeps through PublishEntities, then the page's ids cleared. Returns how many were published.
+std::size_t PublishOutbox(queue::Queue& q, store::Store& store, const Clock& clock, std::uint8_t priority,
+                          const std::string& source, std::size_t batch = 10000);
 
 }  // namespace kr::worker

@@ -1,5 +1,8 @@
 #include "worker/zkillboard_worker.hpp"
 
+#include <algorithm>
+#include <iterator>
+
 #include "core/errors.hpp"
 #include "core/esi_json.hpp"
 #include "core/esi_paths.hpp"
@@ -17,6 +20,14 @@ ZkillboardWorker::ZkillboardWorker(ZkillboardWorkerOptions options, store::Store
     if (options_.concurrency <= 0) options_.concurrency = 1;
     // A page fetch can wait minutes (a zKillboard 429 pause): keep the queue connection alive.
     zkb_.SetIdleHook([this] { settler_.KeepAlive(); });
+    try {
+        Recover();
+    } catch (const FatalError&) {
+        throw;
+    } catch (const std::exception& e) {
+        spdlog::warn("zkillboard: cannot publish what an earlier run recorded yet ({}); retrying with the first page",
+                     e.what());
+    }
 }
 
 ZkillboardWorker::~ZkillboardWorker() { zkb_.SetIdleHook(nullptr); }
@@ -34,9 +45,51 @@ void ZkillboardWorker::ReleaseAll() { FinishStoring(std::chrono::hours(1)); }  /
 namespace {
 using Clock = std::chrono::steady_clock;
 double MsSince(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
+
+constexpr std::uint8_t kEntityPriority = 5;
+constexpr const char* kSource = "zkillboard_sync";
+
+/// The ids of `of` that are also in `in` (both sorted).
+Referenced Intersect(const Referenced& of, const Referenced& in) {
+    Referenced out;
+    for (const auto& k : EntityKinds()) {
+        std::set_intersection(of[k.kind].begin(), of[k.kind].end(), in[k.kind].begin(), in[k.kind].end(),
+                              std::back_inserter(out[k.kind]));
+    }
+    return out;
+}
+
+void Append(Referenced& to, const Referenced& ids) {
+    for (const auto& k : EntityKinds()) to[k.kind].insert(to[k.kind].end(), ids[k.kind].begin(), ids[k.kind].end());
+}
 }  // namespace
 
+void ZkillboardWorker::Recover() {
+    FinishStoring(std::chrono::hours(1));  // what the committer stores is that page's to publish
+    auto& q = settler_.Queue();
+    const std::size_t ids = PublishOutbox(q, store_, clock_, kEntityPriority, kSource);
+    std::size_t pages = 0;
+    for (Id after = 0;;) {
+        const auto next = store_.UnpublishedZkbPages(after, 100);
+        if (next.empty()) break;
+        q.Declare(queue::kZkillboardCharacter);
+        for (const auto& n : next) {
+            q.Publish(queue::kZkillboardCharacter, {{n.job, n.priority, 0}});
+            store_.ClearPublished({}, &n.at);
+            after = n.at.character_id;
+            ++pages;
+        }
+    }
+    if (ids + pages > 0) {
+        spdlog::info("zkillboard: published {} entity id(s) and {} next page(s) recorded earlier and not published",
+                     ids, pages);
+    }
+    settler_.Counters().published += static_cast<std::int64_t>(ids + pages);
+    recover_ = false;
+}
+
 void ZkillboardWorker::Process(const queue::Delivery& d) {
+    if (recover_) Recover();
     auto fetched = Fetch(d);
     if (!fetched) return;
     auto page = std::make_unique<Page>(std::move(*fetched));
@@ -44,7 +97,7 @@ void ZkillboardWorker::Process(const queue::Delivery& d) {
         try {
             Store(store_, *page);
         } catch (...) {
-            ForgetSeen();  // its references were never queued
+            recover_ = true;  // a refused page's halves may have recorded ids
             throw;
         }
         Finish(*page);
@@ -61,10 +114,6 @@ void ZkillboardWorker::Process(const queue::Delivery& d) {
     committer_->Submit([p = storing_.get()](store::Store& s) { Store(s, *p); });
 }
 
-void ZkillboardWorker::ForgetSeen() {
-    for (auto& seen : seen_.values) seen.clear();
-}
-
 bool ZkillboardWorker::FinishStoring(std::chrono::milliseconds wait) {
     if (!storing_) return true;
     auto outcome = committer_->Collect(wait);
@@ -72,7 +121,7 @@ bool ZkillboardWorker::FinishStoring(std::chrono::milliseconds wait) {
     auto page = std::move(storing_);
     storing_ids_.clear();
     if (*outcome) {
-        ForgetSeen();                      // its references were never queued
+        recover_ = true;                   // a refused page's halves may have recorded ids
         settler_.Fail(page->d, *outcome);  // rethrows FatalError
         return false;
     }
@@ -85,6 +134,22 @@ std::optional<ZkillboardWorker::Page> ZkillboardWorker::Fetch(const queue::Deliv
     p.d = d;
     p.job = queue::ParseZkillboardJob(d.body);  // permanent on a bad body
     p.page = p.job.page.value_or(1);
+    // A message without a chain starts a sync: the chain's key is its queuedAt (a redelivery of it
+    // is the same sync; a later queue:character run another one).
+    const bool takeover = !p.job.chain;
+    const std::string chain = p.job.chain ? *p.job.chain
+                              : !p.job.queued_at.empty() && p.job.queued_at.size() <= queue::kMaxChainKey
+                                  ? p.job.queued_at
+                                  : "received " + IsoUtc(clock_.NowMs());
+    p.step = store::ZkbChainStep{{p.job.character_id, chain, p.page}, takeover, std::nullopt, d.priority};
+    if (IsStale(p)) {
+        spdlog::debug(
+            "zkillboard: character {} page {} of chain {} is stale (a duplicate, or its chain went on); "
+            "acked without fetching",
+            p.job.character_id, p.page, chain);
+        settler_.Ack(d);
+        return std::nullopt;
+    }
     auto& c = settler_.Counters();
 
     auto t0 = Clock::now();
@@ -165,32 +230,79 @@ std::optional<ZkillboardWorker::Page> ZkillboardWorker::Fetch(const queue::Deliv
     }
     p.esi_ms = MsSince(t1);
 
-    // What the new killmails reference and this worker has not seen yet (the store decides, with
-    // the page stored, which of those are missing).
+    // What the new killmails reference and this worker has not seen yet: recorded with them (the
+    // store decides, with the page stored, which of those are missing).
     const auto refs = ReferencedBy(killmails);
     for (const auto& k : EntityKinds()) {
-        auto& seen = seen_[k.kind];
-        if (seen.size() > 200'000) seen.clear();
+        const auto& seen = seen_[k.kind];
         for (Id id : refs[k.kind]) {
-            if (seen.insert(id).second) p.unseen[k.kind].push_back(id);
+            if (!seen.count(id)) p.unseen[k.kind].push_back(id);
         }
+    }
+    if (!transient.empty()) {
+        p.step.reset();  // the page is retried: the chain stays where it is
+    } else if (p.page < options_.max_pages) {
+        auto next = p.job;
+        next.page = p.page + 1;
+        next.chain = p.step->at.chain;
+        next.queued_at = IsoUtc(clock_.NowMs());
+        p.step->next_job = queue::BuildZkillboardJob(next);
     }
     return p;
 }
 
+bool ZkillboardWorker::IsStale(const Page& p) {
+    const auto at = store_.LoadZkbChain(p.step->at.character_id);
+    if (!at) return false;
+    if (at->chain == p.step->at.chain) return at->page >= p.page;
+    return !p.step->takeover;
+}
+
 void ZkillboardWorker::Store(store::Store& store, Page& p) {
     auto t = Clock::now();
-    if (!p.killmails.empty()) p.result = store.StoreKillmails(p.killmails);
+    const store::ZkbChainStep* step = p.step ? &*p.step : nullptr;
+    try {
+        p.result = store.StoreKillmailPage(p.killmails, p.unseen, step);
+        p.recorded = p.unseen;
+    } catch (const PermanentError& e) {
+        // One killmail the database refuses must not cost the page: isolate it, store the rest.
+        spdlog::warn("zkillboard: character {} page {}: the database refused the page ({}); storing it in parts",
+                     p.job.character_id, p.page, e.what());
+        p.result = {};
+        p.recorded = {};
+        if (!p.killmails.empty()) StoreApart(store, p, p.killmails);
+        if (step) p.result.step_taken = store.StoreKillmailPage({}, {}, step).step_taken;
+    }
     p.store_ms = MsSince(t);
     // Not stored, not already waiting in a queue, not known to be gone (404 recorded).
     for (const auto& k : EntityKinds()) {
-        if (!p.unseen[k.kind].empty()) p.missing[k.kind] = store.FilterMissing(k.kind, p.unseen[k.kind]);
+        if (!p.recorded[k.kind].empty()) p.missing[k.kind] = store.FilterMissing(k.kind, p.recorded[k.kind]);
+    }
+}
+
+void ZkillboardWorker::StoreApart(store::Store& store, Page& p, std::span<const Killmail> killmails) {
+    const std::size_t half = killmails.size() / 2;
+    for (auto part : {killmails.first(half), killmails.subspan(half)}) {
+        if (part.empty()) continue;
+        const auto enrich = Intersect(ReferencedBy(part), p.unseen);
+        try {
+            p.result += store.StoreKillmailPage(part, enrich, nullptr);
+            Append(p.recorded, enrich);
+        } catch (const PermanentError& e) {
+            if (part.size() > 1) {
+                StoreApart(store, p, part);
+                continue;
+            }
+            spdlog::warn("zkillboard: killmail {} refused by the database: {}", part.front().killmail_id, e.what());
+            p.result.rejected.emplace_back(part.front().killmail_id, std::string("refused: ") + e.what());
+        }
     }
 }
 
 void ZkillboardWorker::Finish(Page& p) {
     auto& c = settler_.Counters();
     const auto& d = p.d;
+    bool published = false;
     try {
         auto t = Clock::now();
         stored_ += static_cast<std::int64_t>(p.result.inserted);
@@ -198,24 +310,32 @@ void ZkillboardWorker::Finish(Page& p) {
         c.unchanged += static_cast<std::int64_t>(p.result.already_present);
         for (const auto& [id, why] : p.result.rejected) p.unavailable.push_back(std::to_string(id) + " (" + why + ")");
         // Queue what the new killmails reference and the database lacks (the original left that
-        // to a manual scan).
+        // to a manual scan); marked pending, they are not published again if what follows fails.
         for (const auto& k : EntityKinds()) {
             c.published += static_cast<std::int64_t>(
-                PublishEntities(settler_.Queue(), store_, clock_, k.kind, p.missing[k.kind], 5, "zkillboard_sync"));
+                PublishEntities(settler_.Queue(), store_, clock_, k.kind, p.missing[k.kind], kEntityPriority, kSource));
+        }
+        // The page's step was taken: this delivery holds the chain and publishes the next page.
+        const bool next = p.step && p.result.step_taken && p.step->next_job;
+        if (next) {
+            settler_.Queue().Publish(queue::kZkillboardCharacter, {{*p.step->next_job, p.step->next_priority, 0}});
+            ++c.published;
+        } else if (p.step && !p.result.step_taken) {
+            spdlog::debug("zkillboard: character {} page {}: stored by another delivery of it; no next page",
+                          p.job.character_id, p.page);
+        }
+        store_.ClearPublished(p.recorded, next ? &p.step->at : nullptr);  // both confirmed: forget them
+        published = true;
+        for (const auto& k : EntityKinds()) {
+            auto& seen = seen_[k.kind];
+            if (seen.size() > 200'000) seen.clear();
+            seen.insert(p.recorded[k.kind].begin(), p.recorded[k.kind].end());
         }
         spdlog::debug(
             "zkillboard: character {} page {}: {} listed, {} new; zkb {:.0f} ms, esi {:.0f} ms, store {:.0f} "
             "ms, queue {:.0f} ms",
             p.job.character_id, p.page, p.listed, p.killmails.size(), p.fetch_ms, p.esi_ms, p.store_ms, MsSince(t));
         if (!p.transient.empty()) throw TransientError(p.transient);  // stored ones are skipped next time
-
-        if (p.page < options_.max_pages) {
-            auto next = p.job;
-            next.page = p.page + 1;
-            next.queued_at = IsoUtc(clock_.NowMs());
-            settler_.Queue().Publish(queue::kZkillboardCharacter, {{queue::BuildZkillboardJob(next), d.priority, 0}});
-            ++c.published;
-        }
         if (!p.unavailable.empty()) {
             std::string list;
             for (const auto& u : p.unavailable) list += (list.empty() ? "" : ", ") + u;
@@ -225,6 +345,7 @@ void ZkillboardWorker::Finish(Page& p) {
     } catch (const FatalError&) {
         throw;
     } catch (...) {
+        if (!published) recover_ = true;  // what the page recorded may be unpublished
         settler_.Fail(d, std::current_exception());
     }
 }

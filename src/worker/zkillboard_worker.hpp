@@ -1,23 +1,44 @@
 #pragma once
 // worker:zkillboard: zkillboard_character_queue. One message = one zKillboard page of one
 // character (our optional "page" field; the original's messages start at page 1). Per page:
-//   1. GET /characterID/{id}/page/{p}/ (shared zKillboard budget). An HTTP error is an error
-//      (retried with backoff), never a silent end of history; an empty page is the end.
+//   1. Unless the page is stale (below), GET /characterID/{id}/page/{p}/ (shared zKillboard
+//      budget). An HTTP error is an error (retried with backoff), never a silent end of history;
+//      an empty page is the end.
 //   2. Killmails already stored are skipped before any ESI call. The 2026 list format carries the
 //      full killmail (no ESI call at all); the classic one needs GET /killmails/{id}/{hash}/,
 //      run concurrently under the shared ESI budget.
-//   3. Each killmail is stored atomically (one transaction for the page's new killmails).
-//   4. The entities they reference that the database lacks are queued for the info workers.
-//   5. The next page is published (checkpoint), then this page is acked: no delivery is held for
+//   3. ONE transaction (Store::StoreKillmailPage) stores the page's new killmails, records the
+//      ids they reference in kr_entity_outbox and takes the page's step on the character's chain
+//      (kr_zkb_sync), which keeps the next page's message. If the database refuses it for good
+//      (kr::PermanentError: an id beyond an original INT column, …), the page is stored in halves,
+//      recursively, down to the killmails it refuses, which are noted as unavailable; then the
+//      step is taken alone.
+//   4. After the commit: the recorded ids the database lacks (not stored, not pending, not 404)
+//      are published to the info queues, the next page is published (the checkpoint), both
+//      confirmed, then cleared from the outbox; then this page is acked. No delivery is held for
 //      long (RabbitMQ's consumer_timeout is 30 min) and a restart resumes at the page it was on.
-// A killmail ESI cannot serve (404/422) dead-letters the page message after the rest is stored
-// (dead:retry replays it); a transient failure retries the page (stored killmails are skipped).
+//      The enrichment is exactly as durable as the killmails: whatever a crash (or a failed
+//      publish) leaves in the outbox is published by the next worker that starts (or the next
+//      delivery this one takes) — at least once: the info workers skip what is fresh.
+// One page chain per character, whatever crashes or retries happen: a chain is keyed by the
+// queuedAt of the message that started the sync ("chain", carried by the later pages; see
+// queue/messages.hpp). A message without "chain" starts a new sync, which takes the character
+// over; a message of a chain that no longer holds the character, or of a page its chain already
+// stored, is stale: acked without fetching. Only the delivery whose step was taken publishes the
+// next page, so a duplicate (a crash between publishing the next page and the ack, a
+// redelivery, `dead:retry` of a page) never starts a second chain. A dead-lettered page whose
+// chain went on is therefore not fetched again by dead:retry; queue:zkillboard (a new sync)
+// fetches what is still missing (stored killmails are skipped).
+// A killmail ESI cannot serve (404/422) or the database refuses dead-letters the page message
+// after the rest is stored and the next page published; a transient failure retries the page
+// (stored killmails are skipped; the step waits for a complete page).
 // With a committer (an Executor with a store of its own; PostgreSQL), step 3 and the lookups of
-// step 4 run on its thread and connection while this thread fetches the next page; steps 4
-// (publish) and 5 follow on this thread once the page is stored.
+// step 4 run on its thread and connection while this thread fetches the next page; step 4's
+// publishing follows on this thread once the page is stored.
 #include <array>
 #include <memory>
 #include <optional>
+#include <span>
 #include <unordered_set>
 
 #include "core/clock.hpp"
@@ -26,6 +47,7 @@
 #include "queue/messages.hpp"
 #include "store/store.hpp"
 #include "worker/executor.hpp"
+#include "worker/publisher.hpp"
 #include "worker/worker_loop.hpp"
 
 namespace kr::worker {
@@ -37,7 +59,8 @@ struct ZkillboardWorkerOptions {
 
 class ZkillboardWorker final : public Worker {
 public:
-    /// `clock`: the published messages' queuedAt.
+    /// `clock`: the published messages' queuedAt. Publishes what an earlier run recorded and did
+    /// not publish (kr_entity_outbox, next pages); if that fails, the first delivery retries it.
     ZkillboardWorker(ZkillboardWorkerOptions options, store::Store& store, esi::EsiClient& esi, esi::ZkbClient& zkb,
                      Settler& settler, const Clock& clock, Executor<store::Store>* committer = nullptr);
     ~ZkillboardWorker() override;
@@ -59,26 +82,34 @@ private:
         queue::ZkillboardJob job;
         int page = 1;
         std::size_t listed = 0;
-        bool relies_on_storing = false;        ///< skipped killmails the committer is storing now
-        std::vector<Killmail> killmails;       ///< new ones, to store
-        std::vector<std::string> unavailable;  ///< permanent ESI answers (404/422), rejected rows
-        std::string transient;                 ///< first transient failure
-        PerKind<std::vector<Id>> unseen;       ///< referenced ids not seen by this worker yet
+        bool relies_on_storing = false;           ///< skipped killmails the committer is storing now
+        std::vector<Killmail> killmails;          ///< new ones, to store
+        std::vector<std::string> unavailable;     ///< permanent ESI answers (404/422), rejected rows
+        std::string transient;                    ///< first transient failure
+        Referenced unseen;                        ///< referenced ids not seen by this worker yet
+        std::optional<store::ZkbChainStep> step;  ///< a complete page's step on its chain
         // filled by Store()
         store::StoreKillmailsResult result;
-        PerKind<std::vector<Id>> missing;  ///< of unseen: not stored, not queued, not gone
+        Referenced recorded;  ///< of unseen: recorded in kr_entity_outbox with the killmails stored
+        Referenced missing;   ///< of recorded: not stored, not queued, not gone
         double fetch_ms = 0, esi_ms = 0, store_ms = 0;
     };
     void Process(const queue::Delivery& d);
-    /// zKillboard page + ESI killmails; nullopt at the end of the history (acked).
+    /// zKillboard page + ESI killmails; nullopt when the delivery is settled already (the end of
+    /// the history, a stale page).
     std::optional<Page> Fetch(const queue::Delivery& d);
+    /// Whether the page's chain no longer holds the character or already stored the page.
+    bool IsStale(const Page& p);
     static void Store(store::Store& store, Page& p);
-    /// Queues what is missing, publishes the next page and settles the delivery.
+    /// After a refused page: stores `killmails` in halves, recursively; those refused alone are
+    /// noted as rejected.
+    static void StoreApart(store::Store& store, Page& p, std::span<const Killmail> killmails);
+    /// Publishes what the page recorded, then settles the delivery.
     void Finish(Page& p);
     /// Settles the page the committer stored; false if its store failed (or it still runs).
     bool FinishStoring(std::chrono::milliseconds wait);
-    /// After a failed store: the page's references were marked seen but never queued.
-    void ForgetSeen();
+    /// Publishes what earlier runs (or failed publishes) left in kr_entity_outbox and kr_zkb_sync.
+    void Recover();
 
     ZkillboardWorkerOptions options_;
     store::Store& store_;
@@ -90,8 +121,10 @@ private:
     std::unique_ptr<Page> storing_;       ///< the page the committer stores
     std::unordered_set<Id> storing_ids_;  ///< its killmails: not fetched again for the next page
     std::int64_t stored_ = 0;
-    /// Ids this worker already saw stored or queued, per kind (bounded): later pages of a
-    /// history mostly reference the same corporations, alliances and types again.
+    /// Whether the outbox may hold what nobody publishes: at the start, after a failure.
+    bool recover_ = true;
+    /// Ids this worker published or found present, per kind (bounded): later pages of a history
+    /// mostly reference the same corporations, alliances and types again.
     PerKind<std::unordered_set<Id>> seen_;
 };
 

@@ -48,7 +48,7 @@ std::string Writes(Dialect d) {
     std::vector<const TableDef*> defs;
     for (const auto& k : EntityKinds()) defs.push_back(&t::EntityTable(k.kind));
     for (const TableDef* def : {&t::Killmails().Def(), &t::Victims().Def(), &t::Attackers().Def(), &t::Items().Def(),
-                                &t::Children().Def(), &t::HttpCache().Def()}) {
+                                &t::Children().Def(), &t::HttpCache().Def(), &t::EntityOutbox().Def()}) {
         defs.push_back(def);
     }
     std::string out;

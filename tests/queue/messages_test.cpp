@@ -112,6 +112,26 @@ TEST(Messages, ZkillboardJob) {
     EXPECT_EQ(ReasonOf(R"({"characterId":1,"page":"2"})", true), "bad_field");
 }
 
+TEST(Messages, ZkillboardJobCarriesItsChainAfterThePage) {
+    ZkillboardJob j;
+    j.character_id = 95465499;
+    j.queued_at = "2026-07-08T10:05:00.000Z";
+    j.page = 2;
+    j.chain = "2026-07-08T10:00:00.000Z";
+    const std::string body = BuildZkillboardJob(j);
+    EXPECT_EQ(body, R"({"userId":null,"characterId":95465499,"characterName":"Character_95465499",)"
+                    R"("queuedAt":"2026-07-08T10:05:00.000Z","page":2,"chain":"2026-07-08T10:00:00.000Z"})");
+    EXPECT_EQ(ParseZkillboardJob(body).chain, "2026-07-08T10:00:00.000Z");
+    // The original's body (no chain) still parses: a new sync.
+    EXPECT_EQ(ParseZkillboardJob(R"({"userId":null,"characterId":1,"characterName":"a","queuedAt":"q"})").chain,
+              std::nullopt);
+    EXPECT_EQ(ParseZkillboardJob(R"({"characterId":1,"chain":null})").chain, std::nullopt);
+    EXPECT_EQ(ReasonOf(R"({"characterId":1,"chain":7})", true), "bad_field");
+    EXPECT_EQ(ReasonOf(R"({"characterId":1,"chain":""})", true), "bad_field");
+    EXPECT_EQ(ReasonOf(R"({"characterId":1,"chain":")" + std::string(kMaxChainKey + 1, 'x') + R"("})", true),
+              "bad_field");
+}
+
 TEST(Messages, IsoTimestamp) {
     auto t = std::chrono::system_clock::time_point(std::chrono::milliseconds(1783548001123));
     EXPECT_EQ(IsoTimestamp(t), "2026-07-08T22:00:01.123Z");

@@ -714,9 +714,9 @@ TYPED_TEST_P(StoreCases, CountsCoverAllTables) {
     this->store_->StoreKillmails({SampleKillmail("killmail_119689329.json")});
     auto counts = this->store_->Counts();
     std::map<std::string, std::int64_t> m(counts.begin(), counts.end());
-    for (const char* t :
-         {"alliances", "corporations", "characters", "types", "users", "killmails", "victims", "attackers",
-          "killmail_items", "kr_killmail_item_children", "kr_http_cache", "kr_pending_entities"}) {
+    for (const char* t : {"alliances", "corporations", "characters", "types", "users", "killmails", "victims",
+                          "attackers", "killmail_items", "kr_killmail_item_children", "kr_http_cache",
+                          "kr_pending_entities", "kr_entity_outbox", "kr_zkb_sync"}) {
         EXPECT_EQ(m.count(t), 1u) << t;
     }
     EXPECT_EQ(m["killmails"], 1);
@@ -726,12 +726,91 @@ TYPED_TEST_P(StoreCases, CountsCoverAllTables) {
     EXPECT_EQ(m["kr_killmail_item_children"], 10);
 }
 
+TYPED_TEST_P(StoreCases, AKillmailPageRecordsItsEnrichmentAndChainStepInItsTransaction) {
+    auto& s = *this->store_;
+    PerKind<std::vector<Id>> enrich;
+    enrich[EntityKind::kCharacter] = {90000001, 91000000};
+    enrich[EntityKind::kType] = {587};
+    ZkbChainStep step{{77, "2026-01-01T00:00:00.000Z", 1}, true, std::string("{\"page\":2}"), 5};
+    const std::vector<Killmail> page{SyntheticKillmail(1), SyntheticKillmail(2)};
+    auto r = s.StoreKillmailPage(page, enrich, &step);
+    EXPECT_EQ(r.inserted, 2u);
+    EXPECT_TRUE(r.step_taken);
+    EXPECT_EQ(s.ListEntityOutbox(EntityKind::kCharacter, 0, 10), (std::vector<Id>{90000001, 91000000}));
+    EXPECT_EQ(s.ListEntityOutbox(EntityKind::kCharacter, 90000001, 10), (std::vector<Id>{91000000}));
+    EXPECT_EQ(s.ListEntityOutbox(EntityKind::kType, 0, 10), (std::vector<Id>{587}));
+    EXPECT_TRUE(s.ListEntityOutbox(EntityKind::kAlliance, 0, 10).empty());
+    auto at = s.LoadZkbChain(77);
+    ASSERT_TRUE(at);
+    EXPECT_EQ(at->chain, "2026-01-01T00:00:00.000Z");
+    EXPECT_EQ(at->page, 1);
+    EXPECT_FALSE(s.LoadZkbChain(78));
+    auto next = s.UnpublishedZkbPages(0, 10);
+    ASSERT_EQ(next.size(), 1u);
+    EXPECT_EQ(next[0].at.character_id, 77);
+    EXPECT_EQ(next[0].at.page, 1);
+    EXPECT_EQ(next[0].job, "{\"page\":2}");
+    EXPECT_EQ(next[0].priority, 5);
+    EXPECT_TRUE(s.UnpublishedZkbPages(77, 10).empty());
+
+    // A refused killmail rolls back the whole page: no killmail, no enrichment, no step.
+    kr::test::RefuseKillmail(this->Conn(), 4);
+    PerKind<std::vector<Id>> more;
+    more[EntityKind::kAlliance] = {99000001};
+    ZkbChainStep step2{{77, "2026-01-01T00:00:00.000Z", 2}, false, std::nullopt, 5};
+    const std::vector<Killmail> refused{SyntheticKillmail(3), SyntheticKillmail(4)};
+    EXPECT_THROW(s.StoreKillmailPage(refused, more, &step2), PermanentError);
+    EXPECT_EQ(this->Count("killmails"), 2);
+    EXPECT_TRUE(s.ListEntityOutbox(EntityKind::kAlliance, 0, 10).empty());
+    EXPECT_EQ(s.LoadZkbChain(77)->page, 1);
+
+    // Published: the ids and the next page are cleared; other rows stay.
+    PerKind<std::vector<Id>> done;
+    done[EntityKind::kCharacter] = {90000001};
+    done[EntityKind::kType] = {587};
+    s.ClearPublished(done, &next[0].at);
+    EXPECT_EQ(s.ListEntityOutbox(EntityKind::kCharacter, 0, 10), (std::vector<Id>{91000000}));
+    EXPECT_TRUE(s.ListEntityOutbox(EntityKind::kType, 0, 10).empty());
+    EXPECT_TRUE(s.UnpublishedZkbPages(0, 10).empty());
+}
+
+TYPED_TEST_P(StoreCases, AChainStepIsTakenOncePerPageAndOnlyByTheChainHoldingTheCharacter) {
+    auto& s = *this->store_;
+    auto take = [&](const std::string& chain, int page, bool takeover) {
+        ZkbChainStep step{{42, chain, page}, takeover, "next of " + chain + " " + std::to_string(page), 0};
+        return s.StoreKillmailPage({}, {}, &step).step_taken;
+    };
+    EXPECT_TRUE(take("A", 1, true));    // a new sync: the first row
+    EXPECT_FALSE(take("A", 1, true));   // the same first message again
+    EXPECT_TRUE(take("A", 2, false));   // the chain goes on
+    EXPECT_FALSE(take("A", 2, false));  // a duplicate of page 2
+    EXPECT_FALSE(take("A", 1, false));  // an older page
+    EXPECT_FALSE(take("B", 3, false));  // a page of a chain that does not hold the character
+    EXPECT_TRUE(take("B", 1, true));    // a new sync takes over
+    EXPECT_FALSE(take("A", 3, false));  // the old chain is stale now
+    auto at = s.LoadZkbChain(42);
+    ASSERT_TRUE(at);
+    EXPECT_EQ(at->chain, "B");
+    EXPECT_EQ(at->page, 1);
+    auto next = s.UnpublishedZkbPages(0, 10);
+    ASSERT_EQ(next.size(), 1u);
+    EXPECT_EQ(next[0].job, "next of B 1");
+    // Clearing the next page of a step the chain has left does not clear the current one.
+    ZkbChainAt old{42, "A", 2};
+    s.ClearPublished({}, &old);
+    EXPECT_EQ(s.UnpublishedZkbPages(0, 10).size(), 1u);
+    s.ClearPublished({}, &next[0].at);
+    EXPECT_TRUE(s.UnpublishedZkbPages(0, 10).empty());
+}
+
 REGISTER_TYPED_TEST_SUITE_P(StoreCases, MigrateTwiceIsIdempotent, CorporationLeavingAllianceGetsNullAllianceId,
                             AllianceLosesExecutor, CharacterLosesTitleAndAlliance, UpsertCountsAndDuplicatesInBatch,
                             TypesFromSamples, NamesWithMetacharactersRoundTrip, IdsAbove2To31, HttpCacheRoundTrip,
                             ApplyEntityBatchWritesEntitiesAndCacheAndClearsPending, ExistingIds,
                             LookupFreshnessAnswersExistenceAndCacheRowsTogether, KillmailsAreIdempotent,
                             NestedContainerItems, StructureVictimAndFactionOnlyAttacker, ZkbValuesAndRejectedKillmails,
-                            Users, MissingReferencedIds, CountsCoverAllTables);
+                            Users, MissingReferencedIds, CountsCoverAllTables,
+                            AKillmailPageRecordsItsEnrichmentAndChainStepInItsTransaction,
+                            AChainStepIsTakenOncePerPageAndOnlyByTheChainHoldingTheCharacter);
 
 }  // namespace kr::store::testing

@@ -1,7 +1,10 @@
 #pragma once
-// Test shorthands over the Store's one write path for entities (ApplyEntityBatch).
+// Test shorthands over the Store's one write path for entities (ApplyEntityBatch), and a database
+// that refuses one killmail.
+#include <string>
 #include <vector>
 
+#include "db/connection.hpp"
 #include "store/store.hpp"
 
 namespace kr::test {
@@ -33,6 +36,28 @@ inline CacheEntry EntityCache(EntityKind kind, Id id, std::optional<std::string>
     e.status = status;
     e.checked_at_ms = checked_at_ms;
     return e;
+}
+
+}  // namespace kr::test
+
+namespace kr::test {
+
+/// Makes the database refuse to store killmail `id` for good, as a KillReport database refuses an
+/// id beyond one of its INT columns: a trigger raising SQLSTATE 22003 (PostgreSQL) / a constraint
+/// failure (SQLite) — kr::PermanentError either way.
+inline void RefuseKillmail(db::Connection& c, Id id) {
+    const std::string n = std::to_string(id);
+    if (c.GetDialect() == db::Dialect::kPostgres) {
+        c.ExecScript("CREATE FUNCTION kr_test_refuse_" + n +
+                     "() RETURNS trigger AS $f$ BEGIN IF NEW.killmail_id = " + n +
+                     " THEN RAISE EXCEPTION 'value out of range' USING ERRCODE = '22003'; END IF; RETURN NEW; END "
+                     "$f$ LANGUAGE plpgsql;"
+                     "CREATE TRIGGER kr_test_refuse_" +
+                     n + " BEFORE INSERT ON killmails FOR EACH ROW EXECUTE FUNCTION kr_test_refuse_" + n + "();");
+    } else {
+        c.ExecScript("CREATE TRIGGER kr_test_refuse_" + n + " BEFORE INSERT ON killmails WHEN NEW.killmail_id = " + n +
+                     " BEGIN SELECT RAISE(ABORT, 'value out of range'); END;");
+    }
 }
 
 }  // namespace kr::test

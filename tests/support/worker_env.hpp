@@ -1,8 +1,9 @@
 #pragma once
 // A worker's world without servers, for the worker and queue-script tests: a migrated temp SQLite
-// file holding the store and the database queue, ESI and zKillboard scripted on one
-// FakeHttpClient, a ManualClock that every component reads (the HTTP fake advances it instead of
-// sleeping), no rate limits (an in-process budget), and the production Runtime wired over them.
+// file (or a given database) holding the store and the database queue, ESI and zKillboard
+// scripted on one FakeHttpClient, a ManualClock that every component reads (the HTTP fake
+// advances it instead of sleeping), no rate limits (an in-process budget), and the production
+// Runtime wired over them.
 #include <memory>
 #include <string>
 #include <vector>
@@ -28,9 +29,12 @@ inline constexpr std::int64_t kHourMs = 3'600'000;
 
 class WorkerEnv {
 public:
-    WorkerEnv() : http_(clock_) {
+    /// Over `database_url` (the store and the database queue; PostgreSQL too), or a temp SQLite
+    /// file when empty.
+    explicit WorkerEnv(const std::string& database_url = {})
+        : url_(database_url.empty() ? file_.Url() : database_url), http_(clock_) {
         config::Config cfg;
-        cfg.database_url = file_.Url();
+        cfg.database_url = url_;
         cfg.esi_base_url = kEsiBase;
         cfg.zkillboard_base_url = kZkbBase;
         cfg.esi_rate_limit = 0;
@@ -40,7 +44,7 @@ public:
         shared_ = std::make_unique<worker::ProcessShared>(cfg, clock_);
         rt_ = std::make_unique<worker::Runtime>(*shared_, 8, http_, http_);
         settler_ = std::make_unique<worker::Settler>(rt_->Queue(), ImmediateRetries(), counters_);
-        conn_ = db::Open(file_.Url());
+        conn_ = db::Open(url_);
     }
 
     ManualClock& Clock() { return clock_; }
@@ -67,7 +71,7 @@ public:
 
     /// Puts messages on a queue (as a queue script or the original would).
     void Publish(const std::string& queue, const std::vector<std::string>& bodies, std::uint8_t priority = 0) {
-        queue::DbQueue q(file_.Url());
+        queue::DbQueue q(url_);
         std::vector<queue::OutMessage> out;
         for (const auto& b : bodies) out.push_back({b, priority, 0});
         q.Publish(queue, out);
@@ -82,7 +86,7 @@ public:
 
     /// Every message waiting on `queue`, taken off it, in delivery order (priority, then FIFO).
     std::vector<queue::Delivery> Take(const std::string& queue) {
-        queue::DbQueue q(file_.Url());
+        queue::DbQueue q(url_);
         q.Consume(queue, 100000);
         std::vector<queue::Delivery> all;
         for (;;) {
@@ -101,10 +105,8 @@ public:
         for (const auto& d : Take(queue)) ids.push_back(queue::ParseEntityMessage(d.body).entity_id);
         return ids;
     }
-    queue::QueueStats Stats(const std::string& queue) { return queue::DbQueue(file_.Url()).Stats(queue); }
-    std::vector<queue::DeadLetter> Dead(const std::string& queue) {
-        return queue::DbQueue(file_.Url()).ListDead(queue, 100);
-    }
+    queue::QueueStats Stats(const std::string& queue) { return queue::DbQueue(url_).Stats(queue); }
+    std::vector<queue::DeadLetter> Dead(const std::string& queue) { return queue::DbQueue(url_).ListDead(queue, 100); }
 
     /// Runs `w` in the production consume loop until its queues are drained and nothing is held.
     /// Retries are immediate (no backoff delay), at most `max_attempts` attempts.
@@ -131,7 +133,8 @@ private:
         return {"Cache-Control", "max-age=" + std::to_string(seconds)};
     }
 
-    TempSqliteFile file_;
+    TempSqliteFile file_;  ///< unused over another database
+    std::string url_;
     ManualClock clock_;
     http::FakeHttpClient http_;
     std::unique_ptr<worker::ProcessShared> shared_;

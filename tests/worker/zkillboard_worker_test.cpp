@@ -1,68 +1,14 @@
 // ZkillboardWorker (worker:zkillboard) on a temp SQLite database and its database queue, with
 // zKillboard and ESI scripted and a manual clock: one message = one page of a character's history.
-#include "worker/zkillboard_worker.hpp"
-
-#include <algorithm>
-
-#include <gtest/gtest.h>
-
-#include "core/esi_json.hpp"
-#include "queue/queue.hpp"
-#include "store/samples.hpp"
-#include "support/worker_env.hpp"
-#include "worker/executor.hpp"
-#include "worker/publisher.hpp"
+#include "worker/zkillboard_harness.hpp"
 
 namespace kr::worker {
 namespace {
 
+using namespace kr::worker::testing;  // NOLINT(google-build-using-namespace): the harness's helpers
 using store::testing::ReadSample;
 
-constexpr Id kPilot = 90000001;
-constexpr Id kKm1 = 115787551;  // a structure (no victim character), 498 attackers
-constexpr Id kKm2 = 115797013;
-
-std::string PagePath(int page) { return "/characterID/90000001/page/" + std::to_string(page) + "/"; }
-std::string EsiKillmailPath(Id id) { return "/killmails/" + std::to_string(id) + "/hash" + std::to_string(id) + "/"; }
-std::string Entry(Id id, double total) {
-    return "{\"killmail_id\":" + std::to_string(id) + ",\"zkb\":{\"hash\":\"hash" + std::to_string(id) +
-           "\",\"totalValue\":" + std::to_string(total) + ",\"destroyedValue\":1.5,\"droppedValue\":2.5}}";
-}
-Killmail Sample(Id id) {
-    return esi_json::ParseKillmail(ReadSample("killmail_" + std::to_string(id) + ".json"), "hash" + std::to_string(id));
-}
-
-class ZkillboardWorkerTest : public ::testing::Test {
-protected:
-    ZkillboardWorkerTest() {
-        queue::ZkillboardJob job;
-        job.character_id = kPilot;
-        job.character_name = "Some Pilot";
-        job.queued_at = env.NowIso();
-        env.Publish(queue::kZkillboardCharacter, {queue::BuildZkillboardJob(job)}, 5);
-    }
-    std::unique_ptr<ZkillboardWorker> Make(Executor<store::Store>* committer = nullptr) {
-        return std::make_unique<ZkillboardWorker>(ZkillboardWorkerOptions{}, env.Store(), env.Rt().Esi(),
-                                                  env.Rt().Zkb(), env.Settler(), env.Clock(), committer);
-    }
-    /// One delivery through Admit, as the consume loop hands it over.
-    void ProcessOnePage(ZkillboardWorker& w) {
-        auto& q = env.Rt().Queue();
-        q.Consume(queue::kZkillboardCharacter, 1);
-        auto ds = q.Poll(std::chrono::seconds(1), 1);
-        ASSERT_EQ(ds.size(), 1u);
-        w.Admit(std::move(ds));
-        while (w.Held() > 0) w.Pump(std::chrono::milliseconds(5));
-    }
-    void ScriptPage(int page, const std::string& body) {
-        env.Http().Script(PagePath(page), http::FakeHttpClient::Reply(200, body));
-    }
-    void ScriptKillmail(Id id) {
-        env.EsiOk(EsiKillmailPath(id), ReadSample("killmail_" + std::to_string(id) + ".json"));
-    }
-
-    kr::test::WorkerEnv env;
-};
+class ZkillboardWorkerTest : public ::testing::Test, protected ZkillboardHarness {};
 
 TEST_F(ZkillboardWorkerTest, APageStoresItsKillmailsQueuesWhatTheyReferenceAndPublishesTheNextPage) {
     ScriptPage(1, "[" + Entry(kKm1, 1000.25) + "," + Entry(kKm2, 2000.5) + "]");
@@ -177,7 +123,8 @@ TEST_F(ZkillboardWorkerTest, AKillmailEsiCannotServeDeadLettersThePageAfterStori
 }
 
 TEST_F(ZkillboardWorkerTest, StoresOnACommitterWhenGivenOne) {
-    Executor<store::Store> committer(store::OpenStore(env.Rt().Shared().Cfg().database_url, env.Clock()));
+    auto c0 = MakeCommitter();
+    auto& committer = *c0;
     ScriptPage(1, "[" + Entry(kKm2, 2000.5) + "]");
     ScriptKillmail(kKm2);
     ScriptPage(2, "[" + Entry(kKm1, 1000.25) + "]");
@@ -190,6 +137,106 @@ TEST_F(ZkillboardWorkerTest, StoresOnACommitterWhenGivenOne) {
     EXPECT_FALSE(committer.Busy());
     EXPECT_EQ(env.Store().ExistingKillmailIds({kKm1, kKm2}).size(), 2u);
     EXPECT_FALSE(env.TakeIds("esi_character_info_queue").empty());
+}
+
+// ---- the enrichment is as durable as the killmails (kr_entity_outbox) ----------------------
+
+TEST_F(ZkillboardWorkerTest, AKillRightAfterTheCommitLosesNoEnrichmentTheNextWorkerPublishesIt) {
+    ExpectAKillAfterTheCommitLosesNoEnrichment(nullptr);
+}
+
+TEST_F(ZkillboardWorkerTest, AKillRightAfterACommitterCommittedLosesNoEnrichment) {
+    auto committer = MakeCommitter();
+    ExpectAKillAfterTheCommitLosesNoEnrichment(committer.get());
+}
+
+TEST_F(ZkillboardWorkerTest, AnUnconfirmedEntityPublishIsPublishedByTheRetryOfThePage) {
+    ExpectAFailedPublishIsPublishedByTheRetryOfThePage(0);  // the first info queue's publish fails
+}
+
+TEST_F(ZkillboardWorkerTest, AnUnconfirmedNextPageIsPublishedByTheRetryOfThePage) {
+    ExpectAFailedPublishIsPublishedByTheRetryOfThePage(kEntityKindCount);  // the next page's fails
+}
+
+// ---- a store failure isolates the killmail the database refuses ----------------------------
+
+TEST_F(ZkillboardWorkerTest, AKillmailTheDatabaseRefusesIsIsolatedTheRestStoredAndTheChainGoesOn) {
+    ExpectARefusedKillmailIsIsolated(kKm1, kKm2, nullptr);
+}
+
+TEST_F(ZkillboardWorkerTest, ARefusedKillmailIsIsolatedOnTheCommitterToo) {
+    auto committer = MakeCommitter();
+    ExpectARefusedKillmailIsIsolated(kKm2, kKm1, committer.get());
+}
+
+// ---- one page chain per character ---------------------------------------------------------
+
+TEST_F(ZkillboardWorkerTest, DuplicatesAndOldPagesAreAckedWithoutFetchingAndStartNoSecondChain) {
+    ScriptPage(1, "[" + Entry(kKm2, 2000.5) + "]");
+    ScriptKillmail(kKm2);
+    ScriptPage(2, "[" + Entry(kKm1, 1000.25) + "]");
+    ScriptKillmail(kKm1);
+    auto w = Make();
+    auto first = Poll();
+    ASSERT_EQ(first.size(), 1u);
+    const std::string page1 = first[0].body;
+    w->Admit(first);
+    auto jobs = env.Take(queue::kZkillboardCharacter);
+    ASSERT_EQ(jobs.size(), 1u);
+    const std::string page2 = jobs[0].body;
+    const auto job2 = queue::ParseZkillboardJob(page2);
+    EXPECT_EQ(job2.page, 2);
+    EXPECT_EQ(job2.chain, queue::ParseZkillboardJob(page1).queued_at);  // the sync's key
+
+    // The same first message again (a crash between publishing page 2 and the ack): no page 2 again.
+    Republish(page1);
+    ProcessOnePage(*w);
+    EXPECT_EQ(env.Requests(PagePath(1)), 1u);
+    EXPECT_TRUE(env.Take(queue::kZkillboardCharacter).empty());
+
+    // Page 2 twice, then page 1 and page 2 again (dead:retry of old pages): one page 3, no fetch again.
+    env.Clock().Advance(1'000'000);
+    Republish(page2);
+    Republish(page2);
+    ProcessOnePage(*w);
+    ProcessOnePage(*w);
+    jobs = env.Take(queue::kZkillboardCharacter);
+    ASSERT_EQ(jobs.size(), 1u);
+    const auto job3 = queue::ParseZkillboardJob(jobs[0].body);
+    EXPECT_EQ(job3.page, 3);
+    EXPECT_EQ(job3.chain, job2.chain);
+    Republish(page1);
+    Republish(page2);
+    ProcessOnePage(*w);
+    ProcessOnePage(*w);
+    EXPECT_EQ(env.Requests(PagePath(1)), 1u);
+    EXPECT_EQ(env.Requests(PagePath(2)), 1u);
+    EXPECT_TRUE(env.Take(queue::kZkillboardCharacter).empty());
+    EXPECT_EQ(env.Counters().dead + env.Counters().retried, 0);
+    EXPECT_EQ(env.Store().ExistingKillmailIds({kKm1, kKm2}).size(), 2u);
+
+    // A new sync (queue:character again) starts a new chain from page 1, and the old chain's page
+    // 3 is stale from then on.
+    env.Clock().Advance(60'000'000);
+    queue::ZkillboardJob sync;
+    sync.character_id = kPilot;
+    sync.queued_at = env.NowIso();
+    Republish(queue::BuildZkillboardJob(sync));
+    Republish(jobs[0].body);  // the old chain's page 3
+    ScriptPage(1, "[" + Entry(kKm2, 2000.5) + "]");
+    ProcessOnePage(*w);
+    ProcessOnePage(*w);
+    EXPECT_EQ(env.Requests(PagePath(1)), 2u);
+    EXPECT_EQ(env.Requests(PagePath(3)), 0u);
+    auto next = TakeJobs();
+    ASSERT_EQ(next.size(), 1u);
+    EXPECT_EQ(next[0].page, 2);
+    EXPECT_EQ(next[0].chain, sync.queued_at);
+}
+
+TEST_F(ZkillboardWorkerTest, TwoCopiesOfAPageStoredTogetherOnACommitterPublishOneNextPage) {
+    auto committer = MakeCommitter();
+    ExpectTwoCopiesOfAPagePublishOneNextPage(*committer);
 }
 
 }  // namespace
