@@ -108,10 +108,12 @@ void ZkillboardWorker::Process(const queue::Delivery& d) {
         // Killmails this page shares with that one were neither fetched nor stored: do it again.
         throw TransientError("killmails shared with a page whose store failed");
     }
-    storing_ = std::move(page);
+    storing_ = std::shared_ptr<Page>(std::move(page));
     storing_ids_.clear();
     for (const auto& km : storing_->killmails) storing_ids_.insert(km.killmail_id);
-    committer_->Submit([p = storing_.get()](store::Store& s) { Store(s, *p); });
+    // The job shares the page: if this worker is destroyed while the committer still stores it
+    // (a FatalError unwinding RunWorker), the page outlives the worker until the job ends.
+    committer_->Submit([p = storing_](store::Store& s) { Store(s, *p); });
 }
 
 bool ZkillboardWorker::FinishStoring(std::chrono::milliseconds wait) {

@@ -118,7 +118,7 @@ private:
     Settler& settler_;
     const Clock& clock_;
     Executor<store::Store>* committer_;
-    std::unique_ptr<Page> storing_;       ///< the page the committer stores
+    std::shared_ptr<Page> storing_;       ///< the page the committer stores (shared with its job)
     std::unordered_set<Id> storing_ids_;  ///< its killmails: not fetched again for the next page
     std::int64_t stored_ = 0;
     /// Whether the outbox may hold what nobody publishes: at the start, after a failure.
