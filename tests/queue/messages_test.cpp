@@ -161,6 +161,10 @@ TEST(Settle, DecisionTable) {
     EXPECT_EQ(last.action, Settled::kDeadLettered);
     EXPECT_EQ(last.reason, "max_attempts");
     EXPECT_EQ(last.error, "again");
+    // A wait that gave up because the process stops hands the message back, even on its last attempt.
+    auto stopped = Decide(d, ex(kr::StoppedError("stopping")), p);
+    EXPECT_EQ(stopped.action, Settled::kReleased);
+    EXPECT_EQ(stopped.error, "stopping");
 
     EXPECT_THROW(Decide(d, ex(kr::FatalError("config")), p), kr::FatalError);
     EXPECT_THROW(Decide(d, std::make_exception_ptr(42), p), int);
