@@ -123,7 +123,13 @@ public:
     EsiClient& operator=(const EsiClient&) = delete;
 
     /// Queue a request; the callback runs from a later Drive() (never from Submit itself).
-    void Submit(EsiRequest request, EsiCallback callback);
+    /// Returns a ticket for Cancel(). A caller whose callback refers to its own frame submits
+    /// through a RequestGroup, which cancels what is pending when the frame is left.
+    std::uint64_t Submit(EsiRequest request, EsiCallback callback);
+    /// The callback of `ticket` will not run (false: it ran already, or was cancelled). A request
+    /// left without callbacks is dropped unless it is on the wire (its answer still teaches the
+    /// limits; an identical GET submitted meanwhile joins it).
+    bool Cancel(std::uint64_t ticket);
     /// Dispatch, wait up to max_wait (also when idle) and deliver finished results; returns early
     /// once at least one callback ran. Returns the number of callbacks run.
     int Drive(std::chrono::microseconds max_wait);
@@ -141,6 +147,11 @@ public:
     static std::string RouteTemplate(const std::string& path);
 
     struct Job;
+    /// A submitted callback and its ticket.
+    struct Waiter {
+        std::uint64_t ticket = 0;
+        EsiCallback callback;
+    };
 
 private:
     struct Shared {
@@ -170,7 +181,9 @@ private:
     Pacer pacer_;
     std::deque<std::shared_ptr<Job>> ready_;
     std::unordered_map<std::string, std::shared_ptr<Job>> coalesce_;
-    std::vector<std::pair<EsiCallback, EsiResult>> completions_;
+    std::deque<std::pair<Waiter, EsiResult>> completions_;
+    std::unordered_map<std::uint64_t, std::shared_ptr<Job>> by_ticket_;  ///< waiters not completed yet
+    std::uint64_t next_ticket_ = 1;
     std::map<std::string, Shared> shared_;
     std::unordered_map<std::string, std::string> route_groups_;  ///< route template → group key
     int in_flight_ = 0;

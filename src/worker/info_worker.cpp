@@ -11,7 +11,13 @@ namespace kr::worker {
 
 InfoWorker::InfoWorker(InfoWorkerOptions options, store::Store& store, esi::EsiClient& esi, Settler& settler,
                        const Clock& clock, Executor<store::Store>* committer)
-    : options_(options), store_(store), esi_(esi), settler_(settler), clock_(clock), committer_(committer) {
+    : options_(options),
+      store_(store),
+      esi_(esi),
+      settler_(settler),
+      clock_(clock),
+      committer_(committer),
+      requests_(esi) {
     if (options_.concurrency <= 0) options_.concurrency = KindInfo(options_.kind).default_concurrency;
 }
 
@@ -87,8 +93,9 @@ void InfoWorker::Admit(std::vector<queue::Delivery> deliveries) {
         req.cache = std::move(known);
         ++in_flight_;
         flights_.push_back(d);
-        esi_.Submit(std::move(req),
-                    [this, delivery = d, entity = id](esi::EsiResult r) { OnResult(delivery, entity, std::move(r)); });
+        requests_.Submit(std::move(req), [this, delivery = d, entity = id](esi::EsiResult r) {
+            OnResult(delivery, entity, std::move(r));
+        });
     }
 }
 
@@ -243,9 +250,10 @@ void InfoWorker::Settle(std::vector<Done>& items, const store::EntityBatchResult
 void InfoWorker::ReleaseAll() {
     if (committer_ && committer_->Busy()) CollectCommit(std::chrono::hours(1));  // Wait: ack what committed
     if (!done_.empty()) Flush();  // what ESI already answered is committed and acked
+    requests_.Cancel();           // their callbacks never run, even if the client is driven again
     for (const auto& d : flights_) settler_.Release(d);
     flights_.clear();
-    in_flight_ = 0;  // their callbacks never run: the client is not driven again
+    in_flight_ = 0;
 }
 
 }  // namespace kr::worker

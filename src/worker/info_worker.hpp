@@ -16,6 +16,7 @@
 #include "core/clock.hpp"
 #include "core/entity_kind.hpp"
 #include "esi/esi_client.hpp"
+#include "esi/request_group.hpp"
 #include "store/store.hpp"
 #include "worker/executor.hpp"
 #include "worker/worker_loop.hpp"
@@ -72,6 +73,9 @@ private:
     Settler& settler_;
     const Clock& clock_;
     Executor<store::Store>* committer_;
+    /// The ESI requests in flight: cancelled by ReleaseAll and with the worker, so that no
+    /// callback reaches a delivery handed back or a worker destroyed.
+    esi::RequestGroup requests_;
     std::vector<Done> committing_;  ///< the batch the committer works on
     std::shared_ptr<store::EntityBatchResult> commit_result_;
     std::size_t in_flight_ = 0;

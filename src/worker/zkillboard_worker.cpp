@@ -4,6 +4,7 @@
 #include "core/esi_json.hpp"
 #include "core/esi_paths.hpp"
 #include "core/time_format.hpp"
+#include "esi/request_group.hpp"
 #include "log/log.hpp"
 #include "queue/messages.hpp"
 #include "worker/publisher.hpp"
@@ -112,7 +113,7 @@ std::optional<ZkillboardWorker::Page> ZkillboardWorker::Fetch(const queue::Deliv
     auto& killmails = p.killmails;
     auto& unavailable = p.unavailable;
     auto& transient = p.transient;
-    std::size_t waiting = 0;
+    esi::RequestGroup requests(esi_);  // its callbacks refer to `p`: leaving early cancels them
     for (auto& e : entries) {
         if (stored.count(e.killmail_id)) {
             ++c.skipped;
@@ -133,9 +134,7 @@ std::optional<ZkillboardWorker::Page> ZkillboardWorker::Fetch(const queue::Deliv
         }
         esi::EsiRequest req;
         req.path = esi_paths::Killmail(e.killmail_id, e.zkb.hash);
-        ++waiting;
-        esi_.Submit(std::move(req), [&, id = e.killmail_id, zkb = e.zkb](esi::EsiResult r) {
-            --waiting;
+        requests.Submit(std::move(req), [&, id = e.killmail_id, zkb = e.zkb](esi::EsiResult r) {
             switch (r.outcome) {
                 case esi::Outcome::kOk:
                 case esi::Outcome::kFresh:
@@ -159,7 +158,7 @@ std::optional<ZkillboardWorker::Page> ZkillboardWorker::Fetch(const queue::Deliv
             }
         });
     }
-    while (waiting > 0) {
+    while (requests.Pending() > 0) {
         esi_.Drive(std::chrono::milliseconds(50));
         settler_.KeepAlive();  // a page can take long while ESI is paused
     }

@@ -9,6 +9,7 @@
 
 #include "core/errors.hpp"
 #include "core/esi_paths.hpp"
+#include "esi/request_group.hpp"
 #include "http/fake_http_client.hpp"
 #include "http/http_date.hpp"
 
@@ -461,6 +462,74 @@ TEST_F(EsiClientTest, BulkAffiliationsParseOptionalFieldsAndReportTransientFailu
     EXPECT_EQ(res.items.size(), 3u);
     EXPECT_EQ(res.failed_ids, (std::vector<std::int64_t>{4, 5}));
     for (const auto& a : res.items) EXPECT_EQ(a.alliance_id.has_value(), a.character_id % 2 == 1);
+}
+
+TEST_F(EsiClientTest, ACancelledRequestIsNeverSentAndItsCallbackNeverRuns) {
+    fake.SetHandler([](const http::HttpRequest&) { return FakeHttpClient::Reply(200, "{}", {}, 10'000); });
+    int ran = 0;
+    const auto queued = Client().Submit({"GET", "/alliances/1/", "", {}}, [&](EsiResult) { ++ran; });
+    const auto shared = Client().Submit({"GET", "/alliances/2/", "", {}}, [&](EsiResult) { ++ran; });
+    Client().Submit({"GET", "/alliances/2/", "", {}}, [&](EsiResult) { ran += 10; });  // coalesced
+    EXPECT_TRUE(Client().Cancel(queued));
+    EXPECT_TRUE(Client().Cancel(shared));
+    EXPECT_FALSE(Client().Cancel(shared));
+    EXPECT_EQ(Client().Pending(), 1u);
+    while (!Client().Idle()) Client().Drive(std::chrono::milliseconds(10));
+    EXPECT_EQ(ran, 10);  // only the other caller of the coalesced request
+    EXPECT_EQ(fake.CountRequests("/alliances/1/"), 0u);
+    EXPECT_EQ(fake.CountRequests("/alliances/2/"), 1u);
+    EXPECT_EQ(Client().Pending(), 0u);
+}
+
+TEST_F(EsiClientTest, ARequestCancelledOnTheWireCompletesNobody) {
+    fake.SetHandler([](const http::HttpRequest&) { return FakeHttpClient::Reply(200, "{}", {}, 10'000); });
+    int ran = 0;
+    const auto t = Client().Submit({"GET", "/alliances/1/", "", {}}, [&](EsiResult) { ++ran; });
+    Client().Drive(std::chrono::microseconds(0));  // sent
+    ASSERT_EQ(fake.Requests().size(), 1u);
+    EXPECT_TRUE(Client().Cancel(t));
+    while (!Client().Idle()) Client().Drive(std::chrono::milliseconds(10));
+    EXPECT_EQ(ran, 0);
+    // An answer that arrived but was not delivered yet is cancelled too.
+    const auto done = Client().Submit({"GET", "/alliances/3/", "", {}}, [&](EsiResult) { ++ran; });
+    Client().Drive(std::chrono::microseconds(0));  // sent
+    ASSERT_EQ(fake.Requests().size(), 2u);
+    fake.Drive(std::chrono::milliseconds(20));  // answered, not delivered yet
+    ASSERT_EQ(fake.InFlight(), 0u);
+    EXPECT_TRUE(Client().Cancel(done));
+    Client().Drive(std::chrono::milliseconds(10));
+    EXPECT_EQ(ran, 0);
+    EXPECT_EQ(Client().Pending(), 0u);
+}
+
+TEST_F(EsiClientTest, ACallbackThatThrowsLeavesTheOthersDue) {
+    fake.SetHandler([](const http::HttpRequest&) { return FakeHttpClient::Reply(200, "{}", {}, 1000); });
+    int ran = 0;
+    Client().Submit({"GET", "/alliances/1/", "", {}}, [](EsiResult) { throw std::runtime_error("boom"); });
+    Client().Submit({"GET", "/alliances/2/", "", {}}, [&](EsiResult) { ++ran; });
+    EXPECT_THROW(while (Client().Pending() == 2) Client().Drive(std::chrono::milliseconds(10)), std::runtime_error);
+    while (Client().Pending() > 0) Client().Drive(std::chrono::milliseconds(10));
+    EXPECT_EQ(ran, 1);
+}
+
+TEST_F(EsiClientTest, ARequestGroupLeftEarlyCancelsItsCallbacks) {
+    fake.SetHandler([](const http::HttpRequest&) { return FakeHttpClient::Reply(200, "{}", {}, 10'000); });
+    auto ran = std::make_shared<int>(0);
+    {
+        RequestGroup group(Client());
+        for (int i = 0; i < 3; ++i) group.Submit({"GET", esi_paths::Type(i), "", {}}, [ran](EsiResult) { ++*ran; });
+        Client().Drive(std::chrono::microseconds(0));
+        EXPECT_EQ(group.Pending(), 3u);
+    }  // left with every callback pending (as when a throw leaves the submitter's frame)
+    EXPECT_EQ(Client().Pending(), 0u);
+    while (!Client().Idle()) Client().Drive(std::chrono::milliseconds(10));
+    EXPECT_EQ(*ran, 0);
+
+    RequestGroup group(Client());
+    group.Submit({"GET", esi_paths::Type(7), "", {}}, [ran](EsiResult) { ++*ran; });
+    group.Wait();
+    EXPECT_EQ(*ran, 1);
+    EXPECT_EQ(group.Pending(), 0u);
 }
 
 TEST_F(EsiClientTest, RouteTemplates) {
