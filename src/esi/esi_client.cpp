@@ -146,7 +146,8 @@ EsiClient::EsiClient(EsiOptions options, http::HttpClient& http, RateBudget& bud
       budget_(budget),
       clock_(clock),
       pacer_(budget, clock, options_.budget_key, WithRate(options_.pacer, options_.rate_limit)),
-      rng_(std::random_device{}()) {
+      rng_(std::random_device{}()),
+      hooks_(clock) {
     while (!options_.base_url.empty() && options_.base_url.back() == '/') options_.base_url.pop_back();
     options_.max_attempts = std::max(1, options_.max_attempts);
     options_.max_concurrency = std::max(1, options_.max_concurrency);
@@ -599,6 +600,13 @@ int EsiClient::Drive(std::chrono::microseconds max_wait) {
         delivered += Deliver();
     }
     return delivered;
+}
+
+void EsiClient::Await(const std::function<bool()>& done) {
+    while (!done()) {
+        hooks_.Check("ESI");
+        Drive(std::chrono::microseconds(WaitHooks::kSliceUs));
+    }
 }
 
 EsiResult EsiClient::Fetch(EsiRequest request) {

@@ -21,6 +21,7 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <stop_token>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -29,6 +30,7 @@
 #include "core/clock.hpp"
 #include "esi/pacer.hpp"
 #include "esi/rate_budget.hpp"
+#include "esi/wait_hooks.hpp"
 #include "http/curl_http_client.hpp"
 #include "http/http_client.hpp"
 
@@ -137,8 +139,19 @@ public:
     bool Idle() const;
     /// Submitted requests whose callbacks have not run yet.
     std::size_t Pending() const { return pending_callbacks_; }
-    /// Blocking: Submit + Drive until this result is there (drives other requests too).
+    /// Blocking: Submit + Drive until this result is there (drives other requests too). Throws
+    /// kr::StoppedError when a stop is requested first.
     EsiResult Fetch(EsiRequest request);
+    /// Blocking: drives until `done()` (checked after each callback run). Every slice it gives up
+    /// on a stop request (kr::StoppedError: a pause, the budget or a hung answer never hold a
+    /// stopping process) and runs the idle hook about once a second.
+    void Await(const std::function<bool()>& done);
+
+    /// Called about once a second while a blocking call waits (an error-limit pause, a 429, the
+    /// budget): the caller keeps its queue connection alive. Empty = none.
+    void SetIdleHook(std::function<void()> hook) { hooks_.SetIdleHook(std::move(hook)); }
+    /// The stop request blocking calls watch (the worker thread's; none by default).
+    void SetStopToken(std::stop_token stop) { hooks_.SetStopToken(std::move(stop)); }
 
     EsiStats Stats() const;
     const EsiOptions& Options() const { return options_; }
@@ -192,6 +205,7 @@ private:
     std::mt19937_64 rng_;
     std::shared_ptr<int> alive_;  ///< callbacks from the HttpClient check it (client destroyed first)
     EsiStats stats_;
+    WaitHooks hooks_;
 };
 
 /// libcurl settings matching the ESI options (user agent, timeouts, concurrency, per-host cap).

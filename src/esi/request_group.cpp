@@ -13,7 +13,7 @@ void RequestGroup::Submit(EsiRequest request, EsiCallback callback) {
 }
 
 void RequestGroup::Wait() {
-    while (!tickets_.empty()) esi_.Drive(std::chrono::milliseconds(100));
+    esi_.Await([this] { return tickets_.empty(); });
 }
 
 void RequestGroup::Cancel() {

@@ -27,7 +27,8 @@ public:
     void Submit(EsiRequest request, EsiCallback callback);
     /// Submitted callbacks that have not run yet.
     std::size_t Pending() const { return tickets_.size(); }
-    /// Drives the client until every callback of the group has run.
+    /// Drives the client until every callback of the group has run (EsiClient::Await: gives up on
+    /// a stop with kr::StoppedError, runs the client's idle hook while it waits).
     void Wait();
     /// The pending callbacks will not run (their requests are dropped unless on the wire).
     void Cancel();

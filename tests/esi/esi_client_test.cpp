@@ -12,6 +12,7 @@
 #include "esi/request_group.hpp"
 #include "http/fake_http_client.hpp"
 #include "http/http_date.hpp"
+#include "support/full_disk_budget.hpp"
 
 using namespace kr;
 using namespace kr::esi;
@@ -60,6 +61,17 @@ protected:
     EsiClient& Client() {
         if (!client) client = std::make_unique<EsiClient>(opts, fake, budget, clock);
         return *client;
+    }
+    /// Fetches `path` with a stop requested `after_us` into the fetch; returns how long the fetch
+    /// went on after the request (clock time).
+    std::int64_t StoppedAfter(EsiClient& esi, std::int64_t after_us, const std::string& path = "/alliances/1/") {
+        std::stop_source stop;
+        esi.SetStopToken(stop.get_token());
+        const std::int64_t at = clock.NowUs() + after_us;
+        fake.At(at, [&stop] { stop.request_stop(); });
+        EXPECT_THROW(esi.Fetch({"GET", path, "", {}}), StoppedError);
+        EXPECT_EQ(esi.Pending(), 0u);  // nothing left to call back into the abandoned frame
+        return clock.NowUs() - at;
     }
     ManualClock clock;
     FakeHttpClient fake;
@@ -530,6 +542,63 @@ TEST_F(EsiClientTest, ARequestGroupLeftEarlyCancelsItsCallbacks) {
     group.Wait();
     EXPECT_EQ(*ran, 1);
     EXPECT_EQ(group.Pending(), 0u);
+}
+
+// Stop in every state: each wait gives up within a slice of the stop request (kr::StoppedError,
+// which the consume loop turns into handing the delivery back).
+
+TEST_F(EsiClientTest, AStopEndsTheWaitForAnErrorLimitPause) {
+    fake.Script(
+        "/alliances/1/",
+        FakeHttpClient::Reply(420, "{}", {{"X-ESI-Error-Limit-Remain", "0"}, {"X-ESI-Error-Limit-Reset", "150"}}));
+    EXPECT_LE(StoppedAfter(Client(), 5 * kS), kS);
+    EXPECT_EQ(fake.Requests().size(), 1u);
+}
+
+TEST_F(EsiClientTest, AStopEndsTheWaitForARetryAfter) {
+    fake.Script("/alliances/1/", FakeHttpClient::Reply(429, "{}", {{"Retry-After", "30"}}));
+    EXPECT_LE(StoppedAfter(Client(), 5 * kS), kS);
+    EXPECT_EQ(fake.Requests().size(), 1u);
+}
+
+TEST_F(EsiClientTest, AStopEndsTheWaitForARouteGroupPause) {
+    const std::string km = esi_paths::Killmail(1, std::string(40, 'f'));
+    fake.Script(km, FakeHttpClient::Reply(429, "{}", {{"Retry-After", "60"}, {"X-Ratelimit-Group", "killmail"}}));
+    EXPECT_LE(StoppedAfter(Client(), 5 * kS, km), kS);
+    EXPECT_EQ(fake.Requests().size(), 1u);
+}
+
+TEST_F(EsiClientTest, AStopEndsTheWaitForABudgetSlot) {
+    opts.rate_limit = 1;
+    budget.Reserve("esi", kS, 300);  // the next slot is 5 minutes away
+    EXPECT_LE(StoppedAfter(Client(), 2 * kS), kS);
+    EXPECT_EQ(fake.Requests().size(), 0u);
+}
+
+TEST_F(EsiClientTest, AStopEndsTheWaitForABudgetThatCannotBeWritten) {
+    opts.rate_limit = 1;
+    kr::test::FullDiskBudget full;
+    EsiClient esi(opts, fake, full, clock);
+    EXPECT_LE(StoppedAfter(esi, 10 * kS), kS);  // it failed closed until then
+    EXPECT_EQ(fake.Requests().size(), 0u);
+}
+
+TEST_F(EsiClientTest, AStopEndsTheWaitForAHungAnswer) {
+    fake.Script("/alliances/1/", FakeHttpClient::Reply(200, "{}", {}, 600 * kS));
+    EXPECT_LE(StoppedAfter(Client(), 2 * kS), kS);
+    fake.Drive(std::chrono::seconds(700));  // the abandoned answer arrives: it completes nobody
+    EXPECT_EQ(Client().Drive(std::chrono::milliseconds(10)), 0);
+}
+
+TEST_F(EsiClientTest, TheIdleHookRunsAboutOnceASecondWhileFetchWaits) {
+    // A worker blocked in Fetch through a 429 must still service its broker connection.
+    fake.Script("/alliances/1/", FakeHttpClient::Reply(429, "{}", {{"Retry-After", "30"}}));
+    fake.Script("/alliances/1/", FakeHttpClient::Reply(200, "{}"));
+    std::vector<std::int64_t> calls;
+    Client().SetIdleHook([&] { calls.push_back(clock.NowUs()); });
+    EXPECT_EQ(Client().Fetch({"GET", "/alliances/1/", "", {}}).outcome, Outcome::kOk);
+    ASSERT_GE(calls.size(), 25u);  // ~30 s of waiting
+    for (std::size_t i = 1; i < calls.size(); ++i) EXPECT_LE(calls[i] - calls[i - 1], 2 * kS) << i;
 }
 
 TEST_F(EsiClientTest, RouteTemplates) {
