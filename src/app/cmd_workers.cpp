@@ -94,6 +94,7 @@ void RunOne(worker::ProcessShared& shared, const WorkerSpec& spec, int concurren
             std::stop_token stop, bool pooled = false) {
     if (concurrency <= 0) concurrency = spec.default_concurrency;
     worker::Runtime rt(shared, std::max(concurrency, spec.min_esi_concurrency), pooled);
+    rt.SetStopToken(stop);  // a worker blocked in a fetch (a pause, a Retry-After) hands back on stop
     worker::WorkerCounters counters;
     worker::Settler settler(rt.Queue(), shared.Policy(), counters);
     // An info or zKillboard worker process on PostgreSQL commits on a second connection while it

@@ -76,6 +76,12 @@ void Runtime::Open(int concurrency, bool pooled, http::HttpClient& esi_http) {
 
 Runtime::~Runtime() = default;
 
+void Runtime::SetStopToken(std::stop_token stop) {
+    stop_ = std::move(stop);
+    esi_->SetStopToken(stop_);
+    if (zkb_) zkb_->SetStopToken(stop_);
+}
+
 esi::ZkbClient& Runtime::Zkb() {
     if (!zkb_) {
         const auto& cfg = shared_.Cfg();
@@ -92,6 +98,7 @@ esi::ZkbClient& Runtime::Zkb() {
         zo.rate_limit = cfg.zkillboard_rate_limit;
         zo.user_agent = cfg.user_agent;
         zkb_ = std::make_unique<esi::ZkbClient>(zo, *zkb_http_, shared_.Budget(), shared_.Clock());
+        zkb_->SetStopToken(stop_);
     }
     return *zkb_;
 }

@@ -78,7 +78,9 @@ struct LoopOptions {
 };
 
 /// Runs until `stop` (graceful) or, with until_idle, until its queues are empty with nothing
-/// in flight or waiting for a retry. Rethrows kr::FatalError.
+/// in flight or waiting for a retry. Rethrows kr::FatalError. A worker blocked inside Admit (a
+/// fetch through an ESI pause) sees the same stop through its clients (Runtime::SetStopToken):
+/// the wait throws kr::StoppedError and the delivery is handed back.
 void RunWorker(Worker& w, queue::Queue& q, SummaryLogger& summary, const LoopOptions& options, std::stop_token stop);
 
 /// Every queue is empty and nothing waits for a retry (ready == 0 and retrying == 0).

@@ -16,11 +16,16 @@ ZkillboardWorker::ZkillboardWorker(ZkillboardWorkerOptions options, store::Store
                                    Executor<store::Store>* committer)
     : options_(options), store_(store), esi_(esi), zkb_(zkb), settler_(settler), clock_(clock), committer_(committer) {
     if (options_.concurrency <= 0) options_.concurrency = 1;
-    // A page fetch can wait minutes (a zKillboard 429 pause): keep the queue connection alive.
+    // A page fetch can wait minutes (a zKillboard 429 pause, an ESI error-limit pause): keep the
+    // queue connection alive.
     zkb_.SetIdleHook([this] { settler_.KeepAlive(); });
+    esi_.SetIdleHook([this] { settler_.KeepAlive(); });
 }
 
-ZkillboardWorker::~ZkillboardWorker() { zkb_.SetIdleHook(nullptr); }
+ZkillboardWorker::~ZkillboardWorker() {
+    zkb_.SetIdleHook(nullptr);
+    esi_.SetIdleHook(nullptr);
+}
 
 std::vector<std::string> ZkillboardWorker::Queues() const { return {queue::kZkillboardCharacter}; }
 
@@ -158,10 +163,7 @@ std::optional<ZkillboardWorker::Page> ZkillboardWorker::Fetch(const queue::Deliv
             }
         });
     }
-    while (requests.Pending() > 0) {
-        esi_.Drive(std::chrono::milliseconds(50));
-        settler_.KeepAlive();  // a page can take long while ESI is paused
-    }
+    requests.Wait();  // runs the idle hook; on a stop, kr::StoppedError hands the page back
     p.esi_ms = MsSince(t1);
 
     // What the new killmails reference and this worker has not seen yet (the store decides, with

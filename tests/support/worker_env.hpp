@@ -3,6 +3,7 @@
 // file holding the store and the database queue, ESI and zKillboard scripted on one
 // FakeHttpClient, a ManualClock that every component reads (the HTTP fake advances it instead of
 // sleeping), no rate limits (an in-process budget), and the production Runtime wired over them.
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -28,7 +29,8 @@ inline constexpr std::int64_t kHourMs = 3'600'000;
 
 class WorkerEnv {
 public:
-    WorkerEnv() : http_(clock_) {
+    /// `configure` may change the configuration before anything is built (e.g. turn a budget on).
+    explicit WorkerEnv(const std::function<void(config::Config&)>& configure = nullptr) : http_(clock_) {
         config::Config cfg;
         cfg.database_url = file_.Url();
         cfg.esi_base_url = kEsiBase;
@@ -37,6 +39,7 @@ public:
         cfg.zkillboard_rate_limit = 0;
         cfg.user_agent = "killreport-cpp/test";
         cfg.compatibility_date = "2025-08-26";
+        if (configure) configure(cfg);
         shared_ = std::make_unique<worker::ProcessShared>(cfg, clock_);
         rt_ = std::make_unique<worker::Runtime>(*shared_, 8, http_, http_);
         settler_ = std::make_unique<worker::Settler>(rt_->Queue(), ImmediateRetries(), counters_);
@@ -106,13 +109,15 @@ public:
         return queue::DbQueue(file_.Url()).ListDead(queue, 100);
     }
 
-    /// Runs `w` in the production consume loop until its queues are drained and nothing is held.
+    /// Runs `w` in the production consume loop until its queues are drained and nothing is held,
+    /// or until `stop` (which the clients' waits watch too, as in production).
     /// Retries are immediate (no backoff delay), at most `max_attempts` attempts.
-    worker::WorkerCounters& RunUntilIdle(worker::Worker& w) {
+    worker::WorkerCounters& RunUntilIdle(worker::Worker& w, std::stop_token stop = {}) {
         worker::SummaryLogger summary(w.Name(), counters_, std::chrono::hours(1));
         worker::LoopOptions loop;
         loop.until_idle = true;
-        worker::RunWorker(w, rt_->Queue(), summary, loop, std::stop_token());
+        rt_->SetStopToken(stop);
+        worker::RunWorker(w, rt_->Queue(), summary, loop, stop);
         return counters_;
     }
     /// The settler workers under test use (immediate retries, see RunUntilIdle).

@@ -1,12 +1,18 @@
-// The blocking workers when their wait is cut short: no ESI callback outlives the frame that
-// submitted it. On a temp SQLite database and its database queue, ESI and zKillboard scripted on
-// a FakeHttpClient, a manual clock.
+// The blocking workers when their wait is cut short: a stop request in any wait (a budget slot, an
+// ESI error-limit pause, a Retry-After, a zKillboard pause, a hung answer) ends it at once and hands
+// the delivery back with its attempt unchanged; no ESI callback outlives the frame that submitted
+// it. In the production consume loop on a temp SQLite database and its database queue, ESI and
+// zKillboard scripted on a FakeHttpClient, a manual clock.
+#include <chrono>
+#include <stop_token>
+
 #include <gtest/gtest.h>
 
 #include "core/errors.hpp"
 #include "queue/queue.hpp"
 #include "store/samples.hpp"
 #include "support/worker_env.hpp"
+#include "worker/alliance_corporations_worker.hpp"
 #include "worker/info_worker.hpp"
 #include "worker/zkillboard_worker.hpp"
 
@@ -16,20 +22,27 @@ namespace {
 using http::FakeHttpClient;
 using store::testing::ReadSample;
 
+constexpr std::int64_t kS = 1'000'000;
 constexpr Id kPilot = 90000001;
+constexpr Id kBrave = 99003214;
 const std::vector<Id> kKillmails = {115787551, 115797013, 119689329};
 
 std::string KillmailPath(Id id) { return "/killmails/" + std::to_string(id) + "/hash" + std::to_string(id) + "/"; }
 
 class WorkerStopTest : public ::testing::Test {
 protected:
+    explicit WorkerStopTest(const std::function<void(config::Config&)>& configure = nullptr) : env(configure) {}
+
     /// A sync job for kPilot on zkillboard_character_queue; its first page lists `kKillmails`.
     void QueuePage() {
+        PublishJob();
+        ScriptPage();
+    }
+    void PublishJob() {
         queue::ZkillboardJob job;
         job.character_id = kPilot;
         job.queued_at = env.NowIso();
         env.Publish(queue::kZkillboardCharacter, {queue::BuildZkillboardJob(job)});
-        ScriptPage();
     }
     void ScriptPage() {
         std::string list;
@@ -56,8 +69,90 @@ protected:
         w.Admit(std::move(ds));
     }
 
+    /// Runs `w` in the consume loop with a stop requested `stop_after_us` (clock time) into it,
+    /// and checks that the loop returned promptly and handed the one delivery of `queue_name` back
+    /// as it was: not retried, not dead-lettered, its attempt unchanged.
+    void ExpectStopHandsBack(Worker& w, const std::string& queue_name, std::int64_t stop_after_us) {
+        std::stop_source stop;
+        const std::int64_t stop_at = env.Clock().NowUs() + stop_after_us;
+        env.Http().At(stop_at, [&stop] { stop.request_stop(); });
+        const auto wall = std::chrono::steady_clock::now();
+        auto& c = env.RunUntilIdle(w, stop.get_token());
+        EXPECT_TRUE(stop.stop_requested()) << "the work ended before the stop: nothing was waiting";
+        EXPECT_LE(env.Clock().NowUs() - stop_at, 5 * kS);
+        EXPECT_LT(std::chrono::steady_clock::now() - wall, std::chrono::seconds(5));
+        EXPECT_EQ(c.retried, 0);
+        EXPECT_EQ(c.dead, 0);
+        EXPECT_EQ(c.processed, 0);
+        EXPECT_EQ(env.Rt().Esi().Pending(), 0u);
+        auto stats = env.Stats(queue_name);
+        EXPECT_EQ(stats.retrying, 0);
+        EXPECT_EQ(stats.dead, 0);
+        auto back = env.Take(queue_name);
+        ASSERT_EQ(back.size(), 1u);
+        EXPECT_EQ(back[0].attempt, 0);
+    }
+
     kr::test::WorkerEnv env;
 };
+
+class WorkerStopWithBudgetTest : public WorkerStopTest {
+protected:
+    WorkerStopWithBudgetTest() : WorkerStopTest([](config::Config& cfg) { cfg.esi_rate_limit = 1; }) {}
+};
+
+TEST_F(WorkerStopWithBudgetTest, AStopWhileAPageWaitsForABudgetSlotHandsItBack) {
+    QueuePage();
+    env.Rt().Shared().Budget().Reserve("esi", kS, 300);  // other processes took the next 5 minutes
+    auto w = MakeZkillboard();
+    ExpectStopHandsBack(w, queue::kZkillboardCharacter, 5 * kS);
+    EXPECT_EQ(env.Requests("/killmails/" + std::to_string(kKillmails[0]) + "/"), 0u);
+}
+
+TEST_F(WorkerStopTest, AStopDuringAnErrorLimitPauseMidPageHandsThePageBack) {
+    QueuePage();
+    env.Http().Script(KillmailPath(kKillmails[0]),
+                      FakeHttpClient::Reply(420, "{\"error\":\"limited\"}",
+                                            {{"X-ESI-Error-Limit-Remain", "0"}, {"X-ESI-Error-Limit-Reset", "150"}}));
+    ScriptKillmail(kKillmails[1]);
+    ScriptKillmail(kKillmails[2]);
+    auto w = MakeZkillboard();
+    ExpectStopHandsBack(w, queue::kZkillboardCharacter, 5 * kS);
+    EXPECT_EQ(env.Store().ExistingKillmailIds(kKillmails).size(), 0u);  // the page is fetched again later
+}
+
+TEST_F(WorkerStopTest, AStopDuringARetryAfterHandsTheAllianceBack) {
+    env.PublishEntity(queue::kAllianceCorporations, kBrave);
+    env.Http().Script("/alliances/99003214/corporations/",
+                      FakeHttpClient::Reply(429, "{\"error\":\"too many\"}", {{"Retry-After", "30"}}));
+    AllianceCorporationsWorker w(0, env.Store(), env.Rt().Esi(), env.Settler(), env.Clock());
+    ExpectStopHandsBack(w, queue::kAllianceCorporations, 5 * kS);
+    EXPECT_EQ(env.Requests("/alliances/99003214/corporations/"), 1u);
+}
+
+TEST_F(WorkerStopTest, AStopDuringAZkillboardPauseHandsThePageBack) {
+    PublishJob();
+    env.Http().Script("/characterID/90000001/page/1/", FakeHttpClient::Reply(429, "", {{"Retry-After", "120"}}));
+    auto w = MakeZkillboard();
+    ExpectStopHandsBack(w, queue::kZkillboardCharacter, 5 * kS);
+    EXPECT_EQ(env.Requests("/characterID/90000001/page/1/"), 1u);
+}
+
+TEST_F(WorkerStopTest, AStopWhileZkillboardHangsHandsThePageBack) {
+    PublishJob();
+    env.Http().Script("/characterID/90000001/page/1/", FakeHttpClient::Reply(200, "[]", {}, 600 * kS));
+    auto w = MakeZkillboard();
+    ExpectStopHandsBack(w, queue::kZkillboardCharacter, 2 * kS);
+}
+
+TEST_F(WorkerStopTest, AStopWhileAnEsiAnswerHangsHandsThePageBack) {
+    QueuePage();
+    ScriptKillmail(kKillmails[0]);
+    ScriptKillmail(kKillmails[1], 600 * kS);
+    ScriptKillmail(kKillmails[2]);
+    auto w = MakeZkillboard();
+    ExpectStopHandsBack(w, queue::kZkillboardCharacter, 2 * kS);
+}
 
 TEST_F(WorkerStopTest, AThrowInTheMiddleOfAPageLeavesNoCallbackBehind) {
     QueuePage();
