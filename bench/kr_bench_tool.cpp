@@ -34,6 +34,8 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 
+#include "core/clock.hpp"
+#include "core/time_format.hpp"
 #include "db/connection.hpp"
 #include "queue/amqp_queue.hpp"
 #include "queue/db_queue.hpp"
@@ -41,6 +43,8 @@
 #include "queue/queue.hpp"
 
 namespace {
+
+const std::string kQueuedAt = kr::IsoUtc(kr::SystemClock::Instance().NowMs());
 
 std::optional<std::string> Env(const char* name) {
     const char* v = std::getenv(name);
@@ -167,7 +171,7 @@ int main(int argc, char** argv) {
         auto q = kr::queue::OpenQueue(amqp, db.value_or(""));
         if (cmd == "publish" && argc == 4) {
             std::vector<std::string> bodies;
-            for (auto id : ReadIds(argv[3])) bodies.push_back(kr::queue::BuildEntityMessage(id, "bench"));
+            for (auto id : ReadIds(argv[3])) bodies.push_back(kr::queue::BuildEntityMessage(id, "bench", kQueuedAt));
             PublishAll(*q, argv[2], bodies);
         } else if (cmd == "publish-zkb" && argc == 3) {
             std::vector<std::string> bodies;
@@ -175,6 +179,7 @@ int main(int argc, char** argv) {
                 kr::queue::ZkillboardJob job;
                 job.character_id = id;
                 job.character_name = "Character_" + std::to_string(id);
+                job.queued_at = kQueuedAt;
                 bodies.push_back(kr::queue::BuildZkillboardJob(job));
             }
             PublishAll(*q, kr::queue::kZkillboardCharacter, bodies);

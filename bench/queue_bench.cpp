@@ -18,7 +18,9 @@
 #include <thread>
 #include <vector>
 
+#include "core/clock.hpp"
 #include "core/entity_kind.hpp"
+#include "core/time_format.hpp"
 #include "db/connection.hpp"
 #include "queue/amqp_queue.hpp"
 #include "queue/db_queue.hpp"
@@ -31,6 +33,8 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 using kr::queue::OutMessage;
 using kr::queue::Queue;
+
+const std::string kQueuedAt = kr::IsoUtc(kr::SystemClock::Instance().NowMs());
 
 double Seconds(Clock::time_point since) { return std::chrono::duration<double>(Clock::now() - since).count(); }
 
@@ -47,8 +51,8 @@ Result Run(const std::function<std::unique_ptr<Queue>()>& open, const std::strin
         std::vector<OutMessage> batch;
         auto t0 = Clock::now();
         for (int i = 0; i < n; ++i) {
-            batch.push_back(
-                {kr::queue::BuildEntityMessage(90000000 + i, "bench"), static_cast<std::uint8_t>(i % 10), 0});
+            batch.push_back({kr::queue::BuildEntityMessage(90000000 + i, "bench", kQueuedAt),
+                             static_cast<std::uint8_t>(i % 10), 0});
             if (batch.size() == 10000 || i + 1 == n) {
                 q->Publish(queue, batch);  // returns when every message is confirmed / committed
                 batch.clear();
@@ -90,7 +94,7 @@ double BrokerCeiling(const std::string& url, const std::string& queue, int n) {
     for (int i = 0; i < n; ++i) {
         d::RawMessage m;
         m.routing_key = queue;
-        m.body = kr::queue::BuildEntityMessage(90000000 + i, "bench");
+        m.body = kr::queue::BuildEntityMessage(90000000 + i, "bench", kQueuedAt);
         m.priority = static_cast<std::uint8_t>(i % 10);
         c.Publish(m, false);
     }

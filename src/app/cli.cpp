@@ -2,11 +2,14 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <functional>
+#include <regex>
 
 #include <CLI/CLI.hpp>
 
+#include "app/arguments.hpp"
 #include "app/commands.hpp"
 #include "app/worker_commands.hpp"
 #include "core/errors.hpp"
@@ -16,18 +19,23 @@ namespace kr::app {
 
 namespace {
 
+/// The global flags: each sets the environment variable of the same meaning (config::Load checks
+/// the values, with the variable's name in the message). `type` is what --help shows.
 struct GlobalFlags {
     std::map<std::string, std::string> values;
-    void Add(CLI::App& app, const std::string& flag, const std::string& env, const std::string& help) {
+    void Add(CLI::App& app, const std::string& flag, const std::string& type, const std::string& env,
+             const std::string& help) {
         app.add_option_function<std::string>(
                flag, [this, env](const std::string& v) { values[env] = v; }, help + " (env " + env + ")")
+            ->type_name(type)
             ->configurable(false);
     }
 };
 
 void AddWorkerFlags(CLI::App* sub, WorkerFlags& f) {
     sub->add_option("--concurrency,-c", f.concurrency, "messages processed in parallel (= prefetch)")
-        ->check(CLI::Range(1, 100000));
+        ->type_name("N")
+        ->check(WholeArgument("--concurrency", 1, 100000));
     sub->add_flag("--until-idle", f.until_idle,
                   "exit 0 once the queue is empty and nothing is in flight or waiting for a retry");
 }
@@ -83,6 +91,16 @@ std::string OneLine(const std::string& text) {
     return out;
 }
 
+/// CLI11's range message in plain words, for an option checked with CLI::Range rather than the
+/// validators of app/arguments.hpp: "ID: Value abc not in range 1 to 9" → "ID: not a whole number
+/// from 1 to 9: abc".
+std::string PlainParseError(const std::string& text) {
+    static const std::regex range("^(.*): Value (.*) not in range (\\S+) to (\\S+)$");
+    std::smatch m;
+    if (!std::regex_match(text, m, range)) return text;
+    return m[1].str() + ": not a whole number from " + m[3].str() + " to " + m[4].str() + ": " + m[2].str();
+}
+
 }  // namespace
 
 int Main(int argc, char** argv) {
@@ -93,18 +111,23 @@ int Main(int argc, char** argv) {
     app.fallthrough();
     app.set_version_flag("--version", std::string("killreport ") + KR_VERSION);
     GlobalFlags g;
-    g.Add(app, "--database-url", "DATABASE_URL", "postgresql://… or sqlite:///path/file.db");
-    g.Add(app, "--rabbitmq-url", "RABBITMQ_URL", "amqp://…; unset keeps the queue in the database");
-    g.Add(app, "--esi-base-url", "ESI_BASE_URL", "ESI base URL");
-    g.Add(app, "--zkillboard-base-url", "ZKILLBOARD_BASE_URL", "zKillboard API base URL");
-    g.Add(app, "--esi-rate-limit", "ESI_RATE_LIMIT", "ESI requests/s for the whole deployment, 0 = off");
-    g.Add(app, "--zkillboard-rate-limit", "ZKILLBOARD_RATE_LIMIT", "zKillboard requests/s, 0 = off");
-    g.Add(app, "--user-agent", "KILLREPORT_USER_AGENT", "User-Agent sent to ESI and zKillboard");
-    g.Add(app, "--compatibility-date", "ESI_COMPATIBILITY_DATE", "X-Compatibility-Date sent to ESI");
-    g.Add(app, "--max-attempts", "KILLREPORT_MAX_ATTEMPTS", "attempts before a message is dead-lettered");
-    g.Add(app, "--max-age", "KILLREPORT_MAX_AGE", "refresh entities older than this many seconds (0 = ESI's Expires)");
-    g.Add(app, "--db-connections", "KILLREPORT_DB_CONNECTIONS", "database connections per process");
-    g.Add(app, "--log-level", "LOG_LEVEL", "debug, info, warn, error");
+    g.Add(app, "--database-url", "URL", "DATABASE_URL", "postgresql://… or sqlite:///path/file.db");
+    g.Add(app, "--rabbitmq-url", "URL", "RABBITMQ_URL", "amqp://…; unset keeps the queue in the database");
+    g.Add(app, "--esi-base-url", "URL", "ESI_BASE_URL", "ESI base URL");
+    g.Add(app, "--zkillboard-base-url", "URL", "ZKILLBOARD_BASE_URL", "zKillboard API base URL");
+    g.Add(app, "--esi-rate-limit", "REQ/S", "ESI_RATE_LIMIT", "ESI requests/s for the whole deployment, 0 = off");
+    g.Add(app, "--zkillboard-rate-limit", "REQ/S", "ZKILLBOARD_RATE_LIMIT", "zKillboard requests/s, 0 = off");
+    g.Add(app, "--user-agent", "TEXT", "KILLREPORT_USER_AGENT", "User-Agent sent to ESI and zKillboard");
+    g.Add(app, "--compatibility-date", "DATE", "ESI_COMPATIBILITY_DATE", "X-Compatibility-Date sent to ESI");
+    g.Add(app, "--max-attempts", "N", "KILLREPORT_MAX_ATTEMPTS", "attempts before a message is dead-lettered");
+    g.Add(app, "--max-age", "SECONDS", "KILLREPORT_MAX_AGE",
+          "refresh entities older than this many seconds (0 = ESI's Expires)");
+    g.Add(app, "--db-connections", "N", "KILLREPORT_DB_CONNECTIONS", "database connections per process");
+    g.Add(app, "--outage-limit", "SECONDS", "KILLREPORT_OUTAGE_LIMIT",
+          "seconds --until-idle waits for a database that refuses writes before it exits 1");
+    g.Add(app, "--universe-check", "SECONDS", "KILLREPORT_UNIVERSE_CHECK",
+          "seconds between `run`'s looks at ESI's universe lists (0 = never)");
+    g.Add(app, "--log-level", "LEVEL", "LOG_LEVEL", "debug, info, warn, error");
 
     CommandNames names;
     auto add = [&](const std::string& name, const std::string& desc) {
@@ -124,19 +147,26 @@ int Main(int argc, char** argv) {
     Id user_id = 0;
     std::string user_name;
     auto* user_add = add("user:add", "add a tracked character to users");
-    user_add->add_option("ID", user_id, "character id")->required()->check(CLI::Range(Id{1}, Id{9007199254740991}));
+    user_add->add_option("ID", user_id, "character id")->required()->type_name("ID")->check(IdArgument("character id"));
     user_add->add_option("--name", user_name, "character name");
     on(user_add, [&](const Context& c) { return CmdUserAdd(c, user_id, user_name); });
 
     std::string dead_queue;
     std::size_t dead_limit = 50;
     auto* dead_list = add("dead:list", "show dead letters with reasons and counts");
-    dead_list->add_option("QUEUE", dead_queue, "queue name (all queues when omitted)");
-    dead_list->add_option("--limit", dead_limit, "messages to show per queue");
+    dead_list->add_option("QUEUE", dead_queue, "queue name (all queues when omitted)")
+        ->type_name("QUEUE")
+        ->check(OneOf("queue", KnownQueues()));
+    dead_list->add_option("--limit", dead_limit, "messages to show per queue")
+        ->type_name("N")
+        ->check(WholeArgument("--limit", 1, 1000000));
     on(dead_list, [&](const Context& c) { return CmdDeadList(c, dead_queue, dead_limit); });
     std::string retry_queue;
     auto* dead_retry = add("dead:retry", "put a queue's dead letters back on it");
-    dead_retry->add_option("QUEUE", retry_queue, "queue name")->required();
+    dead_retry->add_option("QUEUE", retry_queue, "queue name")
+        ->required()
+        ->type_name("QUEUE")
+        ->check(OneOf("queue", KnownQueues()));
     on(dead_retry, [&](const Context& c) { return CmdDeadRetry(c, retry_queue); });
 
     RegisterWorkerCommands(
@@ -153,12 +183,12 @@ int Main(int argc, char** argv) {
             continue;
         }
         if (a[0] == '-') continue;
-        bool known = false;
-        for (const auto* sub : app.get_subcommands({})) {
-            known = known || names.Display(sub->get_name()) == a;
-        }
-        if (!known) {
-            std::fprintf(stderr, "killreport: error: unknown command '%s' (see killreport --help)\n", a.c_str());
+        std::vector<std::string> commands;
+        for (const auto* sub : app.get_subcommands({})) commands.push_back(names.Display(sub->get_name()));
+        if (std::find(commands.begin(), commands.end(), a) == commands.end()) {
+            auto near = Nearest(a, commands);
+            std::fprintf(stderr, "killreport: error: unknown command '%s'%s (see killreport --help)\n", a.c_str(),
+                         near ? ("; did you mean " + *near + "?").c_str() : "");
             return 2;
         }
         break;
@@ -179,8 +209,12 @@ int Main(int argc, char** argv) {
         return app.exit(e);
     } catch (const CLI::CallForVersion& e) {
         return app.exit(e);
+    } catch (const BadArgument& e) {
+        std::fprintf(stderr, "killreport: error: %s\n", names.Display(e.what()).c_str());
+        return 2;
     } catch (const CLI::ParseError& e) {
-        std::fprintf(stderr, "killreport: error: %s (see killreport --help)\n", names.Display(e.what()).c_str());
+        std::fprintf(stderr, "killreport: error: %s (see killreport --help)\n",
+                     PlainParseError(names.Display(e.what())).c_str());
         return 2;
     }
     try {

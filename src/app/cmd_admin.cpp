@@ -1,12 +1,39 @@
-// Administrative subcommands: config, db:migrate.
+// Administrative subcommands: config, db:migrate; the database check of the read-only ones.
 #include <cstdio>
+#include <filesystem>
 
 #include "app/commands.hpp"
+#include "core/errors.hpp"
 #include "db/connection.hpp"
 #include "db/migrator.hpp"
+#include "db/sqlite_connection.hpp"
 #include "log/log.hpp"
 
 namespace kr::app {
+
+void RequireDatabase(const config::Config& cfg) {
+    const std::string shown = db::MaskUrl(cfg.database_url);
+    if (!cfg.UsesPostgres()) {
+        const std::string path = db::SqliteConnection::PathFromUrl(cfg.database_url);
+        std::error_code ec;
+        if (path != ":memory:" && !std::filesystem::is_regular_file(path, ec)) {
+            const auto absolute = std::filesystem::absolute(path, ec);
+            const auto source = cfg.sources.find("DATABASE_URL");
+            const bool by_default = source == cfg.sources.end() || source->second == config::Source::kDefault;
+            throw FatalError(
+                "no database at " + (ec ? path : absolute.string()) +
+                (by_default ? " (the default: killreport.db in the current directory; set DATABASE_URL)" : "") +
+                ": create it with `killreport db:migrate`");
+        }
+    }
+    auto conn = db::Open(cfg.database_url);
+    const auto pending = db::PendingMigrations(*conn);
+    if (!pending.empty()) {
+        throw FatalError("the database " + shown + " lacks " + std::to_string(pending.size()) +
+                         " of killreport's migrations (" + pending.front() + (pending.size() > 1 ? ", …" : "") +
+                         "): run `killreport db:migrate`");
+    }
+}
 
 int CmdConfig(const Context& ctx) {
     for (const auto& line : config::Describe(ctx.cfg)) std::printf("%s\n", line.c_str());

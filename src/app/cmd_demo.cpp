@@ -2,6 +2,10 @@
 // the embedded default: user:add + queue:character → worker:zkillboard (killmails) → info workers
 // (the entities those killmails reference) → scan:entities → info workers, then prints what was
 // stored next to the simulator's ground truth and its request counters.
+//
+// It never touches the configured database or broker (DATABASE_URL, RABBITMQ_URL and their global
+// flags): it writes killreport-demo.db in the current directory (replaced on each run) with the
+// queue in it, unless its own --database / --rabbitmq say otherwise.
 #include <signal.h>
 #include <spawn.h>
 #include <unistd.h>
@@ -16,6 +20,7 @@
 #include <nlohmann/json.hpp>
 #include <sys/wait.h>
 
+#include "app/arguments.hpp"
 #include "app/demo.hpp"
 #include "core/errors.hpp"
 #include "http/curl_http_client.hpp"
@@ -34,8 +39,43 @@ struct DemoFlags {
     int characters = 3;
     int history_kills = 450;
     int seed = 42;
-    bool keep_db = false;
+    std::string database;  ///< a SQLite file or a database URL; empty: ./killreport-demo.db, made anew
+    std::string rabbitmq;  ///< amqp://…; empty: the queue in the demo's database
 };
+
+/// The demo's own database and queue in `cfg`; returns the SQLite file it made anew (or "").
+std::string UseDemoStorage(config::Config& cfg, const DemoFlags& f) {
+    auto configured = [&](const char* name) {
+        auto it = cfg.sources.find(name);
+        return it != cfg.sources.end() && it->second != config::Source::kDefault;
+    };
+    if (configured("DATABASE_URL") || configured("RABBITMQ_URL")) {
+        std::printf("demo: DATABASE_URL and RABBITMQ_URL are left alone (the demo's own: --database, --rabbitmq)\n");
+    }
+    std::string fresh_file;
+    const std::string& d = f.database;
+    if (d.empty()) {
+        fresh_file = (std::filesystem::current_path() / "killreport-demo.db").string();
+        for (const char* ext : {"", "-wal", "-shm"}) std::filesystem::remove(fresh_file + ext);
+        cfg.database_url = "sqlite://" + fresh_file;
+    } else if (d.rfind("postgresql://", 0) == 0 || d.rfind("postgres://", 0) == 0 || d.rfind("sqlite:", 0) == 0) {
+        cfg.database_url = d;
+    } else {
+        cfg.database_url = "sqlite://" + std::filesystem::absolute(d).string();
+    }
+    cfg.rabbitmq_url.reset();
+    if (!f.rabbitmq.empty()) {
+        if (f.rabbitmq.rfind("amqp://", 0) != 0) throw FatalError("demo --rabbitmq: not an amqp:// URL");
+        cfg.rabbitmq_url = f.rabbitmq;
+        // As config::Load: the broker's ack is not in the SQLite file, a commit is synced before it.
+        if (!cfg.UsesPostgres() && cfg.database_url.find('?') == std::string::npos) {
+            cfg.database_url += "?synchronous=full";
+        }
+    }
+    cfg.sources["DATABASE_URL"] = config::Source::kFlag;
+    cfg.sources["RABBITMQ_URL"] = config::Source::kFlag;
+    return fresh_file;
+}
 
 std::string FakeEsiBinary() {
     std::error_code ec;
@@ -101,12 +141,7 @@ int CmdDemo(const Context& ctx_in, const DemoFlags& f) {
     Context ctx = ctx_in;
     auto& cfg = ctx.cfg;
     auto is_default = [&](const char* name) { return cfg.sources[name] == config::Source::kDefault; };
-    std::string demo_db;
-    if (is_default("DATABASE_URL")) {
-        demo_db = (std::filesystem::current_path() / "killreport-demo.db").string();
-        for (const char* ext : {"", "-wal", "-shm"}) std::filesystem::remove(demo_db + ext);
-        cfg.database_url = "sqlite://" + demo_db;
-    }
+    const std::string demo_db = UseDemoStorage(cfg, f);
     // The simulator is ours: the demo spends a larger budget than real ESI would allow.
     if (is_default("ESI_RATE_LIMIT")) cfg.esi_rate_limit = 300;
     if (is_default("ZKILLBOARD_RATE_LIMIT")) cfg.zkillboard_rate_limit = 10;
@@ -116,8 +151,9 @@ int CmdDemo(const Context& ctx_in, const DemoFlags& f) {
                          std::to_string(static_cast<int>(cfg.zkillboard_rate_limit))});
     cfg.esi_base_url = fake.Base();
     cfg.zkillboard_base_url = fake.Base() + "/zkb/api";
-    std::printf("demo: fake ESI + zKillboard on %s, database %s, ESI budget %.0f req/s\n", fake.Base().c_str(),
-                db::MaskUrl(cfg.database_url).c_str(), cfg.esi_rate_limit);
+    std::printf("demo: fake ESI + zKillboard on %s, database %s, queue %s, ESI budget %.0f req/s\n",
+                fake.Base().c_str(), db::MaskUrl(cfg.database_url).c_str(),
+                cfg.rabbitmq_url ? db::MaskUrl(*cfg.rabbitmq_url).c_str() : "in the database", cfg.esi_rate_limit);
 
     auto history = GetJson(fake.Base() + "/_admin/truth/history-characters");
     std::set<Id> expected_killmails;
@@ -178,9 +214,22 @@ int CmdDemo(const Context& ctx_in, const DemoFlags& f) {
 void RegisterDemo(const AddCommand& add, const Bind& bind) {
     static DemoFlags flags;
     auto* demo = add("demo", "offline end-to-end run against the bundled ESI/zKillboard simulator");
-    demo->add_option("--characters", flags.characters, "tracked characters with a long zKillboard history");
-    demo->add_option("--history-kills", flags.history_kills, "killmails per tracked character");
-    demo->add_option("--seed", flags.seed, "the simulator's universe seed");
+    demo->add_option("--characters", flags.characters, "tracked characters with a long zKillboard history")
+        ->type_name("N")
+        ->check(WholeArgument("--characters", 1, 1000));
+    demo->add_option("--history-kills", flags.history_kills, "killmails per tracked character")
+        ->type_name("N")
+        ->check(WholeArgument("--history-kills", 1, 1000000));
+    demo->add_option("--seed", flags.seed, "the simulator's universe seed")
+        ->type_name("N")
+        ->check(WholeArgument("--seed", 0, 2147483647));
+    demo->add_option("--database", flags.database,
+                     "its database: a SQLite file or a postgresql:// URL, used as it is (default: "
+                     "killreport-demo.db here, made anew; never DATABASE_URL)")
+        ->type_name("FILE|URL");
+    demo->add_option("--rabbitmq", flags.rabbitmq,
+                     "its broker (default: the queue in its database; never RABBITMQ_URL)")
+        ->type_name("URL");
     bind(demo, [](const Context& c) { return CmdDemo(c, flags); });
 }
 

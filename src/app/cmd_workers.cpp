@@ -9,6 +9,7 @@
 #include <mutex>
 #include <thread>
 
+#include "app/arguments.hpp"
 #include "app/demo.hpp"
 #include "app/worker_commands.hpp"
 #include "core/errors.hpp"
@@ -20,6 +21,7 @@
 #include "worker/runtime.hpp"
 #include "worker/scripts.hpp"
 #include "worker/shutdown.hpp"
+#include "worker/static_data.hpp"
 #include "worker/zkillboard_worker.hpp"
 
 namespace kr::app {
@@ -97,13 +99,24 @@ std::vector<std::string> AllQueues() {
     return out;
 }
 
+/// "3 h 12 min", "45 s" (not positive: "0 s").
+std::string Ago(std::int64_t ms) {
+    if (ms <= 0) return "0 s";
+    const std::int64_t s = ms / 1000;
+    if (s < 120) return std::to_string(s) + " s";
+    if (s < 7200) return std::to_string(s / 60) + " min";
+    return std::to_string(s / 3600) + " h " + std::to_string(s % 3600 / 60) + " min";
+}
+
 /// One worker on this thread until stop (or idle with until_idle).
 void RunOne(worker::ProcessShared& shared, const WorkerSpec& spec, int concurrency, const worker::LoopOptions& loop,
             std::stop_token stop, bool pooled = false) {
     if (concurrency <= 0) concurrency = spec.default_concurrency;
     worker::Runtime rt(shared, std::max(concurrency, spec.min_esi_concurrency), pooled);
+    rt.SetStopToken(stop);  // a worker blocked in a fetch (a pause, a Retry-After) hands back on stop
     worker::WorkerCounters counters;
     worker::Settler settler(rt.Queue(), shared.Policy(), counters);
+    settler.SetOutageLimit(loop.outage_limit);  // also inside a worker's long waits
     // An info or zKillboard worker process on PostgreSQL commits on a second connection while it
     // keeps fetching (a commit is several network round trips; a zKillboard page's takes as long
     // as fetching the next page). Not in `run` (its threads share a small pool) and not on SQLite
@@ -114,8 +127,6 @@ void RunOne(worker::ProcessShared& shared, const WorkerSpec& spec, int concurren
     }
     auto w = spec.make(concurrency, rt, settler, shared.Cfg(), committer.get());
     worker::SummaryLogger summary(w->Name(), counters);
-    spdlog::info("{}: consuming {} (concurrency {}){}", w->Name(), w->Queues().front(), concurrency,
-                 loop.until_idle ? ", until idle" : "");
     worker::RunWorker(*w, rt.Queue(), summary, loop, stop);
 }
 
@@ -124,6 +135,7 @@ int RunWorkerCommand(const Context& ctx, const WorkerSpec& spec, const WorkerFla
     worker::ProcessShared shared(ctx.cfg);
     worker::LoopOptions loop;
     loop.until_idle = flags.until_idle;
+    if (flags.until_idle) loop.outage_limit = std::chrono::seconds(ctx.cfg.outage_limit_seconds);
     RunOne(shared, spec, flags.concurrency, loop, stop);
     return 0;
 }
@@ -139,11 +151,61 @@ int RunScript(const Context& ctx, const char* name, F&& fn) {
 
 }  // namespace
 
+std::vector<std::string> KnownQueues() { return AllQueues(); }
+
+namespace {
+
+/// `run`'s sync of static data (the universe), on a runtime of its own; errors other than fatal
+/// ones are logged (the next check tries again).
+class StaticDataSync {
+public:
+    StaticDataSync(worker::ProcessShared& shared, std::stop_token stop) : shared_(shared), stop_(std::move(stop)) {}
+    bool Enabled() const { return shared_.Cfg().universe_check_seconds > 0; }
+    void Run() {
+        if (!Enabled()) return;
+        try {
+            if (!rt_) {
+                rt_ = std::make_unique<worker::Runtime>(shared_, 4);
+                rt_->SetStopToken(stop_);  // SIGTERM ends an ESI pause here too
+            }
+            worker::StaticSyncOptions o;
+            o.check_interval = std::chrono::seconds(shared_.Cfg().universe_check_seconds);
+            worker::SyncStaticData(*rt_, o);
+        } catch (const FatalError&) {
+            throw;
+        } catch (const StoppedError&) {
+            return;  // stopping: the next run checks again
+        } catch (const std::exception& e) {
+            spdlog::warn("run: the universe was not checked: {}", e.what());
+            rt_.reset();  // a new connection next time
+        }
+        next_ = std::chrono::steady_clock::now() + Period();
+    }
+    bool Due() const { return Enabled() && std::chrono::steady_clock::now() >= next_; }
+
+private:
+    /// Whether a check is due is the database's (kr_list_sweeps): asking it costs a query, not a
+    /// request; a patch is noticed within this long of the list's next check.
+    std::chrono::seconds Period() const {
+        return std::min<std::chrono::seconds>(std::chrono::seconds(shared_.Cfg().universe_check_seconds),
+                                              std::chrono::minutes(10));
+    }
+    worker::ProcessShared& shared_;
+    std::stop_token stop_;
+    std::unique_ptr<worker::Runtime> rt_;
+    std::chrono::steady_clock::time_point next_{};
+};
+
+}  // namespace
+
 int RunAll(const Context& ctx, const WorkerFlags& flags, std::stop_token outer) {
     worker::ProcessShared shared(ctx.cfg);
     const auto& workers = Workers();
     std::stop_source stop;
     std::stop_callback forward(outer, [&] { stop.request_stop(); });
+    // Static data first (before the workers start, so `--until-idle` waits for what it queues).
+    StaticDataSync universe(shared, stop.get_token());
+    universe.Run();
     std::vector<std::atomic<bool>> idle(workers.size());
     std::mutex mu;
     std::exception_ptr failure;
@@ -152,6 +214,7 @@ int RunAll(const Context& ctx, const WorkerFlags& flags, std::stop_token outer) 
         threads.emplace_back([&, i] {
             worker::LoopOptions loop;
             loop.idle_flag = &idle[i];
+            if (flags.until_idle) loop.outage_limit = std::chrono::seconds(ctx.cfg.outage_limit_seconds);
             try {
                 RunOne(shared, workers[i], flags.concurrency, loop, stop.get_token(), /*pooled=*/true);
             } catch (...) {
@@ -181,6 +244,19 @@ int RunAll(const Context& ctx, const WorkerFlags& flags, std::stop_token outer) 
                 stop.request_stop();
             }
         }
+    } else {
+        // Running for good: look at the universe again when its check is due (a day by default).
+        while (!stop.stop_requested()) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(300));
+            if (!universe.Due()) continue;
+            try {
+                universe.Run();
+            } catch (...) {
+                std::lock_guard lock(mu);
+                if (!failure) failure = std::current_exception();
+                stop.request_stop();
+            }
+        }
     }
     threads.clear();  // join
     if (failure) std::rethrow_exception(failure);
@@ -188,14 +264,19 @@ int RunAll(const Context& ctx, const WorkerFlags& flags, std::stop_token outer) 
 }
 
 int CmdStatus(const Context& ctx) {
+    RequireDatabase(ctx.cfg);
     worker::ProcessShared shared(ctx.cfg);
     auto store = store::OpenStore(ctx.cfg.database_url);
     auto q = queue::OpenQueue(ctx.cfg.rabbitmq_url, ctx.cfg.database_url);
-    std::printf("queues (%s)\n", ctx.cfg.UsesRabbitMq() ? "RabbitMQ" : "in the database");
-    std::printf("  %-34s %10s %10s %10s %10s %8s\n", "queue", "ready", "unacked", "consumers", "retrying", "dead");
+    std::vector<queue::QueueStats> stats;  // first: an unreachable broker is one error line, no table
     for (const auto& name : AllQueues()) {
         q->Declare(name);
-        auto s = q->Stats(name);
+        stats.push_back(q->Stats(name));
+    }
+    std::printf("queues (%s)\n", ctx.cfg.UsesRabbitMq() ? "RabbitMQ" : "in the database");
+    std::printf("  %-34s %10s %10s %10s %10s %8s\n", "queue", "ready", "unacked", "consumers", "retrying", "dead");
+    for (const auto& s : stats) {
+        const auto& name = s.queue;
         auto num = [](std::int64_t v) { return v < 0 ? std::string("-") : std::to_string(v); };
         std::printf("  %-34s %10s %10s %10s %10s %8s\n", name.c_str(), num(s.ready).c_str(), num(s.unacked).c_str(),
                     num(s.consumers).c_str(), num(s.retrying).c_str(), num(s.dead).c_str());
@@ -219,6 +300,23 @@ int CmdStatus(const Context& ctx) {
     std::printf("rows\n");
     for (const auto& [table, n] : store->Counts())
         std::printf("  %-28s %12lld\n", table.c_str(), static_cast<long long>(n));
+    std::vector<std::string> lists;
+    for (EntityKind k : StaticDataKinds()) lists.emplace_back(KindInfo(k).list_path);
+    const auto sweeps = store->LoadListSweeps(lists);
+    std::printf("universe (ESI's lists; `run` checks them every %lld s%s)\n",
+                static_cast<long long>(ctx.cfg.universe_check_seconds),
+                ctx.cfg.universe_check_seconds == 0 ? ": off" : "");
+    const auto now_ms = shared.Clock().NowMs();
+    for (const auto& path : lists) {
+        auto it = sweeps.find(path);
+        if (it == sweeps.end() || !it->second.swept_at_ms) {
+            std::printf("  %-28s never swept\n", path.c_str());
+            continue;
+        }
+        std::printf("  %-28s swept %s ago (server version %s), checked %s ago\n", path.c_str(),
+                    Ago(now_ms - *it->second.swept_at_ms).c_str(), it->second.server_version.value_or("?").c_str(),
+                    Ago(now_ms - it->second.checked_at_ms).c_str());
+    }
     return 0;
 }
 
@@ -231,6 +329,7 @@ int CmdUserAdd(const Context& ctx, Id character_id, const std::string& name) {
 }
 
 int CmdDeadList(const Context& ctx, const std::string& queue_name, std::size_t limit) {
+    RequireDatabase(ctx.cfg);
     worker::ProcessShared shared(ctx.cfg);
     auto q = queue::OpenQueue(ctx.cfg.rabbitmq_url, ctx.cfg.database_url);
     std::vector<std::string> queues = queue_name.empty() ? AllQueues() : std::vector<std::string>{queue_name};
@@ -257,6 +356,7 @@ int CmdDeadList(const Context& ctx, const std::string& queue_name, std::size_t l
 }
 
 int CmdDeadRetry(const Context& ctx, const std::string& queue_name) {
+    RequireDatabase(ctx.cfg);
     worker::ProcessShared shared(ctx.cfg);
     auto q = queue::OpenQueue(ctx.cfg.rabbitmq_url, ctx.cfg.database_url);
     q->Declare(queue_name);
@@ -286,17 +386,36 @@ void RegisterWorkerCommands(const AddCommand& add, const Bind& bind, AddFlags ad
          [](const Context& c) { return RunScript(c, "queue:character", worker::QueueUserCharacters); });
     static std::vector<Id> zkb_ids;
     auto* zkb = add("queue:zkillboard", "a sync job for each given character id → zkillboard_character_queue");
-    zkb->add_option("ID", zkb_ids, "character ids")->required()->check(CLI::Range(Id{1}, Id{9007199254740991}));
+    zkb->add_option("ID", zkb_ids, "character ids")->required()->type_name("ID")->check(IdArgument("character id"));
     bind(zkb, [](const Context& c) {
         return RunScript(c, "queue:zkillboard",
                          [](worker::Runtime& rt) { return worker::QueueZkillboard(rt, zkb_ids); });
     });
+    // The queue scripts of ESI's id lists (static data: the universe), one per registry row.
+    static std::map<std::string, std::vector<Id>> listed_ids;  // lives as long as the parse
+    for (const auto& k : EntityKinds()) {
+        if (!k.queue_command) continue;
+        std::string noun = k.name;  // "solar_system" → "solar system"
+        std::replace(noun.begin(), noun.end(), '_', ' ');
+        auto* sub = add(k.queue_command, "the given " + noun + " ids, or every id of ESI " + k.list_path +
+                                             " (conditional) → " + k.queue);
+        sub->add_option("ID", listed_ids[k.queue_command], noun + " ids (none: ESI's list)")
+            ->type_name("ID")
+            ->check(IdArgument(noun + " id"));
+        bind(sub, [kind = k.kind](const Context& c) {
+            const auto& info = KindInfo(kind);
+            return RunScript(c, info.queue_command, [&](worker::Runtime& rt) {
+                return worker::QueueListed(rt, kind, listed_ids[info.queue_command]);
+            });
+        });
+    }
     bind(add("queue:alliance-corporations", "every alliance id in the database → esi_alliance_corporations_queue"),
          [](const Context& c) {
              return RunScript(c, "queue:alliance-corporations", worker::QueueAllianceCorporations);
          });
     bind(add("scan:entities",
-             "queue the characters, corporations, alliances and types killmails reference that the database lacks"),
+             "queue the characters, corporations, alliances, types and solar systems killmails reference that the "
+             "database lacks"),
          [](const Context& c) {
              worker::ProcessShared shared(c.cfg);
              worker::Runtime rt(shared, 4);

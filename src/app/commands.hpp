@@ -19,6 +19,11 @@ struct WorkerFlags {
 };
 
 // admin (cmd_admin.cpp)
+/// For the commands that read what the workers wrote (status, dead:list, dead:retry): the database
+/// must exist with a current schema. They never create one (a SQLite file where the operator did not
+/// expect it, as the default ./killreport.db in cron's $HOME) nor migrate one; otherwise throws
+/// kr::FatalError with one line naming the database and `killreport db:migrate`.
+void RequireDatabase(const config::Config& cfg);
 int CmdConfig(const Context& ctx);
 int CmdMigrate(const Context& ctx);
 int CmdStatus(const Context& ctx);

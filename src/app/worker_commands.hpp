@@ -2,6 +2,8 @@
 // The spec's queue scripts and workers as subcommands (cmd_workers.cpp).
 #include <functional>
 #include <stop_token>
+#include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -16,6 +18,11 @@ using AddFlags = void (*)(CLI::App*, WorkerFlags&);
 /// `run`: every worker on its own thread in this process; with until_idle it stops once every
 /// queue is empty and nothing is in flight or waiting for a retry.
 int RunAll(const Context& ctx, const WorkerFlags& flags, std::stop_token stop);
+
+/// Every queue a worker consumes, in the workers' order: derived from the entity-kind registry and
+/// the queue names of queue/queue.hpp, as the workers themselves (`dead:list`/`dead:retry` accept
+/// these and no other).
+std::vector<std::string> KnownQueues();
 
 void RegisterWorkerCommands(const AddCommand& add, const Bind& bind, AddFlags add_worker_flags);
 

@@ -100,6 +100,8 @@ Config Load(const Overrides& flags, const std::map<std::string, std::string>* en
             throw FatalError("RABBITMQ_URL='" + db::MaskUrl(amqp) + "' is not an amqp:// URL");
         }
         c.rabbitmq_url = amqp;
+        // The broker's ack is not in the SQLite file: a commit must be on disk before it.
+        if (!c.UsesPostgres() && c.database_url.find('?') == std::string::npos) c.database_url += "?synchronous=full";
     }
     c.esi_base_url = get("ESI_BASE_URL", kDefaultEsi);
     CheckHttpUrl("ESI_BASE_URL", c.esi_base_url);
@@ -117,6 +119,10 @@ Config Load(const Overrides& flags, const std::map<std::string, std::string>* en
         ParseNumber("KILLREPORT_MAX_AGE", get("KILLREPORT_MAX_AGE", "0"), 0, 10.0 * 365 * 86400));
     c.db_connections =
         static_cast<int>(ParseNumber("KILLREPORT_DB_CONNECTIONS", get("KILLREPORT_DB_CONNECTIONS", "2"), 1, 64));
+    c.outage_limit_seconds = static_cast<std::int64_t>(
+        ParseNumber("KILLREPORT_OUTAGE_LIMIT", get("KILLREPORT_OUTAGE_LIMIT", "60"), 1, 86400));
+    c.universe_check_seconds = static_cast<std::int64_t>(
+        ParseNumber("KILLREPORT_UNIVERSE_CHECK", get("KILLREPORT_UNIVERSE_CHECK", "86400"), 0, 365.0 * 86400));
     c.log_level = get("LOG_LEVEL", "info");
     if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" && c.log_level != "error" &&
         c.log_level != "trace") {
@@ -152,6 +158,10 @@ std::vector<std::string> Describe(const Config& c) {
     line("KILLREPORT_MAX_AGE",
          c.max_age_seconds == 0 ? "0 (ESI's Expires only)" : std::to_string(c.max_age_seconds) + " s");
     line("KILLREPORT_DB_CONNECTIONS", std::to_string(c.db_connections));
+    line("KILLREPORT_OUTAGE_LIMIT", std::to_string(c.outage_limit_seconds) + " s");
+    line("KILLREPORT_UNIVERSE_CHECK", c.universe_check_seconds == 0
+                                          ? "0 (off: run queue:regions, queue:constellations, queue:solar-systems)"
+                                          : std::to_string(c.universe_check_seconds) + " s");
     line("LOG_LEVEL", c.log_level);
     return out;
 }

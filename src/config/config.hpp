@@ -14,19 +14,23 @@ enum class Source { kDefault, kEnv, kFlag };
 const char* SourceName(Source s);
 
 struct Config {
-    std::string database_url;                 ///< DATABASE_URL: postgresql://… or sqlite:///path
-    std::optional<std::string> rabbitmq_url;  ///< RABBITMQ_URL: amqp://…; unset = queue in the database
-    std::string esi_base_url;                 ///< ESI_BASE_URL
-    std::string zkillboard_base_url;          ///< ZKILLBOARD_BASE_URL
-    double esi_rate_limit = 50;               ///< ESI_RATE_LIMIT requests/s for the whole deployment; 0 = off
-    double zkillboard_rate_limit = 1;         ///< ZKILLBOARD_RATE_LIMIT requests/s; 0 = off
-    std::string user_agent;                   ///< KILLREPORT_USER_AGENT
-    std::string compatibility_date;           ///< ESI_COMPATIBILITY_DATE (X-Compatibility-Date)
-    int max_attempts = 5;                     ///< KILLREPORT_MAX_ATTEMPTS before a dead letter
-    std::int64_t max_age_seconds = 0;         ///< KILLREPORT_MAX_AGE: refresh entities older than this even
-                                              ///< when ESI's Expires is later; 0 = ESI's Expires only
-    int db_connections = 2;                   ///< KILLREPORT_DB_CONNECTIONS per process
-    std::string log_level = "info";           ///< LOG_LEVEL: debug, info, warn, error
+    std::string database_url;                     ///< DATABASE_URL: postgresql://… or sqlite:///path
+    std::optional<std::string> rabbitmq_url;      ///< RABBITMQ_URL: amqp://…; unset = queue in the database
+    std::string esi_base_url;                     ///< ESI_BASE_URL
+    std::string zkillboard_base_url;              ///< ZKILLBOARD_BASE_URL
+    double esi_rate_limit = 50;                   ///< ESI_RATE_LIMIT requests/s for the whole deployment; 0 = off
+    double zkillboard_rate_limit = 1;             ///< ZKILLBOARD_RATE_LIMIT requests/s; 0 = off
+    std::string user_agent;                       ///< KILLREPORT_USER_AGENT
+    std::string compatibility_date;               ///< ESI_COMPATIBILITY_DATE (X-Compatibility-Date)
+    int max_attempts = 5;                         ///< KILLREPORT_MAX_ATTEMPTS before a dead letter
+    std::int64_t max_age_seconds = 0;             ///< KILLREPORT_MAX_AGE: refresh entities older than this even
+                                                  ///< when ESI's Expires is later; 0 = ESI's Expires only
+    int db_connections = 2;                       ///< KILLREPORT_DB_CONNECTIONS per process
+    std::int64_t universe_check_seconds = 86400;  ///< KILLREPORT_UNIVERSE_CHECK: how often `run` looks at
+                                                  ///< ESI's universe lists (static data); 0 = never
+    std::int64_t outage_limit_seconds = 60;       ///< KILLREPORT_OUTAGE_LIMIT: --until-idle gives up (exit 1)
+                                                  ///< after the database has refused writes this long
+    std::string log_level = "info";               ///< LOG_LEVEL: debug, info, warn, error
 
     /// Where each value came from, by environment-variable name.
     std::map<std::string, Source> sources;

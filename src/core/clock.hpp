@@ -1,8 +1,8 @@
 #pragma once
 // The one time source: every component that reads the time (ESI pacing and cache expiry, the
 // workers' freshness and 404 checks, the store's created_at/updated_at and pending marks, queued
-// message timestamps; the database queue's lease times still read the system clock directly) takes
-// a Clock, SystemClock::Instance() in production. All times are unix
+// message timestamps, the database queue's leases, retry times and dead-letter stamps) takes a
+// Clock, SystemClock::Instance() in production. All times are unix
 // time (wall clock), because rate state and expiry times are shared with other processes through
 // the database. Tests use ManualClock, whose SleepFor() advances time instead of sleeping, so time-
 // dependent logic runs deterministically and fast.

@@ -58,6 +58,55 @@ constexpr std::array<EntityKindInfo, kEntityKindCount> kKinds = {{
      false,
      3,
      &ParseAs<EntityKind::kType, esi_json::ParseType>},
+    // The universe: static data, swept from ESI's lists; the original's queues carry bare ids.
+    {EntityKind::kRegion,
+     "region",
+     "regions",
+     "regions",
+     "/universe/regions/",
+     "esi_regions_queue",
+     "worker:regions",
+     5,
+     {},
+     false,
+     6,
+     &ParseAs<EntityKind::kRegion, esi_json::ParseRegion>,
+     "/universe/regions/",
+     "queue:regions",
+     true,
+     MessageFormat::kBareId},
+    {EntityKind::kConstellation,
+     "constellation",
+     "constellations",
+     "constellations",
+     "/universe/constellations/",
+     "esi_constellations_queue",
+     "worker:constellations",
+     10,
+     {},
+     false,
+     5,
+     &ParseAs<EntityKind::kConstellation, esi_json::ParseConstellation>,
+     "/universe/constellations/",
+     "queue:constellations",
+     true,
+     MessageFormat::kBareId},
+    {EntityKind::kSolarSystem,
+     "solar_system",
+     "solar systems",
+     "solar_systems",
+     "/universe/systems/",
+     "esi_solar_systems_queue",
+     "worker:solar-systems",
+     25,
+     {},
+     false,
+     4,
+     &ParseAs<EntityKind::kSolarSystem, esi_json::ParseSolarSystem>,
+     "/universe/systems/",
+     "queue:solar-systems",
+     true,
+     MessageFormat::kBareId},
 }};
 
 constexpr bool IndexedInOrder() {
@@ -67,6 +116,15 @@ constexpr bool IndexedInOrder() {
     return true;
 }
 static_assert(IndexedInOrder());
+
+/// The sync of static data and its queue script need the kind's list.
+constexpr bool StaticDataIsListed() {
+    for (const auto& k : kKinds) {
+        if (k.static_data && (k.list_path == nullptr || k.queue_command == nullptr)) return false;
+    }
+    return true;
+}
+static_assert(StaticDataIsListed());
 
 }  // namespace
 
@@ -96,6 +154,14 @@ std::vector<EntityKind> ScanOrder() {
     for (const auto& k : kKinds) out.push_back(k.kind);
     std::sort(out.begin(), out.end(),
               [](EntityKind a, EntityKind b) { return KindInfo(a).scan_order < KindInfo(b).scan_order; });
+    return out;
+}
+
+std::vector<EntityKind> StaticDataKinds() {
+    std::vector<EntityKind> out;
+    for (const auto& k : kKinds) {
+        if (k.static_data) out.push_back(k.kind);
+    }
     return out;
 }
 

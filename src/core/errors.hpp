@@ -4,6 +4,7 @@
 //   TransientError -> delayed retry with backoff (bounded attempts, then dead letter)
 //   PermanentError -> dead letter at once (the input will never succeed), then ack
 //   FatalError     -> stop the process with a non-zero exit (configuration, programming error)
+//   StoppedError   -> hand the delivery back (released: no attempt counted); the process is stopping
 // A plain kr::Error is treated like a TransientError (bounded attempts keep it from looping).
 #include <chrono>
 #include <optional>
@@ -41,6 +42,14 @@ private:
 };
 
 class FatalError : public Error {
+public:
+    using Error::Error;
+};
+
+/// A blocking wait (a budget slot, an ESI or zKillboard pause, a Retry-After, a slow answer) gave up
+/// because the process is stopping (SIGTERM): the work is handed back for another run, never
+/// retried or dead-lettered for it.
+class StoppedError : public Error {
 public:
     using Error::Error;
 };

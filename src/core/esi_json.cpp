@@ -80,6 +80,22 @@ std::optional<bool> OptBool(const Json& j, const char* key, std::string_view wha
 
 std::string What(const char* kind, Id id) { return std::string(kind) + " " + std::to_string(id); }
 
+/// The body's own id field, when present, must be the requested id.
+void CheckBodyId(const Json& j, const char* key, Id id, const std::string& what) {
+    if (auto body_id = OptInt(j, key, what); body_id && *body_id != id) {
+        throw ParseError(what + ": body is for " + key + " " + std::to_string(*body_id));
+    }
+}
+
+/// A required {x, y, z} object.
+Position ReqPosition(const Json& j, const char* key, const std::string& what) {
+    const Json* v = Find(j, key);
+    if (!v) Missing(what, key);
+    if (!v->is_object()) WrongType(what, key, "an object");
+    const std::string inner = what + " " + key;
+    return {ReqDouble(*v, "x", inner), ReqDouble(*v, "y", inner), ReqDouble(*v, "z", inner)};
+}
+
 // ---------------------------------------------------------------------------------------------
 // Killmails and zKillboard pages: simdjson on-demand
 
@@ -423,6 +439,44 @@ Type ParseType(Id id, std::string_view body) {
     return t;
 }
 
+Region ParseRegion(Id id, std::string_view body) {
+    const std::string what = What("region", id);
+    Json j = ParseDocument(body, what);
+    CheckBodyId(j, "region_id", id, what);
+    Region r;
+    r.id = id;
+    r.name = ReqString(j, "name", what);
+    r.description = OptString(j, "description", what);
+    return r;
+}
+
+Constellation ParseConstellation(Id id, std::string_view body) {
+    const std::string what = What("constellation", id);
+    Json j = ParseDocument(body, what);
+    CheckBodyId(j, "constellation_id", id, what);
+    Constellation c;
+    c.id = id;
+    c.name = ReqString(j, "name", what);
+    c.region_id = ReqInt(j, "region_id", what);
+    c.position = ReqPosition(j, "position", what);
+    return c;
+}
+
+SolarSystem ParseSolarSystem(Id id, std::string_view body) {
+    const std::string what = What("solar system", id);
+    Json j = ParseDocument(body, what);
+    CheckBodyId(j, "system_id", id, what);
+    SolarSystem s;
+    s.id = id;
+    s.name = ReqString(j, "name", what);
+    s.constellation_id = ReqInt(j, "constellation_id", what);
+    s.security_status = ReqDouble(j, "security_status", what);
+    s.security_class = OptString(j, "security_class", what);
+    s.star_id = OptInt(j, "star_id", what);
+    s.position = ReqPosition(j, "position", what);
+    return s;
+}
+
 std::vector<Id> ParseIdList(std::string_view body) {
     Json j;
     try {
@@ -438,6 +492,12 @@ std::vector<Id> ParseIdList(std::string_view body) {
         ids.push_back(v.get<Id>());
     }
     return ids;
+}
+
+std::string ParseServerVersion(std::string_view body) {
+    Json j = ParseDocument(body, "status");
+    if (const Json* v = Find(j, "server_version"); v && v->is_number_integer()) return v->dump();
+    return ReqString(j, "server_version", "status");
 }
 
 Killmail ParseKillmail(std::string_view body, std::string_view hash) {

@@ -34,6 +34,13 @@ Character ParseCharacter(Id id, std::string_view body);
 /// GET /universe/types/{id}/ (dogma attributes etc. are ignored)
 Type ParseType(Id id, std::string_view body);
 
+/// GET /universe/regions/{id}/ (the constellation list is ignored).
+Region ParseRegion(Id id, std::string_view body);
+/// GET /universe/constellations/{id}/ (the system list is ignored).
+Constellation ParseConstellation(Id id, std::string_view body);
+/// GET /universe/systems/{id}/ (planets, stargates, stations are ignored).
+SolarSystem ParseSolarSystem(Id id, std::string_view body);
+
 /// GET /killmails/{id}/{hash}/ — the hash is not in the body; pass it to fill killmail_hash.
 /// Victim items keep their nesting (container contents in KillmailItem::items).
 /// Value fields (total/destroyed/dropped) stay empty: they come from zKillboard.
@@ -41,6 +48,9 @@ Killmail ParseKillmail(std::string_view body, std::string_view hash = {});
 
 /// A JSON array of ids (GET /alliances/, /alliances/{id}/corporations/, …).
 std::vector<Id> ParseIdList(std::string_view body);
+
+/// GET /status/'s server_version (a string; changes with every deployment of the game).
+std::string ParseServerVersion(std::string_view body);
 
 /// One element of a zKillboard API list page (/api/characterID/{id}/page/{p}/).
 struct ZkbEntry {

@@ -69,6 +69,36 @@ struct Type {
     std::optional<Id> icon_id;
 };
 
+/// GET /universe/regions/{id}/ (the constellation list is not kept: constellations name their region).
+struct Region {
+    Id id = 0;
+    std::string name;
+    std::optional<std::string> description;
+};
+
+struct Position {
+    double x = 0, y = 0, z = 0;
+};
+
+/// GET /universe/constellations/{id}/ (the system list is not kept: systems name their constellation).
+struct Constellation {
+    Id id = 0;
+    std::string name;
+    Id region_id = 0;
+    Position position;
+};
+
+/// GET /universe/systems/{id}/ (planets, stargates and stations are not kept).
+struct SolarSystem {
+    Id id = 0;
+    std::string name;
+    Id constellation_id = 0;
+    double security_status = 0;
+    std::optional<std::string> security_class;  ///< absent for some systems (Thera, most of w-space)
+    std::optional<Id> star_id;
+    Position position;
+};
+
 struct KillmailItem {
     Id item_type_id = 0;
     std::int64_t flag = 0;
@@ -76,10 +106,6 @@ struct KillmailItem {
     std::optional<std::int64_t> quantity_destroyed;
     std::int64_t singleton = 0;
     std::vector<KillmailItem> items;  ///< contents of a container (nested items)
-};
-
-struct Position {
-    double x = 0, y = 0, z = 0;
 };
 
 struct Victim {

@@ -20,6 +20,9 @@ constexpr std::string_view kPgLock = "SELECT pg_advisory_xact_lock(727274001)";
 constexpr std::string_view kPgTableExists = "SELECT to_regclass('public.killmails') IS NOT NULL";
 constexpr std::string_view kSqliteTableExists =
     "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'killmails'";
+constexpr std::string_view kPgMigrationsExist = "SELECT to_regclass('kr_schema_migrations') IS NOT NULL";
+constexpr std::string_view kSqliteMigrationsExist =
+    "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'kr_schema_migrations'";
 
 std::set<std::pair<std::string, int>> Applied(Connection& conn) {
     std::set<std::pair<std::string, int>> done;
@@ -39,8 +42,11 @@ std::vector<Migration> AllMigrations() {
 }
 
 std::vector<std::string> PendingMigrations(Connection& conn) {
-    conn.ExecScript(kCreateMigrationsTable);
-    auto done = Applied(conn);
+    // Reads only: a database nobody migrated yet has every migration pending.
+    const bool pg = conn.GetDialect() == Dialect::kPostgres;
+    const bool bookkept = conn.Exec(pg ? kPgMigrationsExist : kSqliteMigrationsExist).Bool(0, 0);
+    std::set<std::pair<std::string, int>> done;
+    if (bookkept) done = Applied(conn);
     std::vector<std::string> pending;
     for (const auto& m : AllMigrations()) {
         if (!done.count({m.module, m.version})) pending.push_back(m.module + "/" + std::to_string(m.version));

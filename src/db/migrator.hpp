@@ -35,7 +35,7 @@ std::vector<Migration> AllMigrations();
 MigrateReport Migrate(Connection& conn, const std::string& only_module = {},
                       const Clock& clock = SystemClock::Instance());
 
-/// Migrations that are known but not applied yet (empty = the schema is current).
+/// Migrations that are known but not applied yet (empty = the schema is current). Writes nothing.
 std::vector<std::string> PendingMigrations(Connection& conn);
 
 }  // namespace kr::db

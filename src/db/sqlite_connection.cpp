@@ -19,9 +19,12 @@ namespace {
     msg += ": ";
     msg += db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     switch (rc & 0xff) {
+        case SQLITE_IOERR:  // e.g. a write refused by the file-size limit, or a failing disk
+            msg += " (is the disk full or failing?)";
+            throw TransientError(msg);
+        case SQLITE_READONLY:  // a file or filesystem made read-only: an outage that can end
         case SQLITE_BUSY:
         case SQLITE_LOCKED:
-        case SQLITE_IOERR:
         case SQLITE_FULL:
         case SQLITE_PROTOCOL: throw TransientError(msg);
         case SQLITE_CONSTRAINT:
@@ -31,7 +34,6 @@ namespace {
         case SQLITE_CANTOPEN:
         case SQLITE_NOTADB:
         case SQLITE_CORRUPT:
-        case SQLITE_READONLY:
         case SQLITE_PERM:
         case SQLITE_AUTH:
         default: throw FatalError(msg);
@@ -69,8 +71,26 @@ std::string RewriteParams(std::string_view sql) {
 void SqliteConnection::StmtDeleter::operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
 void SqliteConnection::DbDeleter::operator()(sqlite3* d) const { sqlite3_close_v2(d); }
 
+namespace {
+
+std::string QueryOf(const std::string& url) {
+    auto q = url.find('?');
+    return q == std::string::npos ? std::string() : url.substr(q + 1);
+}
+
+}  // namespace
+
+std::string SqliteConnection::SynchronousFromUrl(const std::string& url) {
+    const std::string query = QueryOf(url);
+    if (query.empty()) return "NORMAL";
+    if (query == "synchronous=normal") return "NORMAL";
+    if (query == "synchronous=full") return "FULL";
+    throw FatalError("sqlite URL option '" + query + "' is not supported (synchronous=normal or synchronous=full)");
+}
+
 std::string SqliteConnection::PathFromUrl(const std::string& url) {
     std::string rest = url.substr(std::string_view("sqlite:").size());
+    rest = rest.substr(0, rest.find('?'));
     if (rest == ":memory:" || rest == "//:memory:") return ":memory:";
     if (rest.rfind("//", 0) == 0) rest = rest.substr(2);  // sqlite:///abs -> /abs ; sqlite://rel -> rel
     if (rest.empty()) throw FatalError("malformed sqlite URL '" + url + "': no file path");
@@ -79,6 +99,7 @@ std::string SqliteConnection::PathFromUrl(const std::string& url) {
 
 SqliteConnection::SqliteConnection(const std::string& url) : url_(url) {
     std::string path = PathFromUrl(url);
+    const std::string synchronous = SynchronousFromUrl(url);
     if (path != ":memory:") {
         auto parent = std::filesystem::path(path).parent_path();
         std::error_code ec;
@@ -95,9 +116,8 @@ SqliteConnection::SqliteConnection(const std::string& url) : url_(url) {
     // wal_autocheckpoint 8000 pages (32 MB of WAL): the index pages that every killmail batch
     // touches are copied back to the database 8× less often than with the default 1000 — ingest
     // ~20 % faster at the same memory (the WAL is on disk).
-    ExecScript(
-        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;"
-        " PRAGMA wal_autocheckpoint=8000;");
+    ExecScript("PRAGMA journal_mode=WAL; PRAGMA synchronous=" + synchronous +
+               "; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=8000;");
 }
 
 SqliteConnection::~SqliteConnection() {

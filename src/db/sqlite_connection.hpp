@@ -10,7 +10,12 @@ struct sqlite3_stmt;
 
 namespace kr::db {
 
-/// SQLite backend: WAL, synchronous=NORMAL, busy_timeout, foreign keys on; statements cached.
+/// SQLite backend: WAL, busy_timeout, foreign keys on; statements cached.
+/// Durability: `synchronous=NORMAL` by default — a power failure can roll back the last
+/// transactions, but only a suffix of them (WAL order), so with the queue in the same file a lost
+/// commit always takes its later ack with it and the work is redone. `?synchronous=full` in the
+/// URL syncs every commit; config::Load adds it when the queue is RabbitMQ (whose ack a lost
+/// commit could not take back).
 class SqliteConnection final : public Connection {
 public:
     explicit SqliteConnection(const std::string& url);
@@ -25,8 +30,10 @@ public:
     void Rollback() noexcept override;
     bool InTransaction() const override { return in_tx_; }
 
-    /// The file path a sqlite URL names (":memory:" for in-memory).
+    /// The file path a sqlite URL names (":memory:" for in-memory), without the query.
     static std::string PathFromUrl(const std::string& url);
+    /// The URL's `synchronous` option: "NORMAL" (default) or "FULL"; anything else is fatal.
+    static std::string SynchronousFromUrl(const std::string& url);
 
 private:
     struct StmtDeleter {

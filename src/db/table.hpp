@@ -189,6 +189,7 @@ public:
             def_.columns.push_back(c.def);
             if (bound) {
                 refs_.push_back(c.def.refers_to);
+                ref_columns_.push_back(def_.columns.size() - 1);
                 getters_.push_back(std::move(c.get));
             }
         }
@@ -207,16 +208,22 @@ public:
     /// holding an id): what a row references, from the same definitions as the scan.
     template <typename F>
     void ForEachRef(const T& v, F&& fn) const {
+        ForEachRefColumn(v, [&](const ColumnDef&, EntityKind kind, Id id) { fn(kind, id); });
+    }
+    /// The same with the column: fn(column, kind, id).
+    template <typename F>
+    void ForEachRefColumn(const T& v, F&& fn) const {
         for (std::size_t i = 0; i < getters_.size(); ++i) {
             if (!refs_[i]) continue;
             const Param p = getters_[i](v);
-            if (const auto* id = std::get_if<std::int64_t>(&p)) fn(*refs_[i], *id);
+            if (const auto* id = std::get_if<std::int64_t>(&p)) fn(def_.columns[ref_columns_[i]], *refs_[i], *id);
         }
     }
 
 private:
     TableDef def_;
     std::vector<std::optional<EntityKind>> refs_;  ///< per getter
+    std::vector<std::size_t> ref_columns_;         ///< per getter: its column's index in def_.columns
     std::vector<std::function<Param(const T&)>> getters_;
 };
 

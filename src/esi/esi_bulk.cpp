@@ -5,6 +5,7 @@
 
 #include "core/esi_paths.hpp"
 #include "esi/esi_client.hpp"
+#include "esi/request_group.hpp"
 
 namespace kr::esi {
 
@@ -20,7 +21,7 @@ BulkResult<T> RunBulk(EsiClient& esi, const std::string& path, const std::vector
         if (seen.insert(id).second) unique.push_back(id);
     }
     batch = std::clamp<std::size_t>(batch, 1, 1000);
-    int outstanding = 0;
+    RequestGroup requests(esi);  // after `out`: leaving early cancels the callbacks first
     std::function<void(std::vector<std::int64_t>)> submit = [&](std::vector<std::int64_t> chunk) {
         std::string body = "[";
         for (std::size_t i = 0; i < chunk.size(); ++i) {
@@ -28,9 +29,7 @@ BulkResult<T> RunBulk(EsiClient& esi, const std::string& path, const std::vector
             body += std::to_string(chunk[i]);
         }
         body += ']';
-        ++outstanding;
-        esi.Submit({"POST", path, std::move(body), std::nullopt}, [&, chunk](EsiResult r) {
-            --outstanding;
+        requests.Submit({"POST", path, std::move(body), std::nullopt}, [&, chunk](EsiResult r) {
             const bool bad_batch = r.outcome == Outcome::kNotFound || r.outcome == Outcome::kUnprocessable ||
                                    (r.outcome == Outcome::kClientError && r.status == 400);
             if (r.outcome == Outcome::kOk) {
@@ -67,8 +66,7 @@ BulkResult<T> RunBulk(EsiClient& esi, const std::string& path, const std::vector
             unique.begin() + static_cast<std::ptrdiff_t>(i),
             unique.begin() + static_cast<std::ptrdiff_t>(std::min(unique.size(), i + batch))));
     }
-    // The callbacks, run inside Drive, count `outstanding` down.
-    while (outstanding > 0) esi.Drive(std::chrono::milliseconds(100));  // NOLINT(bugprone-infinite-loop)
+    requests.Wait();  // (a callback may submit the halves of its batch)
     return out;
 }
 

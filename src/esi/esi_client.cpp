@@ -8,6 +8,7 @@
 
 #include "core/errors.hpp"
 #include "core/text.hpp"
+#include "esi/request_group.hpp"
 #include "http/http_date.hpp"
 
 #ifndef KR_VERSION
@@ -107,7 +108,7 @@ struct EsiClient::Job {
     EsiRequest req;
     std::string route;         ///< RouteTemplate(path)
     std::string coalesce_key;  ///< "" = not coalesced
-    std::vector<EsiCallback> callbacks;
+    std::vector<Waiter> waiters;
     int attempts = 0;
     std::int64_t not_before_us = 0;
     std::string group_key;  ///< rate-limit group at send time ("" = none)
@@ -145,7 +146,8 @@ EsiClient::EsiClient(EsiOptions options, http::HttpClient& http, RateBudget& bud
       budget_(budget),
       clock_(clock),
       pacer_(budget, clock, options_.budget_key, WithRate(options_.pacer, options_.rate_limit)),
-      rng_(std::random_device{}()) {
+      rng_(std::random_device{}()),
+      hooks_(clock) {
     while (!options_.base_url.empty() && options_.base_url.back() == '/') options_.base_url.pop_back();
     options_.max_attempts = std::max(1, options_.max_attempts);
     options_.max_concurrency = std::max(1, options_.max_concurrency);
@@ -165,8 +167,10 @@ EsiStats EsiClient::Stats() const {
 
 bool EsiClient::Idle() const { return ready_.empty() && in_flight_ == 0 && completions_.empty(); }
 
-void EsiClient::Submit(EsiRequest request, EsiCallback callback) {
+std::uint64_t EsiClient::Submit(EsiRequest request, EsiCallback callback) {
     ++pending_callbacks_;
+    Waiter waiter{next_ticket_++, std::move(callback)};
+    const std::uint64_t ticket = waiter.ticket;
     const bool get = request.method == "GET";
     const std::int64_t now_ms = clock_.NowUs() / 1000;
     if (get && request.cache && request.cache->FreshAt(now_ms)) {
@@ -174,8 +178,8 @@ void EsiClient::Submit(EsiRequest request, EsiCallback callback) {
         EsiResult r;
         r.outcome = Outcome::kFresh;
         r.cache = request.cache;
-        completions_.emplace_back(std::move(callback), std::move(r));
-        return;
+        completions_.emplace_back(std::move(waiter), std::move(r));
+        return ticket;
     }
     std::string key;
     if (get) key = request.path + '\n' + (request.cache ? request.cache->etag.value_or("") : std::string());
@@ -183,17 +187,45 @@ void EsiClient::Submit(EsiRequest request, EsiCallback callback) {
         auto it = coalesce_.find(key);
         if (it != coalesce_.end()) {
             ++stats_.coalesced;
-            it->second->callbacks.push_back(std::move(callback));
-            return;
+            it->second->waiters.push_back(std::move(waiter));
+            by_ticket_[ticket] = it->second;
+            return ticket;
         }
     }
     auto job = std::make_shared<Job>();
     job->route = RouteTemplate(request.path);
     job->req = std::move(request);
     job->coalesce_key = key;
-    job->callbacks.push_back(std::move(callback));
+    job->waiters.push_back(std::move(waiter));
+    by_ticket_[ticket] = job;
     if (!key.empty()) coalesce_[key] = job;
     ready_.push_back(std::move(job));
+    return ticket;
+}
+
+bool EsiClient::Cancel(std::uint64_t ticket) {
+    if (auto it = by_ticket_.find(ticket); it != by_ticket_.end()) {
+        std::shared_ptr<Job> job = std::move(it->second);
+        by_ticket_.erase(it);
+        std::erase_if(job->waiters, [ticket](const Waiter& w) { return w.ticket == ticket; });
+        --pending_callbacks_;
+        if (job->waiters.empty()) {
+            // Queued or waiting for a retry: never sent. (On the wire: its answer completes nobody.)
+            if (auto r = std::find(ready_.begin(), ready_.end(), job); r != ready_.end()) {
+                ready_.erase(r);
+                if (auto c = coalesce_.find(job->coalesce_key); c != coalesce_.end() && c->second == job) {
+                    coalesce_.erase(c);
+                }
+            }
+        }
+        return true;
+    }
+    auto done = std::find_if(completions_.begin(), completions_.end(),
+                             [ticket](const auto& c) { return c.first.ticket == ticket; });
+    if (done == completions_.end()) return false;
+    completions_.erase(done);
+    --pending_callbacks_;
+    return true;
 }
 
 EsiClient::Shared& EsiClient::SharedFor(const std::string& key, std::int64_t now, bool refresh) {
@@ -297,8 +329,8 @@ std::int64_t EsiClient::DispatchReady(std::int64_t now) {
                 break;
             }
         }
+        Send(job, clock_.NowUs());  // (if it throws, the request stays queued)
         ready_.erase(ready_.begin() + static_cast<std::ptrdiff_t>(i));
-        Send(job, clock_.NowUs());
         ++sent;
     }
     // Put the requests on the wire now, at their slot time, not whenever the caller drives next
@@ -323,6 +355,12 @@ void EsiClient::Send(const std::shared_ptr<Job>& job, std::int64_t now) {
         hr.body = job->req.body;
     }
     hr.timeout = options_.timeout;
+    std::weak_ptr<int> alive = alive_;
+    http_.Start(std::move(hr), [this, alive, job](HttpResponse resp) {
+        if (alive.expired()) return;
+        OnResponse(job, std::move(resp));
+    });
+    // Counted once started (the callback never runs from Start): a Start that throws counts nothing.
     ++job->attempts;
     ++stats_.requests;
     if (stats_.first_send_us == 0) stats_.first_send_us = now;
@@ -335,11 +373,6 @@ void EsiClient::Send(const std::shared_ptr<Job>& job, std::int64_t now) {
         ++gs.in_flight;
         gs.last_sent_us = now;
     }
-    std::weak_ptr<int> alive = alive_;
-    http_.Start(std::move(hr), [this, alive, job](HttpResponse resp) {
-        if (alive.expired()) return;
-        OnResponse(job, std::move(resp));
-    });
 }
 
 CacheEntry EsiClient::EntryFromHeaders(const HttpResponse& resp, const EsiRequest& req, std::int64_t now) const {
@@ -529,25 +562,28 @@ void EsiClient::Complete(const std::shared_ptr<Job>& job, EsiResult result) {
         auto it = coalesce_.find(job->coalesce_key);
         if (it != coalesce_.end() && it->second == job) coalesce_.erase(it);
     }
-    auto& callbacks = job->callbacks;
-    if (!callbacks.empty()) {
+    auto& waiters = job->waiters;
+    for (const auto& w : waiters) by_ticket_.erase(w.ticket);
+    if (!waiters.empty()) {
         // Every coalesced caller gets a copy; the last one gets the result itself.
-        for (std::size_t i = 0; i + 1 < callbacks.size(); ++i)
-            completions_.emplace_back(std::move(callbacks[i]), result);
-        completions_.emplace_back(std::move(callbacks.back()), std::move(result));
+        for (std::size_t i = 0; i + 1 < waiters.size(); ++i) completions_.emplace_back(std::move(waiters[i]), result);
+        completions_.emplace_back(std::move(waiters.back()), std::move(result));
     }
-    callbacks.clear();
+    waiters.clear();
 }
 
 int EsiClient::Deliver() {
-    if (completions_.empty()) return 0;
-    auto batch = std::move(completions_);
-    completions_.clear();
-    pending_callbacks_ -= batch.size();
-    for (auto& [cb, res] : batch) {
-        if (cb) cb(std::move(res));
+    // One at a time off the front: a callback that throws leaves the others due (and cancellable),
+    // and one that cancels another's ticket is heeded.
+    int delivered = 0;
+    for (std::size_t due = completions_.size(); due > 0 && !completions_.empty(); --due) {
+        auto [waiter, result] = std::move(completions_.front());
+        completions_.pop_front();
+        --pending_callbacks_;
+        ++delivered;
+        if (waiter.callback) waiter.callback(std::move(result));
     }
-    return static_cast<int>(batch.size());
+    return delivered;
 }
 
 int EsiClient::Drive(std::chrono::microseconds max_wait) {
@@ -566,10 +602,18 @@ int EsiClient::Drive(std::chrono::microseconds max_wait) {
     return delivered;
 }
 
+void EsiClient::Await(const std::function<bool()>& done) {
+    while (!done()) {
+        hooks_.Check("ESI");
+        Drive(std::chrono::microseconds(WaitHooks::kSliceUs));
+    }
+}
+
 EsiResult EsiClient::Fetch(EsiRequest request) {
     std::optional<EsiResult> out;
-    Submit(std::move(request), [&out](EsiResult r) { out = std::move(r); });
-    while (!out) Drive(std::chrono::milliseconds(100));
+    RequestGroup one(*this);  // after `out`: leaving early (a throw) cancels the callback first
+    one.Submit(std::move(request), [&out](EsiResult r) { out = std::move(r); });
+    one.Wait();
     return std::move(*out);
 }
 

@@ -21,6 +21,7 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <stop_token>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -29,6 +30,7 @@
 #include "core/clock.hpp"
 #include "esi/pacer.hpp"
 #include "esi/rate_budget.hpp"
+#include "esi/wait_hooks.hpp"
 #include "http/curl_http_client.hpp"
 #include "http/http_client.hpp"
 
@@ -123,7 +125,13 @@ public:
     EsiClient& operator=(const EsiClient&) = delete;
 
     /// Queue a request; the callback runs from a later Drive() (never from Submit itself).
-    void Submit(EsiRequest request, EsiCallback callback);
+    /// Returns a ticket for Cancel(). A caller whose callback refers to its own frame submits
+    /// through a RequestGroup, which cancels what is pending when the frame is left.
+    std::uint64_t Submit(EsiRequest request, EsiCallback callback);
+    /// The callback of `ticket` will not run (false: it ran already, or was cancelled). A request
+    /// left without callbacks is dropped unless it is on the wire (its answer still teaches the
+    /// limits; an identical GET submitted meanwhile joins it).
+    bool Cancel(std::uint64_t ticket);
     /// Dispatch, wait up to max_wait (also when idle) and deliver finished results; returns early
     /// once at least one callback ran. Returns the number of callbacks run.
     int Drive(std::chrono::microseconds max_wait);
@@ -131,8 +139,19 @@ public:
     bool Idle() const;
     /// Submitted requests whose callbacks have not run yet.
     std::size_t Pending() const { return pending_callbacks_; }
-    /// Blocking: Submit + Drive until this result is there (drives other requests too).
+    /// Blocking: Submit + Drive until this result is there (drives other requests too). Throws
+    /// kr::StoppedError when a stop is requested first.
     EsiResult Fetch(EsiRequest request);
+    /// Blocking: drives until `done()` (checked after each callback run). Every slice it gives up
+    /// on a stop request (kr::StoppedError: a pause, the budget or a hung answer never hold a
+    /// stopping process) and runs the idle hook about once a second.
+    void Await(const std::function<bool()>& done);
+
+    /// Called about once a second while a blocking call waits (an error-limit pause, a 429, the
+    /// budget): the caller keeps its queue connection alive. Empty = none.
+    void SetIdleHook(std::function<void()> hook) { hooks_.SetIdleHook(std::move(hook)); }
+    /// The stop request blocking calls watch (the worker thread's; none by default).
+    void SetStopToken(std::stop_token stop) { hooks_.SetStopToken(std::move(stop)); }
 
     EsiStats Stats() const;
     const EsiOptions& Options() const { return options_; }
@@ -141,6 +160,11 @@ public:
     static std::string RouteTemplate(const std::string& path);
 
     struct Job;
+    /// A submitted callback and its ticket.
+    struct Waiter {
+        std::uint64_t ticket = 0;
+        EsiCallback callback;
+    };
 
 private:
     struct Shared {
@@ -170,7 +194,9 @@ private:
     Pacer pacer_;
     std::deque<std::shared_ptr<Job>> ready_;
     std::unordered_map<std::string, std::shared_ptr<Job>> coalesce_;
-    std::vector<std::pair<EsiCallback, EsiResult>> completions_;
+    std::deque<std::pair<Waiter, EsiResult>> completions_;
+    std::unordered_map<std::uint64_t, std::shared_ptr<Job>> by_ticket_;  ///< waiters not completed yet
+    std::uint64_t next_ticket_ = 1;
     std::map<std::string, Shared> shared_;
     std::unordered_map<std::string, std::string> route_groups_;  ///< route template → group key
     int in_flight_ = 0;
@@ -179,6 +205,7 @@ private:
     std::mt19937_64 rng_;
     std::shared_ptr<int> alive_;  ///< callbacks from the HttpClient check it (client destroyed first)
     EsiStats stats_;
+    WaitHooks hooks_;
 };
 
 /// libcurl settings matching the ESI options (user agent, timeouts, concurrency, per-host cap).

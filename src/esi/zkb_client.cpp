@@ -26,7 +26,8 @@ ZkbClient::ZkbClient(ZkbOptions options, http::HttpClient& http, RateBudget& bud
       budget_(budget),
       clock_(clock),
       pacer_(budget, clock, options_.budget_key, WithRate(options_.pacer, options_.rate_limit)),
-      rng_(std::random_device{}()) {
+      rng_(std::random_device{}()),
+      hooks_(clock) {
     while (!options_.base_url.empty() && options_.base_url.back() == '/') options_.base_url.pop_back();
     options_.max_attempts = std::max(1, options_.max_attempts);
 }
@@ -34,19 +35,28 @@ ZkbClient::ZkbClient(ZkbOptions options, http::HttpClient& http, RateBudget& bud
 void ZkbClient::WaitUs(std::int64_t us) {
     const std::int64_t until = clock_.NowUs() + us;
     // Drive the HTTP client as our sleep (keeps its connections serviced; a fake client advances
-    // time), in slices of at most a second so that the idle hook runs while we wait.
+    // time), in short slices so that a stop is seen and the idle hook runs while we wait.
     for (std::int64_t now = clock_.NowUs(); now < until; now = clock_.NowUs()) {
-        http_.Drive(std::chrono::microseconds(std::min(until - now, kUsPerS)));
-        Idle();
+        hooks_.Check("zKillboard");
+        http_.Drive(std::chrono::microseconds(std::min(until - now, WaitHooks::kSliceUs)));
     }
 }
 
-void ZkbClient::Idle() {
-    if (!idle_hook_) return;
-    const std::int64_t now = clock_.NowUs();
-    if (now - last_idle_us_ < kUsPerS) return;
-    last_idle_us_ = now;
-    idle_hook_();
+http::HttpResponse ZkbClient::Request(const std::string& path) {
+    http::HttpRequest req;
+    req.url = options_.base_url + path;
+    req.headers = {{"User-Agent", options_.user_agent}, {"Accept", "application/json"}};
+    req.timeout = options_.timeout;
+    ++requests_;
+    // Held by the callback too: after a stop the transfer may still finish while the client is
+    // driven by someone else, and must not write into this frame.
+    auto resp = std::make_shared<std::optional<http::HttpResponse>>();
+    http_.Start(req, [resp](http::HttpResponse r) { *resp = std::move(r); });
+    while (!*resp) {
+        hooks_.Check("zKillboard");
+        http_.Drive(std::chrono::microseconds(WaitHooks::kSliceUs));
+    }
+    return std::move(**resp);
 }
 
 ZkbPage ZkbClient::FetchCharacterPage(Id character_id, int page) {
@@ -59,6 +69,7 @@ ZkbPage ZkbClient::FetchPath(const std::string& path) {
     for (int attempt = 1; attempt <= options_.max_attempts; ++attempt) {
         // Shared pause (a 429 seen by any process) and the shared budget slot.
         for (;;) {
+            hooks_.Check("zKillboard");
             RateState st;
             try {
                 st = budget_.Load(options_.budget_key);
@@ -83,28 +94,17 @@ ZkbPage ZkbClient::FetchPath(const std::string& path) {
             WaitUs(std::max<std::int64_t>(0, take.at_us - clock_.NowUs()));
         }
 
-        http::HttpRequest req;
-        req.url = options_.base_url + path;
-        req.headers = {{"User-Agent", options_.user_agent}, {"Accept", "application/json"}};
-        req.timeout = options_.timeout;
-        std::optional<http::HttpResponse> resp;
-        ++requests_;
         out.attempts = attempt;
-        http_.Start(req, [&resp](http::HttpResponse r) { resp = std::move(r); });
-        while (!resp) {
-            http_.Drive(std::chrono::milliseconds(100));
-            Idle();
-        }
+        http::HttpResponse resp = Request(path);
 
-        out.http_status = resp->status;
+        out.http_status = resp.status;
         retry_after_us.reset();
         const std::int64_t now = clock_.NowUs();
-        if (!resp->Ok()) {
-            out.error =
-                "transport error (" + std::string(http::ToString(resp->transport)) + "): " + resp->error_message;
-        } else if (resp->status == 429) {
+        if (!resp.Ok()) {
+            out.error = "transport error (" + std::string(http::ToString(resp.transport)) + "): " + resp.error_message;
+        } else if (resp.status == 429) {
             std::int64_t secs = options_.default_retry_after.count() / 1000;
-            if (const std::string* ra = resp->Header("retry-after")) {
+            if (const std::string* ra = resp.Header("retry-after")) {
                 if (auto v = http::ParseRetryAfter(*ra, now / kUsPerS)) secs = *v;
             }
             retry_after_us = std::max<std::int64_t>(1, secs) * kUsPerS;
@@ -115,23 +115,23 @@ ZkbPage ZkbClient::FetchPath(const std::string& path) {
                 budget_.Observe(options_.budget_key, o);
             } catch (const kr::Error&) {}
             pacer_.Discard();
-        } else if (resp->status >= 500) {
-            out.error = "HTTP " + std::to_string(resp->status);
-        } else if (resp->status >= 200 && resp->status < 300) {
+        } else if (resp.status >= 500) {
+            out.error = "HTTP " + std::to_string(resp.status);
+        } else if (resp.status >= 200 && resp.status < 300) {
             // Only checked here (not built): the worker parses the page itself.
-            const auto shape = esi_json::ClassifyArray(resp->body);
+            const auto shape = esi_json::ClassifyArray(resp.body);
             if (shape != esi_json::ArrayShape::kNotArray) {
                 out.status = ZkbPage::Status::kOk;
                 out.end = shape == esi_json::ArrayShape::kEmptyArray;
-                out.body = std::move(resp->body);
+                out.body = std::move(resp.body);
                 out.error.clear();
                 return out;
             }
-            out.error = "bad_body: HTTP " + std::to_string(resp->status) + " with a body that is not a JSON array (" +
-                        std::to_string(resp->body.size()) + " bytes)";
+            out.error = "bad_body: HTTP " + std::to_string(resp.status) + " with a body that is not a JSON array (" +
+                        std::to_string(resp.body.size()) + " bytes)";
         } else {
             out.status = ZkbPage::Status::kClientError;
-            out.error = "HTTP " + std::to_string(resp->status) + ": " + kr::Truncate(resp->body, 200);
+            out.error = "HTTP " + std::to_string(resp.status) + ": " + kr::Truncate(resp.body, 200);
             return out;
         }
         // transient: back off (the last attempt's delay becomes the retry_after hint)

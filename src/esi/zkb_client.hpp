@@ -5,11 +5,13 @@
 // 429 (Retry-After, which pauses the key for every process) and 200s whose body is not a JSON array.
 //
 // An HTTP error is never "end of history": only a 200 with an empty JSON array is (`end`).
-// Blocking: the sync worker walks pages one by one.
+// Blocking: the sync worker walks pages one by one. Every wait (the shared pause, the budget,
+// backoff, the answer) ends at once on a stop request (kr::StoppedError; see WaitHooks).
 #include <chrono>
 #include <functional>
 #include <optional>
 #include <random>
+#include <stop_token>
 #include <string>
 
 #include "core/clock.hpp"
@@ -17,6 +19,7 @@
 #include "esi/esi_client.hpp"
 #include "esi/pacer.hpp"
 #include "esi/rate_budget.hpp"
+#include "esi/wait_hooks.hpp"
 #include "http/http_client.hpp"
 
 namespace kr::esi {
@@ -56,6 +59,7 @@ class ZkbClient {
 public:
     ZkbClient(ZkbOptions options, http::HttpClient& http, RateBudget& budget, Clock& clock = SystemClock::Instance());
 
+    /// Throws kr::StoppedError when a stop is requested before the page is there.
     ZkbPage FetchCharacterPage(Id character_id, int page);
     /// Any path relative to base_url (must end with '/').
     ZkbPage FetchPath(const std::string& path);
@@ -65,11 +69,14 @@ public:
     /// Called about once a second while a fetch waits (a shared 429 pause, the budget, backoff, a
     /// slow answer): the caller's chance to keep its queue connection alive — rabbitmq-c sends no
     /// heartbeats by itself, and a zKillboard pause can last minutes. Empty = none.
-    void SetIdleHook(std::function<void()> hook) { idle_hook_ = std::move(hook); }
+    void SetIdleHook(std::function<void()> hook) { hooks_.SetIdleHook(std::move(hook)); }
+    /// The stop request every wait watches (the worker thread's; none by default).
+    void SetStopToken(std::stop_token stop) { hooks_.SetStopToken(std::move(stop)); }
 
 private:
     void WaitUs(std::int64_t us);
-    void Idle();
+    /// Starts the request and waits for its answer.
+    http::HttpResponse Request(const std::string& path);
 
     ZkbOptions options_;
     http::HttpClient& http_;
@@ -78,8 +85,7 @@ private:
     Pacer pacer_;
     std::mt19937_64 rng_;
     std::int64_t requests_ = 0;
-    std::function<void()> idle_hook_;
-    std::int64_t last_idle_us_ = 0;
+    WaitHooks hooks_;
 };
 
 }  // namespace kr::esi

@@ -78,6 +78,26 @@ void AmqpConsumer::Connect() {
     NewGeneration();
     SetUpConsumers();
     backoff_ = amqp::kMinBackoff;
+    ever_connected_ = true;
+}
+
+void AmqpConsumer::ConnectFirst() {
+    const auto started = Clock::now();
+    const auto deadline = started + options_.connect_timeout;
+    for (;;) {
+        try {
+            Connect();
+            return;
+        } catch (const AmqpConnectionError& e) {
+            conn_.Close();
+            if (Clock::now() >= deadline) {
+                consumed_.clear();
+                throw kr::TransientError(amqp::CannotConnect(display_url_, options_.connect_timeout, e.what()));
+            }
+        }
+        std::this_thread::sleep_until(std::min(Clock::now() + backoff_, deadline));
+        backoff_ = std::min(backoff_ * 2, amqp::kMaxBackoff);
+    }
 }
 
 void AmqpConsumer::RecoverChannel(const AmqpChannelError& e) {
@@ -107,6 +127,10 @@ void AmqpConsumer::Guarded(F&& op) {
 void AmqpConsumer::Consume(const std::string& queue, int prefetch) {
     cancelled_ = false;
     consumed_.push_back({queue, std::max(1, prefetch), {}});
+    if (!ever_connected_) {
+        ConnectFirst();  // sets up every consumer, this one included
+        return;
+    }
     if (!conn_.IsOpen()) {
         try {
             Connect();  // sets up every consumer, this one included

@@ -26,8 +26,9 @@ public:
     AmqpConsumer(const AmqpConsumer&) = delete;
     AmqpConsumer& operator=(const AmqpConsumer&) = delete;
 
-    /// Starts consuming `queue` (which the caller has declared); a connection failure is retried
-    /// by Poll().
+    /// Starts consuming `queue` (which the caller has declared). The first connection is tried for
+    /// QueueOptions::connect_timeout, then kr::TransientError; once it was up, a connection failure
+    /// is retried by Poll().
     void Consume(const std::string& queue, int prefetch);
     /// Queue::Poll: waits up to `timeout` for deliveries, at most `max` (0 = total prefetch).
     std::vector<Delivery> Poll(std::chrono::milliseconds timeout, std::size_t max);
@@ -60,6 +61,8 @@ private:
     void Start(Consumed& c);
     void SetUpConsumers();
     void Connect();
+    /// Connect(), retried with backoff until connect_timeout; throws kr::TransientError.
+    void ConnectFirst();
     void RecoverChannel(const detail::AmqpChannelError& e);
     /// Runs `op`; a channel error reopens the channel, a connection error schedules a reconnect.
     template <typename F>
@@ -77,6 +80,7 @@ private:
     std::vector<std::uint64_t> pending_acks_;  ///< acked by the application, not sent yet
     std::chrono::steady_clock::time_point next_connect_{};
     std::chrono::milliseconds backoff_;
+    bool ever_connected_ = false;
     std::chrono::steady_clock::time_point last_keepalive_;
 };
 

@@ -24,19 +24,24 @@ AmqpPublisher::AmqpPublisher(detail::AmqpUrl url, std::string display_url, const
     : url_(std::move(url)), display_url_(std::move(display_url)), options_(options), backoff_(amqp::kMinBackoff) {}
 
 void AmqpPublisher::EnsureOpen(Clock::time_point deadline) {
+    const auto started = Clock::now();
+    // Never connected yet: most likely a wrong RABBITMQ_URL or a broker that is down; say so soon.
+    if (!ever_open_) deadline = std::min(deadline, started + options_.connect_timeout);
     while (!conn_.IsOpen()) {
         try {
             conn_.Open(url_, options_.heartbeat, amqp::kRpcTimeout, "killreport-publisher");
             conn_.ConfirmSelect();
             declared_.clear();
             backoff_ = amqp::kMinBackoff;
+            ever_open_ = true;
             return;
         } catch (const AmqpConnectionError& e) {
             conn_.Close();
-            if (Clock::now() + backoff_ > deadline) {
-                throw kr::TransientError("amqp: cannot connect to " + display_url_ + ": " + e.what());
+            if (Clock::now() >= deadline) {
+                throw kr::TransientError(amqp::CannotConnect(
+                    display_url_, std::chrono::duration_cast<milliseconds>(deadline - started), e.what()));
             }
-            std::this_thread::sleep_for(backoff_);
+            std::this_thread::sleep_until(std::min(Clock::now() + backoff_, deadline));
             backoff_ = std::min(backoff_ * 2, amqp::kMaxBackoff);
         }
     }

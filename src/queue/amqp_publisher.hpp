@@ -71,6 +71,7 @@ private:
     detail::AmqpConnection conn_;
     std::set<std::string> declared_;  ///< names declared on the current connection
     std::chrono::milliseconds backoff_;
+    bool ever_open_ = false;  ///< the first connection is tried for QueueOptions::connect_timeout only
     std::function<void()> keep_alive_;
 };
 

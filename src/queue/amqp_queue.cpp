@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "core/text.hpp"
+#include "core/time_format.hpp"
 #include "db/connection.hpp"
 #include "queue/amqp_admin.hpp"
 #include "queue/amqp_consumer.hpp"
@@ -32,11 +33,12 @@ void IgnoreSigpipeOnce() {
 
 struct AmqpQueue::Impl {
     Impl(const detail::AmqpUrl& url, const std::string& display_url, const QueueOptions& options)
-        : pub(url, display_url, options), sub(url, display_url, options), admin(pub) {
+        : clock(*options.clock), pub(url, display_url, options), sub(url, display_url, options), admin(pub) {
         // A long publish keeps the consumer connection alive (this thread does not poll meanwhile).
         pub.SetKeepAlive([this] { sub.KeepAlive(); });
     }
 
+    kr::Clock& clock;
     AmqpPublisher pub;
     AmqpConsumer sub;
     AmqpAdmin admin;
@@ -121,7 +123,7 @@ void AmqpQueue::DeadLetter(const Delivery& d, const std::string& reason, const s
     m.headers.push_back(amqp::IntHeader(amqp::kAttemptsHeader, d.attempt + 1));
     m.headers.push_back(amqp::StrHeader(amqp::kReasonHeader, reason));
     m.headers.push_back(amqp::StrHeader(amqp::kLastErrorHeader, kr::Truncate(error, kMaxErrorText)));
-    m.headers.push_back(amqp::StrHeader(amqp::kDeadAtHeader, IsoTimestamp(std::chrono::system_clock::now())));
+    m.headers.push_back(amqp::StrHeader(amqp::kDeadAtHeader, kr::IsoUtc(impl_->clock.NowMs())));
     m.headers.push_back(amqp::StrHeader(amqp::kQueueHeader, d.queue));
     impl_->pub.Publish({m}, [&] { impl_->pub.EnsureDeclared(amqp::DeadQueueName(d.queue), {}); });
     Ack(d);

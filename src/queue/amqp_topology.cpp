@@ -48,6 +48,18 @@ detail::QueueArgs RetryTierArgs(const std::string& queue, milliseconds tier) {
     return a;
 }
 
+std::string CannotConnect(const std::string& display_url, milliseconds tried, const std::string& why) {
+    // The connection's own text repeats the address: keep its reason only.
+    std::string reason = why;
+    if (reason.rfind("amqp: ", 0) == 0) reason = reason.substr(6);
+    if (reason.rfind("cannot connect to ", 0) == 0) {
+        if (auto colon = reason.find(": "); colon != std::string::npos) reason = reason.substr(colon + 2);
+    }
+    const auto seconds = std::max<long long>(1, (tried.count() + 999) / 1000);
+    return "cannot connect to RabbitMQ at " + display_url + " within " + std::to_string(seconds) +
+           " s (RABBITMQ_URL): " + reason;
+}
+
 void DeclareQueue(detail::AmqpConnection& conn, const std::string& name, const detail::QueueArgs& args) {
     try {
         conn.DeclareQueue(name, args, false);

@@ -47,6 +47,10 @@ int AttemptOf(const detail::ReceivedMessage& m);
 
 // ---- connection timings ------------------------------------------------------------------------------
 
+/// The one message for a broker that could not be reached: "cannot connect to RabbitMQ at
+/// amqp://u:****@h:5672/ within 5 s (RABBITMQ_URL): connection refused".
+std::string CannotConnect(const std::string& display_url, std::chrono::milliseconds tried, const std::string& why);
+
 inline constexpr std::chrono::milliseconds kRpcTimeout{10000};
 /// Reconnect backoff: doubles from kMinBackoff up to kMaxBackoff.
 inline constexpr std::chrono::milliseconds kMinBackoff{100};

@@ -51,6 +51,9 @@ Decision Decide(const Delivery& d, std::exception_ptr error, const RetryPolicy& 
         std::rethrow_exception(error);
     } catch (const kr::FatalError&) {
         throw;
+    } catch (const kr::StoppedError& e) {
+        dec.action = Settled::kReleased;  // not the message's fault: no attempt spent
+        dec.error = e.what();
     } catch (const kr::PermanentError& e) {
         dec.action = Settled::kDeadLettered;
         dec.reason = e.Reason().empty() ? "permanent" : e.Reason();
@@ -108,7 +111,10 @@ Settled Settle(Queue& queue, const Delivery& d, std::exception_ptr error, const 
                               d.attempt + 1, dec.error);
                 queue.DeadLetter(d, dec.reason, dec.error);
                 break;
-            case Settled::kReleased: queue.Release(d); break;
+            case Settled::kReleased:
+                spdlog::info("queue {}: handed back ({})", d.queue, dec.error);
+                queue.Release(d);
+                break;
         }
         return dec.action;
     } catch (const std::exception& e) {

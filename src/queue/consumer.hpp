@@ -9,6 +9,8 @@
 //                                   DeadLetter("max_attempts") once attempt + 1 >= max_attempts
 //   kr::FatalError, non-std exceptions
 //                                -> Release (hand back) and rethrow: the process stops.
+//   kr::StoppedError             -> Release (hand back, no attempt counted): a wait gave up
+//                                   because the process is stopping.
 // Other std::exceptions (bugs such as std::out_of_range) are retried a bounded number of times and
 // then dead-lettered rather than crash-looping the process (the original's defect 2).
 #include <chrono>

@@ -8,6 +8,7 @@
 
 #include "core/errors.hpp"
 #include "core/text.hpp"
+#include "core/time_format.hpp"
 #include "db/migrator.hpp"
 #include "queue/messages.hpp"
 
@@ -90,10 +91,6 @@ constexpr std::string_view kDeleteDead = "DELETE FROM kr_queue_dead WHERE queue 
 constexpr std::string_view kPurgeMessages = "DELETE FROM kr_queue_messages WHERE queue = $1";
 constexpr std::string_view kPurgeDead = "DELETE FROM kr_queue_dead WHERE queue = $1";
 
-std::int64_t NowMs() {
-    return std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 }  // namespace
 
 void DbQueue::EnsureSchema(kr::db::Connection& conn) { kr::db::Migrate(conn, "queue"); }
@@ -124,28 +121,32 @@ void DbQueue::Declare(const std::string&) {}
 
 void DbQueue::Publish(const std::string& queue, const std::vector<OutMessage>& messages) {
     if (messages.empty()) return;
-    std::int64_t now = NowMs();
-    kr::db::Transaction tx(*conn_);
-    if (pg_) {
-        for (std::size_t start = 0; start < messages.size(); start += kPublishChunk) {
-            std::size_t end = std::min(messages.size(), start + kPublishChunk);
-            std::vector<std::string> bodies;
-            std::vector<std::int64_t> prios, attempts;
-            for (std::size_t i = start; i < end; ++i) {
-                bodies.push_back(messages[i].body);
-                prios.push_back(ClampPriority(messages[i].priority));
-                attempts.push_back(std::max(0, messages[i].attempt));
+    std::int64_t now = options_.clock->NowMs();
+    // Once more on a new connection if the connection drops under it: at least once, like every
+    // publish (a commit whose answer was lost may have been written: its messages then come twice).
+    Resilient([&] {
+        kr::db::Transaction tx(*conn_);
+        if (pg_) {
+            for (std::size_t start = 0; start < messages.size(); start += kPublishChunk) {
+                std::size_t end = std::min(messages.size(), start + kPublishChunk);
+                std::vector<std::string> bodies;
+                std::vector<std::int64_t> prios, attempts;
+                for (std::size_t i = start; i < end; ++i) {
+                    bodies.push_back(messages[i].body);
+                    prios.push_back(ClampPriority(messages[i].priority));
+                    attempts.push_back(std::max(0, messages[i].attempt));
+                }
+                conn_->Exec(kPgInsertMany, {queue, kr::db::PgTextArray(bodies), kr::db::PgIntArray(prios),
+                                            kr::db::PgIntArray(attempts), now});
             }
-            conn_->Exec(kPgInsertMany, {queue, kr::db::PgTextArray(bodies), kr::db::PgIntArray(prios),
-                                        kr::db::PgIntArray(attempts), now});
+        } else {
+            for (const auto& m : messages) {
+                conn_->Exec(kInsertOne, {queue, m.body, std::int64_t{ClampPriority(m.priority)},
+                                         static_cast<std::int64_t>(std::max(0, m.attempt)), now});
+            }
         }
-    } else {
-        for (const auto& m : messages) {
-            conn_->Exec(kInsertOne, {queue, m.body, std::int64_t{ClampPriority(m.priority)},
-                                     static_cast<std::int64_t>(std::max(0, m.attempt)), now});
-        }
-    }
-    tx.Commit();
+        tx.Commit();
+    });
 }
 
 void DbQueue::Consume(const std::string& queue, int prefetch) { consumed_.push_back({queue, std::max(1, prefetch)}); }
@@ -289,7 +290,7 @@ void DbQueue::TakeOverDeadOwners(std::int64_t now) {
 }
 
 std::vector<Delivery> DbQueue::Round(std::size_t max) {
-    std::int64_t now = NowMs();
+    std::int64_t now = options_.clock->NowMs();
     std::size_t total_prefetch = 0;
     for (const auto& c : consumed_) total_prefetch += static_cast<std::size_t>(c.prefetch);
     std::size_t room = total_prefetch > in_flight_.size() ? total_prefetch - in_flight_.size() : 0;
@@ -317,22 +318,36 @@ std::vector<Delivery> DbQueue::Round(std::size_t max) {
 }
 
 std::vector<Delivery> DbQueue::Poll(milliseconds timeout, std::size_t max) {
+    // A real-time wait (for other processes' messages); the clock only stamps and compares the
+    // rows' times, so a test's frozen ManualClock sees a retry due when the test advances it.
     auto deadline = std::chrono::steady_clock::now() + timeout;
     milliseconds idle_sleep{5};
     for (;;) {
         std::vector<Delivery> out;
         try {
             Resilient([&] { out = Round(max); });
+            if (outage_) {
+                const auto secs =
+                    std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - outage_->since);
+                spdlog::info("db queue: the database answers again after {} s; resuming", secs.count());
+                outage_.reset();
+            }
         } catch (const kr::TransientError& e) {
-            // Database busy or unreachable: heartbeat, leases, acks and hand-backs are retried on
-            // the next round.
-            spdlog::warn("db queue: poll failed ({}); retrying", e.what());
+            // Database full, read-only, busy or unreachable: heartbeat, leases, acks and hand-backs
+            // are retried on the next round, about once a second while it lasts.
+            if (!outage_) {
+                spdlog::warn("db queue: the database does not take writes ({}); waiting until it does", e.what());
+                outage_ = Outage{std::chrono::steady_clock::now(), e.what()};
+            } else {
+                outage_->error = e.what();
+            }
         }
         if (!out.empty()) return out;
         auto now = std::chrono::steady_clock::now();
         if (now >= deadline) return out;
+        const milliseconds cap = outage_ ? milliseconds(1000) : milliseconds(100);
         std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(idle_sleep, deadline - now));
-        idle_sleep = std::min(idle_sleep * 2, milliseconds(100));
+        idle_sleep = std::min(idle_sleep * 2, cap);
     }
 }
 
@@ -352,7 +367,7 @@ void DbQueue::Retry(const Delivery& d, milliseconds delay, const std::string& er
     const std::int64_t deliveries = it->second.deliveries;
     const std::string text = kr::Truncate(error, kMaxErrorText);
     Resilient([&] {
-        std::int64_t at = NowMs() + std::max<std::int64_t>(0, delay.count());
+        std::int64_t at = options_.clock->NowMs() + std::max<std::int64_t>(0, delay.count());
         conn_->Exec(kRetry,
                     {static_cast<std::int64_t>(d.attempt + 1), at, text, static_cast<std::int64_t>(d.tag), deliveries});
     });
@@ -366,9 +381,8 @@ void DbQueue::DeadLetter(const Delivery& d, const std::string& reason, const std
     const std::string text = kr::Truncate(error, kMaxErrorText);
     Resilient([&] {
         kr::db::Transaction tx(*conn_);
-        conn_->Exec(kInsertDead,
-                    {static_cast<std::int64_t>(d.attempt + 1), reason, text,
-                     IsoTimestamp(std::chrono::system_clock::now()), static_cast<std::int64_t>(d.tag), deliveries});
+        conn_->Exec(kInsertDead, {static_cast<std::int64_t>(d.attempt + 1), reason, text,
+                                  kr::IsoUtc(options_.clock->NowMs()), static_cast<std::int64_t>(d.tag), deliveries});
         conn_->Exec(kAck, {static_cast<std::int64_t>(d.tag), deliveries});
         tx.Commit();
     });
@@ -398,7 +412,7 @@ void DbQueue::Cancel() {
 QueueStats DbQueue::Stats(const std::string& queue) {
     QueueStats s;
     s.queue = queue;
-    auto r = conn_->Exec(kStats, {queue, NowMs()});
+    auto r = conn_->Exec(kStats, {queue, options_.clock->NowMs()});
     s.ready = r.Int(0, 0);
     s.unacked = r.Int(0, 1);
     s.retrying = r.Int(0, 2);
@@ -431,7 +445,7 @@ std::size_t DbQueue::RetryDead(const std::string& queue) {
         tx.Commit();
         return 0;
     }
-    auto moved = conn_->Exec(kRequeueDead, {queue, *max_id, NowMs()}).Affected();
+    auto moved = conn_->Exec(kRequeueDead, {queue, *max_id, options_.clock->NowMs()}).Affected();
     conn_->Exec(kDeleteDead, {queue, *max_id});
     tx.Commit();
     return static_cast<std::size_t>(moved);

@@ -27,12 +27,14 @@
 //   deliveries counter is the lease token); its next heartbeat registers it again.
 // Settling when the connection drops (PostgreSQL): a statement that fails because the connection
 // was lost is tried once more on a new connection (every settle statement is idempotent: it
-// names the lease token); if the database stays unreachable, Retry/DeadLetter throw and keep the
-// delivery in flight (so the caller can hand it back), and a Release that cannot be written is
-// kept and written by the next Poll() that reaches the database — the message is available again
-// as soon as the database is back, not after the lease.
+// names the lease token; a Publish is too, at least once as ever: a commit whose answer was lost
+// may have been written, and its messages then come twice); if the database stays unreachable,
+// Retry/DeadLetter throw and keep the delivery in flight (so the caller can hand it back), and a
+// Release that cannot be written is kept and written by the next Poll() that reaches the
+// database — the message is available again as soon as the database is back, not after the lease.
 // Destroying a DbQueue writes its batched acks and hands back what is still in flight.
-// Times come from this host's clock (several hosts on one PostgreSQL need synchronised clocks).
+// Times come from QueueOptions::clock, the system clock in production (several hosts on one
+// PostgreSQL need synchronised clocks); Poll() waits in real time whatever the clock.
 #include <chrono>
 #include <memory>
 #include <string>
@@ -64,6 +66,7 @@ public:
     void DeadLetter(const Delivery& d, const std::string& reason, const std::string& error) override;
     void Release(const Delivery& d) override;
     void Cancel() override;
+    std::optional<Outage> CurrentOutage() const override { return outage_; }
     QueueStats Stats(const std::string& queue) override;
     std::vector<kr::queue::DeadLetter> ListDead(const std::string& queue, std::size_t limit) override;
     std::size_t RetryDead(const std::string& queue) override;
@@ -114,6 +117,7 @@ private:
     std::vector<Settlement> pending_acks_;
     std::vector<Settlement> pending_releases_;  ///< hand-backs the database did not take yet
     std::int64_t last_beat_ = 0;                ///< ms since epoch
+    std::optional<Outage> outage_;
 };
 
 }  // namespace kr::queue

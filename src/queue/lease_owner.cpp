@@ -9,6 +9,8 @@
 #include <mutex>
 #include <sstream>
 
+#include "core/clock.hpp"
+
 namespace kr::queue {
 
 namespace {
@@ -43,11 +45,6 @@ std::string HostKey() {
     ssize_t n = ::readlink("/proc/self/ns/pid", ns, sizeof ns - 1);
     if (n > 0) host += " " + std::string(ns, static_cast<std::size_t>(n));
     return host;
-}
-
-std::int64_t NowMs() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
 }
 
 }  // namespace
@@ -85,7 +82,8 @@ LeaseOwner LeaseOwner::Self() {
         self.pid = pid;
         self.host = HostKey();
         auto start = ProcessStart(pid);
-        self.started_at = start && *start > 0 ? *start : NowMs();
+        self.started_at =
+            start && *start > 0 ? *start : kr::SystemClock::Instance().NowMs();  // a process fact, not a test's time
         self.id = self.host + "/" + std::to_string(pid) + "/" + std::to_string(self.started_at);
     }
     return self;

@@ -5,7 +5,6 @@
 #include <nlohmann/json.hpp>
 
 #include "core/errors.hpp"
-#include "core/time_format.hpp"
 
 namespace kr::queue {
 
@@ -14,13 +13,18 @@ namespace {
 using Json = nlohmann::json;
 using OrderedJson = nlohmann::ordered_json;
 
-Json ParseObject(std::string_view body) {
+Json ParseJson(std::string_view body) {
     if (body.size() > kMaxBodyBytes) {
         throw PermanentError("too_large", "message body of " + std::to_string(body.size()) + " bytes exceeds " +
                                               std::to_string(kMaxBodyBytes));
     }
     Json j = Json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
     if (j.is_discarded()) throw PermanentError("bad_json", "message body is not valid JSON");
+    return j;
+}
+
+Json ParseObject(std::string_view body) {
+    Json j = ParseJson(body);
     if (!j.is_object()) throw PermanentError("bad_field", "message body is not a JSON object");
     return j;
 }
@@ -33,9 +37,7 @@ std::int64_t CheckId(std::int64_t v, std::string_view field) {
 }
 
 /// A positive integer id no larger than 2^53 (JavaScript's safe range).
-std::int64_t IdField(const Json& j, const char* field) {
-    auto it = j.find(field);
-    if (it == j.end() || it->is_null()) throw PermanentError("bad_field", std::string("missing field ") + field);
+std::int64_t IdValue(const Json::const_iterator& it, const char* field) {
     if (it->is_number_unsigned()) {
         auto u = it->get<std::uint64_t>();
         if (u > static_cast<std::uint64_t>(kMaxMessageId)) {
@@ -56,6 +58,12 @@ std::int64_t IdField(const Json& j, const char* field) {
         return static_cast<std::int64_t>(d);
     }
     throw PermanentError("bad_field", std::string(field) + " is not a number (" + std::string(it->type_name()) + ")");
+}
+
+std::int64_t IdField(const Json& j, const char* field) {
+    auto it = j.find(field);
+    if (it == j.end() || it->is_null()) throw PermanentError("bad_field", std::string("missing field ") + field);
+    return IdValue(it, field);
 }
 
 std::optional<std::int64_t> OptIdField(const Json& j, const char* field) {
@@ -81,13 +89,12 @@ const std::string& CheckChain(const std::string& chain) {
     return chain;
 }
 
-std::string NowIfEmpty(const std::string& s) { return s.empty() ? IsoTimestamp(std::chrono::system_clock::now()) : s; }
+const std::string& RequiredTime(const std::string& s) {
+    if (s.empty()) throw PermanentError("bad_field", "queuedAt is empty");
+    return s;
+}
 
 }  // namespace
-
-std::string IsoTimestamp(std::chrono::system_clock::time_point t) {
-    return IsoUtc(std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count());
-}
 
 std::string BuildEntityMessage(const EntityMessage& m) {
     // Written directly (scan:entities builds 100,000s of them): the same bytes as nlohmann's dump of
@@ -97,7 +104,7 @@ std::string BuildEntityMessage(const EntityMessage& m) {
     out += "{\"entityId\":";
     out += std::to_string(CheckId(m.entity_id, "entityId"));
     out += ",\"queuedAt\":";
-    out += Json(NowIfEmpty(m.queued_at)).dump();
+    out += Json(RequiredTime(m.queued_at)).dump();
     out += ",\"source\":";
     out += Json(m.source).dump();
     if (m.user_id) {
@@ -108,16 +115,28 @@ std::string BuildEntityMessage(const EntityMessage& m) {
     return out;
 }
 
-std::string BuildEntityMessage(std::int64_t entity_id, const std::string& source) {
+std::string BuildEntityMessage(std::int64_t entity_id, const std::string& source, const std::string& queued_at) {
     EntityMessage m;
     m.entity_id = entity_id;
     m.source = source;
+    m.queued_at = queued_at;
+    return BuildEntityMessage(m);
+}
+
+std::string BuildEntityMessage(const EntityMessage& m, MessageFormat format) {
+    if (format == MessageFormat::kBareId) return std::to_string(CheckId(m.entity_id, "entityId"));
     return BuildEntityMessage(m);
 }
 
 EntityMessage ParseEntityMessage(std::string_view body) {
-    Json j = ParseObject(body);
+    Json j = ParseJson(body);
     EntityMessage m;
+    if (j.is_number()) {  // a bare id (the universe queues)
+        const Json wrapper = Json::array({j});
+        m.entity_id = IdValue(wrapper.cbegin(), "entityId");
+        return m;
+    }
+    if (!j.is_object()) throw PermanentError("bad_field", "message body is not a JSON object or an id");
     m.entity_id = IdField(j, "entityId");
     // The original's consumers read nothing else: be lenient with the rest.
     m.queued_at = OptString(j, "queuedAt", false);
@@ -137,7 +156,7 @@ std::string BuildZkillboardJob(const ZkillboardJob& job) {
     j["characterId"] = CheckId(job.character_id, "characterId");
     j["characterName"] =
         job.character_name.empty() ? "Character_" + std::to_string(job.character_id) : job.character_name;
-    j["queuedAt"] = NowIfEmpty(job.queued_at);
+    j["queuedAt"] = RequiredTime(job.queued_at);
     if (job.page) {
         if (*job.page < 1 || *job.page > kMaxZkillboardPage) {
             throw PermanentError("bad_field", "page " + std::to_string(*job.page) + " is out of range");

@@ -23,6 +23,8 @@
 #include <string>
 #include <vector>
 
+#include "core/clock.hpp"
+
 namespace kr::queue {
 
 /// The original's queue names (the four info queues are the entity kinds', core/entity_kind.hpp).
@@ -60,6 +62,13 @@ struct QueueStats {
     std::int64_t consumers = 0;  ///< -1 if unknown
     std::int64_t retrying = 0;   ///< waiting for a delayed retry
     std::int64_t dead = 0;       ///< dead letters
+};
+
+/// A backend that has failed every attempt to reach or write it since `since` (a full disk, a
+/// read-only or unreachable database).
+struct Outage {
+    std::chrono::steady_clock::time_point since;
+    std::string error;  ///< the latest failure
 };
 
 struct DeadLetter {
@@ -104,6 +113,11 @@ public:
     /// Stops consuming (no new deliveries); in-flight ones may still be acked.
     virtual void Cancel() = 0;
 
+    /// Set while Poll() cannot reach or write the backend (it keeps retrying, with backoff, and
+    /// logs the outage once when it starts and once when it ends). The database queue reports
+    /// it; RabbitMQ reconnects on its own schedule and reports none.
+    virtual std::optional<Outage> CurrentOutage() const { return std::nullopt; }
+
     virtual QueueStats Stats(const std::string& queue) = 0;
     /// (kr::queue:: because the DeadLetter() method hides the struct inside the class.)
     virtual std::vector<kr::queue::DeadLetter> ListDead(const std::string& queue, std::size_t limit) = 0;
@@ -121,6 +135,15 @@ struct QueueOptions {
     /// How long Publish/Retry/DeadLetter keep retrying (reconnect, nack, return) before they throw
     /// kr::TransientError.
     std::chrono::milliseconds publish_timeout{std::chrono::seconds(30)};
+    /// RabbitMQ: how long the FIRST connection of a Queue object is tried (connection refused, no
+    /// answer) before its Declare/Publish/Consume/Stats throw kr::TransientError naming the URL.
+    /// Short: a process that never reached the broker most likely has the wrong RABBITMQ_URL, or
+    /// the broker is down and a supervisor (systemd) restarts the process; once connected, a lost
+    /// connection is reconnected within publish_timeout (publishing) or for ever (consuming).
+    std::chrono::milliseconds connect_timeout{std::chrono::seconds(5)};
+    /// The time of leases, heartbeats, retry delays and dead-letter stamps (the worker's clock, so
+    /// a test's ManualClock drives retry backoff too). Must outlive the queue.
+    kr::Clock* clock = &kr::SystemClock::Instance();
 };
 
 /// RABBITMQ_URL set -> AmqpQueue(amqp_url); otherwise DbQueue over DATABASE_URL.

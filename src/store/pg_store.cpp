@@ -21,10 +21,11 @@ Store::Freshness PgStore::LookupFreshness(EntityKind kind, const std::vector<Id>
     if (ids.empty()) return out;
     // One row per id: is it stored, and its cache row if any. Planned per call: the plan must see
     // the batch's size (a generic plan guesses 10 rows; see db::Connection).
-    const std::string sql = "SELECT u.id, e.id IS NOT NULL, " + detail::CacheColumns("h.") +
+    const std::string& key = tables::EntityKey(kind);
+    const std::string sql = "SELECT u.id, e." + key + " IS NOT NULL, " + detail::CacheColumns("h.") +
                             " FROM unnest($1::bigint[], $2::text[]) AS u(id, path) LEFT JOIN " +
-                            tables::EntityTable(kind).name +
-                            " e ON e.id = u.id LEFT JOIN kr_http_cache h ON h.path = u.path";
+                            tables::EntityTable(kind).name + " e ON e." + key +
+                            " = u.id LEFT JOIN kr_http_cache h ON h.path = u.path";
     auto r = conn_->ExecPlannedPerCall(sql, {db::PgIntArray(ids), db::PgTextArray(paths)});
     for (std::size_t i = 0; i < r.Rows(); ++i) {
         if (r.Bool(i, 1)) out.existing.insert(r.Int(i, 0));

@@ -82,6 +82,12 @@ public:
     std::unordered_set<Id> ExistingKillmailIds(const std::vector<Id>& ids) override {
         return pool_->Acquire()->ExistingKillmailIds(ids);
     }
+    std::unordered_map<std::string, ListSweep> LoadListSweeps(const std::vector<std::string>& paths) override {
+        return pool_->Acquire()->LoadListSweeps(paths);
+    }
+    void SaveListSweep(const ListSweep& sweep, const std::optional<CacheEntry>& list_cache) override {
+        pool_->Acquire()->SaveListSweep(sweep, list_cache);
+    }
     std::int64_t AddUser(Id id, const std::string& name) override { return pool_->Acquire()->AddUser(id, name); }
     std::vector<std::pair<Id, std::string>> ListUserCharacters() override {
         return pool_->Acquire()->ListUserCharacters();

@@ -51,9 +51,10 @@ const std::string& SqlStore::MissingFilterSql(EntityKind kind) {
     if (it != scan_sql_.end()) return it->second;
     // $5/$6 bound every probe to the round's id window: whatever join the planner picks (index
     // probes, hash or merge anti join) only touches that window, not the whole pending table.
+    const std::string e_key = "e." + tables::EntityKey(kind);
     std::string sql = "SELECT u.id FROM " + IdListFrom(1) + " WHERE NOT EXISTS (SELECT 1 FROM " +
-                      tables::EntityTable(kind).name +
-                      " e WHERE e.id = u.id AND e.id BETWEEN CAST($5 AS BIGINT) AND CAST($6 AS BIGINT))"
+                      tables::EntityTable(kind).name + " e WHERE " + e_key + " = u.id AND " + e_key +
+                      " BETWEEN CAST($5 AS BIGINT) AND CAST($6 AS BIGINT))"
                       " AND NOT EXISTS (SELECT 1 FROM kr_pending_entities p WHERE p.kind = $2 AND p.id = u.id"
                       " AND p.id BETWEEN CAST($5 AS BIGINT) AND CAST($6 AS BIGINT) AND p.queued_at > $3)"
                       " AND NOT EXISTS (SELECT 1 FROM kr_http_cache h WHERE h.entity_kind = $2 AND h.entity_id = u.id"

@@ -13,6 +13,10 @@
 // store/4  kr_entity_outbox (ids to enrich, written with the killmails that reference them) and
 //          kr_zkb_sync (each character's zKillboard page chain). Both logged: they are the
 //          durable half of worker:zkillboard's page (see worker/zkillboard_worker.hpp).
+// store/5  KillReport's universe tables (regions, constellations, solar_systems: the original's
+//          columns, INTEGER ids and foreign keys; created only when absent, like store/1's),
+//          killmails_solar_system_id_idx (the original's own index: the scan over solar systems),
+//          and kr_list_sweeps (where `run`'s sync of ESI's universe lists stands).
 //
 // updated_at is NOT NULL without a default, as in the original: the store always sets it.
 // Timestamps: TIMESTAMP(3) (UTC, no time zone, like Prisma) on PostgreSQL, ISO-8601 TEXT on SQLite.
@@ -47,6 +51,8 @@ std::vector<kr::db::Migration> SchemaMigrations() {
         // next scan queues again what is still missing; the workers skip what is fresh by then.
         {"store", 3, "kr_pending_entities unlogged (PostgreSQL)", "", "ALTER TABLE kr_pending_entities SET UNLOGGED;"},
         {"store", 4, "kr_entity_outbox, kr_zkb_sync", Sql(4, db::Dialect::kSqlite), Sql(4, db::Dialect::kPostgres)},
+        {"store", 5, "regions, constellations, solar_systems (created when absent), kr_list_sweeps",
+         Sql(5, db::Dialect::kSqlite), Sql(5, db::Dialect::kPostgres)},
     };
 }
 

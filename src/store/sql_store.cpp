@@ -70,16 +70,18 @@ const std::string& SqlStore::WriteStatement(const db::TableDef& table, const std
 std::unordered_set<Id> SqlStore::ExistingIds(EntityKind kind, const std::vector<Id>& ids) {
     std::unordered_set<Id> found;
     if (ids.empty()) return found;
+    const std::string& key = tables::EntityKey(kind);
     auto r = conn_->ExecPlannedPerCall(
-        std::string("SELECT id FROM ") + tables::EntityTable(kind).name + " WHERE id" + IdSetSql(1), {IdSetParam(ids)});
+        "SELECT " + key + " FROM " + tables::EntityTable(kind).name + " WHERE " + key + IdSetSql(1), {IdSetParam(ids)});
     for (std::size_t i = 0; i < r.Rows(); ++i) found.insert(r.Int(i, 0));
     return found;
 }
 
 std::vector<Id> SqlStore::ListIds(EntityKind kind, Id after, std::size_t limit) {
-    auto r = conn_->Exec(
-        std::string("SELECT id FROM ") + tables::EntityTable(kind).name + " WHERE id > $1 ORDER BY id LIMIT $2",
-        {after, static_cast<std::int64_t>(limit)});
+    const std::string& key = tables::EntityKey(kind);
+    auto r = conn_->Exec("SELECT " + key + " FROM " + tables::EntityTable(kind).name + " WHERE " + key +
+                             " > $1 ORDER BY " + key + " LIMIT $2",
+                         {after, static_cast<std::int64_t>(limit)});
     std::vector<Id> ids;
     ids.reserve(r.Rows());
     for (std::size_t i = 0; i < r.Rows(); ++i) ids.push_back(r.Int(i, 0));
@@ -124,6 +126,36 @@ CacheEntry SqlStore::CacheRow(const db::Result& r, std::size_t row, std::size_t 
         e.entity_id = r.OptInt(row, col("entity_id")).value_or(0);
     }
     return e;
+}
+
+std::unordered_map<std::string, ListSweep> SqlStore::LoadListSweeps(const std::vector<std::string>& paths) {
+    std::unordered_map<std::string, ListSweep> out;
+    if (paths.empty()) return out;
+    auto r =
+        conn_->Exec("SELECT path, server_version, swept_at, checked_at FROM kr_list_sweeps WHERE path" + TextSetSql(1),
+                    {TextSetParam(paths)});
+    for (std::size_t i = 0; i < r.Rows(); ++i) {
+        ListSweep s;
+        s.path = r.Text(i, 0);
+        s.server_version = r.OptText(i, 1);
+        s.swept_at_ms = r.OptInt(i, 2);
+        s.checked_at_ms = r.Int(i, 3);
+        out.emplace(s.path, std::move(s));
+    }
+    return out;
+}
+
+void SqlStore::SaveListSweep(const ListSweep& sweep, const std::optional<CacheEntry>& list_cache) {
+    const std::int64_t now_ms = clock_.NowMs();
+    const std::string now = IsoUtc(now_ms);
+    db::Transaction tx(*conn_);
+    WriteRows(tables::ListSweeps().Def(), {tables::ListSweeps().RowOf(sweep)}, now);
+    if (list_cache) {
+        CacheEntry e = *list_cache;
+        if (!e.checked_at_ms) e.checked_at_ms = now_ms;
+        WriteRows(tables::HttpCache().Def(), {tables::HttpCache().RowOf(e)}, now);
+    }
+    tx.Commit();
 }
 
 std::int64_t SqlStore::AddUser(Id character_id, const std::string& name) {

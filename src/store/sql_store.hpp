@@ -45,6 +45,9 @@ public:
     std::vector<ZkbNextPage> UnpublishedZkbPages(Id after, std::size_t limit) override;
     void ClearPublished(const PerKind<std::vector<Id>>& ids, const ZkbChainAt* next_of) override;
 
+    std::unordered_map<std::string, ListSweep> LoadListSweeps(const std::vector<std::string>& paths) override;
+    void SaveListSweep(const ListSweep& sweep, const std::optional<CacheEntry>& list_cache) override;
+
     std::int64_t AddUser(Id character_id, const std::string& name) override;
     std::vector<std::pair<Id, std::string>> ListUserCharacters() override;
 
@@ -53,6 +56,9 @@ public:
     void MarkPending(EntityKind kind, const std::vector<Id>& ids) override;
 
     TableCounts Counts() override;
+
+    /// Whether the connection is lost right now (ReconnectingStore).
+    bool ConnectionLost() const { return conn_->Lost(); }
 
 protected:
     /// A kr_http_cache row read from columns first..first+7 of `r` (CacheColumns(), in that order).

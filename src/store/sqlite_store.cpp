@@ -51,14 +51,19 @@ bool SqliteStore::WriteRow(const db::TableDef& table, const Row& row, const std:
 UpsertCounts SqliteStore::WriteRows(const db::TableDef& table, const Rows& rows, const std::string& now) {
     UpsertCounts counts;
     if (rows.empty()) return counts;
-    // Entity tables (key "id", first value): learn which rows exist, to tell created from updated.
+    // Tables upserted by an integer key that is their first value (the entity tables): learn which
+    // rows exist, to tell created from updated.
     std::unordered_set<Id> existing;
-    const bool split = table.upsert && table.conflict.size() == 1 && table.conflict[0] == "id";
+    const auto values = table.ValueColumns();
+    const bool split = table.upsert && table.conflict.size() == 1 && table.conflict[0] == values.front()->name &&
+                       std::holds_alternative<std::int64_t>(rows.front()[0]);
     if (split) {
+        const std::string& key = table.conflict[0];
         std::vector<Id> ids;
         ids.reserve(rows.size());
         for (const auto& row : rows) ids.push_back(std::get<std::int64_t>(row[0]));
-        auto r = conn_->Exec("SELECT id FROM " + table.name + " WHERE id" + IdSetSql(1), {IdSetParam(ids)});
+        auto r =
+            conn_->Exec("SELECT " + key + " FROM " + table.name + " WHERE " + key + IdSetSql(1), {IdSetParam(ids)});
         for (std::size_t i = 0; i < r.Rows(); ++i) existing.insert(r.Int(i, 0));
     }
     for (const auto& row : rows) {

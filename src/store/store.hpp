@@ -113,6 +113,17 @@ struct ZkbNextPage {
     std::uint8_t priority = 0;
 };
 
+/// Where the sweep of one of ESI's id lists stands (a row of kr_list_sweeps; worker/static_data.hpp):
+/// the list is looked at again a check interval after checked_at, and swept again when it changed
+/// or ESI's server version did.
+struct ListSweep {
+    std::string path;                           ///< the list's ESI path ("/universe/systems/")
+    std::optional<std::string> server_version;  ///< ESI's server version at the last sweep
+    std::optional<std::int64_t> swept_at_ms;    ///< when the list's ids were last published (unix ms)
+    std::int64_t checked_at_ms = 0;             ///< when the list was last looked at (unix ms)
+    bool operator==(const ListSweep&) const = default;
+};
+
 /// Where MissingReferencedIds looks for references.
 enum RefSources : unsigned {
     kFromKillmails = 1u,  ///< victims, attackers, killmail_items (+ nested children)
@@ -196,6 +207,13 @@ public:
     /// when given, the next page recorded by that step (unless the chain moved on since).
     virtual void ClearPublished(const PerKind<std::vector<Id>>& ids, const ZkbChainAt* next_of) = 0;
 
+    // ---- sweeps of ESI's id lists (kr_list_sweeps) ---------------------------------------------
+    /// The rows of `paths` that exist.
+    virtual std::unordered_map<std::string, ListSweep> LoadListSweeps(const std::vector<std::string>& paths) = 0;
+    /// Inserts or replaces the sweep row and, when given, the list's kr_http_cache row, in one
+    /// transaction (the list's ETag is kept only with the sweep that published its ids).
+    virtual void SaveListSweep(const ListSweep& sweep, const std::optional<CacheEntry>& list_cache) = 0;
+
     // ---- users -----------------------------------------------------------------------------
     /// Adds (or renames) a tracked character in `users`; returns users.id. Columns of an
     /// existing KillReport `users` table that are NOT NULL without default (tokens, expires_at)
@@ -221,7 +239,7 @@ public:
     /// Records that `ids` were queued for fetching now; one transaction.
     virtual void MarkPending(EntityKind kind, const std::vector<Id>& ids) = 0;
 
-    /// Row counts of alliances … killmail_items, users and our kr_* tables.
+    /// Row counts of every table of the store (the original's and our kr_* tables).
     virtual TableCounts Counts() = 0;
 };
 

@@ -1,7 +1,10 @@
 #include "store/tables.hpp"
 
 #include <algorithm>
+#include <array>
 #include <stdexcept>
+#include <utility>
+#include <variant>
 
 #include "store/store.hpp"
 
@@ -35,7 +38,8 @@ const char* const kKillmailFk = "killmails (killmail_id) ON DELETE CASCADE";
 /// Migration store/1 created KillReport's nine tables; store/2 our first own ones.
 constexpr int kOriginal = 1;
 constexpr int kOwn = 2;
-constexpr int kSync = 4;  ///< store/4: worker:zkillboard's outbox and page chains
+constexpr int kSync = 4;      ///< store/4: worker:zkillboard's outbox and page chains
+constexpr int kUniverse = 5;  ///< store/5: KillReport's universe tables, kr_list_sweeps
 
 TableDef Shape(std::string name, int since, std::vector<db::IndexDef> indexes = {},
                std::vector<std::string> conflict = {}, bool upsert = false) {
@@ -49,9 +53,13 @@ TableDef Shape(std::string name, int since, std::vector<db::IndexDef> indexes = 
     return t;
 }
 
-/// An entity table: upserted by id, the columns of the ESI response.
-TableDef EntityShape(EntityKind kind, int since, std::vector<db::IndexDef> indexes) {
-    return Shape(KindInfo(kind).table, since, std::move(indexes), {"id"}, true);
+/// An entity table: upserted by its key (the first column, the original's: "id", "region_id", …),
+/// the columns of the ESI response. `original`: one of KillReport's own tables (kept when present).
+TableDef EntityShape(EntityKind kind, int since, std::vector<db::IndexDef> indexes, std::string key = "id",
+                     bool original = false) {
+    TableDef t = Shape(KindInfo(kind).table, since, std::move(indexes), {std::move(key)}, true);
+    t.killreport_original = t.killreport_original || original;
+    return t;
 }
 
 const Table<Alliance>& AlliancesTable() {
@@ -141,6 +149,58 @@ const Table<Type>& TypesTable() {
     return table;
 }
 
+// The universe, exactly as the original's tables (INTEGER ids: ESI's universe ids are below 2^31;
+// no created_at/updated_at; foreign keys as its latest migration has them). The foreign keys make
+// the write order matter: the registry puts regions before constellations before systems, and the
+// info workers bring a missing parent in with its child (worker/info_worker.hpp).
+const Table<Region>& RegionsTable() {
+    static const Table<Region> table{EntityShape(EntityKind::kRegion, kUniverse, {}, "region_id", true),
+                                     {
+                                         {Col("region_id", kInt, kPrimaryKey), &Region::id},
+                                         {Col("name", kText, kNotNull), &Region::name},
+                                         {Col("description", kText), &Region::description},
+                                     }};
+    return table;
+}
+
+const Table<Constellation>& ConstellationsTable() {
+    static const Table<Constellation> table{
+        EntityShape(EntityKind::kConstellation, kUniverse, {{"constellations_region_id_idx", "region_id"}},
+                    "constellation_id", true),
+        {
+            {Col("constellation_id", kInt, kPrimaryKey), &Constellation::id},
+            {Col("name", kText, kNotNull), &Constellation::name},
+            {RefersTo(References(Col("region_id", kInt), "regions (region_id) ON DELETE RESTRICT ON UPDATE CASCADE"),
+                      EntityKind::kRegion),
+             &Constellation::region_id},
+            {Col("position_x", kDouble), [](const Constellation& c) { return c.position.x; }},
+            {Col("position_y", kDouble), [](const Constellation& c) { return c.position.y; }},
+            {Col("position_z", kDouble), [](const Constellation& c) { return c.position.z; }},
+        }};
+    return table;
+}
+
+const Table<SolarSystem>& SolarSystemsTable() {
+    static const Table<SolarSystem> table{
+        EntityShape(EntityKind::kSolarSystem, kUniverse, {{"solar_systems_constellation_id_idx", "constellation_id"}},
+                    "system_id", true),
+        {
+            {Col("system_id", kInt, kPrimaryKey), &SolarSystem::id},
+            {Col("name", kText, kNotNull), &SolarSystem::name},
+            {RefersTo(References(Col("constellation_id", kInt),
+                                 "constellations (constellation_id) ON DELETE RESTRICT ON UPDATE CASCADE"),
+                      EntityKind::kConstellation),
+             &SolarSystem::constellation_id},
+            {Col("security_status", kDouble), &SolarSystem::security_status},
+            {Col("security_class", kText), &SolarSystem::security_class},
+            {Col("star_id", kInt), &SolarSystem::star_id},
+            {Col("position_x", kDouble), [](const SolarSystem& s) { return s.position.x; }},
+            {Col("position_y", kDouble), [](const SolarSystem& s) { return s.position.y; }},
+            {Col("position_z", kDouble), [](const SolarSystem& s) { return s.position.z; }},
+        }};
+    return table;
+}
+
 TableDef UsersDef() {
     TableDef t = Shape("users", kOriginal);
     db::ColumnDef id = Col("id", ColType::kSerial);
@@ -162,12 +222,14 @@ const TableDef& UsersTable() {
 
 const Table<Killmail>& KillmailsTable() {
     static const Table<Killmail> table{
-        Shape("killmails", kOriginal, {}, {"killmail_id"}),
+        // The index is the original's own (same name): the scan's skip scan over solar systems.
+        Shape("killmails", kOriginal, {{"killmails_solar_system_id_idx", "solar_system_id", kUniverse}},
+              {"killmail_id"}),
         {
             {Col("killmail_id", kBigint, kPrimaryKey), &Killmail::killmail_id},
             {Col("killmail_hash", kText, kNotNull), &Killmail::killmail_hash},
             {Col("killmail_time", kTimestamp, kNotNull), &Killmail::killmail_time},
-            {Col("solar_system_id", kBigint, kNotNull), &Killmail::solar_system_id},
+            {RefersTo(Col("solar_system_id", kBigint, kNotNull), EntityKind::kSolarSystem), &Killmail::solar_system_id},
             {Col("total_value", kDouble), &Killmail::total_value},
             {Col("destroyed_value", kDouble), &Killmail::destroyed_value},
             {Col("dropped_value", kDouble), &Killmail::dropped_value},
@@ -366,16 +428,50 @@ const TableDef& ZkbSyncTable() {
     return table;
 }
 
-/// The entity tables, by kind.
+/// One row per ESI id list that `run` keeps in sync (worker/universe.hpp).
+const Table<ListSweep>& ListSweepsTable() {
+    static const Table<ListSweep> table{Shape("kr_list_sweeps", kUniverse, {}, {"path"}, true),
+                                        {
+                                            {Col("path", kText, kPrimaryKey), &ListSweep::path},
+                                            {Col("server_version", kText), &ListSweep::server_version},
+                                            {Col("swept_at", kBigint), &ListSweep::swept_at_ms},
+                                            {Col("checked_at", kBigint, kNotNull), &ListSweep::checked_at_ms},
+                                        }};
+    return table;
+}
+
+const Table<Alliance>& TableOf(const Alliance*) { return AlliancesTable(); }
+const Table<Corporation>& TableOf(const Corporation*) { return CorporationsTable(); }
+const Table<Character>& TableOf(const Character*) { return CharactersTable(); }
+const Table<Type>& TableOf(const Type*) { return TypesTable(); }
+const Table<Region>& TableOf(const Region*) { return RegionsTable(); }
+const Table<Constellation>& TableOf(const Constellation*) { return ConstellationsTable(); }
+const Table<SolarSystem>& TableOf(const SolarSystem*) { return SolarSystemsTable(); }
+
+/// The entity tables, by kind: each Entity alternative's TableOf.
+template <std::size_t... I>
+std::array<const TableDef*, kEntityKindCount> EntityTableDefs(std::index_sequence<I...>) {
+    return {&TableOf(static_cast<const std::variant_alternative_t<I, Entity>*>(nullptr)).Def()...};
+}
+
 const std::array<const TableDef*, kEntityKindCount>& EntityTables() {
     static const std::array<const TableDef*, kEntityKindCount> tables = [] {
-        std::array<const TableDef*, kEntityKindCount> t{&AlliancesTable().Def(), &CorporationsTable().Def(),
-                                                        &CharactersTable().Def(), &TypesTable().Def()};
+        auto t = EntityTableDefs(std::make_index_sequence<kEntityKindCount>());
         for (const auto& k : EntityKinds()) {
             const TableDef* def = t[KindIndex(k.kind)];
-            // The store relies on both: the table is the kind's, and "id" is its first value.
-            if (def->name != k.table || def->ValueColumns().front()->name != "id") {
-                throw std::logic_error("entity table of kind " + std::string(k.name) + " is " + def->name);
+            // The store relies on these: the table is the kind's, upserted by its key, which is its
+            // first value (the entity's id).
+            const auto values = def->ValueColumns();
+            if (def->name != k.table || values.empty() || !(values.front()->flags & db::kPrimaryKey) ||
+                def->conflict != std::vector<std::string>{values.front()->name}) {
+                throw std::logic_error("entity table of kind " + std::string(k.name) + " is " + def->name +
+                                       " (keyed by its first column?)");
+            }
+            // A foreign key to another kind's table: that kind is written first (registry order).
+            for (const auto& c : def->columns) {
+                if (!c.references.empty() && c.refers_to && KindIndex(*c.refers_to) >= KindIndex(k.kind)) {
+                    throw std::logic_error(def->name + "." + c.name + " refers to a kind that is written later");
+                }
             }
         }
         return t;
@@ -383,14 +479,25 @@ const std::array<const TableDef*, kEntityKindCount>& EntityTables() {
     return tables;
 }
 
-const Table<Alliance>& TableOf(const Alliance*) { return AlliancesTable(); }
-const Table<Corporation>& TableOf(const Corporation*) { return CorporationsTable(); }
-const Table<Character>& TableOf(const Character*) { return CharactersTable(); }
-const Table<Type>& TableOf(const Type*) { return TypesTable(); }
-
 }  // namespace
 
 const db::TableDef& EntityTable(EntityKind kind) { return *EntityTables()[KindIndex(kind)]; }
+
+const std::string& EntityKey(EntityKind kind) { return EntityTable(kind).conflict.front(); }
+
+std::vector<std::pair<EntityKind, Id>> Parents(const Entity& entity) {
+    std::vector<std::pair<EntityKind, Id>> out;
+    std::visit(
+        [&](const auto& e) {
+            const auto& table = TableOf(&e);
+            table.ForEachRefColumn(e, [&](const db::ColumnDef& c, EntityKind kind, Id id) {
+                // Only foreign keys: a plain reference (RefersTo alone) may name a missing id.
+                if (!c.references.empty() && ShouldFetch(kind, id)) out.emplace_back(kind, id);
+            });
+        },
+        entity);
+    return out;
+}
 
 std::vector<db::Param> EntityRow(const Entity& entity) {
     return std::visit([](const auto& e) { return TableOf(&e).RowOf(e); }, entity);
@@ -406,6 +513,7 @@ const db::TableDef& Users() { return UsersTable(); }
 const db::TableDef& PendingEntities() { return PendingTable(); }
 const db::Table<OutboxRow>& EntityOutbox() { return EntityOutboxTable(); }
 const db::TableDef& ZkbSync() { return ZkbSyncTable(); }
+const db::Table<ListSweep>& ListSweeps() { return ListSweepsTable(); }
 
 std::vector<const db::TableDef*> AllTables() {
     // Creation order (the order of their migrations' statements).
@@ -413,7 +521,7 @@ std::vector<const db::TableDef*> AllTables() {
     for (const auto& k : EntityKinds()) out.push_back(&EntityTable(k.kind));
     for (const TableDef* t : {&UsersTable(), &KillmailsTable().Def(), &VictimsTable().Def(), &AttackersTable().Def(),
                               &ItemsTable().Def(), &HttpCacheTable().Def(), &PendingTable(), &ChildrenTable().Def(),
-                              &EntityOutboxTable().Def(), &ZkbSyncTable()}) {
+                              &EntityOutboxTable().Def(), &ZkbSyncTable(), &ListSweepsTable().Def()}) {
         out.push_back(t);
     }
     std::stable_sort(out.begin(), out.end(), [](const TableDef* a, const TableDef* b) { return a->since < b->since; });
@@ -422,7 +530,8 @@ std::vector<const db::TableDef*> AllTables() {
 
 std::vector<RefColumn> RefColumns(EntityKind kind) {
     std::vector<RefColumn> out;
-    std::vector<std::pair<const TableDef*, unsigned>> sources = {{&VictimsTable().Def(), kFromKillmails},
+    std::vector<std::pair<const TableDef*, unsigned>> sources = {{&KillmailsTable().Def(), kFromKillmails},
+                                                                 {&VictimsTable().Def(), kFromKillmails},
                                                                  {&AttackersTable().Def(), kFromKillmails},
                                                                  {&ItemsTable().Def(), kFromKillmails},
                                                                  {&ChildrenTable().Def(), kFromKillmails}};

@@ -5,12 +5,14 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/cache_entry.hpp"
 #include "core/entity_kind.hpp"
 #include "core/model.hpp"
 #include "db/table.hpp"
+#include "store/store.hpp"
 
 namespace kr::store::tables {
 
@@ -44,6 +46,12 @@ struct OutboxRow {
 /// The entity table of a kind and an entity's row in it.
 const db::TableDef& EntityTable(EntityKind kind);
 std::vector<db::Param> EntityRow(const Entity& entity);
+/// The entity table's key column ("id"; the universe tables' "region_id", "constellation_id",
+/// "system_id"): its first column, primary key and conflict target.
+const std::string& EntityKey(EntityKind kind);
+/// The entities this one's row needs first: its foreign keys to other kinds' tables (a
+/// constellation's region, a solar system's constellation), from the table definitions.
+std::vector<std::pair<EntityKind, Id>> Parents(const Entity& entity);
 
 const db::Table<Killmail>& Killmails();
 const db::Table<Killmail>& Victims();
@@ -55,6 +63,7 @@ const db::TableDef& Users();
 const db::TableDef& PendingEntities();
 const db::Table<OutboxRow>& EntityOutbox();
 const db::TableDef& ZkbSync();
+const db::Table<ListSweep>& ListSweeps();
 
 /// Every table of the store module, in creation order (KillReport's own tables carry
 /// killreport_original; each table's `since` names the migration that creates it).

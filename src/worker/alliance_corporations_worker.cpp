@@ -11,7 +11,12 @@ namespace kr::worker {
 
 AllianceCorporationsWorker::AllianceCorporationsWorker(int concurrency, store::Store& store, esi::EsiClient& esi,
                                                        Settler& settler, const Clock& clock)
-    : concurrency_(concurrency > 0 ? concurrency : 5), store_(store), esi_(esi), settler_(settler), clock_(clock) {}
+    : concurrency_(concurrency > 0 ? concurrency : 5), store_(store), esi_(esi), settler_(settler), clock_(clock) {
+    // Fetch can wait minutes (an error-limit pause, a 429): keep the queue connection alive.
+    esi_.SetIdleHook([this] { settler_.KeepAlive(); });
+}
+
+AllianceCorporationsWorker::~AllianceCorporationsWorker() { esi_.SetIdleHook(nullptr); }
 
 std::vector<std::string> AllianceCorporationsWorker::Queues() const { return {queue::kAllianceCorporations}; }
 

@@ -15,6 +15,7 @@ public:
     /// `clock`: 404 expiry and the published messages' queuedAt.
     AllianceCorporationsWorker(int concurrency, store::Store& store, esi::EsiClient& esi, Settler& settler,
                                const Clock& clock);
+    ~AllianceCorporationsWorker() override;
     std::string Name() const override { return "worker:alliance-corporations"; }
     std::vector<std::string> Queues() const override;
     int Concurrency() const override { return concurrency_; }

@@ -98,7 +98,12 @@ private:
                 std::lock_guard lock(mu_);
                 running_ = false;
                 if (error) {
-                    if (!error_) error_ = error;
+                    // Moved, not copied: once the owner can see the error, this thread holds no
+                    // reference to it, so the exception is freed by the thread that collects it.
+                    // (A copy released after the unlock drops its count in libstdc++'s atomic,
+                    // which ThreadSanitizer cannot see: it reported the owner's reads of the
+                    // exception racing with the free.)
+                    if (!error_) error_ = std::move(error);
                     waiting_.clear();
                 }
             }

@@ -1,17 +1,35 @@
 #include "worker/info_worker.hpp"
 
 #include <algorithm>
+#include <thread>
 
 #include "core/errors.hpp"
 #include "core/esi_json.hpp"
 #include "log/log.hpp"
 #include "queue/messages.hpp"
+#include "store/tables.hpp"
 
 namespace kr::worker {
 
+namespace {
+
+/// The registry index of the first entity a batch item carries (parents have lower ones).
+template <typename D>
+std::size_t FirstKind(const D& item) {
+    return item.batch.entities.empty() ? 0 : KindIndex(KindOf(item.batch.entities.front()));
+}
+
+}  // namespace
+
 InfoWorker::InfoWorker(InfoWorkerOptions options, store::Store& store, esi::EsiClient& esi, Settler& settler,
                        const Clock& clock, Executor<store::Store>* committer)
-    : options_(options), store_(store), esi_(esi), settler_(settler), clock_(clock), committer_(committer) {
+    : options_(options),
+      store_(store),
+      esi_(esi),
+      settler_(settler),
+      clock_(clock),
+      committer_(committer),
+      requests_(esi) {
     if (options_.concurrency <= 0) options_.concurrency = KindInfo(options_.kind).default_concurrency;
 }
 
@@ -87,8 +105,9 @@ void InfoWorker::Admit(std::vector<queue::Delivery> deliveries) {
         req.cache = std::move(known);
         ++in_flight_;
         flights_.push_back(d);
-        esi_.Submit(std::move(req),
-                    [this, delivery = d, entity = id](esi::EsiResult r) { OnResult(delivery, entity, std::move(r)); });
+        requests_.Submit(std::move(req), [this, delivery = d, entity = id](esi::EsiResult r) {
+            OnResult(delivery, entity, std::move(r));
+        });
     }
 }
 
@@ -98,7 +117,7 @@ void InfoWorker::OnResult(const queue::Delivery& d, Id id, esi::EsiResult r) {
                                 [&](const queue::Delivery& f) { return f.tag == d.tag && f.queue == d.queue; }));
     const std::string path = kr::EntityPath(options_.kind, id);
     const std::int64_t now = clock_.NowMs();
-    Done done{d, {}, Done::kFetched};
+    Done done{d, {}, Done::kFetched, {}, 0};
     try {
         switch (r.outcome) {
             case esi::Outcome::kOk: {
@@ -132,23 +151,202 @@ void InfoWorker::OnResult(const queue::Delivery& d, Id id, esi::EsiResult r) {
         settler_.Fail(d, std::current_exception());
         return;
     }
+    Finish(std::move(done));
+}
+
+void InfoWorker::OnParentResult(Ref parent, esi::EsiResult r) {
+    --parent_in_flight_;
+    parent_flights_.erase(parent);
+    parents_dirty_ = true;
+    const auto [kind, id] = parent;
+    const std::string path = kr::EntityPath(kind, id);
+    Done done;
+    try {
+        switch (r.outcome) {
+            case esi::Outcome::kOk: try { done.batch.entities.push_back(KindInfo(kind).parse(id, r.body));
+                } catch (const esi_json::ParseError& e) {
+                    throw TransientError("ESI " + path + ": unusable body: " + e.what());
+                }
+                if (r.cache) done.batch.cache.push_back(*r.cache);
+                break;
+            case esi::Outcome::kNotFound: {
+                // Recorded like any 404; what needs it cannot be written.
+                const std::int64_t now = clock_.NowMs();
+                CacheEntry e = EntityCacheEntry(kind, id);
+                e.status = 404;
+                e.expires_at_ms = now + options_.not_found_ttl_ms;
+                e.checked_at_ms = now;
+                done.what = Done::kNotFound;
+                done.batch.cache.push_back(std::move(e));
+                parent_errors_[parent] = std::make_exception_ptr(TransientError(
+                    "ESI " + path + ": 404, and " + std::string(KindInfo(options_.kind).plural) + " refer to it"));
+                break;
+            }
+            default: r.ThrowIfError("ESI " + path); throw TransientError("ESI " + path + ": no entity");
+        }
+    } catch (const FatalError&) {
+        throw;
+    } catch (...) {
+        parent_errors_[parent] = std::current_exception();
+        return;
+    }
+    Finish(std::move(done));
+}
+
+void InfoWorker::Finish(Done done) {
+    if (done.what == Done::kFetched && !done.batch.entities.empty()) {
+        done.needs = store::tables::Parents(done.batch.entities.front());
+    }
+    if (!done.needs.empty()) {
+        done.waiting_since_ms = clock_.NowMs();
+        waiting_.push_back(std::move(done));
+        parents_dirty_ = true;
+        return;
+    }
     if (done_.empty()) first_done_us_ = clock_.NowUs();
     done_.push_back(std::move(done));
 }
 
+void InfoWorker::ResolveParents() {
+    const std::int64_t now = clock_.NowMs();
+    if (waiting_.empty()) {
+        parent_errors_.clear();  // nobody waits for them any more
+        return;
+    }
+    if (!parents_dirty_ && now < next_parent_check_ms_) return;
+    parents_dirty_ = false;
+    next_parent_check_ms_ = now + options_.parent_check.count();
+    // What this batch brings along (written before its children, in the same transaction).
+    std::set<Ref> in_batch;
+    for (const auto& d : done_) {
+        for (const auto& e : d.batch.entities) in_batch.emplace(KindOf(e), IdOf(e));
+    }
+    // Parents this worker fetched that wait for their own parents: nobody asks for them again.
+    std::set<Ref> waiting_here;
+    for (const auto& w : waiting_) {
+        for (const auto& e : w.batch.entities) waiting_here.emplace(KindOf(e), IdOf(e));
+    }
+    // The parents to look up: one query per kind for what is not known to be stored.
+    std::map<EntityKind, std::vector<Id>> lookup;
+    for (const auto& w : waiting_) {
+        for (const auto& ref : w.needs) {
+            if (!in_batch.count(ref) && !stored_parents_[ref.first].count(ref.second)) {
+                lookup[ref.first].push_back(ref.second);
+            }
+        }
+    }
+    std::map<EntityKind, std::unordered_set<Id>> unclaimed;  // missing, and nobody fetches them
+    try {
+        for (auto& [kind, ids] : lookup) {
+            std::sort(ids.begin(), ids.end());
+            ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+            auto& known = stored_parents_[kind];
+            if (known.size() > 100000) known.clear();  // bounded; the universe is ~10k ids
+            for (Id id : store_.ExistingIds(kind, ids)) known.insert(id);
+            std::vector<Id> missing;
+            for (Id id : ids) {
+                const Ref ref{kind, id};
+                if (!known.count(id) && !parent_flights_.count(ref) && !waiting_here.count(ref)) missing.push_back(id);
+            }
+            if (missing.empty()) continue;
+            for (Id id : store_.FilterMissing(kind, missing)) unclaimed[kind].insert(id);
+        }
+    } catch (const FatalError&) {
+        throw;
+    } catch (...) {
+        return;  // the store is unreachable: look again at the next check
+    }
+    // A parent ESI did not give us fails what needs it, and what needs that in turn.
+    std::vector<std::exception_ptr> failed(waiting_.size());
+    for (bool changed = !parent_errors_.empty(); changed;) {
+        changed = false;
+        for (std::size_t i = 0; i < waiting_.size(); ++i) {
+            if (failed[i]) continue;
+            for (const auto& ref : waiting_[i].needs) {
+                auto e = parent_errors_.find(ref);
+                if (e == parent_errors_.end()) continue;
+                failed[i] = e->second;
+                for (const auto& entity : waiting_[i].batch.entities) {
+                    parent_errors_.emplace(Ref{KindOf(entity), IdOf(entity)}, e->second);
+                }
+                changed = true;
+                break;
+            }
+        }
+    }
+    // Each waiting entity: ready, failed, still waiting, or its parents are to be fetched here.
+    std::map<EntityKind, std::vector<Id>> claim;
+    std::vector<Done> still;
+    for (std::size_t i = 0; i < waiting_.size(); ++i) {
+        auto& w = waiting_[i];
+        if (failed[i]) {
+            if (w.d) settler_.Fail(*w.d, failed[i]);
+            continue;
+        }
+        std::vector<Ref> needs;
+        for (const auto& ref : w.needs) {
+            if (in_batch.count(ref) || stored_parents_[ref.first].count(ref.second)) continue;
+            needs.push_back(ref);
+        }
+        w.needs = std::move(needs);
+        if (w.needs.empty()) {
+            if (done_.empty()) first_done_us_ = clock_.NowUs();
+            for (const auto& e : w.batch.entities) in_batch.emplace(KindOf(e), IdOf(e));
+            done_.push_back(std::move(w));
+            parents_dirty_ = true;  // what waits for it is ready too (next round)
+            continue;
+        }
+        const bool waited_enough = now - w.waiting_since_ms >= options_.parent_wait.count();
+        for (const auto& [kind, id] : w.needs) {
+            if (parent_flights_.count({kind, id}) || waiting_here.count({kind, id})) continue;
+            if (waited_enough || unclaimed[kind].count(id)) claim[kind].push_back(id);
+        }
+        still.push_back(std::move(w));
+    }
+    waiting_ = std::move(still);
+    parent_errors_.clear();  // told to everything that waited for them
+    // Claim (mark pending: others wait for this worker instead of asking ESI too), then fetch.
+    for (auto& [kind, ids] : claim) {
+        std::sort(ids.begin(), ids.end());
+        ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+        try {
+            store_.MarkPending(kind, ids);
+        } catch (const FatalError&) {
+            throw;
+        } catch (...) {
+            // A claim is a hint: fetch anyway.
+        }
+        for (Id id : ids) {
+            const Ref ref{kind, id};
+            parent_flights_.insert(ref);
+            ++parent_in_flight_;
+            esi::EsiRequest req;
+            req.path = kr::EntityPath(kind, id);
+            req.cache = EntityCacheEntry(kind, id);  // not stored: a plain GET
+            requests_.Submit(std::move(req), [this, ref](esi::EsiResult r) { OnParentResult(ref, std::move(r)); });
+        }
+        spdlog::debug("{}: fetching {} {} that {} refer to", Name(), ids.size(), KindInfo(kind).plural,
+                      KindInfo(options_.kind).plural);
+    }
+}
+
 void InfoWorker::Pump(std::chrono::milliseconds wait) {
+    const bool driving = in_flight_ > 0 || parent_in_flight_ > 0;
     if (committer_ && committer_->Busy()) {
         // Look at the commit often while it runs: its acks free prefetch slots.
-        if (in_flight_ > 0) esi_.Drive(std::min(wait, std::chrono::milliseconds(1)));
-        CollectCommit(in_flight_ > 0 ? std::chrono::milliseconds(0) : wait);
-    } else if (in_flight_ > 0) {
+        if (driving) esi_.Drive(std::min(wait, std::chrono::milliseconds(1)));
+        CollectCommit(driving ? std::chrono::milliseconds(0) : wait);
+    } else if (driving) {
         esi_.Drive(wait);
+    } else if (done_.empty() && !waiting_.empty()) {
+        std::this_thread::sleep_for(wait);  // only waiting for parents: don't spin
     }
+    ResolveParents();
     if (done_.empty()) return;
     // Answered messages still count against the prefetch window until they are acked, so commit
     // early: when a quarter of the window waits, when nothing else is in flight, or after a few ms.
     // With a committer, whatever arrives while one batch commits goes into the next one.
-    bool due = in_flight_ == 0 || done_.size() >= options_.flush_max ||
+    bool due = (in_flight_ == 0 && parent_in_flight_ == 0) || done_.size() >= options_.flush_max ||
                done_.size() * 4 >= static_cast<std::size_t>(options_.concurrency) ||
                clock_.NowUs() - first_done_us_ >=
                    std::chrono::duration_cast<std::chrono::microseconds>(options_.flush_interval).count();
@@ -200,6 +398,7 @@ void InfoWorker::CollectCommit(std::chrono::milliseconds wait) {
     if (!outcome) return;
     std::vector<Done> items;
     items.swap(committing_);
+    parents_dirty_ = true;  // what waits may have a parent stored now
     Settle(items, *commit_result_, *outcome);
 }
 
@@ -211,6 +410,9 @@ void InfoWorker::Settle(std::vector<Done>& items, const store::EntityBatchResult
             if (items.size() > 1) {
                 // One bad row (e.g. an id above 2^31 in an existing KillReport INT column) must not
                 // sink the others: commit them one by one so only the culprit is dead-lettered.
+                // Parents first, as a batch writes them.
+                std::stable_sort(items.begin(), items.end(),
+                                 [](const Done& a, const Done& b) { return FirstKind(a) < FirstKind(b); });
                 for (auto& it : items) {
                     std::vector<Done> one;
                     one.push_back(std::move(it));
@@ -218,13 +420,17 @@ void InfoWorker::Settle(std::vector<Done>& items, const store::EntityBatchResult
                 }
                 return;
             }
-            settler_.Fail(items.front().d, error);
+            if (items.front().d) settler_.Fail(*items.front().d, error);
             return;
         } catch (const FatalError&) {
-            for (const auto& it : items) settler_.Release(it.d);
+            for (const auto& it : items) {
+                if (it.d) settler_.Release(*it.d);
+            }
             throw;
         } catch (...) {
-            for (const auto& it : items) settler_.Fail(it.d, error);
+            for (const auto& it : items) {
+                if (it.d) settler_.Fail(*it.d, error);
+            }
             return;
         }
     }
@@ -234,18 +440,27 @@ void InfoWorker::Settle(std::vector<Done>& items, const store::EntityBatchResult
     c.updated += static_cast<std::int64_t>(total.updated);
     c.unchanged += static_cast<std::int64_t>(total.unchanged);
     for (const auto& it : items) {
+        if (!it.d) continue;  // a parent this worker fetched: counted in the totals
         if (it.what == Done::kNotModified) ++c.unchanged;
         if (it.what == Done::kNotFound) ++c.not_found;
-        settler_.Ack(it.d);
+        settler_.Ack(*it.d);
     }
+    parents_dirty_ = true;
 }
 
 void InfoWorker::ReleaseAll() {
     if (committer_ && committer_->Busy()) CollectCommit(std::chrono::hours(1));  // Wait: ack what committed
     if (!done_.empty()) Flush();  // what ESI already answered is committed and acked
+    requests_.Cancel();           // their callbacks never run, even if the client is driven again
     for (const auto& d : flights_) settler_.Release(d);
+    for (const auto& w : waiting_) {
+        if (w.d) settler_.Release(*w.d);  // its parent never came: handed back, fetched again later
+    }
     flights_.clear();
-    in_flight_ = 0;  // their callbacks never run: the client is not driven again
+    waiting_.clear();
+    parent_flights_.clear();
+    in_flight_ = 0;
+    parent_in_flight_ = 0;
 }
 
 }  // namespace kr::worker

@@ -12,7 +12,7 @@
 namespace kr::worker {
 
 std::size_t PublishIds(queue::Queue& q, const Clock& clock, const std::string& queue_name, const std::vector<Id>& ids,
-                       std::uint8_t priority, const std::string& source, std::size_t batch) {
+                       std::uint8_t priority, const std::string& source, std::size_t batch, MessageFormat format) {
     if (ids.empty()) return 0;
     q.Declare(queue_name);
     std::vector<queue::OutMessage> out;
@@ -23,7 +23,7 @@ std::size_t PublishIds(queue::Queue& q, const Clock& clock, const std::string& q
     for (std::size_t i = 0; i < ids.size(); ++i) {
         if (out.empty()) m.queued_at = IsoUtc(clock.NowMs());
         m.entity_id = ids[i];
-        out.push_back({queue::BuildEntityMessage(m), priority, 0});
+        out.push_back({queue::BuildEntityMessage(m, format), priority, 0});
         if (out.size() == batch || i + 1 == ids.size()) {
             q.Publish(queue_name, out);
             published += out.size();
@@ -33,10 +33,15 @@ std::size_t PublishIds(queue::Queue& q, const Clock& clock, const std::string& q
     return published;
 }
 
+std::size_t PublishIds(queue::Queue& q, const Clock& clock, kr::EntityKind kind, const std::vector<Id>& ids,
+                       std::uint8_t priority, const std::string& source, std::size_t batch) {
+    return PublishIds(q, clock, KindInfo(kind).queue, ids, priority, source, batch, KindInfo(kind).message);
+}
+
 std::size_t PublishEntities(queue::Queue& q, store::Store& store, const Clock& clock, kr::EntityKind kind,
                             const std::vector<Id>& ids, std::uint8_t priority, const std::string& source,
                             std::size_t batch) {
-    auto n = PublishIds(q, clock, KindInfo(kind).queue, ids, priority, source, batch);
+    auto n = PublishIds(q, clock, kind, ids, priority, source, batch);
     if (n > 0) store.MarkPending(kind, ids);
     return n;
 }
@@ -81,6 +86,7 @@ Referenced ReferencedBy(std::span<const Killmail> killmails) {
         }
     };
     for (const auto& km : killmails) {
+        store::tables::Killmails().ForEachRef(km, add);
         store::tables::Victims().ForEachRef(km, add);
         for (const auto& a : km.attackers) store::tables::Attackers().ForEachRef({km.killmail_id, a}, add);
         add_items(km.killmail_id, km.victim.items);

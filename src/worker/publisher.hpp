@@ -12,13 +12,17 @@
 
 namespace kr::worker {
 
-/// Publishes {"entityId", "queuedAt", "source"} for every id to `queue_name` in batches of
-/// `batch` (each confirmed before the next; queuedAt is the clock's time at the batch's start).
-/// Returns how many were published.
+/// Publishes {"entityId", "queuedAt", "source"} (or, kBareId, the id alone) for every id to
+/// `queue_name` in batches of `batch` (each confirmed before the next; queuedAt is the clock's time
+/// at the batch's start). Returns how many were published.
 std::size_t PublishIds(queue::Queue& q, const Clock& clock, const std::string& queue_name, const std::vector<Id>& ids,
+                       std::uint8_t priority, const std::string& source, std::size_t batch = 1000,
+                       MessageFormat format = MessageFormat::kEntityJson);
+/// The same onto the queue of `kind`, in its message format.
+std::size_t PublishIds(queue::Queue& q, const Clock& clock, kr::EntityKind kind, const std::vector<Id>& ids,
                        std::uint8_t priority, const std::string& source, std::size_t batch = 1000);
 
-/// The same onto the info queue of `kind`; the ids are then marked pending in the store so that
+/// PublishIds onto the queue of `kind`; the ids are then marked pending in the store so that
 /// scan:entities does not queue them again while they wait.
 std::size_t PublishEntities(queue::Queue& q, store::Store& store, const Clock& clock, kr::EntityKind kind,
                             const std::vector<Id>& ids, std::uint8_t priority, const std::string& source,

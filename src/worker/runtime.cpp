@@ -69,12 +69,20 @@ void Runtime::Open(int concurrency, bool pooled, http::HttpClient& esi_http) {
     } else {
         store_ = store::OpenStore(cfg.database_url, shared_.Clock());
     }
-    queue_ = queue::OpenQueue(cfg.rabbitmq_url, cfg.database_url);
+    queue::QueueOptions qo;
+    qo.clock = &shared_.Clock();
+    queue_ = queue::OpenQueue(cfg.rabbitmq_url, cfg.database_url, qo);
     esi_ =
         std::make_unique<esi::EsiClient>(EsiOptionsFrom(cfg, concurrency), esi_http, shared_.Budget(), shared_.Clock());
 }
 
 Runtime::~Runtime() = default;
+
+void Runtime::SetStopToken(std::stop_token stop) {
+    stop_ = std::move(stop);
+    esi_->SetStopToken(stop_);
+    if (zkb_) zkb_->SetStopToken(stop_);
+}
 
 esi::ZkbClient& Runtime::Zkb() {
     if (!zkb_) {
@@ -92,6 +100,7 @@ esi::ZkbClient& Runtime::Zkb() {
         zo.rate_limit = cfg.zkillboard_rate_limit;
         zo.user_agent = cfg.user_agent;
         zkb_ = std::make_unique<esi::ZkbClient>(zo, *zkb_http_, shared_.Budget(), shared_.Clock());
+        zkb_->SetStopToken(stop_);
     }
     return *zkb_;
 }

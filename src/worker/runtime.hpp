@@ -4,6 +4,7 @@
 // through the database, by every process of the deployment) and the process's clock.
 #include <memory>
 #include <mutex>
+#include <stop_token>
 #include <string>
 
 #include "config/config.hpp"
@@ -58,6 +59,9 @@ public:
     esi::ZkbClient& Zkb();
     kr::Clock& Clock() { return shared_.Clock(); }
     ProcessShared& Shared() { return shared_; }
+    /// The stop request of the thread: every blocking wait of the ESI and zKillboard clients gives
+    /// up when it is requested (kr::StoppedError: the delivery is handed back).
+    void SetStopToken(std::stop_token stop);
 
 private:
     /// Opens the store and the queue and builds the ESI client over `esi_http`.
@@ -71,6 +75,7 @@ private:
     std::unique_ptr<http::CurlHttpClient> own_zkb_http_;  ///< zKillboard's, unless given (made on first use)
     http::HttpClient* zkb_http_ = nullptr;
     std::unique_ptr<esi::ZkbClient> zkb_;
+    std::stop_token stop_;
 };
 
 }  // namespace kr::worker

@@ -58,8 +58,7 @@ std::size_t PublishJobs(Runtime& rt, const std::vector<queue::ZkillboardJob>& jo
 std::size_t QueueAlliances(Runtime& rt) {
     auto ids = FetchIdList(rt, esi_paths::Alliances());
     spdlog::info("queue:alliances: {} alliance ids from ESI", ids.size());
-    return PublishIds(rt.Queue(), rt.Clock(), kr::KindInfo(kr::EntityKind::kAlliance).queue, ids, 0, "queue-alliances",
-                      100);
+    return PublishIds(rt.Queue(), rt.Clock(), kr::EntityKind::kAlliance, ids, 0, "queue-alliances", 100);
 }
 
 std::size_t QueueCorporations(Runtime& rt) {
@@ -144,7 +143,7 @@ public:
         }
         auto page = std::make_shared<const Page>(Page{kind, std::move(ids)});
         publish_->Submit([page, mark = mark_.get()](Runtime& own) {
-            PublishIds(own.Queue(), own.Clock(), KindInfo(page->kind).queue, page->ids, 5, kSource, kPage);
+            PublishIds(own.Queue(), own.Clock(), page->kind, page->ids, 5, kSource, kPage);
             mark->Submit([page](Runtime& marker) { marker.Store().MarkPending(page->kind, page->ids); });
         });
     }

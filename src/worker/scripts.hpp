@@ -30,9 +30,10 @@ struct ScanReport {
         return n;
     }
 };
-/// scan:entities — the characters (NPCs filtered), corporations, alliances and types killmails
-/// reference that the database lacks and that are not already waiting in a queue → the four info
-/// queues (priority 5, source "killmail_scan"). Set-based SQL with keyset pagination: memory is
+/// scan:entities — the characters (NPCs filtered), corporations, alliances, types and solar systems
+/// killmails reference (every RefersTo column of the killmail tables) that the database lacks and
+/// that are not already waiting in a queue → their kinds' queues (priority 5, source
+/// "killmail_scan"; the solar systems' queue takes bare ids). Set-based SQL with keyset pagination: memory is
 /// bounded by the page size whatever the database size. `progress` draws a progress line.
 ScanReport ScanEntities(Runtime& rt, bool progress);
 

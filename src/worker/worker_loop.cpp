@@ -42,6 +42,17 @@ void Settler::KeepAlive() {
     if (now - last_keepalive_ < std::chrono::seconds(1)) return;
     last_keepalive_ = now;
     for (const auto& extra : q_.Poll(std::chrono::milliseconds(0), 1)) q_.Release(extra);
+    GiveUpOnOutage(q_, outage_limit_, "worker");
+}
+
+void GiveUpOnOutage(const queue::Queue& q, std::optional<std::chrono::milliseconds> limit, std::string_view who) {
+    if (!limit) return;
+    auto outage = q.CurrentOutage();
+    if (!outage) return;
+    const auto lasted = std::chrono::steady_clock::now() - outage->since;
+    if (lasted <= *limit) return;
+    throw FatalError(fmt::format("{}: the database has refused writes for {} s ({}); giving up (--until-idle)", who,
+                                 std::chrono::duration_cast<std::chrono::seconds>(lasted).count(), outage->error));
 }
 
 void RunWorker(Worker& w, queue::Queue& q, SummaryLogger& summary, const LoopOptions& options, std::stop_token stop) {
@@ -53,6 +64,11 @@ void RunWorker(Worker& w, queue::Queue& q, SummaryLogger& summary, const LoopOpt
         q.Declare(name);
         q.Consume(name, w.Concurrency());
     }
+    // Only now: with RabbitMQ, Consume returns once the broker has the consumer (or throws).
+    std::string names;
+    for (const auto& name : queues) names += (names.empty() ? "" : ", ") + name;
+    spdlog::info("{}: consuming {} (concurrency {}){}", w.Name(), names, w.Concurrency(),
+                 options.until_idle ? ", until idle" : "");
     const auto conc = static_cast<std::size_t>(w.Concurrency());
     bool cancelled = false;
     Clock::time_point deadline{};
@@ -83,6 +99,14 @@ void RunWorker(Worker& w, queue::Queue& q, SummaryLogger& summary, const LoopOpt
             spdlog::warn("{}: drain deadline reached; handing back {} message(s)", w.Name(), w.Held());
             w.ReleaseAll();
             break;
+        }
+        if (!cancelled) {
+            try {
+                GiveUpOnOutage(q, options.outage_limit, w.Name());
+            } catch (const FatalError&) {
+                w.ReleaseAll();  // written when the database takes writes again, else at the next start
+                throw;
+            }
         }
         bool idle = w.Held() == 0 && got == 0;
         if (options.idle_flag) options.idle_flag->store(idle);

@@ -5,8 +5,10 @@
 #include <atomic>
 #include <chrono>
 #include <exception>
+#include <optional>
 #include <stop_token>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/errors.hpp"
@@ -27,8 +29,11 @@ public:
     void Release(const queue::Delivery& d);
     /// Services the queue connection (AMQP heartbeats, database-queue lease renewal) while a
     /// worker is busy for long (ESI paused, a large page); at most once a second. A delivery that
-    /// arrives meanwhile is handed back at once.
+    /// arrives meanwhile is handed back at once. With an outage limit set, throws kr::FatalError
+    /// once the queue's backend has refused writes for longer (GiveUpOnOutage).
     void KeepAlive();
+    /// --until-idle: give up on a backend outage longer than `limit` (nullopt = wait for ever).
+    void SetOutageLimit(std::optional<std::chrono::milliseconds> limit) { outage_limit_ = limit; }
     WorkerCounters& Counters() { return c_; }
     queue::Queue& Queue() { return q_; }
 
@@ -37,7 +42,12 @@ private:
     queue::RetryPolicy policy_;
     WorkerCounters& c_;
     std::chrono::steady_clock::time_point last_keepalive_{};
+    std::optional<std::chrono::milliseconds> outage_limit_;
 };
+
+/// Throws kr::FatalError ("<who>: the database has refused writes for N s (<error>); giving up")
+/// when `q` reports an outage older than `limit`; nothing when `limit` is nullopt.
+void GiveUpOnOutage(const queue::Queue& q, std::optional<std::chrono::milliseconds> limit, std::string_view who);
 
 /// Runs `process` for each delivery; whatever it throws settles that delivery (FatalError stops).
 /// `process` acks on success itself.
@@ -72,13 +82,18 @@ public:
 
 struct LoopOptions {
     bool until_idle = false;
+    /// How long the queue's backend may refuse writes (a full disk) before the loop hands back
+    /// what it holds and throws kr::FatalError (--until-idle); nullopt = wait until it takes writes.
+    std::optional<std::chrono::milliseconds> outage_limit;
     std::chrono::milliseconds drain_deadline{std::chrono::seconds(8)};
     /// Set to true whenever the worker holds nothing and the last poll was empty (`run` uses it).
     std::atomic<bool>* idle_flag = nullptr;
 };
 
 /// Runs until `stop` (graceful) or, with until_idle, until its queues are drained (DrainWatch:
-/// nothing ready, leased by anyone or waiting for a retry). Rethrows kr::FatalError.
+/// nothing ready, leased by anyone or waiting for a retry). Rethrows kr::FatalError. A worker
+/// blocked inside Admit (a fetch through an ESI pause) sees the same stop through its clients
+/// (Runtime::SetStopToken): the wait throws kr::StoppedError and the delivery is handed back.
 void RunWorker(Worker& w, queue::Queue& q, SummaryLogger& summary, const LoopOptions& options, std::stop_token stop);
 
 }  // namespace kr::worker

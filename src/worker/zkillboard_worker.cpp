@@ -7,6 +7,7 @@
 #include "core/esi_json.hpp"
 #include "core/esi_paths.hpp"
 #include "core/time_format.hpp"
+#include "esi/request_group.hpp"
 #include "log/log.hpp"
 #include "queue/messages.hpp"
 #include "worker/publisher.hpp"
@@ -18,8 +19,6 @@ ZkillboardWorker::ZkillboardWorker(ZkillboardWorkerOptions options, store::Store
                                    Executor<store::Store>* committer)
     : options_(options), store_(store), esi_(esi), zkb_(zkb), settler_(settler), clock_(clock), committer_(committer) {
     if (options_.concurrency <= 0) options_.concurrency = 1;
-    // A page fetch can wait minutes (a zKillboard 429 pause): keep the queue connection alive.
-    zkb_.SetIdleHook([this] { settler_.KeepAlive(); });
     try {
         Recover();
     } catch (const FatalError&) {
@@ -28,9 +27,17 @@ ZkillboardWorker::ZkillboardWorker(ZkillboardWorkerOptions options, store::Store
         spdlog::warn("zkillboard: cannot publish what an earlier run recorded yet ({}); retrying with the first page",
                      e.what());
     }
+    // A page fetch can wait minutes (a zKillboard 429 pause, an ESI error-limit pause): keep the
+    // queue connection alive. Set after Recover (which waits on neither client), so a FatalError
+    // out of it leaves no hook pointing at a worker that was never constructed.
+    zkb_.SetIdleHook([this] { settler_.KeepAlive(); });
+    esi_.SetIdleHook([this] { settler_.KeepAlive(); });
 }
 
-ZkillboardWorker::~ZkillboardWorker() { zkb_.SetIdleHook(nullptr); }
+ZkillboardWorker::~ZkillboardWorker() {
+    zkb_.SetIdleHook(nullptr);
+    esi_.SetIdleHook(nullptr);
+}
 
 std::vector<std::string> ZkillboardWorker::Queues() const { return {queue::kZkillboardCharacter}; }
 
@@ -179,7 +186,7 @@ std::optional<ZkillboardWorker::Page> ZkillboardWorker::Fetch(const queue::Deliv
     auto& killmails = p.killmails;
     auto& unavailable = p.unavailable;
     auto& transient = p.transient;
-    std::size_t waiting = 0;
+    esi::RequestGroup requests(esi_);  // its callbacks refer to `p`: leaving early cancels them
     for (auto& e : entries) {
         if (stored.count(e.killmail_id)) {
             ++c.skipped;
@@ -200,9 +207,7 @@ std::optional<ZkillboardWorker::Page> ZkillboardWorker::Fetch(const queue::Deliv
         }
         esi::EsiRequest req;
         req.path = esi_paths::Killmail(e.killmail_id, e.zkb.hash);
-        ++waiting;
-        esi_.Submit(std::move(req), [&, id = e.killmail_id, zkb = e.zkb](esi::EsiResult r) {
-            --waiting;
+        requests.Submit(std::move(req), [&, id = e.killmail_id, zkb = e.zkb](esi::EsiResult r) {
             switch (r.outcome) {
                 case esi::Outcome::kOk:
                 case esi::Outcome::kFresh:
@@ -226,10 +231,7 @@ std::optional<ZkillboardWorker::Page> ZkillboardWorker::Fetch(const queue::Deliv
             }
         });
     }
-    while (waiting > 0) {
-        esi_.Drive(std::chrono::milliseconds(50));
-        settler_.KeepAlive();  // a page can take long while ESI is paused
-    }
+    requests.Wait();  // runs the idle hook; on a stop, kr::StoppedError hands the page back
     p.esi_ms = MsSince(t1);
 
     // What the new killmails reference and this worker has not seen yet: recorded with them (the

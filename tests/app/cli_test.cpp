@@ -79,6 +79,10 @@ TEST(Config, PrecedenceAndDefaults) {
     EXPECT_FALSE(c.UsesPostgres());
     EXPECT_EQ(c.database_url.rfind("sqlite://", 0), 0u);
     EXPECT_NE(c.database_url.find("killreport.db"), std::string::npos);
+    // SQLite with RabbitMQ: a commit is synced before the broker's ack (db/sqlite_connection.hpp).
+    EXPECT_EQ(c.database_url.substr(c.database_url.size() - 17), "?synchronous=full");
+    std::map<std::string, std::string> embedded{};
+    EXPECT_EQ(config::Load({}, &embedded).database_url.find('?'), std::string::npos);
     EXPECT_EQ(c.esi_base_url, "https://esi.evetech.net");
     EXPECT_EQ(c.sources.at("ESI_BASE_URL"), config::Source::kDefault);
     EXPECT_NE(c.user_agent.find("killreport"), std::string::npos);

@@ -21,6 +21,16 @@ TEST(SqliteUrl, PathForms) {
     EXPECT_EQ(db::SqliteConnection::PathFromUrl("sqlite://rel/k.db"), "rel/k.db");
     EXPECT_EQ(db::SqliteConnection::PathFromUrl("sqlite::memory:"), ":memory:");
     EXPECT_THROW(db::SqliteConnection::PathFromUrl("sqlite://"), FatalError);
+    EXPECT_EQ(db::SqliteConnection::PathFromUrl("sqlite:///abs/k.db?synchronous=full"), "/abs/k.db");
+}
+
+TEST(SqliteUrl, SynchronousIsNormalUnlessTheUrlAsksForFull) {
+    TempSqliteFile file;
+    EXPECT_EQ(db::Open(file.Url())->Exec("PRAGMA synchronous").Int(0, 0), 1);                        // NORMAL
+    EXPECT_EQ(db::Open(file.Url() + "?synchronous=full")->Exec("PRAGMA synchronous").Int(0, 0), 2);  // FULL
+    EXPECT_EQ(db::Open(file.Url() + "?synchronous=normal")->Exec("PRAGMA synchronous").Int(0, 0), 1);
+    EXPECT_THROW(db::Open(file.Url() + "?synchronous=off"), FatalError);
+    EXPECT_THROW(db::Open(file.Url() + "?cache=shared"), FatalError);
 }
 
 TEST(SqliteUrl, MissingDirectoryIsAClearError) {

@@ -47,8 +47,9 @@ std::string Writes(Dialect d) {
     namespace t = store::tables;
     std::vector<const TableDef*> defs;
     for (const auto& k : EntityKinds()) defs.push_back(&t::EntityTable(k.kind));
-    for (const TableDef* def : {&t::Killmails().Def(), &t::Victims().Def(), &t::Attackers().Def(), &t::Items().Def(),
-                                &t::Children().Def(), &t::HttpCache().Def(), &t::EntityOutbox().Def()}) {
+    for (const TableDef* def :
+         {&t::Killmails().Def(), &t::Victims().Def(), &t::Attackers().Def(), &t::Items().Def(), &t::Children().Def(),
+          &t::HttpCache().Def(), &t::EntityOutbox().Def(), &t::ListSweeps().Def()}) {
         defs.push_back(def);
     }
     std::string out;

@@ -9,8 +9,10 @@
 
 #include "core/errors.hpp"
 #include "core/esi_paths.hpp"
-#include "http/fake_http_client.hpp"
+#include "esi/request_group.hpp"
 #include "http/http_date.hpp"
+#include "support/fake_http_client.hpp"
+#include "support/full_disk_budget.hpp"
 
 using namespace kr;
 using namespace kr::esi;
@@ -59,6 +61,17 @@ protected:
     EsiClient& Client() {
         if (!client) client = std::make_unique<EsiClient>(opts, fake, budget, clock);
         return *client;
+    }
+    /// Fetches `path` with a stop requested `after_us` into the fetch; returns how long the fetch
+    /// went on after the request (clock time).
+    std::int64_t StoppedAfter(EsiClient& esi, std::int64_t after_us, const std::string& path = "/alliances/1/") {
+        std::stop_source stop;
+        esi.SetStopToken(stop.get_token());
+        const std::int64_t at = clock.NowUs() + after_us;
+        fake.At(at, [&stop] { stop.request_stop(); });
+        EXPECT_THROW(esi.Fetch({"GET", path, "", {}}), StoppedError);
+        EXPECT_EQ(esi.Pending(), 0u);  // nothing left to call back into the abandoned frame
+        return clock.NowUs() - at;
     }
     ManualClock clock;
     FakeHttpClient fake;
@@ -461,6 +474,131 @@ TEST_F(EsiClientTest, BulkAffiliationsParseOptionalFieldsAndReportTransientFailu
     EXPECT_EQ(res.items.size(), 3u);
     EXPECT_EQ(res.failed_ids, (std::vector<std::int64_t>{4, 5}));
     for (const auto& a : res.items) EXPECT_EQ(a.alliance_id.has_value(), a.character_id % 2 == 1);
+}
+
+TEST_F(EsiClientTest, ACancelledRequestIsNeverSentAndItsCallbackNeverRuns) {
+    fake.SetHandler([](const http::HttpRequest&) { return FakeHttpClient::Reply(200, "{}", {}, 10'000); });
+    int ran = 0;
+    const auto queued = Client().Submit({"GET", "/alliances/1/", "", {}}, [&](EsiResult) { ++ran; });
+    const auto shared = Client().Submit({"GET", "/alliances/2/", "", {}}, [&](EsiResult) { ++ran; });
+    Client().Submit({"GET", "/alliances/2/", "", {}}, [&](EsiResult) { ran += 10; });  // coalesced
+    EXPECT_TRUE(Client().Cancel(queued));
+    EXPECT_TRUE(Client().Cancel(shared));
+    EXPECT_FALSE(Client().Cancel(shared));
+    EXPECT_EQ(Client().Pending(), 1u);
+    while (!Client().Idle()) Client().Drive(std::chrono::milliseconds(10));
+    EXPECT_EQ(ran, 10);  // only the other caller of the coalesced request
+    EXPECT_EQ(fake.CountRequests("/alliances/1/"), 0u);
+    EXPECT_EQ(fake.CountRequests("/alliances/2/"), 1u);
+    EXPECT_EQ(Client().Pending(), 0u);
+}
+
+TEST_F(EsiClientTest, ARequestCancelledOnTheWireCompletesNobody) {
+    fake.SetHandler([](const http::HttpRequest&) { return FakeHttpClient::Reply(200, "{}", {}, 10'000); });
+    int ran = 0;
+    const auto t = Client().Submit({"GET", "/alliances/1/", "", {}}, [&](EsiResult) { ++ran; });
+    Client().Drive(std::chrono::microseconds(0));  // sent
+    ASSERT_EQ(fake.Requests().size(), 1u);
+    EXPECT_TRUE(Client().Cancel(t));
+    while (!Client().Idle()) Client().Drive(std::chrono::milliseconds(10));
+    EXPECT_EQ(ran, 0);
+    // An answer that arrived but was not delivered yet is cancelled too.
+    const auto done = Client().Submit({"GET", "/alliances/3/", "", {}}, [&](EsiResult) { ++ran; });
+    Client().Drive(std::chrono::microseconds(0));  // sent
+    ASSERT_EQ(fake.Requests().size(), 2u);
+    fake.Drive(std::chrono::milliseconds(20));  // answered, not delivered yet
+    ASSERT_EQ(fake.InFlight(), 0u);
+    EXPECT_TRUE(Client().Cancel(done));
+    Client().Drive(std::chrono::milliseconds(10));
+    EXPECT_EQ(ran, 0);
+    EXPECT_EQ(Client().Pending(), 0u);
+}
+
+TEST_F(EsiClientTest, ACallbackThatThrowsLeavesTheOthersDue) {
+    fake.SetHandler([](const http::HttpRequest&) { return FakeHttpClient::Reply(200, "{}", {}, 1000); });
+    int ran = 0;
+    Client().Submit({"GET", "/alliances/1/", "", {}}, [](EsiResult) { throw std::runtime_error("boom"); });
+    Client().Submit({"GET", "/alliances/2/", "", {}}, [&](EsiResult) { ++ran; });
+    EXPECT_THROW(while (Client().Pending() == 2) Client().Drive(std::chrono::milliseconds(10)), std::runtime_error);
+    while (Client().Pending() > 0) Client().Drive(std::chrono::milliseconds(10));
+    EXPECT_EQ(ran, 1);
+}
+
+TEST_F(EsiClientTest, ARequestGroupLeftEarlyCancelsItsCallbacks) {
+    fake.SetHandler([](const http::HttpRequest&) { return FakeHttpClient::Reply(200, "{}", {}, 10'000); });
+    auto ran = std::make_shared<int>(0);
+    {
+        RequestGroup group(Client());
+        for (int i = 0; i < 3; ++i) group.Submit({"GET", esi_paths::Type(i), "", {}}, [ran](EsiResult) { ++*ran; });
+        Client().Drive(std::chrono::microseconds(0));
+        EXPECT_EQ(group.Pending(), 3u);
+    }  // left with every callback pending (as when a throw leaves the submitter's frame)
+    EXPECT_EQ(Client().Pending(), 0u);
+    while (!Client().Idle()) Client().Drive(std::chrono::milliseconds(10));
+    EXPECT_EQ(*ran, 0);
+
+    RequestGroup group(Client());
+    group.Submit({"GET", esi_paths::Type(7), "", {}}, [ran](EsiResult) { ++*ran; });
+    group.Wait();
+    EXPECT_EQ(*ran, 1);
+    EXPECT_EQ(group.Pending(), 0u);
+}
+
+// Stop in every state: each wait gives up within a slice of the stop request (kr::StoppedError,
+// which the consume loop turns into handing the delivery back).
+
+TEST_F(EsiClientTest, AStopEndsTheWaitForAnErrorLimitPause) {
+    fake.Script(
+        "/alliances/1/",
+        FakeHttpClient::Reply(420, "{}", {{"X-ESI-Error-Limit-Remain", "0"}, {"X-ESI-Error-Limit-Reset", "150"}}));
+    EXPECT_LE(StoppedAfter(Client(), 5 * kS), kS);
+    EXPECT_EQ(fake.Requests().size(), 1u);
+}
+
+TEST_F(EsiClientTest, AStopEndsTheWaitForARetryAfter) {
+    fake.Script("/alliances/1/", FakeHttpClient::Reply(429, "{}", {{"Retry-After", "30"}}));
+    EXPECT_LE(StoppedAfter(Client(), 5 * kS), kS);
+    EXPECT_EQ(fake.Requests().size(), 1u);
+}
+
+TEST_F(EsiClientTest, AStopEndsTheWaitForARouteGroupPause) {
+    const std::string km = esi_paths::Killmail(1, std::string(40, 'f'));
+    fake.Script(km, FakeHttpClient::Reply(429, "{}", {{"Retry-After", "60"}, {"X-Ratelimit-Group", "killmail"}}));
+    EXPECT_LE(StoppedAfter(Client(), 5 * kS, km), kS);
+    EXPECT_EQ(fake.Requests().size(), 1u);
+}
+
+TEST_F(EsiClientTest, AStopEndsTheWaitForABudgetSlot) {
+    opts.rate_limit = 1;
+    budget.Reserve("esi", kS, 300);  // the next slot is 5 minutes away
+    EXPECT_LE(StoppedAfter(Client(), 2 * kS), kS);
+    EXPECT_EQ(fake.Requests().size(), 0u);
+}
+
+TEST_F(EsiClientTest, AStopEndsTheWaitForABudgetThatCannotBeWritten) {
+    opts.rate_limit = 1;
+    kr::test::FullDiskBudget full;
+    EsiClient esi(opts, fake, full, clock);
+    EXPECT_LE(StoppedAfter(esi, 10 * kS), kS);  // it failed closed until then
+    EXPECT_EQ(fake.Requests().size(), 0u);
+}
+
+TEST_F(EsiClientTest, AStopEndsTheWaitForAHungAnswer) {
+    fake.Script("/alliances/1/", FakeHttpClient::Reply(200, "{}", {}, 600 * kS));
+    EXPECT_LE(StoppedAfter(Client(), 2 * kS), kS);
+    fake.Drive(std::chrono::seconds(700));  // the abandoned answer arrives: it completes nobody
+    EXPECT_EQ(Client().Drive(std::chrono::milliseconds(10)), 0);
+}
+
+TEST_F(EsiClientTest, TheIdleHookRunsAboutOnceASecondWhileFetchWaits) {
+    // A worker blocked in Fetch through a 429 must still service its broker connection.
+    fake.Script("/alliances/1/", FakeHttpClient::Reply(429, "{}", {{"Retry-After", "30"}}));
+    fake.Script("/alliances/1/", FakeHttpClient::Reply(200, "{}"));
+    std::vector<std::int64_t> calls;
+    Client().SetIdleHook([&] { calls.push_back(clock.NowUs()); });
+    EXPECT_EQ(Client().Fetch({"GET", "/alliances/1/", "", {}}).outcome, Outcome::kOk);
+    ASSERT_GE(calls.size(), 25u);  // ~30 s of waiting
+    for (std::size_t i = 1; i < calls.size(); ++i) EXPECT_LE(calls[i] - calls[i - 1], 2 * kS) << i;
 }
 
 TEST_F(EsiClientTest, RouteTemplates) {

@@ -4,7 +4,8 @@
 #include <gtest/gtest.h>
 
 #include "core/errors.hpp"
-#include "http/fake_http_client.hpp"
+#include "support/fake_http_client.hpp"
+#include "support/full_disk_budget.hpp"
 
 using namespace kr;
 using namespace kr::esi;
@@ -21,6 +22,16 @@ protected:
         opts.backoff_base = std::chrono::milliseconds(1000);
     }
     ZkbClient Make() { return ZkbClient(opts, fake, budget, clock); }
+    /// Fetches a page with a stop requested `after_us` into the fetch; returns how long the fetch
+    /// went on after the request (clock time).
+    std::int64_t StoppedAfter(ZkbClient& zkb, std::int64_t after_us) {
+        std::stop_source stop;
+        zkb.SetStopToken(stop.get_token());
+        const std::int64_t at = clock.NowUs() + after_us;
+        fake.At(at, [&stop] { stop.request_stop(); });
+        EXPECT_THROW(zkb.FetchCharacterPage(5, 1), StoppedError);
+        return clock.NowUs() - at;
+    }
     ManualClock clock;
     FakeHttpClient fake;
     InProcessBudget budget;
@@ -119,6 +130,37 @@ TEST_F(ZkbClientTest, TransportErrorsRetry) {
     ZkbPage page = Make().FetchCharacterPage(5, 1);
     EXPECT_EQ(page.status, ZkbPage::Status::kOk);
     EXPECT_EQ(page.attempts, 3);
+}
+
+// Stop in every state: each wait gives up within a slice of the stop request (kr::StoppedError,
+// which the consume loop turns into handing the page back).
+
+TEST_F(ZkbClientTest, AStopEndsTheWaitForASharedPause) {
+    fake.Script("/page/1/", FakeHttpClient::Reply(429, "{}", {{"Retry-After", "120"}}));
+    auto zkb = Make();
+    EXPECT_LE(StoppedAfter(zkb, 5 * kS), kS);
+    EXPECT_EQ(fake.Requests().size(), 1u);
+}
+
+TEST_F(ZkbClientTest, AStopEndsTheWaitForAHungAnswer) {
+    fake.Script("/page/1/", FakeHttpClient::Reply(200, "[]", {}, 600 * kS));
+    auto zkb = Make();
+    EXPECT_LE(StoppedAfter(zkb, 2 * kS), kS);
+    // The abandoned transfer still completes when the client is driven; it writes nowhere it shouldn't.
+    fake.Drive(std::chrono::seconds(700));
+    EXPECT_EQ(fake.InFlight(), 0u);
+}
+
+TEST_F(ZkbClientTest, AStopEndsTheWaitsForTheBudget) {
+    opts.rate_limit = 1;
+    budget.Reserve("zkb", kS, 300);  // the next slot is 5 minutes away
+    auto paced = Make();
+    EXPECT_LE(StoppedAfter(paced, 2 * kS), kS);
+    // A budget whose state cannot be written (a full disk) fails closed: no request, until the stop.
+    kr::test::FullDiskBudget full;
+    ZkbClient closed(opts, fake, full, clock);
+    EXPECT_LE(StoppedAfter(closed, 10 * kS), kS);
+    EXPECT_EQ(fake.Requests().size(), 0u);
 }
 
 }  // namespace

@@ -14,6 +14,8 @@ namespace kr::test {
 using namespace std::chrono_literals;
 using namespace kr::queue;
 
+constexpr const char* kQueuedAt = "2026-07-08T22:00:01.123Z";
+
 std::string ReasonOf(std::string_view body, bool zkill = false) {
     try {
         if (zkill) {
@@ -39,7 +41,7 @@ TEST(Messages, EntityMessageMatchesTheOriginal) {
     EXPECT_EQ(p.source, "x");
     // GraphQL refresh adds userId; unknown fields are ignored.
     EXPECT_EQ(ParseEntityMessage(R"({"entityId":5,"userId":12,"extra":[1]})").user_id, 12);
-    auto built = nlohmann::json::parse(BuildEntityMessage(12345, "killmail_scan"));
+    auto built = nlohmann::json::parse(BuildEntityMessage(12345, "killmail_scan", kQueuedAt));
     EXPECT_EQ(built["entityId"], 12345);
     EXPECT_EQ(built["queuedAt"].get<std::string>().size(), 24u);
     // The hand-written builder escapes strings and writes userId last, as nlohmann's dump would.
@@ -72,7 +74,28 @@ TEST(Messages, EntityIdValidation) {
     EXPECT_EQ(ReasonOf(""), "bad_json");
     EXPECT_EQ(ReasonOf("{\"entityId\":1"), "bad_json");
     EXPECT_EQ(ReasonOf("{\"entityId\":1,\"s\":\"\xff\"}"), "bad_json");  // not UTF-8
-    EXPECT_THROW(BuildEntityMessage(0, "x"), kr::PermanentError);
+    EXPECT_THROW(BuildEntityMessage(0, "x", kQueuedAt), kr::PermanentError);
+}
+
+TEST(Messages, BareIdsAsTheOriginalsUniverseQueuesCarryThem) {
+    // The original's queue:regions / worker:regions: the body is the id's digits.
+    EntityMessage m;
+    m.entity_id = 10000002;
+    m.queued_at = "2026-07-08T22:00:01.123Z";
+    m.source = "queue-regions";
+    EXPECT_EQ(BuildEntityMessage(m, MessageFormat::kBareId), "10000002");
+    EXPECT_EQ(BuildEntityMessage(m, MessageFormat::kEntityJson), BuildEntityMessage(m));
+    auto p = ParseEntityMessage("10000002");
+    EXPECT_EQ(p.entity_id, 10000002);
+    EXPECT_TRUE(p.source.empty());
+    EXPECT_EQ(ParseEntityMessage(" 30000142\n").entity_id, 30000142);
+    EXPECT_EQ(ReasonOf("0"), "id_out_of_range");
+    EXPECT_EQ(ReasonOf("-5"), "id_out_of_range");
+    EXPECT_EQ(ReasonOf("12.5"), "bad_field");
+    EXPECT_EQ(ReasonOf("9007199254740993"), "id_out_of_range");
+    EXPECT_EQ(ReasonOf("abc"), "bad_json");
+    m.entity_id = 0;
+    EXPECT_THROW(BuildEntityMessage(m, MessageFormat::kBareId), kr::PermanentError);
 }
 
 TEST(Messages, HugeBodyIsRejectedBeforeParsing) {
@@ -132,9 +155,14 @@ TEST(Messages, ZkillboardJobCarriesItsChainAfterThePage) {
               "bad_field");
 }
 
-TEST(Messages, IsoTimestamp) {
-    auto t = std::chrono::system_clock::time_point(std::chrono::milliseconds(1783548001123));
-    EXPECT_EQ(IsoTimestamp(t), "2026-07-08T22:00:01.123Z");
+TEST(Messages, BuildersNeedAQueuedAtAndReadNoClock) {
+    EXPECT_EQ(ReasonOf(R"({"entityId":1})", false), "ok");  // parsing stays lenient
+    EntityMessage m;
+    m.entity_id = 1;
+    EXPECT_THROW(BuildEntityMessage(m), kr::PermanentError);
+    ZkillboardJob j;
+    j.character_id = 1;
+    EXPECT_THROW(BuildZkillboardJob(j), kr::PermanentError);
 }
 
 TEST(RetryPolicy, ExponentialWithCapJitterAndRetryAfter) {
@@ -181,6 +209,10 @@ TEST(Settle, DecisionTable) {
     EXPECT_EQ(last.action, Settled::kDeadLettered);
     EXPECT_EQ(last.reason, "max_attempts");
     EXPECT_EQ(last.error, "again");
+    // A wait that gave up because the process stops hands the message back, even on its last attempt.
+    auto stopped = Decide(d, ex(kr::StoppedError("stopping")), p);
+    EXPECT_EQ(stopped.action, Settled::kReleased);
+    EXPECT_EQ(stopped.error, "stopping");
 
     EXPECT_THROW(Decide(d, ex(kr::FatalError("config")), p), kr::FatalError);
     EXPECT_THROW(Decide(d, std::make_exception_ptr(42), p), int);

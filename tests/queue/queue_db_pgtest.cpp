@@ -3,6 +3,7 @@
 #include "queue/consumer.hpp"
 #include "queue/db_queue.hpp"
 #include "queue/queue_suite.hpp"
+#include "support/pg_faults.hpp"
 
 namespace kr::test {
 
@@ -118,6 +119,20 @@ TEST_F(PgDbQueueFaults, AHandBackTheDatabaseCouldNotTakeIsWrittenWhenItIsBack) {
     EXPECT_EQ(back[0].body, Entity(1));
     EXPECT_EQ(back[0].attempt, 0);  // a hand-back is not an attempt
     EXPECT_TRUE(back[0].redelivered);
+}
+
+/// The connection is dropped under a Publish in flight (its insert waits inside the server): the
+/// publish is done again on a new connection instead of failing its caller (a zKillboard page
+/// would spend an attempt and fetch its killmails again); one message, not two.
+TEST_F(PgDbQueueFaults, APublishWhoseConnectionDropsIsDoneOnANewConnection) {
+    kr::queue::DbQueue publisher(db->Url());
+    publisher.Declare("q");
+    auto published = TerminatedInFlight(db->Url(), "LOCK TABLE kr_queue_messages IN ACCESS EXCLUSIVE MODE", [&] {
+        publisher.Publish("q", {{Entity(2), 0, 0}});
+    });
+    EXPECT_NO_THROW(published.get());
+    kr::queue::DbQueue check(db->Url());
+    EXPECT_EQ(check.Stats("q").ready, 1);  // the new one (the fixture's message is leased)
 }
 
 INSTANTIATE_TYPED_TEST_SUITE_P(Pg, QueueBehaviour, PgQueueEnv);

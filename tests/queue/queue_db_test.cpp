@@ -1,4 +1,6 @@
 // The queue behaviour suite on the database queue over a SQLite file, plus DbQueue specifics.
+#include "core/clock.hpp"
+#include "core/time_format.hpp"
 #include "queue/amqp_queue.hpp"
 #include "queue/db_queue.hpp"
 #include "queue/lease_owner.hpp"
@@ -244,6 +246,31 @@ TEST(SqliteDbQueue, UntilIdleWaitsForLeasedMessages) {
     EXPECT_EQ(kr::worker::DrainWatch::Pending(q, {"q"}), "");
     EXPECT_FALSE(watch.Probe(q));  // once is not enough
     EXPECT_TRUE(watch.Probe(q));
+}
+
+TEST(SqliteDbQueue, RetryTimesAndDeadLetterStampsComeFromTheInjectedClock) {
+    TempSqliteFile file;
+    ManualClock clock;  // frozen in 2023: the system clock would make every retry due at once
+    QueueOptions o;
+    o.clock = &clock;
+    kr::queue::DbQueue q(file.Url(), o);
+    q.Publish("q", {{Entity(1), 0, 0}});
+    q.Consume("q", 1);
+    auto d = q.Poll(1s);
+    ASSERT_EQ(d.size(), 1u);
+    q.Retry(d[0], 60s, "try later");
+    EXPECT_TRUE(q.Poll(200ms).empty());
+    EXPECT_EQ(q.Stats("q").retrying, 1);
+    clock.Advance(59'000'000);
+    EXPECT_TRUE(q.Poll(200ms).empty());
+    clock.Advance(1'000'000);
+    d = q.Poll(1s);
+    ASSERT_EQ(d.size(), 1u);
+    EXPECT_EQ(d[0].attempt, 1);
+    q.DeadLetter(d[0], "gave_up", "x");
+    auto dead = q.ListDead("q", 10);
+    ASSERT_EQ(dead.size(), 1u);
+    EXPECT_EQ(dead[0].dead_at, IsoUtc(clock.NowMs()));
 }
 
 TEST(OpenQueue, PicksRabbitMqOnlyWhenAUrlIsGiven) {

@@ -107,6 +107,54 @@ TEST(EsiJsonTest, Types) {
     EXPECT_THROW(ParseType(646, ReadSample("esi_type_645.json")), ParseError);
 }
 
+TEST(EsiJsonTest, UniverseRoutes) {
+    // Shapes of ESI's /universe/{regions,constellations,systems}/{id}/ (lists of children ignored).
+    auto forge = ParseRegion(10000002, R"({"region_id":10000002,"name":"The Forge","description":"d",
+        "constellations":[20000001,20000002]})");
+    EXPECT_EQ(forge.id, 10000002);
+    EXPECT_EQ(forge.name, "The Forge");
+    EXPECT_EQ(forge.description, "d");
+    EXPECT_FALSE(ParseRegion(10000001, R"({"region_id":10000001,"name":"Derelik","constellations":[]})")
+                     .description.has_value());
+    auto kimotoro = ParseConstellation(20000020, R"({"constellation_id":20000020,"name":"Kimotoro","region_id":10000002,
+        "position":{"x":-1.1e17,"y":3.8e16,"z":-8.3e16},"systems":[30000142]})");
+    EXPECT_EQ(kimotoro.region_id, 10000002);
+    EXPECT_DOUBLE_EQ(kimotoro.position.y, 3.8e16);
+    auto jita = ParseSolarSystem(30000142, R"({"system_id":30000142,"name":"Jita","constellation_id":20000020,
+        "security_status":0.9459131360054016,"security_class":"B","star_id":40009076,
+        "position":{"x":-1.29e17,"y":6.07e16,"z":1.17e17},"planets":[{"planet_id":40009077,"moons":[1]}],
+        "stargates":[50001248],"stations":[60003760]})");
+    EXPECT_EQ(jita.name, "Jita");
+    EXPECT_EQ(jita.constellation_id, 20000020);
+    EXPECT_DOUBLE_EQ(jita.security_status, 0.9459131360054016);
+    EXPECT_EQ(jita.security_class, "B");
+    EXPECT_EQ(jita.star_id, 40009076);
+    EXPECT_DOUBLE_EQ(jita.position.z, 1.17e17);
+    // Thera: no security_class, no star, no stargates.
+    auto thera = ParseSolarSystem(31000005, R"({"system_id":31000005,"name":"Thera","constellation_id":21000324,
+        "security_status":-0.99,"position":{"x":1,"y":2,"z":3}})");
+    EXPECT_FALSE(thera.security_class.has_value());
+    EXPECT_FALSE(thera.star_id.has_value());
+    // required fields, types, the body's own id
+    EXPECT_THROW(ParseSolarSystem(30000142, R"({"name":"Jita","constellation_id":1,"position":{"x":1,"y":2,"z":3}})"),
+                 ParseError);  // no security_status
+    EXPECT_THROW(ParseSolarSystem(30000142, R"({"name":"Jita","constellation_id":1,"security_status":1})"),
+                 ParseError);  // no position
+    EXPECT_THROW(ParseConstellation(1, R"({"name":"x","region_id":1,"position":{"x":1,"y":2}})"), ParseError);
+    EXPECT_THROW(ParseConstellation(1, R"({"name":"x","region_id":"1","position":{"x":1,"y":2,"z":3}})"), ParseError);
+    EXPECT_THROW(ParseRegion(10000002, R"({"region_id":10000003,"name":"x","constellations":[]})"), ParseError);
+    EXPECT_THROW(ParseRegion(10000002, R"({"region_id":10000002})"), ParseError);
+    EXPECT_THROW(ParseRegion(10000002, "[]"), ParseError);
+}
+
+TEST(EsiJsonTest, ServerVersion) {
+    EXPECT_EQ(ParseServerVersion(R"({"players":23456,"server_version":"2964217","start_time":"2026-07-08T11:00:00Z"})"),
+              "2964217");
+    EXPECT_EQ(ParseServerVersion(R"({"server_version":2964218})"), "2964218");
+    EXPECT_THROW(ParseServerVersion(R"({"players":1})"), ParseError);
+    EXPECT_THROW(ParseServerVersion("<html>"), ParseError);
+}
+
 TEST(EsiJsonTest, IdLists) {
     auto group = nlohmann::json::parse(ReadSample("esi_group_27.json"));
     auto types = ParseIdList(group["types"].dump());

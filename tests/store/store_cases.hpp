@@ -4,6 +4,8 @@
 //   static std::string FreshUrl();   // URL of an empty database for one test ("" = skip)
 //   static void Release();           // after the test
 #include <chrono>
+#include <map>
+#include <set>
 
 #include <gtest/gtest.h>
 
@@ -404,6 +406,66 @@ TYPED_TEST_P(StoreCases, ExistingIds) {
     EXPECT_EQ(this->store_->ExistingIds(EntityKind::kAlliance, many).size(), 1u);
 }
 
+/// A small universe: region 10000002 ← constellation 20000020 ← systems 30000142 (Jita), 30000144.
+inline std::vector<Entity> SmallUniverse() {
+    Region forge{10000002, "The Forge", std::string("The heart of the Caldari State")};
+    Constellation kimotoro{20000020, "Kimotoro", 10000002, {-1.1e17, 3.8e16, -8.3e16}};
+    SolarSystem jita{30000142, "Jita", 20000020, 0.9459, std::string("B"), 40009077, {-1.29e17, 6.07e16, 1.17e17}};
+    SolarSystem perimeter{30000144, "Perimeter", 20000020, 0.9, std::nullopt, std::nullopt, {1, 2, 3}};
+    // Children before parents: ApplyEntityBatch writes by kind, parents first.
+    return {jita, perimeter, kimotoro, forge};
+}
+
+TYPED_TEST_P(StoreCases, UniverseTablesAreTheOriginalsAndWrittenParentsFirst) {
+    EntityBatch batch;
+    batch.entities = SmallUniverse();
+    auto r = this->store_->ApplyEntityBatch(batch);
+    EXPECT_EQ(r.counts[EntityKind::kRegion].created, 1u);
+    EXPECT_EQ(r.counts[EntityKind::kConstellation].created, 1u);
+    EXPECT_EQ(r.counts[EntityKind::kSolarSystem].created, 2u);
+    auto sys = this->Query(
+        "SELECT name, constellation_id, security_status, security_class, star_id, position_x, position_y, position_z "
+        "FROM solar_systems ORDER BY system_id");
+    ASSERT_EQ(sys.Rows(), 2u);
+    EXPECT_EQ(sys.Text(0, 0), "Jita");
+    EXPECT_EQ(sys.Int(0, 1), 20000020);
+    EXPECT_DOUBLE_EQ(sys.Double(0, 2), 0.9459);
+    EXPECT_EQ(sys.OptText(0, 3), "B");
+    EXPECT_EQ(sys.OptInt(0, 4), 40009077);
+    EXPECT_DOUBLE_EQ(sys.Double(0, 5), -1.29e17);
+    EXPECT_DOUBLE_EQ(sys.Double(0, 7), 1.17e17);
+    EXPECT_TRUE(sys.IsNull(1, 3));  // security_class absent in ESI's answer: NULL
+    EXPECT_TRUE(sys.IsNull(1, 4));
+    auto con = this->Query("SELECT name, region_id, position_y FROM constellations WHERE constellation_id = 20000020");
+    EXPECT_EQ(con.Text(0, 0), "Kimotoro");
+    EXPECT_EQ(con.Int(0, 1), 10000002);
+    EXPECT_DOUBLE_EQ(con.Double(0, 2), 3.8e16);
+    EXPECT_EQ(this->Query("SELECT description FROM regions WHERE region_id = 10000002").Text(0, 0),
+              "The heart of the Caldari State");
+    // Keyed by their own key columns.
+    EXPECT_EQ(this->store_->ExistingIds(EntityKind::kSolarSystem, {30000142, 30000143}),
+              (std::unordered_set<Id>{30000142}));
+    EXPECT_EQ(this->store_->ListIds(EntityKind::kSolarSystem, 30000142, 10), (std::vector<Id>{30000144}));
+    auto f = this->store_->LookupFreshness(
+        EntityKind::kRegion, {10000002, 10000043},
+        {EntityPath(EntityKind::kRegion, 10000002), EntityPath(EntityKind::kRegion, 10000043)});
+    EXPECT_EQ(f.existing, (std::unordered_set<Id>{10000002}));
+
+    // The same again: unchanged; a renamed system: updated; a system moved to a missing
+    // constellation: the foreign key refuses it.
+    EXPECT_EQ(this->store_->ApplyEntityBatch(batch).Total().unchanged, 4u);
+    SolarSystem renamed = std::get<SolarSystem>(batch.entities[0]);
+    renamed.name = "Jita Prime";
+    EntityBatch change;
+    change.entities.push_back(renamed);
+    EXPECT_EQ(this->store_->ApplyEntityBatch(change).counts[EntityKind::kSolarSystem].updated, 1u);
+    EXPECT_EQ(this->Query("SELECT name FROM solar_systems WHERE system_id = 30000142").Text(0, 0), "Jita Prime");
+    renamed.constellation_id = 20000021;
+    change.entities = {renamed};
+    EXPECT_THROW(this->store_->ApplyEntityBatch(change), PermanentError);
+    EXPECT_EQ(this->Query("SELECT constellation_id FROM solar_systems WHERE system_id = 30000142").Int(0, 0), 20000020);
+}
+
 TYPED_TEST_P(StoreCases, LookupFreshnessAnswersExistenceAndCacheRowsTogether) {
     auto a = esi_json::ParseAlliance(99003214, ReadSample("esi_alliance_99003214.json"));
     kr::test::UpsertAlliances(*this->store_, {a});
@@ -710,13 +772,43 @@ TYPED_TEST_P(StoreCases, MissingReferencedIds) {
     EXPECT_TRUE(this->store_->MissingReferencedIds(EntityKind::kType, 0, 100, only_entities).empty());
 }
 
+TYPED_TEST_P(StoreCases, KillmailsReferenceSolarSystemsAndListSweepsRoundTrip) {
+    auto kms = AllSampleKillmails();
+    this->store_->StoreKillmails(kms);
+    std::set<Id> systems;
+    for (const auto& km : kms) systems.insert(km.solar_system_id);
+    auto missing = this->store_->MissingReferencedIds(EntityKind::kSolarSystem, 0, 1000);
+    EXPECT_EQ(std::set<Id>(missing.begin(), missing.end()), systems);
+    // Regions and constellations are referenced by the universe tables only, not by killmails.
+    ScanOptions from_killmails;
+    from_killmails.sources = kFromKillmails;
+    EXPECT_TRUE(this->store_->MissingReferencedIds(EntityKind::kConstellation, 0, 1000, from_killmails).empty());
+
+    EXPECT_TRUE(this->store_->LoadListSweeps({"/universe/systems/"}).empty());
+    ListSweep sweep{"/universe/systems/", std::string("2964217"), this->NowMs(), this->NowMs() + 86'400'000};
+    CacheEntry list;
+    list.path = "/universe/systems/";
+    list.etag = "\"list-v1\"";
+    list.expires_at_ms = this->NowMs() + 3'600'000;
+    this->store_->SaveListSweep(sweep, list);
+    auto loaded = this->store_->LoadListSweeps({"/universe/systems/", "/universe/regions/"});
+    ASSERT_EQ(loaded.size(), 1u);
+    EXPECT_EQ(loaded.at("/universe/systems/"), sweep);
+    EXPECT_EQ(this->store_->LoadHttpCache({"/universe/systems/"}).at("/universe/systems/").etag, "\"list-v1\"");
+    sweep.server_version.reset();
+    sweep.checked_at_ms += 1;
+    this->store_->SaveListSweep(sweep, std::nullopt);
+    EXPECT_EQ(this->store_->LoadListSweeps({"/universe/systems/"}).at("/universe/systems/"), sweep);
+}
+
 TYPED_TEST_P(StoreCases, CountsCoverAllTables) {
     this->store_->StoreKillmails({SampleKillmail("killmail_119689329.json")});
     auto counts = this->store_->Counts();
     std::map<std::string, std::int64_t> m(counts.begin(), counts.end());
-    for (const char* t : {"alliances", "corporations", "characters", "types", "users", "killmails", "victims",
-                          "attackers", "killmail_items", "kr_killmail_item_children", "kr_http_cache",
-                          "kr_pending_entities", "kr_entity_outbox", "kr_zkb_sync"}) {
+    for (const char* t :
+         {"alliances", "corporations", "characters", "types", "users", "killmails", "victims", "attackers",
+          "killmail_items", "kr_killmail_item_children", "kr_http_cache", "kr_pending_entities", "kr_entity_outbox",
+          "kr_zkb_sync", "regions", "constellations", "solar_systems", "kr_list_sweeps"}) {
         EXPECT_EQ(m.count(t), 1u) << t;
     }
     EXPECT_EQ(m["killmails"], 1);
@@ -810,6 +902,8 @@ REGISTER_TYPED_TEST_SUITE_P(StoreCases, MigrateTwiceIsIdempotent, CorporationLea
                             LookupFreshnessAnswersExistenceAndCacheRowsTogether, KillmailsAreIdempotent,
                             NestedContainerItems, StructureVictimAndFactionOnlyAttacker, ZkbValuesAndRejectedKillmails,
                             Users, MissingReferencedIds, CountsCoverAllTables,
+                            UniverseTablesAreTheOriginalsAndWrittenParentsFirst,
+                            KillmailsReferenceSolarSystemsAndListSweepsRoundTrip,
                             AKillmailPageRecordsItsEnrichmentAndChainStepInItsTransaction,
                             AChainStepIsTakenOncePerPageAndOnlyByTheChainHoldingTheCharacter);
 

@@ -7,6 +7,7 @@
 #include <ctime>
 
 #include "store/store_cases.hpp"
+#include "support/pg_faults.hpp"
 
 namespace kr::store::testing {
 namespace {
@@ -136,6 +137,20 @@ CREATE TABLE attackers (id BIGSERIAL PRIMARY KEY, killmail_id INTEGER NOT NULL R
 CREATE TABLE killmail_items (id BIGSERIAL PRIMARY KEY, killmail_id INTEGER NOT NULL REFERENCES killmails (killmail_id)
   ON DELETE CASCADE, item_type_id INTEGER NOT NULL, flag INTEGER NOT NULL, quantity_dropped INTEGER,
   quantity_destroyed INTEGER, singleton INTEGER NOT NULL, created_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP);
+CREATE INDEX killmails_solar_system_id_idx ON killmails (solar_system_id);
+CREATE TABLE regions (region_id INTEGER PRIMARY KEY, name TEXT NOT NULL, description TEXT);
+CREATE TABLE constellations (constellation_id INTEGER PRIMARY KEY, name TEXT NOT NULL, region_id INTEGER,
+  position_x DOUBLE PRECISION, position_y DOUBLE PRECISION, position_z DOUBLE PRECISION);
+CREATE TABLE solar_systems (system_id INTEGER PRIMARY KEY, name TEXT NOT NULL, constellation_id INTEGER,
+  security_status DOUBLE PRECISION, security_class TEXT, star_id INTEGER, position_x DOUBLE PRECISION,
+  position_y DOUBLE PRECISION, position_z DOUBLE PRECISION);
+CREATE INDEX constellations_region_id_idx ON constellations (region_id);
+CREATE INDEX solar_systems_constellation_id_idx ON solar_systems (constellation_id);
+ALTER TABLE constellations ADD CONSTRAINT constellations_region_id_fkey FOREIGN KEY (region_id)
+  REFERENCES regions (region_id) ON DELETE RESTRICT ON UPDATE CASCADE;
+ALTER TABLE solar_systems ADD CONSTRAINT solar_systems_constellation_id_fkey FOREIGN KEY (constellation_id)
+  REFERENCES constellations (constellation_id) ON DELETE RESTRICT ON UPDATE CASCADE;
+INSERT INTO regions (region_id, name) VALUES (10000002, 'The Forge');
 INSERT INTO alliances (id, name, ticker, date_founded, creator_corporation_id, creator_id, updated_at, member_count)
   VALUES (99003214, 'Brave Collective', 'BRAVE', '2013-05-06 22:20:14', 98199293, 91432281, '2026-01-01 00:00:00', 4242);
 INSERT INTO users (character_id, character_name, access_token, refresh_token, expires_at, updated_at)
@@ -155,8 +170,8 @@ INSERT INTO users (character_id, character_name, access_token, refresh_token, ex
     auto columns_after = conn->Exec(
         "SELECT table_name, column_name, data_type, is_nullable, coalesce(column_default, '') FROM "
         "information_schema.columns WHERE table_schema = 'public' AND table_name IN ('alliances', 'corporations', "
-        "'characters', 'types', 'users', 'killmails', 'victims', 'attackers', 'killmail_items') "
-        "ORDER BY table_name, ordinal_position");
+        "'characters', 'types', 'users', 'killmails', 'victims', 'attackers', 'killmail_items', 'regions', "
+        "'constellations', 'solar_systems') ORDER BY table_name, ordinal_position");
     ASSERT_EQ(columns_after.Rows(), columns_before.Rows());
     for (std::size_t i = 0; i < columns_after.Rows(); ++i) {
         for (std::size_t c = 0; c < 5; ++c) EXPECT_EQ(columns_after.Text(i, c), columns_before.Text(i, c)) << i;
@@ -165,10 +180,10 @@ INSERT INTO users (character_id, character_name, access_token, refresh_token, ex
                          "table_name = 'killmails' AND column_name = 'killmail_id'")
                   .Text(0, 0),
               "integer");
-    // no index added to their tables
+    // no index added to their tables (killmails_solar_system_id_idx is theirs already)
     EXPECT_EQ(conn->Exec("SELECT count(*) FROM pg_indexes WHERE schemaname = 'public' AND tablename IN ('alliances', "
                          "'corporations', 'characters', 'types', 'users', 'killmails', 'victims', 'attackers', "
-                         "'killmail_items')")
+                         "'killmail_items', 'regions', 'constellations', 'solar_systems')")
                   .Int(0, 0),
               indexes_before);
     EXPECT_EQ(conn->Exec("SELECT count(*) FROM kr_created_tables").Int(0, 0), 0);
@@ -202,6 +217,34 @@ INSERT INTO users (character_id, character_name, access_token, refresh_token, ex
                   missing_chars.back(),
               true);
     EXPECT_TRUE(store->MissingReferencedIds(EntityKind::kAlliance, 0, 100000, {}).size() > 0);
+    // Their universe tables (INT ids, foreign keys): a batch writes parents first.
+    EntityBatch universe;
+    Constellation kimotoro;
+    kimotoro.id = 20000020;
+    kimotoro.name = "Kimotoro";
+    kimotoro.region_id = 10000002;
+    SolarSystem jita;
+    jita.id = 30000142;
+    jita.name = "Jita";
+    jita.constellation_id = 20000020;
+    jita.security_status = 0.9459;
+    jita.security_class = "B";
+    universe.entities.push_back(jita);  // the child first: the store orders by kind
+    universe.entities.push_back(kimotoro);
+    auto written = store->ApplyEntityBatch(universe);
+    EXPECT_EQ(written.counts[EntityKind::kSolarSystem].created, 1u);
+    EXPECT_EQ(written.counts[EntityKind::kConstellation].created, 1u);
+    EXPECT_EQ(store->ExistingIds(EntityKind::kRegion, {10000002, 10000043}), (std::unordered_set<Id>{10000002}));
+    EXPECT_EQ(conn->Exec("SELECT name, security_class FROM solar_systems WHERE system_id = 30000142").Text(0, 0),
+              "Jita");
+    EXPECT_TRUE(store->MissingReferencedIds(EntityKind::kSolarSystem, 0, 100000).size() > 0);
+    // A constellation whose region is not stored violates their foreign key.
+    Constellation orphan = kimotoro;
+    orphan.id = 20000021;
+    orphan.region_id = 10000043;
+    EntityBatch bad;
+    bad.entities.push_back(orphan);
+    EXPECT_THROW(store->ApplyEntityBatch(bad), PermanentError);
     // An id above 2^31 does not fit their INT column: a permanent error, nothing written.
     Killmail big = SyntheticKillmail(3'000'000'000LL);
     EXPECT_THROW(store->StoreKillmails({big, SyntheticKillmail(42)}), PermanentError);
@@ -228,6 +271,46 @@ TEST_F(PgOnlyTest, EntityBatchIsAtomic) {
     EXPECT_EQ(conn->Exec("SELECT count(*) FROM alliances").Int(0, 0), 1);
 }
 
+// The connection is dropped under a write in flight (the server terminated it: a restart, a
+// failover, pg_terminate_backend): the store runs the transaction again on a new connection
+// instead of failing it, so the worker's messages neither spend an attempt nor throw away what
+// they fetched (issue 12: a failed page store retries the store, not the page's fetches).
+TEST_F(PgOnlyTest, WriteWhoseConnectionDropsIsDoneOnANewConnection) {
+    auto conn = db::Open(url_);
+    db::Migrate(*conn);
+    auto store = OpenStore(url_);
+    EXPECT_TRUE(store->ExistingIds(EntityKind::kAlliance, {1}).empty());  // connected
+    EntityBatch batch;
+    batch.entities.push_back(esi_json::ParseAlliance(99003214, ReadSample("esi_alliance_99003214.json")));
+    auto applied = kr::test::TerminatedInFlight(url_, "LOCK TABLE alliances IN ACCESS EXCLUSIVE MODE",
+                                                [&] { return store->ApplyEntityBatch(batch); });
+    EXPECT_NO_THROW(applied.get());
+    EXPECT_EQ(conn->Exec("SELECT count(*) FROM alliances").Int(0, 0), 1);
+
+    // A zKillboard page: its killmails, outbox and chain step, all in the retried transaction.
+    PerKind<std::vector<Id>> enrich;
+    enrich[EntityKind::kCharacter] = {90000001};
+    ZkbChainStep step{{90000001, "chain-1", 1}, true, std::string("{\"characterId\":90000001,\"page\":2}"), 5};
+    std::vector<Killmail> page{SyntheticKillmail(42), SyntheticKillmail(43)};
+    auto stored = kr::test::TerminatedInFlight(url_, "LOCK TABLE killmails IN ACCESS EXCLUSIVE MODE",
+                                               [&] { return store->StoreKillmailPage(page, enrich, &step); });
+    StoreKillmailsResult result;
+    EXPECT_NO_THROW(result = stored.get());
+    EXPECT_EQ(result.inserted, 2u);
+    EXPECT_TRUE(result.step_taken);
+    EXPECT_EQ(store->ExistingKillmailIds({42, 43}).size(), 2u);
+    EXPECT_EQ(conn->Exec("SELECT count(*) FROM kr_entity_outbox").Int(0, 0), 1);
+    EXPECT_EQ(conn->Exec("SELECT count(*) FROM kr_zkb_sync WHERE character_id = 90000001 AND page = 1").Int(0, 0), 1);
+
+    // Reads too (the info worker's lookup, the page's existence check).
+    auto read = kr::test::TerminatedInFlight(url_, "LOCK TABLE killmails IN ACCESS EXCLUSIVE MODE", [&] {
+        return store->ExistingKillmailIds({42, 43, 44});
+    });
+    std::unordered_set<Id> found;
+    EXPECT_NO_THROW(found = read.get());
+    EXPECT_EQ(found.size(), 2u);
+}
+
 TEST_F(PgOnlyTest, OurSchemaUsesBigintIdsAndScanIndexes) {
     auto conn = db::Open(url_);
     db::Migrate(*conn);
@@ -240,7 +323,13 @@ TEST_F(PgOnlyTest, OurSchemaUsesBigintIdsAndScanIndexes) {
                      "table_name = 'killmails' AND column_name = 'killmail_time'")
                   .Text(0, 0),
               "timestamp without time zone");
-    EXPECT_EQ(c.Exec("SELECT count(*) FROM kr_created_tables").Int(0, 0), 9);
+    EXPECT_EQ(c.Exec("SELECT count(*) FROM kr_created_tables").Int(0, 0), 12);
+    // The universe tables as the original's: INTEGER ids.
+    EXPECT_EQ(c.Exec("SELECT data_type FROM information_schema.columns WHERE table_schema = 'public' AND "
+                     "table_name = 'solar_systems' AND column_name = 'system_id'")
+                  .Text(0, 0),
+              "integer");
+    EXPECT_EQ(c.Exec("SELECT count(*) FROM pg_indexes WHERE indexname = 'killmails_solar_system_id_idx'").Int(0, 0), 1);
     EXPECT_EQ(c.Exec("SELECT count(*) FROM pg_indexes WHERE indexname = 'attackers_character_id_idx'").Int(0, 0), 1);
     EXPECT_EQ(c.Exec("SELECT is_nullable || coalesce(column_default, '-') FROM information_schema.columns WHERE "
                      "table_schema = 'public' AND table_name = 'killmails' AND column_name = 'updated_at'")

@@ -6,6 +6,7 @@
 
 #include "db/connection.hpp"
 #include "store/store.hpp"
+#include "store/tables.hpp"
 
 namespace kr::test {
 
@@ -22,6 +23,15 @@ inline store::UpsertCounts UpsertCorporations(store::Store& s, const std::vector
 }
 inline store::UpsertCounts UpsertCharacters(store::Store& s, const std::vector<Character>& r) { return Upsert(s, r); }
 inline store::UpsertCounts UpsertTypes(store::Store& s, const std::vector<Type>& r) { return Upsert(s, r); }
+
+/// Whether a killmail's tables refer to the kind (regions and constellations: only the universe
+/// tables do), from the table definitions.
+inline bool KillmailsReferTo(EntityKind kind) {
+    for (const auto& ref : store::tables::RefColumns(kind)) {
+        if (ref.source & store::kFromKillmails) return true;
+    }
+    return false;
+}
 
 }  // namespace kr::test
 

@@ -4,6 +4,7 @@
 // scripted on one FakeHttpClient, a ManualClock that every component reads (the HTTP fake
 // advances it instead of sleeping), no rate limits (an in-process budget), and the production
 // Runtime wired over them.
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -13,9 +14,9 @@
 #include "core/clock.hpp"
 #include "core/time_format.hpp"
 #include "db/connection.hpp"
-#include "http/fake_http_client.hpp"
 #include "queue/db_queue.hpp"
 #include "queue/messages.hpp"
+#include "support/fake_http_client.hpp"
 #include "support/test_env.hpp"
 #include "worker/runtime.hpp"
 #include "worker/worker_loop.hpp"
@@ -30,8 +31,10 @@ inline constexpr std::int64_t kHourMs = 3'600'000;
 class WorkerEnv {
 public:
     /// Over `database_url` (the store and the database queue; PostgreSQL too), or a temp SQLite
-    /// file when empty.
-    explicit WorkerEnv(const std::string& database_url = {})
+    /// file when empty. `configure` may change the configuration before anything is built (e.g.
+    /// turn a budget on).
+    explicit WorkerEnv(const std::string& database_url = {},
+                       const std::function<void(config::Config&)>& configure = nullptr)
         : url_(database_url.empty() ? file_.Url() : database_url), http_(clock_) {
         config::Config cfg;
         cfg.database_url = url_;
@@ -41,6 +44,7 @@ public:
         cfg.zkillboard_rate_limit = 0;
         cfg.user_agent = "killreport-cpp/test";
         cfg.compatibility_date = "2025-08-26";
+        if (configure) configure(cfg);
         shared_ = std::make_unique<worker::ProcessShared>(cfg, clock_);
         rt_ = std::make_unique<worker::Runtime>(*shared_, 8, http_, http_);
         settler_ = std::make_unique<worker::Settler>(rt_->Queue(), ImmediateRetries(), counters_);
@@ -71,7 +75,7 @@ public:
 
     /// Puts messages on a queue (as a queue script or the original would).
     void Publish(const std::string& queue, const std::vector<std::string>& bodies, std::uint8_t priority = 0) {
-        queue::DbQueue q(url_);
+        queue::DbQueue q(url_, QueueOpts());
         std::vector<queue::OutMessage> out;
         for (const auto& b : bodies) out.push_back({b, priority, 0});
         q.Publish(queue, out);
@@ -86,7 +90,7 @@ public:
 
     /// Every message waiting on `queue`, taken off it, in delivery order (priority, then FIFO).
     std::vector<queue::Delivery> Take(const std::string& queue) {
-        queue::DbQueue q(url_);
+        queue::DbQueue q(url_, QueueOpts());
         q.Consume(queue, 100000);
         std::vector<queue::Delivery> all;
         for (;;) {
@@ -105,16 +109,20 @@ public:
         for (const auto& d : Take(queue)) ids.push_back(queue::ParseEntityMessage(d.body).entity_id);
         return ids;
     }
-    queue::QueueStats Stats(const std::string& queue) { return queue::DbQueue(url_).Stats(queue); }
-    std::vector<queue::DeadLetter> Dead(const std::string& queue) { return queue::DbQueue(url_).ListDead(queue, 100); }
+    queue::QueueStats Stats(const std::string& queue) { return queue::DbQueue(url_, QueueOpts()).Stats(queue); }
+    std::vector<queue::DeadLetter> Dead(const std::string& queue) {
+        return queue::DbQueue(url_, QueueOpts()).ListDead(queue, 100);
+    }
 
-    /// Runs `w` in the production consume loop until its queues are drained and nothing is held.
+    /// Runs `w` in the production consume loop until its queues are drained and nothing is held,
+    /// or until `stop` (which the clients' waits watch too, as in production).
     /// Retries are immediate (no backoff delay), at most `max_attempts` attempts.
-    worker::WorkerCounters& RunUntilIdle(worker::Worker& w) {
+    worker::WorkerCounters& RunUntilIdle(worker::Worker& w, std::stop_token stop = {}) {
         worker::SummaryLogger summary(w.Name(), counters_, std::chrono::hours(1));
         worker::LoopOptions loop;
         loop.until_idle = true;
-        worker::RunWorker(w, rt_->Queue(), summary, loop, std::stop_token());
+        rt_->SetStopToken(stop);
+        worker::RunWorker(w, rt_->Queue(), summary, loop, stop);
         return counters_;
     }
     /// The settler workers under test use (immediate retries, see RunUntilIdle).
@@ -129,6 +137,12 @@ public:
     }
 
 private:
+    /// The test's own queue handles read the same clock as the worker's.
+    queue::QueueOptions QueueOpts() {
+        queue::QueueOptions o;
+        o.clock = &clock_;
+        return o;
+    }
     static std::pair<std::string, std::string> MaxAge(int seconds) {
         return {"Cache-Control", "max-age=" + std::to_string(seconds)};
     }

@@ -199,5 +199,139 @@ TEST_F(InfoWorkerTest, CommitsOnACommitterWhenGivenOne) {
     EXPECT_EQ(env.Stats(kAllianceQueue).ready, 0);
 }
 
+// ---- the universe: foreign-key parents ------------------------------------------------------
+
+constexpr Id kForge = 10000002, kKimotoro = 20000020, kJita = 30000142, kPerimeter = 30000144;
+const char* const kSystemQueue = "esi_solar_systems_queue";
+
+std::string RegionBody(Id id, const std::string& name) {
+    return R"({"region_id":)" + std::to_string(id) + R"(,"name":")" + name + R"(","constellations":[]})";
+}
+std::string ConstellationBody(Id id, Id region) {
+    return R"({"constellation_id":)" + std::to_string(id) + R"(,"name":"Kimotoro","region_id":)" +
+           std::to_string(region) + R"(,"position":{"x":1,"y":2,"z":3},"systems":[]})";
+}
+std::string SystemBody(Id id, Id constellation, const std::string& name) {
+    return R"({"system_id":)" + std::to_string(id) + R"(,"name":")" + name + R"(","constellation_id":)" +
+           std::to_string(constellation) + R"(,"security_status":0.9,"position":{"x":4,"y":5,"z":6}})";
+}
+
+class UniverseInfoWorkerTest : public InfoWorkerTest {
+protected:
+    std::unique_ptr<InfoWorker> MakeSystems(std::chrono::milliseconds parent_wait = std::chrono::seconds(30)) {
+        InfoWorkerOptions o;
+        o.kind = EntityKind::kSolarSystem;
+        o.parent_wait = parent_wait;
+        return std::make_unique<InfoWorker>(o, env.Store(), env.Rt().Esi(), env.Settler(), env.Clock());
+    }
+    std::int64_t Count(const std::string& table) { return env.Conn().Exec("SELECT count(*) FROM " + table).Int(0, 0); }
+    void StoreRegionAndConstellation() {
+        store::EntityBatch b;
+        b.entities.push_back(esi_json::ParseConstellation(kKimotoro, ConstellationBody(kKimotoro, kForge)));
+        b.entities.push_back(esi_json::ParseRegion(kForge, RegionBody(kForge, "The Forge")));
+        env.Store().ApplyEntityBatch(b);
+    }
+};
+
+TEST_F(UniverseInfoWorkerTest, MissingParentsAreFetchedOnceAndStoredWithTheirChildren) {
+    env.EsiOk("/universe/systems/30000142/", SystemBody(kJita, kKimotoro, "Jita"));
+    env.EsiOk("/universe/systems/30000144/", SystemBody(kPerimeter, kKimotoro, "Perimeter"));
+    env.EsiOk("/universe/constellations/20000020/", ConstellationBody(kKimotoro, kForge));
+    env.EsiOk("/universe/regions/10000002/", RegionBody(kForge, "The Forge"));
+    env.Publish(kSystemQueue, {"30000142", "30000144"});  // the original's bare ids
+    auto w = MakeSystems();
+    auto& c = env.RunUntilIdle(*w);
+
+    EXPECT_EQ(c.processed, 2);
+    EXPECT_EQ(c.created, 4);  // two systems, and the constellation and region they needed
+    EXPECT_EQ(c.dead + c.retried, 0);
+    EXPECT_EQ(env.Requests("/universe/constellations/20000020/"), 1u);  // once for both systems
+    EXPECT_EQ(env.Requests("/universe/regions/10000002/"), 1u);
+    EXPECT_EQ(Count("solar_systems"), 2);
+    EXPECT_EQ(
+        env.Conn().Exec("SELECT region_id FROM constellations WHERE constellation_id = $1", {kKimotoro}).Int(0, 0),
+        kForge);
+    EXPECT_EQ(env.Conn().Exec("SELECT name FROM regions WHERE region_id = $1", {kForge}).Text(0, 0), "The Forge");
+    // The parents' cache rows too: their workers will find them fresh.
+    EXPECT_EQ(CacheRow("/universe/regions/10000002/").entity_kind, EntityKind::kRegion);
+    EXPECT_EQ(CacheRow("/universe/constellations/20000020/").status, 200);
+    EXPECT_EQ(env.Stats(kSystemQueue).ready, 0);
+}
+
+TEST_F(UniverseInfoWorkerTest, StoredParentsAreNotAskedFor) {
+    StoreRegionAndConstellation();
+    env.EsiOk("/universe/systems/30000142/", SystemBody(kJita, kKimotoro, "Jita"));
+    env.Publish(kSystemQueue, {"30000142"});
+    auto w = MakeSystems();
+    auto& c = env.RunUntilIdle(*w);
+    EXPECT_EQ(c.created, 1);
+    EXPECT_EQ(env.Http().Requests().size(), 1u);
+}
+
+TEST_F(UniverseInfoWorkerTest, APendingParentIsWaitedForNotFetchedTwice) {
+    // The sweep queued the constellation (pending): its own worker fetches it; this one waits.
+    env.Store().MarkPending(EntityKind::kConstellation, {kKimotoro});
+    env.EsiOk("/universe/systems/30000142/", SystemBody(kJita, kKimotoro, "Jita"));
+    env.Publish(kSystemQueue, {"30000142"});
+    auto w = MakeSystems();
+    auto& q = env.Rt().Queue();
+    q.Consume(kSystemQueue, 25);
+    w->Admit(q.Poll(std::chrono::seconds(1)));
+    for (int i = 0; i < 20; ++i) w->Pump(std::chrono::milliseconds(1));
+    EXPECT_EQ(w->Held(), 1u);  // fetched, waiting for its constellation
+    EXPECT_EQ(env.Requests("/universe/constellations/20000020/"), 0u);
+
+    StoreRegionAndConstellation();  // the constellations worker stored it
+    env.Clock().Advance(1'000'000);
+    for (int i = 0; i < 5 && w->Held() > 0; ++i) w->Pump(std::chrono::milliseconds(1));
+    EXPECT_EQ(w->Held(), 0u);
+    EXPECT_EQ(Count("solar_systems"), 1);
+    EXPECT_EQ(env.Http().Requests().size(), 1u);
+    q.Poll(std::chrono::milliseconds(0));  // writes the deferred ack
+    EXPECT_EQ(env.Stats(kSystemQueue).ready, 0);
+    EXPECT_EQ(env.Stats(kSystemQueue).unacked, 0);
+}
+
+TEST_F(UniverseInfoWorkerTest, APendingParentThatNeverComesIsFetchedAfterTheWait) {
+    env.Store().MarkPending(EntityKind::kConstellation, {kKimotoro});
+    env.Store().MarkPending(EntityKind::kRegion, {kForge});
+    env.EsiOk("/universe/systems/30000142/", SystemBody(kJita, kKimotoro, "Jita"));
+    env.EsiOk("/universe/constellations/20000020/", ConstellationBody(kKimotoro, kForge));
+    env.EsiOk("/universe/regions/10000002/", RegionBody(kForge, "The Forge"));
+    env.Publish(kSystemQueue, {"30000142"});
+    auto w = MakeSystems(std::chrono::seconds(10));
+    auto& q = env.Rt().Queue();
+    q.Consume(kSystemQueue, 25);
+    w->Admit(q.Poll(std::chrono::seconds(1)));
+    for (int i = 0; i < 20; ++i) w->Pump(std::chrono::milliseconds(1));
+    EXPECT_EQ(env.Http().Requests().size(), 1u);  // the system only, so far
+    env.Clock().Advance(11'000'000);
+    for (int i = 0; i < 200 && w->Held() > 0; ++i) {
+        w->Pump(std::chrono::milliseconds(1));
+        env.Clock().Advance(11'000'000);  // the region is pending too: its wait ends as well
+    }
+    EXPECT_EQ(w->Held(), 0u);
+    EXPECT_EQ(Count("solar_systems"), 1);
+    EXPECT_EQ(Count("regions"), 1);
+    EXPECT_EQ(env.Requests("/universe/constellations/20000020/"), 1u);
+    EXPECT_EQ(env.Requests("/universe/regions/10000002/"), 1u);
+}
+
+TEST_F(UniverseInfoWorkerTest, AParentEsiDoesNotHaveFailsItsChildrenAndIsRecorded) {
+    env.Http().SetHandler([&](const http::HttpRequest& r) {
+        if (r.url.find("/universe/systems/30000142/") != std::string::npos) {
+            return http::FakeHttpClient::Reply(200, SystemBody(kJita, kKimotoro, "Jita"), {{"ETag", "\"s\""}});
+        }
+        return http::FakeHttpClient::Reply(404, "{\"error\":\"Constellation not found\"}");
+    });
+    env.Publish(kSystemQueue, {"30000142"});
+    auto w = MakeSystems(std::chrono::milliseconds(0));
+    auto& c = env.RunUntilIdle(*w);
+    EXPECT_EQ(c.dead, 1);  // retried, then dead-lettered: the system cannot be stored without it
+    EXPECT_EQ(c.retried, 2);
+    EXPECT_EQ(Count("solar_systems"), 0);
+    EXPECT_EQ(CacheRow("/universe/constellations/20000020/").status, 404);
+}
+
 }  // namespace
 }  // namespace kr::worker

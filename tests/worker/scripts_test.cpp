@@ -208,11 +208,14 @@ TEST_F(ScriptsTest, ScanEntitiesQueuesEveryMissingReferenceOnceThroughItsStages)
     const std::vector<Id> corporations{1000125, 98000000, 98000001};
     const std::vector<Id> alliances{99000001};
     const std::vector<Id> types{34, 587, 2881, 3467, 11176};
+    const std::vector<Id> systems{30000142};
     EXPECT_EQ(report.queued[EntityKind::kCharacter], characters.size());
     EXPECT_EQ(report.queued[EntityKind::kCorporation], corporations.size());
     EXPECT_EQ(report.queued[EntityKind::kAlliance], alliances.size());
     EXPECT_EQ(report.queued[EntityKind::kType], types.size());
-    EXPECT_EQ(report.Total(), 10u);
+    EXPECT_EQ(report.queued[EntityKind::kSolarSystem], systems.size());
+    EXPECT_EQ(report.queued[EntityKind::kConstellation], 0u);  // no killmail names one
+    EXPECT_EQ(report.Total(), 11u);
     const std::vector<std::pair<EntityKind, std::vector<Id>>> expected{{EntityKind::kCharacter, characters},
                                                                        {EntityKind::kCorporation, corporations},
                                                                        {EntityKind::kAlliance, alliances},
@@ -225,12 +228,17 @@ TEST_F(ScriptsTest, ScanEntitiesQueuesEveryMissingReferenceOnceThroughItsStages)
         EXPECT_EQ(p.queued_at, Repeat(env.NowIso(), ids.size()));
         EXPECT_EQ(Pending(kind), ids) << KindInfo(kind).name;  // marked by the last stage
     }
+    // The solar system queue carries the original's bare ids.
+    auto system_messages = env.Take(KindInfo(EntityKind::kSolarSystem).queue);
+    ASSERT_EQ(system_messages.size(), 1u);
+    EXPECT_EQ(system_messages[0].body, "30000142");
+    EXPECT_EQ(Pending(EntityKind::kSolarSystem), systems);
     EXPECT_TRUE(env.Http().Requests().empty());
 
     // Queued ids stay out of the next scan while they are pending (6 h), and come back after.
     EXPECT_EQ(ScanEntities(env.Rt(), false).Total(), 0u);
     env.Clock().Advance(7LL * 3600 * 1000 * 1000);
-    EXPECT_EQ(ScanEntities(env.Rt(), false).Total(), 10u);
+    EXPECT_EQ(ScanEntities(env.Rt(), false).Total(), 11u);
 }
 
 }  // namespace

@@ -183,7 +183,12 @@ void Admin::Truth(const httplib::Request& req, httplib::Response& res, const Seg
                           {"samples_loaded", uni.SampleCount()},
                           {"esi_base_url", base},
                           {"zkb_base_url", base + std::string(kZkbPrefix)},
-                          {"mutations", uni.MutationCount()}});
+                          {"mutations", uni.MutationCount()},
+                          {"regions", p.regions},
+                          {"constellations_per_region", p.constellations_per_region},
+                          {"systems_per_constellation", p.systems_per_constellation},
+                          {"server_version", uni.Geo().ServerVersion()},
+                          {"patches", uni.Geo().Patches()}});
     }
     std::string_view what = seg[1];
     if (n == 2) {
@@ -195,6 +200,9 @@ void Admin::Truth(const httplib::Request& req, httplib::Response& res, const Seg
         if (what == "deleted-characters" || what == "missing") return Json(res, IdList(uni.DeletedCharacterIds()));
         if (what == "history-characters") return Json(res, IdList(uni.HistoryCharacterIds()));
         if (what == "types") return Json(res, IdList(uni.AllTypeIds()));
+        if (what == "regions") return Json(res, uni.Geo().RegionIds());
+        if (what == "constellations") return Json(res, uni.Geo().ConstellationIds());
+        if (what == "solar-systems") return Json(res, uni.Geo().SystemIds());
         if (what == "killmails") {
             auto all = uni.AllKillmailIds();
             std::size_t off = req.has_param("offset") ? std::stoull(req.get_param_value("offset")) : 0;
@@ -230,6 +238,12 @@ void Admin::Truth(const httplib::Request& req, httplib::Response& res, const Seg
                 rec = uni.Affiliation(id);
             else if (what == "name")
                 rec = uni.Name(id);
+            else if (what == "region")
+                rec = uni.Geo().Region(id);
+            else if (what == "constellation")
+                rec = uni.Geo().Constellation(id);
+            else if (what == "solar-system")
+                rec = uni.Geo().SolarSystem(id);
             else
                 return Json(res, {{"error", "unknown truth kind"}}, 404);
             if (rec) return Json(res, *rec);
@@ -254,11 +268,25 @@ void Admin::Mutate(const httplib::Request& req, httplib::Response& res, const Se
         ok = uni.AllianceRemoveExecutor(id);
     else if (seg[1] == "character" && n == 5 && seg[3] == "move" && ParseId(seg[4], other))
         ok = uni.CharacterMove(id, other);
-    else
+    // A game patch: the map changes and ESI's server version with it.
+    else if (seg[1] == "solar-system" && n == 4 && seg[3] == "rename") {
+        const auto current = uni.Geo().SolarSystem(id);
+        std::string name = req.has_param("name") ? req.get_param_value("name") : "";
+        if (name.empty() && current) name = (*current)["name"].get<std::string>() + " II";
+        ok = uni.Geo().RenameSystem(id, name);
+    } else if (seg[1] == "constellation" && n == 5 && seg[3] == "move" && ParseId(seg[4], other))
+        ok = uni.Geo().MoveConstellation(id, other);
+    else if (seg[1] == "constellation" && n == 4 && seg[3] == "add-system") {
+        auto added = uni.Geo().AddSystem(id);
+        ok = added.has_value();
+        other = added.value_or(0);
+    } else
         return Json(res, {{"error", "unknown mutation"}}, 404);
     if (!ok) return Json(res, {{"error", "unknown entity"}}, 404);
     if (req.has_param("invalidate") && req.get_param_value("invalidate") != "0") st_.cache.Clear();
-    Json(res, {{"ok", true}, {"mutations", uni.MutationCount()}});
+    json out{{"ok", true}, {"mutations", uni.MutationCount()}, {"server_version", uni.Geo().ServerVersion()}};
+    if (seg[3] == "add-system") out["system_id"] = other;
+    Json(res, out);
 }
 
 }  // namespace fakeesi

@@ -26,7 +26,13 @@ int CacheSecondsFor(int route, int cache_seconds) {
     switch (route) {
         case kCharacter:
         case kType:
-        case kNpcCorps: return 86400;
+        case kNpcCorps:
+        case kRegionsList:
+        case kRegion:
+        case kConstellationsList:
+        case kConstellation:
+        case kSystemsList:
+        case kSystem: return 86400;  // ESI: expires daily at 11:05
         case kKillmail: return 2592000;
         case kStatus: return 30;
         default: return 3600;
@@ -99,7 +105,24 @@ int EsiHandlers::Generate(const EsiRoute& r, std::string& body, std::string& err
             break;
         }
         case kStatus:
-            j = json{{"players", 23456}, {"server_version", "2964217"}, {"start_time", IsoDate(st_.start_ms / 1000)}};
+            j = json{{"players", 23456},
+                     {"server_version", uni.Geo().ServerVersion()},
+                     {"start_time", IsoDate(st_.start_ms / 1000)}};
+            break;
+        case kRegionsList: j = uni.Geo().RegionIds(); break;
+        case kConstellationsList: j = uni.Geo().ConstellationIds(); break;
+        case kSystemsList: j = uni.Geo().SystemIds(); break;
+        case kRegion:
+            j = uni.Geo().Region(r.id);
+            err = "Region not found";
+            break;
+        case kConstellation:
+            j = uni.Geo().Constellation(r.id);
+            err = "Constellation not found";
+            break;
+        case kSystem:
+            j = uni.Geo().SolarSystem(r.id);
+            err = "Solar system not found";
             break;
         default: err = "Not found"; return 404;
     }

@@ -40,6 +40,8 @@ data (deterministic from the seed):
   --characters N (5000)  --npc-characters N (50)  --types N (300)  --killmails N (20000)
   --history-characters N (5)   characters with a long zKillboard history ...
   --history-kills N (450)      ... each on this many extra killmails (450 = 3 pages of 200)
+  --regions N (4) --constellations-per-region N (3) --systems-per-constellation N (4)
+                               the map (/universe/); the last region is wormhole space
   --samples DIR                real ESI samples served for their ids (env FAKE_ESI_SAMPLES;
                                default: the repository's tests/fixtures/samples)
   --no-samples
@@ -105,6 +107,9 @@ bool ParseArgs(int argc, const char* const* argv, Options& o, std::string& err, 
         {"killmails", [&](auto& v) { o.universe.killmails = nonneg(v); }},
         {"history-characters", [&](auto& v) { o.universe.history_characters = nonneg(v); }},
         {"history-kills", [&](auto& v) { o.universe.history_kills = nonneg(v); }},
+        {"regions", [&](auto& v) { o.universe.regions = std::max(1, nonneg(v)); }},
+        {"constellations-per-region", [&](auto& v) { o.universe.constellations_per_region = std::max(1, nonneg(v)); }},
+        {"systems-per-constellation", [&](auto& v) { o.universe.systems_per_constellation = std::max(1, nonneg(v)); }},
         {"samples",
          [&](auto& v) {
              o.universe.samples_dir = v;

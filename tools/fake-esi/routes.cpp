@@ -16,6 +16,12 @@ const char* const kRouteNames[kRouteCount] = {"alliances",
                                               "status",
                                               "universe_names",
                                               "character_affiliation",
+                                              "regions",
+                                              "region",
+                                              "constellations",
+                                              "constellation",
+                                              "systems",
+                                              "system",
                                               "esi_unknown",
                                               "zkb_character",
                                               "zkb_killmail",
@@ -86,7 +92,17 @@ EsiRoute MatchEsi(std::string_view path, bool post) {
         r.route = kCharacter;
     else if (n == 3 && seg[0] == "universe" && seg[1] == "types" && id_at(2))
         r.route = kType;
-    else if (n == 3 && seg[0] == "killmails" && id_at(1)) {
+    else if (n >= 2 && n <= 3 && seg[0] == "universe" &&
+             (seg[1] == "regions" || seg[1] == "constellations" || seg[1] == "systems")) {
+        const int list = seg[1] == "regions"          ? kRegionsList
+                         : seg[1] == "constellations" ? kConstellationsList
+                                                      : kSystemsList;
+        if (n == 2) {
+            r.route = list;
+        } else if (id_at(2)) {
+            r.route = list + 1;  // the entity route follows its list's
+        }
+    } else if (n == 3 && seg[0] == "killmails" && id_at(1)) {
         r.route = kKillmail;
         r.hash = std::string(seg[2]);
     }

@@ -69,7 +69,9 @@ std::string HexOf(std::uint64_t v, int digits) {
 }  // namespace
 
 // ------------------------------------------------------------------------------------------------
-Universe::Universe(UniverseParams p) : p_(std::move(p)) {
+Universe::Universe(UniverseParams p)
+    : p_(std::move(p)),
+      geo_(GeographyParams{p_.seed, p_.regions, p_.constellations_per_region, p_.systems_per_constellation}) {
     p_.alliances = std::max(1, p_.alliances);
     p_.corporations = std::max(p_.alliances, p_.corporations);
     p_.npc_corporations = std::clamp(p_.npc_corporations, 2, 999000);
@@ -606,8 +608,9 @@ std::optional<json> Universe::Killmail(std::int64_t id) const {
     json km;
     km["killmail_id"] = id;
     km["killmail_time"] = IsoDate(1735689600LL + 53LL * i + static_cast<std::int64_t>(r.Below(50)));
-    km["solar_system_id"] = r.Chance(0.1) ? 31000001 + static_cast<std::int64_t>(r.Below(2600))
-                                          : 30000001 + static_cast<std::int64_t>(r.Below(5400));
+    // One of the map's systems (the same draws as ever: the rest of the killmail is unchanged).
+    const bool wspace = r.Chance(0.1);
+    km["solar_system_id"] = geo_.PickSystem(wspace, r.Below(wspace ? 2600 : 5400));
     if (r.Chance(0.02)) km["moon_id"] = 40000001 + static_cast<std::int64_t>(r.Below(400000));
     if (r.Chance(0.03)) km["war_id"] = 740000 + static_cast<std::int64_t>(r.Below(2000));
 
@@ -756,6 +759,7 @@ std::optional<json> Universe::Name(std::int64_t id) const {
     if (int t = TypeIndex(id); t >= 0) return mk("inventory_type", TypeName(t));
     for (const auto& f : kFactions)
         if (f.id == id) return mk("faction", f.name);
+    if (auto g = geo_.Name(id)) return mk(g->first.c_str(), g->second);
     if ((id >= 30000001 && id <= 30005400) || (id >= 31000001 && id <= 31002600))
         return mk("solar_system", (id >= 31000000 ? "J" : "S-") + std::to_string(id % 1000000));
     return std::nullopt;

@@ -18,6 +18,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "geography.hpp"
+
 namespace fakeesi {
 
 struct UniverseParams {
@@ -31,7 +33,10 @@ struct UniverseParams {
     int killmails = 20000;       // generated killmails
     int history_characters = 5;  // the first N player characters get a long zKillboard history ...
     int history_kills = 450;     // ... of exactly this many extra killmails each (as attacker)
-    std::string samples_dir;     // empty = no samples
+    int regions = 4;             // the map (geography.hpp); the last region is wormhole space
+    int constellations_per_region = 3;
+    int systems_per_constellation = 4;
+    std::string samples_dir;  // empty = no samples
 };
 
 enum class Kind { Alliance, Corporation, Character, Type, Killmail };
@@ -67,6 +72,9 @@ public:
     explicit Universe(UniverseParams p);
 
     const UniverseParams& Params() const { return p_; }
+    /// The map: regions, constellations, solar systems (the killmails' systems are among them).
+    Geography& Geo() { return geo_; }
+    const Geography& Geo() const { return geo_; }
 
     // ---- current records as ESI would serve them (nullopt = 404) ------------------------------
     std::optional<nlohmann::json> Alliance(std::int64_t id) const;
@@ -167,6 +175,7 @@ private:
     void LoadSamples();
 
     UniverseParams p_;
+    Geography geo_;
     std::int64_t km_base_ = 0;
     // CSR index: killmail indices per player character (ascending); NPC chars are not indexed.
     std::vector<std::uint32_t> hist_offsets_;

@@ -121,7 +121,10 @@ void AmqpConnection::Open(const AmqpUrl& url, std::chrono::milliseconds heartbea
     timeval connect_tv = ToTimeval(std::min(rpc_timeout, std::chrono::milliseconds(5000)));
     int rc = amqp_socket_open_noblock(sock, url.host.c_str(), url.port, &connect_tv);
     if (rc != AMQP_STATUS_OK) {
-        Dead("amqp: cannot connect to " + url.host + ":" + std::to_string(url.port) + ": " + amqp_error_string2(rc));
+        // rabbitmq-c keeps the system's reason to itself; a failed connect is one of these.
+        const std::string reason =
+            rc == AMQP_STATUS_SOCKET_ERROR ? "connection refused or host unreachable" : amqp_error_string2(rc);
+        Dead("amqp: cannot connect to " + url.host + ":" + std::to_string(url.port) + ": " + reason);
     }
     timeval rpc_tv = ToTimeval(rpc_timeout);
     amqp_set_rpc_timeout(state_, &rpc_tv);

@@ -204,6 +204,48 @@ TEST_F(FakeEsiAdmin, GroundTruthEndpoints) {
     EXPECT_EQ(summary["zkb_base_url"], s_->ZkbBaseUrl());
 }
 
+TEST_F(FakeEsiAdmin, TheMapsRoutesCacheAndAPatchArrivesAfterExpires) {
+    s_->UpdateConfig({{"cache_seconds", 1}});
+    auto list = c_->Get("/universe/systems/");
+    ASSERT_EQ(list->status, 200);
+    EXPECT_EQ(json::parse(list->body), json::parse(c_->Get("/_admin/truth/solar-systems")->body));
+    for (const char* path : {"/universe/regions/", "/universe/constellations/", "/universe/systems/30000001/",
+                             "/latest/universe/constellations/20000001", "/universe/regions/11000001/"}) {
+        auto r = c_->Get(path);
+        ASSERT_EQ(r->status, 200) << path;
+        EXPECT_FALSE(r->get_header_value("ETag").empty()) << path;
+        EXPECT_FALSE(r->get_header_value("Expires").empty()) << path;
+        auto again = c_->Get(path, {{"If-None-Match", r->get_header_value("ETag")}});
+        EXPECT_EQ(again->status, 304) << path;
+    }
+    EXPECT_EQ(c_->Get("/universe/systems/30000142/")->status, 404);
+    EXPECT_EQ(json::parse(c_->Get("/universe/systems/30000142/")->body)["error"], "Solar system not found");
+    const std::string version = json::parse(c_->Get("/status/")->body)["server_version"];
+
+    // The patch: a system renamed, a constellation moved; visible once the cache expires.
+    auto sys = c_->Get("/universe/systems/30000003/");
+    auto r = c_->Post("/_admin/mutate/solar-system/30000003/rename?name=New%20Caldari", "", "application/json");
+    ASSERT_EQ(r->status, 200);
+    EXPECT_NE(json::parse(r->body)["server_version"], version);
+    ASSERT_EQ(c_->Post("/_admin/mutate/constellation/20000002/move/10000003", "", "application/json")->status, 200);
+    EXPECT_EQ(json::parse(c_->Get("/_admin/truth/solar-system/30000003")->body)["name"], "New Caldari");
+    EXPECT_EQ(json::parse(c_->Get("/_admin/truth/constellation/20000002")->body)["region_id"], 10000003);
+    EXPECT_EQ(json::parse(c_->Get("/_admin/truth")->body)["patches"], 2);
+    SleepUntilEpoch(ParseHttpDate(sys->get_header_value("Expires")));
+    auto changed = c_->Get("/universe/systems/30000003/", {{"If-None-Match", sys->get_header_value("ETag")}});
+    EXPECT_EQ(changed->status, 200);
+    EXPECT_EQ(json::parse(changed->body)["name"], "New Caldari");
+    EXPECT_NE(json::parse(c_->Get("/status/")->body)["server_version"], version);
+    // A new system changes the list (and its ETag).
+    auto added = c_->Post("/_admin/mutate/constellation/20000001/add-system?invalidate=1", "", "application/json");
+    ASSERT_EQ(added->status, 200);
+    auto new_list = c_->Get("/universe/systems/", {{"If-None-Match", list->get_header_value("ETag")}});
+    EXPECT_EQ(new_list->status, 200);
+    const auto ids = json::parse(new_list->body).get<std::vector<std::int64_t>>();
+    EXPECT_EQ(std::count(ids.begin(), ids.end(), json::parse(added->body)["system_id"].get<std::int64_t>()), 1);
+    EXPECT_EQ(c_->Post("/_admin/mutate/solar-system/30000142/rename", "", "application/json")->status, 404);
+}
+
 TEST_F(FakeEsiAdmin, MutationsChangeTheEtagOnceTheCacheExpires) {
     auto& u = s_->GetUniverse();
     s_->UpdateConfig({{"cache_seconds", 1}});

@@ -1,4 +1,5 @@
 // The generated universe: determinism, ESI schema faithfulness, edge cases, histories, samples.
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -295,6 +296,90 @@ TEST(FakeEsiUniverse, MutationsChangeCurrentRecordsOnly) {
     EXPECT_TRUE(u.AllianceRemoveExecutor(Universe::kAllianceBase + 0));
     EXPECT_FALSE(u.Alliance(Universe::kAllianceBase + 0)->contains("executor_corporation_id"));
     EXPECT_EQ(u.MutationCount(), 3u);
+}
+
+const std::set<std::string> kRegionReq = {"constellations", "name", "region_id"};
+const std::set<std::string> kRegionOpt = {"description"};
+const std::set<std::string> kConstellationReq = {"constellation_id", "name", "position", "region_id", "systems"};
+const std::set<std::string> kSystemReq = {"constellation_id", "name", "position", "security_status", "system_id"};
+const std::set<std::string> kSystemOpt = {"security_class", "star_id", "planets", "stargates", "stations"};
+
+TEST(FakeEsiUniverse, TheMapIsConsistentAndHasTheEdgeCases) {
+    Universe u(Small());
+    const auto& g = u.Geo();
+    auto regions = g.RegionIds().get<std::vector<std::int64_t>>();
+    auto constellations = g.ConstellationIds().get<std::vector<std::int64_t>>();
+    auto systems = g.SystemIds().get<std::vector<std::int64_t>>();
+    EXPECT_EQ(regions, (std::vector<std::int64_t>{10000001, 10000002, 10000003, 11000001}));  // 3 k-space + w-space
+    EXPECT_EQ(constellations.size(), 12u);
+    EXPECT_EQ(systems.size(), 48u);
+    EXPECT_TRUE(std::is_sorted(systems.begin(), systems.end()));
+    bool no_description = false, no_class = false, no_star = false, wspace = false;
+    std::set<std::int64_t> listed_constellations;
+    for (auto r : regions) {
+        auto j = *g.Region(r);
+        CheckKeys(j, kRegionReq, kRegionOpt, "region");
+        no_description = no_description || !j.contains("description");
+        for (const auto& c : j["constellations"]) listed_constellations.insert(c.get<std::int64_t>());
+    }
+    EXPECT_EQ(listed_constellations, std::set<std::int64_t>(constellations.begin(), constellations.end()));
+    std::set<std::int64_t> listed_systems;
+    for (auto c : constellations) {
+        auto j = *g.Constellation(c);
+        CheckKeys(j, kConstellationReq, {}, "constellation");
+        EXPECT_TRUE(g.Region(j["region_id"].get<std::int64_t>()).has_value());
+        EXPECT_TRUE(j["position"]["y"].is_number_float());
+        for (const auto& s : j["systems"]) listed_systems.insert(s.get<std::int64_t>());
+    }
+    EXPECT_EQ(listed_systems, std::set<std::int64_t>(systems.begin(), systems.end()));
+    for (auto s : systems) {
+        auto j = *g.SolarSystem(s);
+        CheckKeys(j, kSystemReq, kSystemOpt, "system");
+        EXPECT_EQ(j["system_id"], s);
+        EXPECT_GE(j["security_status"].get<double>(), -1.0);
+        EXPECT_LE(j["security_status"].get<double>(), 1.0);
+        no_class = no_class || !j.contains("security_class");
+        no_star = no_star || !j.contains("star_id");
+        wspace = wspace || s >= 31000000;
+        EXPECT_EQ(u.Name(s).value()["category"], "solar_system");
+    }
+    EXPECT_TRUE(no_description && no_class && no_star && wspace);
+    EXPECT_FALSE(g.SolarSystem(30000142).has_value());
+    EXPECT_FALSE(g.Region(12345).has_value());
+    // Killmails happen in the map's systems.
+    for (int i = 0; i < 200; ++i) {
+        auto sys = (*u.Killmail(u.KillmailId(i)))["solar_system_id"].get<std::int64_t>();
+        EXPECT_TRUE(std::binary_search(systems.begin(), systems.end(), sys)) << sys;
+    }
+    // Sizes are parameters; the same seed gives the same map.
+    auto p = Small();
+    p.regions = 2;
+    p.constellations_per_region = 1;
+    p.systems_per_constellation = 2;
+    Universe small(p);
+    EXPECT_EQ(small.Geo().SystemIds().size(), 4u);
+    EXPECT_EQ(Universe(Small()).Geo().SolarSystem(30000005), g.SolarSystem(30000005));
+}
+
+TEST(FakeEsiUniverse, APatchChangesTheMapAndTheServerVersion) {
+    Universe u(Small());
+    auto& g = u.Geo();
+    const std::string version = g.ServerVersion();
+    const auto killmail = u.Killmail(u.KillmailId(3));
+    EXPECT_TRUE(g.RenameSystem(30000002, "Renamed"));
+    EXPECT_EQ((*g.SolarSystem(30000002))["name"], "Renamed");
+    EXPECT_NE(g.ServerVersion(), version);
+    EXPECT_TRUE(g.MoveConstellation(20000001, 10000002));
+    EXPECT_EQ((*g.Constellation(20000001))["region_id"], 10000002);
+    EXPECT_EQ((*g.Region(10000002))["constellations"].front(), 20000001);
+    auto added = g.AddSystem(20000001);
+    ASSERT_TRUE(added.has_value());
+    EXPECT_EQ(g.SystemIds().size(), 49u);
+    EXPECT_EQ((*g.SolarSystem(*added))["constellation_id"], 20000001);
+    EXPECT_EQ(g.Patches(), 3u);
+    EXPECT_FALSE(g.RenameSystem(30000142, "x"));
+    EXPECT_FALSE(g.MoveConstellation(20000001, 10000099));
+    EXPECT_EQ(u.Killmail(u.KillmailId(3)), killmail);  // killmails do not change
 }
 
 TEST(FakeEsiUniverse, LargeUniverseIsLazy) {

@@ -1,4 +1,4 @@
-#include "http/fake_http_client.hpp"
+#include "support/fake_http_client.hpp"
 
 #include <algorithm>
 
@@ -55,8 +55,15 @@ int FakeHttpClient::Drive(std::chrono::microseconds max_wait) {
     const std::int64_t now = clock_.NowUs();
     std::int64_t next = now + std::max<std::int64_t>(0, max_wait.count());
     for (const auto& f : inflight_) next = std::min(next, f.done_at_us);
+    for (const auto& e : events_) next = std::min(next, std::max(now, e.first));
     if (next > now) clock_.SleepFor(next - now);
     const std::int64_t t = clock_.NowUs();
+    // Events first (an action may add more): what happens at t precedes the answers due at t.
+    auto later = std::stable_partition(events_.begin(), events_.end(), [t](const auto& e) { return e.first > t; });
+    std::vector<std::pair<std::int64_t, std::function<void()>>> due(std::make_move_iterator(later),
+                                                                    std::make_move_iterator(events_.end()));
+    events_.erase(later, events_.end());
+    for (auto& [at, action] : due) action();
     std::vector<Flight> done;
     for (auto it = inflight_.begin(); it != inflight_.end();) {
         if (it->done_at_us <= t) {

@@ -35,6 +35,10 @@ public:
     const std::vector<Recorded>& Requests() const { return requests_; }
     std::size_t CountRequests(const std::string& url_suffix) const;
 
+    /// Runs `action` from Drive once the clock reaches `at_us` (Drive wakes up for it): something
+    /// that happens in the middle of a wait, e.g. a stop request.
+    void At(std::int64_t at_us, std::function<void()> action) { events_.emplace_back(at_us, std::move(action)); }
+
     void Start(HttpRequest request, HttpCallback callback) override;
     int Drive(std::chrono::microseconds max_wait) override;
     std::size_t InFlight() const override { return inflight_.size(); }
@@ -55,6 +59,7 @@ private:
     std::map<std::string, std::deque<FakeReply>> scripted_;
     std::vector<Recorded> requests_;
     std::vector<Flight> inflight_;
+    std::vector<std::pair<std::int64_t, std::function<void()>>> events_;
     std::uint64_t seq_ = 0;
 };
 

@@ -1,0 +1,114 @@
+#include "store/reconnecting_store.hpp"
+
+#include "core/errors.hpp"
+#include "log/log.hpp"
+
+namespace kr::store {
+
+template <typename F>
+auto ReconnectingStore::Once(F&& op, bool* again) -> decltype(op()) {
+    const bool connected = !lost_();
+    try {
+        return op();
+    } catch (const TransientError& e) {
+        // Only a connection that was up and dropped under this op: a failed reconnect stays failed.
+        if (!connected || !lost_()) throw;
+        spdlog::warn("store: database connection lost ({}); trying again on a new connection", e.what());
+        if (again) *again = true;
+        return op();
+    }
+}
+
+EntityBatchResult ReconnectingStore::ApplyEntityBatch(const EntityBatch& b) {
+    return Once([&] { return inner_->ApplyEntityBatch(b); });
+}
+
+std::unordered_set<Id> ReconnectingStore::ExistingIds(EntityKind k, const std::vector<Id>& ids) {
+    return Once([&] { return inner_->ExistingIds(k, ids); });
+}
+
+std::vector<Id> ReconnectingStore::ListIds(EntityKind k, Id after, std::size_t limit) {
+    return Once([&] { return inner_->ListIds(k, after, limit); });
+}
+
+Store::Freshness ReconnectingStore::LookupFreshness(EntityKind k, const std::vector<Id>& ids,
+                                                    const std::vector<std::string>& paths) {
+    return Once([&] { return inner_->LookupFreshness(k, ids, paths); });
+}
+
+std::unordered_map<std::string, CacheEntry> ReconnectingStore::LoadHttpCache(const std::vector<std::string>& paths) {
+    return Once([&] { return inner_->LoadHttpCache(paths); });
+}
+
+void ReconnectingStore::SaveHttpCache(const std::vector<CacheEntry>& e) {
+    Once([&] { inner_->SaveHttpCache(e); });
+}
+
+std::unordered_set<Id> ReconnectingStore::ExistingKillmailIds(const std::vector<Id>& ids) {
+    return Once([&] { return inner_->ExistingKillmailIds(ids); });
+}
+
+StoreKillmailsResult ReconnectingStore::StoreKillmailPage(std::span<const Killmail> k,
+                                                          const PerKind<std::vector<Id>>& enrich,
+                                                          const ZkbChainStep* step) {
+    bool again = false;
+    auto result = Once([&] { return inner_->StoreKillmailPage(k, enrich, step); }, &again);
+    if (again && step && !result.step_taken) {
+        // The first run's commit may have been written before its answer was lost: then the chain
+        // stands at this very step, taken by that run.
+        const auto at = Once([&] { return inner_->LoadZkbChain(step->at.character_id); });
+        result.step_taken = at && at->chain == step->at.chain && at->page == step->at.page;
+    }
+    return result;
+}
+
+std::optional<ZkbChainAt> ReconnectingStore::LoadZkbChain(Id character_id) {
+    return Once([&] { return inner_->LoadZkbChain(character_id); });
+}
+
+std::vector<Id> ReconnectingStore::ListEntityOutbox(EntityKind k, Id after, std::size_t limit) {
+    return Once([&] { return inner_->ListEntityOutbox(k, after, limit); });
+}
+
+std::vector<ZkbNextPage> ReconnectingStore::UnpublishedZkbPages(Id after, std::size_t limit) {
+    return Once([&] { return inner_->UnpublishedZkbPages(after, limit); });
+}
+
+void ReconnectingStore::ClearPublished(const PerKind<std::vector<Id>>& ids, const ZkbChainAt* next_of) {
+    Once([&] { inner_->ClearPublished(ids, next_of); });
+}
+
+std::unordered_map<std::string, ListSweep> ReconnectingStore::LoadListSweeps(const std::vector<std::string>& paths) {
+    return Once([&] { return inner_->LoadListSweeps(paths); });
+}
+
+void ReconnectingStore::SaveListSweep(const ListSweep& sweep, const std::optional<CacheEntry>& list_cache) {
+    Once([&] { inner_->SaveListSweep(sweep, list_cache); });
+}
+
+std::int64_t ReconnectingStore::AddUser(Id id, const std::string& name) {
+    return Once([&] { return inner_->AddUser(id, name); });
+}
+
+std::vector<std::pair<Id, std::string>> ReconnectingStore::ListUserCharacters() {
+    return Once([&] { return inner_->ListUserCharacters(); });
+}
+
+std::vector<Id> ReconnectingStore::MissingReferencedIds(EntityKind k, Id after, std::size_t limit,
+                                                        const ScanOptions& o) {
+    return Once([&] { return inner_->MissingReferencedIds(k, after, limit, o); });
+}
+
+std::vector<Id> ReconnectingStore::FilterMissing(EntityKind k, const std::vector<Id>& ids, const ScanOptions& o) {
+    return Once([&] { return inner_->FilterMissing(k, ids, o); });
+}
+
+void ReconnectingStore::MarkPending(EntityKind k, const std::vector<Id>& ids) {
+    Once([&] { inner_->MarkPending(k, ids); });
+}
+
+TableCounts ReconnectingStore::Counts() {
+    return Once([&] { return inner_->Counts(); });
+}
+
+}  // namespace kr::store

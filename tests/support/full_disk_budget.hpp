@@ -1,0 +1,19 @@
+#pragma once
+// A shared request budget whose database cannot be written (a full disk, a read-only file): every
+// call throws kr::TransientError, and the clients fail closed (no request without a slot).
+#include "core/errors.hpp"
+#include "esi/rate_budget.hpp"
+
+namespace kr::test {
+
+class FullDiskBudget final : public esi::RateBudget {
+public:
+    esi::SlotGrant Reserve(const std::string&, std::int64_t, int) override { throw Full(); }
+    esi::RateState Load(const std::string&) override { throw Full(); }
+    esi::RateState Observe(const std::string&, const esi::Observation&) override { throw Full(); }
+
+private:
+    static TransientError Full() { return TransientError("sqlite: step: database or disk is full"); }
+};
+
+}  // namespace kr::test
