@@ -202,7 +202,13 @@ void PgConnection::Begin() {
 }
 
 void PgConnection::Commit() {
-    in_tx_ = false;
+    // in_tx_ stays set while COMMIT runs: a connection lost inside the transaction then fails the
+    // commit (EnsureConnected throws) instead of being replaced by a new one, on which COMMIT would
+    // answer "no transaction in progress" as a success and the transaction's writes be lost.
+    struct Ended {
+        bool& in_tx;
+        ~Ended() { in_tx = false; }
+    } ended{in_tx_};
     Exec("COMMIT");
 }
 

@@ -77,6 +77,13 @@ void InfoWorker::Admit(std::vector<queue::Delivery> deliveries) {
     const std::int64_t now = clock_.NowMs();
     for (std::size_t i = 0; i < todo.size(); ++i) {
         auto& [d, id] = todo[i];
+        if (auto held = holders_.find(id); held != holders_.end()) {
+            // This worker already holds a message for the id (a scan and a sweep both queued it):
+            // ESI is not asked twice; the duplicate is settled the way the first one is.
+            held->second.riders.push_back(std::move(d));
+            ++riders_;
+            continue;
+        }
         const auto it = cache.find(paths[i]);
         const kr::CacheEntry* c = it == cache.end() ? nullptr : &it->second;
         const bool exists = existing.count(id) > 0;
@@ -105,6 +112,8 @@ void InfoWorker::Admit(std::vector<queue::Delivery> deliveries) {
         req.cache = std::move(known);
         ++in_flight_;
         flights_.push_back(d);
+        holders_.emplace(id, Holder{d.tag, {}});
+        held_ids_.emplace(d.tag, id);
         requests_.Submit(std::move(req), [this, delivery = d, entity = id](esi::EsiResult r) {
             OnResult(delivery, entity, std::move(r));
         });
@@ -148,7 +157,7 @@ void InfoWorker::OnResult(const queue::Delivery& d, Id id, esi::EsiResult r) {
     } catch (const FatalError&) {
         throw;
     } catch (...) {
-        settler_.Fail(d, std::current_exception());
+        FailHeld(d, std::current_exception());
         return;
     }
     Finish(std::move(done));
@@ -280,7 +289,7 @@ void InfoWorker::ResolveParents() {
     for (std::size_t i = 0; i < waiting_.size(); ++i) {
         auto& w = waiting_[i];
         if (failed[i]) {
-            if (w.d) settler_.Fail(*w.d, failed[i]);
+            if (w.d) FailHeld(*w.d, failed[i]);
             continue;
         }
         std::vector<Ref> needs;
@@ -420,16 +429,16 @@ void InfoWorker::Settle(std::vector<Done>& items, const store::EntityBatchResult
                 }
                 return;
             }
-            if (items.front().d) settler_.Fail(*items.front().d, error);
+            if (items.front().d) FailHeld(*items.front().d, error);
             return;
         } catch (const FatalError&) {
             for (const auto& it : items) {
-                if (it.d) settler_.Release(*it.d);
+                if (it.d) ReleaseHeld(*it.d);
             }
             throw;
         } catch (...) {
             for (const auto& it : items) {
-                if (it.d) settler_.Fail(*it.d, error);
+                if (it.d) FailHeld(*it.d, error);
             }
             return;
         }
@@ -443,21 +452,55 @@ void InfoWorker::Settle(std::vector<Done>& items, const store::EntityBatchResult
         if (!it.d) continue;  // a parent this worker fetched: counted in the totals
         if (it.what == Done::kNotModified) ++c.unchanged;
         if (it.what == Done::kNotFound) ++c.not_found;
-        settler_.Ack(*it.d);
+        AckHeld(*it.d);
     }
     parents_dirty_ = true;
+}
+
+template <typename SettleFn>
+std::size_t InfoWorker::SettleHeld(const queue::Delivery& d, SettleFn settle) {
+    settle(d);
+    const auto tag = held_ids_.find(d.tag);
+    if (tag == held_ids_.end()) return 0;
+    const auto holder = holders_.find(tag->second);
+    held_ids_.erase(tag);
+    if (holder == holders_.end() || holder->second.tag != d.tag) return 0;
+    auto riders = std::move(holder->second.riders);
+    holders_.erase(holder);
+    riders_ -= riders.size();
+    for (const auto& r : riders) settle(r);
+    return riders.size();
+}
+
+void InfoWorker::AckHeld(const queue::Delivery& d) {
+    const auto duplicates = SettleHeld(d, [this](const queue::Delivery& x) { settler_.Ack(x); });
+    settler_.Counters().skipped += static_cast<std::int64_t>(duplicates);
+}
+
+void InfoWorker::FailHeld(const queue::Delivery& d, std::exception_ptr error) {
+    SettleHeld(d, [this, &error](const queue::Delivery& x) { settler_.Fail(x, error); });
+}
+
+void InfoWorker::ReleaseHeld(const queue::Delivery& d) {
+    SettleHeld(d, [this](const queue::Delivery& x) { settler_.Release(x); });
 }
 
 void InfoWorker::ReleaseAll() {
     if (committer_ && committer_->Busy()) CollectCommit(std::chrono::hours(1));  // Wait: ack what committed
     if (!done_.empty()) Flush();  // what ESI already answered is committed and acked
     requests_.Cancel();           // their callbacks never run, even if the client is driven again
-    for (const auto& d : flights_) settler_.Release(d);
+    for (const auto& d : flights_) ReleaseHeld(d);
     for (const auto& w : waiting_) {
-        if (w.d) settler_.Release(*w.d);  // its parent never came: handed back, fetched again later
+        if (w.d) ReleaseHeld(*w.d);  // its parent never came: handed back, fetched again later
     }
     flights_.clear();
     waiting_.clear();
+    for (auto& [id, holder] : holders_) {
+        for (const auto& r : holder.riders) settler_.Release(r);  // their holder was settled above
+    }
+    holders_.clear();
+    held_ids_.clear();
+    riders_ = 0;
     parent_flights_.clear();
     in_flight_ = 0;
     parent_in_flight_ = 0;

@@ -25,6 +25,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 #include <utility>
 #include <vector>
@@ -67,7 +68,7 @@ public:
     void Admit(std::vector<queue::Delivery> deliveries) override;
     void Pump(std::chrono::milliseconds wait) override;
     std::size_t Held() const override {
-        return in_flight_ + done_.size() + committing_.size() + waiting_.size() + parent_in_flight_;
+        return in_flight_ + done_.size() + committing_.size() + waiting_.size() + parent_in_flight_ + riders_;
     }
     void ReleaseAll() override;
 
@@ -94,6 +95,13 @@ private:
     void CollectCommit(std::chrono::milliseconds wait);
     /// Acks (or splits, fails, releases) a batch once its commit finished.
     void Settle(std::vector<Done>& items, const store::EntityBatchResult& result, std::exception_ptr error);
+    /// Settle an admitted delivery, and the duplicates that rode along with it, the same way;
+    /// returns how many duplicates there were.
+    template <typename SettleFn>
+    std::size_t SettleHeld(const queue::Delivery& d, SettleFn settle);
+    void AckHeld(const queue::Delivery& d);
+    void FailHeld(const queue::Delivery& d, std::exception_ptr error);
+    void ReleaseHeld(const queue::Delivery& d);
 
     InfoWorkerOptions options_;
     store::Store& store_;
@@ -109,6 +117,15 @@ private:
     std::size_t in_flight_ = 0;
     std::vector<queue::Delivery> flights_;  ///< deliveries waiting for ESI (for ReleaseAll)
     std::vector<Done> done_;
+    /// The id of each admitted delivery until it is settled, and per id the delivery that holds
+    /// it with the duplicates that arrived meanwhile (acked, failed or released with it).
+    struct Holder {
+        std::uint64_t tag = 0;
+        std::vector<queue::Delivery> riders;
+    };
+    std::unordered_map<Id, Holder> holders_;
+    std::unordered_map<std::uint64_t, Id> held_ids_;
+    std::size_t riders_ = 0;
     std::int64_t first_done_us_ = 0;  ///< when done_ got its first item
     // ---- foreign-key parents --------------------------------------------------------------------
     std::vector<Done> waiting_;                                    ///< fetched, waiting for a parent

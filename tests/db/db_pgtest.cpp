@@ -75,4 +75,27 @@ TEST(PgDb, AnIdleConnectionTheServerClosedIsReplacedBeforeTheNextStatement) {
     EXPECT_EQ(c->Exec("SELECT 2").Int(0, 0), 2);  // reconnected on the next use
 }
 
+/// The backend is terminated inside a transaction, after its writes: COMMIT must fail (the
+/// transaction died with the backend), never be run on a new connection, where it would "succeed"
+/// with nothing to commit and the caller would settle work whose rows were never stored.
+TEST(PgDb, ACommitWhoseBackendWasTerminatedFailsInsteadOfCommittingNothing) {
+    KR_REQUIRE_ENV(dsn, "KR_TEST_PG_DSN");
+    TempPgDatabase tmp(dsn);
+    auto c = db::Open(tmp.Url());
+    auto admin = db::Open(tmp.Url());
+    admin->Exec("CREATE TABLE t (id BIGINT PRIMARY KEY)");
+    c->Begin();
+    c->Exec("INSERT INTO t (id) VALUES (1)");
+    const auto pid = c->Exec("SELECT pg_backend_pid()").Int(0, 0);
+    EXPECT_TRUE(admin->Exec("SELECT pg_terminate_backend($1::int)", {pid}).Bool(0, 0));
+    for (int i = 0; i < 500; ++i) {  // until the backend is gone (its FATAL notice is on the socket)
+        if (admin->Exec("SELECT COUNT(*) FROM pg_stat_activity WHERE pid = $1::int", {pid}).Int(0, 0) == 0) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    EXPECT_THROW(c->Commit(), TransientError);
+    c->Rollback();
+    EXPECT_EQ(admin->Exec("SELECT COUNT(*) FROM t").Int(0, 0), 0);
+    EXPECT_EQ(c->Exec("SELECT 2").Int(0, 0), 2);  // the next use reconnects
+}
+
 }  // namespace kr::test

@@ -38,13 +38,8 @@ TEST(FaultSqlite, EsiFaults) {
 }
 
 TEST(FaultPgDbQueue, DatabaseConnectionsTerminated) {
-    // KNOWN DEFECT (closing note of 2026-11-30; issue 12 stays open until it is fixed): `run` on
-    // PostgreSQL with the queue in it, connections terminated while an info batch commits: one
-    // entity's message was acked ("… done") ~7 ms before the drops were logged, and its row was
-    // never stored (lost 1, 0 attempts spent; seen once in two CI runs). Suspect: a commit on the
-    // pooled store whose connection dies during COMMIT reported success, or the reconnecting
-    // store's redo. Run it with KR_FAULTS_KNOWN_DEFECTS=1 (scripts/faults.sh sets it).
-    if (!std::getenv("KR_FAULTS_KNOWN_DEFECTS")) GTEST_SKIP() << "known defect: an entity lost when connections drop";
+    // Once lost an entity: a COMMIT whose backend had been terminated ran on a new connection and
+    // "succeeded" with nothing to commit (fixed in PgConnection::Commit; db_pgtest covers it).
     KR_REQUIRE_ENV(pg, "KR_TEST_PG_DSN");
     TempPgDatabase db(pg);
     Pipeline p({db.Url(), ""}, FaultUniverse());

@@ -149,6 +149,35 @@ TEST_F(InfoWorkerTest, A404IsRecordedAndASecondDeliveryMakesNoRequest) {
     EXPECT_EQ(env.Stats(kAllianceQueue).ready, 0);
 }
 
+TEST_F(InfoWorkerTest, TwoMessagesForOneIdHeldAtOnceMakeOneRequest) {
+    // A scan and a sweep both queued the id: the worker holds both deliveries at once.
+    env.EsiOk(kBravePath, ReadSample("esi_alliance_99003214.json"));
+    env.PublishEntity(kAllianceQueue, kBrave);
+    env.PublishEntity(kAllianceQueue, kBrave);
+    auto& c = Run();
+    EXPECT_EQ(env.Requests(kBravePath), 1u);
+    EXPECT_EQ(c.processed, 2);
+    EXPECT_EQ(c.created, 1);
+    EXPECT_EQ(c.skipped, 1);
+    EXPECT_EQ(env.Stats(kAllianceQueue).ready, 0);  // both acked
+    EXPECT_EQ(env.Stats(kAllianceQueue).unacked, 0);
+    EXPECT_EQ(env.Stats(kAllianceQueue).dead, 0);
+}
+
+TEST_F(InfoWorkerTest, ADuplicateOfAFailedMessageIsRetriedWithIt) {
+    env.EsiOk(kBravePath, "{\"unexpected\": true}");  // the first answer is unusable: retried
+    env.EsiOk(kBravePath, ReadSample("esi_alliance_99003214.json"));
+    env.PublishEntity(kAllianceQueue, kBrave);
+    env.PublishEntity(kAllianceQueue, kBrave);
+    auto& c = Run();
+    EXPECT_EQ(env.Requests(kBravePath), 2u);  // one failed, one stored: the duplicate asked nothing
+    EXPECT_EQ(c.retried, 2);                  // the duplicate failed with its holder, not acked
+    EXPECT_EQ(c.created, 1);
+    EXPECT_EQ(c.dead, 0);
+    EXPECT_EQ(env.Stats(kAllianceQueue).ready, 0);
+    EXPECT_EQ(env.Stats(kAllianceQueue).unacked, 0);
+}
+
 TEST_F(InfoWorkerTest, AnNpcCharacterIsSkippedWithoutARequest) {
     env.PublishEntity("esi_character_info_queue", 3'000'001);  // an NPC agent
     auto& c = Run(EntityKind::kCharacter);
