@@ -281,10 +281,10 @@ inline void SyncedCharactersMatchGroundTruth(Pipeline& p, bool per_process = fal
     auto stats = p.Server().Stats();
     EXPECT_EQ(stats["error_limited_420"].get<std::int64_t>(), 0);
     EXPECT_EQ(stats["npc_character_requests"].get<std::int64_t>(), 0);
-    // KNOWN GAP (closing note of 2026-11-30): an info worker that holds two messages for one id
-    // at once (scan:entities and the universe sweep both queue a system) asks ESI twice; seen
-    // once in CI on the per-process layout. The fix is a per-worker set of ids in flight whose
-    // duplicates are acked; until then one such repeat is tolerated.
+    // KNOWN GAP: two messages for one id held by one worker are settled together since
+    // 2026-12-01 (info_worker_test TwoMessagesForOneIdHeldAtOnceMakeOneRequest), but a parent a
+    // child's worker fetches (a region the constellation worker needs) can still be asked for by
+    // its own worker at the same moment: one such repeat is tolerated.
     constexpr std::int64_t kKnownRepeats = 1;
     EXPECT_LE(stats["repeated_before_expires"].get<std::int64_t>(), kKnownRepeats) << stats["most_requested_url"];
     // one request per entity and killmail, nothing more (the universe: its entities, its three
