@@ -79,6 +79,9 @@ public:
     void ClearPublished(const PerKind<std::vector<Id>>& ids, const ZkbChainAt* next_of) override {
         pool_->Acquire()->ClearPublished(ids, next_of);
     }
+    DerivedCounts RebuildDerived(const std::optional<std::string>& from_date) override {
+        return pool_->Acquire()->RebuildDerived(from_date);
+    }
     std::unordered_set<Id> ExistingKillmailIds(const std::vector<Id>& ids) override {
         return pool_->Acquire()->ExistingKillmailIds(ids);
     }

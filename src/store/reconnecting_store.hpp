@@ -35,6 +35,7 @@ public:
     std::unordered_map<std::string, CacheEntry> LoadHttpCache(const std::vector<std::string>& paths) override;
     void SaveHttpCache(const std::vector<CacheEntry>& e) override;
     std::unordered_set<Id> ExistingKillmailIds(const std::vector<Id>& ids) override;
+    DerivedCounts RebuildDerived(const std::optional<std::string>& from_date) override;
     StoreKillmailsResult StoreKillmailPage(std::span<const Killmail> k, const PerKind<std::vector<Id>>& enrich,
                                            const ZkbChainStep* step) override;
     std::optional<ZkbChainAt> LoadZkbChain(Id character_id) override;

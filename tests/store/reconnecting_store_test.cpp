@@ -23,6 +23,7 @@ public:
                 (override));
     MOCK_METHOD(void, SaveHttpCache, (const std::vector<CacheEntry>&), (override));
     MOCK_METHOD(std::unordered_set<Id>, ExistingKillmailIds, (const std::vector<Id>&), (override));
+    MOCK_METHOD(DerivedCounts, RebuildDerived, (const std::optional<std::string>&), (override));
     MOCK_METHOD(StoreKillmailsResult, StoreKillmailPage,
                 (std::span<const Killmail>, const PerKind<std::vector<Id>>&, const ZkbChainStep*), (override));
     MOCK_METHOD(std::optional<ZkbChainAt>, LoadZkbChain, (Id), (override));
