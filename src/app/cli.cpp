@@ -151,6 +151,14 @@ int Main(int argc, char** argv) {
     user_add->add_option("--name", user_name, "character name");
     on(user_add, [&](const Context& c) { return CmdUserAdd(c, user_id, user_name); });
 
+    std::string derive_from;
+    auto* derive = add("derive:rebuild",
+                       "recompute killmail_filters and the kill stats from the stored killmails (all, or from a day)");
+    derive->add_option("--from", derive_from, "first UTC day to rebuild (YYYY-MM-DD)")
+        ->type_name("DATE")
+        ->check(DayArgument("--from"));
+    on(derive, [&](const Context& c) { return CmdDeriveRebuild(c, derive_from); });
+
     std::string dead_queue;
     std::size_t dead_limit = 50;
     auto* dead_list = add("dead:list", "show dead letters with reasons and counts");

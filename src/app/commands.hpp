@@ -28,6 +28,8 @@ int CmdConfig(const Context& ctx);
 int CmdMigrate(const Context& ctx);
 int CmdStatus(const Context& ctx);
 int CmdUserAdd(const Context& ctx, Id character_id, const std::string& name);
+/// derive:rebuild [--from DATE]: the derived tables recomputed from the stored killmails.
+int CmdDeriveRebuild(const Context& ctx, const std::string& from_date);
 int CmdDeadList(const Context& ctx, const std::string& queue, std::size_t limit);
 int CmdDeadRetry(const Context& ctx, const std::string& queue);
 

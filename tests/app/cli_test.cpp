@@ -56,6 +56,18 @@ TEST(Cli, HelpListsTheSpecCommandNames) {
     EXPECT_NE(sub.out.find("killreport db:migrate"), std::string::npos) << sub.out;
 }
 
+TEST(Cli, DeriveRebuildRunsOnAMigratedDatabaseOnly) {
+    TempSqliteFile tmp;
+    ExpectOneLineError("derive:rebuild --from 2025-02-30", "--from: not a day (YYYY-MM-DD): 2025-02-30", tmp.Dir());
+    ExpectOneLineError("--database-url " + tmp.Url() + " derive:rebuild", "killreport db:migrate", tmp.Dir());
+    ASSERT_EQ(RunCommand(kBin + " --database-url " + tmp.Url() + " db:migrate").exit_code, 0);
+    auto r = RunCommand(kBin + " --database-url " + tmp.Url() + " derive:rebuild --from 2025-01-02");
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("derived tables rebuilt from 2025-01-02: 0 killmail_filters row(s), 0 kill-stats row(s)"),
+              std::string::npos)
+        << r.out;
+}
+
 TEST(Cli, ConfigShowsSourcesAndMasksPasswords) {
     auto r = RunCommand("DATABASE_URL=postgresql://kr:hunter2@db.example:5432/kr ESI_RATE_LIMIT=20 " + kBin +
                         " --esi-rate-limit 30 config");
