@@ -166,9 +166,9 @@ std::int64_t SqlStore::AddUser(Id character_id, const std::string& name) {
     bool has_updated_at = false;
     for (const auto& c : *user_columns_) {
         bool required = c.not_null && !c.has_default;
-        if ((c.name == "access_token" || c.name == "refresh_token") && required) {
+        if ((c.name == "character_owner_hash" || c.name == "access_token" || c.name == "refresh_token") && required) {
             cols.push_back(c.name);
-            params.emplace_back(std::string());
+            params.emplace_back(std::string(kSsoPlaceholder));
         } else if (c.name == "expires_at" && required) {
             cols.push_back(c.name);
             params.emplace_back(IsoUtc(0));  // the epoch: an expired token

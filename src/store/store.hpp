@@ -150,6 +150,10 @@ struct ScanOptions {
     unsigned sources = kFromAll;
 };
 
+/// What AddUser writes into the original's SSO columns that it cannot know (users.character_owner_hash,
+/// access_token, refresh_token when NOT NULL): marked as ours, never a valid token or hash.
+inline constexpr const char* kSsoPlaceholder = "killreport:placeholder:no-sso-login";
+
 /// Row counts for `status`: the nine original tables and ours.
 using TableCounts = std::vector<std::pair<std::string, std::int64_t>>;
 
@@ -233,8 +237,9 @@ public:
 
     // ---- users -----------------------------------------------------------------------------
     /// Adds (or renames) a tracked character in `users`; returns users.id. Columns of an
-    /// existing KillReport `users` table that are NOT NULL without default (tokens, expires_at)
-    /// get neutral placeholders ('' / the epoch = expired).
+    /// existing KillReport `users` table that are NOT NULL without default (the SSO login's
+    /// character_owner_hash and tokens, expires_at) get placeholders: kSsoPlaceholder / the epoch
+    /// (an expired token); the original's login replaces them when the character logs in.
     virtual std::int64_t AddUser(Id character_id, const std::string& name) = 0;
     /// (character_id, character_name) of every user, ordered by character_id.
     virtual std::vector<std::pair<Id, std::string>> ListUserCharacters() = 0;

@@ -89,6 +89,16 @@ TEST_F(OriginalDatabaseTest, MigrateAddsOnlyOurTablesAndThePipelineFillsTheirDer
     EXPECT_TRUE(added.IsNull(0, 0)) << added.Text(0, 0);
 
     auto store = OpenStore(url_);
+    // user:add works on their users table (SSO columns NOT NULL without default): marked placeholders.
+    store->AddUser(90000001, "New Pilot");
+    auto user = conn_->Exec(
+        "SELECT character_owner_hash, access_token, refresh_token, expires_at FROM users WHERE character_id = "
+        "90000001");
+    ASSERT_EQ(user.Rows(), 1u);
+    EXPECT_EQ(user.Text(0, 0), kSsoPlaceholder);
+    EXPECT_EQ(user.Text(0, 1), kSsoPlaceholder);
+    EXPECT_TRUE(user.IsNull(0, 2));  // nullable there: left alone
+    EXPECT_EQ(NormTime(user.Text(0, 3)), "1970-01-01 00:00:00");
     const Universe universe =
         StoreUniverse(*store, {{30000186, std::string("C")}, {30002537, std::nullopt}, {30000142, "B"}});
     std::vector<Killmail> all = AllSampleKillmails();
