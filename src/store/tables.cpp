@@ -280,6 +280,7 @@ TableDef KillStatsDef(const std::string& entity) {
     t.killreport_original = true;
     t.columns = {Col("kill_date", kDate, kNotNull), Col(entity + "_id", kBigint, kNotNull), Col("kill_count", kInt)};
     t.primary_key = {"kill_date", entity + "_id"};
+    t.without_rowid = true;  // SQLite: the rows live in their key's B-tree (one write per row, not two)
     return t;
 }
 
