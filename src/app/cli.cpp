@@ -150,6 +150,14 @@ int Main(int argc, char** argv) {
     user_add->add_option("ID", user_id, "character id")->required()->type_name("ID")->check(IdArgument("character id"));
     user_add->add_option("--name", user_name, "character name");
     on(user_add, [&](const Context& c) { return CmdUserAdd(c, user_id, user_name); });
+    on(add("user:list", "list the tracked characters"), CmdUserList);
+    Id remove_id = 0;
+    auto* user_remove = add("user:remove", "stop tracking a character (removes it from users)");
+    user_remove->add_option("ID", remove_id, "character id")
+        ->required()
+        ->type_name("ID")
+        ->check(IdArgument("character id"));
+    on(user_remove, [&](const Context& c) { return CmdUserRemove(c, remove_id); });
 
     std::string derive_from;
     auto* derive = add("derive:rebuild",

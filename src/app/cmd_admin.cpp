@@ -54,6 +54,25 @@ int CmdMigrate(const Context& ctx) {
     return 0;
 }
 
+int CmdUserList(const Context& ctx) {
+    RequireDatabase(ctx.cfg);
+    auto store = store::OpenStore(ctx.cfg.database_url);
+    const auto users = store->ListUserCharacters();
+    if (users.empty()) std::printf("no tracked characters (add one with `killreport user:add ID`)\n");
+    for (const auto& [id, name] : users) std::printf("%lld  %s\n", static_cast<long long>(id), name.c_str());
+    return 0;
+}
+
+int CmdUserRemove(const Context& ctx, Id character_id) {
+    RequireDatabase(ctx.cfg);
+    auto store = store::OpenStore(ctx.cfg.database_url);
+    if (!store->RemoveUser(character_id)) {
+        throw FatalError("character " + std::to_string(character_id) + " is not tracked (see `killreport user:list`)");
+    }
+    std::printf("character %lld is no longer tracked\n", static_cast<long long>(character_id));
+    return 0;
+}
+
 int CmdDeriveRebuild(const Context& ctx, const std::string& from_date) {
     RequireDatabase(ctx.cfg);
     auto store = store::OpenStore(ctx.cfg.database_url);

@@ -102,6 +102,7 @@ public:
         return pool_->Acquire()->FilterMissing(k, ids, o);
     }
     void MarkPending(EntityKind k, const std::vector<Id>& ids) override { pool_->Acquire()->MarkPending(k, ids); }
+    bool RemoveUser(Id id) override { return pool_->Acquire()->RemoveUser(id); }
     TableCounts Counts() override { return pool_->Acquire()->Counts(); }
 
 private:

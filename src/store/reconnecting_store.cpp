@@ -111,6 +111,10 @@ void ReconnectingStore::MarkPending(EntityKind k, const std::vector<Id>& ids) {
     Once([&] { inner_->MarkPending(k, ids); });
 }
 
+bool ReconnectingStore::RemoveUser(Id id) {
+    return Once([&] { return inner_->RemoveUser(id); });
+}
+
 TableCounts ReconnectingStore::Counts() {
     return Once([&] { return inner_->Counts(); });
 }

@@ -46,6 +46,7 @@ public:
     void SaveListSweep(const ListSweep& sweep, const std::optional<CacheEntry>& list_cache) override;
     std::int64_t AddUser(Id id, const std::string& name) override;
     std::vector<std::pair<Id, std::string>> ListUserCharacters() override;
+    bool RemoveUser(Id id) override;
     std::vector<Id> MissingReferencedIds(EntityKind k, Id after, std::size_t limit, const ScanOptions& o) override;
     std::vector<Id> FilterMissing(EntityKind k, const std::vector<Id>& ids, const ScanOptions& o) override;
     void MarkPending(EntityKind k, const std::vector<Id>& ids) override;

@@ -213,6 +213,14 @@ std::vector<std::pair<Id, std::string>> SqlStore::ListUserCharacters() {
     return out;
 }
 
+bool SqlStore::RemoveUser(Id character_id) {
+    static constexpr const char* kDeleteUser = "DELETE FROM users WHERE character_id = $1";
+    db::Transaction tx(*conn_);
+    const bool removed = conn_->Exec(kDeleteUser, {character_id}).Affected() > 0;
+    tx.Commit();
+    return removed;
+}
+
 TableCounts SqlStore::Counts() {
     std::vector<std::string> tables;
     for (const db::TableDef* t : tables::AllTables()) tables.push_back(t->name);

@@ -51,6 +51,7 @@ public:
 
     std::int64_t AddUser(Id character_id, const std::string& name) override;
     std::vector<std::pair<Id, std::string>> ListUserCharacters() override;
+    bool RemoveUser(Id character_id) override;
 
     std::vector<Id> MissingReferencedIds(EntityKind kind, Id after, std::size_t limit,
                                          const ScanOptions& options) override;

@@ -243,6 +243,8 @@ public:
     virtual std::int64_t AddUser(Id character_id, const std::string& name) = 0;
     /// (character_id, character_name) of every user, ordered by character_id.
     virtual std::vector<std::pair<Id, std::string>> ListUserCharacters() = 0;
+    /// Removes the character's user row; whether there was one.
+    virtual bool RemoveUser(Id character_id) = 0;
 
     // ---- scanner support -------------------------------------------------------------------
     /// Ids of `kind` referenced (see RefSources) but absent from the entity table, not pending

@@ -38,6 +38,7 @@ public:
     MOCK_METHOD(std::vector<Id>, MissingReferencedIds, (EntityKind, Id, std::size_t, const ScanOptions&), (override));
     MOCK_METHOD(std::vector<Id>, FilterMissing, (EntityKind, const std::vector<Id>&, const ScanOptions&), (override));
     MOCK_METHOD(void, MarkPending, (EntityKind, const std::vector<Id>&), (override));
+    MOCK_METHOD(bool, RemoveUser, (Id), (override));
     MOCK_METHOD(TableCounts, Counts, (), (override));
 };
 
