@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <chrono>
 
 namespace kr::app {
 
@@ -53,6 +54,28 @@ CLI::Validator IdArgument(const std::string& what) {
     return CLI::Validator(
         [what](std::string& value) -> std::string {
             if (!ParseWhole(value, 1, kMaxIdArgument)) throw BadArgument("not a " + what + ": " + value);
+            return {};
+        },
+        "");
+}
+
+CLI::Validator DayArgument(const std::string& flag) {
+    return CLI::Validator(
+        [flag](std::string& value) -> std::string {
+            const bool shaped = value.size() == 10 && value[4] == '-' && value[7] == '-';
+            const auto part = [&](std::size_t at, std::size_t n, std::int64_t max) {
+                return ParseWhole(value.substr(at, n), 0, max);
+            };
+            const auto y = shaped ? part(0, 4, 9999) : std::nullopt;
+            const auto m = shaped ? part(5, 2, 12) : std::nullopt;
+            const auto d = shaped ? part(8, 2, 31) : std::nullopt;
+            if (!y || !m || !d ||
+                !std::chrono::year_month_day(std::chrono::year(static_cast<int>(*y)),
+                                             std::chrono::month(static_cast<unsigned>(*m)),
+                                             std::chrono::day(static_cast<unsigned>(*d)))
+                     .ok()) {
+                throw BadArgument(flag + ": not a day (YYYY-MM-DD): " + value);
+            }
             return {};
         },
         "");

@@ -31,6 +31,8 @@ std::optional<std::int64_t> ParseWhole(const std::string& text, std::int64_t min
 CLI::Validator IdArgument(const std::string& what);
 /// A whole number in [min, max]: "--concurrency: not a whole number from 1 to 100000: abc".
 CLI::Validator WholeArgument(const std::string& flag, std::int64_t min, std::int64_t max);
+/// A calendar day written YYYY-MM-DD: "--from: not a day (YYYY-MM-DD): 2025-13-01".
+CLI::Validator DayArgument(const std::string& flag);
 /// One of `known`: "unknown queue 'x'; did you mean y? (known queues: a, b, …)".
 CLI::Validator OneOf(const std::string& what, std::vector<std::string> known);
 

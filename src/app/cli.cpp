@@ -150,6 +150,22 @@ int Main(int argc, char** argv) {
     user_add->add_option("ID", user_id, "character id")->required()->type_name("ID")->check(IdArgument("character id"));
     user_add->add_option("--name", user_name, "character name");
     on(user_add, [&](const Context& c) { return CmdUserAdd(c, user_id, user_name); });
+    on(add("user:list", "list the tracked characters"), CmdUserList);
+    Id remove_id = 0;
+    auto* user_remove = add("user:remove", "stop tracking a character (removes it from users)");
+    user_remove->add_option("ID", remove_id, "character id")
+        ->required()
+        ->type_name("ID")
+        ->check(IdArgument("character id"));
+    on(user_remove, [&](const Context& c) { return CmdUserRemove(c, remove_id); });
+
+    std::string derive_from;
+    auto* derive = add("derive:rebuild",
+                       "recompute killmail_filters and the kill stats from the stored killmails (all, or from a day)");
+    derive->add_option("--from", derive_from, "first UTC day to rebuild (YYYY-MM-DD)")
+        ->type_name("DATE")
+        ->check(DayArgument("--from"));
+    on(derive, [&](const Context& c) { return CmdDeriveRebuild(c, derive_from); });
 
     std::string dead_queue;
     std::size_t dead_limit = 50;

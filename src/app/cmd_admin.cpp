@@ -1,4 +1,5 @@
-// Administrative subcommands: config, db:migrate; the database check of the read-only ones.
+// Administrative subcommands: config, db:migrate, derive:rebuild; the database check of the
+// read-only ones.
 #include <cstdio>
 #include <filesystem>
 
@@ -8,6 +9,7 @@
 #include "db/migrator.hpp"
 #include "db/sqlite_connection.hpp"
 #include "log/log.hpp"
+#include "store/store.hpp"
 
 namespace kr::app {
 
@@ -49,6 +51,37 @@ int CmdMigrate(const Context& ctx) {
     for (const auto& m : report.applied) std::printf("applied %s\n", m.c_str());
     std::printf("schema is current on %s (%zu migration(s) applied now)\n", conn->DisplayUrl().c_str(),
                 report.applied.size());
+    return 0;
+}
+
+int CmdUserList(const Context& ctx) {
+    RequireDatabase(ctx.cfg);
+    auto store = store::OpenStore(ctx.cfg.database_url);
+    const auto users = store->ListUserCharacters();
+    if (users.empty()) std::printf("no tracked characters (add one with `killreport user:add ID`)\n");
+    for (const auto& [id, name] : users) std::printf("%lld  %s\n", static_cast<long long>(id), name.c_str());
+    return 0;
+}
+
+int CmdUserRemove(const Context& ctx, Id character_id) {
+    RequireDatabase(ctx.cfg);
+    auto store = store::OpenStore(ctx.cfg.database_url);
+    if (!store->RemoveUser(character_id)) {
+        throw FatalError("character " + std::to_string(character_id) + " is not tracked (see `killreport user:list`)");
+    }
+    std::printf("character %lld is no longer tracked\n", static_cast<long long>(character_id));
+    return 0;
+}
+
+int CmdDeriveRebuild(const Context& ctx, const std::string& from_date) {
+    RequireDatabase(ctx.cfg);
+    auto store = store::OpenStore(ctx.cfg.database_url);
+    std::optional<std::string> from;
+    if (!from_date.empty()) from = from_date;
+    const auto counts = store->RebuildDerived(from);
+    std::printf("derived tables rebuilt%s: %lld killmail_filters row(s), %lld kill-stats row(s)\n",
+                from ? (" from " + *from).c_str() : "", static_cast<long long>(counts.filters),
+                static_cast<long long>(counts.kill_stats));
     return 0;
 }
 

@@ -323,6 +323,13 @@ int CmdStatus(const Context& ctx) {
 int CmdUserAdd(const Context& ctx, Id character_id, const std::string& name) {
     worker::ProcessShared shared(ctx.cfg);
     auto store = store::OpenStore(ctx.cfg.database_url);
+    for (const auto& [tracked, tracked_name] : store->ListUserCharacters()) {
+        if (tracked != character_id) continue;
+        std::printf(
+            "character %lld is already tracked as \"%s\": left as it is (user:remove it first to add it anew)\n",
+            static_cast<long long>(character_id), tracked_name.c_str());
+        return 0;
+    }
     auto id = store->AddUser(character_id, name.empty() ? "Character_" + std::to_string(character_id) : name);
     std::printf("user %lld tracks character %lld\n", static_cast<long long>(id), static_cast<long long>(character_id));
     return 0;

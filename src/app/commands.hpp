@@ -27,7 +27,14 @@ void RequireDatabase(const config::Config& cfg);
 int CmdConfig(const Context& ctx);
 int CmdMigrate(const Context& ctx);
 int CmdStatus(const Context& ctx);
+/// user:add ID [--name NAME]: a character already tracked is reported and left as it is.
 int CmdUserAdd(const Context& ctx, Id character_id, const std::string& name);
+/// user:list: the tracked characters (character id, name), by id.
+int CmdUserList(const Context& ctx);
+/// user:remove ID: stops tracking the character (exit 1 with one line when it is not tracked).
+int CmdUserRemove(const Context& ctx, Id character_id);
+/// derive:rebuild [--from DATE]: the derived tables recomputed from the stored killmails.
+int CmdDeriveRebuild(const Context& ctx, const std::string& from_date);
 int CmdDeadList(const Context& ctx, const std::string& queue, std::size_t limit);
 int CmdDeadRetry(const Context& ctx, const std::string& queue);
 

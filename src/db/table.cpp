@@ -41,9 +41,10 @@ std::string ColumnSql(const ColumnDef& c, Dialect d) {
     return line;
 }
 
-std::string IndexSql(const TableDef& t, const IndexDef& i, bool if_not_exists) {
-    return std::string("CREATE INDEX ") + (if_not_exists ? "IF NOT EXISTS " : "") + i.name + " ON " + t.name + " (" +
-           i.columns + ");\n";
+std::string IndexSql(const TableDef& t, const IndexDef& i, Dialect d, bool if_not_exists) {
+    if (i.gin && d != Dialect::kPostgres) return {};
+    return std::string("CREATE INDEX ") + (if_not_exists ? "IF NOT EXISTS " : "") + i.name + " ON " + t.name +
+           (i.gin ? " USING GIN (" : " (") + i.columns + ");\n";
 }
 
 }  // namespace
@@ -91,6 +92,9 @@ std::string ColumnTypeSql(const ColumnDef& c, Dialect d) {
         case ColType::kTimestamp: return pg ? "TIMESTAMP(3)" : "TEXT";
         case ColType::kDouble: return pg ? "DOUBLE PRECISION" : "REAL";
         case ColType::kBool: return pg ? "BOOLEAN" : "INTEGER";
+        case ColType::kDate: return pg ? "DATE" : "TEXT";
+        case ColType::kVarchar: return pg ? "VARCHAR(" + std::to_string(c.length) + ")" : "TEXT";
+        case ColType::kIdArray: return pg ? "BIGINT[]" : "TEXT";
         case ColType::kSerial:
         case ColType::kBigSerial:
             if (!pg) return (c.flags & kAutoincrement) ? "INTEGER PRIMARY KEY AUTOINCREMENT" : "INTEGER PRIMARY KEY";
@@ -105,6 +109,8 @@ std::string PgArrayType(const ColumnDef& c) {
         case ColType::kTimestamp: return "timestamp(3)";
         case ColType::kDouble: return "float8";
         case ColType::kBool: return "boolean";
+        case ColType::kDate: return "date";
+        case ColType::kVarchar: return "text";
         default: return "bigint";
     }
 }
@@ -121,7 +127,7 @@ std::string CreateTableSql(const TableDef& t, Dialect d, bool if_not_exists) {
     if (t.without_rowid && d == Dialect::kSqlite) sql += " WITHOUT ROWID";
     sql += ";\n";
     for (const auto& i : t.indexes) {
-        if (i.since <= t.since) sql += IndexSql(t, i, if_not_exists);
+        if (i.since <= t.since) sql += IndexSql(t, i, d, if_not_exists);
     }
     return sql;
 }
@@ -144,7 +150,7 @@ std::string MigrationSql(const std::vector<const TableDef*>& tables, int version
             if (c.since == version) sql += "ALTER TABLE " + t->name + " ADD COLUMN " + ColumnSql(c, d) + ";\n";
         }
         for (const auto& i : t->indexes) {
-            if (i.since == version) sql += IndexSql(*t, i, true);
+            if (i.since == version) sql += IndexSql(*t, i, d, true);
         }
     }
     if (!originals.empty()) sql = "DO $kr$\nBEGIN\n" + originals + "END\n$kr$;\n" + sql;

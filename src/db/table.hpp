@@ -10,6 +10,9 @@
 //   kTimestamp TIMESTAMP(3)     TEXT         UTC; SQLite keeps ISO-8601 text
 //   kDouble   DOUBLE PRECISION  REAL
 //   kBool     BOOLEAN           INTEGER
+//   kDate     DATE              TEXT         UTC day, SQLite 'YYYY-MM-DD'
+//   kVarchar  VARCHAR(length)   TEXT
+//   kIdArray  BIGINT[]          TEXT         SQLite: a JSON array ('[1,2]'), read with json_each
 //   kSerial / kBigSerial: a surrogate key, SERIAL/BIGSERIAL PRIMARY KEY vs INTEGER PRIMARY KEY
 //   (AUTOINCREMENT with kAutoincrement).
 #include <functional>
@@ -24,7 +27,7 @@
 
 namespace kr::db {
 
-enum class ColType { kBigint, kInt, kText, kTimestamp, kDouble, kBool, kSerial, kBigSerial };
+enum class ColType { kBigint, kInt, kText, kTimestamp, kDouble, kBool, kSerial, kBigSerial, kDate, kVarchar, kIdArray };
 
 /// Column constraints (bit flags).
 enum ColFlag : unsigned {
@@ -57,6 +60,7 @@ struct ColumnDef {
     std::optional<EntityKind> refers_to;
     /// 0: created with its table; N: added by the module's migration N (ALTER TABLE … ADD COLUMN).
     int since = 0;
+    int length = 0;  ///< kVarchar: VARCHAR(length)
 };
 
 /// Column helpers for definition lists: Col("name", ColType::kText, kNotNull).
@@ -65,6 +69,11 @@ inline ColumnDef Col(std::string name, ColType type, unsigned flags = 0) {
     c.name = std::move(name);
     c.type = type;
     c.flags = flags;
+    return c;
+}
+inline ColumnDef Varchar(std::string name, int length) {
+    ColumnDef c = Col(std::move(name), ColType::kVarchar);
+    c.length = length;
     return c;
 }
 inline ColumnDef WithDefault(ColumnDef c, Default d) {
@@ -93,6 +102,8 @@ struct IndexDef {
     std::string name;
     std::string columns;  ///< "queue, priority DESC, id"
     int since = 0;        ///< 0: created with its table; N: added by the module's migration N
+    /// A GIN index (PostgreSQL, over array columns); SQLite has none and creates no index.
+    bool gin = false;
 };
 
 /// A table, and the migration of its module that creates it. Released migrations never change:

@@ -38,6 +38,13 @@ EntityBatchResult SqlStore::ApplyEntityBatch(const EntityBatch& batch) {
     for (const auto& e : batch.entities) by_kind[KindOf(e)].push_back(&e);
     db::Transaction tx(*conn_);
     for (const auto& k : EntityKinds()) result.counts[k.kind] = UpsertEntities(k.kind, by_kind[k.kind], now);
+    // Filters written before their solar system (or its constellation) was known get its location.
+    const auto ids_of = [&](EntityKind kind) {
+        std::vector<Id> ids;
+        for (const Entity* e : by_kind[kind]) ids.push_back(IdOf(*e));
+        return ids;
+    };
+    RefreshFilterLocations(ids_of(EntityKind::kSolarSystem), ids_of(EntityKind::kConstellation));
     if (!batch.cache.empty()) {
         // Last one wins per path.
         std::unordered_map<std::string, std::size_t> last;

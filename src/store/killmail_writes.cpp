@@ -78,7 +78,11 @@ StoreKillmailsResult SqlStore::StoreKillmailPage(std::span<const Killmail> killm
               [](const Killmail* a, const Killmail* b) { return a->killmail_id < b->killmail_id; });
     const std::string now = IsoUtc(clock_.NowMs());
     db::Transaction tx(*conn_);
-    if (!todo.empty()) WriteKillmails(todo, now, result);
+    if (!todo.empty()) {
+        // Only the killmails new in this transaction derive: a redelivery counts nothing twice.
+        const std::vector<Id> inserted = WriteKillmails(todo, now, result);
+        if (!inserted.empty()) Derive("k.killmail_id" + IdSetSql(1), {IdSetParam(inserted)});
+    }
     if (bookkeeping) result.step_taken = WritePageBookkeeping(enrich, step, now);
     tx.Commit();
     return result;

@@ -65,8 +65,8 @@ UpsertCounts PgStore::WriteRows(const db::TableDef& table, const Rows& rows, con
     return counts;
 }
 
-void PgStore::WriteKillmails(const std::vector<const Killmail*>& killmails, const std::string& now,
-                             StoreKillmailsResult& result) {
+std::vector<Id> PgStore::WriteKillmails(const std::vector<const Killmail*>& killmails, const std::string& now,
+                                        StoreKillmailsResult& result) {
     const auto& table = tables::Killmails();
     Rows rows;
     rows.reserve(killmails.size());
@@ -74,10 +74,14 @@ void PgStore::WriteKillmails(const std::vector<const Killmail*>& killmails, cons
     // Only killmails whose row is new get their children: a second store changes nothing.
     auto r = conn_->Exec(WriteStatement(table.Def(), " RETURNING killmail_id"), ArrayParams(table.Def(), rows, now));
     std::unordered_set<Id> inserted;
-    for (std::size_t i = 0; i < r.Rows(); ++i) inserted.insert(r.Int(i, 0));
+    std::vector<Id> ids;
+    for (std::size_t i = 0; i < r.Rows(); ++i) {
+        inserted.insert(r.Int(i, 0));
+        ids.push_back(r.Int(i, 0));
+    }
     result.inserted += inserted.size();
     result.already_present += killmails.size() - inserted.size();
-    if (inserted.empty()) return;
+    if (inserted.empty()) return ids;
     DependentRows dependent;
     for (const Killmail* km : killmails) {
         if (inserted.count(km->killmail_id)) AppendDependentRows(*km, dependent);
@@ -86,6 +90,7 @@ void PgStore::WriteKillmails(const std::vector<const Killmail*>& killmails, cons
     WriteRows(tables::Attackers().Def(), dependent.attackers, now);
     WriteRows(tables::Items().Def(), dependent.items, now);
     WriteRows(tables::Children().Def(), dependent.children, now);
+    return ids;
 }
 
 std::vector<detail::SqlStore::UserColumn> PgStore::UserColumns() {

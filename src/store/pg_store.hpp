@@ -22,8 +22,8 @@ protected:
     detail::Param TextSetParam(const std::vector<std::string>& values) const override;
     std::string IdListFrom(int n) const override;
     UpsertCounts WriteRows(const db::TableDef& table, const detail::Rows& rows, const std::string& now) override;
-    void WriteKillmails(const std::vector<const Killmail*>& killmails, const std::string& now,
-                        StoreKillmailsResult& result) override;
+    std::vector<Id> WriteKillmails(const std::vector<const Killmail*>& killmails, const std::string& now,
+                                   StoreKillmailsResult& result) override;
     std::vector<UserColumn> UserColumns() override;
     bool HasLeadingIndex(const std::string& table, const std::string& column) override;
     std::vector<std::string> ExtraCountTables() const override { return {"kr_created_tables"}; }

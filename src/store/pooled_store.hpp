@@ -79,6 +79,9 @@ public:
     void ClearPublished(const PerKind<std::vector<Id>>& ids, const ZkbChainAt* next_of) override {
         pool_->Acquire()->ClearPublished(ids, next_of);
     }
+    DerivedCounts RebuildDerived(const std::optional<std::string>& from_date) override {
+        return pool_->Acquire()->RebuildDerived(from_date);
+    }
     std::unordered_set<Id> ExistingKillmailIds(const std::vector<Id>& ids) override {
         return pool_->Acquire()->ExistingKillmailIds(ids);
     }
@@ -99,6 +102,7 @@ public:
         return pool_->Acquire()->FilterMissing(k, ids, o);
     }
     void MarkPending(EntityKind k, const std::vector<Id>& ids) override { pool_->Acquire()->MarkPending(k, ids); }
+    bool RemoveUser(Id id) override { return pool_->Acquire()->RemoveUser(id); }
     TableCounts Counts() override { return pool_->Acquire()->Counts(); }
 
 private:

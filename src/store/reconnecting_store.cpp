@@ -44,6 +44,10 @@ void ReconnectingStore::SaveHttpCache(const std::vector<CacheEntry>& e) {
     Once([&] { inner_->SaveHttpCache(e); });
 }
 
+DerivedCounts ReconnectingStore::RebuildDerived(const std::optional<std::string>& from_date) {
+    return Once([&] { return inner_->RebuildDerived(from_date); });
+}
+
 std::unordered_set<Id> ReconnectingStore::ExistingKillmailIds(const std::vector<Id>& ids) {
     return Once([&] { return inner_->ExistingKillmailIds(ids); });
 }
@@ -105,6 +109,10 @@ std::vector<Id> ReconnectingStore::FilterMissing(EntityKind k, const std::vector
 
 void ReconnectingStore::MarkPending(EntityKind k, const std::vector<Id>& ids) {
     Once([&] { inner_->MarkPending(k, ids); });
+}
+
+bool ReconnectingStore::RemoveUser(Id id) {
+    return Once([&] { return inner_->RemoveUser(id); });
 }
 
 TableCounts ReconnectingStore::Counts() {

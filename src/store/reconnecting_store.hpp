@@ -35,6 +35,7 @@ public:
     std::unordered_map<std::string, CacheEntry> LoadHttpCache(const std::vector<std::string>& paths) override;
     void SaveHttpCache(const std::vector<CacheEntry>& e) override;
     std::unordered_set<Id> ExistingKillmailIds(const std::vector<Id>& ids) override;
+    DerivedCounts RebuildDerived(const std::optional<std::string>& from_date) override;
     StoreKillmailsResult StoreKillmailPage(std::span<const Killmail> k, const PerKind<std::vector<Id>>& enrich,
                                            const ZkbChainStep* step) override;
     std::optional<ZkbChainAt> LoadZkbChain(Id character_id) override;
@@ -45,6 +46,7 @@ public:
     void SaveListSweep(const ListSweep& sweep, const std::optional<CacheEntry>& list_cache) override;
     std::int64_t AddUser(Id id, const std::string& name) override;
     std::vector<std::pair<Id, std::string>> ListUserCharacters() override;
+    bool RemoveUser(Id id) override;
     std::vector<Id> MissingReferencedIds(EntityKind k, Id after, std::size_t limit, const ScanOptions& o) override;
     std::vector<Id> FilterMissing(EntityKind k, const std::vector<Id>& ids, const ScanOptions& o) override;
     void MarkPending(EntityKind k, const std::vector<Id>& ids) override;

@@ -17,6 +17,10 @@
 //          columns, INTEGER ids and foreign keys; created only when absent, like store/1's),
 //          killmails_solar_system_id_idx (the original's own index: the scan over solar systems),
 //          and kr_list_sweeps (where `run`'s sync of ESI's universe lists stands).
+// store/6  KillReport's derived tables (killmail_filters, character_kill_stats,
+//          corporation_kill_stats, alliance_kill_stats: the original's columns and indexes,
+//          created only when absent). Ids are BIGINT when we create them, as in store/1; on
+//          SQLite the attacker id arrays are JSON arrays and there is no GIN index.
 //
 // updated_at is NOT NULL without a default, as in the original: the store always sets it.
 // Timestamps: TIMESTAMP(3) (UTC, no time zone, like Prisma) on PostgreSQL, ISO-8601 TEXT on SQLite.
@@ -53,6 +57,8 @@ std::vector<kr::db::Migration> SchemaMigrations() {
         {"store", 4, "kr_entity_outbox, kr_zkb_sync", Sql(4, db::Dialect::kSqlite), Sql(4, db::Dialect::kPostgres)},
         {"store", 5, "regions, constellations, solar_systems (created when absent), kr_list_sweeps",
          Sql(5, db::Dialect::kSqlite), Sql(5, db::Dialect::kPostgres)},
+        {"store", 6, "killmail_filters and the kill stats (created when absent)", Sql(6, db::Dialect::kSqlite),
+         Sql(6, db::Dialect::kPostgres)},
     };
 }
 

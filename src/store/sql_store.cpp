@@ -166,9 +166,9 @@ std::int64_t SqlStore::AddUser(Id character_id, const std::string& name) {
     bool has_updated_at = false;
     for (const auto& c : *user_columns_) {
         bool required = c.not_null && !c.has_default;
-        if ((c.name == "access_token" || c.name == "refresh_token") && required) {
+        if ((c.name == "character_owner_hash" || c.name == "access_token" || c.name == "refresh_token") && required) {
             cols.push_back(c.name);
-            params.emplace_back(std::string());
+            params.emplace_back(std::string(kSsoPlaceholder));
         } else if (c.name == "expires_at" && required) {
             cols.push_back(c.name);
             params.emplace_back(IsoUtc(0));  // the epoch: an expired token
@@ -211,6 +211,14 @@ std::vector<std::pair<Id, std::string>> SqlStore::ListUserCharacters() {
     out.reserve(r.Rows());
     for (std::size_t i = 0; i < r.Rows(); ++i) out.emplace_back(r.Int(i, 0), r.Text(i, 1));
     return out;
+}
+
+bool SqlStore::RemoveUser(Id character_id) {
+    static constexpr const char* kDeleteUser = "DELETE FROM users WHERE character_id = $1";
+    db::Transaction tx(*conn_);
+    const bool removed = conn_->Exec(kDeleteUser, {character_id}).Affected() > 0;
+    tx.Commit();
+    return removed;
 }
 
 TableCounts SqlStore::Counts() {

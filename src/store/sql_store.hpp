@@ -39,6 +39,7 @@ public:
     StoreKillmailsResult StoreKillmailPage(std::span<const Killmail> killmails, const PerKind<std::vector<Id>>& enrich,
                                            const ZkbChainStep* step) override;
     std::unordered_set<Id> ExistingKillmailIds(const std::vector<Id>& ids) override;
+    DerivedCounts RebuildDerived(const std::optional<std::string>& from_date) override;
 
     std::optional<ZkbChainAt> LoadZkbChain(Id character_id) override;
     std::vector<Id> ListEntityOutbox(EntityKind kind, Id after, std::size_t limit) override;
@@ -50,6 +51,7 @@ public:
 
     std::int64_t AddUser(Id character_id, const std::string& name) override;
     std::vector<std::pair<Id, std::string>> ListUserCharacters() override;
+    bool RemoveUser(Id character_id) override;
 
     std::vector<Id> MissingReferencedIds(EntityKind kind, Id after, std::size_t limit,
                                          const ScanOptions& options) override;
@@ -84,9 +86,10 @@ protected:
     virtual UpsertCounts WriteRows(const db::TableDef& table, const Rows& rows, const std::string& now) = 0;
     /// The table's write statement in this dialect (db::WriteSql), built once per connection.
     const std::string& WriteStatement(const db::TableDef& table, const std::string& suffix = {});
-    /// Stores killmails (sorted by id, unique, validated) inside the caller's transaction.
-    virtual void WriteKillmails(const std::vector<const Killmail*>& killmails, const std::string& now,
-                                StoreKillmailsResult& result) = 0;
+    /// Stores killmails (sorted by id, unique, validated) inside the caller's transaction; the ids
+    /// of those that were new.
+    virtual std::vector<Id> WriteKillmails(const std::vector<const Killmail*>& killmails, const std::string& now,
+                                           StoreKillmailsResult& result) = 0;
     virtual std::vector<UserColumn> UserColumns() = 0;
     /// Whether an index on `table` starts with `column` (the scanner's skip scan needs one).
     virtual bool HasLeadingIndex(const std::string& table, const std::string& column) = 0;
@@ -104,6 +107,13 @@ protected:
     const Clock& clock_;
 
 private:
+    /// The derived tables' rows of the killmails selected by `scope` (a predicate over killmails
+    /// `k`, with `params`), inside the caller's transaction: killmail_filters rows (kept when
+    /// present) and kill stats added. The number of rows written (filters, stats).
+    DerivedCounts Derive(const std::string& scope, const std::vector<Param>& params);
+    /// Fills the location columns of the filters in the given solar systems or constellations
+    /// (just stored), inside the caller's transaction.
+    void RefreshFilterLocations(const std::vector<Id>& systems, const std::vector<Id>& constellations);
     /// Records `enrich` in kr_entity_outbox and takes `step` (if any) inside the caller's
     /// transaction; whether the step was taken.
     bool WritePageBookkeeping(const PerKind<std::vector<Id>>& enrich, const ZkbChainStep* step, const std::string& now);

@@ -78,15 +78,17 @@ UpsertCounts SqliteStore::WriteRows(const db::TableDef& table, const Rows& rows,
     return counts;
 }
 
-void SqliteStore::WriteKillmails(const std::vector<const Killmail*>& killmails, const std::string& now,
-                                 StoreKillmailsResult& result) {
+std::vector<Id> SqliteStore::WriteKillmails(const std::vector<const Killmail*>& killmails, const std::string& now,
+                                            StoreKillmailsResult& result) {
     DependentRows dependent;
+    std::vector<Id> ids;
     for (const Killmail* km : killmails) {
         if (!WriteRow(tables::Killmails().Def(), tables::Killmails().RowOf(*km), now)) {
             ++result.already_present;  // ON CONFLICT DO NOTHING: the killmail is stored already
             continue;
         }
         ++result.inserted;
+        ids.push_back(km->killmail_id);
         dependent.Clear();
         AppendDependentRows(*km, dependent);
         for (const auto& row : dependent.victims) WriteRow(tables::Victims().Def(), row, now);
@@ -94,6 +96,7 @@ void SqliteStore::WriteKillmails(const std::vector<const Killmail*>& killmails, 
         for (const auto& row : dependent.items) WriteRow(tables::Items().Def(), row, now);
         for (const auto& row : dependent.children) WriteRow(tables::Children().Def(), row, now);
     }
+    return ids;
 }
 
 std::vector<detail::SqlStore::UserColumn> SqliteStore::UserColumns() {

@@ -16,6 +16,13 @@
 //   (nothing duplicated, nothing changed), and each killmail is stored atomically with its victim,
 //   attackers, top-level items (killmail_items) and nested container items
 //   (kr_killmail_item_children).
+// - The derived tables (store/derived.cpp) are written in the transaction that stores the
+//   killmails, set-based per batch, for the killmails that were NEW in it (a killmail delivered
+//   again is not counted again): one killmail_filters row each (attacker arrays without NULLs and
+//   duplicates; constellation/region/security from the universe tables, NULL while the solar
+//   system is not stored) and +1 per UTC day for each distinct attacker character, corporation
+//   and alliance in the kill-stats tables. A failure fails the whole batch. Storing a solar system
+//   or constellation fills the location columns of the filters that name it (ApplyEntityBatch).
 // - Ids are int64. Tables we create use BIGINT ids; a pre-existing KillReport database keeps its
 //   INT columns and an id above 2^31-1 there fails as a PermanentError (SQLSTATE 22003).
 // - Times: ESI ISO-8601 strings in the model; TIMESTAMP(3) (UTC, without time zone, as Prisma)
@@ -89,6 +96,12 @@ struct StoreKillmailsResult {
     }
 };
 
+/// What RebuildDerived wrote.
+struct DerivedCounts {
+    std::int64_t filters = 0;     ///< killmail_filters rows
+    std::int64_t kill_stats = 0;  ///< rows of character/corporation/alliance_kill_stats
+};
+
 /// Where a character's zKillboard page chain is (a row of kr_zkb_sync): the sync that holds the
 /// character and the last page of it that was stored.
 struct ZkbChainAt {
@@ -137,6 +150,10 @@ struct ScanOptions {
     unsigned sources = kFromAll;
 };
 
+/// What AddUser writes into the original's SSO columns that it cannot know (users.character_owner_hash,
+/// access_token, refresh_token when NOT NULL): marked as ours, never a valid token or hash.
+inline constexpr const char* kSsoPlaceholder = "killreport:placeholder:no-sso-login";
+
 /// Row counts for `status`: the nine original tables and ours.
 using TableCounts = std::vector<std::pair<std::string, std::int64_t>>;
 
@@ -182,6 +199,10 @@ public:
     StoreKillmailsResult StoreKillmails(const std::vector<Killmail>& killmails) {
         return StoreKillmailPage(killmails, {}, nullptr);
     }
+    /// derive:rebuild: recomputes the derived tables from the stored killmails, set-based, in one
+    /// transaction: every row when `from_date` is empty, else the days from `from_date`
+    /// ("YYYY-MM-DD", UTC) on (killmail_filters by killmail_time, the kill stats by kill_date).
+    virtual DerivedCounts RebuildDerived(const std::optional<std::string>& from_date) = 0;
     /// Which of `ids` are stored (one query per batch) — check before fetching from ESI.
     virtual std::unordered_set<Id> ExistingKillmailIds(const std::vector<Id>& ids) = 0;
 
@@ -216,11 +237,14 @@ public:
 
     // ---- users -----------------------------------------------------------------------------
     /// Adds (or renames) a tracked character in `users`; returns users.id. Columns of an
-    /// existing KillReport `users` table that are NOT NULL without default (tokens, expires_at)
-    /// get neutral placeholders ('' / the epoch = expired).
+    /// existing KillReport `users` table that are NOT NULL without default (the SSO login's
+    /// character_owner_hash and tokens, expires_at) get placeholders: kSsoPlaceholder / the epoch
+    /// (an expired token); the original's login replaces them when the character logs in.
     virtual std::int64_t AddUser(Id character_id, const std::string& name) = 0;
     /// (character_id, character_name) of every user, ordered by character_id.
     virtual std::vector<std::pair<Id, std::string>> ListUserCharacters() = 0;
+    /// Removes the character's user row; whether there was one.
+    virtual bool RemoveUser(Id character_id) = 0;
 
     // ---- scanner support -------------------------------------------------------------------
     /// Ids of `kind` referenced (see RefSources) but absent from the entity table, not pending

@@ -40,6 +40,9 @@ constexpr int kOriginal = 1;
 constexpr int kOwn = 2;
 constexpr int kSync = 4;      ///< store/4: worker:zkillboard's outbox and page chains
 constexpr int kUniverse = 5;  ///< store/5: KillReport's universe tables, kr_list_sweeps
+constexpr int kDerived = 6;   ///< store/6: KillReport's derived tables (killmail_filters, *_kill_stats)
+constexpr auto kDate = ColType::kDate;
+constexpr auto kIdArray = ColType::kIdArray;
 
 TableDef Shape(std::string name, int since, std::vector<db::IndexDef> indexes = {},
                std::vector<std::string> conflict = {}, bool upsert = false) {
@@ -218,6 +221,78 @@ TableDef UsersDef() {
 const TableDef& UsersTable() {
     static const TableDef table = UsersDef();
     return table;
+}
+
+// The derived tables, as the original's migrations create them (names, columns, indexes); ids are
+// BIGINT when we create them, as in store/1. Written set-based by store/derived.cpp, never row by
+// row, so they have no write statement of their own.
+TableDef KillmailFiltersDef() {
+    const auto btree = [](const std::string& name, const std::string& columns) {
+        return db::IndexDef{"killmail_filters_" + name + "_idx", columns};
+    };
+    TableDef t = Shape(
+        "killmail_filters", kDerived,
+        {btree("victim_character_id", "victim_character_id"),
+         btree("victim_corporation_id", "victim_corporation_id"),
+         btree("victim_alliance_id", "victim_alliance_id"),
+         btree("victim_ship_type_id", "victim_ship_type_id"),
+         btree("solar_system_id", "solar_system_id"),
+         btree("constellation_id", "constellation_id"),
+         btree("region_id", "region_id"),
+         btree("killmail_time", "killmail_time DESC"),
+         btree("region_id_killmail_time", "region_id, killmail_time DESC"),
+         btree("victim_ship_type_id_killmail_time", "victim_ship_type_id, killmail_time DESC"),
+         btree("victim_ship_type_id_region_id_killmail_time", "victim_ship_type_id, region_id, killmail_time DESC"),
+         btree("security_status", "security_status"),
+         btree("security_class", "security_class"),
+         btree("security_status_killmail_time", "security_status, killmail_time DESC"),
+         btree("security_class_killmail_time", "security_class, killmail_time DESC"),
+         {"killmail_filters_attacker_ship_type_ids_idx", "attacker_ship_type_ids", 0, true},
+         {"killmail_filters_attacker_character_ids_idx", "attacker_character_ids", 0, true},
+         {"killmail_filters_attacker_corporation_ids_idx", "attacker_corporation_ids", 0, true},
+         {"killmail_filters_attacker_alliance_ids_idx", "attacker_alliance_ids", 0, true}},
+        {"killmail_id"});
+    t.killreport_original = true;
+    t.columns = {Col("killmail_id", kBigint, kPrimaryKey | kNotNull),
+                 Col("killmail_time", kTimestamp),
+                 Col("solar_system_id", kBigint),
+                 Col("attacker_count", kInt),
+                 Col("constellation_id", kInt),
+                 Col("region_id", kInt),
+                 Col("victim_ship_type_id", kBigint),
+                 Col("victim_character_id", kBigint),
+                 Col("victim_corporation_id", kBigint),
+                 Col("victim_alliance_id", kBigint),
+                 Col("attacker_ship_type_ids", kIdArray),
+                 Col("attacker_character_ids", kIdArray),
+                 Col("attacker_corporation_ids", kIdArray),
+                 Col("attacker_alliance_ids", kIdArray),
+                 Col("security_status", kDouble),
+                 db::Varchar("security_class", 2)};
+    return t;
+}
+
+/// character_kill_stats / corporation_kill_stats / alliance_kill_stats: kills per entity per UTC day.
+TableDef KillStatsDef(const std::string& entity) {
+    const std::string name = entity + "_kill_stats";
+    TableDef t = Shape(name, kDerived, {{name + "_kill_date_kill_count_idx", "kill_date, kill_count DESC"}},
+                       {"kill_date", entity + "_id"});
+    t.killreport_original = true;
+    t.columns = {Col("kill_date", kDate, kNotNull), Col(entity + "_id", kBigint, kNotNull), Col("kill_count", kInt)};
+    t.primary_key = {"kill_date", entity + "_id"};
+    t.without_rowid = true;  // SQLite: the rows live in their key's B-tree (one write per row, not two)
+    return t;
+}
+
+const TableDef& KillmailFiltersTable() {
+    static const TableDef table = KillmailFiltersDef();
+    return table;
+}
+
+const std::array<TableDef, 3>& KillStatsTables() {
+    static const std::array<TableDef, 3> tables = {KillStatsDef("character"), KillStatsDef("corporation"),
+                                                   KillStatsDef("alliance")};
+    return tables;
 }
 
 const Table<Killmail>& KillmailsTable() {
@@ -514,16 +589,20 @@ const db::TableDef& PendingEntities() { return PendingTable(); }
 const db::Table<OutboxRow>& EntityOutbox() { return EntityOutboxTable(); }
 const db::TableDef& ZkbSync() { return ZkbSyncTable(); }
 const db::Table<ListSweep>& ListSweeps() { return ListSweepsTable(); }
+const db::TableDef& KillmailFilters() { return KillmailFiltersTable(); }
+const std::array<db::TableDef, 3>& KillStats() { return KillStatsTables(); }
 
 std::vector<const db::TableDef*> AllTables() {
     // Creation order (the order of their migrations' statements).
     std::vector<const db::TableDef*> out;
     for (const auto& k : EntityKinds()) out.push_back(&EntityTable(k.kind));
-    for (const TableDef* t : {&UsersTable(), &KillmailsTable().Def(), &VictimsTable().Def(), &AttackersTable().Def(),
-                              &ItemsTable().Def(), &HttpCacheTable().Def(), &PendingTable(), &ChildrenTable().Def(),
-                              &EntityOutboxTable().Def(), &ZkbSyncTable(), &ListSweepsTable().Def()}) {
+    for (const TableDef* t :
+         {&UsersTable(), &KillmailsTable().Def(), &VictimsTable().Def(), &AttackersTable().Def(), &ItemsTable().Def(),
+          &HttpCacheTable().Def(), &PendingTable(), &ChildrenTable().Def(), &EntityOutboxTable().Def(), &ZkbSyncTable(),
+          &ListSweepsTable().Def(), &KillmailFiltersTable()}) {
         out.push_back(t);
     }
+    for (const TableDef& t : KillStatsTables()) out.push_back(&t);
     std::stable_sort(out.begin(), out.end(), [](const TableDef* a, const TableDef* b) { return a->since < b->since; });
     return out;
 }

@@ -2,6 +2,7 @@
 // Every table the store writes or creates, each column defined once (db/table.hpp): the
 // migrations' DDL, the write statements and the rows all derive from these definitions; the scan
 // derives where each kind is referenced from the columns' `refers_to`.
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -64,6 +65,10 @@ const db::TableDef& PendingEntities();
 const db::Table<OutboxRow>& EntityOutbox();
 const db::TableDef& ZkbSync();
 const db::Table<ListSweep>& ListSweeps();
+/// KillReport's derived tables (store/6): killmail_filters, and the kill stats of characters,
+/// corporations and alliances (in that order; each keyed by (kill_date, <entity>_id)).
+const db::TableDef& KillmailFilters();
+const std::array<db::TableDef, 3>& KillStats();
 
 /// Every table of the store module, in creation order (KillReport's own tables carry
 /// killreport_original; each table's `since` names the migration that creates it).

@@ -30,6 +30,11 @@ TEST(Arguments, ValidatorsSayWhatIsWrongInPlainWords) {
     EXPECT_EQ(check(app::IdArgument("character id"), "0"), "not a character id: 0");
     EXPECT_EQ(check(app::IdArgument("character id"), "95465499"), "");
     EXPECT_EQ(check(app::WholeArgument("--limit", 1, 10), "11"), "--limit: not a whole number from 1 to 10: 11");
+    EXPECT_EQ(check(app::DayArgument("--from"), "2025-01-31"), "");
+    EXPECT_EQ(check(app::DayArgument("--from"), "2024-02-29"), "");
+    for (const char* bad : {"2025-02-29", "2025-13-01", "2025-1-01", "20250101", "yesterday", "2025-01-01T00:00"}) {
+        EXPECT_EQ(check(app::DayArgument("--from"), bad), std::string("--from: not a day (YYYY-MM-DD): ") + bad);
+    }
     EXPECT_EQ(check(app::OneOf("queue", {"a_queue", "b_queue"}), "a_queue"), "");
     EXPECT_EQ(check(app::OneOf("queue", {"a_queue", "b_queue"}), "a_queeu"),
               "unknown queue 'a_queeu'; did you mean a_queue? (known queues: a_queue, b_queue)");

@@ -56,6 +56,41 @@ TEST(Cli, HelpListsTheSpecCommandNames) {
     EXPECT_NE(sub.out.find("killreport db:migrate"), std::string::npos) << sub.out;
 }
 
+TEST(Cli, DeriveRebuildRunsOnAMigratedDatabaseOnly) {
+    TempSqliteFile tmp;
+    ExpectOneLineError("derive:rebuild --from 2025-02-30", "--from: not a day (YYYY-MM-DD): 2025-02-30", tmp.Dir());
+    ExpectOneLineError("--database-url " + tmp.Url() + " derive:rebuild", "killreport db:migrate", tmp.Dir());
+    ASSERT_EQ(RunCommand(kBin + " --database-url " + tmp.Url() + " db:migrate").exit_code, 0);
+    auto r = RunCommand(kBin + " --database-url " + tmp.Url() + " derive:rebuild --from 2025-01-02");
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("derived tables rebuilt from 2025-01-02: 0 killmail_filters row(s), 0 kill-stats row(s)"),
+              std::string::npos)
+        << r.out;
+}
+
+TEST(Cli, UserAddReportsATrackedCharacterUserListAndRemove) {
+    TempSqliteFile tmp;
+    const std::string kr = kBin + " --database-url " + tmp.Url() + " ";
+    ExpectOneLineError("--database-url " + tmp.Url() + " user:list", "killreport db:migrate", tmp.Dir());
+    ASSERT_EQ(RunCommand(kr + "user:add 95465499 --name 'CCP Falcon'").exit_code, 0);
+    auto again = RunCommand(kr + "user:add 95465499 --name 'Someone Else'");
+    EXPECT_EQ(again.exit_code, 0) << again.err;
+    EXPECT_NE(again.out.find("character 95465499 is already tracked as \"CCP Falcon\": left as it is"),
+              std::string::npos)
+        << again.out;
+    ASSERT_EQ(RunCommand(kr + "user:add 90000001 --name Pilot").exit_code, 0);
+    auto list = RunCommand(kr + "user:list");
+    EXPECT_EQ(list.exit_code, 0) << list.err;
+    EXPECT_EQ(list.out, "90000001  Pilot\n95465499  CCP Falcon\n");
+    auto removed = RunCommand(kr + "user:remove 95465499");
+    EXPECT_EQ(removed.exit_code, 0) << removed.err;
+    EXPECT_EQ(removed.out, "character 95465499 is no longer tracked\n");
+    auto gone = RunCommand(kr + "user:remove 95465499");
+    EXPECT_EQ(gone.exit_code, 1);
+    EXPECT_EQ(gone.err, "killreport: error: character 95465499 is not tracked (see `killreport user:list`)\n");
+    EXPECT_EQ(RunCommand(kr + "user:list").out, "90000001  Pilot\n");
+}
+
 TEST(Cli, ConfigShowsSourcesAndMasksPasswords) {
     auto r = RunCommand("DATABASE_URL=postgresql://kr:hunter2@db.example:5432/kr ESI_RATE_LIMIT=20 " + kBin +
                         " --esi-rate-limit 30 config");

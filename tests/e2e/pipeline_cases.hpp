@@ -10,16 +10,41 @@
 #include <nlohmann/json.hpp>
 
 #include "core/entity_kind.hpp"
+#include "core/esi_json.hpp"
 #include "core/model.hpp"
 #include "db/connection.hpp"
 #include "queue/messages.hpp"
 #include "queue/queue.hpp"
 #include "server.hpp"
+#include "store/derived_expect.hpp"
 #include "support/run.hpp"
 
 namespace kr::test {
 
 using nlohmann::json;
+
+/// The derived tables (killmail_filters, the kill stats) as the rules give them for the
+/// simulator's killmails `ids` and its universe (tests/store/derived_expect.hpp).
+template <typename P>
+store::testing::Derived ExpectedDerived(P& p, const std::set<Id>& ids) {
+    std::vector<Killmail> killmails;
+    store::testing::Universe universe;
+    for (Id kid : ids) {
+        const auto truth = p.Truth("killmail", kid);
+        killmails.push_back(
+            esi_json::ParseKillmail(truth["killmail"].dump(), truth["hash"].template get<std::string>()));
+        const Id system = killmails.back().solar_system_id;
+        const auto s = p.Truth("solar-system", system);
+        if (s.is_null() || universe.count(system)) continue;  // a sample killmail's real system: not in the universe
+        const Id constellation = s["constellation_id"].template get<Id>();
+        universe[system] = {constellation, p.Truth("constellation", constellation)["region_id"].template get<Id>(),
+                            s["security_status"].template get<double>(),
+                            s.contains("security_class")
+                                ? std::optional(s["security_class"].template get<std::string>())
+                                : std::nullopt};
+    }
+    return store::testing::Expect(killmails, universe);
+}
 
 inline constexpr const char* kQueuedAt = "2026-07-08T22:00:01.123Z";
 
@@ -271,6 +296,12 @@ inline void SyncedCharactersMatchGroundTruth(Pipeline& p, bool per_process = fal
                   1)
             << "killmail " << kid << " system " << system;
     }
+    // The web UI's tables: one filter row per killmail, located; kill stats as the rules count.
+    const auto derived = ExpectedDerived(p, killmail_ids);
+    {
+        using store::testing::StatsTables;
+        KR_EXPECT_DERIVED_EQ(store::testing::Actual(p.Db()), derived);
+    }
     const auto universe = p.Get("/_admin/truth/regions").size() + p.Get("/_admin/truth/constellations").size() +
                           p.Get("/_admin/truth/solar-systems").size();
     EXPECT_EQ(p.Count("SELECT count(*) FROM solar_systems"),
@@ -301,6 +332,10 @@ inline void SyncedCharactersMatchGroundTruth(Pipeline& p, bool per_process = fal
     p.Kr("run --until-idle");
     EXPECT_EQ(p.Server().Stats()["esi_requests"].get<std::int64_t>(), 0);
     EXPECT_EQ(p.Count("SELECT count(*) FROM killmails"), static_cast<std::int64_t>(killmail_ids.size()));
+    {
+        using store::testing::StatsTables;  // the killmails delivered again counted nothing again
+        KR_EXPECT_DERIVED_EQ(store::testing::Actual(p.Db()), derived);
+    }
 }
 
 /// The simulator changes data; a refresh run after Expires updates those rows, NULLs included.

@@ -23,6 +23,7 @@ public:
                 (override));
     MOCK_METHOD(void, SaveHttpCache, (const std::vector<CacheEntry>&), (override));
     MOCK_METHOD(std::unordered_set<Id>, ExistingKillmailIds, (const std::vector<Id>&), (override));
+    MOCK_METHOD(DerivedCounts, RebuildDerived, (const std::optional<std::string>&), (override));
     MOCK_METHOD(StoreKillmailsResult, StoreKillmailPage,
                 (std::span<const Killmail>, const PerKind<std::vector<Id>>&, const ZkbChainStep*), (override));
     MOCK_METHOD(std::optional<ZkbChainAt>, LoadZkbChain, (Id), (override));
@@ -37,6 +38,7 @@ public:
     MOCK_METHOD(std::vector<Id>, MissingReferencedIds, (EntityKind, Id, std::size_t, const ScanOptions&), (override));
     MOCK_METHOD(std::vector<Id>, FilterMissing, (EntityKind, const std::vector<Id>&, const ScanOptions&), (override));
     MOCK_METHOD(void, MarkPending, (EntityKind, const std::vector<Id>&), (override));
+    MOCK_METHOD(bool, RemoveUser, (Id), (override));
     MOCK_METHOD(TableCounts, Counts, (), (override));
 };
 

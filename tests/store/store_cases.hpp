@@ -12,6 +12,7 @@
 #include "core/errors.hpp"
 #include "core/esi_json.hpp"
 #include "db/migrator.hpp"
+#include "store/sample_killmails.hpp"
 #include "store/samples.hpp"
 #include "store/store.hpp"
 #include "support/store_helpers.hpp"
@@ -26,32 +27,6 @@ inline std::string NormTs(std::string s) {
     if (!s.empty() && s.back() == 'Z') s.pop_back();
     if (s.size() > 4 && s.compare(s.size() - 4, 4, ".000") == 0) s.resize(s.size() - 4);
     return s;
-}
-
-inline Killmail SampleKillmail(const std::string& file, const std::string& hash = "0123456789abcdef") {
-    return esi_json::ParseKillmail(ReadSample(file), hash);
-}
-
-inline Killmail SyntheticKillmail(Id id) {
-    Killmail km;
-    km.killmail_id = id;
-    km.killmail_hash = "h" + std::to_string(id);
-    km.killmail_time = "2025-01-02T03:04:05Z";
-    km.solar_system_id = 30000142;
-    km.victim.character_id = 90000000 + id % 1000;
-    km.victim.corporation_id = 98000000;
-    km.victim.ship_type_id = 587;
-    km.victim.damage_taken = 1234;
-    Attacker a;
-    a.character_id = 91000000;
-    a.corporation_id = 98000001;
-    a.ship_type_id = 11176;
-    a.weapon_type_id = 2881;
-    a.damage_done = 1234;
-    a.final_blow = true;
-    a.security_status = -1.5;
-    km.attackers.push_back(a);
-    return km;
 }
 
 template <typename Backend>
@@ -487,16 +462,6 @@ TYPED_TEST_P(StoreCases, LookupFreshnessAnswersExistenceAndCacheRowsTogether) {
     EXPECT_TRUE(this->store_->LookupFreshness(EntityKind::kCorporation, {99003214}, {"/corporations/99003214/"})
                     .existing.empty());
     EXPECT_TRUE(this->store_->LookupFreshness(EntityKind::kAlliance, {}, {}).cache.empty());
-}
-
-inline std::vector<Killmail> AllSampleKillmails() {
-    std::vector<Killmail> out;
-    for (const char* f :
-         {"killmail_115787551.json", "killmail_115797013.json", "killmail_119689329.json", "killmail_130734446.json",
-          "killmail_131501165.json", "killmail_132249213.json", "killmail_132467594.json"}) {
-        out.push_back(SampleKillmail(f));
-    }
-    return out;
 }
 
 TYPED_TEST_P(StoreCases, KillmailsAreIdempotent) {

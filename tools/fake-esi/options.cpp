@@ -40,6 +40,7 @@ data (deterministic from the seed):
   --characters N (5000)  --npc-characters N (50)  --types N (300)  --killmails N (20000)
   --history-characters N (5)   characters with a long zKillboard history ...
   --history-kills N (450)      ... each on this many extra killmails (450 = 3 pages of 200)
+  --int32-ids                  every generated id below 2^31 (a database the original created)
   --regions N (4) --constellations-per-region N (3) --systems-per-constellation N (4)
                                the map (/universe/); the last region is wormhole space
   --samples DIR                real ESI samples served for their ids (env FAKE_ESI_SAMPLES;
@@ -142,6 +143,7 @@ bool ParseArgs(int argc, const char* const* argv, Options& o, std::string& err, 
     std::map<std::string, std::function<void()>> flags = {
         {"help", [&] { help = true; }},
         {"quiet", [&] { o.quiet = true; }},
+        {"int32-ids", [&] { o.universe.int32_ids = true; }},
         {"self-bench", [&] { self_bench = true; }},
         {"no-samples",
          [&] {

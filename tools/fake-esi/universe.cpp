@@ -16,6 +16,8 @@ namespace {
 
 using json = nlohmann::json;
 constexpr std::int64_t kTwo31 = 2147483648LL;
+/// Where the characters otherwise above 2^31 go with UniverseParams::int32_ids.
+constexpr std::int64_t kBelowTwo31 = 2140000000LL;
 
 double Round(double v, int decimals) {
     double f = std::pow(10.0, decimals);
@@ -82,7 +84,8 @@ Universe::Universe(UniverseParams p)
     p_.history_characters = std::clamp(p_.history_characters, 0, p_.corporations);
     p_.history_kills = std::clamp(p_.history_kills, 0, p_.killmails);
     const int K = p_.killmails;
-    km_base_ = kTwo31 - (K - K / 10);  // the newest ~10% of killmail ids are above 2^31
+    km_base_ = p_.int32_ids ? 2000000000LL            // all below 2^31
+                            : kTwo31 - (K - K / 10);  // the newest ~10% of killmail ids are above 2^31
 
     LoadSamples();
 
@@ -168,15 +171,16 @@ std::size_t Universe::SampleCount() const {
 
 // ---- ids -----------------------------------------------------------------------------------------
 std::int64_t Universe::CharacterId(int i) const {
-    if (i % 10 == 0) return kTwo31 + i;
+    if (i % 10 == 0) return (p_.int32_ids ? kBelowTwo31 : kTwo31) + i;
     if (i % 2 == 0) return 90000000 + i;
     return 2112000000 + i;
 }
 
 int Universe::CharacterIndex(std::int64_t id) const {
     const std::int64_t n = p_.characters;
-    if (id >= kTwo31) {
-        std::int64_t i = id - kTwo31;
+    const std::int64_t high = p_.int32_ids ? kBelowTwo31 : kTwo31;
+    if (id >= high && id < high + n) {
+        std::int64_t i = id - high;
         return (i < n && i % 10 == 0) ? static_cast<int>(i) : -1;
     }
     if (id >= 2112000000 && id < 2112000000 + n) {

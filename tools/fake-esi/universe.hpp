@@ -37,6 +37,9 @@ struct UniverseParams {
     int constellations_per_region = 3;
     int systems_per_constellation = 4;
     std::string samples_dir;  // empty = no samples
+    // Every generated id below 2^31, as a database the original created can hold (its INTEGER
+    // columns); by default some character and killmail ids are above 2^31 (our BIGINT schema).
+    bool int32_ids = false;
 };
 
 enum class Kind { Alliance, Corporation, Character, Type, Killmail };

@@ -211,6 +211,33 @@ TEST(FakeEsiUniverse, KillmailsCoverTheEdgeCases) {
     for (auto id : deleted) EXPECT_FALSE(u.Character(id).has_value());
 }
 
+// --int32-ids: a universe a database the original created can hold (INTEGER ids), the same
+// characters found by their ids, every id they reference below 2^31.
+TEST(FakeEsiUniverse, Int32IdsStayBelowTwo31) {
+    UniverseParams p = Small();
+    p.int32_ids = true;
+    Universe u(p);
+    constexpr std::int64_t kMax = 2147483647;
+    auto characters = u.AllCharacterIds();
+    auto deleted = u.DeletedCharacterIds();
+    characters.insert(characters.end(), deleted.begin(), deleted.end());
+    for (auto id : characters) {
+        EXPECT_LE(id, kMax);
+        EXPECT_TRUE(u.Character(id).has_value() || std::count(deleted.begin(), deleted.end(), id)) << id;
+    }
+    std::function<void(const json&)> ids_ok = [&](const json& j) {
+        if (j.is_object() || j.is_array()) {
+            for (const auto& v : j) ids_ok(v);
+        } else if (j.is_number_integer()) {
+            EXPECT_LE(j.get<std::int64_t>(), kMax);
+        }
+    };
+    for (auto id : u.AllKillmailIds()) {
+        EXPECT_LE(id, kMax);
+        ids_ok(*u.Killmail(id));
+    }
+}
+
 TEST(FakeEsiUniverse, NamesWithQuotesUnicodeAndSql) {
     Universe u(Small());
     std::set<std::string> names;

@@ -1,0 +1,135 @@
+// SqlStore, part 5: KillReport's derived tables (store/6) — killmail_filters and the kill stats of
+// characters, corporations and alliances — computed from the stored killmails, set-based: one
+// statement per table for a whole batch (the killmails a page stored) or a whole rebuild.
+//
+// The same statements serve both: they read the killmails selected by a scope predicate over
+// `killmails k` (the batch's new ids, or killmail_time from a day on), joined with victims,
+// attackers and the universe tables. Dialects differ only in the day of a timestamp and in how an
+// id array is built (PostgreSQL BIGINT[] / INTEGER[], SQLite a JSON array).
+#include "core/time_format.hpp"
+#include "store/sql_store.hpp"
+#include "store/tables.hpp"
+
+namespace kr::store::detail {
+
+namespace {
+
+/// The attacker columns whose distinct non-NULL values become killmail_filters' arrays.
+constexpr const char* kArrayColumns[] = {"ship_type_id", "character_id", "corporation_id", "alliance_id"};
+/// The kill-stats entities, in tables::KillStats() order: attackers' <entity>_id columns.
+constexpr const char* kStatsEntities[] = {"character", "corporation", "alliance"};
+
+/// Distinct non-NULL values of attackers `x`.<column> of a group, ascending.
+std::string IdArrayAgg(const std::string& column, db::Dialect d) {
+    const std::string c = "x." + column;
+    if (d == db::Dialect::kPostgres) {
+        return "array_agg(DISTINCT " + c + " ORDER BY " + c + ") FILTER (WHERE " + c + " IS NOT NULL)";
+    }
+    return "json_group_array(DISTINCT " + c + ") FILTER (WHERE " + c + " IS NOT NULL)";
+}
+
+std::string EmptyIdArray(db::Dialect d) { return d == db::Dialect::kPostgres ? "'{}'" : "'[]'"; }
+
+/// The UTC day of killmails `k`.killmail_time (PostgreSQL: TIMESTAMP(3) in UTC; SQLite: ISO text).
+std::string KillDay(db::Dialect d) {
+    return d == db::Dialect::kPostgres ? "CAST(k.killmail_time AS date)" : "date(k.killmail_time)";
+}
+
+/// One killmail_filters row per killmail in scope (kept when the killmail has one already).
+std::string FiltersInsertSql(const std::string& scope, db::Dialect d) {
+    std::string aggregates, arrays;
+    for (const char* c : kArrayColumns) {
+        aggregates += ", " + IdArrayAgg(c, d) + " AS " + c + "s";
+        arrays += ", COALESCE(a." + std::string(c) + "s, " + EmptyIdArray(d) + ")";
+    }
+    return "INSERT INTO killmail_filters (killmail_id, killmail_time, solar_system_id, attacker_count, "
+           "constellation_id, region_id, victim_ship_type_id, victim_character_id, victim_corporation_id, "
+           "victim_alliance_id, attacker_ship_type_ids, attacker_character_ids, attacker_corporation_ids, "
+           "attacker_alliance_ids, security_status, security_class) "
+           "SELECT k.killmail_id, k.killmail_time, k.solar_system_id, COALESCE(a.n, 0), s.constellation_id, "
+           "c.region_id, v.ship_type_id, v.character_id, v.corporation_id, v.alliance_id" +
+           arrays +
+           ", s.security_status, CAST(s.security_class AS VARCHAR(2)) FROM killmails k"
+           " LEFT JOIN victims v ON v.killmail_id = k.killmail_id"
+           " LEFT JOIN (SELECT x.killmail_id, count(*) AS n" +
+           aggregates + " FROM attackers x WHERE x.killmail_id IN (SELECT k.killmail_id FROM killmails k WHERE " +
+           scope +
+           ") GROUP BY x.killmail_id) a ON a.killmail_id = k.killmail_id"
+           " LEFT JOIN solar_systems s ON s.system_id = k.solar_system_id"
+           " LEFT JOIN constellations c ON c.constellation_id = s.constellation_id"
+           " WHERE " +
+           scope + " ORDER BY k.killmail_id ON CONFLICT (killmail_id) DO NOTHING";
+}
+
+/// +1 per killmail in scope for each distinct attacker <entity> of it, on the killmail's UTC day.
+/// Ordered by key: concurrent writers lock the rows they add to in the same order.
+std::string KillStatsUpsertSql(const std::string& entity, const std::string& scope, db::Dialect d) {
+    const std::string table = entity + "_kill_stats";
+    const std::string id = entity + "_id";
+    return "INSERT INTO " + table + " (kill_date, " + id + ", kill_count) SELECT " + KillDay(d) + ", x." + id +
+           ", count(DISTINCT x.killmail_id) FROM killmails k JOIN attackers x ON x.killmail_id = k.killmail_id"
+           " WHERE " +
+           scope + " AND x." + id + " IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2 ON CONFLICT (kill_date, " + id +
+           ") DO UPDATE SET kill_count = COALESCE(" + table + ".kill_count, 0) + excluded.kill_count";
+}
+
+/// The location columns of the filters in solar systems $1 or in constellations $2, from the
+/// universe tables; rows already right are not rewritten.
+std::string FilterLocationsSql(const std::string& systems, const std::string& constellations) {
+    const char* const kClass = "CAST(s.security_class AS VARCHAR(2))";
+    return std::string(
+               "UPDATE killmail_filters SET constellation_id = s.constellation_id, region_id = c.region_id, "
+               "security_status = s.security_status, security_class = ") +
+           kClass +
+           " FROM solar_systems s LEFT JOIN constellations c ON c.constellation_id = s.constellation_id"
+           " WHERE killmail_filters.solar_system_id = s.system_id AND (s.system_id" +
+           systems + " OR s.constellation_id" + constellations +
+           ") AND (killmail_filters.constellation_id IS DISTINCT FROM s.constellation_id"
+           " OR killmail_filters.region_id IS DISTINCT FROM c.region_id"
+           " OR killmail_filters.security_status IS DISTINCT FROM s.security_status"
+           " OR killmail_filters.security_class IS DISTINCT FROM " +
+           kClass + ")";
+}
+
+}  // namespace
+
+DerivedCounts SqlStore::Derive(const std::string& scope, const std::vector<Param>& params) {
+    const db::Dialect d = conn_->GetDialect();
+    DerivedCounts counts;
+    // Planned per call: the plans depend on how many killmails the scope selects (see
+    // db::Connection; a generic plan made on a fresh database would scan).
+    counts.filters = conn_->ExecPlannedPerCall(FiltersInsertSql(scope, d), params).Affected();
+    for (const char* entity : kStatsEntities) {
+        counts.kill_stats += conn_->ExecPlannedPerCall(KillStatsUpsertSql(entity, scope, d), params).Affected();
+    }
+    return counts;
+}
+
+void SqlStore::RefreshFilterLocations(const std::vector<Id>& systems, const std::vector<Id>& constellations) {
+    if (systems.empty() && constellations.empty()) return;
+    conn_->ExecPlannedPerCall(FilterLocationsSql(IdSetSql(1), IdSetSql(2)),
+                              {IdSetParam(systems), IdSetParam(constellations)});
+}
+
+DerivedCounts SqlStore::RebuildDerived(const std::optional<std::string>& from_date) {
+    const bool pg = conn_->GetDialect() == db::Dialect::kPostgres;
+    std::vector<Param> params;
+    std::string scope = pg ? "TRUE" : "1";
+    std::string filters_from, stats_from;
+    if (from_date) {
+        // A day, compared as a date on PostgreSQL and as ISO text on SQLite ("2025-01-02T…" >= "2025-01-02").
+        const std::string day = pg ? "$1::date" : "$1";
+        params.emplace_back(*from_date);
+        scope = "k.killmail_time >= " + day;
+        filters_from = " WHERE killmail_time >= " + day;
+        stats_from = " WHERE kill_date >= " + day;
+    }
+    db::Transaction tx(*conn_);
+    conn_->Exec("DELETE FROM " + tables::KillmailFilters().name + filters_from, params);
+    for (const auto& t : tables::KillStats()) conn_->Exec("DELETE FROM " + t.name + stats_from, params);
+    DerivedCounts counts = Derive(scope, params);
+    tx.Commit();
+    return counts;
+}
+
+}  // namespace kr::store::detail
