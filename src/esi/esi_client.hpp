@@ -28,6 +28,7 @@
 
 #include "core/cache_entry.hpp"
 #include "core/clock.hpp"
+#include "core/model.hpp"
 #include "esi/pacer.hpp"
 #include "esi/rate_budget.hpp"
 #include "esi/wait_hooks.hpp"
@@ -219,12 +220,7 @@ struct UniverseName {
     std::string category;
 };
 
-struct CharacterAffiliation {
-    std::int64_t character_id = 0;
-    std::int64_t corporation_id = 0;
-    std::optional<std::int64_t> alliance_id;
-    std::optional<std::int64_t> faction_id;
-};
+using CharacterAffiliation = kr::CharacterAffiliation;  ///< core/model.hpp
 
 template <typename T>
 struct BulkResult {

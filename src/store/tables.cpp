@@ -40,6 +40,7 @@ constexpr int kOriginal = 1;
 constexpr int kOwn = 2;
 constexpr int kSync = 4;      ///< store/4: worker:zkillboard's outbox and page chains
 constexpr int kUniverse = 5;  ///< store/5: KillReport's universe tables, kr_list_sweeps
+constexpr int kFresh = 7;     ///< store/7: kr_alliance_corporations (keeping stored data true)
 
 TableDef Shape(std::string name, int since, std::vector<db::IndexDef> indexes = {},
                std::vector<std::string> conflict = {}, bool upsert = false) {
@@ -440,6 +441,18 @@ const Table<ListSweep>& ListSweepsTable() {
     return table;
 }
 
+/// One row per alliance: its corporation list as ESI gave it last, a JSON array of ids
+/// (worker:alliance-corporations compares it with corporations.alliance_id when ESI answers 304).
+const Table<AllianceList>& AllianceCorporationsTable() {
+    static const Table<AllianceList> table{
+        Shape("kr_alliance_corporations", kFresh, {}, {"alliance_id"}, true),
+        {
+            {Col("alliance_id", kBigint, kPrimaryKey), &AllianceList::alliance_id},
+            {Col("corporation_ids", kText, kNotNull), [](const AllianceList& l) { return IdListJson(l.corporations); }},
+        }};
+    return table;
+}
+
 const Table<Alliance>& TableOf(const Alliance*) { return AlliancesTable(); }
 const Table<Corporation>& TableOf(const Corporation*) { return CorporationsTable(); }
 const Table<Character>& TableOf(const Character*) { return CharactersTable(); }
@@ -514,14 +527,25 @@ const db::TableDef& PendingEntities() { return PendingTable(); }
 const db::Table<OutboxRow>& EntityOutbox() { return EntityOutboxTable(); }
 const db::TableDef& ZkbSync() { return ZkbSyncTable(); }
 const db::Table<ListSweep>& ListSweeps() { return ListSweepsTable(); }
+const db::Table<AllianceList>& AllianceCorporations() { return AllianceCorporationsTable(); }
+
+std::string IdListJson(const std::vector<Id>& ids) {
+    std::string out = "[";
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        if (i) out += ",";
+        out += std::to_string(ids[i]);
+    }
+    return out + "]";
+}
 
 std::vector<const db::TableDef*> AllTables() {
     // Creation order (the order of their migrations' statements).
     std::vector<const db::TableDef*> out;
     for (const auto& k : EntityKinds()) out.push_back(&EntityTable(k.kind));
-    for (const TableDef* t : {&UsersTable(), &KillmailsTable().Def(), &VictimsTable().Def(), &AttackersTable().Def(),
-                              &ItemsTable().Def(), &HttpCacheTable().Def(), &PendingTable(), &ChildrenTable().Def(),
-                              &EntityOutboxTable().Def(), &ZkbSyncTable(), &ListSweepsTable().Def()}) {
+    for (const TableDef* t :
+         {&UsersTable(), &KillmailsTable().Def(), &VictimsTable().Def(), &AttackersTable().Def(), &ItemsTable().Def(),
+          &HttpCacheTable().Def(), &PendingTable(), &ChildrenTable().Def(), &EntityOutboxTable().Def(), &ZkbSyncTable(),
+          &ListSweepsTable().Def(), &AllianceCorporationsTable().Def()}) {
         out.push_back(t);
     }
     std::stable_sort(out.begin(), out.end(), [](const TableDef* a, const TableDef* b) { return a->since < b->since; });
