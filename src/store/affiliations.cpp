@@ -53,9 +53,7 @@ std::string Fill(std::string sql, const std::string& table, const std::string& k
     return sql;
 }
 
-void AppendOpt(std::string& out, const std::optional<Id>& v) {
-    out += v ? std::to_string(*v) : std::string("null");
-}
+void AppendOpt(std::string& out, const std::optional<Id>& v) { out += v ? std::to_string(*v) : std::string("null"); }
 
 }  // namespace
 
@@ -84,8 +82,8 @@ std::vector<Id> SqlStore::ApplyAffiliations(const std::vector<CharacterAffiliati
     rows += "]";
     const bool pg = conn_->GetDialect() == db::Dialect::kPostgres;
     db::Transaction tx(*conn_);
-    auto r = conn_->ExecPlannedPerCall(pg ? kApplyAffiliationsPg : kApplyAffiliationsSqlite,
-                                       {rows, IsoUtc(clock_.NowMs())});
+    auto r =
+        conn_->ExecPlannedPerCall(pg ? kApplyAffiliationsPg : kApplyAffiliationsSqlite, {rows, IsoUtc(clock_.NowMs())});
     tx.Commit();
     changed.reserve(r.Rows());
     for (std::size_t i = 0; i < r.Rows(); ++i) changed.push_back(r.Int(i, 0));
@@ -106,8 +104,8 @@ std::vector<Id> SqlStore::CorporationsWithOtherAlliance(
     }
     rows += "]";
     const bool pg = conn_->GetDialect() == db::Dialect::kPostgres;
-    auto r = conn_->ExecPlannedPerCall(pg ? kCorporationsWithOtherAlliancePg : kCorporationsWithOtherAllianceSqlite,
-                                       {rows});
+    auto r =
+        conn_->ExecPlannedPerCall(pg ? kCorporationsWithOtherAlliancePg : kCorporationsWithOtherAllianceSqlite, {rows});
     out.reserve(r.Rows());
     for (std::size_t i = 0; i < r.Rows(); ++i) out.push_back(r.Int(i, 0));
     return out;

@@ -109,8 +109,8 @@ void SweepPage(Runtime& rt, std::vector<Id> page, bool given, const AffiliationS
     report.corporations_queued += PublishEntities(rt.Queue(), store, rt.Clock(), EntityKind::kCorporation,
                                                   missing_corporations, o.priority, kSource);
     auto missing_alliances = store.FilterMissing(EntityKind::kAlliance, alliances);
-    report.alliances_queued += PublishEntities(rt.Queue(), store, rt.Clock(), EntityKind::kAlliance,
-                                               missing_alliances, o.priority, kSource);
+    report.alliances_queued +=
+        PublishEntities(rt.Queue(), store, rt.Clock(), EntityKind::kAlliance, missing_alliances, o.priority, kSource);
 }
 
 }  // namespace
@@ -140,8 +140,9 @@ AffiliationSweepReport SweepAffiliations(Runtime& rt, const std::vector<Id>& ids
         report.characters, report.answered, report.changed, report.rejected, report.known_bad, report.failed,
         report.characters_queued, report.corporations_queued, report.alliances_queued);
     if (report.failed > 0) {
-        spdlog::warn("queue:characters: {} character id(s) could not be asked now (ESI failed); the next sweep asks them",
-                     report.failed);
+        spdlog::warn(
+            "queue:characters: {} character id(s) could not be asked now (ESI failed); the next sweep asks them",
+            report.failed);
     }
     return report;
 }

@@ -31,12 +31,12 @@ struct AffiliationSweepOptions {
 };
 
 struct AffiliationSweepReport {
-    std::size_t characters = 0;    ///< ids swept (NPC ids left out)
-    std::size_t known_bad = 0;     ///< not asked: rejected before, not expired
-    std::size_t answered = 0;      ///< affiliations ESI gave
-    std::size_t changed = 0;       ///< stored characters whose affiliation changed
-    std::size_t rejected = 0;      ///< ids ESI rejected now (recorded)
-    std::size_t failed = 0;        ///< ids whose request failed for now (asked again next sweep)
+    std::size_t characters = 0;  ///< ids swept (NPC ids left out)
+    std::size_t known_bad = 0;   ///< not asked: rejected before, not expired
+    std::size_t answered = 0;    ///< affiliations ESI gave
+    std::size_t changed = 0;     ///< stored characters whose affiliation changed
+    std::size_t rejected = 0;    ///< ids ESI rejected now (recorded)
+    std::size_t failed = 0;      ///< ids whose request failed for now (asked again next sweep)
     std::size_t characters_queued = 0;
     std::size_t corporations_queued = 0;
     std::size_t alliances_queued = 0;

@@ -155,7 +155,7 @@ void OneRefreshMakesEveryRowTrue(FreshnessE2e& u) {
     auto in_alliance = u.Ids(
         "SELECT id FROM corporations WHERE alliance_id IS NOT NULL AND id BETWEEN 98000001 AND 98000999 ORDER BY id");
     ASSERT_GE(in_alliance.size(), 3u);
-    const Id mover = in_alliance[0];  // leaves its alliance and joins another
+    const Id mover = in_alliance[0];   // leaves its alliance and joins another
     const Id leaver = in_alliance[1];  // leaves its alliance
     const Id old_alliance = u.Db().Exec("SELECT alliance_id FROM corporations WHERE id = $1", {mover}).Int(0, 0);
     Id new_alliance = 0;
