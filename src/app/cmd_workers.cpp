@@ -14,6 +14,7 @@
 #include "app/worker_commands.hpp"
 #include "core/errors.hpp"
 #include "log/log.hpp"
+#include "worker/affiliation_sweep.hpp"
 #include "worker/alliance_corporations_worker.hpp"
 #include "worker/drain_watch.hpp"
 #include "worker/executor.hpp"
@@ -386,9 +387,16 @@ void RegisterWorkerCommands(const AddCommand& add, const Bind& bind, AddFlags ad
 
     bind(add("queue:alliances", "all alliance ids from ESI → esi_alliance_info_queue (batches of 100)"),
          [](const Context& c) { return RunScript(c, "queue:alliances", worker::QueueAlliances); });
-    bind(add("queue:corporations",
-             "NPC corporations from ESI + corporations the database references but lacks → esi_corporation_info_queue"),
-         [](const Context& c) { return RunScript(c, "queue:corporations", worker::QueueCorporations); });
+    static std::size_t expired_limit = 0;
+    auto* corporations = add("queue:corporations",
+                             "NPC corporations from ESI + corporations the database references but lacks + stored ones "
+                             "whose ESI Expires passed → esi_corporation_info_queue");
+    corporations->add_option("--limit", expired_limit,
+                             "at most this many expired corporations, the longest expired first (0 = all)");
+    bind(corporations, [](const Context& c) {
+        return RunScript(c, "queue:corporations",
+                         [](worker::Runtime& rt) { return worker::QueueCorporations(rt, expired_limit); });
+    });
     bind(add("queue:character", "every user's character → zkillboard_character_queue"),
          [](const Context& c) { return RunScript(c, "queue:character", worker::QueueUserCharacters); });
     static std::vector<Id> zkb_ids;
@@ -397,6 +405,21 @@ void RegisterWorkerCommands(const AddCommand& add, const Bind& bind, AddFlags ad
     bind(zkb, [](const Context& c) {
         return RunScript(c, "queue:zkillboard",
                          [](worker::Runtime& rt) { return worker::QueueZkillboard(rt, zkb_ids); });
+    });
+    static std::vector<Id> character_ids;
+    auto* characters =
+        add("queue:characters",
+            "affiliation sweep of the given character ids, or of every stored character: changes applied, "
+            "changed / old characters → esi_character_info_queue");
+    characters->add_option("ID", character_ids, "character ids (none: every stored character)")
+        ->type_name("ID")
+        ->check(IdArgument("character id"));
+    bind(characters, [](const Context& c) {
+        return RunScript(c, "queue:characters", [&c](worker::Runtime& rt) {
+            worker::AffiliationSweepOptions o;
+            o.max_age_ms = c.cfg.max_age_seconds * 1000;
+            return worker::SweepAffiliations(rt, character_ids, o).Published();
+        });
     });
     // The queue scripts of ESI's id lists (static data: the universe), one per registry row.
     static std::map<std::string, std::vector<Id>> listed_ids;  // lives as long as the parse

@@ -14,6 +14,15 @@ using Id = std::int64_t;
 /// Times are kept as ESI sends them, ISO 8601 UTC ("2016-06-26T21:00:00Z"); the stores convert.
 using IsoTime = std::string;
 
+/// A character's corporation, alliance and faction (POST /characters/affiliation/ answers a list).
+struct CharacterAffiliation {
+    Id character_id = 0;
+    Id corporation_id = 0;
+    std::optional<Id> alliance_id;
+    std::optional<Id> faction_id;
+    bool operator==(const CharacterAffiliation&) const = default;
+};
+
 struct Alliance {
     Id id = 0;
     std::string name;

@@ -10,6 +10,7 @@
 #include "core/text.hpp"
 #include "esi/request_group.hpp"
 #include "http/http_date.hpp"
+#include "log/log.hpp"
 
 #ifndef KR_VERSION
 #define KR_VERSION "0.0.0"
@@ -255,6 +256,14 @@ std::int64_t EsiClient::DispatchReady(std::int64_t now) {
         return g.state.paused_until_us;
     }
     int cap = options_.max_concurrency;
+    // ESI is down (seen here, or told by another process through the shared state while its pause
+    // ran out lately): one request asks whether it is back, not a burst that spends the error limit.
+    const std::int64_t down_pause_us = options_.downtime_pause.count() * 1000;
+    if (down_since_us_ != 0 ||
+        (options_.downtime_after > 0 && g.state.paused_until_us > now - down_pause_us &&
+         SharedFor(options_.budget_key + ":down", now, true).state.paused_until_us > now - down_pause_us)) {
+        cap = 1;
+    }
     if (g.state.remaining && g.state.reset_at_us > now) {
         const std::int64_t rem = *g.state.remaining;
         if (rem <= options_.error_limit_pause_at) {
@@ -504,9 +513,17 @@ void EsiClient::OnResponse(const std::shared_ptr<Job>& job, HttpResponse resp) {
     if (s >= 500) {
         ++stats_.status_5xx;
         res.error = "HTTP " + std::to_string(s);
+        if ((s == 502 || s == 503) && Unavailable(now)) {
+            // An outage: the request waits for ESI with every other caller, without spending an attempt.
+            --job->attempts;
+            RetryOrFail(job, std::move(res), options_.downtime_pause.count() * 1000);
+            return;
+        }
+        if (s != 502 && s != 503) Available(now);
         RetryOrFail(job, std::move(res), retry_after_header());
         return;
     }
+    Available(now);
     if (s >= 200 && s < 300) {
         if (options_.validate_json && !IsValidJson(resp.body)) {
             ++stats_.bad_bodies;
@@ -528,6 +545,47 @@ void EsiClient::OnResponse(const std::shared_ptr<Job>& job, HttpResponse resp) {
         res.body = std::move(resp.body);
     }
     Complete(job, std::move(res));
+}
+
+bool EsiClient::Unavailable(std::int64_t now) {
+    ++unavailable_in_a_row_;
+    if (options_.downtime_after <= 0) return false;
+    const std::int64_t pause_us = options_.downtime_pause.count() * 1000;
+    // "ESI is down" is shared under its own key: a process that saw the burst tells the others, whose
+    // next 502/503 is then an outage at once (a lone request would otherwise spend its attempts).
+    const std::string down_key = options_.budget_key + ":down";
+    const bool known_down = SharedFor(down_key, now, true).state.paused_until_us > now - pause_us;
+    if (!known_down && unavailable_in_a_row_ < options_.downtime_after) return false;
+    // Every caller sharing the budget pauses (as for a 420); each answer while down renews it.
+    Shared& g = shared_[options_.budget_key];
+    Observation o;
+    o.pause_for_us = pause_us;
+    try {
+        g.state = budget_.Observe(options_.budget_key, o);
+        g.loaded_at_us = now;
+        Shared& d = shared_[down_key];
+        d.state = budget_.Observe(down_key, o);
+        d.loaded_at_us = now;
+    } catch (const kr::Error&) {
+        g.state.paused_until_us = std::max(g.state.paused_until_us, now + pause_us);
+    }
+    pacer_.Discard();
+    if (down_since_us_ == 0) {
+        down_since_us_ = now;
+        ++stats_.downtimes;
+        spdlog::warn(
+            "ESI is unavailable ({} answers 502/503 in a row: its downtime?); every ESI caller pauses, "
+            "one request every {} s asks until it answers again",
+            unavailable_in_a_row_, options_.downtime_pause.count() / 1000);
+    }
+    return true;
+}
+
+void EsiClient::Available(std::int64_t now) {
+    unavailable_in_a_row_ = 0;
+    if (down_since_us_ == 0) return;
+    spdlog::info("ESI answers again after {} s; resuming", (now - down_since_us_) / kUsPerS);
+    down_since_us_ = 0;
 }
 
 std::int64_t EsiClient::BackoffUs(int attempt) {

@@ -28,6 +28,7 @@
 
 #include "core/cache_entry.hpp"
 #include "core/clock.hpp"
+#include "core/model.hpp"
 #include "esi/pacer.hpp"
 #include "esi/rate_budget.hpp"
 #include "esi/wait_hooks.hpp"
@@ -93,6 +94,12 @@ struct EsiOptions {
     std::chrono::milliseconds default_pause{60000};  ///< 420/429 without Reset/Retry-After
     int bucket_reserve = 10;                         ///< hold a rate-limit group when its tokens would fall below this
     bool validate_json = true;                       ///< a 2xx body that is not JSON is a transient failure
+    /// ESI down (its daily downtime at 11:00 UTC, or an unplanned one): this many 502/503 answers
+    /// in a row (no other answer between) pause every ESI caller sharing the budget for
+    /// `downtime_pause`, then one request at a time probes until ESI answers again; the requests
+    /// that meet the outage spend no attempt, and the pause is logged once. 0 = off.
+    int downtime_after = 10;
+    std::chrono::milliseconds downtime_pause{15000};
     std::string budget_key = "esi";
     std::chrono::milliseconds shared_refresh{250};  ///< re-read shared pause/limit state this often
     PacerOptions pacer;                             ///< margin, late tolerance, block size (rate comes from rate_limit)
@@ -111,6 +118,7 @@ struct EsiStats {
     std::int64_t bad_bodies = 0;
     std::int64_t failed = 0;         ///< results delivered as kFailed
     std::int64_t slots_dropped = 0;  ///< budget slots not used in time (wasted budget)
+    std::int64_t downtimes = 0;      ///< outages seen (502/503 in a row: downtime_after)
     std::int64_t first_send_us = 0;  ///< clock time of the first / last request sent
     std::int64_t last_send_us = 0;
 };
@@ -185,6 +193,10 @@ private:
     /// The request's cache entry (or a new one for its path) updated from a 2xx/304 answer.
     CacheEntry EntryFromHeaders(const http::HttpResponse& resp, const EsiRequest& req, std::int64_t now) const;
     std::int64_t BackoffUs(int attempt);
+    /// A 502/503: counts it; true (and the shared pause set, logged once) when ESI is down.
+    bool Unavailable(std::int64_t now);
+    /// Any other complete answer: ESI is up (logged once when it was down).
+    void Available(std::int64_t now);
     const std::string* GroupKeyFor(const Job& job) const;
 
     EsiOptions options_;
@@ -202,6 +214,8 @@ private:
     int in_flight_ = 0;
     std::size_t pending_callbacks_ = 0;
     bool budget_failing_ = false;
+    int unavailable_in_a_row_ = 0;    ///< 502/503 answers since the last other answer
+    std::int64_t down_since_us_ = 0;  ///< when this client saw ESI go down (0 = up)
     std::mt19937_64 rng_;
     std::shared_ptr<int> alive_;  ///< callbacks from the HttpClient check it (client destroyed first)
     EsiStats stats_;
@@ -219,12 +233,7 @@ struct UniverseName {
     std::string category;
 };
 
-struct CharacterAffiliation {
-    std::int64_t character_id = 0;
-    std::int64_t corporation_id = 0;
-    std::optional<std::int64_t> alliance_id;
-    std::optional<std::int64_t> faction_id;
-};
+using CharacterAffiliation = kr::CharacterAffiliation;  ///< core/model.hpp
 
 template <typename T>
 struct BulkResult {

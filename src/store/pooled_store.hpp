@@ -91,6 +91,22 @@ public:
     void SaveListSweep(const ListSweep& sweep, const std::optional<CacheEntry>& list_cache) override {
         pool_->Acquire()->SaveListSweep(sweep, list_cache);
     }
+    AllianceMembers LoadAllianceMembers(Id alliance_id) override {
+        return pool_->Acquire()->LoadAllianceMembers(alliance_id);
+    }
+    void SaveAllianceList(const AllianceList& list, const std::optional<CacheEntry>& list_cache) override {
+        pool_->Acquire()->SaveAllianceList(list, list_cache);
+    }
+    void ExpireHttpCache(const std::vector<std::string>& paths) override { pool_->Acquire()->ExpireHttpCache(paths); }
+    std::vector<Id> ListExpired(EntityKind k, std::size_t limit) override {
+        return pool_->Acquire()->ListExpired(k, limit);
+    }
+    std::vector<Id> ApplyAffiliations(const std::vector<CharacterAffiliation>& a) override {
+        return pool_->Acquire()->ApplyAffiliations(a);
+    }
+    std::vector<Id> CorporationsWithOtherAlliance(const std::vector<std::pair<Id, std::optional<Id>>>& c) override {
+        return pool_->Acquire()->CorporationsWithOtherAlliance(c);
+    }
     std::int64_t AddUser(Id id, const std::string& name) override { return pool_->Acquire()->AddUser(id, name); }
     std::vector<std::pair<Id, std::string>> ListUserCharacters() override {
         return pool_->Acquire()->ListUserCharacters();

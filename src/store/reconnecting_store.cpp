@@ -90,6 +90,33 @@ void ReconnectingStore::SaveListSweep(const ListSweep& sweep, const std::optiona
     Once([&] { inner_->SaveListSweep(sweep, list_cache); });
 }
 
+AllianceMembers ReconnectingStore::LoadAllianceMembers(Id alliance_id) {
+    return Once([&] { return inner_->LoadAllianceMembers(alliance_id); });
+}
+
+void ReconnectingStore::SaveAllianceList(const AllianceList& list, const std::optional<CacheEntry>& list_cache) {
+    Once([&] { inner_->SaveAllianceList(list, list_cache); });
+}
+
+void ReconnectingStore::ExpireHttpCache(const std::vector<std::string>& paths) {
+    Once([&] { inner_->ExpireHttpCache(paths); });
+}
+
+std::vector<Id> ReconnectingStore::ListExpired(EntityKind k, std::size_t limit) {
+    return Once([&] { return inner_->ListExpired(k, limit); });
+}
+
+std::vector<Id> ReconnectingStore::ApplyAffiliations(const std::vector<CharacterAffiliation>& a) {
+    // Idempotent; a run whose commit was lost with its answer reports nothing changed the second time
+    // (those characters' full fetches wait for the next sweep or KILLREPORT_MAX_AGE).
+    return Once([&] { return inner_->ApplyAffiliations(a); });
+}
+
+std::vector<Id> ReconnectingStore::CorporationsWithOtherAlliance(
+    const std::vector<std::pair<Id, std::optional<Id>>>& c) {
+    return Once([&] { return inner_->CorporationsWithOtherAlliance(c); });
+}
+
 std::int64_t ReconnectingStore::AddUser(Id id, const std::string& name) {
     return Once([&] { return inner_->AddUser(id, name); });
 }

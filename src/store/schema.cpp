@@ -21,6 +21,8 @@
 //          corporation_kill_stats, alliance_kill_stats: the original's columns and indexes,
 //          created only when absent). Ids are BIGINT when we create them, as in store/1; on
 //          SQLite the attacker id arrays are JSON arrays and there is no GIN index.
+// store/7  kr_alliance_corporations (each alliance's corporation list as ESI gave it last: what
+//          worker:alliance-corporations compares with corporations.alliance_id on a 304).
 //
 // updated_at is NOT NULL without a default, as in the original: the store always sets it.
 // Timestamps: TIMESTAMP(3) (UTC, no time zone, like Prisma) on PostgreSQL, ISO-8601 TEXT on SQLite.
@@ -59,6 +61,7 @@ std::vector<kr::db::Migration> SchemaMigrations() {
          Sql(5, db::Dialect::kSqlite), Sql(5, db::Dialect::kPostgres)},
         {"store", 6, "killmail_filters and the kill stats (created when absent)", Sql(6, db::Dialect::kSqlite),
          Sql(6, db::Dialect::kPostgres)},
+        {"store", 7, "kr_alliance_corporations", Sql(7, db::Dialect::kSqlite), Sql(7, db::Dialect::kPostgres)},
     };
 }
 

@@ -49,6 +49,14 @@ public:
     std::unordered_map<std::string, ListSweep> LoadListSweeps(const std::vector<std::string>& paths) override;
     void SaveListSweep(const ListSweep& sweep, const std::optional<CacheEntry>& list_cache) override;
 
+    AllianceMembers LoadAllianceMembers(Id alliance_id) override;
+    void SaveAllianceList(const AllianceList& list, const std::optional<CacheEntry>& list_cache) override;
+    void ExpireHttpCache(const std::vector<std::string>& paths) override;
+    std::vector<Id> ListExpired(EntityKind kind, std::size_t limit) override;
+    std::vector<Id> ApplyAffiliations(const std::vector<CharacterAffiliation>& affiliations) override;
+    std::vector<Id> CorporationsWithOtherAlliance(
+        const std::vector<std::pair<Id, std::optional<Id>>>& corporation_alliances) override;
+
     std::int64_t AddUser(Id character_id, const std::string& name) override;
     std::vector<std::pair<Id, std::string>> ListUserCharacters() override;
     bool RemoveUser(Id character_id) override;

@@ -137,6 +137,20 @@ struct ListSweep {
     bool operator==(const ListSweep&) const = default;
 };
 
+/// An alliance's corporation list as ESI gave it last (a row of kr_alliance_corporations, store/7).
+struct AllianceList {
+    Id alliance_id = 0;
+    std::vector<Id> corporations;  ///< ascending, unique
+    bool operator==(const AllianceList&) const = default;
+};
+
+/// What worker:alliance-corporations compares: ESI's list as last stored and the corporations
+/// stored with the alliance's id (corporations.alliance_id).
+struct AllianceMembers {
+    std::optional<std::vector<Id>> listed;  ///< none: no list stored yet
+    std::vector<Id> stored;                 ///< ascending
+};
+
 /// Where MissingReferencedIds looks for references.
 enum RefSources : unsigned {
     kFromKillmails = 1u,  ///< victims, attackers, killmail_items (+ nested children)
@@ -234,6 +248,30 @@ public:
     /// Inserts or replaces the sweep row and, when given, the list's kr_http_cache row, in one
     /// transaction (the list's ETag is kept only with the sweep that published its ids).
     virtual void SaveListSweep(const ListSweep& sweep, const std::optional<CacheEntry>& list_cache) = 0;
+
+    // ---- alliance membership (kr_alliance_corporations) ----------------------------------------
+    /// The alliance's stored list (if any) and the corporations stored with its id.
+    virtual AllianceMembers LoadAllianceMembers(Id alliance_id) = 0;
+    /// Replaces the alliance's stored list and, when given, saves the list's kr_http_cache row, in
+    /// one transaction.
+    virtual void SaveAllianceList(const AllianceList& list, const std::optional<CacheEntry>& list_cache) = 0;
+    /// The kr_http_cache rows of `paths` expire now (at the latest), their ETags kept: the next
+    /// fetch asks ESI (a 304 if nothing changed) instead of trusting the row. One statement.
+    virtual void ExpireHttpCache(const std::vector<std::string>& paths) = 0;
+
+    /// Stored entities of `kind` whose ESI Expires has passed (their kr_http_cache row expired, or
+    /// none at all: stored without one), the longest expired first, at most `limit` (0 = all).
+    virtual std::vector<Id> ListExpired(EntityKind kind, std::size_t limit) = 0;
+
+    // ---- affiliation sweeps (queue:characters) -------------------------------------------------
+    /// Writes ESI's affiliations onto the stored characters in one statement: corporation_id,
+    /// alliance_id and faction_id (NULL when absent) and updated_at of the rows that differ;
+    /// characters not stored are left alone. Returns the ids of the rows changed, ascending.
+    virtual std::vector<Id> ApplyAffiliations(const std::vector<CharacterAffiliation>& affiliations) = 0;
+    /// Of the (corporation, alliance) pairs an affiliation sweep saw, the stored corporations whose
+    /// alliance_id differs (their alliance changed since they were stored), ascending.
+    virtual std::vector<Id> CorporationsWithOtherAlliance(
+        const std::vector<std::pair<Id, std::optional<Id>>>& corporation_alliances) = 0;
 
     // ---- users -----------------------------------------------------------------------------
     /// Adds (or renames) a tracked character in `users`; returns users.id. Columns of an

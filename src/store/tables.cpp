@@ -43,6 +43,7 @@ constexpr int kUniverse = 5;  ///< store/5: KillReport's universe tables, kr_lis
 constexpr int kDerived = 6;   ///< store/6: KillReport's derived tables (killmail_filters, *_kill_stats)
 constexpr auto kDate = ColType::kDate;
 constexpr auto kIdArray = ColType::kIdArray;
+constexpr int kFresh = 7;  ///< store/7: kr_alliance_corporations (keeping stored data true)
 
 TableDef Shape(std::string name, int since, std::vector<db::IndexDef> indexes = {},
                std::vector<std::string> conflict = {}, bool upsert = false) {
@@ -515,6 +516,18 @@ const Table<ListSweep>& ListSweepsTable() {
     return table;
 }
 
+/// One row per alliance: its corporation list as ESI gave it last, a JSON array of ids
+/// (worker:alliance-corporations compares it with corporations.alliance_id when ESI answers 304).
+const Table<AllianceList>& AllianceCorporationsTable() {
+    static const Table<AllianceList> table{
+        Shape("kr_alliance_corporations", kFresh, {}, {"alliance_id"}, true),
+        {
+            {Col("alliance_id", kBigint, kPrimaryKey), &AllianceList::alliance_id},
+            {Col("corporation_ids", kText, kNotNull), [](const AllianceList& l) { return IdListJson(l.corporations); }},
+        }};
+    return table;
+}
+
 const Table<Alliance>& TableOf(const Alliance*) { return AlliancesTable(); }
 const Table<Corporation>& TableOf(const Corporation*) { return CorporationsTable(); }
 const Table<Character>& TableOf(const Character*) { return CharactersTable(); }
@@ -591,6 +604,16 @@ const db::TableDef& ZkbSync() { return ZkbSyncTable(); }
 const db::Table<ListSweep>& ListSweeps() { return ListSweepsTable(); }
 const db::TableDef& KillmailFilters() { return KillmailFiltersTable(); }
 const std::array<db::TableDef, 3>& KillStats() { return KillStatsTables(); }
+const db::Table<AllianceList>& AllianceCorporations() { return AllianceCorporationsTable(); }
+
+std::string IdListJson(const std::vector<Id>& ids) {
+    std::string out = "[";
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        if (i) out += ",";
+        out += std::to_string(ids[i]);
+    }
+    return out + "]";
+}
 
 std::vector<const db::TableDef*> AllTables() {
     // Creation order (the order of their migrations' statements).
@@ -599,7 +622,7 @@ std::vector<const db::TableDef*> AllTables() {
     for (const TableDef* t :
          {&UsersTable(), &KillmailsTable().Def(), &VictimsTable().Def(), &AttackersTable().Def(), &ItemsTable().Def(),
           &HttpCacheTable().Def(), &PendingTable(), &ChildrenTable().Def(), &EntityOutboxTable().Def(), &ZkbSyncTable(),
-          &ListSweepsTable().Def(), &KillmailFiltersTable()}) {
+          &ListSweepsTable().Def(), &KillmailFiltersTable(), &AllianceCorporationsTable().Def()}) {
         out.push_back(t);
     }
     for (const TableDef& t : KillStatsTables()) out.push_back(&t);

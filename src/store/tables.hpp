@@ -69,6 +69,9 @@ const db::Table<ListSweep>& ListSweeps();
 /// corporations and alliances (in that order; each keyed by (kill_date, <entity>_id)).
 const db::TableDef& KillmailFilters();
 const std::array<db::TableDef, 3>& KillStats();
+const db::Table<AllianceList>& AllianceCorporations();
+/// "[1,2,3]": how kr_alliance_corporations.corporation_ids holds a list.
+std::string IdListJson(const std::vector<Id>& ids);
 
 /// Every table of the store module, in creation order (KillReport's own tables carry
 /// killreport_original; each table's `since` names the migration that creates it).

@@ -1,8 +1,16 @@
 #pragma once
 // worker:alliance-corporations: esi_alliance_corporations_queue → GET /alliances/{id}/corporations/
-// → each corporation id onto esi_corporation_info_queue (priority 3, source "alliance_<id>"), then
-// ack. The member list is cached (Expires/ETag in kr_http_cache): within Expires no request; a 304
-// means the list was already published.
+// → the alliance's membership made right both ways, then ack.
+//
+// The list is compared with the corporations stored with the alliance's id: those that joined
+// (listed, not stored with it) and those that left (stored with it, not listed) go onto
+// esi_corporation_info_queue (priority 3, source "alliance_<id>"), their cache rows made stale
+// first so that worker:info:corporations asks ESI again (a 304 if the corporation did not change;
+// its alliance_id is cleared or moved when its own answer says so). The list is cached (ETag and
+// Expires in kr_http_cache) and kept (kr_alliance_corporations): within Expires no request, on a
+// 304 none but a conditional one — and both compare the kept list, so a corporation that left is
+// queued also when the list did not change since. The deliveries of one Admit (up to the worker's
+// concurrency) are fetched concurrently.
 #include "core/clock.hpp"
 #include "esi/esi_client.hpp"
 #include "store/store.hpp"
@@ -25,7 +33,11 @@ public:
     void ReleaseAll() override {}
 
 private:
-    void Process(const queue::Delivery& d);
+    struct Job;
+    /// The delivery's alliance, what is stored about it and the request to make (none: settled).
+    void Prepare(Job& job);
+    /// Compares, publishes, saves, acks.
+    void Finish(Job& job);
     int concurrency_;
     store::Store& store_;
     esi::EsiClient& esi_;

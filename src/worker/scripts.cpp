@@ -61,7 +61,7 @@ std::size_t QueueAlliances(Runtime& rt) {
     return PublishIds(rt.Queue(), rt.Clock(), kr::EntityKind::kAlliance, ids, 0, "queue-alliances", 100);
 }
 
-std::size_t QueueCorporations(Runtime& rt) {
+std::size_t QueueCorporations(Runtime& rt, std::size_t expired_limit) {
     auto& store = rt.Store();
     auto npc = FetchIdList(rt, esi_paths::NpcCorporations());
     auto have = store.ExistingIds(kr::EntityKind::kCorporation, npc);
@@ -79,8 +79,16 @@ std::size_t QueueCorporations(Runtime& rt) {
         after = ids.back();
         n += PublishEntities(rt.Queue(), store, rt.Clock(), kr::EntityKind::kCorporation, ids, 0, "queue-corporations");
     }
-    spdlog::info("queue:corporations: {} NPC corporations listed by ESI, {} corporations queued", npc.size(), n);
-    return n;
+    // Stored ones past their Expires (refreshed: 304s where nothing changed). Not marked pending:
+    // they are stored, the scan does not look for them.
+    auto expired = store.ListExpired(kr::EntityKind::kCorporation, expired_limit);
+    const std::size_t refreshed =
+        PublishIds(rt.Queue(), rt.Clock(), kr::EntityKind::kCorporation, expired, 0, "queue-corporations");
+    spdlog::info(
+        "queue:corporations: {} NPC corporations listed by ESI, {} missing corporations queued, {} expired "
+        "ones queued for a refresh",
+        npc.size(), n, refreshed);
+    return n + refreshed;
 }
 
 std::size_t QueueUserCharacters(Runtime& rt) {

@@ -13,8 +13,12 @@ namespace kr::worker {
 /// batches of 100 (the info worker skips those still fresh).
 std::size_t QueueAlliances(Runtime& rt);
 /// queue:corporations — NPC corporations (/corporations/npccorps/) and every corporation the
-/// database references (characters, victims, attackers) but does not hold.
-std::size_t QueueCorporations(Runtime& rt);
+/// database references (characters, victims, attackers) but does not hold; then stored
+/// corporations whose ESI Expires passed, the longest expired first, at most `expired_limit`
+/// (0 = all; the info worker revalidates them: a 304 when unchanged). Corporations whose alliance
+/// an affiliation sweep saw change are queued by the sweep itself (queue:characters), their rows
+/// made stale, so they are among the expired ones here as well.
+std::size_t QueueCorporations(Runtime& rt, std::size_t expired_limit = 0);
 /// queue:character — every user's character → zkillboard_character_queue.
 std::size_t QueueUserCharacters(Runtime& rt);
 /// queue:zkillboard ID… — a sync job for each character id → zkillboard_character_queue.

@@ -49,7 +49,7 @@ std::string Writes(Dialect d) {
     for (const auto& k : EntityKinds()) defs.push_back(&t::EntityTable(k.kind));
     for (const TableDef* def :
          {&t::Killmails().Def(), &t::Victims().Def(), &t::Attackers().Def(), &t::Items().Def(), &t::Children().Def(),
-          &t::HttpCache().Def(), &t::EntityOutbox().Def(), &t::ListSweeps().Def()}) {
+          &t::HttpCache().Def(), &t::EntityOutbox().Def(), &t::ListSweeps().Def(), &t::AllianceCorporations().Def()}) {
         defs.push_back(def);
     }
     std::string out;

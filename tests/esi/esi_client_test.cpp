@@ -350,6 +350,51 @@ TEST_F(EsiClientTest, A420PausesEverythingUntilReset) {
     EXPECT_GE(fake2.Requests()[0].started_us - t1, 30 * kS);
 }
 
+TEST_F(EsiClientTest, AnOutagePausesEveryCallerSpendsNoAttemptAndAsksOneAtATime) {
+    opts.downtime_after = 4;
+    opts.downtime_pause = std::chrono::milliseconds(15000);
+    const std::int64_t t0 = clock.NowUs();
+    const std::int64_t up_at = t0 + 60 * kS;  // ESI is down for a minute
+    auto handler = [this, up_at](const http::HttpRequest&) {
+        return clock.NowUs() < up_at ? FakeHttpClient::Reply(503, "{\"error\":\"temporarily unavailable\"}")
+                                     : FakeHttpClient::Reply(200, "{}");
+    };
+    fake.SetHandler(handler);
+    std::vector<EsiResult> results;
+    std::vector<std::int64_t> asked;  // when each request of both clients was sent
+    {
+        RequestGroup g(Client());
+        for (int i = 1; i <= 6; ++i) {
+            g.Submit({"GET", "/alliances/" + std::to_string(i) + "/", "", {}},
+                     [&results](EsiResult r) { results.push_back(std::move(r)); });
+        }
+        // Another client (another process) on the same budget: it waits for ESI too.
+        FakeHttpClient fake2(clock);
+        fake2.SetHandler(handler);
+        EsiClient other(opts, fake2, budget, clock);
+        while (Client().Stats().downtimes == 0) Client().Drive(std::chrono::milliseconds(10));
+        EXPECT_EQ(other.Fetch({"GET", "/alliances/99/", "", {}}).outcome, Outcome::kOk);
+        EXPECT_GE(fake2.Requests()[0].started_us, t0 + 15 * kS);
+        EXPECT_EQ(other.Stats().downtimes, 1);  // told by the shared state at its first 503
+        g.Wait();
+        for (const auto& r : fake2.Requests()) asked.push_back(r.started_us);
+    }
+    ASSERT_EQ(results.size(), 6u);
+    // max_attempts is 3: without the gate every request would have failed.
+    for (const auto& r : results) EXPECT_EQ(r.outcome, Outcome::kOk) << r.error;
+    EXPECT_EQ(Client().Stats().downtimes, 1);
+    // The six at once; then, while down, one request per pause; then the rest once ESI is back.
+    for (const auto& r : fake.Requests()) asked.push_back(r.started_us);
+    std::size_t failed = 0;
+    std::vector<std::int64_t> while_down;
+    for (std::int64_t at : asked) {
+        if (at < up_at) ++failed;
+        if (at > t0 && at < up_at) while_down.push_back(at);
+    }
+    EXPECT_LE(failed, 6u + 60u / 15u);
+    EXPECT_EQ(MaxInWindow(while_down, 15 * kS), 1u);
+}
+
 TEST_F(EsiClientTest, RateLimitGroupIsTrackedAndHeldBackBeforeEmpty) {
     // Killmail bucket: 40 tokens / 15 min, 2 per 200. Tokens never come back within the test.
     int remaining = 40;

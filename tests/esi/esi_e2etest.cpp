@@ -288,6 +288,13 @@ TEST_F(EsiE2E, BulkNamesIsolateBadIds) {
     EXPECT_TRUE(res.failed_ids.empty());
     auto aff = ResolveAffiliations(st.esi, std::vector<std::int64_t>(chars.begin(), chars.begin() + 50));
     EXPECT_EQ(aff.items.size(), 50u);
+    // One id that is no character fails ESI's whole affiliation batch: split until isolated.
+    std::vector<std::int64_t> with_bad(chars.begin(), chars.begin() + 50);
+    with_bad.insert(with_bad.begin() + 20, 42);
+    aff = ResolveAffiliations(st.esi, with_bad);
+    EXPECT_EQ(aff.bad_ids, (std::vector<std::int64_t>{42}));
+    EXPECT_EQ(aff.items.size(), 50u);
+    EXPECT_TRUE(aff.failed_ids.empty());
 }
 
 TEST_F(EsiE2E, ZkbPagesTrailingSlash429AndEnd) {

@@ -33,6 +33,13 @@ public:
     MOCK_METHOD((std::unordered_map<std::string, ListSweep>), LoadListSweeps, (const std::vector<std::string>&),
                 (override));
     MOCK_METHOD(void, SaveListSweep, (const ListSweep&, const std::optional<CacheEntry>&), (override));
+    MOCK_METHOD(AllianceMembers, LoadAllianceMembers, (Id), (override));
+    MOCK_METHOD(void, SaveAllianceList, (const AllianceList&, const std::optional<CacheEntry>&), (override));
+    MOCK_METHOD(void, ExpireHttpCache, (const std::vector<std::string>&), (override));
+    MOCK_METHOD(std::vector<Id>, ListExpired, (EntityKind, std::size_t), (override));
+    MOCK_METHOD(std::vector<Id>, ApplyAffiliations, (const std::vector<CharacterAffiliation>&), (override));
+    MOCK_METHOD(std::vector<Id>, CorporationsWithOtherAlliance,
+                ((const std::vector<std::pair<Id, std::optional<Id>>>&)), (override));
     MOCK_METHOD(std::int64_t, AddUser, (Id, const std::string&), (override));
     MOCK_METHOD((std::vector<std::pair<Id, std::string>>), ListUserCharacters, (), (override));
     MOCK_METHOD(std::vector<Id>, MissingReferencedIds, (EntityKind, Id, std::size_t, const ScanOptions&), (override));

@@ -340,6 +340,92 @@ TYPED_TEST_P(StoreCases, HttpCacheRoundTrip) {
     EXPECT_TRUE(this->store_->LoadHttpCache({}).empty());
 }
 
+TYPED_TEST_P(StoreCases, AllianceListsAreKeptBesideTheCorporationsStoredWithTheAlliance) {
+    auto& s = *this->store_;
+    const std::int64_t now = this->NowMs();
+    auto members = s.LoadAllianceMembers(99003214);
+    EXPECT_FALSE(members.listed.has_value());
+    EXPECT_TRUE(members.stored.empty());
+    // An empty list is a list (an alliance without corporations), not "none kept".
+    s.SaveAllianceList({99003214, {}}, std::nullopt);
+    EXPECT_EQ(s.LoadAllianceMembers(99003214).listed, std::vector<Id>{});
+    CacheEntry list{
+        "/alliances/99003214/corporations/", std::string("\"l\""), std::nullopt, now + 60'000, 200, 0, std::nullopt, 0};
+    s.SaveAllianceList({99003214, {98000003, 98000001, 98000003}}, list);  // kept sorted and unique
+    EXPECT_EQ(s.LoadAllianceMembers(99003214).listed, (std::vector<Id>{98000001, 98000003}));
+    EXPECT_EQ(s.LoadHttpCache({list.path}).at(list.path).etag, "\"l\"");
+    EXPECT_FALSE(s.LoadAllianceMembers(99000001).listed.has_value());
+
+    EntityBatch corps;
+    for (auto [id, alliance] : std::vector<std::pair<Id, std::optional<Id>>>{
+             {98000002, 99003214}, {98000001, 99003214}, {98000005, 99000001}, {98000006, std::nullopt}}) {
+        Corporation c;
+        c.id = id;
+        c.name = "c";
+        c.ticker = "C";
+        c.alliance_id = alliance;
+        corps.entities.emplace_back(c);
+        CacheEntry e = EntityCacheEntry(EntityKind::kCorporation, id);
+        e.expires_at_ms = now + (id == 98000005 ? -1 : 3'600'000);
+        corps.cache.push_back(e);
+    }
+    s.ApplyEntityBatch(corps);
+    EXPECT_EQ(s.LoadAllianceMembers(99003214).stored, (std::vector<Id>{98000001, 98000002}));
+
+    // Stale now, ETag kept; a row that is stale already keeps its time; unknown paths are ignored.
+    s.ExpireHttpCache({"/corporations/98000002/", "/corporations/98000005/", "/corporations/1/"});
+    auto rows = s.LoadHttpCache({"/corporations/98000001/", "/corporations/98000002/", "/corporations/98000005/"});
+    EXPECT_EQ(rows.at("/corporations/98000001/").expires_at_ms, now + 3'600'000);
+    EXPECT_EQ(rows.at("/corporations/98000002/").expires_at_ms, now);
+    EXPECT_EQ(rows.at("/corporations/98000005/").expires_at_ms, now - 1);
+    EXPECT_EQ(this->Count("kr_http_cache"), 5);
+    s.ExpireHttpCache({});
+}
+
+TYPED_TEST_P(StoreCases, AffiliationsAreAppliedSetBasedAndTheChangedRowsReported) {
+    auto& s = *this->store_;
+    EntityBatch b;
+    for (Id id : {90000002, 90000004, 90000006}) {
+        Character c;
+        c.id = id;
+        c.name = "c";
+        c.corporation_id = 98000001;
+        c.alliance_id = 99000001;
+        c.birthday = "2015-03-24T11:37:00Z";
+        c.gender = "female";
+        b.entities.emplace_back(c);
+    }
+    Corporation corp;
+    corp.id = 98000001;
+    corp.name = "c";
+    corp.ticker = "C";
+    corp.alliance_id = 99000001;
+    b.entities.emplace_back(corp);
+    s.ApplyEntityBatch(b);
+    EXPECT_TRUE(s.ApplyAffiliations({}).empty());
+    const auto changed = s.ApplyAffiliations({
+        {90000006, 1000001, std::nullopt, std::nullopt},   // biomassed
+        {90000002, 98000001, 99000001, std::nullopt},      // unchanged
+        {90000004, 98000001, 99000001, 500001},            // joined a militia
+        {90000008, 98000002, std::nullopt, std::nullopt},  // not stored: left alone
+    });
+    EXPECT_EQ(changed, (std::vector<Id>{90000004, 90000006}));
+    auto r = this->Query("SELECT id, corporation_id, alliance_id, faction_id, name FROM characters ORDER BY id");
+    ASSERT_EQ(r.Rows(), 3u);
+    EXPECT_EQ(r.Int(0, 1), 98000001);
+    EXPECT_EQ(r.Int(1, 1), 98000001);
+    EXPECT_EQ(r.OptInt(1, 3), 500001);
+    EXPECT_EQ(r.Int(2, 1), 1000001);
+    EXPECT_TRUE(r.IsNull(2, 2));
+    EXPECT_EQ(r.Text(2, 4), "c");  // the rest of the row is kept
+    EXPECT_TRUE(s.ApplyAffiliations({{90000006, 1000001, std::nullopt, std::nullopt}}).empty());  // idempotent
+
+    EXPECT_EQ(s.CorporationsWithOtherAlliance({{98000001, 99000002}, {98000009, std::nullopt}}),
+              (std::vector<Id>{98000001}));
+    EXPECT_TRUE(s.CorporationsWithOtherAlliance({{98000001, 99000001}}).empty());
+    EXPECT_EQ(s.CorporationsWithOtherAlliance({{98000001, std::nullopt}}), (std::vector<Id>{98000001}));
+}
+
 TYPED_TEST_P(StoreCases, ApplyEntityBatchWritesEntitiesAndCacheAndClearsPending) {
     this->store_->MarkPending(EntityKind::kAlliance, {99003214, 1354830081});
     this->store_->MarkPending(EntityKind::kCharacter, {2115636466, 77777777});
@@ -863,6 +949,8 @@ TYPED_TEST_P(StoreCases, AChainStepIsTakenOncePerPageAndOnlyByTheChainHoldingThe
 REGISTER_TYPED_TEST_SUITE_P(StoreCases, MigrateTwiceIsIdempotent, CorporationLeavingAllianceGetsNullAllianceId,
                             AllianceLosesExecutor, CharacterLosesTitleAndAlliance, UpsertCountsAndDuplicatesInBatch,
                             TypesFromSamples, NamesWithMetacharactersRoundTrip, IdsAbove2To31, HttpCacheRoundTrip,
+                            AllianceListsAreKeptBesideTheCorporationsStoredWithTheAlliance,
+                            AffiliationsAreAppliedSetBasedAndTheChangedRowsReported,
                             ApplyEntityBatchWritesEntitiesAndCacheAndClearsPending, ExistingIds,
                             LookupFreshnessAnswersExistenceAndCacheRowsTogether, KillmailsAreIdempotent,
                             NestedContainerItems, StructureVictimAndFactionOnlyAttacker, ZkbValuesAndRejectedKillmails,

@@ -79,6 +79,17 @@ protected:
         c.gender = "female";
         kr::test::UpsertCharacters(env.Store(), {c});
     }
+    /// Cache rows for stored entities: their Expires `expires_in_ms` from now.
+    void FreshFor(EntityKind kind, const std::vector<Id>& ids, std::int64_t expires_in_ms) {
+        std::vector<CacheEntry> rows;
+        for (Id id : ids) {
+            CacheEntry e = EntityCacheEntry(kind, id);
+            e.checked_at_ms = env.Clock().NowMs() - kr::test::kHourMs * 4;
+            e.expires_at_ms = env.Clock().NowMs() + expires_in_ms;
+            rows.push_back(e);
+        }
+        env.Store().SaveHttpCache(rows);
+    }
     static std::vector<std::string> Repeat(const std::string& s, std::size_t n) {
         return std::vector<std::string>(n, s);
     }
@@ -118,6 +129,7 @@ TEST_F(ScriptsTest, QueueCorporationsPublishesMissingNpcCorporationsAndReference
     Corporation stored = held;
     stored.id = 98000003;
     kr::test::UpsertCorporations(env.Store(), {held, stored});
+    FreshFor(EntityKind::kCorporation, {1000126, 98000003}, kr::test::kHourMs);  // not due for a refresh
     ASSERT_EQ(env.Store()
                   .StoreKillmails({SomeKillmail(1, 90000001, 98000000, 90000002, 98000001, std::nullopt),
                                    SomeKillmail(2, 90000003, 98000003, 90000002, 98000001, std::nullopt)})
@@ -137,6 +149,31 @@ TEST_F(ScriptsTest, QueueCorporationsPublishesMissingNpcCorporationsAndReference
     env.EsiOk("/corporations/npccorps/", "[1000126, 1000125]");
     EXPECT_EQ(QueueCorporations(env.Rt()), 1u);
     EXPECT_EQ(TakeEntities(kCorporationQueue).ids, (std::vector<Id>{1000125}));
+}
+
+TEST_F(ScriptsTest, QueueCorporationsAlsoQueuesStoredOnesPastTheirExpiresLongestExpiredFirst) {
+    std::vector<Corporation> corporations;
+    for (Id id : {98000001, 98000002, 98000003, 98000004, 98000005}) {
+        Corporation c;
+        c.id = id;
+        c.name = "c";
+        c.ticker = "C";
+        corporations.push_back(c);
+    }
+    kr::test::UpsertCorporations(env.Store(), corporations);
+    FreshFor(EntityKind::kCorporation, {98000001}, kr::test::kHourMs);       // fresh: not queued
+    FreshFor(EntityKind::kCorporation, {98000002}, -kr::test::kHourMs);      // expired an hour ago
+    FreshFor(EntityKind::kCorporation, {98000003}, -3 * kr::test::kHourMs);  // three hours ago
+    FreshFor(EntityKind::kCorporation, {98000004}, -2 * kr::test::kHourMs);  // two hours ago
+    // 98000005 has no cache row (stored before rows were kept): its expiry is unknown, due first.
+    env.EsiOk("/corporations/npccorps/", "[]");
+    EXPECT_EQ(QueueCorporations(env.Rt(), 3), 3u);
+    auto p = TakeEntities(kCorporationQueue);
+    EXPECT_EQ(p.ids, (std::vector<Id>{98000005, 98000003, 98000004}));
+    EXPECT_EQ(p.sources, Repeat("queue-corporations", 3));
+    env.EsiOk("/corporations/npccorps/", "[]");
+    EXPECT_EQ(QueueCorporations(env.Rt()), 4u);  // no limit
+    EXPECT_EQ(TakeEntities(kCorporationQueue).ids, (std::vector<Id>{98000005, 98000003, 98000004, 98000002}));
 }
 
 TEST_F(ScriptsTest, QueueAllianceCorporationsPublishesEveryStoredAlliance) {

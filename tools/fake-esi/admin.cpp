@@ -268,6 +268,8 @@ void Admin::Mutate(const httplib::Request& req, httplib::Response& res, const Se
         ok = uni.AllianceRemoveExecutor(id);
     else if (seg[1] == "character" && n == 5 && seg[3] == "move" && ParseId(seg[4], other))
         ok = uni.CharacterMove(id, other);
+    else if (seg[1] == "character" && n == 4 && seg[3] == "delete")
+        ok = uni.CharacterDelete(id);
     // A game patch: the map changes and ESI's server version with it.
     else if (seg[1] == "solar-system" && n == 4 && seg[3] == "rename") {
         const auto current = uni.Geo().SolarSystem(id);

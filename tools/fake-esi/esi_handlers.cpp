@@ -225,11 +225,13 @@ void EsiHandlers::ServePost(const httplib::Request& req, httplib::Response& res,
         if (IsNpc(id) && r.route == kAffiliation) ++st_.stats.npc_character_requests;
         auto e = r.route == kNames ? st_.uni.Name(id) : st_.uni.Affiliation(id);
         if (!e) {
+            // One id that is not a character fails the whole batch, on both routes.
             if (r.route == kNames) {
                 SetError(res, 404, "Ensure all IDs are valid before resolving");
-                return;
+            } else {
+                SetError(res, 400, "Invalid character ID");
             }
-            continue;
+            return;
         }
         out.push_back(std::move(*e));
     }

@@ -224,6 +224,10 @@ int Universe::TypeKind(int t) const {
     return 3;
 }
 bool Universe::IsDeletedIndex(int i) const {
+    if (mutated_.load(std::memory_order_acquire)) {
+        std::shared_lock lk(mu_);
+        if (char_deleted_.count(i)) return true;
+    }
     if (i < p_.corporations || i < p_.history_characters || i < 10) return false;
     return Mix64(p_.seed ^ Mix64(static_cast<std::uint64_t>(i) * 31 + 7)) % 50 == 0;
 }
@@ -921,6 +925,16 @@ bool Universe::CharacterMove(std::int64_t character_id, std::int64_t corp_id) {
     if (CorpIndex(corp_id) < 0 && NpcCorpIndex(corp_id) < 0 && !s_corps_.count(corp_id)) return false;
     std::unique_lock lk(mu_);
     char_corp_override_[i] = corp_id;
+    mutated_.store(true, std::memory_order_release);
+    ++mutation_count_;
+    return true;
+}
+
+bool Universe::CharacterDelete(std::int64_t character_id) {
+    int i = CharacterIndex(character_id);
+    if (i < 0 || IsDeletedIndex(i) || s_chars_.count(character_id)) return false;
+    std::unique_lock lk(mu_);
+    char_deleted_.insert(i);
     mutated_.store(true, std::memory_order_release);
     ++mutation_count_;
     return true;

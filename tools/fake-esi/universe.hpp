@@ -14,6 +14,7 @@
 #include <shared_mutex>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -122,6 +123,9 @@ public:
     bool CorporationJoinAlliance(std::int64_t corp_id, std::int64_t alliance_id);
     bool AllianceRemoveExecutor(std::int64_t alliance_id);
     bool CharacterMove(std::int64_t character_id, std::int64_t corp_id);
+    // Biomassed: from now on as the deleted characters (404 on /characters and /universe/names,
+    // Doomheim in affiliations); its killmails do not change.
+    bool CharacterDelete(std::int64_t character_id);
     std::uint64_t MutationCount() const { return mutation_count_.load(); }
 
     // ---- id <-> index (generated entities) --------------------------------------------------------
@@ -197,6 +201,7 @@ private:
     std::unordered_map<std::int64_t, std::optional<std::int64_t>> corp_alliance_override_;
     std::unordered_map<std::int64_t, bool> alliance_no_executor_;
     std::unordered_map<int, std::int64_t> char_corp_override_;
+    std::unordered_set<int> char_deleted_;
 };
 
 }  // namespace fakeesi

@@ -286,6 +286,23 @@ TEST_F(FakeEsiAdmin, MutationsChangeTheEtagOnceTheCacheExpires) {
     auto aff = json::parse(c_->Post("/characters/affiliation/", json({ch}).dump(), "application/json")->body);
     EXPECT_EQ(aff[0]["corporation_id"], corp);
 
+    // a character is biomassed: 404 from now on, Doomheim in affiliations, listed as deleted
+    auto gone = u.AllCharacterIds()[7];
+    const std::string gone_url = "/characters/" + std::to_string(gone) + "/";
+    ASSERT_EQ(c_->Get(gone_url.c_str())->status, 200);
+    ASSERT_EQ(c_->Post(("/_admin/mutate/character/" + std::to_string(gone) + "/delete?invalidate=1").c_str(), "",
+                       "application/json")
+                  ->status,
+              200);
+    EXPECT_EQ(c_->Get(gone_url.c_str())->status, 404);
+    aff = json::parse(c_->Post("/characters/affiliation/", json({gone}).dump(), "application/json")->body);
+    EXPECT_EQ(aff[0]["corporation_id"], 1000001);
+    EXPECT_FALSE(aff[0].contains("alliance_id"));
+    EXPECT_TRUE(u.IsDeletedCharacter(gone));
+    EXPECT_EQ(c_->Post(("/_admin/mutate/character/" + std::to_string(gone) + "/delete").c_str(), "", "application/json")
+                  ->status,
+              404);  // deleted already
+
     // executor removal and unknown entities
     EXPECT_EQ(c_->Post(("/_admin/mutate/alliance/" + std::to_string(Universe::kAllianceBase + 1) +
                         "/remove-executor?invalidate=1")

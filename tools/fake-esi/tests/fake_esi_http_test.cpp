@@ -186,9 +186,16 @@ TEST_F(FakeEsiHttp, UniverseNamesAndAffiliation) {
 
     std::vector<std::int64_t> aff_ids = {ch[0], ch[2], u.DeletedCharacterIds()[0], 42};
     r = cli_->Post("/characters/affiliation/", json(aff_ids).dump(), "application/json");
+    EXPECT_EQ(r->status, 400);  // one id that is no character fails the whole batch
+    EXPECT_EQ(r->body, R"({"error":"Invalid character ID"})");
+    aff_ids.pop_back();
+    r = cli_->Post("/characters/affiliation/", json(aff_ids).dump(), "application/json");
     ASSERT_EQ(r->status, 200);
     auto aff = Body(r);
-    ASSERT_EQ(aff.size(), 3u);  // the unknown id is left out
+    ASSERT_EQ(aff.size(), 3u);
+    std::vector<std::int64_t> too_many(1001);
+    for (std::size_t i = 0; i < too_many.size(); ++i) too_many[i] = ch[0] + static_cast<std::int64_t>(i);
+    EXPECT_EQ(cli_->Post("/characters/affiliation/", json(too_many).dump(), "application/json")->status, 400);
     for (const auto& e : aff) {
         auto c = u.Character(e["character_id"]);
         if (!c) {

@@ -1,0 +1,232 @@
+// End to end: keeping stored data true. tools/fake-esi's universe changes under a populated
+// database — a corporation leaves its alliance and joins another, an alliance loses its executor,
+// a character changes corporation, a character is biomassed — and one refresh with the
+// documented commands of the scaled-out layout (queue:alliances, queue:alliance-corporations,
+// queue:characters, then the workers: `run --until-idle`) makes every stored row the simulator's
+// truth, at ≤ N/1000 affiliation requests + one request per changed entity + a small constant.
+// On the embedded default (SQLite, its own queue) and on PostgreSQL + RabbitMQ.
+#include <httplib.h>
+
+#include <map>
+#include <set>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "core/model.hpp"
+#include "db/connection.hpp"
+#include "server.hpp"
+#include "support/run.hpp"
+#include "support/temp_vhost.hpp"
+#include "support/test_env.hpp"
+
+namespace kr::test {
+namespace {
+
+using nlohmann::json;
+
+class FreshnessE2e {
+public:
+    FreshnessE2e(std::string database_url, std::string amqp_url)
+        : database_url_(std::move(database_url)), amqp_url_(std::move(amqp_url)) {
+        fakeesi::Options o;
+        o.quiet = true;
+        o.threads = 64;
+        o.cache_seconds = 2;  // every Expires in 2 s: a refresh can follow a change at once
+        o.universe.alliances = 6;
+        o.universe.corporations = 30;
+        o.universe.characters = 200;
+        o.universe.types = 20;
+        o.universe.killmails = 50;
+        o.universe.history_characters = 1;
+        o.universe.history_kills = 10;
+        o.zkb_rate = 0;
+        server_ = std::make_unique<fakeesi::Server>(o);
+        if (!server_->Start()) throw std::runtime_error("fake-esi did not start");
+        client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->Port());
+        env_ = "cd '" + work_.Dir() + "' && ESI_BASE_URL='" + server_->EsiBaseUrl() + "' ZKILLBOARD_BASE_URL='" +
+               server_->ZkbBaseUrl() + "' ESI_RATE_LIMIT=0 ZKILLBOARD_RATE_LIMIT=0 LOG_LEVEL=warn" +
+               " KILLREPORT_UNIVERSE_CHECK=0 DATABASE_URL='" + database_url_ + "' RABBITMQ_URL='" + amqp_url_ + "' ";
+    }
+    ~FreshnessE2e() { server_->Stop(); }
+
+    void Kr(const std::string& args) {
+        auto r = RunCommand(env_ + "timeout 240 " KR_KILLREPORT_BIN " " + args);
+        EXPECT_EQ(r.exit_code, 0) << args << "\n" << r.err;
+    }
+    json Get(const std::string& path) {
+        auto r = client_->Get(path.c_str());
+        if (!r || r->status != 200) return json();
+        return json::parse(r->body);
+    }
+    json Truth(const std::string& what, Id id) { return Get("/_admin/truth/" + what + "/" + std::to_string(id)); }
+    void Post(const std::string& path) {
+        auto r = client_->Post(path.c_str(), "", "application/json");
+        EXPECT_TRUE(r && r->status == 200) << path;
+    }
+    fakeesi::Server& Server() { return *server_; }
+    db::Connection& Db() {
+        if (!db_) db_ = db::Open(database_url_.empty() ? "sqlite://" + work_.Dir() + "/killreport.db" : database_url_);
+        return *db_;
+    }
+    std::vector<Id> Ids(const std::string& sql) {
+        auto r = Db().Exec(sql);
+        std::vector<Id> out;
+        for (std::size_t i = 0; i < r.Rows(); ++i) out.push_back(r.Int(i, 0));
+        return out;
+    }
+    std::int64_t RouteTotal(const std::string& name) {
+        auto stats = server_->Stats();
+        if (!stats["routes"].contains(name)) return 0;
+        return stats["routes"][name]["total"].get<std::int64_t>();
+    }
+    static void PastExpires() { std::this_thread::sleep_for(std::chrono::milliseconds(3100)); }
+
+    static std::optional<Id> OptId(const json& j, const char* key) {
+        return j.contains(key) && !j[key].is_null() ? std::optional<Id>(j[key].get<Id>()) : std::nullopt;
+    }
+    /// Stored characters whose corporation / alliance / faction differ from the simulator's.
+    std::set<Id> CharactersOff() {
+        std::set<Id> off;
+        auto r = Db().Exec("SELECT id, corporation_id, alliance_id, faction_id FROM characters");
+        for (std::size_t i = 0; i < r.Rows(); ++i) {
+            auto t = Truth("affiliation", r.Int(i, 0));
+            if (t.is_null() || r.Int(i, 1) != t["corporation_id"].get<Id>() ||
+                r.OptInt(i, 2) != OptId(t, "alliance_id") || r.OptInt(i, 3) != OptId(t, "faction_id")) {
+                off.insert(r.Int(i, 0));
+            }
+        }
+        return off;
+    }
+    /// Stored corporations whose alliance differs from the simulator's.
+    std::set<Id> CorporationsOff() {
+        std::set<Id> off;
+        auto r = Db().Exec("SELECT id, alliance_id FROM corporations");
+        for (std::size_t i = 0; i < r.Rows(); ++i) {
+            auto t = Truth("corporation", r.Int(i, 0));
+            if (t.is_null() || r.OptInt(i, 1) != OptId(t, "alliance_id")) off.insert(r.Int(i, 0));
+        }
+        return off;
+    }
+    /// Stored alliances whose executor differs from the simulator's.
+    std::set<Id> AlliancesOff() {
+        std::set<Id> off;
+        auto r = Db().Exec("SELECT id, executor_corporation_id FROM alliances");
+        for (std::size_t i = 0; i < r.Rows(); ++i) {
+            auto t = Truth("alliance", r.Int(i, 0));
+            if (t.is_null() || r.OptInt(i, 1) != OptId(t, "executor_corporation_id")) off.insert(r.Int(i, 0));
+        }
+        return off;
+    }
+
+private:
+    TempSqliteFile work_;  ///< the working directory (and the embedded database)
+    std::string database_url_, amqp_url_;
+    std::unique_ptr<fakeesi::Server> server_;
+    std::unique_ptr<httplib::Client> client_;
+    std::unique_ptr<db::Connection> db_;
+    std::string env_;
+};
+
+void OneRefreshMakesEveryRowTrue(FreshnessE2e& u) {
+    // A populated database: the alliances, their corporations, and characters by id (the sweep
+    // queues the ids it is given that are not stored, and the corporations they are in).
+    auto all_characters = u.Get("/_admin/truth/characters");
+    ASSERT_GE(all_characters.size(), 150u);
+    std::string ids;
+    std::vector<Id> characters;
+    for (std::size_t i = 0; i < 150; ++i) {
+        characters.push_back(all_characters[i].get<Id>());
+        ids += " " + std::to_string(characters.back());
+    }
+    u.Kr("db:migrate");
+    u.Kr("queue:alliances");
+    u.Kr("run --until-idle");
+    u.Kr("queue:alliance-corporations");
+    u.Kr("queue:characters" + ids);
+    u.Kr("run --until-idle");
+    ASSERT_EQ(u.Ids("SELECT id FROM characters").size(), 150u);
+    EXPECT_TRUE(u.CharactersOff().empty());
+    EXPECT_TRUE(u.CorporationsOff().empty());
+    EXPECT_TRUE(u.AlliancesOff().empty());
+
+    // The universe changes.
+    auto in_alliance = u.Ids(
+        "SELECT id FROM corporations WHERE alliance_id IS NOT NULL AND id BETWEEN 98000001 AND 98000999 ORDER BY id");
+    ASSERT_GE(in_alliance.size(), 3u);
+    const Id mover = in_alliance[0];   // leaves its alliance and joins another
+    const Id leaver = in_alliance[1];  // leaves its alliance
+    const Id old_alliance = u.Db().Exec("SELECT alliance_id FROM corporations WHERE id = $1", {mover}).Int(0, 0);
+    Id new_alliance = 0;
+    for (Id a : u.Ids("SELECT id FROM alliances WHERE id BETWEEN 99000001 AND 99000999 ORDER BY id")) {
+        if (a != old_alliance) new_alliance = a;
+    }
+    ASSERT_NE(new_alliance, 0);
+    u.Post("/_admin/mutate/corporation/" + std::to_string(mover) + "/leave-alliance");
+    u.Post("/_admin/mutate/corporation/" + std::to_string(mover) + "/join-alliance/" + std::to_string(new_alliance));
+    u.Post("/_admin/mutate/corporation/" + std::to_string(leaver) + "/leave-alliance");
+    for (Id a : u.Ids("SELECT id FROM alliances WHERE executor_corporation_id IS NOT NULL AND id BETWEEN 99000001 AND "
+                      "99000999 ORDER BY id DESC LIMIT 1")) {
+        u.Post("/_admin/mutate/alliance/" + std::to_string(a) + "/remove-executor");
+    }
+    const Id moved = characters[3];
+    const Id biomassed = characters[5];
+    u.Post("/_admin/mutate/character/" + std::to_string(moved) + "/move/" + std::to_string(in_alliance[2]));
+    u.Post("/_admin/mutate/character/" + std::to_string(biomassed) + "/delete");
+    FreshnessE2e::PastExpires();
+    const auto characters_off = u.CharactersOff();
+    EXPECT_TRUE(characters_off.count(moved));
+    EXPECT_TRUE(characters_off.count(biomassed));
+    const auto corporations_off = u.CorporationsOff();
+    EXPECT_EQ(corporations_off, (std::set<Id>{mover, leaver}));
+    const auto stored_alliances = u.Ids("SELECT id FROM alliances").size();
+
+    // One refresh, the scaled-out layout's commands.
+    u.Server().ResetStats();
+    u.Kr("queue:alliances");
+    u.Kr("queue:alliance-corporations");
+    u.Kr("queue:characters");
+    u.Kr("run --until-idle");
+
+    EXPECT_TRUE(u.CharactersOff().empty());
+    EXPECT_TRUE(u.CorporationsOff().empty());
+    EXPECT_TRUE(u.AlliancesOff().empty());
+    EXPECT_EQ(u.Db().Exec("SELECT corporation_id FROM characters WHERE id = $1", {biomassed}).Int(0, 0), 1000001);
+    EXPECT_EQ(u.Db().Exec("SELECT alliance_id FROM corporations WHERE id = $1", {mover}).Int(0, 0), new_alliance);
+    EXPECT_TRUE(u.Db().Exec("SELECT alliance_id FROM corporations WHERE id = $1", {leaver}).IsNull(0, 0));
+
+    // What it cost: one affiliation request for the 150 characters, a full fetch only for the
+    // characters that changed; the corporations that changed (at most twice: the sweep and the
+    // alliance lists both ask for them) and Doomheim (new); the alliances: /alliances/, each
+    // alliance and each list revalidated (304s unless changed).
+    const auto n_alliances = static_cast<std::int64_t>(stored_alliances);
+    const auto n_characters = static_cast<std::int64_t>(characters_off.size());
+    const auto n_corporations = static_cast<std::int64_t>(corporations_off.size());
+    EXPECT_EQ(u.RouteTotal("character_affiliation"), 1);
+    EXPECT_EQ(u.RouteTotal("character"), n_characters);
+    EXPECT_LE(u.RouteTotal("corporation"), 2 * n_corporations + 1);
+    EXPECT_LE(u.RouteTotal("alliance_corporations"), n_alliances);
+    EXPECT_LE(u.RouteTotal("alliance"), n_alliances);
+    const auto stats = u.Server().Stats();
+    EXPECT_LE(stats["esi_requests"].get<std::int64_t>(),
+              150 / 1000 + 1 + n_characters + 2 * n_corporations + 1 + 2 * n_alliances + 1)
+        << stats.dump();
+}
+
+TEST(FreshnessEmbedded, OneRefreshMakesEveryRowTrue) {
+    FreshnessE2e u("", "");
+    OneRefreshMakesEveryRowTrue(u);
+}
+
+TEST(FreshnessRabbitPg, OneRefreshMakesEveryRowTrue) {
+    KR_REQUIRE_ENV(pg, "KR_TEST_PG_DSN");
+    KR_REQUIRE_ENV(amqp, "KR_TEST_AMQP_URL");
+    TempPgDatabase db(pg);
+    TempVhost vhost(amqp);
+    FreshnessE2e u(db.Url(), vhost.Url());
+    OneRefreshMakesEveryRowTrue(u);
+}
+
+}  // namespace
+}  // namespace kr::test
