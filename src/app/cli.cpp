@@ -128,6 +128,8 @@ int Main(int argc, char** argv) {
     g.Add(app, "--universe-check", "SECONDS", "KILLREPORT_UNIVERSE_CHECK",
           "seconds between `run`'s looks at ESI's universe lists (0 = never)");
     g.Add(app, "--log-level", "LEVEL", "LOG_LEVEL", "debug, info, warn, error");
+    g.Add(app, "--metrics-addr", "ADDR", "KILLREPORT_METRICS_ADDR",
+          "serve Prometheus /metrics from run and worker:* on PORT (127.0.0.1) or HOST:PORT; empty = off");
 
     CommandNames names;
     auto add = [&](const std::string& name, const std::string& desc) {

@@ -18,6 +18,7 @@
 #include "worker/drain_watch.hpp"
 #include "worker/executor.hpp"
 #include "worker/info_worker.hpp"
+#include "worker/process_metrics.hpp"
 #include "worker/runtime.hpp"
 #include "worker/scripts.hpp"
 #include "worker/shutdown.hpp"
@@ -115,6 +116,7 @@ void RunOne(worker::ProcessShared& shared, const WorkerSpec& spec, int concurren
     worker::Runtime rt(shared, std::max(concurrency, spec.min_esi_concurrency), pooled);
     rt.SetStopToken(stop);  // a worker blocked in a fetch (a pause, a Retry-After) hands back on stop
     worker::WorkerCounters counters;
+    auto exported = worker::ExportCounters(spec.queue, counters);  // on /metrics while the worker runs
     worker::Settler settler(rt.Queue(), shared.Policy(), counters);
     settler.SetOutageLimit(loop.outage_limit);  // also inside a worker's long waits
     // An info or zKillboard worker process on PostgreSQL commits on a second connection while it
@@ -133,6 +135,8 @@ void RunOne(worker::ProcessShared& shared, const WorkerSpec& spec, int concurren
 int RunWorkerCommand(const Context& ctx, const WorkerSpec& spec, const WorkerFlags& flags) {
     auto stop = worker::InstallShutdownHandlers();
     worker::ProcessShared shared(ctx.cfg);
+    worker::ProcessMetrics metrics(shared, {spec.queue});
+    metrics.Serve();
     worker::LoopOptions loop;
     loop.until_idle = flags.until_idle;
     if (flags.until_idle) loop.outage_limit = std::chrono::seconds(ctx.cfg.outage_limit_seconds);
@@ -200,6 +204,8 @@ private:
 
 int RunAll(const Context& ctx, const WorkerFlags& flags, std::stop_token outer) {
     worker::ProcessShared shared(ctx.cfg);
+    worker::ProcessMetrics metrics(shared, AllQueues());
+    metrics.Serve();
     const auto& workers = Workers();
     std::stop_source stop;
     std::stop_callback forward(outer, [&] { stop.request_stop(); });

@@ -28,6 +28,7 @@
 
 #include "core/cache_entry.hpp"
 #include "core/clock.hpp"
+#include "esi/client_metrics.hpp"
 #include "esi/pacer.hpp"
 #include "esi/rate_budget.hpp"
 #include "esi/wait_hooks.hpp"
@@ -205,6 +206,7 @@ private:
     std::mt19937_64 rng_;
     std::shared_ptr<int> alive_;  ///< callbacks from the HttpClient check it (client destroyed first)
     EsiStats stats_;
+    ClientMetrics metrics_;
     WaitHooks hooks_;
 };
 
