@@ -3,8 +3,10 @@
 namespace kr::esi {
 
 namespace {
-constexpr const char* kPausesHelp = "Pauses of a route group (all = every request of the budget: error limit, 420, 429).";
-constexpr const char* kCacheHelp = "ESI GETs answered from the cache: fresh (no request), not_modified (304), coalesced.";
+constexpr const char* kPausesHelp =
+    "Pauses of a route group (all = every request of the budget: error limit, 420, 429).";
+constexpr const char* kCacheHelp =
+    "ESI GETs answered from the cache: fresh (no request), not_modified (304), coalesced.";
 }  // namespace
 
 ClientMetrics::ClientMetrics(std::string budget, bool http_cache, metrics::Registry& registry)

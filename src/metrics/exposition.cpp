@@ -19,8 +19,8 @@ const char* TypeName(Type t) {
 
 }  // namespace
 
-void Exposition::Add(const std::string& family, Type type, const std::string& help, const Labels& labels,
-                     double value, const std::string& suffix) {
+void Exposition::Add(const std::string& family, Type type, const std::string& help, const Labels& labels, double value,
+                     const std::string& suffix) {
     auto [it, inserted] = families_.try_emplace(family);
     if (inserted) {
         it->second.type = type;

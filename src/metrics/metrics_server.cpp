@@ -1,6 +1,7 @@
 #include "metrics/metrics_server.hpp"
 
 #include <httplib.h>
+
 #include <sys/socket.h>
 
 #include "core/errors.hpp"
@@ -18,8 +19,7 @@ ListenAddress ParseListenAddress(const std::string& text, const std::string& wha
         if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
         if (!host.empty()) a.host = host;
     }
-    const bool digits =
-        !port.empty() && port.size() <= 5 && port.find_first_not_of("0123456789") == std::string::npos;
+    const bool digits = !port.empty() && port.size() <= 5 && port.find_first_not_of("0123456789") == std::string::npos;
     if (!digits || std::stoi(port) > 65535 || a.host.find_first_of(" /") != std::string::npos) {
         throw FatalError(what + "='" + text + "' is not a listen address (PORT or HOST:PORT, e.g. 127.0.0.1:9464)");
     }

@@ -6,8 +6,7 @@
 
 namespace kr::metrics {
 
-std::atomic<std::int64_t>& Registry::Counter(const std::string& name, const std::string& help,
-                                             const Labels& labels) {
+std::atomic<std::int64_t>& Registry::Counter(const std::string& name, const std::string& help, const Labels& labels) {
     std::lock_guard lock(mu_);
     Family& f = families_[name];
     if (f.help.empty()) f.help = help;
@@ -74,8 +73,7 @@ std::string Registry::Scrape() const {
         std::lock_guard lock(mu_);
         for (const auto& [name, f] : families_) {
             for (const auto& [labels, c] : f.counters) {
-                out.Add(name, Type::kCounter, f.help, labels,
-                        static_cast<double>(c->load(std::memory_order_relaxed)));
+                out.Add(name, Type::kCounter, f.help, labels, static_cast<double>(c->load(std::memory_order_relaxed)));
             }
             for (const auto& [labels, h] : f.histograms) h->Collect(out, name, f.help, labels);
         }

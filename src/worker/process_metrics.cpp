@@ -14,8 +14,8 @@ ProcessMetrics::ProcessMetrics(ProcessShared& shared, std::vector<std::string> q
 }
 
 ProcessMetrics::~ProcessMetrics() {
-    server_.reset();      // no scrape starts
-    collector_ = {};      // waits for one running
+    server_.reset();  // no scrape starts
+    collector_ = {};  // waits for one running
 }
 
 void ProcessMetrics::Serve() {
@@ -87,10 +87,11 @@ void ProcessMetrics::CollectBudget(metrics::Exposition& out) {
     out.Add(metric::kErrorLimitReset, metrics::Type::kGauge, "Seconds until ESI's error-limit window resets.", {},
             window ? static_cast<double>(esi_state.reset_at_us - now) / 1e6 : 0.0);
     // Pauses: every budget's own key ("all") and each route group seen paused or known.
-    std::vector<std::pair<std::string, std::string>> keys = {{"esi", "all"}, {"zkb", "all"},
-                                                             {"esi", "killmail"}};  // seeded by the client
+    std::vector<std::pair<std::string, std::string>> keys = {
+        {"esi", "all"}, {"zkb", "all"}, {"esi", "killmail"}};  // seeded by the client
     for (const auto& g : registry_.LabelValues(esi::metric::kPauses, "group")) {
-        if (g != "all" && g != "none" && std::find(keys.begin(), keys.end(), std::pair<std::string, std::string>{"esi", g}) == keys.end())
+        if (g != "all" && g != "none" &&
+            std::find(keys.begin(), keys.end(), std::pair<std::string, std::string>{"esi", g}) == keys.end())
             keys.emplace_back("esi", g);
     }
     for (const auto& [budget, group] : keys) {
@@ -109,7 +110,7 @@ void ProcessMetrics::CollectBudget(metrics::Exposition& out) {
 }
 
 metrics::Registry::CollectorHandle ExportCounters(const std::string& queue, const WorkerCounters& c,
-                                                 metrics::Registry& registry) {
+                                                  metrics::Registry& registry) {
     return registry.AddCollector([queue, &c](metrics::Exposition& out) {
         const char* help = "Messages settled by the workers, by queue and outcome.";
         auto add = [&](const char* outcome, const std::atomic<std::int64_t>& v) {

@@ -59,7 +59,7 @@ private:
 
 /// The worker's settled-message counters as killreport_messages_settled_total{queue, outcome}
 /// while the handle lives.
-[[nodiscard]] metrics::Registry::CollectorHandle ExportCounters(const std::string& queue, const WorkerCounters& c,
-                                                                metrics::Registry& registry = metrics::Registry::Default());
+[[nodiscard]] metrics::Registry::CollectorHandle ExportCounters(
+    const std::string& queue, const WorkerCounters& c, metrics::Registry& registry = metrics::Registry::Default());
 
 }  // namespace kr::worker

@@ -98,8 +98,8 @@ TEST(MetricsE2e, RunServesEveryFamilyWithTheSimulatorsCounts) {
 
     // Every family of issue 16, item 1.
     for (const char* family :
-         {worker::metric::kSettled, worker::metric::kQueueMessages, esi::metric::kEsiRequests,
-          esi::metric::kEsiLatency, esi::metric::kEsiCache, esi::metric::kBudgetUsed, worker::metric::kBudgetLimit,
+         {worker::metric::kSettled, worker::metric::kQueueMessages, esi::metric::kEsiRequests, esi::metric::kEsiLatency,
+          esi::metric::kEsiCache, esi::metric::kBudgetUsed, worker::metric::kBudgetLimit,
           worker::metric::kErrorLimitRemaining, worker::metric::kErrorLimitReset, worker::metric::kPauseRemaining,
           esi::metric::kPauses, store::kRowsWrittenMetric, esi::metric::kZkbPages, "process_cpu_seconds_total",
           "process_resident_memory_bytes", "process_start_time_seconds"}) {
@@ -129,8 +129,7 @@ TEST(MetricsE2e, RunServesEveryFamilyWithTheSimulatorsCounts) {
     EXPECT_EQ(Total(f, esi::metric::kZkbPages, {{"result", "end"}}), 2);
     EXPECT_EQ(Total(f, esi::metric::kBudgetUsed, {{"budget", "zkb"}}), truth["zkb_requests"].get<double>());
     // Rows: every stored killmail was written once; each entity table at least once per row.
-    EXPECT_EQ(Total(f, store::kRowsWrittenMetric, {{"table", "killmails"}}),
-              static_cast<double>(killmail_ids.size()));
+    EXPECT_EQ(Total(f, store::kRowsWrittenMetric, {{"table", "killmails"}}), static_cast<double>(killmail_ids.size()));
     for (const char* table : {"characters", "corporations", "alliances"}) {
         const double rows = static_cast<double>(p.Count(std::string("SELECT count(*) FROM ") + table));
         EXPECT_GT(rows, 0) << table;
@@ -154,8 +153,8 @@ TEST(MetricsE2e, RunServesEveryFamilyWithTheSimulatorsCounts) {
                   .Value(worker::metric::kPauseRemaining, {{"budget", "esi"}, {"group", "killmail"}}),
               0);
     EXPECT_EQ(Total(f, esi::metric::kPauses), truth["rate_limited_429"].get<double>() +
-                                                   truth["error_limited_420"].get<double>() +
-                                                   truth["zkb_rate_limited_429"].get<double>());
+                                                  truth["error_limited_420"].get<double>() +
+                                                  truth["zkb_rate_limited_429"].get<double>());
     // The process: it has used CPU and memory, and started within the test.
     EXPECT_GT(f.at("process_cpu_seconds_total").Value("process_cpu_seconds_total"), 0);
     EXPECT_GT(f.at("process_resident_memory_bytes").Value("process_resident_memory_bytes"), 1e6);

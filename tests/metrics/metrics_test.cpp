@@ -67,7 +67,7 @@ TEST(PrometheusParserTest, RejectsWhatPrometheusRejects) {
     EXPECT_THROW(ParsePrometheusText("a 1\n# TYPE a gauge\n"), std::runtime_error);
     EXPECT_THROW(ParsePrometheusText("1a 1\n"), std::runtime_error);
     EXPECT_THROW(ParsePrometheusText("a one\n"), std::runtime_error);
-    EXPECT_THROW(ParsePrometheusText("a 1"), std::runtime_error);  // no final newline
+    EXPECT_THROW(ParsePrometheusText("a 1"), std::runtime_error);                      // no final newline
     EXPECT_THROW(ParsePrometheusText("# TYPE c counter\nc 1\n"), std::runtime_error);  // not …_total
     EXPECT_THROW(ParsePrometheusText("# TYPE h histogram\nh_bucket{le=\"1\"} 2\nh_bucket{le=\"+Inf\"} 1\n"
                                      "h_sum 1\nh_count 1\n"),
@@ -122,8 +122,7 @@ TEST(ProcessStatsTest, CpuMemoryAndStartTimeAreSane) {
     const auto f = ParsePrometheusText(e.Text());
     EXPECT_GE(f.at("process_cpu_seconds_total").Value("process_cpu_seconds_total"), 0);
     EXPECT_GT(f.at("process_resident_memory_bytes").Value("process_resident_memory_bytes"), 1e5);
-    const double now =
-        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
     const double start = f.at("process_start_time_seconds").Value("process_start_time_seconds");
     EXPECT_LE(start, now + 2);  // /proc's boot time is whole seconds
     EXPECT_GT(start, now - 24 * 3600);
@@ -166,9 +165,10 @@ TEST(ClientMetricsTest, EsiAnswersByGroupStatusAndCache) {
     opts.max_attempts = 1;
     // Each client has its own budget key here: its series are this test's alone.
     opts.budget_key = "esi-metrics-test";
-    fake.Script("/alliances/1/", http::FakeHttpClient::Reply(200, "{}", {{"X-Ratelimit-Group", "alliance"},
-                                                                         {"X-Ratelimit-Limit", "150/15m"},
-                                                                         {"X-Ratelimit-Remaining", "149"}},
+    fake.Script("/alliances/1/", http::FakeHttpClient::Reply(200, "{}",
+                                                             {{"X-Ratelimit-Group", "alliance"},
+                                                              {"X-Ratelimit-Limit", "150/15m"},
+                                                              {"X-Ratelimit-Remaining", "149"}},
                                                              250'000));
     fake.Script("/alliances/2/", http::FakeHttpClient::Reply(404, "{}", {}, 1000));
     fake.Script("/alliances/3/", http::FakeHttpClient::Reply(304, "", {}, 1000));
@@ -194,16 +194,14 @@ TEST(ClientMetricsTest, EsiAnswersByGroupStatusAndCache) {
     EXPECT_EQ(f.at(esi::metric::kBudgetUsed).Value(esi::metric::kBudgetUsed, {{"budget", "esi-metrics-test"}}), 4);
     EXPECT_GE(f.at(esi::metric::kEsiCache).Value(esi::metric::kEsiCache, {{"result", "fresh"}}), 1);
     EXPECT_GE(f.at(esi::metric::kEsiCache).Value(esi::metric::kEsiCache, {{"result", "not_modified"}}), 1);
-    EXPECT_EQ(f.at(esi::metric::kPauses)
-                  .Value(esi::metric::kPauses, {{"budget", "esi-metrics-test"}, {"group", "alliance"}}),
-              1);
+    EXPECT_EQ(
+        f.at(esi::metric::kPauses).Value(esi::metric::kPauses, {{"budget", "esi-metrics-test"}, {"group", "alliance"}}),
+        1);
     // The 250 ms answer sits in the 0.25 s bucket, the 1 ms ones lower.
     const auto& lat = f.at(esi::metric::kEsiLatency);
     EXPECT_EQ(lat.Value(std::string(esi::metric::kEsiLatency) + "_count", {{"group", "alliance"}}), 4);
-    EXPECT_EQ(lat.Value(std::string(esi::metric::kEsiLatency) + "_bucket", {{"group", "alliance"}, {"le", "0.1"}}),
-              3);
-    EXPECT_EQ(lat.Value(std::string(esi::metric::kEsiLatency) + "_bucket", {{"group", "alliance"}, {"le", "0.25"}}),
-              4);
+    EXPECT_EQ(lat.Value(std::string(esi::metric::kEsiLatency) + "_bucket", {{"group", "alliance"}, {"le", "0.1"}}), 3);
+    EXPECT_EQ(lat.Value(std::string(esi::metric::kEsiLatency) + "_bucket", {{"group", "alliance"}, {"le", "0.25"}}), 4);
 }
 
 }  // namespace

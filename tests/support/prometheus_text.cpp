@@ -119,7 +119,8 @@ std::map<std::string, PromFamily> ParsePrometheusText(const std::string& text) {
                 std::size_t eq = l.find('=', i);
                 if (eq == std::string::npos) Fail(n, "label without '='");
                 std::string key = l.substr(i, eq - i);
-                if (!std::regex_match(key, kLabelName) || key.rfind("__", 0) == 0) Fail(n, "bad label name '" + key + "'");
+                if (!std::regex_match(key, kLabelName) || key.rfind("__", 0) == 0)
+                    Fail(n, "bad label name '" + key + "'");
                 i = eq + 1;
                 if (i >= l.size() || l[i] != '"') Fail(n, "label value not quoted");
                 ++i;
