@@ -23,6 +23,7 @@
 #include "worker/scripts.hpp"
 #include "worker/shutdown.hpp"
 #include "worker/static_data.hpp"
+#include "worker/status_beat.hpp"
 #include "worker/zkillboard_worker.hpp"
 
 namespace kr::app {
@@ -101,13 +102,14 @@ std::vector<std::string> AllQueues() {
 }
 
 /// One worker on this thread until stop (or idle with until_idle).
-void RunOne(worker::ProcessShared& shared, const WorkerSpec& spec, int concurrency, const worker::LoopOptions& loop,
-            std::stop_token stop, bool pooled = false) {
+void RunOne(worker::ProcessShared& shared, worker::StatusBeat& beat, const WorkerSpec& spec, int concurrency,
+            const worker::LoopOptions& loop, std::stop_token stop, bool pooled = false) {
     if (concurrency <= 0) concurrency = spec.default_concurrency;
     worker::Runtime rt(shared, std::max(concurrency, spec.min_esi_concurrency), pooled);
     rt.SetStopToken(stop);  // a worker blocked in a fetch (a pause, a Retry-After) hands back on stop
     worker::WorkerCounters counters;
-    auto exported = worker::ExportCounters(spec.queue, counters);  // on /metrics while the worker runs
+    auto exported = worker::ExportCounters(spec.queue, counters);      // on /metrics while the worker runs
+    auto beating = beat.Register(spec.command, spec.queue, counters);  // kr_worker_status, for `status`
     worker::Settler settler(rt.Queue(), shared.Policy(), counters);
     settler.SetOutageLimit(loop.outage_limit);  // also inside a worker's long waits
     // An info or zKillboard worker process on PostgreSQL commits on a second connection while it
@@ -128,10 +130,11 @@ int RunWorkerCommand(const Context& ctx, const WorkerSpec& spec, const WorkerFla
     worker::ProcessShared shared(ctx.cfg);
     worker::ProcessMetrics metrics(shared, {spec.queue});
     metrics.Serve();
+    worker::StatusBeat beat(shared.Cfg());
     worker::LoopOptions loop;
     loop.until_idle = flags.until_idle;
     if (flags.until_idle) loop.outage_limit = std::chrono::seconds(ctx.cfg.outage_limit_seconds);
-    RunOne(shared, spec, flags.concurrency, loop, stop);
+    RunOne(shared, beat, spec, flags.concurrency, loop, stop);
     return 0;
 }
 
@@ -197,6 +200,7 @@ int RunAll(const Context& ctx, const WorkerFlags& flags, std::stop_token outer) 
     worker::ProcessShared shared(ctx.cfg);
     worker::ProcessMetrics metrics(shared, AllQueues());
     metrics.Serve();
+    worker::StatusBeat beat(shared.Cfg());
     const auto& workers = Workers();
     std::stop_source stop;
     std::stop_callback forward(outer, [&] { stop.request_stop(); });
@@ -213,7 +217,7 @@ int RunAll(const Context& ctx, const WorkerFlags& flags, std::stop_token outer) 
             loop.idle_flag = &idle[i];
             if (flags.until_idle) loop.outage_limit = std::chrono::seconds(ctx.cfg.outage_limit_seconds);
             try {
-                RunOne(shared, workers[i], flags.concurrency, loop, stop.get_token(), /*pooled=*/true);
+                RunOne(shared, beat, workers[i], flags.concurrency, loop, stop.get_token(), /*pooled=*/true);
             } catch (...) {
                 std::lock_guard lock(mu);
                 if (!failure) failure = std::current_exception();

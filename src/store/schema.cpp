@@ -53,6 +53,8 @@ std::vector<kr::db::Migration> SchemaMigrations() {
         {"store", 4, "kr_entity_outbox, kr_zkb_sync", Sql(4, db::Dialect::kSqlite), Sql(4, db::Dialect::kPostgres)},
         {"store", 5, "regions, constellations, solar_systems (created when absent), kr_list_sweeps",
          Sql(5, db::Dialect::kSqlite), Sql(5, db::Dialect::kPostgres)},
+        {"store", 8, "kr_worker_status (status: heartbeats, rates, last errors)", Sql(8, db::Dialect::kSqlite),
+         Sql(8, db::Dialect::kPostgres)},
     };
 }
 

@@ -5,7 +5,9 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <mutex>
 #include <string>
+#include <utility>
 
 namespace kr::worker {
 
@@ -19,6 +21,23 @@ struct WorkerCounters {
     std::atomic<std::int64_t> retried{0};
     std::atomic<std::int64_t> dead{0};
     std::atomic<std::int64_t> published{0};  ///< messages this worker put on other queues
+
+    /// The last error a message failed with (retried or dead-lettered) and when (unix ms); rare,
+    /// so a mutex.
+    void RecordError(std::string error, std::int64_t at_ms) {
+        std::lock_guard lock(error_mu_);
+        last_error_ = std::move(error);
+        last_error_at_ms_ = at_ms;
+    }
+    std::pair<std::string, std::int64_t> LastError() const {
+        std::lock_guard lock(error_mu_);
+        return {last_error_, last_error_at_ms_};
+    }
+
+private:
+    mutable std::mutex error_mu_;
+    std::string last_error_;
+    std::int64_t last_error_at_ms_ = 0;  ///< 0 = none
 };
 
 class SummaryLogger {

@@ -4,15 +4,22 @@
 // kr_rate_state holds them (written through DbBudget, as the workers do). `status` runs with
 // ESI_RATE_LIMIT=0 — its own configuration must not change what it reports of the shared state.
 #include <chrono>
+#include <map>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "config/config.hpp"
+#include "core/clock.hpp"
+#include "db/connection.hpp"
 #include "esi/rate_budget.hpp"
 #include "queue/queue.hpp"
 #include "support/run.hpp"
+#include "worker/status_beat.hpp"
+#include "worker/worker_stats.hpp"
 
 namespace kr::test {
 
@@ -98,6 +105,75 @@ inline void StatusJsonTellsAKnownState(const std::string& database_url, const st
         if (e["queue"] == name) EXPECT_EQ(e["ready"], 3) << e.dump();
     }
     q->Ack(held[0]);
+}
+
+}  // namespace kr::test
+
+namespace kr::test {
+
+/// The workers' part: a live process's rows (written by the real StatusBeat, with its own ESI
+/// limit, a settled count and a last error) and a process that died without stopping (a stale
+/// heartbeat): status shows both, the limit in force is the workers' and not its own, the queue's
+/// rate is the live worker's last minute, and the exit code is 1 for the dead one.
+inline void StatusJsonShowsTheWorkers(const std::string& database_url) {
+    using nlohmann::json;
+    const std::string env =
+        "DATABASE_URL='" + database_url + "' RABBITMQ_URL= ESI_RATE_LIMIT=0 LOG_LEVEL=warn " KR_KILLREPORT_BIN " ";
+    ASSERT_EQ(RunCommand(env + "db:migrate").exit_code, 0);
+    {
+        auto conn = db::Open(database_url);
+        const std::int64_t long_ago = SystemClock::Instance().NowMs() - 5 * 60'000;
+        conn->Exec(
+            "INSERT INTO kr_worker_status (worker, host, pid, queue, started_at, heartbeat_at, settled,"
+            " settled_last_minute, esi_rate_limit, esi_tokens_last_minute, last_error, last_error_at)"
+            " VALUES ('worker:types', 'gone-host', 4242, 'esi_type_info_queue', $1, $1, 9, 9, 50, 0,"
+            " 'esi: HTTP 502', $1)",
+            {long_ago});
+    }
+    config::Overrides flags;
+    flags.values["DATABASE_URL"] = database_url;
+    flags.values["ESI_RATE_LIMIT"] = "7";
+    const config::Config cfg = config::Load(flags, nullptr);
+    worker::WorkerCounters counters;
+    counters.processed = 30;
+    counters.RecordError("esi: HTTP 503 (retry)", SystemClock::Instance().NowMs());
+    worker::StatusBeat beat(cfg, std::chrono::milliseconds(50));
+    auto handle = beat.Register("worker:characters", "esi_character_info_queue", counters);
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // a few beats (the data, not a timing, is checked)
+
+    auto r = RunCommand(env + "status --json");
+    EXPECT_EQ(r.exit_code, 1) << "a worker is down\n" << r.err;
+    json s;
+    ASSERT_NO_THROW(s = json::parse(r.out)) << r.out << r.err;
+    EXPECT_EQ(s["dead_letters"], 0);
+    EXPECT_EQ(s["workers_down"], 1);
+    ASSERT_EQ(s["workers"].size(), 2u) << s.dump(2);
+    std::map<std::string, json> by;
+    for (const auto& w : s["workers"]) by[w["worker"]] = w;
+    EXPECT_EQ(by["worker:characters"]["state"], "running");
+    EXPECT_EQ(by["worker:characters"]["settled"], 30);
+    EXPECT_EQ(by["worker:characters"]["settled_last_minute"], 30);
+    EXPECT_EQ(by["worker:characters"]["last_error"], "esi: HTTP 503 (retry)");
+    EXPECT_EQ(by["worker:types"]["state"], "down");
+    EXPECT_EQ(by["worker:types"]["host"], "gone-host");
+    EXPECT_EQ(by["worker:types"]["last_error"], "esi: HTTP 502");
+    EXPECT_EQ(s["esi"]["limits_in_force"], json::array({7.0}));  // the worker's, not status's own 0
+    for (const auto& q : s["queues"]) {
+        EXPECT_DOUBLE_EQ(q["rate_per_second"].get<double>(), q["queue"] == "esi_character_info_queue" ? 0.5 : 0.0)
+            << q.dump();
+    }
+    auto text = RunCommand(env + "status");
+    EXPECT_NE(text.out.find("1 worker(s) down"), std::string::npos) << text.out;
+    EXPECT_NE(text.out.find("ESI budget in force: 7 req/s"), std::string::npos) << text.out;
+
+    // A clean stop is recorded: the live one reads "stopped" (and is not down).
+    handle = {};
+    auto after = RunCommand(env + "status --json");
+    const json a = json::parse(after.out);
+    for (const auto& w : a["workers"]) {
+        if (w["worker"] == "worker:characters") EXPECT_EQ(w["state"], "stopped") << w.dump();
+    }
+    EXPECT_EQ(a["workers_down"], 1);
 }
 
 }  // namespace kr::test

@@ -21,3 +21,13 @@ TEST(StatusPg, JsonTellsAKnownStateOnPostgresWithTheDatabaseQueue) {
 }
 
 }  // namespace kr::test
+
+namespace kr::test {
+
+TEST(StatusPg, JsonShowsTheWorkersOnPostgres) {
+    KR_REQUIRE_ENV(pg, "KR_TEST_PG_DSN");
+    TempPgDatabase db(pg);
+    StatusJsonShowsTheWorkers(db.Url());
+}
+
+}  // namespace kr::test

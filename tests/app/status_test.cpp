@@ -12,12 +12,18 @@ TEST(Status, JsonTellsAKnownStateOnSqlite) {
     StatusJsonTellsAKnownState(file.Url(), "");
 }
 
+TEST(Status, JsonShowsTheWorkersOnSqlite) {
+    TempSqliteFile file;
+    StatusJsonShowsTheWorkers(file.Url());
+}
+
 TEST(Status, WatchRefreshesUntilStopped) {
     TempSqliteFile file;
     const std::string env = "DATABASE_URL='" + file.Url() + "' ";
     ASSERT_EQ(RunCommand(env + KR_KILLREPORT_BIN " db:migrate").exit_code, 0);
     // Three refreshes 0.2 s apart, then SIGTERM: one JSON line per refresh, exit 0 (no dead letters).
-    auto r = RunCommand(env + "timeout --preserve-status -s TERM 0.9 " KR_KILLREPORT_BIN " status --watch --json --every 0.2");
+    auto r = RunCommand(env + "timeout --preserve-status -s TERM 0.9 " KR_KILLREPORT_BIN
+                              " status --watch --json --every 0.2");
     EXPECT_EQ(r.exit_code, 0) << r.err;
     int lines = 0;
     std::istringstream in(r.out);
