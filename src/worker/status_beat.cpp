@@ -114,15 +114,16 @@ void StatusBeat::Write(bool final) {
             std::optional<std::int64_t> stopped = e.stopped_at_ms;
             if (final && !stopped) stopped = now;
             const bool has_error = e.last_error.second != 0;
-            conn_->Exec(kBeat, {e.worker, host_, pid_, e.queue, started_at_ms_, now, db::Opt(stopped), e.settled,
-                                minute, cfg_.esi_rate_limit, tokens_minute,
-                                has_error ? db::Param(e.last_error.first) : db::Param(),
-                                has_error ? db::Param(e.last_error.second) : db::Param()});
+            conn_->Exec(kBeat,
+                        {e.worker, host_, pid_, e.queue, started_at_ms_, now, db::Opt(stopped), e.settled, minute,
+                         cfg_.esi_rate_limit, tokens_minute, has_error ? db::Param(e.last_error.first) : db::Param(),
+                         has_error ? db::Param(e.last_error.second) : db::Param()});
         }
         if (failing_) spdlog::info("status: heartbeats written again");
         failing_ = false;
     } catch (const std::exception& ex) {
-        if (!failing_) spdlog::warn("status: heartbeat not written ({}); trying again in {} ms", ex.what(), every_.count());
+        if (!failing_)
+            spdlog::warn("status: heartbeat not written ({}); trying again in {} ms", ex.what(), every_.count());
         failing_ = true;
         conn_.reset();
     }

@@ -139,9 +139,13 @@ inline void StatusJsonShowsTheWorkers(const std::string& database_url) {
     counters.RecordError("esi: HTTP 503 (retry)", SystemClock::Instance().NowMs());
     worker::StatusBeat beat(cfg, std::chrono::milliseconds(50));
     auto handle = beat.Register("worker:characters", "esi_character_info_queue", counters);
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // a few beats (the data, not a timing, is checked)
-
-    auto r = RunCommand(env + "status --json");
+    // Until the live worker's row is there (the beat's first write may precede the registration).
+    RunResult r;
+    for (int i = 0; i < 300; ++i) {
+        r = RunCommand(env + "status --json");
+        if (r.out.find("worker:characters") != std::string::npos) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
     EXPECT_EQ(r.exit_code, 1) << "a worker is down\n" << r.err;
     json s;
     ASSERT_NO_THROW(s = json::parse(r.out)) << r.out << r.err;
