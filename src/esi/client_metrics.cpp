@@ -11,8 +11,7 @@ constexpr const char* kCacheHelp =
 
 ClientMetrics::ClientMetrics(std::string budget, bool http_cache, metrics::Registry& registry)
     : budget_(std::move(budget)), registry_(registry) {
-    sent_ = &registry_.Counter(metric::kBudgetUsed, "Requests sent against a shared budget (tokens spent).",
-                               {{"budget", budget_}});
+    sent_ = &registry_.Counter(metric::kBudgetUsed, metric::kBudgetUsedHelp, {{"budget", budget_}});
     // Series that exist before their first event (Prometheus sees a 0, not a missing series).
     Cached("p\nall", metric::kPauses, kPausesHelp, {{"budget", budget_}, {"group", "all"}});
     for (const char* r : {"fresh", "not_modified", "coalesced"}) {

@@ -17,6 +17,7 @@ inline constexpr const char* kEsiRequests = "killreport_esi_requests_total";
 inline constexpr const char* kEsiLatency = "killreport_esi_request_duration_seconds";
 inline constexpr const char* kEsiCache = "killreport_esi_cache_total";
 inline constexpr const char* kBudgetUsed = "killreport_budget_tokens_used_total";
+inline constexpr const char* kBudgetUsedHelp = "Requests sent against a shared budget (tokens spent).";
 inline constexpr const char* kPauses = "killreport_route_group_pauses_total";
 inline constexpr const char* kZkbPages = "killreport_zkillboard_pages_total";
 }  // namespace metric

@@ -65,6 +65,8 @@ StatusBeat::Handle StatusBeat::Register(std::string worker, std::string queue, c
     e.queue = std::move(queue);
     e.counters = &counters;
     e.samples.emplace_back(clock_.NowMs(), 0);  // a worker younger than a minute counts from its start
+    dirty_ = true;                              // its row at once, not at the next beat
+    cv_.notify_all();
     return Handle(this, &e);
 }
 
@@ -74,6 +76,8 @@ void StatusBeat::Unregister(Entry* e) {
     e->last_error = e->counters->LastError();
     e->counters = nullptr;
     e->stopped_at_ms = clock_.NowMs();
+    dirty_ = true;
+    cv_.notify_all();
 }
 
 StatusBeat::Handle& StatusBeat::Handle::operator=(Handle&& o) noexcept {
@@ -93,15 +97,18 @@ StatusBeat::Handle::~Handle() {
 void StatusBeat::Loop(std::stop_token stop) {
     std::unique_lock lock(mu_);
     while (!stop.stop_requested()) {
+        dirty_ = false;
         Write(/*final=*/false);
-        cv_.wait_for(lock, stop, every_, [] { return false; });  // wakes on stop
+        cv_.wait_for(lock, stop, every_, [this] { return dirty_; });  // wakes on stop and on a change
     }
 }
 
 void StatusBeat::Write(bool final) {
     const std::int64_t now = clock_.NowMs();
     const std::int64_t tokens =
-        metrics::Registry::Default().Counter(esi::metric::kBudgetUsed, "", {{"budget", "esi"}}).load();
+        metrics::Registry::Default()
+            .Counter(esi::metric::kBudgetUsed, esi::metric::kBudgetUsedHelp, {{"budget", "esi"}})
+            .load();
     const std::int64_t tokens_minute = LastMinute(token_samples_, now, tokens);
     try {
         if (!conn_) conn_ = db::Open(cfg_.database_url);

@@ -86,6 +86,7 @@ private:
     std::deque<std::pair<std::int64_t, std::int64_t>> token_samples_;  ///< (ms, ESI tokens spent)
     std::unique_ptr<db::Connection> conn_;
     bool failing_ = false;
+    bool dirty_ = false;  ///< a worker came or went: write now
     std::jthread thread_;
 
 public:

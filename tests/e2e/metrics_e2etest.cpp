@@ -161,8 +161,20 @@ TEST(MetricsE2e, RunServesEveryFamilyWithTheSimulatorsCounts) {
     const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
     EXPECT_NEAR(f.at("process_start_time_seconds").Value("process_start_time_seconds"), now, 600);
 
+    // `status` (with its own ESI_RATE_LIMIT=0) sees the running process's workers and their limit.
+    auto status = RunCommand(p.Env() + KR_KILLREPORT_BIN " status --json");
+    EXPECT_EQ(status.exit_code, 0) << status.err;
+    const auto st = nlohmann::json::parse(status.out);
+    EXPECT_EQ(st["esi"]["limits_in_force"], nlohmann::json::array({400.0})) << status.out;
+    EXPECT_EQ(st["workers"].size(), EntityKinds().size() + 2) << status.out;
+    for (const auto& w : st["workers"]) EXPECT_EQ(w["state"], "running") << w.dump();
+    EXPECT_EQ(st["workers_down"], 0);
+
     run.Kill(SIGTERM);
     EXPECT_EQ(run.Wait(std::chrono::seconds(60)), 0) << run.LogTail();
+    // A clean stop is recorded: every worker "stopped", none down.
+    const auto stopped = nlohmann::json::parse(RunCommand(p.Env() + KR_KILLREPORT_BIN " status --json").out);
+    for (const auto& w : stopped["workers"]) EXPECT_EQ(w["state"], "stopped") << w.dump();
 }
 
 TEST(MetricsE2e, OneShotCommandsServeNothingAndABadAddressIsAClearError) {
