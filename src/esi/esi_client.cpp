@@ -8,8 +8,10 @@
 
 #include "core/errors.hpp"
 #include "core/text.hpp"
+#include "core/time_format.hpp"
 #include "esi/request_group.hpp"
 #include "http/http_date.hpp"
+#include "log/log.hpp"
 
 #ifndef KR_VERSION
 #define KR_VERSION "0.0.0"
@@ -250,8 +252,35 @@ const std::string* EsiClient::GroupKeyFor(const Job& job) const {
     return it == route_groups_.end() ? nullptr : &it->second;
 }
 
+void EsiClient::LogPause(const std::string& key, std::int64_t until_us, const std::string& reason, std::int64_t now) {
+    if (until_us <= now) return;
+    auto [it, started] = pauses_logged_.try_emplace(key, PauseLog{now, until_us});
+    if (!started) {
+        it->second.until_us = std::max(it->second.until_us, until_us);  // extended: one line is enough
+        return;
+    }
+    spdlog::warn("ESI: {} paused for {:.0f} s ({}), until {}",
+                 metrics_.GroupLabel(key) == "all" ? "every request" : "route group " + metrics_.GroupLabel(key),
+                 static_cast<double>(until_us - now) / 1e6, reason, IsoUtc(until_us / 1000));
+}
+
+void EsiClient::LogResumed(std::int64_t now) {
+    for (auto it = pauses_logged_.begin(); it != pauses_logged_.end();) {
+        if (it->second.until_us > now) {
+            ++it;
+            continue;
+        }
+        spdlog::info(
+            "ESI: {} sending again after a {:.0f} s pause",
+            metrics_.GroupLabel(it->first) == "all" ? "every request" : "route group " + metrics_.GroupLabel(it->first),
+            static_cast<double>(now - it->second.started_us) / 1e6);
+        it = pauses_logged_.erase(it);
+    }
+}
+
 std::int64_t EsiClient::DispatchReady(std::int64_t now) {
     std::int64_t wake = kNever;
+    if (!pauses_logged_.empty()) LogResumed(now);
     if (ready_.empty()) return wake;
     Shared& g = SharedFor(options_.budget_key, now, true);
     if (g.state.paused_until_us > now) {
@@ -419,6 +448,7 @@ void EsiClient::Learn(const std::shared_ptr<Job>& job, const HttpResponse& resp,
             g.loaded_at_us = now;
             pacer_.Discard();
             metrics_.Paused(options_.budget_key);
+            LogPause(options_.budget_key, g.state.paused_until_us, "HTTP 420: error limited", now);
         } else if (remain && reset) {
             const bool low = *remain <= options_.error_limit_pause_at;
             if (!g.state.remaining || g.state.reset_at_us <= now || *remain < *g.state.remaining || low) {
@@ -431,6 +461,8 @@ void EsiClient::Learn(const std::shared_ptr<Job>& job, const HttpResponse& resp,
                 if (low) {
                     pacer_.Discard();
                     metrics_.Paused(options_.budget_key);
+                    LogPause(options_.budget_key, g.state.paused_until_us,
+                             "error limit remain " + std::to_string(*remain), now);
                 }
             }
         }
@@ -458,7 +490,10 @@ void EsiClient::Learn(const std::shared_ptr<Job>& job, const HttpResponse& resp,
             Shared& gs = shared_[key];
             gs.state = budget_.Observe(key, o);
             gs.loaded_at_us = now;
-            if (retry_after_us) metrics_.Paused(key);
+            if (retry_after_us) {
+                metrics_.Paused(key);
+                LogPause(key, gs.state.paused_until_us, "HTTP 429 with Retry-After", now);
+            }
         } else if (retry_after_us) {
             // A 429 without group headers (EVE-server limiter): pause what we know the route belongs to,
             // else all of ESI.
@@ -470,6 +505,7 @@ void EsiClient::Learn(const std::shared_ptr<Job>& job, const HttpResponse& resp,
             s.loaded_at_us = now;
             if (key == options_.budget_key) pacer_.Discard();
             metrics_.Paused(key);
+            LogPause(key, s.state.paused_until_us, "HTTP 429", now);
         }
     } catch (const kr::Error&) {
         // The shared store is unavailable: keep local knowledge (the next Load/Reserve retries).

@@ -186,6 +186,14 @@ private:
     /// The request's cache entry (or a new one for its path) updated from a 2xx/304 answer.
     CacheEntry EntryFromHeaders(const http::HttpResponse& resp, const EsiRequest& req, std::int64_t now) const;
     std::int64_t BackoffUs(int attempt);
+    /// A pause of `key` (the budget's or a route group's) is logged once when it starts (warn, with
+    /// its reason and length) and once when it is over (info, with how long it lasted).
+    void LogPause(const std::string& key, std::int64_t until_us, const std::string& reason, std::int64_t now);
+    void LogResumed(std::int64_t now);
+    struct PauseLog {
+        std::int64_t started_us = 0, until_us = 0;
+    };
+    std::map<std::string, PauseLog> pauses_logged_;
     const std::string* GroupKeyFor(const Job& job) const;
 
     EsiOptions options_;
