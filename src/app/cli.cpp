@@ -128,6 +128,8 @@ int Main(int argc, char** argv) {
     g.Add(app, "--universe-check", "SECONDS", "KILLREPORT_UNIVERSE_CHECK",
           "seconds between `run`'s looks at ESI's universe lists (0 = never)");
     g.Add(app, "--log-level", "LEVEL", "LOG_LEVEL", "debug, info, warn, error");
+    g.Add(app, "--metrics-addr", "ADDR", "KILLREPORT_METRICS_ADDR",
+          "serve Prometheus /metrics from run and worker:* on PORT (127.0.0.1) or HOST:PORT; empty = off");
 
     CommandNames names;
     auto add = [&](const std::string& name, const std::string& desc) {
@@ -142,7 +144,16 @@ int Main(int argc, char** argv) {
 
     on(add("config", "print each effective setting and where it came from"), CmdConfig);
     on(add("db:migrate", "create or upgrade the schema (idempotent; keeps KillReport's tables)"), CmdMigrate);
-    on(add("status", "queue depths, retries, dead letters, ESI budget state, row counts"), CmdStatus);
+    StatusFlags status_flags;
+    auto* status = add("status",
+                       "queues (depth, consumers, retries, dead letters), the shared ESI budget's state (error limit, "
+                       "paused route groups), row counts; exit 1 when dead letters exist");
+    status->add_flag("--json", status_flags.json, "one JSON object (with --watch: one per refresh, a line each)");
+    status->add_flag("--watch", status_flags.watch, "refresh in place until interrupted");
+    status->add_option("--every", status_flags.every_s, "seconds between refreshes with --watch")
+        ->type_name("SECONDS")
+        ->check(CLI::Range(0.2, 3600.0));
+    on(status, [&](const Context& c) { return CmdStatus(c, status_flags); });
 
     Id user_id = 0;
     std::string user_name;

@@ -19,10 +19,12 @@
 #include "worker/drain_watch.hpp"
 #include "worker/executor.hpp"
 #include "worker/info_worker.hpp"
+#include "worker/process_metrics.hpp"
 #include "worker/runtime.hpp"
 #include "worker/scripts.hpp"
 #include "worker/shutdown.hpp"
 #include "worker/static_data.hpp"
+#include "worker/status_beat.hpp"
 #include "worker/zkillboard_worker.hpp"
 
 namespace kr::app {
@@ -100,22 +102,15 @@ std::vector<std::string> AllQueues() {
     return out;
 }
 
-/// "3 h 12 min", "45 s" (not positive: "0 s").
-std::string Ago(std::int64_t ms) {
-    if (ms <= 0) return "0 s";
-    const std::int64_t s = ms / 1000;
-    if (s < 120) return std::to_string(s) + " s";
-    if (s < 7200) return std::to_string(s / 60) + " min";
-    return std::to_string(s / 3600) + " h " + std::to_string(s % 3600 / 60) + " min";
-}
-
 /// One worker on this thread until stop (or idle with until_idle).
-void RunOne(worker::ProcessShared& shared, const WorkerSpec& spec, int concurrency, const worker::LoopOptions& loop,
-            std::stop_token stop, bool pooled = false) {
+void RunOne(worker::ProcessShared& shared, worker::StatusBeat& beat, const WorkerSpec& spec, int concurrency,
+            const worker::LoopOptions& loop, std::stop_token stop, bool pooled = false) {
     if (concurrency <= 0) concurrency = spec.default_concurrency;
     worker::Runtime rt(shared, std::max(concurrency, spec.min_esi_concurrency), pooled);
     rt.SetStopToken(stop);  // a worker blocked in a fetch (a pause, a Retry-After) hands back on stop
     worker::WorkerCounters counters;
+    auto exported = worker::ExportCounters(spec.queue, counters);      // on /metrics while the worker runs
+    auto beating = beat.Register(spec.command, spec.queue, counters);  // kr_worker_status, for `status`
     worker::Settler settler(rt.Queue(), shared.Policy(), counters);
     settler.SetOutageLimit(loop.outage_limit);  // also inside a worker's long waits
     // An info or zKillboard worker process on PostgreSQL commits on a second connection while it
@@ -134,10 +129,13 @@ void RunOne(worker::ProcessShared& shared, const WorkerSpec& spec, int concurren
 int RunWorkerCommand(const Context& ctx, const WorkerSpec& spec, const WorkerFlags& flags) {
     auto stop = worker::InstallShutdownHandlers();
     worker::ProcessShared shared(ctx.cfg);
+    worker::ProcessMetrics metrics(shared, {spec.queue});
+    metrics.Serve();
+    worker::StatusBeat beat(shared.Cfg());
     worker::LoopOptions loop;
     loop.until_idle = flags.until_idle;
     if (flags.until_idle) loop.outage_limit = std::chrono::seconds(ctx.cfg.outage_limit_seconds);
-    RunOne(shared, spec, flags.concurrency, loop, stop);
+    RunOne(shared, beat, spec, flags.concurrency, loop, stop);
     return 0;
 }
 
@@ -201,6 +199,9 @@ private:
 
 int RunAll(const Context& ctx, const WorkerFlags& flags, std::stop_token outer) {
     worker::ProcessShared shared(ctx.cfg);
+    worker::ProcessMetrics metrics(shared, AllQueues());
+    metrics.Serve();
+    worker::StatusBeat beat(shared.Cfg());
     const auto& workers = Workers();
     std::stop_source stop;
     std::stop_callback forward(outer, [&] { stop.request_stop(); });
@@ -217,7 +218,7 @@ int RunAll(const Context& ctx, const WorkerFlags& flags, std::stop_token outer) 
             loop.idle_flag = &idle[i];
             if (flags.until_idle) loop.outage_limit = std::chrono::seconds(ctx.cfg.outage_limit_seconds);
             try {
-                RunOne(shared, workers[i], flags.concurrency, loop, stop.get_token(), /*pooled=*/true);
+                RunOne(shared, beat, workers[i], flags.concurrency, loop, stop.get_token(), /*pooled=*/true);
             } catch (...) {
                 std::lock_guard lock(mu);
                 if (!failure) failure = std::current_exception();
@@ -261,63 +262,6 @@ int RunAll(const Context& ctx, const WorkerFlags& flags, std::stop_token outer) 
     }
     threads.clear();  // join
     if (failure) std::rethrow_exception(failure);
-    return 0;
-}
-
-int CmdStatus(const Context& ctx) {
-    RequireDatabase(ctx.cfg);
-    worker::ProcessShared shared(ctx.cfg);
-    auto store = store::OpenStore(ctx.cfg.database_url);
-    auto q = queue::OpenQueue(ctx.cfg.rabbitmq_url, ctx.cfg.database_url);
-    std::vector<queue::QueueStats> stats;  // first: an unreachable broker is one error line, no table
-    for (const auto& name : AllQueues()) {
-        q->Declare(name);
-        stats.push_back(q->Stats(name));
-    }
-    std::printf("queues (%s)\n", ctx.cfg.UsesRabbitMq() ? "RabbitMQ" : "in the database");
-    std::printf("  %-34s %10s %10s %10s %10s %8s\n", "queue", "ready", "unacked", "consumers", "retrying", "dead");
-    for (const auto& s : stats) {
-        const auto& name = s.queue;
-        auto num = [](std::int64_t v) { return v < 0 ? std::string("-") : std::to_string(v); };
-        std::printf("  %-34s %10s %10s %10s %10s %8s\n", name.c_str(), num(s.ready).c_str(), num(s.unacked).c_str(),
-                    num(s.consumers).c_str(), num(s.retrying).c_str(), num(s.dead).c_str());
-    }
-    auto now_us = shared.Clock().NowUs();
-    auto esi_state = shared.Budget().Load("esi");
-    std::printf("ESI: budget %s",
-                ctx.cfg.esi_rate_limit > 0
-                    ? (std::to_string(static_cast<int>(ctx.cfg.esi_rate_limit)) + " req/s shared").c_str()
-                    : "off");
-    if (esi_state.remaining && esi_state.reset_at_us > now_us) {
-        std::printf(", error limit remain %lld (window resets in %.0f s)", static_cast<long long>(*esi_state.remaining),
-                    static_cast<double>(esi_state.reset_at_us - now_us) / 1e6);
-    } else {
-        std::printf(", error limit: no errors in the current window");
-    }
-    if (esi_state.paused_until_us > now_us) {
-        std::printf(", PAUSED for %.1f s", static_cast<double>(esi_state.paused_until_us - now_us) / 1e6);
-    }
-    std::printf("\n");
-    std::printf("rows\n");
-    for (const auto& [table, n] : store->Counts())
-        std::printf("  %-28s %12lld\n", table.c_str(), static_cast<long long>(n));
-    std::vector<std::string> lists;
-    for (EntityKind k : StaticDataKinds()) lists.emplace_back(KindInfo(k).list_path);
-    const auto sweeps = store->LoadListSweeps(lists);
-    std::printf("universe (ESI's lists; `run` checks them every %lld s%s)\n",
-                static_cast<long long>(ctx.cfg.universe_check_seconds),
-                ctx.cfg.universe_check_seconds == 0 ? ": off" : "");
-    const auto now_ms = shared.Clock().NowMs();
-    for (const auto& path : lists) {
-        auto it = sweeps.find(path);
-        if (it == sweeps.end() || !it->second.swept_at_ms) {
-            std::printf("  %-28s never swept\n", path.c_str());
-            continue;
-        }
-        std::printf("  %-28s swept %s ago (server version %s), checked %s ago\n", path.c_str(),
-                    Ago(now_ms - *it->second.swept_at_ms).c_str(), it->second.server_version.value_or("?").c_str(),
-                    Ago(now_ms - it->second.checked_at_ms).c_str());
-    }
     return 0;
 }
 

@@ -26,7 +26,14 @@ struct WorkerFlags {
 void RequireDatabase(const config::Config& cfg);
 int CmdConfig(const Context& ctx);
 int CmdMigrate(const Context& ctx);
-int CmdStatus(const Context& ctx);
+/// `status` options.
+struct StatusFlags {
+    bool json = false;     ///< one JSON object (per refresh with watch)
+    bool watch = false;    ///< refresh until SIGINT/SIGTERM
+    double every_s = 2.0;  ///< the refresh period
+};
+// status (cmd_status.cpp): exit code 1 when dead letters exist, else 0.
+int CmdStatus(const Context& ctx, const StatusFlags& flags);
 /// user:add ID [--name NAME]: a character already tracked is reported and left as it is.
 int CmdUserAdd(const Context& ctx, Id character_id, const std::string& name);
 /// user:list: the tracked characters (character id, name), by id.

@@ -6,6 +6,7 @@
 #include "core/errors.hpp"
 #include "db/connection.hpp"
 #include "esi/esi_client.hpp"
+#include "metrics/metrics_server.hpp"
 
 extern char** environ;
 
@@ -128,6 +129,8 @@ Config Load(const Overrides& flags, const std::map<std::string, std::string>* en
         c.log_level != "trace") {
         throw FatalError("LOG_LEVEL='" + c.log_level + "' is not one of debug, info, warn, error");
     }
+    c.metrics_addr = get("KILLREPORT_METRICS_ADDR", "");
+    if (!c.metrics_addr.empty()) metrics::ParseListenAddress(c.metrics_addr);  // a bad one fails at once
     return c;
 }
 
@@ -163,6 +166,8 @@ std::vector<std::string> Describe(const Config& c) {
                                           ? "0 (off: run queue:regions, queue:constellations, queue:solar-systems)"
                                           : std::to_string(c.universe_check_seconds) + " s");
     line("LOG_LEVEL", c.log_level);
+    line("KILLREPORT_METRICS_ADDR",
+         c.metrics_addr.empty() ? "(off)" : c.metrics_addr + " (run and worker:* serve /metrics there)");
     return out;
 }
 

@@ -8,6 +8,7 @@
 
 #include "core/errors.hpp"
 #include "core/text.hpp"
+#include "core/time_format.hpp"
 #include "esi/request_group.hpp"
 #include "http/http_date.hpp"
 #include "log/log.hpp"
@@ -113,6 +114,7 @@ struct EsiClient::Job {
     int attempts = 0;
     std::int64_t not_before_us = 0;
     std::string group_key;  ///< rate-limit group at send time ("" = none)
+    std::int64_t sent_at_us = 0;
 };
 
 std::string EsiClient::RouteTemplate(const std::string& path) {
@@ -148,6 +150,7 @@ EsiClient::EsiClient(EsiOptions options, http::HttpClient& http, RateBudget& bud
       clock_(clock),
       pacer_(budget, clock, options_.budget_key, WithRate(options_.pacer, options_.rate_limit)),
       rng_(std::random_device{}()),
+      metrics_(options_.budget_key, /*http_cache=*/true),
       hooks_(clock) {
     while (!options_.base_url.empty() && options_.base_url.back() == '/') options_.base_url.pop_back();
     options_.max_attempts = std::max(1, options_.max_attempts);
@@ -176,6 +179,7 @@ std::uint64_t EsiClient::Submit(EsiRequest request, EsiCallback callback) {
     const std::int64_t now_ms = clock_.NowUs() / 1000;
     if (get && request.cache && request.cache->FreshAt(now_ms)) {
         ++stats_.fresh;
+        metrics_.Cache("fresh");
         EsiResult r;
         r.outcome = Outcome::kFresh;
         r.cache = request.cache;
@@ -188,6 +192,7 @@ std::uint64_t EsiClient::Submit(EsiRequest request, EsiCallback callback) {
         auto it = coalesce_.find(key);
         if (it != coalesce_.end()) {
             ++stats_.coalesced;
+            metrics_.Cache("coalesced");
             it->second->waiters.push_back(std::move(waiter));
             by_ticket_[ticket] = it->second;
             return ticket;
@@ -247,8 +252,35 @@ const std::string* EsiClient::GroupKeyFor(const Job& job) const {
     return it == route_groups_.end() ? nullptr : &it->second;
 }
 
+void EsiClient::LogPause(const std::string& key, std::int64_t until_us, const std::string& reason, std::int64_t now) {
+    if (until_us <= now) return;
+    auto [it, started] = pauses_logged_.try_emplace(key, PauseLog{now, until_us});
+    if (!started) {
+        it->second.until_us = std::max(it->second.until_us, until_us);  // extended: one line is enough
+        return;
+    }
+    spdlog::warn("ESI: {} paused for {:.0f} s ({}), until {}",
+                 metrics_.GroupLabel(key) == "all" ? "every request" : "route group " + metrics_.GroupLabel(key),
+                 static_cast<double>(until_us - now) / 1e6, reason, IsoUtc(until_us / 1000));
+}
+
+void EsiClient::LogResumed(std::int64_t now) {
+    for (auto it = pauses_logged_.begin(); it != pauses_logged_.end();) {
+        if (it->second.until_us > now) {
+            ++it;
+            continue;
+        }
+        spdlog::info(
+            "ESI: {} sending again after a {:.0f} s pause",
+            metrics_.GroupLabel(it->first) == "all" ? "every request" : "route group " + metrics_.GroupLabel(it->first),
+            static_cast<double>(now - it->second.started_us) / 1e6);
+        it = pauses_logged_.erase(it);
+    }
+}
+
 std::int64_t EsiClient::DispatchReady(std::int64_t now) {
     std::int64_t wake = kNever;
+    if (!pauses_logged_.empty()) LogResumed(now);
     if (ready_.empty()) return wake;
     Shared& g = SharedFor(options_.budget_key, now, true);
     if (g.state.paused_until_us > now) {
@@ -372,6 +404,8 @@ void EsiClient::Send(const std::shared_ptr<Job>& job, std::int64_t now) {
     // Counted once started (the callback never runs from Start): a Start that throws counts nothing.
     ++job->attempts;
     ++stats_.requests;
+    metrics_.Sent();
+    job->sent_at_us = now;
     if (stats_.first_send_us == 0) stats_.first_send_us = now;
     stats_.last_send_us = now;
     ++in_flight_;
@@ -421,6 +455,8 @@ void EsiClient::Learn(const std::shared_ptr<Job>& job, const HttpResponse& resp,
             g.state = budget_.Observe(options_.budget_key, o);
             g.loaded_at_us = now;
             pacer_.Discard();
+            metrics_.Paused(options_.budget_key);
+            LogPause(options_.budget_key, g.state.paused_until_us, "HTTP 420: error limited", now);
         } else if (remain && reset) {
             const bool low = *remain <= options_.error_limit_pause_at;
             if (!g.state.remaining || g.state.reset_at_us <= now || *remain < *g.state.remaining || low) {
@@ -430,7 +466,12 @@ void EsiClient::Learn(const std::shared_ptr<Job>& job, const HttpResponse& resp,
                 if (low) o.pause_for_us = o.reset_in_us + kUsPerS;
                 g.state = budget_.Observe(options_.budget_key, o);
                 g.loaded_at_us = now;
-                if (low) pacer_.Discard();
+                if (low) {
+                    pacer_.Discard();
+                    metrics_.Paused(options_.budget_key);
+                    LogPause(options_.budget_key, g.state.paused_until_us,
+                             "error limit remain " + std::to_string(*remain), now);
+                }
             }
         }
         // Floating-window buckets.
@@ -457,6 +498,10 @@ void EsiClient::Learn(const std::shared_ptr<Job>& job, const HttpResponse& resp,
             Shared& gs = shared_[key];
             gs.state = budget_.Observe(key, o);
             gs.loaded_at_us = now;
+            if (retry_after_us) {
+                metrics_.Paused(key);
+                LogPause(key, gs.state.paused_until_us, "HTTP 429 with Retry-After", now);
+            }
         } else if (retry_after_us) {
             // A 429 without group headers (EVE-server limiter): pause what we know the route belongs to,
             // else all of ESI.
@@ -467,6 +512,8 @@ void EsiClient::Learn(const std::shared_ptr<Job>& job, const HttpResponse& resp,
             s.state = budget_.Observe(key, o);
             s.loaded_at_us = now;
             if (key == options_.budget_key) pacer_.Discard();
+            metrics_.Paused(key);
+            LogPause(key, s.state.paused_until_us, "HTTP 429", now);
         }
     } catch (const kr::Error&) {
         // The shared store is unavailable: keep local knowledge (the next Load/Reserve retries).
@@ -478,6 +525,12 @@ void EsiClient::OnResponse(const std::shared_ptr<Job>& job, HttpResponse resp) {
     --in_flight_;
     if (!job->group_key.empty()) --shared_[job->group_key].in_flight;
     Learn(job, resp, now);
+    {
+        // The group as learned from this answer (a first answer names its group).
+        const std::string* gk = GroupKeyFor(*job);
+        metrics_.Answered(gk ? *gk : job->group_key, resp.Ok() ? resp.status : 0,
+                          static_cast<double>(std::max<std::int64_t>(0, now - job->sent_at_us)) / 1e6);
+    }
 
     EsiResult res;
     res.status = resp.status;
@@ -537,6 +590,7 @@ void EsiClient::OnResponse(const std::shared_ptr<Job>& job, HttpResponse resp) {
         res.cache = EntryFromHeaders(resp, job->req, now);
     } else if (s == 304) {
         ++stats_.not_modified;
+        metrics_.Cache("not_modified");
         res.outcome = Outcome::kNotModified;
         res.cache = EntryFromHeaders(resp, job->req, now);
     } else {

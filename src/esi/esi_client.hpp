@@ -29,6 +29,7 @@
 #include "core/cache_entry.hpp"
 #include "core/clock.hpp"
 #include "core/model.hpp"
+#include "esi/client_metrics.hpp"
 #include "esi/pacer.hpp"
 #include "esi/rate_budget.hpp"
 #include "esi/wait_hooks.hpp"
@@ -197,6 +198,14 @@ private:
     bool Unavailable(std::int64_t now);
     /// Any other complete answer: ESI is up (logged once when it was down).
     void Available(std::int64_t now);
+    /// A pause of `key` (the budget's or a route group's) is logged once when it starts (warn, with
+    /// its reason and length) and once when it is over (info, with how long it lasted).
+    void LogPause(const std::string& key, std::int64_t until_us, const std::string& reason, std::int64_t now);
+    void LogResumed(std::int64_t now);
+    struct PauseLog {
+        std::int64_t started_us = 0, until_us = 0;
+    };
+    std::map<std::string, PauseLog> pauses_logged_;
     const std::string* GroupKeyFor(const Job& job) const;
 
     EsiOptions options_;
@@ -219,6 +228,7 @@ private:
     std::mt19937_64 rng_;
     std::shared_ptr<int> alive_;  ///< callbacks from the HttpClient check it (client destroyed first)
     EsiStats stats_;
+    ClientMetrics metrics_;
     WaitHooks hooks_;
 };
 

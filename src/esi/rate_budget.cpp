@@ -52,6 +52,13 @@ RateState InProcessBudget::Load(const std::string& key) {
     return it == rows_.end() ? RateState{} : it->second.s;
 }
 
+std::vector<std::string> InProcessBudget::Keys() {
+    std::lock_guard lock(mu_);
+    std::vector<std::string> out;
+    for (const auto& [key, row] : rows_) out.push_back(key);
+    return out;
+}
+
 RateState InProcessBudget::Observe(const std::string& key, const Observation& obs) {
     std::lock_guard lock(mu_);
     Row& r = rows_[key];
@@ -144,6 +151,8 @@ SlotGrant FromRow(const db::Result& r, std::int64_t offset) {
     g.state.observed_at_us = local(r.Int(0, 6));
     return g;
 }
+
+constexpr std::string_view kKeys = "SELECT key FROM kr_rate_state ORDER BY key";
 
 constexpr std::string_view kPingPg = "SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint";
 constexpr std::int64_t kRecalibrateUs = 10'000'000;
@@ -238,6 +247,15 @@ RateState DbBudget::Observe(const std::string& key, const Observation& obs) {
         if (!pg) params.emplace_back(clock_.NowUs());
         db::Result r = c.Exec(pg ? kObservePg : kObserveSqlite, params);
         return FromRow(r, offset).state;
+    });
+}
+
+std::vector<std::string> DbBudget::Keys() {
+    return Guarded([&] {
+        auto r = Conn().Exec(kKeys);
+        std::vector<std::string> out;
+        for (std::size_t i = 0; i < r.Rows(); ++i) out.push_back(r.Text(i, 0));
+        return out;
     });
 }
 

@@ -25,6 +25,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/clock.hpp"
 
@@ -67,6 +68,8 @@ public:
     virtual RateState Load(const std::string& key) = 0;
     /// Merge an observation and return the merged state.
     virtual RateState Observe(const std::string& key, const Observation& obs) = 0;
+    /// Every key the shared state holds (what `status` shows), sorted.
+    virtual std::vector<std::string> Keys() = 0;
 };
 
 /// In-process state, thread-safe (one instance shared by all threads of a process).
@@ -76,6 +79,7 @@ public:
     SlotGrant Reserve(const std::string& key, std::int64_t interval_us, int count) override;
     RateState Load(const std::string& key) override;
     RateState Observe(const std::string& key, const Observation& obs) override;
+    std::vector<std::string> Keys() override;
 
 private:
     struct Row {
@@ -98,6 +102,7 @@ public:
     SlotGrant Reserve(const std::string& key, std::int64_t interval_us, int count) override;
     RateState Load(const std::string& key) override;
     RateState Observe(const std::string& key, const Observation& obs) override;
+    std::vector<std::string> Keys() override;
 
 private:
     db::Connection& Conn();

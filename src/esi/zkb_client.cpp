@@ -27,6 +27,7 @@ ZkbClient::ZkbClient(ZkbOptions options, http::HttpClient& http, RateBudget& bud
       clock_(clock),
       pacer_(budget, clock, options_.budget_key, WithRate(options_.pacer, options_.rate_limit)),
       rng_(std::random_device{}()),
+      metrics_(options_.budget_key, /*http_cache=*/false),
       hooks_(clock) {
     while (!options_.base_url.empty() && options_.base_url.back() == '/') options_.base_url.pop_back();
     options_.max_attempts = std::max(1, options_.max_attempts);
@@ -95,6 +96,7 @@ ZkbPage ZkbClient::FetchPath(const std::string& path) {
         }
 
         out.attempts = attempt;
+        metrics_.Sent();
         http::HttpResponse resp = Request(path);
 
         out.http_status = resp.status;
@@ -115,6 +117,7 @@ ZkbPage ZkbClient::FetchPath(const std::string& path) {
                 budget_.Observe(options_.budget_key, o);
             } catch (const kr::Error&) {}
             pacer_.Discard();
+            metrics_.Paused(options_.budget_key);
         } else if (resp.status >= 500) {
             out.error = "HTTP " + std::to_string(resp.status);
         } else if (resp.status >= 200 && resp.status < 300) {
@@ -125,6 +128,7 @@ ZkbPage ZkbClient::FetchPath(const std::string& path) {
                 out.end = shape == esi_json::ArrayShape::kEmptyArray;
                 out.body = std::move(resp.body);
                 out.error.clear();
+                metrics_.Page(out.end ? "end" : "ok");
                 return out;
             }
             out.error = "bad_body: HTTP " + std::to_string(resp.status) + " with a body that is not a JSON array (" +
@@ -132,6 +136,7 @@ ZkbPage ZkbClient::FetchPath(const std::string& path) {
         } else {
             out.status = ZkbPage::Status::kClientError;
             out.error = "HTTP " + std::to_string(resp.status) + ": " + kr::Truncate(resp.body, 200);
+            metrics_.Page("client_error");
             return out;
         }
         // transient: back off (the last attempt's delay becomes the retry_after hint)
@@ -147,6 +152,7 @@ ZkbPage ZkbClient::FetchPath(const std::string& path) {
         }
     }
     out.status = ZkbPage::Status::kFailed;
+    metrics_.Page("failed");
     return out;
 }
 

@@ -16,6 +16,7 @@
 
 #include "core/clock.hpp"
 #include "core/model.hpp"
+#include "esi/client_metrics.hpp"
 #include "esi/esi_client.hpp"
 #include "esi/pacer.hpp"
 #include "esi/rate_budget.hpp"
@@ -84,6 +85,7 @@ private:
     Clock& clock_;
     Pacer pacer_;
     std::mt19937_64 rng_;
+    ClientMetrics metrics_;
     std::int64_t requests_ = 0;
     WaitHooks hooks_;
 };

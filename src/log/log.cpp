@@ -10,7 +10,7 @@ void Init(const std::string& level) {
         spdlog::set_default_logger(l);
         return l;
     }();
-    logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-5l%$ %v");
+    logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-7l%$ %v");  // "warning" is the longest: levels align
     logger->set_level(spdlog::level::from_str(level));
     logger->flush_on(spdlog::level::info);
 }

@@ -77,7 +77,8 @@ constexpr std::string_view kStats =
     "SELECT"
     " COALESCE(SUM(CASE WHEN available_at <= $2 AND (lease_until IS NULL OR lease_until <= $2) THEN 1 ELSE 0 END), 0),"
     " COALESCE(SUM(CASE WHEN lease_until > $2 THEN 1 ELSE 0 END), 0),"
-    " COALESCE(SUM(CASE WHEN available_at > $2 AND (lease_until IS NULL OR lease_until <= $2) THEN 1 ELSE 0 END), 0)"
+    " COALESCE(SUM(CASE WHEN available_at > $2 AND (lease_until IS NULL OR lease_until <= $2) THEN 1 ELSE 0 END), 0),"
+    " COUNT(DISTINCT CASE WHEN lease_until > $2 THEN owner END)"
     " FROM kr_queue_messages WHERE queue = $1";
 constexpr std::string_view kDeadCount = "SELECT COUNT(*) FROM kr_queue_dead WHERE queue = $1";
 constexpr std::string_view kListDead =
@@ -416,7 +417,7 @@ QueueStats DbQueue::Stats(const std::string& queue) {
     s.ready = r.Int(0, 0);
     s.unacked = r.Int(0, 1);
     s.retrying = r.Int(0, 2);
-    s.consumers = -1;
+    s.consumers = r.Int(0, 3);  // processes holding a live lease on it
     s.dead = conn_->Exec(kDeadCount, {queue}).Int(0, 0);
     return s;
 }

@@ -59,7 +59,8 @@ struct QueueStats {
     std::string queue;
     std::int64_t ready = 0;      ///< waiting to be delivered
     std::int64_t unacked = 0;    ///< delivered, not acked (DbQueue: leased); -1 if unknown
-    std::int64_t consumers = 0;  ///< -1 if unknown
+    std::int64_t consumers = 0;  ///< RabbitMQ: as the broker reports; DbQueue: processes holding a live
+                                 ///< lease on the queue (an idle consumer holds none); -1 if unknown
     std::int64_t retrying = 0;   ///< waiting for a delayed retry
     std::int64_t dead = 0;       ///< dead letters
 };

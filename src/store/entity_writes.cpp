@@ -2,6 +2,7 @@
 #include <algorithm>
 
 #include "core/time_format.hpp"
+#include "store/rows_written.hpp"
 #include "store/sql_store.hpp"
 #include "store/tables.hpp"
 
@@ -69,6 +70,10 @@ EntityBatchResult SqlStore::ApplyEntityBatch(const EntityBatch& batch) {
         }
     }
     tx.Commit();
+    for (const auto& k : EntityKinds()) {
+        CountRowsWritten(k.table, result.counts[k.kind].created + result.counts[k.kind].updated);
+    }
+    CountRowsWritten(tables::HttpCache().Def().name, result.cache_saved);
     return result;
 }
 

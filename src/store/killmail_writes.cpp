@@ -2,6 +2,7 @@
 #include <algorithm>
 
 #include "core/time_format.hpp"
+#include "store/rows_written.hpp"
 #include "store/sql_store.hpp"
 #include "store/tables.hpp"
 
@@ -85,6 +86,7 @@ StoreKillmailsResult SqlStore::StoreKillmailPage(std::span<const Killmail> killm
     }
     if (bookkeeping) result.step_taken = WritePageBookkeeping(enrich, step, now);
     tx.Commit();
+    CountRowsWritten(tables::Killmails().Def().name, result.inserted);
     return result;
 }
 

@@ -23,6 +23,7 @@
 //          SQLite the attacker id arrays are JSON arrays and there is no GIN index.
 // store/7  kr_alliance_corporations (each alliance's corporation list as ESI gave it last: what
 //          worker:alliance-corporations compares with corporations.alliance_id on a 304).
+// store/8  kr_worker_status (each worker's heartbeat, counters and last error: what `status` reads).
 //
 // updated_at is NOT NULL without a default, as in the original: the store always sets it.
 // Timestamps: TIMESTAMP(3) (UTC, no time zone, like Prisma) on PostgreSQL, ISO-8601 TEXT on SQLite.
@@ -62,6 +63,8 @@ std::vector<kr::db::Migration> SchemaMigrations() {
         {"store", 6, "killmail_filters and the kill stats (created when absent)", Sql(6, db::Dialect::kSqlite),
          Sql(6, db::Dialect::kPostgres)},
         {"store", 7, "kr_alliance_corporations", Sql(7, db::Dialect::kSqlite), Sql(7, db::Dialect::kPostgres)},
+        {"store", 8, "kr_worker_status (status: heartbeats, rates, last errors)", Sql(8, db::Dialect::kSqlite),
+         Sql(8, db::Dialect::kPostgres)},
     };
 }
 

@@ -43,7 +43,8 @@ constexpr int kUniverse = 5;  ///< store/5: KillReport's universe tables, kr_lis
 constexpr int kDerived = 6;   ///< store/6: KillReport's derived tables (killmail_filters, *_kill_stats)
 constexpr auto kDate = ColType::kDate;
 constexpr auto kIdArray = ColType::kIdArray;
-constexpr int kFresh = 7;  ///< store/7: kr_alliance_corporations (keeping stored data true)
+constexpr int kFresh = 7;    ///< store/7: kr_alliance_corporations (keeping stored data true)
+constexpr int kWorkers = 8;  ///< store/8: kr_worker_status (what `status` reads of the workers)
 
 TableDef Shape(std::string name, int since, std::vector<db::IndexDef> indexes = {},
                std::vector<std::string> conflict = {}, bool upsert = false) {
@@ -504,6 +505,31 @@ const TableDef& ZkbSyncTable() {
     return table;
 }
 
+/// One row per worker of a process (worker/status_beat.hpp): its heartbeat, last-minute rates, the
+/// ESI limit it runs with and its last error. Times in unix ms.
+TableDef WorkerStatusDef() {
+    TableDef t = Shape("kr_worker_status", kWorkers);
+    t.columns = {Col("worker", kText, kNotNull),
+                 Col("host", kText, kNotNull),
+                 Col("pid", kBigint, kNotNull),
+                 Col("queue", kText, kNotNull),
+                 Col("started_at", kBigint, kNotNull),
+                 Col("heartbeat_at", kBigint, kNotNull),
+                 Col("stopped_at", kBigint),
+                 Col("settled", kBigint, kNotNull),
+                 Col("settled_last_minute", kBigint, kNotNull),
+                 Col("esi_rate_limit", kDouble, kNotNull),
+                 Col("esi_tokens_last_minute", kBigint, kNotNull),
+                 Col("last_error", kText),
+                 Col("last_error_at", kBigint)};
+    t.primary_key = {"worker", "host", "pid"};
+    return t;
+}
+const TableDef& WorkerStatusTable() {
+    static const TableDef table = WorkerStatusDef();
+    return table;
+}
+
 /// One row per ESI id list that `run` keeps in sync (worker/universe.hpp).
 const Table<ListSweep>& ListSweepsTable() {
     static const Table<ListSweep> table{Shape("kr_list_sweeps", kUniverse, {}, {"path"}, true),
@@ -614,15 +640,16 @@ std::string IdListJson(const std::vector<Id>& ids) {
     }
     return out + "]";
 }
+const db::TableDef& WorkerStatus() { return WorkerStatusTable(); }
 
 std::vector<const db::TableDef*> AllTables() {
     // Creation order (the order of their migrations' statements).
     std::vector<const db::TableDef*> out;
     for (const auto& k : EntityKinds()) out.push_back(&EntityTable(k.kind));
-    for (const TableDef* t :
-         {&UsersTable(), &KillmailsTable().Def(), &VictimsTable().Def(), &AttackersTable().Def(), &ItemsTable().Def(),
-          &HttpCacheTable().Def(), &PendingTable(), &ChildrenTable().Def(), &EntityOutboxTable().Def(), &ZkbSyncTable(),
-          &ListSweepsTable().Def(), &KillmailFiltersTable(), &AllianceCorporationsTable().Def()}) {
+    for (const TableDef* t : {&UsersTable(), &KillmailsTable().Def(), &VictimsTable().Def(), &AttackersTable().Def(),
+                              &ItemsTable().Def(), &HttpCacheTable().Def(), &PendingTable(), &ChildrenTable().Def(),
+                              &EntityOutboxTable().Def(), &ZkbSyncTable(), &ListSweepsTable().Def(),
+                              &KillmailFiltersTable(), &AllianceCorporationsTable().Def(), &WorkerStatusTable()}) {
         out.push_back(t);
     }
     for (const TableDef& t : KillStatsTables()) out.push_back(&t);

@@ -72,6 +72,7 @@ const std::array<db::TableDef, 3>& KillStats();
 const db::Table<AllianceList>& AllianceCorporations();
 /// "[1,2,3]": how kr_alliance_corporations.corporation_ids holds a list.
 std::string IdListJson(const std::vector<Id>& ids);
+const db::TableDef& WorkerStatus();
 
 /// Every table of the store module, in creation order (KillReport's own tables carry
 /// killreport_original; each table's `since` names the migration that creates it).

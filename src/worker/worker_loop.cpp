@@ -1,6 +1,8 @@
 #include "worker/worker_loop.hpp"
 
+#include "core/clock.hpp"
 #include "core/errors.hpp"
+#include "core/text.hpp"
 #include "log/log.hpp"
 #include "worker/drain_watch.hpp"
 
@@ -26,12 +28,16 @@ void Settler::Fail(const queue::Delivery& d, std::exception_ptr error) {
             break;
         case queue::Settled::kReleased: break;
     }
-    if (spdlog::should_log(spdlog::level::debug)) {
+    if (settled == queue::Settled::kRetried || settled == queue::Settled::kDeadLettered ||
+        spdlog::should_log(spdlog::level::debug)) {
         try {
             std::rethrow_exception(error);
         } catch (const std::exception& e) {
+            if (settled == queue::Settled::kRetried || settled == queue::Settled::kDeadLettered) {
+                c_.RecordError(kr::Truncate(e.what(), 500), SystemClock::Instance().NowMs());  // for `status`
+            }
             spdlog::debug("{}: {} -> {}", d.queue, d.body, e.what());
-        }
+        } catch (...) {}
     }
 }
 

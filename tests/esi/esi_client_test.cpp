@@ -3,9 +3,12 @@
 
 #include <algorithm>
 #include <set>
+#include <sstream>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 
 #include "core/errors.hpp"
 #include "core/esi_paths.hpp"
@@ -665,3 +668,47 @@ TEST(HttpDate, ParsesCachingHeaders) {
 }
 
 }  // namespace
+
+namespace kr::esi {
+namespace {
+
+/// Captures what the client logs (spdlog's default logger) while it lives.
+class CapturedLog {
+public:
+    CapturedLog() : previous_(spdlog::default_logger()) {
+        auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(out_);
+        auto logger = std::make_shared<spdlog::logger>("capture", sink);
+        logger->set_pattern("%l %v");
+        spdlog::set_default_logger(logger);
+    }
+    ~CapturedLog() { spdlog::set_default_logger(previous_); }
+    std::string Text() const { return out_.str(); }
+
+private:
+    std::ostringstream out_;
+    std::shared_ptr<spdlog::logger> previous_;
+};
+
+TEST_F(EsiClientTest, APauseIsLoggedOnceWhenItStartsAndOnceWhenItIsOver) {
+    CapturedLog log;
+    const std::string km = esi_paths::Killmail(1, std::string(40, 'f'));
+    fake.Script(km, FakeHttpClient::Reply(429, "{}", {{"Retry-After", "60"}, {"X-Ratelimit-Group", "killmail"}}));
+    fake.Script(km, FakeHttpClient::Reply(200, "{}", {{"X-Ratelimit-Group", "killmail"}}));
+    EXPECT_EQ(Client().Fetch({"GET", km, "", {}}).outcome, Outcome::kOk);
+    const std::string text = log.Text();
+    std::size_t paused = 0, resumed = 0;
+    for (std::size_t at = 0;
+         (at = text.find("route group killmail paused for 60 s (HTTP 429", at)) != std::string::npos; ++at) {
+        ++paused;
+    }
+    for (std::size_t at = 0;
+         (at = text.find("route group killmail sending again after a 60 s pause", at)) != std::string::npos; ++at) {
+        ++resumed;
+    }
+    EXPECT_EQ(paused, 1u) << text;
+    EXPECT_EQ(resumed, 1u) << text;
+    EXPECT_EQ(text.rfind("warning ESI: route group killmail paused", 0), 0u) << text;  // at warning level
+}
+
+}  // namespace
+}  // namespace kr::esi

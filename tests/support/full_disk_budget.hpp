@@ -11,6 +11,7 @@ public:
     esi::SlotGrant Reserve(const std::string&, std::int64_t, int) override { throw Full(); }
     esi::RateState Load(const std::string&) override { throw Full(); }
     esi::RateState Observe(const std::string&, const esi::Observation&) override { throw Full(); }
+    std::vector<std::string> Keys() override { throw Full(); }
 
 private:
     static TransientError Full() { return TransientError("sqlite: step: database or disk is full"); }

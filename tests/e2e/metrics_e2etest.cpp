@@ -1,0 +1,195 @@
+// End to end: `run` against tools/fake-esi serves /metrics on KILLREPORT_METRICS_ADDR; once the
+// synced characters' history is stored, a scrape (read as Prometheus reads it) has every family
+// issue 16 lists, and its counts agree with the simulator's own request counts and the database.
+#include <signal.h>
+
+#include <chrono>
+#include <regex>
+#include <set>
+
+#include "e2e/fault_harness.hpp"
+#include "e2e/pipeline_cases.hpp"
+#include "esi/client_metrics.hpp"
+#include "store/rows_written.hpp"
+#include "support/prometheus_text.hpp"
+#include "worker/process_metrics.hpp"
+
+namespace kr::test {
+namespace {
+
+using Families = std::map<std::string, PromFamily>;
+
+class TempDir {
+public:
+    TempDir() {
+        char tmpl[] = "/tmp/kr_metrics_e2e_XXXXXX";
+        dir_ = ::mkdtemp(tmpl);
+    }
+    ~TempDir() { std::system(("rm -rf '" + dir_ + "'").c_str()); }
+    const std::string& Path() const { return dir_; }
+
+private:
+    std::string dir_;
+};
+
+/// The port `run` logged ("metrics: serving http://127.0.0.1:PORT/metrics"), 0 until it has.
+int LoggedPort(const std::string& log) {
+    static const std::regex re(R"(metrics: serving http://127\.0\.0\.1:(\d+)/metrics)");
+    std::smatch m;
+    return std::regex_search(log, m, re) ? std::stoi(m[1].str()) : 0;
+}
+
+double Total(const Families& f, const std::string& family, const std::map<std::string, std::string>& match = {}) {
+    auto it = f.find(family);
+    return it == f.end() ? 0 : it->second.Sum(family, match);
+}
+
+TEST(MetricsE2e, RunServesEveryFamilyWithTheSimulatorsCounts) {
+    TempDir dir;
+    const std::string db = "sqlite://" + dir.Path() + "/kr.db";
+    Pipeline p({db, ""}, SmallUniverse());
+    auto history = p.Get("/_admin/truth/history-characters");
+    ASSERT_TRUE(history.is_array() && history.size() == 2);
+    for (const auto& id : history) p.Kr("user:add " + std::to_string(id.get<Id>()));
+    p.Kr("queue:character");
+
+    // A real budget (so its limit and tokens are exported), port 0: a free one, logged.
+    const std::string env = p.Env() + "ESI_RATE_LIMIT=400 LOG_LEVEL=info KILLREPORT_UNIVERSE_CHECK=0 ";
+    faults::Proc run("run", "env " + env + KR_KILLREPORT_BIN " --metrics-addr 127.0.0.1:0 run", dir.Path() + "/log");
+    run.Start();
+    int port = 0;
+    ASSERT_TRUE(faults::WaitFor([&] { return (port = LoggedPort(run.Log())) > 0; }, std::chrono::seconds(30)))
+        << run.LogTail();
+    httplib::Client scraper("127.0.0.1", port);
+    auto scrape = [&]() -> Families {
+        auto res = scraper.Get("/metrics");
+        if (!res || res->status != 200) return {};
+        return ParsePrometheusText(res->body);  // throws (fails the test) on anything Prometheus rejects
+    };
+
+    // Done = the killmails stored, then nothing ready, unacked or retrying and no message settled
+    // between three scrapes in a row.
+    std::set<Id> killmail_ids;
+    for (const auto& c : history) {
+        for (const auto& km : p.Get("/_admin/truth/characters/" + std::to_string(c.get<Id>()) + "/killmails"))
+            killmail_ids.insert(km.get<Id>());
+    }
+    ASSERT_TRUE(faults::WaitFor(
+        [&] { return p.Count("SELECT count(*) FROM killmails") == static_cast<std::int64_t>(killmail_ids.size()); },
+        std::chrono::seconds(180), std::chrono::milliseconds(250)))
+        << run.LogTail();
+    Families f;
+    double last_settled = -1;
+    int quiet = 0;
+    ASSERT_TRUE(faults::WaitFor(
+        [&] {
+            f = scrape();
+            const double waiting = Total(f, worker::metric::kQueueMessages, {{"state", "ready"}}) +
+                                   Total(f, worker::metric::kQueueMessages, {{"state", "unacked"}}) +
+                                   Total(f, worker::metric::kQueueMessages, {{"state", "retrying"}});
+            const double settled = Total(f, worker::metric::kSettled);
+            quiet = (!f.empty() && waiting == 0 && settled == last_settled) ? quiet + 1 : 0;
+            last_settled = settled;
+            return quiet >= 3;
+        },
+        std::chrono::seconds(180), std::chrono::milliseconds(500)))
+        << run.LogTail();
+    const auto truth = p.Get("/_admin/stats");
+
+    // Every family of issue 16, item 1.
+    for (const char* family :
+         {worker::metric::kSettled, worker::metric::kQueueMessages, esi::metric::kEsiRequests, esi::metric::kEsiLatency,
+          esi::metric::kEsiCache, esi::metric::kBudgetUsed, worker::metric::kBudgetLimit,
+          worker::metric::kErrorLimitRemaining, worker::metric::kErrorLimitReset, worker::metric::kPauseRemaining,
+          esi::metric::kPauses, store::kRowsWrittenMetric, esi::metric::kZkbPages, "process_cpu_seconds_total",
+          "process_resident_memory_bytes", "process_start_time_seconds"}) {
+        EXPECT_EQ(f.count(family), 1u) << family;
+    }
+    ASSERT_TRUE(f.count(esi::metric::kEsiRequests) && f.count(esi::metric::kZkbPages));
+
+    // ESI: every answer the simulator gave is counted once, by status; the budget spent one token each.
+    const double answered = Total(f, esi::metric::kEsiRequests);
+    EXPECT_EQ(answered, truth["esi_requests"].get<double>());
+    // By status: the simulator's ESI routes' answers (its zKillboard routes start with "zkb_").
+    for (const char* status : {"200", "304", "404"}) {
+        double esi_answers = 0;
+        for (const auto& [route, r] : truth["routes"].items()) {
+            if (route.rfind("zkb_", 0) != 0 && route != "admin") esi_answers += r["by_status"].value(status, 0.0);
+        }
+        EXPECT_EQ(Total(f, esi::metric::kEsiRequests, {{"status", status}}), esi_answers) << status;
+    }
+    EXPECT_GT(Total(f, esi::metric::kEsiRequests, {{"status", "200"}}), 0);
+    EXPECT_EQ(Total(f, esi::metric::kBudgetUsed, {{"budget", "esi"}}), answered);
+    EXPECT_EQ(f.at(esi::metric::kEsiLatency).Sum(std::string(esi::metric::kEsiLatency) + "_count"), answered);
+    EXPECT_GT(f.at(esi::metric::kEsiLatency).Sum(std::string(esi::metric::kEsiLatency) + "_sum"), 0);
+    EXPECT_GT(Total(f, esi::metric::kEsiRequests, {{"group", "killmail"}}), 0);  // the killmail route group
+    EXPECT_EQ(Total(f, esi::metric::kEsiCache, {{"result", "not_modified"}}), truth["not_modified_304"].get<double>());
+    // zKillboard: one page per request (no faults), each character's history ends with an empty page.
+    EXPECT_EQ(Total(f, esi::metric::kZkbPages), truth["zkb_requests"].get<double>());
+    EXPECT_EQ(Total(f, esi::metric::kZkbPages, {{"result", "end"}}), 2);
+    EXPECT_EQ(Total(f, esi::metric::kBudgetUsed, {{"budget", "zkb"}}), truth["zkb_requests"].get<double>());
+    // Rows: every stored killmail was written once; each entity table at least once per row.
+    EXPECT_EQ(Total(f, store::kRowsWrittenMetric, {{"table", "killmails"}}), static_cast<double>(killmail_ids.size()));
+    for (const char* table : {"characters", "corporations", "alliances"}) {
+        const double rows = static_cast<double>(p.Count(std::string("SELECT count(*) FROM ") + table));
+        EXPECT_GT(rows, 0) << table;
+        EXPECT_GE(Total(f, store::kRowsWrittenMetric, {{"table", table}}), rows) << table;
+    }
+    // Messages: the zKillboard queue settled the two sync jobs' pages; nothing died; queues empty.
+    EXPECT_GE(Total(f, worker::metric::kSettled, {{"queue", queue::kZkillboardCharacter}}), 0);
+    EXPECT_GT(Total(f, worker::metric::kSettled, {{"queue", "esi_character_info_queue"}}), 0);
+    EXPECT_EQ(Total(f, worker::metric::kSettled, {{"outcome", "dead"}}), 0);
+    EXPECT_EQ(Total(f, worker::metric::kQueueMessages, {{"state", "dead"}}), 0);
+    EXPECT_EQ(f.at(worker::metric::kQueueMessages).samples.size() % 4, 0u);  // 4 states per queue
+    EXPECT_GE(f.at(worker::metric::kQueueMessages).samples.size() / 4, EntityKinds().size() + 2);
+    // The budget and limits as configured and as the shared store holds them.
+    EXPECT_EQ(f.at(worker::metric::kBudgetLimit).Value(worker::metric::kBudgetLimit, {{"budget", "esi"}}), 400);
+    EXPECT_EQ(f.at(worker::metric::kBudgetLimit).Value(worker::metric::kBudgetLimit, {{"budget", "zkb"}}), 0);
+    const double remain = f.at(worker::metric::kErrorLimitRemaining).Value(worker::metric::kErrorLimitRemaining);
+    EXPECT_GE(remain, 0);
+    EXPECT_LE(remain, 100);
+    EXPECT_GE(f.at(worker::metric::kErrorLimitReset).Value(worker::metric::kErrorLimitReset), 0);
+    EXPECT_EQ(f.at(worker::metric::kPauseRemaining)
+                  .Value(worker::metric::kPauseRemaining, {{"budget", "esi"}, {"group", "killmail"}}),
+              0);
+    EXPECT_EQ(Total(f, esi::metric::kPauses), truth["rate_limited_429"].get<double>() +
+                                                  truth["error_limited_420"].get<double>() +
+                                                  truth["zkb_rate_limited_429"].get<double>());
+    // The process: it has used CPU and memory, and started within the test.
+    EXPECT_GT(f.at("process_cpu_seconds_total").Value("process_cpu_seconds_total"), 0);
+    EXPECT_GT(f.at("process_resident_memory_bytes").Value("process_resident_memory_bytes"), 1e6);
+    const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    EXPECT_NEAR(f.at("process_start_time_seconds").Value("process_start_time_seconds"), now, 600);
+
+    // `status` (with its own ESI_RATE_LIMIT=0) sees the running process's workers and their limit.
+    auto status = RunCommand(p.Env() + KR_KILLREPORT_BIN " status --json");
+    EXPECT_EQ(status.exit_code, 0) << status.err;
+    const auto st = nlohmann::json::parse(status.out);
+    EXPECT_EQ(st["esi"]["limits_in_force"], nlohmann::json::array({400.0})) << status.out;
+    EXPECT_EQ(st["workers"].size(), EntityKinds().size() + 2) << status.out;
+    for (const auto& w : st["workers"]) EXPECT_EQ(w["state"], "running") << w.dump();
+    EXPECT_EQ(st["workers_down"], 0);
+
+    run.Kill(SIGTERM);
+    EXPECT_EQ(run.Wait(std::chrono::seconds(60)), 0) << run.LogTail();
+    // A clean stop is recorded: every worker "stopped", none down.
+    const auto stopped = nlohmann::json::parse(RunCommand(p.Env() + KR_KILLREPORT_BIN " status --json").out);
+    for (const auto& w : stopped["workers"]) EXPECT_EQ(w["state"], "stopped") << w.dump();
+}
+
+TEST(MetricsE2e, OneShotCommandsServeNothingAndABadAddressIsAClearError) {
+    TempDir dir;
+    const std::string db = "sqlite://" + dir.Path() + "/kr.db";
+    Pipeline p({db, ""}, SmallUniverse());
+    // A one-shot command ignores the address (it would be gone before a scrape).
+    auto r = RunCommand(p.Env() + "LOG_LEVEL=info KILLREPORT_METRICS_ADDR=127.0.0.1:0 " KR_KILLREPORT_BIN
+                                  " queue:character");
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(LoggedPort(r.err + r.out), 0) << r.err;
+    auto bad = RunCommand(p.Env() + "KILLREPORT_METRICS_ADDR=nonsense " KR_KILLREPORT_BIN " config");
+    EXPECT_NE(bad.exit_code, 0);
+    EXPECT_NE(bad.err.find("KILLREPORT_METRICS_ADDR='nonsense'"), std::string::npos) << bad.err;
+}
+
+}  // namespace
+}  // namespace kr::test
