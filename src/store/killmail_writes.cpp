@@ -48,6 +48,16 @@ void SqlStore::AppendDependentRows(const Killmail& km, DependentRows& rows) {
 
 StoreKillmailsResult SqlStore::StoreKillmailPage(std::span<const Killmail> killmails,
                                                  const PerKind<std::vector<Id>>& enrich, const ZkbChainStep* step) {
+    return WritePage(killmails, enrich, step, nullptr);
+}
+
+StoreKillmailsResult SqlStore::StoreLivePage(std::span<const Killmail> killmails,
+                                             const PerKind<std::vector<Id>>& enrich, const LiveCursorStep& step) {
+    return WritePage(killmails, enrich, nullptr, &step);
+}
+
+StoreKillmailsResult SqlStore::WritePage(std::span<const Killmail> killmails, const PerKind<std::vector<Id>>& enrich,
+                                         const ZkbChainStep* step, const LiveCursorStep* live) {
     StoreKillmailsResult result;
     std::vector<const Killmail*> todo;
     todo.reserve(killmails.size());
@@ -73,13 +83,14 @@ StoreKillmailsResult SqlStore::StoreKillmailPage(std::span<const Killmail> killm
     }
     const bool bookkeeping =
         step || std::any_of(enrich.values.begin(), enrich.values.end(), [](const auto& ids) { return !ids.empty(); });
-    if (todo.empty() && !bookkeeping) return result;
+    if (todo.empty() && !bookkeeping && !live) return result;
     std::sort(todo.begin(), todo.end(),
               [](const Killmail* a, const Killmail* b) { return a->killmail_id < b->killmail_id; });
     const std::string now = IsoUtc(clock_.NowMs());
     db::Transaction tx(*conn_);
     if (!todo.empty()) WriteKillmails(todo, now, result);
     if (bookkeeping) result.step_taken = WritePageBookkeeping(enrich, step, now);
+    if (live) TakeLiveStep(*live);
     tx.Commit();
     return result;
 }

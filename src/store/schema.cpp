@@ -17,6 +17,7 @@
 //          columns, INTEGER ids and foreign keys; created only when absent, like store/1's),
 //          killmails_solar_system_id_idx (the original's own index: the scan over solar systems),
 //          and kr_list_sweeps (where `run`'s sync of ESI's universe lists stands).
+// store/9  kr_live_cursor (worker:redisq: where the R2Z2 feed stands and which process holds it).
 //
 // updated_at is NOT NULL without a default, as in the original: the store always sets it.
 // Timestamps: TIMESTAMP(3) (UTC, no time zone, like Prisma) on PostgreSQL, ISO-8601 TEXT on SQLite.
@@ -53,6 +54,7 @@ std::vector<kr::db::Migration> SchemaMigrations() {
         {"store", 4, "kr_entity_outbox, kr_zkb_sync", Sql(4, db::Dialect::kSqlite), Sql(4, db::Dialect::kPostgres)},
         {"store", 5, "regions, constellations, solar_systems (created when absent), kr_list_sweeps",
          Sql(5, db::Dialect::kSqlite), Sql(5, db::Dialect::kPostgres)},
+        {"store", 9, "kr_live_cursor", Sql(9, db::Dialect::kSqlite), Sql(9, db::Dialect::kPostgres)},
     };
 }
 

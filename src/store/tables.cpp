@@ -40,6 +40,7 @@ constexpr int kOriginal = 1;
 constexpr int kOwn = 2;
 constexpr int kSync = 4;      ///< store/4: worker:zkillboard's outbox and page chains
 constexpr int kUniverse = 5;  ///< store/5: KillReport's universe tables, kr_list_sweeps
+constexpr int kLive = 9;      ///< store/9: the live feed's cursor
 
 TableDef Shape(std::string name, int since, std::vector<db::IndexDef> indexes = {},
                std::vector<std::string> conflict = {}, bool upsert = false) {
@@ -440,6 +441,24 @@ const Table<ListSweep>& ListSweepsTable() {
     return table;
 }
 
+/// One row per live feed ("r2z2"): the next sequence to fetch, advanced in the transaction of the
+/// killmail it passed over, and the process that holds the feed until held_until (unix ms)
+/// (store/live_cursor.cpp writes it).
+TableDef LiveCursorDef() {
+    TableDef t = Shape("kr_live_cursor", kLive);
+    t.columns = {Col("feed", kText, kPrimaryKey),
+                 Col("sequence", kBigint),
+                 Col("holder", kText),
+                 WithDefault(Col("held_until", kBigint, kNotNull), Default::kZero),
+                 Col("note", kText),
+                 Col("updated_at", kBigint, kNotNull)};
+    return t;
+}
+const TableDef& LiveCursorTable() {
+    static const TableDef table = LiveCursorDef();
+    return table;
+}
+
 const Table<Alliance>& TableOf(const Alliance*) { return AlliancesTable(); }
 const Table<Corporation>& TableOf(const Corporation*) { return CorporationsTable(); }
 const Table<Character>& TableOf(const Character*) { return CharactersTable(); }
@@ -514,14 +533,16 @@ const db::TableDef& PendingEntities() { return PendingTable(); }
 const db::Table<OutboxRow>& EntityOutbox() { return EntityOutboxTable(); }
 const db::TableDef& ZkbSync() { return ZkbSyncTable(); }
 const db::Table<ListSweep>& ListSweeps() { return ListSweepsTable(); }
+const db::TableDef& LiveCursor() { return LiveCursorTable(); }
 
 std::vector<const db::TableDef*> AllTables() {
     // Creation order (the order of their migrations' statements).
     std::vector<const db::TableDef*> out;
     for (const auto& k : EntityKinds()) out.push_back(&EntityTable(k.kind));
-    for (const TableDef* t : {&UsersTable(), &KillmailsTable().Def(), &VictimsTable().Def(), &AttackersTable().Def(),
-                              &ItemsTable().Def(), &HttpCacheTable().Def(), &PendingTable(), &ChildrenTable().Def(),
-                              &EntityOutboxTable().Def(), &ZkbSyncTable(), &ListSweepsTable().Def()}) {
+    for (const TableDef* t :
+         {&UsersTable(), &KillmailsTable().Def(), &VictimsTable().Def(), &AttackersTable().Def(), &ItemsTable().Def(),
+          &HttpCacheTable().Def(), &PendingTable(), &ChildrenTable().Def(), &EntityOutboxTable().Def(), &ZkbSyncTable(),
+          &ListSweepsTable().Def(), &LiveCursorTable()}) {
         out.push_back(t);
     }
     std::stable_sort(out.begin(), out.end(), [](const TableDef* a, const TableDef* b) { return a->since < b->since; });

@@ -64,6 +64,7 @@ const db::TableDef& PendingEntities();
 const db::Table<OutboxRow>& EntityOutbox();
 const db::TableDef& ZkbSync();
 const db::Table<ListSweep>& ListSweeps();
+const db::TableDef& LiveCursor();
 
 /// Every table of the store module, in creation order (KillReport's own tables carry
 /// killreport_original; each table's `since` names the migration that creates it).
