@@ -14,7 +14,7 @@ from . import ROOT, log
 # Environment the killreport processes must not inherit from the user's shell.
 KR_ENV = ["DATABASE_URL", "RABBITMQ_URL", "ESI_BASE_URL", "ZKILLBOARD_BASE_URL", "ESI_RATE_LIMIT",
           "ZKILLBOARD_RATE_LIMIT", "KILLREPORT_MAX_AGE", "KILLREPORT_MAX_ATTEMPTS", "KILLREPORT_DB_CONNECTIONS",
-          "LOG_LEVEL"]
+          "LOG_LEVEL", "R2Z2_BASE_URL", "R2Z2_RATE_LIMIT", "KILLREPORT_LIVE"]
 
 
 class Servers:
@@ -124,4 +124,5 @@ class FakeEsi:
 def rate_env(bench, fake, database_url, amqp_url=None, esi_rate=0, zkb_rate=0):
     """Environment of a killreport process against fake: both rate limits off unless given."""
     return bench.env(DATABASE_URL=database_url, RABBITMQ_URL=amqp_url, ESI_BASE_URL=fake.url,
-                     ZKILLBOARD_BASE_URL=fake.zkb_url, ESI_RATE_LIMIT=esi_rate, ZKILLBOARD_RATE_LIMIT=zkb_rate)
+                     ZKILLBOARD_BASE_URL=fake.zkb_url, ESI_RATE_LIMIT=esi_rate, ZKILLBOARD_RATE_LIMIT=zkb_rate,
+                     KILLREPORT_LIVE=0)

@@ -144,6 +144,23 @@ public:
                                      {"seconds", (st.paused_until_us - now_us) / 1e6}});
         }
 
+        // The live feed (worker:redisq): where its cursor stands, who holds it, a pause or a ban.
+        {
+            const auto cursor = store_->LoadLiveCursor("r2z2");
+            const auto r2z2 = budget_.Load("r2z2");
+            json live = {{"in_run", cfg_.live},        {"next_sequence", json()},  {"holder", json()}, {"held", false},
+                         {"last_step_ago_ms", json()}, {"paused_seconds", json()}, {"note", json()}};
+            if (cursor && cursor->sequence) {
+                live["next_sequence"] = *cursor->sequence;
+                live["held"] = cursor->holder && cursor->held_until_ms > now_ms;
+                if (cursor->holder) live["holder"] = *cursor->holder;
+                live["last_step_ago_ms"] = now_ms - cursor->updated_at_ms;
+            }
+            if (cursor && cursor->note) live["note"] = *cursor->note;
+            if (r2z2.paused_until_us > now_us) live["paused_seconds"] = (r2z2.paused_until_us - now_us) / 1e6;
+            out["live"] = live;
+        }
+
         out["rows"] = json::object();
         for (const auto& [table, n] : store_->Counts()) out["rows"][table] = n;
 
@@ -226,6 +243,25 @@ public:
                               p["until"].get<std::string>().c_str(), p["seconds"].get<double>());
                 out += line;
             }
+        }
+        {
+            const auto& live = s["live"];
+            out += std::string("live feed (R2Z2, ") +
+                   (live["in_run"].get<bool>() ? "part of `run`" : "off in `run`: KILLREPORT_LIVE=0") + "): ";
+            if (live["next_sequence"].is_null()) {
+                out += "not started";
+            } else {
+                out += "next sequence " + std::to_string(live["next_sequence"].get<std::int64_t>()) + ", ";
+                out += live["held"].get<bool>()
+                           ? "held by " + live["holder"].get<std::string>()
+                           : "not held (last step " + Ago(live["last_step_ago_ms"].get<std::int64_t>()) + " ago)";
+            }
+            if (!live["paused_seconds"].is_null()) {
+                std::snprintf(line, sizeof line, ", PAUSED for %.0f s", live["paused_seconds"].get<double>());
+                out += line;
+            }
+            if (!live["note"].is_null()) out += "; " + live["note"].get<std::string>();
+            out += "\n";
         }
         out += "rows\n";
         for (const auto& [table, n] : s["rows"].items()) {

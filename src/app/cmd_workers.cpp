@@ -19,6 +19,7 @@
 #include "worker/drain_watch.hpp"
 #include "worker/executor.hpp"
 #include "worker/info_worker.hpp"
+#include "worker/live_worker.hpp"
 #include "worker/process_metrics.hpp"
 #include "worker/runtime.hpp"
 #include "worker/scripts.hpp"
@@ -148,6 +149,54 @@ int RunScript(const Context& ctx, const char* name, F&& fn) {
     return 0;
 }
 
+/// worker:redisq's own flags.
+struct LiveFlags {
+    std::int64_t from = 0;  ///< 0 = not given
+    bool from_now = false;
+    bool until_idle = false;
+};
+
+/// The live feed (worker/live_worker.hpp) on this thread until stop. `idle` as LiveWorker::Run.
+void RunLive(worker::ProcessShared& shared, const LiveFlags& f, std::stop_token stop, bool pooled,
+             std::atomic<bool>* idle) {
+    worker::Runtime rt(shared, 1, pooled);
+    rt.SetStopToken(stop);
+    worker::LiveWorkerOptions o;
+    if (f.from > 0) o.from = f.from;
+    o.from_now = f.from_now;
+    worker::LiveWorker w(o, rt.Store(), rt.Queue(), rt.R2z2(), rt.Clock());
+    w.Run(stop, idle);
+}
+
+int RunLiveCommand(const Context& ctx, const LiveFlags& f) {
+    auto outer = worker::InstallShutdownHandlers();
+    worker::ProcessShared shared(ctx.cfg);
+    std::stop_source stop;
+    std::stop_callback forward(outer, [&] { stop.request_stop(); });
+    std::atomic<bool> idle{false};
+    std::exception_ptr failure;
+    std::jthread t([&] {
+        try {
+            RunLive(shared, f, stop.get_token(), false, &idle);
+        } catch (...) {
+            failure = std::current_exception();
+            stop.request_stop();
+        }
+    });
+    // --until-idle: at the feed's head (three looks in a row) with everything published.
+    for (int idle_looks = 0; !stop.stop_requested();) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        idle_looks = idle.load() ? idle_looks + 1 : 0;
+        if (f.until_idle && idle_looks >= 3) {
+            spdlog::info("worker:redisq: the feed is at its head; stopping");
+            stop.request_stop();
+        }
+    }
+    t.join();
+    if (failure) std::rethrow_exception(failure);
+    return 0;
+}
+
 }  // namespace
 
 std::vector<std::string> KnownQueues() { return AllQueues(); }
@@ -208,10 +257,23 @@ int RunAll(const Context& ctx, const WorkerFlags& flags, std::stop_token outer) 
     // Static data first (before the workers start, so `--until-idle` waits for what it queues).
     StaticDataSync universe(shared, stop.get_token());
     universe.Run();
-    std::vector<std::atomic<bool>> idle(workers.size());
+    // The live feed (R2Z2) on a thread of its own, its idle flag after the workers'.
+    const bool live = ctx.cfg.live && !flags.no_live;
+    std::vector<std::atomic<bool>> idle(workers.size() + (live ? 1 : 0));
     std::mutex mu;
     std::exception_ptr failure;
     std::vector<std::jthread> threads;
+    if (live) {
+        threads.emplace_back([&] {
+            try {
+                RunLive(shared, {}, stop.get_token(), /*pooled=*/true, &idle.back());
+            } catch (...) {
+                std::lock_guard lock(mu);
+                if (!failure) failure = std::current_exception();
+                stop.request_stop();
+            }
+        });
+    }
     for (std::size_t i = 0; i < workers.size(); ++i) {
         threads.emplace_back([&, i] {
             worker::LoopOptions loop;
@@ -325,8 +387,20 @@ void RegisterWorkerCommands(const AddCommand& add, const Bind& bind, AddFlags ad
         bind(sub, [&spec](const Context& c) { return RunWorkerCommand(c, spec, flags[spec.command]); });
     }
 
-    auto* run = add("run", "every worker in one process (the embedded default's main job)");
+    static LiveFlags live;  // lives as long as the parse
+    auto* redisq = add("worker:redisq",
+                       "zKillboard's live feed (R2Z2): every new killmail, 0 ESI requests; its ids → the info queues");
+    redisq->add_option("--from", live.from, "start at this sequence (default: the stored cursor, else the newest)")
+        ->type_name("SEQ")
+        ->check(WholeArgument("--from", 1, 1'000'000'000'000'000'000));
+    redisq->add_flag("--from-now", live.from_now, "start at the newest sequence, whatever is stored")
+        ->excludes("--from");
+    redisq->add_flag("--until-idle", live.until_idle, "exit 0 once the feed is at its head and its ids are published");
+    bind(redisq, [](const Context& c) { return RunLiveCommand(c, live); });
+
+    auto* run = add("run", "every worker in one process, and the live feed (the embedded default's main job)");
     add_worker_flags(run, flags["run"]);
+    run->add_flag("--no-live", flags["run"].no_live, "without the live feed (as KILLREPORT_LIVE=0)");
     bind(run, [](const Context& c) { return RunAll(c, flags["run"], worker::InstallShutdownHandlers()); });
 
     bind(add("queue:alliances", "all alliance ids from ESI → esi_alliance_info_queue (batches of 100)"),

@@ -16,6 +16,7 @@ struct Context {
 struct WorkerFlags {
     int concurrency = 0;      ///< 0 = the worker's default (the spec's table)
     bool until_idle = false;  ///< exit 0 once the queue is empty and nothing is in flight or retrying
+    bool no_live = false;     ///< `run --no-live`: no live feed (as KILLREPORT_LIVE=0)
 };
 
 // admin (cmd_admin.cpp)

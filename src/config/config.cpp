@@ -16,6 +16,7 @@ namespace {
 
 constexpr const char* kDefaultEsi = "https://esi.evetech.net";
 constexpr const char* kDefaultZkb = "https://zkillboard.com/api";
+constexpr const char* kDefaultR2z2 = "https://r2z2.zkillboard.com";
 constexpr const char* kDefaultCompatibilityDate = "2025-08-26";
 
 std::map<std::string, std::string> ProcessEnv() {
@@ -110,6 +111,15 @@ Config Load(const Overrides& flags, const std::map<std::string, std::string>* en
     c.zkillboard_base_url = get("ZKILLBOARD_BASE_URL", kDefaultZkb);
     CheckHttpUrl("ZKILLBOARD_BASE_URL", c.zkillboard_base_url);
     while (c.zkillboard_base_url.size() > 8 && c.zkillboard_base_url.back() == '/') c.zkillboard_base_url.pop_back();
+    c.r2z2_base_url = get("R2Z2_BASE_URL", kDefaultR2z2);
+    CheckHttpUrl("R2Z2_BASE_URL", c.r2z2_base_url);
+    while (c.r2z2_base_url.size() > 8 && c.r2z2_base_url.back() == '/') c.r2z2_base_url.pop_back();
+    c.r2z2_rate_limit = ParseNumber("R2Z2_RATE_LIMIT", get("R2Z2_RATE_LIMIT", "10"), 0, 1000);
+    const std::string live = get("KILLREPORT_LIVE", "1");
+    if (live != "0" && live != "1" && live != "false" && live != "true") {
+        throw FatalError("KILLREPORT_LIVE='" + live + "' is not 1 or 0");
+    }
+    c.live = live == "1" || live == "true";
     c.esi_rate_limit = ParseNumber("ESI_RATE_LIMIT", get("ESI_RATE_LIMIT", "50"), 0, 100000);
     c.zkillboard_rate_limit = ParseNumber("ZKILLBOARD_RATE_LIMIT", get("ZKILLBOARD_RATE_LIMIT", "1"), 0, 1000);
     c.user_agent = get("KILLREPORT_USER_AGENT", DefaultUserAgent());
@@ -153,6 +163,9 @@ std::vector<std::string> Describe(const Config& c) {
     line("RABBITMQ_URL", c.rabbitmq_url ? db::MaskUrl(*c.rabbitmq_url) : "(unset: the queue lives in the database)");
     line("ESI_BASE_URL", c.esi_base_url);
     line("ZKILLBOARD_BASE_URL", c.zkillboard_base_url);
+    line("R2Z2_BASE_URL", c.r2z2_base_url);
+    line("R2Z2_RATE_LIMIT", fmt(c.r2z2_rate_limit) + (c.r2z2_rate_limit == 0 ? " (off)" : " req/s"));
+    line("KILLREPORT_LIVE", c.live ? "1 (`run` polls the live feed)" : "0 (off)");
     line("ESI_RATE_LIMIT", fmt(c.esi_rate_limit) + (c.esi_rate_limit == 0 ? " (off)" : " req/s"));
     line("ZKILLBOARD_RATE_LIMIT", fmt(c.zkillboard_rate_limit) + (c.zkillboard_rate_limit == 0 ? " (off)" : " req/s"));
     line("KILLREPORT_USER_AGENT", c.user_agent);

@@ -20,6 +20,9 @@ struct Config {
     std::string zkillboard_base_url;              ///< ZKILLBOARD_BASE_URL
     double esi_rate_limit = 50;                   ///< ESI_RATE_LIMIT requests/s for the whole deployment; 0 = off
     double zkillboard_rate_limit = 1;             ///< ZKILLBOARD_RATE_LIMIT requests/s; 0 = off
+    std::string r2z2_base_url;                    ///< R2Z2_BASE_URL: zKillboard's live feed
+    double r2z2_rate_limit = 10;                  ///< R2Z2_RATE_LIMIT requests/s for the whole deployment; 0 = off
+    bool live = true;                             ///< KILLREPORT_LIVE: `run` polls the live feed (0 = off)
     std::string user_agent;                       ///< KILLREPORT_USER_AGENT
     std::string compatibility_date;               ///< ESI_COMPATIBILITY_DATE (X-Compatibility-Date)
     int max_attempts = 5;                         ///< KILLREPORT_MAX_ATTEMPTS before a dead letter

@@ -564,4 +564,57 @@ std::vector<ZkbEntry> ParseZkbPage(std::string_view body) {
     return out;
 }
 
+R2z2Package ParseR2z2Package(std::string_view body) {
+    R2z2Package out;
+    Killmail& km = out.killmail;
+    KillmailSeen seen;
+    std::optional<Id> outer_id;
+    std::string hash;
+    Zkb zkb;
+    bool has_zkb = false, has_esi = false, has_sequence = false;
+    WithDocument(body, "r2z2 package", [&](od::value& root) {
+        ForEachField(root, "r2z2 package", [&](std::string_view key, od::value& f) {
+            if (key == "killmail_id") {
+                outer_id = Int(f, "killmail_id");
+            } else if (key == "hash") {
+                hash = String(f, "hash");
+            } else if (key == "sequence_id") {
+                out.sequence_id = Int(f, "sequence_id");
+                has_sequence = true;
+            } else if (key == "sequence_updated") {
+                out.sequence_updated = OptInt(f, "sequence_updated");
+            } else if (key == "zkb") {
+                zkb = ParseZkbBlock(f);
+                has_zkb = true;
+            } else if (key == "esi") {
+                ForEachField(f, "r2z2 esi", [&](std::string_view k, od::value& g) { KillmailField(k, g, km, seen); });
+                has_esi = true;
+            }
+        });
+    });
+    if (!has_sequence) FailMsg("r2z2 package", "required field 'sequence_id' is missing");
+    if (!has_esi) FailMsg("r2z2 package", "required field 'esi' is missing");
+    if (!has_zkb) FailMsg("r2z2 package", "required field 'zkb' is missing");
+    seen.Require("r2z2 package " + std::to_string(out.sequence_id));
+    if (outer_id && *outer_id != km.killmail_id) {
+        FailMsg("r2z2 package " + std::to_string(out.sequence_id), "killmail_id differs from esi.killmail_id");
+    }
+    km.killmail_hash = hash.empty() ? zkb.hash : hash;
+    km.total_value = zkb.total_value;
+    km.destroyed_value = zkb.destroyed_value;
+    km.dropped_value = zkb.dropped_value;
+    return out;
+}
+
+std::int64_t ParseR2z2Sequence(std::string_view body) {
+    std::optional<std::int64_t> seq;
+    WithDocument(body, "r2z2 sequence", [&](od::value& root) {
+        ForEachField(root, "r2z2 sequence", [&](std::string_view key, od::value& f) {
+            if (key == "sequence") seq = Int(f, "sequence");
+        });
+    });
+    if (!seq) FailMsg("r2z2 sequence", "required field 'sequence' is missing");
+    return *seq;
+}
+
 }  // namespace kr::esi_json

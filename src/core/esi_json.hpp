@@ -71,4 +71,18 @@ ArrayShape ClassifyArray(std::string_view body);
 /// An empty array is valid (end of the history).
 std::vector<ZkbEntry> ParseZkbPage(std::string_view body);
 
+/// An R2Z2 file (GET /ephemeral/{sequence}.json): {killmail_id, hash, esi: {the ESI killmail},
+/// zkb: {…}, uploaded_at, sequence_id[, sequence_updated]}. The killmail comes with its hash and
+/// zKillboard's values (0 ESI requests); its id must be the package's.
+struct R2z2Package {
+    std::int64_t sequence_id = 0;
+    /// This file announces that the killmail at that (earlier) sequence was updated.
+    std::optional<std::int64_t> sequence_updated;
+    Killmail killmail;
+};
+R2z2Package ParseR2z2Package(std::string_view body);
+
+/// GET /ephemeral/sequence.json's {"sequence": N}.
+std::int64_t ParseR2z2Sequence(std::string_view body);
+
 }  // namespace kr::esi_json

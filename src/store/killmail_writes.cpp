@@ -49,6 +49,16 @@ void SqlStore::AppendDependentRows(const Killmail& km, DependentRows& rows) {
 
 StoreKillmailsResult SqlStore::StoreKillmailPage(std::span<const Killmail> killmails,
                                                  const PerKind<std::vector<Id>>& enrich, const ZkbChainStep* step) {
+    return WritePage(killmails, enrich, step, nullptr);
+}
+
+StoreKillmailsResult SqlStore::StoreLivePage(std::span<const Killmail> killmails,
+                                             const PerKind<std::vector<Id>>& enrich, const LiveCursorStep& step) {
+    return WritePage(killmails, enrich, nullptr, &step);
+}
+
+StoreKillmailsResult SqlStore::WritePage(std::span<const Killmail> killmails, const PerKind<std::vector<Id>>& enrich,
+                                         const ZkbChainStep* step, const LiveCursorStep* live) {
     StoreKillmailsResult result;
     std::vector<const Killmail*> todo;
     todo.reserve(killmails.size());
@@ -74,7 +84,7 @@ StoreKillmailsResult SqlStore::StoreKillmailPage(std::span<const Killmail> killm
     }
     const bool bookkeeping =
         step || std::any_of(enrich.values.begin(), enrich.values.end(), [](const auto& ids) { return !ids.empty(); });
-    if (todo.empty() && !bookkeeping) return result;
+    if (todo.empty() && !bookkeeping && !live) return result;
     std::sort(todo.begin(), todo.end(),
               [](const Killmail* a, const Killmail* b) { return a->killmail_id < b->killmail_id; });
     const std::string now = IsoUtc(clock_.NowMs());
@@ -85,6 +95,7 @@ StoreKillmailsResult SqlStore::StoreKillmailPage(std::span<const Killmail> killm
         if (!inserted.empty()) Derive("k.killmail_id" + IdSetSql(1), {IdSetParam(inserted)});
     }
     if (bookkeeping) result.step_taken = WritePageBookkeeping(enrich, step, now);
+    if (live) TakeLiveStep(*live);
     tx.Commit();
     CountRowsWritten(tables::Killmails().Def().name, result.inserted);
     return result;

@@ -85,6 +85,25 @@ public:
     std::unordered_set<Id> ExistingKillmailIds(const std::vector<Id>& ids) override {
         return pool_->Acquire()->ExistingKillmailIds(ids);
     }
+    std::optional<LiveCursor> LoadLiveCursor(const std::string& feed) override {
+        return pool_->Acquire()->LoadLiveCursor(feed);
+    }
+    LiveCursor HoldLiveCursor(const std::string& feed, const std::string& holder, std::int64_t hold_ms) override {
+        return pool_->Acquire()->HoldLiveCursor(feed, holder, hold_ms);
+    }
+    bool SetLiveCursor(const std::string& feed, const std::string& holder, std::int64_t sequence) override {
+        return pool_->Acquire()->SetLiveCursor(feed, holder, sequence);
+    }
+    void NoteLiveCursor(const std::string& feed, const std::string& note) override {
+        pool_->Acquire()->NoteLiveCursor(feed, note);
+    }
+    void ReleaseLiveCursor(const std::string& feed, const std::string& holder) override {
+        pool_->Acquire()->ReleaseLiveCursor(feed, holder);
+    }
+    StoreKillmailsResult StoreLivePage(std::span<const Killmail> k, const PerKind<std::vector<Id>>& enrich,
+                                       const LiveCursorStep& step) override {
+        return pool_->Acquire()->StoreLivePage(k, enrich, step);
+    }
     std::unordered_map<std::string, ListSweep> LoadListSweeps(const std::vector<std::string>& paths) override {
         return pool_->Acquire()->LoadListSweeps(paths);
     }

@@ -66,6 +66,44 @@ StoreKillmailsResult ReconnectingStore::StoreKillmailPage(std::span<const Killma
     return result;
 }
 
+std::optional<LiveCursor> ReconnectingStore::LoadLiveCursor(const std::string& feed) {
+    return Once([&] { return inner_->LoadLiveCursor(feed); });
+}
+
+LiveCursor ReconnectingStore::HoldLiveCursor(const std::string& feed, const std::string& holder, std::int64_t hold_ms) {
+    return Once([&] { return inner_->HoldLiveCursor(feed, holder, hold_ms); });  // a renewal: idempotent
+}
+
+bool ReconnectingStore::SetLiveCursor(const std::string& feed, const std::string& holder, std::int64_t sequence) {
+    return Once([&] { return inner_->SetLiveCursor(feed, holder, sequence); });
+}
+
+void ReconnectingStore::NoteLiveCursor(const std::string& feed, const std::string& note) {
+    Once([&] { inner_->NoteLiveCursor(feed, note); });
+}
+
+void ReconnectingStore::ReleaseLiveCursor(const std::string& feed, const std::string& holder) {
+    Once([&] { inner_->ReleaseLiveCursor(feed, holder); });
+}
+
+StoreKillmailsResult ReconnectingStore::StoreLivePage(std::span<const Killmail> k,
+                                                      const PerKind<std::vector<Id>>& enrich,
+                                                      const LiveCursorStep& step) {
+    bool again = false;
+    try {
+        return Once([&] { return inner_->StoreLivePage(k, enrich, step); }, &again);
+    } catch (const LiveCursorLost&) {
+        if (!again) throw;
+        // The first run's commit may have been written before its answer was lost: then the
+        // cursor stands at this very step, still held by us.
+        const auto at = Once([&] { return inner_->LoadLiveCursor(step.feed); });
+        if (!at || at->holder != step.holder || at->sequence != step.to) throw;
+        StoreKillmailsResult result;
+        result.already_present = k.size();
+        return result;
+    }
+}
+
 std::optional<ZkbChainAt> ReconnectingStore::LoadZkbChain(Id character_id) {
     return Once([&] { return inner_->LoadZkbChain(character_id); });
 }

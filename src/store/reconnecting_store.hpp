@@ -42,6 +42,13 @@ public:
     std::vector<Id> ListEntityOutbox(EntityKind k, Id after, std::size_t limit) override;
     std::vector<ZkbNextPage> UnpublishedZkbPages(Id after, std::size_t limit) override;
     void ClearPublished(const PerKind<std::vector<Id>>& ids, const ZkbChainAt* next_of) override;
+    std::optional<LiveCursor> LoadLiveCursor(const std::string& feed) override;
+    LiveCursor HoldLiveCursor(const std::string& feed, const std::string& holder, std::int64_t hold_ms) override;
+    bool SetLiveCursor(const std::string& feed, const std::string& holder, std::int64_t sequence) override;
+    void NoteLiveCursor(const std::string& feed, const std::string& note) override;
+    void ReleaseLiveCursor(const std::string& feed, const std::string& holder) override;
+    StoreKillmailsResult StoreLivePage(std::span<const Killmail> k, const PerKind<std::vector<Id>>& enrich,
+                                       const LiveCursorStep& step) override;
     std::unordered_map<std::string, ListSweep> LoadListSweeps(const std::vector<std::string>& paths) override;
     void SaveListSweep(const ListSweep& sweep, const std::optional<CacheEntry>& list_cache) override;
     AllianceMembers LoadAllianceMembers(Id alliance_id) override;

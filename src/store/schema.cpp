@@ -24,6 +24,7 @@
 // store/7  kr_alliance_corporations (each alliance's corporation list as ESI gave it last: what
 //          worker:alliance-corporations compares with corporations.alliance_id on a 304).
 // store/8  kr_worker_status (each worker's heartbeat, counters and last error: what `status` reads).
+// store/9  kr_live_cursor (worker:redisq: where the R2Z2 feed stands and which process holds it).
 //
 // updated_at is NOT NULL without a default, as in the original: the store always sets it.
 // Timestamps: TIMESTAMP(3) (UTC, no time zone, like Prisma) on PostgreSQL, ISO-8601 TEXT on SQLite.
@@ -65,6 +66,7 @@ std::vector<kr::db::Migration> SchemaMigrations() {
         {"store", 7, "kr_alliance_corporations", Sql(7, db::Dialect::kSqlite), Sql(7, db::Dialect::kPostgres)},
         {"store", 8, "kr_worker_status (status: heartbeats, rates, last errors)", Sql(8, db::Dialect::kSqlite),
          Sql(8, db::Dialect::kPostgres)},
+        {"store", 9, "kr_live_cursor", Sql(9, db::Dialect::kSqlite), Sql(9, db::Dialect::kPostgres)},
     };
 }
 

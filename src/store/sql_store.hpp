@@ -46,6 +46,14 @@ public:
     std::vector<ZkbNextPage> UnpublishedZkbPages(Id after, std::size_t limit) override;
     void ClearPublished(const PerKind<std::vector<Id>>& ids, const ZkbChainAt* next_of) override;
 
+    std::optional<LiveCursor> LoadLiveCursor(const std::string& feed) override;
+    LiveCursor HoldLiveCursor(const std::string& feed, const std::string& holder, std::int64_t hold_ms) override;
+    bool SetLiveCursor(const std::string& feed, const std::string& holder, std::int64_t sequence) override;
+    void NoteLiveCursor(const std::string& feed, const std::string& note) override;
+    void ReleaseLiveCursor(const std::string& feed, const std::string& holder) override;
+    StoreKillmailsResult StoreLivePage(std::span<const Killmail> killmails, const PerKind<std::vector<Id>>& enrich,
+                                       const LiveCursorStep& step) override;
+
     std::unordered_map<std::string, ListSweep> LoadListSweeps(const std::vector<std::string>& paths) override;
     void SaveListSweep(const ListSweep& sweep, const std::optional<CacheEntry>& list_cache) override;
 
@@ -122,6 +130,13 @@ private:
     /// Fills the location columns of the filters in the given solar systems or constellations
     /// (just stored), inside the caller's transaction.
     void RefreshFilterLocations(const std::vector<Id>& systems, const std::vector<Id>& constellations);
+    /// The write of StoreKillmailPage and StoreLivePage: the page's killmails, `enrich`, and either
+    /// `step` or `live` (if given), in one transaction.
+    StoreKillmailsResult WritePage(std::span<const Killmail> killmails, const PerKind<std::vector<Id>>& enrich,
+                                   const ZkbChainStep* step, const LiveCursorStep* live);
+    /// Rewrites the values of `live.revalued` and moves the cursor inside the caller's transaction;
+    /// throws LiveCursorLost when the step cannot be taken.
+    void TakeLiveStep(const LiveCursorStep& live);
     /// Records `enrich` in kr_entity_outbox and takes `step` (if any) inside the caller's
     /// transaction; whether the step was taken.
     bool WritePageBookkeeping(const PerKind<std::vector<Id>>& enrich, const ZkbChainStep* step, const std::string& now);

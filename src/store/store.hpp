@@ -43,6 +43,7 @@
 #include "core/cache_entry.hpp"
 #include "core/clock.hpp"
 #include "core/entity_kind.hpp"
+#include "core/errors.hpp"
 #include "core/model.hpp"
 #include "db/connection.hpp"
 
@@ -168,6 +169,35 @@ struct ScanOptions {
 /// access_token, refresh_token when NOT NULL): marked as ours, never a valid token or hash.
 inline constexpr const char* kSsoPlaceholder = "killreport:placeholder:no-sso-login";
 
+/// Where a live feed stands (a row of kr_live_cursor; worker/live_worker.hpp).
+struct LiveCursor {
+    std::string feed;
+    std::optional<std::int64_t> sequence;  ///< the next sequence to fetch; none = not started yet
+    std::optional<std::string> holder;     ///< the process that holds the feed, until held_until_ms
+    std::int64_t held_until_ms = 0;
+    std::optional<std::string> note;  ///< the last problem the feed reported (a ban), for `status`
+    std::int64_t updated_at_ms = 0;
+};
+
+/// A live feed's step, taken in the transaction that stores what it passed over.
+struct LiveCursorStep {
+    std::string feed;
+    std::string holder;
+    std::int64_t from = 0;     ///< the cursor must stand here, held by `holder` …
+    std::int64_t to = 0;       ///< … and moves here
+    std::int64_t hold_ms = 0;  ///< the hold is renewed for this long
+    /// Killmails stored earlier whose zKillboard values changed (R2Z2's sequence_updated): their
+    /// total/destroyed/dropped values are rewritten.
+    std::span<const Killmail> revalued;
+};
+
+/// StoreLivePage: `holder` does not hold the feed at `from` any more (another process took it
+/// over, or stored that step already); nothing was written.
+class LiveCursorLost : public TransientError {
+public:
+    using TransientError::TransientError;
+};
+
 /// Row counts for `status`: the nine original tables and ours.
 using TableCounts = std::vector<std::pair<std::string, std::int64_t>>;
 
@@ -241,6 +271,27 @@ public:
     /// Forgets what was published, in one transaction: the kr_entity_outbox rows of `ids` and,
     /// when given, the next page recorded by that step (unless the chain moved on since).
     virtual void ClearPublished(const PerKind<std::vector<Id>>& ids, const ZkbChainAt* next_of) = 0;
+
+    // ---- the live feed (kr_live_cursor) -----------------------------------------------------
+    /// The feed's row, if any.
+    virtual std::optional<LiveCursor> LoadLiveCursor(const std::string& feed) = 0;
+    /// Takes (or renews) the feed for `holder` until now + hold_ms when nobody holds it, the hold
+    /// expired or `holder` holds it already (the row is created, not started, when absent); one
+    /// statement, so of two processes only one holds it. Returns the row as it is now: `holder`
+    /// says who holds the feed.
+    virtual LiveCursor HoldLiveCursor(const std::string& feed, const std::string& holder, std::int64_t hold_ms) = 0;
+    /// Sets where the feed starts (--from, sequence.json) if `holder` holds it; whether it did.
+    virtual bool SetLiveCursor(const std::string& feed, const std::string& holder, std::int64_t sequence) = 0;
+    /// Sets the feed's note ("" clears it).
+    virtual void NoteLiveCursor(const std::string& feed, const std::string& note) = 0;
+    /// Lets go of the feed (a clean stop): another process may take it at once.
+    virtual void ReleaseLiveCursor(const std::string& feed, const std::string& holder) = 0;
+    /// What StoreKillmailPage writes (the killmails, `enrich` in kr_entity_outbox: the same write
+    /// path) and, in the SAME transaction, the step's revalued killmails and the cursor moved from
+    /// step.from to step.to — only if step.holder holds it at step.from; otherwise nothing is
+    /// written and LiveCursorLost is thrown.
+    virtual StoreKillmailsResult StoreLivePage(std::span<const Killmail> killmails,
+                                               const PerKind<std::vector<Id>>& enrich, const LiveCursorStep& step) = 0;
 
     // ---- sweeps of ESI's id lists (kr_list_sweeps) ---------------------------------------------
     /// The rows of `paths` that exist.

@@ -45,6 +45,7 @@ constexpr auto kDate = ColType::kDate;
 constexpr auto kIdArray = ColType::kIdArray;
 constexpr int kFresh = 7;    ///< store/7: kr_alliance_corporations (keeping stored data true)
 constexpr int kWorkers = 8;  ///< store/8: kr_worker_status (what `status` reads of the workers)
+constexpr int kLive = 9;     ///< store/9: the live feed's cursor
 
 TableDef Shape(std::string name, int since, std::vector<db::IndexDef> indexes = {},
                std::vector<std::string> conflict = {}, bool upsert = false) {
@@ -554,6 +555,24 @@ const Table<AllianceList>& AllianceCorporationsTable() {
     return table;
 }
 
+/// One row per live feed ("r2z2"): the next sequence to fetch, advanced in the transaction of the
+/// killmail it passed over, and the process that holds the feed until held_until (unix ms)
+/// (store/live_cursor.cpp writes it).
+TableDef LiveCursorDef() {
+    TableDef t = Shape("kr_live_cursor", kLive);
+    t.columns = {Col("feed", kText, kPrimaryKey),
+                 Col("sequence", kBigint),
+                 Col("holder", kText),
+                 WithDefault(Col("held_until", kBigint, kNotNull), Default::kZero),
+                 Col("note", kText),
+                 Col("updated_at", kBigint, kNotNull)};
+    return t;
+}
+const TableDef& LiveCursorTable() {
+    static const TableDef table = LiveCursorDef();
+    return table;
+}
+
 const Table<Alliance>& TableOf(const Alliance*) { return AlliancesTable(); }
 const Table<Corporation>& TableOf(const Corporation*) { return CorporationsTable(); }
 const Table<Character>& TableOf(const Character*) { return CharactersTable(); }
@@ -641,15 +660,17 @@ std::string IdListJson(const std::vector<Id>& ids) {
     return out + "]";
 }
 const db::TableDef& WorkerStatus() { return WorkerStatusTable(); }
+const db::TableDef& LiveCursor() { return LiveCursorTable(); }
 
 std::vector<const db::TableDef*> AllTables() {
     // Creation order (the order of their migrations' statements).
     std::vector<const db::TableDef*> out;
     for (const auto& k : EntityKinds()) out.push_back(&EntityTable(k.kind));
-    for (const TableDef* t : {&UsersTable(), &KillmailsTable().Def(), &VictimsTable().Def(), &AttackersTable().Def(),
-                              &ItemsTable().Def(), &HttpCacheTable().Def(), &PendingTable(), &ChildrenTable().Def(),
-                              &EntityOutboxTable().Def(), &ZkbSyncTable(), &ListSweepsTable().Def(),
-                              &KillmailFiltersTable(), &AllianceCorporationsTable().Def(), &WorkerStatusTable()}) {
+    for (const TableDef* t :
+         {&UsersTable(), &KillmailsTable().Def(), &VictimsTable().Def(), &AttackersTable().Def(), &ItemsTable().Def(),
+          &HttpCacheTable().Def(), &PendingTable(), &ChildrenTable().Def(), &EntityOutboxTable().Def(), &ZkbSyncTable(),
+          &ListSweepsTable().Def(), &KillmailFiltersTable(), &AllianceCorporationsTable().Def(), &WorkerStatusTable(),
+          &LiveCursorTable()}) {
         out.push_back(t);
     }
     for (const TableDef& t : KillStatsTables()) out.push_back(&t);

@@ -73,6 +73,7 @@ const db::Table<AllianceList>& AllianceCorporations();
 /// "[1,2,3]": how kr_alliance_corporations.corporation_ids holds a list.
 std::string IdListJson(const std::vector<Id>& ids);
 const db::TableDef& WorkerStatus();
+const db::TableDef& LiveCursor();
 
 /// Every table of the store module, in creation order (KillReport's own tables carry
 /// killreport_original; each table's `since` names the migration that creates it).

@@ -82,6 +82,25 @@ void Runtime::SetStopToken(std::stop_token stop) {
     stop_ = std::move(stop);
     esi_->SetStopToken(stop_);
     if (zkb_) zkb_->SetStopToken(stop_);
+    if (r2z2_) r2z2_->SetStopToken(stop_);
+}
+
+esi::R2z2Client& Runtime::R2z2() {
+    if (!r2z2_) {
+        const auto& cfg = shared_.Cfg();
+        http::CurlOptions co;
+        co.max_concurrency = 2;
+        co.max_host_connections = 2;
+        co.user_agent = cfg.user_agent;
+        own_r2z2_http_ = std::make_unique<http::CurlHttpClient>(co);
+        esi::R2z2Options ro;
+        ro.base_url = cfg.r2z2_base_url;
+        ro.rate_limit = cfg.r2z2_rate_limit;
+        ro.user_agent = cfg.user_agent;
+        r2z2_ = std::make_unique<esi::R2z2Client>(ro, *own_r2z2_http_, shared_.Budget(), shared_.Clock());
+        r2z2_->SetStopToken(stop_);
+    }
+    return *r2z2_;
 }
 
 esi::ZkbClient& Runtime::Zkb() {

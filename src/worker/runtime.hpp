@@ -10,6 +10,7 @@
 #include "config/config.hpp"
 #include "core/clock.hpp"
 #include "esi/esi_client.hpp"
+#include "esi/r2z2_client.hpp"
 #include "esi/rate_budget.hpp"
 #include "esi/zkb_client.hpp"
 #include "http/curl_http_client.hpp"
@@ -57,6 +58,8 @@ public:
     queue::Queue& Queue() { return *queue_; }
     esi::EsiClient& Esi() { return *esi_; }
     esi::ZkbClient& Zkb();
+    /// The R2Z2 (live feed) client, made on first use over an HTTP client of its own.
+    esi::R2z2Client& R2z2();
     kr::Clock& Clock() { return shared_.Clock(); }
     ProcessShared& Shared() { return shared_; }
     /// The stop request of the thread: every blocking wait of the ESI and zKillboard clients gives
@@ -75,6 +78,8 @@ private:
     std::unique_ptr<http::CurlHttpClient> own_zkb_http_;  ///< zKillboard's, unless given (made on first use)
     http::HttpClient* zkb_http_ = nullptr;
     std::unique_ptr<esi::ZkbClient> zkb_;
+    std::unique_ptr<http::CurlHttpClient> own_r2z2_http_;
+    std::unique_ptr<esi::R2z2Client> r2z2_;
     std::stop_token stop_;
 };
 

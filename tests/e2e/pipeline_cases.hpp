@@ -85,11 +85,15 @@ public:
     std::string Env() const {
         std::string env = "DATABASE_URL='" + backend_.database_url + "' ESI_BASE_URL='" + server_.EsiBaseUrl() +
                           "' ZKILLBOARD_BASE_URL='" + server_.ZkbBaseUrl() +
-                          "' ESI_RATE_LIMIT=0 ZKILLBOARD_RATE_LIMIT=0 LOG_LEVEL=warn ";
+                          "' ESI_RATE_LIMIT=0 ZKILLBOARD_RATE_LIMIT=0 LOG_LEVEL=warn R2Z2_BASE_URL='" +
+                          server_.R2z2BaseUrl() + "' R2Z2_RATE_LIMIT=0 ";
+        env += live_ ? "KILLREPORT_LIVE=1 " : "KILLREPORT_LIVE=0 ";
         env += backend_.rabbitmq_url.empty() ? "RABBITMQ_URL= " : "RABBITMQ_URL='" + backend_.rabbitmq_url + "' ";
         return env;
     }
     const Backend& GetBackend() const { return backend_; }
+    /// Whether `run` polls the simulator's live feed (off unless a test turns it on).
+    void SetLive(bool live) { live_ = live; }
 
     db::Connection& Db() {
         if (!db_) db_ = db::Open(backend_.database_url);
@@ -114,6 +118,7 @@ private:
     fakeesi::Server server_;
     std::unique_ptr<httplib::Client> client_;
     std::unique_ptr<db::Connection> db_;
+    bool live_ = false;
 };
 
 inline fakeesi::Options SmallUniverse() {

@@ -358,3 +358,42 @@ TEST(EsiJsonTest, ClassifyArrayChecksTheWholeDocument) {
     EXPECT_EQ(ClassifyArray(R"([{"killmail_id":1,"zkb":{"hash":"a"}},{"killmail_id":2,"zk)"), ArrayShape::kNotArray);
     EXPECT_EQ(ClassifyArray(R"([1,2] [3])"), ArrayShape::kNotArray);  // trailing content
 }
+
+namespace kr::esi_json {
+namespace {
+
+TEST(EsiJsonTest, R2z2PackageCarriesTheWholeKillmail) {
+    const auto p = ParseR2z2Package(ReadSample("zkill_r2z2_ephemeral_134265477.json"));
+    EXPECT_EQ(p.sequence_id, 96599404);
+    EXPECT_FALSE(p.sequence_updated.has_value());
+    const auto& km = p.killmail;
+    EXPECT_EQ(km.killmail_id, 134265477);
+    EXPECT_EQ(km.killmail_hash, "aa937ee180fca44b172de00f2a26e751f5b2a851");
+    EXPECT_EQ(km.killmail_time, "2026-03-25T14:26:36Z");
+    EXPECT_EQ(km.solar_system_id, 30000743);
+    ASSERT_EQ(km.attackers.size(), 1u);
+    EXPECT_EQ(km.attackers[0].character_id, 96424385);
+    EXPECT_EQ(km.victim.character_id, 2121652582);
+    EXPECT_FALSE(km.victim.items.empty());
+    EXPECT_DOUBLE_EQ(*km.total_value, 86180108.73);
+    EXPECT_DOUBLE_EQ(*km.destroyed_value, 68707522.56);
+    EXPECT_DOUBLE_EQ(*km.dropped_value, 17472586.17);
+
+    const auto updated = ParseR2z2Package(
+        R"({"killmail_id":5,"hash":"h","sequence_id":12,"sequence_updated":9,"uploaded_at":1,"zkb":{"hash":"h",)"
+        R"("totalValue":2.5},"esi":{"killmail_id":5,"killmail_time":"2026-01-01T00:00:00Z","solar_system_id":3,)"
+        R"("victim":{"corporation_id":7,"damage_taken":1,"ship_type_id":8},"attackers":[]}})");
+    EXPECT_EQ(updated.sequence_updated, 9);
+    EXPECT_EQ(updated.killmail.killmail_id, 5);
+    EXPECT_DOUBLE_EQ(*updated.killmail.total_value, 2.5);
+    EXPECT_THROW(ParseR2z2Package(R"({"killmail_id":6,"sequence_id":1,"zkb":{"hash":"h"},"esi":{"killmail_id":5,)"
+                                  R"("killmail_time":"t","solar_system_id":3,"victim":{"corporation_id":7,)"
+                                  R"("damage_taken":1,"ship_type_id":8},"attackers":[]}})"),
+                 ParseError);
+    EXPECT_THROW(ParseR2z2Package(R"({"sequence_id":1,"zkb":{"hash":"h"}})"), ParseError);
+    EXPECT_EQ(ParseR2z2Sequence(R"({"sequence": 96599404})"), 96599404);
+    EXPECT_THROW(ParseR2z2Sequence("<html></html>"), ParseError);
+}
+
+}  // namespace
+}  // namespace kr::esi_json

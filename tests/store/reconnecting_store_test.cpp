@@ -27,6 +27,13 @@ public:
     MOCK_METHOD(StoreKillmailsResult, StoreKillmailPage,
                 (std::span<const Killmail>, const PerKind<std::vector<Id>>&, const ZkbChainStep*), (override));
     MOCK_METHOD(std::optional<ZkbChainAt>, LoadZkbChain, (Id), (override));
+    MOCK_METHOD(std::optional<LiveCursor>, LoadLiveCursor, (const std::string&), (override));
+    MOCK_METHOD(LiveCursor, HoldLiveCursor, (const std::string&, const std::string&, std::int64_t), (override));
+    MOCK_METHOD(bool, SetLiveCursor, (const std::string&, const std::string&, std::int64_t), (override));
+    MOCK_METHOD(void, NoteLiveCursor, (const std::string&, const std::string&), (override));
+    MOCK_METHOD(void, ReleaseLiveCursor, (const std::string&, const std::string&), (override));
+    MOCK_METHOD(StoreKillmailsResult, StoreLivePage,
+                (std::span<const Killmail>, const PerKind<std::vector<Id>>&, const LiveCursorStep&), (override));
     MOCK_METHOD(std::vector<Id>, ListEntityOutbox, (EntityKind, Id, std::size_t), (override));
     MOCK_METHOD(std::vector<ZkbNextPage>, UnpublishedZkbPages, (Id, std::size_t), (override));
     MOCK_METHOD(void, ClearPublished, (const PerKind<std::vector<Id>>&, const ZkbChainAt*), (override));
@@ -120,6 +127,40 @@ TEST_F(ReconnectingStoreTest, APageWhoseLostCommitWasWrittenKeepsItsStep) {
     auto result = store_->StoreKillmailPage({}, {}, &step);
     EXPECT_TRUE(result.step_taken) << "its next page would never be published";
     EXPECT_EQ(result.already_present, 2u);
+}
+
+TEST_F(ReconnectingStoreTest, ALiveStepWhoseLostCommitWasWrittenIsNotLost) {
+    LiveCursorStep step;
+    step.feed = "r2z2";
+    step.holder = "me";
+    step.from = 10;
+    step.to = 11;
+    EXPECT_CALL(*mock_, StoreLivePage(_, _, _))
+        .WillOnce([this](auto&&...) -> StoreKillmailsResult {
+            lost_ = true;
+            throw TransientError("postgresql: exec: server closed the connection unexpectedly");
+        })
+        .WillOnce([this](auto&&...) -> StoreKillmailsResult {
+            lost_ = false;
+            throw LiveCursorLost("not at 10");
+        });
+    LiveCursor at{"r2z2", 11, std::string("me"), 0, std::nullopt, 0};
+    EXPECT_CALL(*mock_, LoadLiveCursor("r2z2")).WillOnce(Return(at));
+    EXPECT_NO_THROW(store_->StoreLivePage({}, {}, step)) << "the first run moved the cursor: the step is ours";
+
+    // Another process moved it: the loss is the caller's.
+    EXPECT_CALL(*mock_, StoreLivePage(_, _, _))
+        .WillOnce([this](auto&&...) -> StoreKillmailsResult {
+            lost_ = true;
+            throw TransientError("postgresql: exec: server closed the connection unexpectedly");
+        })
+        .WillOnce([this](auto&&...) -> StoreKillmailsResult {
+            lost_ = false;
+            throw LiveCursorLost("not at 10");
+        });
+    at.holder = "other";
+    EXPECT_CALL(*mock_, LoadLiveCursor("r2z2")).WillOnce(Return(at));
+    EXPECT_THROW(store_->StoreLivePage({}, {}, step), LiveCursorLost);
 }
 
 TEST_F(ReconnectingStoreTest, APageWhoseChainWentElsewhereDoesNotClaimTheStep) {

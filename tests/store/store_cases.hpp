@@ -859,7 +859,7 @@ TYPED_TEST_P(StoreCases, CountsCoverAllTables) {
     for (const char* t :
          {"alliances", "corporations", "characters", "types", "users", "killmails", "victims", "attackers",
           "killmail_items", "kr_killmail_item_children", "kr_http_cache", "kr_pending_entities", "kr_entity_outbox",
-          "kr_zkb_sync", "regions", "constellations", "solar_systems", "kr_list_sweeps"}) {
+          "kr_zkb_sync", "regions", "constellations", "solar_systems", "kr_list_sweeps", "kr_live_cursor"}) {
         EXPECT_EQ(m.count(t), 1u) << t;
     }
     EXPECT_EQ(m["killmails"], 1);
@@ -946,6 +946,70 @@ TYPED_TEST_P(StoreCases, AChainStepIsTakenOncePerPageAndOnlyByTheChainHoldingThe
     EXPECT_TRUE(s.UnpublishedZkbPages(0, 10).empty());
 }
 
+TYPED_TEST_P(StoreCases, TheLiveCursorIsHeldByOneProcessAndMovesWithItsKillmails) {
+    auto& s = *this->store_;
+    EXPECT_FALSE(s.LoadLiveCursor("r2z2"));
+    // The first holder creates the row, not started; a second process does not get it.
+    auto a = s.HoldLiveCursor("r2z2", "host:1", 60000);
+    EXPECT_EQ(a.holder, "host:1");
+    EXPECT_FALSE(a.sequence);
+    auto b = s.HoldLiveCursor("r2z2", "host:2", 60000);
+    EXPECT_EQ(b.holder, "host:1") << "two processes must never hold the feed together";
+    EXPECT_FALSE(s.SetLiveCursor("r2z2", "host:2", 500));
+    EXPECT_TRUE(s.SetLiveCursor("r2z2", "host:1", 100));
+    EXPECT_EQ(s.LoadLiveCursor("r2z2")->sequence, 100);
+
+    // A killmail and the step over it: one transaction.
+    PerKind<std::vector<Id>> enrich;
+    enrich[EntityKind::kCharacter] = {90000001};
+    const std::vector<Killmail> one{SyntheticKillmail(1)};
+    LiveCursorStep step{"r2z2", "host:1", 100, 101, 60000, {}};
+    auto r = s.StoreLivePage(one, enrich, step);
+    EXPECT_EQ(r.inserted, 1u);
+    EXPECT_EQ(s.LoadLiveCursor("r2z2")->sequence, 101);
+    EXPECT_EQ(s.ListEntityOutbox(EntityKind::kCharacter, 0, 10), (std::vector<Id>{90000001}));
+
+    // The same step again (a duplicate), or by a process that does not hold the feed: nothing is
+    // written, not even the killmail.
+    const std::vector<Killmail> two{SyntheticKillmail(2)};
+    EXPECT_THROW(s.StoreLivePage(two, {}, step), LiveCursorLost);
+    LiveCursorStep other{"r2z2", "host:2", 101, 102, 60000, {}};
+    EXPECT_THROW(s.StoreLivePage(two, {}, other), LiveCursorLost);
+    EXPECT_EQ(this->Count("killmails"), 1);
+    EXPECT_EQ(s.LoadLiveCursor("r2z2")->sequence, 101);
+
+    // A killmail stored already (by history sync) is not written twice; the step is taken.
+    LiveCursorStep next{"r2z2", "host:1", 101, 102, 60000, {}};
+    r = s.StoreLivePage(one, {}, next);
+    EXPECT_EQ(r.inserted, 0u);
+    EXPECT_EQ(r.already_present, 1u);
+    EXPECT_EQ(s.LoadLiveCursor("r2z2")->sequence, 102);
+
+    // sequence_updated: the stored killmail's values are rewritten with the step.
+    Killmail revalued = SyntheticKillmail(1);
+    revalued.total_value = 1234.5;
+    revalued.destroyed_value = 1000.5;
+    revalued.dropped_value = 234;
+    const std::vector<Killmail> changed{revalued};
+    LiveCursorStep update{"r2z2", "host:1", 102, 103, 60000, changed};
+    s.StoreLivePage({}, {}, update);
+    EXPECT_EQ(this->Conn().Exec("SELECT total_value FROM killmails WHERE killmail_id = 1").Double(0, 0), 1234.5);
+    EXPECT_EQ(s.LoadLiveCursor("r2z2")->sequence, 103);
+
+    // Released (a clean stop): the other process takes it at once; the first one's steps fail.
+    s.NoteLiveCursor("r2z2", "403 from R2Z2");
+    EXPECT_EQ(s.LoadLiveCursor("r2z2")->note, "403 from R2Z2");
+    s.NoteLiveCursor("r2z2", "");
+    EXPECT_FALSE(s.LoadLiveCursor("r2z2")->note);
+    s.ReleaseLiveCursor("r2z2", "host:1");
+    EXPECT_EQ(s.HoldLiveCursor("r2z2", "host:2", 60000).holder, "host:2");
+    LiveCursorStep stale{"r2z2", "host:1", 103, 104, 60000, {}};
+    EXPECT_THROW(s.StoreLivePage(two, {}, stale), LiveCursorLost);
+    // An expired hold is taken over too.
+    EXPECT_EQ(s.HoldLiveCursor("r2z2", "host:2", -1).holder, "host:2");
+    EXPECT_EQ(s.HoldLiveCursor("r2z2", "host:3", 60000).holder, "host:3");
+}
+
 REGISTER_TYPED_TEST_SUITE_P(StoreCases, MigrateTwiceIsIdempotent, CorporationLeavingAllianceGetsNullAllianceId,
                             AllianceLosesExecutor, CharacterLosesTitleAndAlliance, UpsertCountsAndDuplicatesInBatch,
                             TypesFromSamples, NamesWithMetacharactersRoundTrip, IdsAbove2To31, HttpCacheRoundTrip,
@@ -958,6 +1022,7 @@ REGISTER_TYPED_TEST_SUITE_P(StoreCases, MigrateTwiceIsIdempotent, CorporationLea
                             UniverseTablesAreTheOriginalsAndWrittenParentsFirst,
                             KillmailsReferenceSolarSystemsAndListSweepsRoundTrip,
                             AKillmailPageRecordsItsEnrichmentAndChainStepInItsTransaction,
-                            AChainStepIsTakenOncePerPageAndOnlyByTheChainHoldingTheCharacter);
+                            AChainStepIsTakenOncePerPageAndOnlyByTheChainHoldingTheCharacter,
+                            TheLiveCursorIsHeldByOneProcessAndMovesWithItsKillmails);
 
 }  // namespace kr::store::testing

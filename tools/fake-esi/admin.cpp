@@ -94,6 +94,8 @@ void Admin::ResetLimits() {
     st_.errlim.Reset(now);
     st_.kmbucket.Reset();
     st_.zkblim.Reset();
+    st_.r2z2lim.Reset();
+    st_.r2z2_ban_until_ms = 0;
     st_.storm_until_ms = 0;
 }
 
@@ -156,6 +158,21 @@ void Admin::Handle(const httplib::Request& req, httplib::Response& res, bool pos
             if (post) UpdateConfig(body_json());
             return Json(res, Config());
         }
+        if (post && n == 1 && seg[0] == "r2z2") {
+            // {"publish": n, "update": seq, "expire_before": seq, "ban_seconds": s, "kill_rate": r, "rate": r}
+            const json j = body_json();
+            const std::int64_t now = NowMs();
+            if (j.contains("kill_rate")) st_.r2z2.SetKillRate(j["kill_rate"].get<double>(), now);
+            if (j.contains("publish")) st_.r2z2.Publish(j["publish"].get<int>(), now);
+            if (j.contains("update") && !st_.r2z2.Update(j["update"].get<std::int64_t>(), now))
+                return Json(res, {{"error", "no such sequence"}}, 404);
+            if (j.contains("expire_before")) st_.r2z2.ExpireBefore(j["expire_before"].get<std::int64_t>());
+            if (j.contains("ban_seconds"))
+                st_.r2z2_ban_until_ms = now + static_cast<std::int64_t>(j["ban_seconds"].get<double>() * 1000);
+            if (j.contains("rate")) st_.r2z2lim.Configure(j["rate"].get<double>());
+            return Json(res, st_.r2z2.Truth(now));
+        }
+        if (n == 2 && seg[0] == "truth" && seg[1] == "r2z2") return Json(res, st_.r2z2.Truth(NowMs()));
         if (n >= 1 && seg[0] == "truth") return Truth(req, res, seg);
         if (post && n >= 3 && seg[0] == "mutate") return Mutate(req, res, seg);
     } catch (const std::exception& e) {

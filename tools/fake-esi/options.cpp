@@ -55,6 +55,10 @@ zKillboard (under /zkb/api):
   --zkb-format ids|full        ids = {killmail_id, zkb} (2018-2026), full = ESI killmail + zkb (2026)
   --zkb-page-size N (200)  --zkb-max-page N (100)  --zkb-rate R (req/s, 0 = off; default 1)
   --zkb-missing-slash-status N (403)
+R2Z2 live feed (under /r2z2; also at runtime: POST /_admin/r2z2):
+  --r2z2-first-sequence N (96000000)  --r2z2-backlog N (-1 = every killmail at start)
+  --r2z2-kill-rate R (killmails uploaded per second after the backlog; 0)
+  --r2z2-keep N (sequences kept, older ones expire; 0 = all)  --r2z2-rate R (req/s before a 429; 15)
 faults (also at runtime: POST /_admin/faults):
   --fault-error-share X  --fault-latency-ms N  --fault-latency-jitter-ms N
   --fault-hang-share X   --fault-hang-ms N (600000)  --fault-truncate-share X
@@ -130,6 +134,11 @@ bool ParseArgs(int argc, const char* const* argv, Options& o, std::string& err, 
         {"zkb-max-page", [&](auto& v) { o.zkb_max_page = std::max(1, nonneg(v)); }},
         {"zkb-rate", [&](auto& v) { o.zkb_rate = tod(v); }},
         {"zkb-missing-slash-status", [&](auto& v) { o.zkb_missing_slash_status = nonneg(v); }},
+        {"r2z2-first-sequence", [&](auto& v) { o.r2z2.first_sequence = std::max<long long>(1, toi(v)); }},
+        {"r2z2-backlog", [&](auto& v) { o.r2z2.backlog = static_cast<int>(std::max<long long>(-1, toi(v))); }},
+        {"r2z2-kill-rate", [&](auto& v) { o.r2z2.kill_rate = tod(v); }},
+        {"r2z2-keep", [&](auto& v) { o.r2z2.keep = nonneg(v); }},
+        {"r2z2-rate", [&](auto& v) { o.r2z2.poll_rate = tod(v); }},
         {"fault-error-share", [&](auto& v) { o.faults.error_share = share(v); }},
         {"fault-latency-ms", [&](auto& v) { o.faults.latency_ms = nonneg(v); }},
         {"fault-latency-jitter-ms", [&](auto& v) { o.faults.latency_jitter_ms = nonneg(v); }},

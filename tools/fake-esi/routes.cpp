@@ -26,6 +26,9 @@ const char* const kRouteNames[kRouteCount] = {"alliances",
                                               "zkb_character",
                                               "zkb_killmail",
                                               "zkb_unknown",
+                                              "r2z2_sequence",
+                                              "r2z2_killmail",
+                                              "r2z2_unknown",
                                               "admin"};
 
 }  // namespace
@@ -47,6 +50,7 @@ std::string StatusSlotName(int slot) {
 Service ServiceOf(std::string_view path) {
     if (path.substr(0, kAdminPrefix.size()) == kAdminPrefix) return Service::kAdmin;
     if (path.substr(0, kZkbPrefix.size()) == kZkbPrefix) return Service::kZkb;
+    if (path.substr(0, kR2z2Prefix.size()) == kR2z2Prefix) return Service::kR2z2;
     return Service::kEsi;
 }
 

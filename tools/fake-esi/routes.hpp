@@ -33,6 +33,9 @@ enum Route : int {
     kZkbCharacter,
     kZkbKill,
     kZkbUnknown,
+    kR2z2Sequence,
+    kR2z2Kill,
+    kR2z2Unknown,
     kAdmin,
     kRouteCount
 };
@@ -49,8 +52,9 @@ std::string StatusSlotName(int slot);  // "200" ... "504", "other"
 
 inline constexpr std::string_view kAdminPrefix = "/_admin";
 inline constexpr std::string_view kZkbPrefix = "/zkb/api";
+inline constexpr std::string_view kR2z2Prefix = "/r2z2";
 
-enum class Service { kEsi, kZkb, kAdmin };
+enum class Service { kEsi, kZkb, kR2z2, kAdmin };
 Service ServiceOf(std::string_view path);  // by prefix; everything else is ESI
 
 struct EsiRoute {

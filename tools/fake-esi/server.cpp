@@ -19,6 +19,7 @@
 #include "admin.hpp"
 #include "esi_handlers.hpp"
 #include "http_util.hpp"
+#include "r2z2_handlers.hpp"
 #include "routes.hpp"
 #include "server_state.hpp"
 #include "zkb_handlers.hpp"
@@ -56,6 +57,7 @@ struct Server::Impl {
     ServerState st;
     EsiHandlers esi{st};
     ZkbHandlers zkb{st};
+    R2z2Handlers r2z2{st};
     Admin admin{st};
     std::unique_ptr<httplib::Server> svr;
     std::thread thread;
@@ -70,6 +72,12 @@ struct Server::Impl {
                     return;
                 }
                 return zkb.Handle(req, res);
+            case Service::kR2z2:
+                if (post) {
+                    res.status = 405;
+                    return;
+                }
+                return r2z2.Handle(req, res);
             case Service::kEsi: return esi.Handle(req, res, post);
         }
     }

@@ -18,6 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "r2z2_feed.hpp"
 #include "universe.hpp"
 
 namespace fakeesi {
@@ -63,6 +64,8 @@ struct Options {
     double zkb_rate = 1.0;  // requests per second; 0 = unlimited
     int zkb_missing_slash_status = 403;
 
+    R2z2Options r2z2;  // the live feed under /r2z2 (r2z2_feed.hpp)
+
     FaultConfig faults;
     int storm_seconds = 0;  // start with the error limit exhausted for N seconds
 };
@@ -88,6 +91,7 @@ public:
     std::string BaseUrl() const;  // http://127.0.0.1:PORT  (ESI base URL)
     std::string EsiBaseUrl() const { return BaseUrl(); }
     std::string ZkbBaseUrl() const { return BaseUrl() + "/zkb/api"; }
+    std::string R2z2BaseUrl() const { return BaseUrl() + "/r2z2"; }
 
     Universe& GetUniverse();
     const Options& GetOptions() const;

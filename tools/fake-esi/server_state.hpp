@@ -9,6 +9,7 @@
 #include "esi_cache.hpp"
 #include "faults.hpp"
 #include "limits.hpp"
+#include "r2z2_feed.hpp"
 #include "server.hpp"
 #include "stats.hpp"
 #include "stop_signal.hpp"
@@ -36,7 +37,10 @@ struct ServerState {
     ErrorLimiter errlim;
     TokenBucket kmbucket;  // the killmail route's bucket
     RateLimiter zkblim;
-    std::atomic<std::int64_t> storm_until_ms{0};  // 420 on every ESI route until then
+    R2z2Feed r2z2;  // after uni
+    RateLimiter r2z2lim;
+    std::atomic<std::int64_t> r2z2_ban_until_ms{0};  // 403 on every R2Z2 request until then
+    std::atomic<std::int64_t> storm_until_ms{0};     // 420 on every ESI route until then
 
     FaultInjector faults{stop};
     EsiCache cache;

@@ -17,10 +17,12 @@ void Stats::Reset(std::int64_t now) {
         for (auto& c : r) c = 0;
     esi_max_.Reset(now);
     zkb_max_.Reset(now);
+    r2z2_max_.Reset(now);
     for (auto& m : route_max_) m.Reset(now);
-    for (Counter* c : {&error_limited_420, &rate_limited_429, &zkb_rate_limited_429, &errors_counted,
-                       &conditional_requests, &not_modified_304, &npc_character_requests, &repeated_before_expires,
-                       &repeated_before_expires_unconditional, &esi_requests_, &zkb_requests_, &admin_requests_})
+    for (Counter* c :
+         {&error_limited_420, &rate_limited_429, &zkb_rate_limited_429, &r2z2_rate_limited_429, &r2z2_banned_403,
+          &errors_counted, &conditional_requests, &not_modified_304, &npc_character_requests, &repeated_before_expires,
+          &repeated_before_expires_unconditional, &esi_requests_, &zkb_requests_, &r2z2_requests_, &admin_requests_})
         *c = 0;
 }
 
@@ -33,6 +35,12 @@ void Stats::CountEsi(int route, std::int64_t now) {
 void Stats::CountZkb(int route, std::int64_t now) {
     ++zkb_requests_;
     zkb_max_.Add(now);
+    route_max_[static_cast<std::size_t>(route)].Add(now);
+}
+
+void Stats::CountR2z2(int route, std::int64_t now) {
+    ++r2z2_requests_;
+    r2z2_max_.Add(now);
     route_max_[static_cast<std::size_t>(route)].Add(now);
 }
 
@@ -71,13 +79,16 @@ json Stats::ToJson(std::int64_t now) const {
     j["now_unix_ms"] = now;
     j["esi_requests"] = esi_requests_.load();
     j["zkb_requests"] = zkb_requests_.load();
+    j["r2z2_requests"] = r2z2_requests_.load();
     j["admin_requests"] = admin_requests_.load();
     j["routes"] = routes;
     j["status"] = totals;
-    j["max_per_second"] = {{"esi", esi_max_.Max()}, {"zkb", zkb_max_.Max()}};
+    j["max_per_second"] = {{"esi", esi_max_.Max()}, {"zkb", zkb_max_.Max()}, {"r2z2", r2z2_max_.Max()}};
     j["error_limited_420"] = error_limited_420.load();
     j["rate_limited_429"] = rate_limited_429.load();
     j["zkb_rate_limited_429"] = zkb_rate_limited_429.load();
+    j["r2z2_rate_limited_429"] = r2z2_rate_limited_429.load();
+    j["r2z2_banned_403"] = r2z2_banned_403.load();
     j["errors_counted"] = errors_counted.load();
     j["conditional_requests"] = conditional_requests.load();
     j["not_modified_304"] = not_modified_304.load();

@@ -25,6 +25,7 @@ public:
     // One request arrived (counts it and its per-second rate).
     void CountEsi(int route, std::int64_t now_ms);
     void CountZkb(int route, std::int64_t now_ms);
+    void CountR2z2(int route, std::int64_t now_ms);
     void CountAdmin();  // admin requests are recorded as 200 at once
     // Its response's status.
     void Record(int route, int status);
@@ -38,6 +39,8 @@ public:
     Counter error_limited_420{0};
     Counter rate_limited_429{0};
     Counter zkb_rate_limited_429{0};
+    Counter r2z2_rate_limited_429{0};
+    Counter r2z2_banned_403{0};
     Counter errors_counted{0};
     Counter conditional_requests{0};
     Counter not_modified_304{0};
@@ -47,9 +50,9 @@ public:
 
 private:
     std::atomic<std::int64_t> origin_ms_{0};
-    Counter esi_requests_{0}, zkb_requests_{0}, admin_requests_{0};
+    Counter esi_requests_{0}, zkb_requests_{0}, r2z2_requests_{0}, admin_requests_{0};
     std::array<std::array<Counter, kStatusSlots>, kRouteCount> route_status_{};
-    SlidingMax esi_max_, zkb_max_;
+    SlidingMax esi_max_, zkb_max_, r2z2_max_;
     std::array<SlidingMax, kRouteCount> route_max_;
 };
 

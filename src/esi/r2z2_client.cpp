@@ -1,0 +1,134 @@
+#include "esi/r2z2_client.hpp"
+
+#include <algorithm>
+#include <memory>
+#include <optional>
+
+#include "core/errors.hpp"
+#include "core/text.hpp"
+#include "http/http_date.hpp"
+
+namespace kr::esi {
+
+namespace {
+constexpr std::int64_t kUsPerS = 1'000'000;
+constexpr const char* kWhat = "R2Z2";
+}  // namespace
+
+R2z2Client::R2z2Client(R2z2Options options, http::HttpClient& http, RateBudget& budget, Clock& clock)
+    : options_(std::move(options)),
+      http_(http),
+      budget_(budget),
+      clock_(clock),
+      pacer_(budget, clock, options_.budget_key, WithRate(options_.pacer, options_.rate_limit)),
+      hooks_(clock) {
+    while (!options_.base_url.empty() && options_.base_url.back() == '/') options_.base_url.pop_back();
+}
+
+void R2z2Client::Wait(std::chrono::milliseconds d) { WaitUs(d.count() * 1000); }
+
+void R2z2Client::WaitUs(std::int64_t us) {
+    const std::int64_t until = clock_.NowUs() + us;
+    for (std::int64_t now = clock_.NowUs(); now < until; now = clock_.NowUs()) {
+        hooks_.Check(kWhat);
+        http_.Drive(std::chrono::microseconds(std::min(until - now, WaitHooks::kSliceUs)));
+    }
+    hooks_.Check(kWhat);
+}
+
+void R2z2Client::AwaitSlot() {
+    for (;;) {
+        hooks_.Check(kWhat);
+        RateState st;
+        try {
+            st = budget_.Load(options_.budget_key);
+        } catch (const kr::Error&) {
+            WaitUs(kUsPerS);  // the shared budget's database is away: try again
+            continue;
+        }
+        const std::int64_t now = clock_.NowUs();
+        if (st.paused_until_us > now) {
+            pacer_.Discard();
+            WaitUs(st.paused_until_us - now);
+            continue;
+        }
+        Pacer::Take take;
+        try {
+            take = pacer_.TryTake(1);
+        } catch (const kr::Error&) {
+            WaitUs(kUsPerS);
+            continue;
+        }
+        if (take.taken) return;
+        WaitUs(std::max<std::int64_t>(0, take.at_us - clock_.NowUs()));
+    }
+}
+
+void R2z2Client::Pause(std::int64_t us) {
+    try {
+        Observation o;
+        o.pause_for_us = us;
+        budget_.Observe(options_.budget_key, o);
+    } catch (const kr::Error&) {}  // the next Load fails too and waits; the answer says how long
+    pacer_.Discard();
+}
+
+R2z2Answer R2z2Client::FetchSequence() { return Get("/ephemeral/sequence.json"); }
+
+R2z2Answer R2z2Client::FetchSequenceFile(std::int64_t sequence) {
+    return Get("/ephemeral/" + std::to_string(sequence) + ".json");
+}
+
+R2z2Answer R2z2Client::Get(const std::string& path) {
+    AwaitSlot();
+    http::HttpRequest req;
+    req.url = options_.base_url + path;
+    req.headers = {{"User-Agent", options_.user_agent}, {"Accept", "application/json"}};
+    req.timeout = options_.timeout;
+    ++requests_;
+    // Held by the callback too: after a stop the transfer may still finish while the client is
+    // driven by someone else, and must not write into this frame.
+    auto holder = std::make_shared<std::optional<http::HttpResponse>>();
+    http_.Start(req, [holder](http::HttpResponse r) { *holder = std::move(r); });
+    while (!*holder) {
+        hooks_.Check(kWhat);
+        http_.Drive(std::chrono::microseconds(WaitHooks::kSliceUs));
+    }
+    http::HttpResponse resp = std::move(**holder);
+
+    R2z2Answer out;
+    out.http_status = resp.status;
+    if (!resp.Ok()) {
+        out.error = "transport error (" + std::string(http::ToString(resp.transport)) + "): " + resp.error_message;
+        return out;
+    }
+    auto told = [&](std::chrono::milliseconds fallback) {
+        std::int64_t secs = fallback.count() / 1000;
+        if (const std::string* ra = resp.Header("retry-after")) {
+            if (auto v = http::ParseRetryAfter(*ra, clock_.NowUs() / kUsPerS)) secs = *v;
+        }
+        return std::chrono::milliseconds(std::max<std::int64_t>(1, secs) * 1000);
+    };
+    switch (resp.status) {
+        case 200:
+            out.status = R2z2Answer::Status::kOk;
+            out.body = std::move(resp.body);
+            return out;
+        case 404: out.status = R2z2Answer::Status::kNotFound; return out;
+        case 429:
+            out.status = R2z2Answer::Status::kRateLimited;
+            out.retry_after = told(options_.default_retry_after);
+            out.error = "HTTP 429 (polled too fast)";
+            Pause(out.retry_after.count() * 1000);
+            return out;
+        case 403:
+            out.status = R2z2Answer::Status::kBanned;
+            out.retry_after = told(options_.ban_pause);
+            out.error = "HTTP 403 (banned): " + kr::Truncate(resp.body, 200);
+            Pause(out.retry_after.count() * 1000);
+            return out;
+        default: out.error = "HTTP " + std::to_string(resp.status) + ": " + kr::Truncate(resp.body, 200); return out;
+    }
+}
+
+}  // namespace kr::esi

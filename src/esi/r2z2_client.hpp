@@ -1,0 +1,81 @@
+#pragma once
+// R2Z2 client (zKillboard's live feed, https://r2z2.zkillboard.com): GET /ephemeral/sequence.json
+// and GET /ephemeral/{N}.json, one request per call, with a User-Agent, timeouts and its own
+// shared budget (key "r2z2", R2Z2_RATE_LIMIT requests/s for every process that shares the
+// RateBudget, like ESI's). The answer's status is data: the worker decides what comes next.
+// A 429 pauses the key for every process as long as Retry-After says (a default when it says
+// nothing); so does a 403 (R2Z2 bans a client that polls too fast, for about an hour: without a
+// Retry-After the key is paused for `ban_pause`). Every wait (the shared pause, the budget, the
+// answer, Wait()) ends at once on a stop request (kr::StoppedError; see WaitHooks).
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <stop_token>
+#include <string>
+
+#include "core/clock.hpp"
+#include "esi/esi_client.hpp"
+#include "esi/pacer.hpp"
+#include "esi/rate_budget.hpp"
+#include "esi/wait_hooks.hpp"
+#include "http/http_client.hpp"
+
+namespace kr::esi {
+
+struct R2z2Options {
+    std::string base_url = "https://r2z2.zkillboard.com";
+    double rate_limit = 10;  ///< requests/s for the whole deployment; 0 = off
+    std::string user_agent = DefaultUserAgent();
+    std::chrono::milliseconds timeout{30000};
+    std::chrono::milliseconds default_retry_after{10000};  ///< a 429 without Retry-After
+    std::chrono::milliseconds ban_pause{3600000};          ///< a 403 without Retry-After
+    std::string budget_key = "r2z2";
+    PacerOptions pacer;
+};
+
+struct R2z2Answer {
+    enum class Status {
+        kOk,           ///< 200: body
+        kNotFound,     ///< 404: not uploaded yet (the head), or expired
+        kRateLimited,  ///< 429: the key is paused for retry_after
+        kBanned,       ///< 403: the key is paused for retry_after
+        kFailed,       ///< transport error, 5xx, another status: try again later
+    };
+    Status status = Status::kFailed;
+    long http_status = 0;
+    std::string body;
+    std::string error;
+    std::chrono::milliseconds retry_after{0};
+};
+
+class R2z2Client {
+public:
+    R2z2Client(R2z2Options options, http::HttpClient& http, RateBudget& budget, Clock& clock = SystemClock::Instance());
+
+    R2z2Answer FetchSequence();
+    R2z2Answer FetchSequenceFile(std::int64_t sequence);
+    /// Waits `d` (driving the HTTP client); kr::StoppedError on a stop request.
+    void Wait(std::chrono::milliseconds d);
+
+    std::int64_t RequestsSent() const { return requests_; }
+    const R2z2Options& Options() const { return options_; }
+    void SetIdleHook(std::function<void()> hook) { hooks_.SetIdleHook(std::move(hook)); }
+    void SetStopToken(std::stop_token stop) { hooks_.SetStopToken(std::move(stop)); }
+
+private:
+    R2z2Answer Get(const std::string& path);
+    void WaitUs(std::int64_t us);
+    /// Waits for the shared pause to end and for a budget slot.
+    void AwaitSlot();
+    void Pause(std::int64_t us);
+
+    R2z2Options options_;
+    http::HttpClient& http_;
+    RateBudget& budget_;
+    Clock& clock_;
+    Pacer pacer_;
+    std::int64_t requests_ = 0;
+    WaitHooks hooks_;
+};
+
+}  // namespace kr::esi

@@ -1,0 +1,262 @@
+#include "worker/live_worker.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <vector>
+
+#include "core/errors.hpp"
+#include "core/esi_json.hpp"
+#include "core/time_format.hpp"
+#include "log/log.hpp"
+
+namespace kr::worker {
+
+namespace {
+constexpr std::uint8_t kEntityPriority = 5;
+constexpr const char* kSource = "r2z2";
+
+std::string HostName() {
+    std::array<char, 256> host{};
+    if (::gethostname(host.data(), host.size() - 1) != 0) host[0] = '\0';
+    return host.data();
+}
+
+/// Whether `holder` ("host:pid") is a process of this host that is gone (kill -9, a crash): its
+/// hold need not be waited out.
+bool IsDeadLocalHolder(const std::string& holder) {
+    const std::string prefix = HostName() + ":";
+    if (holder.rfind(prefix, 0) != 0) return false;
+    const std::string pid = holder.substr(prefix.size());
+    if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos || pid.size() > 9) return false;
+    return ::kill(static_cast<pid_t>(std::stol(pid)), 0) != 0 && errno == ESRCH;
+}
+}  // namespace
+
+std::string LiveHolderName() { return HostName() + ":" + std::to_string(::getpid()); }
+
+LiveWorker::LiveWorker(LiveWorkerOptions options, store::Store& store, queue::Queue& queue, esi::R2z2Client& r2z2,
+                       const Clock& clock)
+    : options_(std::move(options)), store_(store), queue_(queue), r2z2_(r2z2), clock_(clock) {
+    if (options_.holder.empty()) options_.holder = LiveHolderName();
+    options_.head_wait = std::max(options_.head_wait, std::chrono::milliseconds(6000));  // R2Z2's rule
+    for (const auto& k : EntityKinds()) queue_.Declare(k.queue);
+}
+
+void LiveWorker::Run(std::stop_token stop, std::atomic<bool>* idle) {
+    r2z2_.SetStopToken(stop);
+    // The queue connection is idle while the feed is: keep it serviced (AMQP heartbeats).
+    r2z2_.SetIdleHook([this] {
+        for (const auto& stray : queue_.Poll(std::chrono::milliseconds(0), 1)) queue_.Release(stray);
+    });
+    while (!stop.stop_requested()) {
+        Step step = Step::kFailed;
+        try {
+            step = Poll();
+        } catch (const StoppedError&) {
+            break;
+        } catch (const FatalError&) {
+            r2z2_.SetIdleHook(nullptr);
+            throw;
+        } catch (const std::exception& e) {
+            spdlog::warn("redisq: {} (sequence {}); trying again", e.what(), cursor_);
+            held_ = held_ && dynamic_cast<const store::LiveCursorLost*>(&e) == nullptr;
+            try {
+                Backoff();
+            } catch (const StoppedError&) {
+                break;
+            }
+        }
+        // Idle: nothing to fetch now (at the head, held elsewhere, or R2Z2 / the database failing: a
+        // `run --until-idle` must not wait for ever on a feed it cannot reach); not while a 429 or
+        // a ban pauses a feed that has more.
+        if (idle) idle->store(step != Step::kStored && step != Step::kPaused && !recover_);
+    }
+    r2z2_.SetIdleHook(nullptr);
+    if (held_) {
+        try {
+            store_.ReleaseLiveCursor(options_.feed, options_.holder);  // the next process starts at once
+        } catch (const std::exception& e) {
+            spdlog::warn("redisq: could not let go of the feed ({}); it is free in {} s", e.what(),
+                         options_.hold.count() / 1000);
+        }
+    }
+    spdlog::info("redisq: stopped at sequence {}; {} killmail(s) stored", cursor_, stored_);
+}
+
+void LiveWorker::Backoff() {
+    ++failures_;
+    std::int64_t ms = 1000;
+    for (int i = 1; i < failures_ && ms < options_.backoff_cap.count(); ++i) ms *= 2;
+    r2z2_.Wait(std::chrono::milliseconds(std::min<std::int64_t>(ms, options_.backoff_cap.count())));
+}
+
+bool LiveWorker::Hold() {
+    const std::int64_t now = clock_.NowMs();
+    if (held_ && now < renew_at_ms_) return true;
+    auto c = store_.HoldLiveCursor(options_.feed, options_.holder, options_.hold.count());
+    if (c.holder && c.holder != options_.holder && IsDeadLocalHolder(*c.holder)) {
+        // Only that holder's hold is let go of (another process may have taken it meanwhile).
+        spdlog::info("redisq: {} held the {} feed and is gone; taking over", *c.holder, options_.feed);
+        store_.ReleaseLiveCursor(options_.feed, *c.holder);
+        c = store_.HoldLiveCursor(options_.feed, options_.holder, options_.hold.count());
+    }
+    if (c.holder != options_.holder) {
+        held_ = false;
+        const std::string other = c.holder.value_or("?");
+        if (waiting_for_ != other) {
+            spdlog::warn("redisq: the {} feed is held by {} (until {}); waiting to take over", options_.feed, other,
+                         IsoUtc(c.held_until_ms));
+            waiting_for_ = other;
+        }
+        const std::int64_t wait =
+            std::clamp<std::int64_t>(c.held_until_ms - now + 100, 1000, 5000);  // a look every 5 s
+        r2z2_.Wait(std::chrono::milliseconds(wait));
+        return false;
+    }
+    if (!held_ && !waiting_for_.empty()) spdlog::info("redisq: took over the {} feed", options_.feed);
+    waiting_for_.clear();
+    held_ = true;
+    renew_at_ms_ = now + options_.hold.count() / 3;
+    if (c.sequence) cursor_ = *c.sequence;
+    if (c.sequence && !options_.from && !options_.from_now) started_ = true;
+    return true;
+}
+
+bool LiveWorker::Start() {
+    if (started_) return true;
+    std::int64_t at = 0;
+    if (options_.from) {
+        at = *options_.from;
+    } else {
+        const auto a = r2z2_.FetchSequence();
+        if (a.status != esi::R2z2Answer::Status::kOk) {
+            throw TransientError("R2Z2 sequence.json: " +
+                                 (a.error.empty() ? "HTTP " + std::to_string(a.http_status) : a.error));
+        }
+        try {
+            at = esi_json::ParseR2z2Sequence(a.body);
+        } catch (const esi_json::ParseError& e) {
+            throw TransientError(std::string("R2Z2 sequence.json: ") + e.what());
+        }
+    }
+    if (!store_.SetLiveCursor(options_.feed, options_.holder, at)) {
+        held_ = false;
+        return false;
+    }
+    spdlog::info("redisq: the {} feed starts at sequence {}{}", options_.feed, at,
+                 options_.from ? " (--from)" : " (sequence.json)");
+    cursor_ = at;
+    started_ = true;
+    return true;
+}
+
+LiveWorker::Step LiveWorker::Poll() {
+    if (recover_) {
+        const std::size_t n = PublishOutbox(queue_, store_, clock_, kEntityPriority, kSource);
+        published_ += static_cast<std::int64_t>(n);
+        recover_ = false;
+    }
+    if (!Hold()) return Step::kHeldElsewhere;
+    if (!Start()) return Step::kHeldElsewhere;
+    const Step step = Fetch(cursor_);
+    if (step != Step::kFailed) failures_ = 0;
+    return step;
+}
+
+LiveWorker::Step LiveWorker::Fetch(std::int64_t sequence) {
+    using Status = esi::R2z2Answer::Status;
+    auto a = r2z2_.FetchSequenceFile(sequence);
+    switch (a.status) {
+        case Status::kOk: break;
+        case Status::kNotFound: r2z2_.Wait(options_.head_wait); return Step::kAtHead;
+        case Status::kRateLimited:
+            spdlog::debug("redisq: {}; paused {} s", a.error, a.retry_after.count() / 1000);
+            return Step::kPaused;  // the next request waits for the shared pause
+        case Status::kBanned:
+            if (!banned_noted_) {
+                const std::string note = "R2Z2 answered 403 (banned) at " + IsoUtc(clock_.NowMs()) + "; paused until " +
+                                         IsoUtc(clock_.NowMs() + a.retry_after.count());
+                spdlog::error("redisq: {}", note);
+                store_.NoteLiveCursor(options_.feed, note);
+                banned_noted_ = true;
+            }
+            return Step::kPaused;
+        case Status::kFailed: throw TransientError("R2Z2 sequence " + std::to_string(sequence) + ": " + a.error);
+    }
+    esi_json::R2z2Package pkg;
+    try {
+        pkg = esi_json::ParseR2z2Package(a.body);
+    } catch (const esi_json::ParseError& e) {
+        throw TransientError("R2Z2 sequence " + std::to_string(sequence) + ": unusable body: " + e.what());
+    }
+    std::vector<Killmail> revalued;
+    if (pkg.sequence_updated) {
+        auto again = r2z2_.FetchSequenceFile(*pkg.sequence_updated);
+        if (again.status == Status::kOk) {
+            try {
+                auto updated = esi_json::ParseR2z2Package(again.body);
+                if (updated.killmail.killmail_id == pkg.killmail.killmail_id) {
+                    revalued.push_back(std::move(updated.killmail));
+                }
+            } catch (const esi_json::ParseError& e) {
+                throw TransientError("R2Z2 sequence " + std::to_string(*pkg.sequence_updated) + ": " + e.what());
+            }
+        } else if (again.status != Status::kNotFound) {
+            throw TransientError("R2Z2 sequence " + std::to_string(*pkg.sequence_updated) + " (updated): " +
+                                 (again.error.empty() ? "HTTP " + std::to_string(again.http_status) : again.error));
+        }
+        if (revalued.empty()) revalued.push_back(pkg.killmail);  // expired: the announcement's values
+    }
+    const std::vector<Killmail> killmails{pkg.killmail};
+    Referenced unseen;
+    const auto refs = ReferencedBy(killmails);
+    for (const auto& k : EntityKinds()) {
+        for (Id id : refs[k.kind]) {
+            if (!seen_[k.kind].count(id)) unseen[k.kind].push_back(id);
+        }
+    }
+    store::LiveCursorStep step{options_.feed, options_.holder, sequence, sequence + 1, options_.hold.count(), revalued};
+    const auto result = store_.StoreLivePage(killmails, unseen, step);
+    cursor_ = sequence + 1;
+    renew_at_ms_ = clock_.NowMs() + options_.hold.count() / 3;
+    stored_ += static_cast<std::int64_t>(result.inserted);
+    for (const auto& [id, why] : result.rejected) {
+        spdlog::error("redisq: sequence {}: killmail {} cannot be stored ({}); passed over", sequence, id, why);
+    }
+    if (banned_noted_) {
+        store_.NoteLiveCursor(options_.feed, "");
+        banned_noted_ = false;
+    }
+    try {
+        Publish(unseen);
+    } catch (const FatalError&) {
+        throw;
+    } catch (const std::exception& e) {
+        recover_ = true;  // in kr_entity_outbox: published by the next Poll
+        spdlog::warn("redisq: the ids of killmail {} are not published yet ({})", pkg.killmail.killmail_id, e.what());
+    }
+    spdlog::debug("redisq: sequence {}: killmail {} {}", sequence, pkg.killmail.killmail_id,
+                  result.inserted ? "stored" : "already stored");
+    return Step::kStored;
+}
+
+void LiveWorker::Publish(const Referenced& recorded) {
+    for (const auto& k : EntityKinds()) {
+        if (recorded[k.kind].empty()) continue;
+        const auto missing = store_.FilterMissing(k.kind, recorded[k.kind]);
+        published_ += static_cast<std::int64_t>(
+            PublishEntities(queue_, store_, clock_, k.kind, missing, kEntityPriority, kSource));
+    }
+    store_.ClearPublished(recorded, nullptr);
+    for (const auto& k : EntityKinds()) {
+        auto& seen = seen_[k.kind];
+        if (seen.size() > 200'000) seen.clear();
+        seen.insert(recorded[k.kind].begin(), recorded[k.kind].end());
+    }
+}
+
+}  // namespace kr::worker

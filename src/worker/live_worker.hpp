@@ -1,0 +1,98 @@
+#pragma once
+// worker:redisq (the original's name): new killmails from zKillboard's live feed R2Z2, for 0 ESI
+// requests. Not a queue consumer: one loop that polls the feed while it holds it.
+//   - The cursor (kr_live_cursor) is the next sequence to fetch. It is held by one process at a
+//     time (HoldLiveCursor, renewed with every step and at least every hold/3): a second process
+//     waits, saying who holds the feed and until when, and takes over when the hold expires — at
+//     once when the holder was a process of this host that is gone (kill -9, then a restart).
+//   - Start: the stored cursor; none (or --from-now): /ephemeral/sequence.json; --from SEQ.
+//   - GET /ephemeral/{N}.json: 200 → the killmail (victim, attackers, nested items from its
+//     inline `esi` object, values from `zkb`) is stored and the cursor moved to N+1 in ONE
+//     transaction (Store::StoreLivePage, the killmail-page write path of worker:zkillboard); the
+//     ids it references that this process has not seen go into kr_entity_outbox in the same
+//     transaction and, after the commit, those the database lacks are published to the info
+//     queues (NPCs never) and cleared. A killmail already stored is not written again.
+//     `sequence_updated: M` → the file at M is fetched again and the stored killmail's values
+//     rewritten in the same transaction (with the announcing file's values if M expired).
+//     404 → nothing new at N: the same N after head_wait (≥ 6 s). 429 / 403 → R2z2Client paused
+//     the shared key as told; a 403 (a ban) is logged once and noted in the cursor row (`status`).
+//     Anything else (transport errors, 5xx, a body that does not parse, the database away) →
+//     the same N again after a backoff: a killmail is never skipped.
+//   - kill -9 at any moment: the cursor and the killmail are one commit, so a restart resumes at
+//     the first sequence not stored (after the dead process's hold expires): no gap, no duplicate.
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <unordered_set>
+
+#include "core/clock.hpp"
+#include "esi/r2z2_client.hpp"
+#include "queue/queue.hpp"
+#include "store/store.hpp"
+#include "worker/publisher.hpp"
+
+namespace kr::worker {
+
+struct LiveWorkerOptions {
+    std::string feed = "r2z2";
+    std::string holder;                         ///< this process (LiveHolderName())
+    std::optional<std::int64_t> from;           ///< --from SEQ: start there, whatever is stored
+    bool from_now = false;                      ///< --from-now: start at sequence.json, whatever is stored
+    std::chrono::milliseconds head_wait{6000};  ///< between polls of a sequence not there yet
+    std::chrono::milliseconds hold{30000};      ///< a hold not renewed for this long expires
+    std::chrono::milliseconds backoff_cap{60000};
+};
+
+/// "host:pid": who holds the feed, as `status` shows it.
+std::string LiveHolderName();
+
+class LiveWorker {
+public:
+    LiveWorker(LiveWorkerOptions options, store::Store& store, queue::Queue& queue, esi::R2z2Client& r2z2,
+               const Clock& clock);
+
+    /// What one Poll did.
+    enum class Step { kStored, kAtHead, kHeldElsewhere, kPaused, kFailed };
+
+    /// Polls until `stop` (the waits end on it through the client's stop token); lets go of the
+    /// feed at the end. `idle` (optional) is true while there is nothing to fetch now (the feed at
+    /// its head, held elsewhere, or failing) and nothing left to publish. Rethrows kr::FatalError.
+    void Run(std::stop_token stop, std::atomic<bool>* idle = nullptr);
+    /// One step: hold the feed, fetch the sequence it stands at, store it; waits as the answer says.
+    Step Poll();
+
+    std::int64_t KillmailsStored() const { return stored_; }
+    std::int64_t Published() const { return published_; }
+
+private:
+    /// Takes or renews the hold; false when another process holds the feed (waited a while).
+    bool Hold();
+    /// Sets the start (--from, --from-now, or a feed never started) once the feed is held.
+    bool Start();
+    Step Fetch(std::int64_t sequence);
+    /// Publishes what the step recorded and the database lacks, then clears it.
+    void Publish(const Referenced& recorded);
+    void Backoff();
+
+    LiveWorkerOptions options_;
+    store::Store& store_;
+    queue::Queue& queue_;
+    esi::R2z2Client& r2z2_;
+    const Clock& clock_;
+    bool held_ = false;
+    bool started_ = false;
+    std::int64_t cursor_ = 0;
+    std::int64_t renew_at_ms_ = 0;
+    std::string waiting_for_;  ///< the other holder we logged about
+    bool banned_noted_ = false;
+    bool recover_ = true;  ///< the outbox may hold what nobody published
+    int failures_ = 0;
+    std::int64_t stored_ = 0;
+    std::int64_t published_ = 0;
+    PerKind<std::unordered_set<Id>> seen_;
+};
+
+}  // namespace kr::worker
