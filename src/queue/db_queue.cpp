@@ -212,14 +212,19 @@ void DbQueue::RenewLeases(std::int64_t now) {
 
 template <typename F>
 void DbQueue::Resilient(F&& op) {
-    const bool connected = !conn_->Lost();
-    try {
-        op();
-    } catch (const kr::TransientError& e) {
-        // Only a connection that was up and dropped under this op: a failed reconnect stays failed.
-        if (!connected || !conn_->Lost()) throw;
-        spdlog::warn("db queue: connection lost ({}); trying again on a new connection", e.what());
-        op();
+    constexpr int kRuns = 3;
+    for (int run = 1;; ++run) {
+        const bool connected = !conn_->Lost();
+        try {
+            op();
+            return;
+        } catch (const kr::TransientError& e) {
+            // The first run: only a connection that was up and dropped under this op (a failed
+            // reconnect stays failed). A new connection dropped again at once (a server ending every
+            // connection in a burst) gets one more run.
+            if (run >= kRuns || (run == 1 && !connected) || !conn_->Lost()) throw;
+            spdlog::warn("db queue: connection lost ({}); trying again on a new connection", e.what());
+        }
     }
 }
 

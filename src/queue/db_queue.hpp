@@ -103,8 +103,8 @@ private:
     std::vector<Delivery> Round(std::size_t max);
     void RenewLeases(std::int64_t now);
     std::vector<Delivery> Lease(std::int64_t now, std::size_t limit);
-    /// Runs an idempotent statement (or transaction); once more on a new connection if the
-    /// connection was up and got lost under it.
+    /// Runs an idempotent statement (or transaction); again on a new connection (up to three runs)
+    /// if the connection was up and got lost under it.
     template <typename F>
     void Resilient(F&& op);
 

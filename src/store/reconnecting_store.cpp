@@ -7,15 +7,18 @@ namespace kr::store {
 
 template <typename F>
 auto ReconnectingStore::Once(F&& op, bool* again) -> decltype(op()) {
-    const bool connected = !lost_();
-    try {
-        return op();
-    } catch (const TransientError& e) {
-        // Only a connection that was up and dropped under this op: a failed reconnect stays failed.
-        if (!connected || !lost_()) throw;
-        spdlog::warn("store: database connection lost ({}); trying again on a new connection", e.what());
-        if (again) *again = true;
-        return op();
+    for (int run = 1;; ++run) {
+        const bool connected = !lost_();
+        try {
+            return op();
+        } catch (const TransientError& e) {
+            // The first run: only a connection that was up and dropped under this op (a failed
+            // reconnect stays failed). A new connection dropped again at once (a server ending every
+            // connection in a burst) gets one more run.
+            if (run >= kRuns || (run == 1 && !connected) || !lost_()) throw;
+            spdlog::warn("store: database connection lost ({}); trying again on a new connection", e.what());
+            if (again) *again = true;
+        }
     }
 }
 

@@ -2,11 +2,11 @@
 // A Store whose operations survive the connection being dropped under them (PostgreSQL: a
 // terminated backend, a restart, a failover). Every Store operation is one statement or one
 // transaction and idempotent (reads, upserts, deletes, the page's check-and-advance step), so an
-// operation that fails because the connection it started on was lost under it is run once more
-// on a new connection — the connection reconnects on its next use. The worker's messages then
-// neither spend an attempt nor throw away what was fetched for them (a zKillboard page's
-// killmails) for what a reconnect fixes. A connection that was already lost before the operation
-// (its reconnect failed: the database is down), or a second loss, fails as before
+// operation that fails because the connection it started on was lost under it is run again on a
+// new connection (up to three runs: a server ending connections in a burst can drop the new one too) — the connection
+// reconnects on its next use. The worker's messages then neither spend an attempt nor throw away what was fetched for
+// them (a zKillboard page's killmails) for what a reconnect fixes. A connection that was already lost before the
+// operation (its reconnect failed: the database is down), or a third loss in a row, fails as before
 // (kr::TransientError: the caller's retry with backoff).
 //
 // A commit whose answer was lost may have been written: the second run then finds its own rows.
@@ -66,11 +66,12 @@ public:
     TableCounts Counts() override;
 
 private:
-    /// Runs `op`; once more when it failed because the connection it started on was lost. `again`
-    /// is set for the second run.
+    /// Runs `op`; again (up to kRuns in all) when it failed because the connection it ran on was
+    /// lost. `again` is set for the runs after the first.
     template <typename F>
     auto Once(F&& op, bool* again = nullptr) -> decltype(op());
 
+    static constexpr int kRuns = 3;
     std::unique_ptr<Store> inner_;
     std::function<bool()> lost_;
 };

@@ -22,7 +22,9 @@ TEST(Status, WatchRefreshesUntilStopped) {
     const std::string env = "DATABASE_URL='" + file.Url() + "' ";
     ASSERT_EQ(RunCommand(env + KR_KILLREPORT_BIN " db:migrate").exit_code, 0);
     // Three refreshes 0.2 s apart, then SIGTERM: one JSON line per refresh, exit 0 (no dead letters).
-    auto r = RunCommand(env + "timeout --preserve-status -s TERM 0.9 " KR_KILLREPORT_BIN
+    // --foreground: timeout signals the command only, not its whole process group as well (two
+    // SIGTERMs are "leave now", exit 130, when the handler runs between them).
+    auto r = RunCommand(env + "timeout --foreground --preserve-status -s TERM 0.9 " KR_KILLREPORT_BIN
                               " status --watch --json --every 0.2");
     EXPECT_EQ(r.exit_code, 0) << r.err;
     int lines = 0;
