@@ -91,10 +91,20 @@ std::string FilterLocationsSql(const std::string& systems, const std::string& co
            kClass + ")";
 }
 
+/// A killmail write derives its filters from the universe tables while a universe write locates the
+/// filters already written: both in flight (READ COMMITTED), each could miss the other's
+/// uncommitted rows and a filter would stay unlocated for good. On PostgreSQL the two are ordered by
+/// a transaction-level advisory lock, shared for killmail writes (they run side by side) and
+/// exclusive for universe writes (rare); the statements after it see what the other committed.
+/// SQLite writes one transaction at a time.
+constexpr const char* kLocationLockShared = "SELECT pg_advisory_xact_lock_shared(7021190)";
+constexpr const char* kLocationLockExclusive = "SELECT pg_advisory_xact_lock(7021190)";
+
 }  // namespace
 
 DerivedCounts SqlStore::Derive(const std::string& scope, const std::vector<Param>& params) {
     const db::Dialect d = conn_->GetDialect();
+    if (d == db::Dialect::kPostgres) conn_->Exec(kLocationLockShared);
     DerivedCounts counts;
     // Planned per call: the plans depend on how many killmails the scope selects (see
     // db::Connection; a generic plan made on a fresh database would scan).
@@ -107,6 +117,7 @@ DerivedCounts SqlStore::Derive(const std::string& scope, const std::vector<Param
 
 void SqlStore::RefreshFilterLocations(const std::vector<Id>& systems, const std::vector<Id>& constellations) {
     if (systems.empty() && constellations.empty()) return;
+    if (conn_->GetDialect() == db::Dialect::kPostgres) conn_->Exec(kLocationLockExclusive);
     conn_->ExecPlannedPerCall(FilterLocationsSql(IdSetSql(1), IdSetSql(2)),
                               {IdSetParam(systems), IdSetParam(constellations)});
 }

@@ -34,8 +34,22 @@ store::testing::Derived ExpectedDerived(P& p, const std::set<Id>& ids) {
         killmails.push_back(
             esi_json::ParseKillmail(truth["killmail"].dump(), truth["hash"].template get<std::string>()));
         const Id system = killmails.back().solar_system_id;
+        if (universe.count(system)) continue;
         const auto s = p.Truth("solar-system", system);
-        if (s.is_null() || universe.count(system)) continue;  // a sample killmail's real system: not in the universe
+        if (s.is_null()) {
+            // A sample killmail's real system: not in the generated universe, but ESI's samples may
+            // serve it, and whether a scan fetched it by now is a matter of timing. Once it is stored,
+            // its filters must be located as it is stored.
+            auto r = p.Db().Exec(
+                "SELECT s.constellation_id, c.region_id, s.security_status, s.security_class FROM solar_systems s "
+                "JOIN constellations c ON c.constellation_id = s.constellation_id WHERE s.system_id = $1",
+                {system});
+            if (r.Rows() == 1) {
+                universe[system] = {r.Int(0, 0), r.Int(0, 1), r.Double(0, 2),
+                                    r.IsNull(0, 3) ? std::nullopt : std::optional(r.Text(0, 3))};
+            }
+            continue;
+        }
         const Id constellation = s["constellation_id"].template get<Id>();
         universe[system] = {constellation, p.Truth("constellation", constellation)["region_id"].template get<Id>(),
                             s["security_status"].template get<double>(),
@@ -63,10 +77,15 @@ public:
 
     fakeesi::Server& Server() { return server_; }
 
+    /// The simulator's answer; null when it has no such record (404). A request the busy
+    /// simulator did not answer (no response, a 5xx or 429) is asked again.
     json Get(const std::string& path) {
-        auto r = client_->Get(path.c_str());
-        if (!r || r->status != 200) return json();
-        return json::parse(r->body);
+        for (int attempt = 0;; ++attempt) {
+            auto r = client_->Get(path.c_str());
+            if (r && r->status == 200) return json::parse(r->body);
+            if ((r && r->status == 404) || attempt >= 20) return json();
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
     }
     json Truth(const std::string& what, Id id) { return Get("/_admin/truth/" + what + "/" + std::to_string(id)); }
     void Post(const std::string& path) {
@@ -339,7 +358,7 @@ inline void SyncedCharactersMatchGroundTruth(Pipeline& p, bool per_process = fal
     EXPECT_EQ(p.Count("SELECT count(*) FROM killmails"), static_cast<std::int64_t>(killmail_ids.size()));
     {
         using store::testing::StatsTables;  // the killmails delivered again counted nothing again
-        KR_EXPECT_DERIVED_EQ(store::testing::Actual(p.Db()), derived);
+        KR_EXPECT_DERIVED_EQ(store::testing::Actual(p.Db()), ExpectedDerived(p, killmail_ids));
     }
 }
 
