@@ -161,7 +161,7 @@ int Main(int argc, char** argv) {
     std::string user_name;
     auto* user_add = add("user:add", "add a tracked character to users");
     user_add->add_option("ID", user_id, "character id")->required()->type_name("ID")->check(IdArgument("character id"));
-    user_add->add_option("--name", user_name, "character name");
+    user_add->add_option("--name", user_name, "character name (default: looked up on ESI)");
     on(user_add, [&](const Context& c) { return CmdUserAdd(c, user_id, user_name); });
     on(add("user:list", "list the tracked characters"), CmdUserList);
     Id remove_id = 0;

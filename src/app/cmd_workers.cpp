@@ -327,6 +327,38 @@ int RunAll(const Context& ctx, const WorkerFlags& flags, std::stop_token outer) 
     return 0;
 }
 
+namespace {
+
+/// The character's name from ESI (POST /universe/names/: one request under the shared budget, a
+/// route of its own, so worker:character's fetch of the character is not a repeat). An id ESI
+/// does not know, or one that is no character, is refused; when ESI cannot answer, the name is a
+/// placeholder (a label only: the sync does not need it).
+std::string LookUpCharacterName(worker::ProcessShared& shared, Id character_id) {
+    const std::string placeholder = "Character_" + std::to_string(character_id);
+    const auto options = worker::EsiOptionsFrom(shared.Cfg(), 1);
+    http::CurlHttpClient http(esi::CurlOptionsFor(options));
+    esi::EsiClient esi(options, http, shared.Budget(), shared.Clock());
+    const auto names = esi::ResolveNames(esi, {character_id}, 1);
+    const std::string who = "character " + std::to_string(character_id);
+    for (const auto& n : names.items) {
+        if (n.id != character_id) continue;
+        if (n.category != "character")
+            throw FatalError(std::to_string(character_id) + " is a " + n.category + " (\"" + n.name +
+                             "\"), not a character: not added");
+        return n.name;
+    }
+    if (!names.bad_ids.empty()) {
+        throw FatalError("ESI knows no " + who + " (deleted, or not a character id): not added");
+    }
+    spdlog::warn(
+        "user:add: ESI did not answer for {}: added as \"{}\" (user:remove and user:add it again, or pass "
+        "--name, to name it)",
+        who, placeholder);
+    return placeholder;
+}
+
+}  // namespace
+
 int CmdUserAdd(const Context& ctx, Id character_id, const std::string& name) {
     worker::ProcessShared shared(ctx.cfg);
     auto store = store::OpenStore(ctx.cfg.database_url);
@@ -337,7 +369,8 @@ int CmdUserAdd(const Context& ctx, Id character_id, const std::string& name) {
             static_cast<long long>(character_id), tracked_name.c_str());
         return 0;
     }
-    auto id = store->AddUser(character_id, name.empty() ? "Character_" + std::to_string(character_id) : name);
+    const std::string stored_name = name.empty() ? LookUpCharacterName(shared, character_id) : name;
+    auto id = store->AddUser(character_id, stored_name);
     std::printf("user %lld tracks character %lld\n", static_cast<long long>(id), static_cast<long long>(character_id));
     return 0;
 }

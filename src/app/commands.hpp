@@ -35,7 +35,8 @@ struct StatusFlags {
 };
 // status (cmd_status.cpp): exit code 1 when dead letters exist, else 0.
 int CmdStatus(const Context& ctx, const StatusFlags& flags);
-/// user:add ID [--name NAME]: a character already tracked is reported and left as it is.
+/// user:add ID [--name NAME]: a character already tracked is reported and left as it is. Without
+/// --name, the name is looked up on ESI (an id ESI does not know as a character is refused).
 int CmdUserAdd(const Context& ctx, Id character_id, const std::string& name);
 /// user:list: the tracked characters (character id, name), by id.
 int CmdUserList(const Context& ctx);

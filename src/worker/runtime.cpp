@@ -34,8 +34,6 @@ std::shared_ptr<store::StorePool> ProcessShared::Pool() {
     return pool_;
 }
 
-namespace {
-
 esi::EsiOptions EsiOptionsFrom(const config::Config& cfg, int concurrency) {
     esi::EsiOptions eo;
     eo.base_url = cfg.esi_base_url;
@@ -45,8 +43,6 @@ esi::EsiOptions EsiOptionsFrom(const config::Config& cfg, int concurrency) {
     eo.max_concurrency = std::max(4, std::min(concurrency, 256));
     return eo;
 }
-
-}  // namespace
 
 Runtime::Runtime(ProcessShared& shared, int concurrency, bool pooled) : shared_(shared) {
     // The client's own timeouts and User-Agent.

@@ -22,6 +22,10 @@
 
 namespace kr::worker {
 
+/// ESI client settings from the configuration (base URL, shared rate limit, user agent), sized
+/// for `concurrency` transfers in flight.
+esi::EsiOptions EsiOptionsFrom(const config::Config& cfg, int concurrency);
+
 /// One per process: the shared budget (kr_rate_state in DATABASE_URL, so processes on other
 /// machines sharing the database share it too) and the clock every component reads the time from.
 class ProcessShared {

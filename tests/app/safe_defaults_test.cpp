@@ -94,7 +94,9 @@ TEST(SafeDefaults, TheDemoLeavesTheConfiguredDatabaseAndBrokerAlone) {
     TempSqliteFile here;  // where the demo runs
     const std::string prod_url = "sqlite://" + prod.Dir() + "/prod.db";
     ASSERT_EQ(RunCommand(In(prod.Dir()) + "--database-url " + prod_url + " db:migrate").exit_code, 0);
-    ASSERT_EQ(RunCommand(In(prod.Dir()) + "--database-url " + prod_url + " user:add 95465499").exit_code, 0);
+    ASSERT_EQ(
+        RunCommand(In(prod.Dir()) + "--database-url " + prod_url + " user:add 95465499 --name 'CCP Falcon'").exit_code,
+        0);
     const auto before = Snapshot(prod.Dir());
     // A broker nobody listens on: the demo would fail at once if it used it.
     auto r =

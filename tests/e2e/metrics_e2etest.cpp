@@ -50,7 +50,7 @@ TEST(MetricsE2e, RunServesEveryFamilyWithTheSimulatorsCounts) {
     Pipeline p({db, ""}, SmallUniverse());
     auto history = p.Get("/_admin/truth/history-characters");
     ASSERT_TRUE(history.is_array() && history.size() == 2);
-    for (const auto& id : history) p.Kr("user:add " + std::to_string(id.get<Id>()));
+    for (const auto& id : history) p.Kr("user:add --name Pilot " + std::to_string(id.get<Id>()));  // no ESI lookup
     p.Kr("queue:character");
 
     // A real budget (so its limit and tokens are exported), port 0: a free one, logged.

@@ -175,6 +175,40 @@ inline void CollectItemTypes(const json& items, std::set<Id>& types, std::int64_
     }
 }
 
+/// user:add without --name: the name ESI gives; an id ESI does not know as a character (deleted,
+/// or a corporation's) is refused with one line and nothing is added.
+inline void UserAddLooksTheNameUpOnEsi(Pipeline& p) {
+    auto history = p.Get("/_admin/truth/history-characters");
+    ASSERT_TRUE(history.is_array() && history.size() == 2);
+    const Id pilot = history[0].get<Id>();
+    const Id gone = history[1].get<Id>();
+    const Id corporation = p.Truth("character", pilot)["corporation_id"].get<Id>();
+    p.Post("/_admin/mutate/character/" + std::to_string(gone) + "/delete");
+    auto env = p.Env() + "timeout 60 " KR_KILLREPORT_BIN " user:add ";
+    auto added = RunCommand(env + std::to_string(pilot));
+    ASSERT_EQ(added.exit_code, 0) << added.err;
+    EXPECT_EQ(p.Count("SELECT count(*) FROM users WHERE character_id = $1 AND character_name = $2",
+                      {pilot, p.Truth("character", pilot)["name"].get<std::string>()}),
+              1);
+    auto deleted = RunCommand(env + std::to_string(gone));
+    EXPECT_EQ(deleted.exit_code, 1);
+    EXPECT_NE(deleted.err.find("ESI knows no character " + std::to_string(gone)), std::string::npos) << deleted.err;
+    auto corp = RunCommand(env + std::to_string(corporation));
+    EXPECT_EQ(corp.exit_code, 1);
+    EXPECT_NE(corp.err.find("is a corporation"), std::string::npos) << corp.err;
+    EXPECT_EQ(p.Count("SELECT count(*) FROM users"), 1);
+    // ESI unreachable: added with the placeholder name, and a warning says so
+    auto offline =
+        RunCommand("DATABASE_URL='" + p.GetBackend().database_url +
+                   "' RABBITMQ_URL= ESI_BASE_URL=http://127.0.0.1:9 ESI_RATE_LIMIT=0 timeout 120 " KR_KILLREPORT_BIN
+                   " user:add 90000001");
+    ASSERT_EQ(offline.exit_code, 0) << offline.err;
+    EXPECT_NE(offline.err.find("ESI did not answer"), std::string::npos) << offline.err;
+    EXPECT_EQ(
+        p.Count("SELECT count(*) FROM users WHERE character_id = 90000001 AND character_name = 'Character_90000001'"),
+        1);
+}
+
 /// The whole spec pipeline, then every stored row compared with the ground truth. per_process:
 /// the scaled-out layout (one process per worker, as the spec's "Starting Workers in Order"; on
 /// PostgreSQL the info workers commit on their second connection) instead of `run`.
@@ -182,6 +216,11 @@ inline void SyncedCharactersMatchGroundTruth(Pipeline& p, bool per_process = fal
     auto history = p.Get("/_admin/truth/history-characters");
     ASSERT_TRUE(history.is_array() && history.size() == 2);
     for (const auto& id : history) p.Kr("user:add " + std::to_string(id.get<Id>()));
+    for (const auto& id : history) {  // named as ESI names them (POST /universe/names/)
+        auto r = p.Db().Exec("SELECT character_name FROM users WHERE character_id = $1", {id.get<Id>()});
+        ASSERT_EQ(r.Rows(), 1u) << id;
+        EXPECT_EQ(r.Text(0, 0), p.Truth("character", id.get<Id>())["name"].get<std::string>());
+    }
     p.Kr("queue:character");
     if (per_process) {
         p.Kr("worker:zkillboard --until-idle --concurrency 2");
@@ -343,10 +382,10 @@ inline void SyncedCharactersMatchGroundTruth(Pipeline& p, bool per_process = fal
     constexpr std::int64_t kKnownRepeats = 1;
     EXPECT_LE(stats["repeated_before_expires"].get<std::int64_t>(), kKnownRepeats) << stats["most_requested_url"];
     // one request per entity and killmail, nothing more (the universe: its entities, its three
-    // lists and ESI's status once)
+    // lists and ESI's status once; user:add's name lookups)
     EXPECT_LE(stats["esi_requests"].get<std::int64_t>(),
               static_cast<std::int64_t>(killmail_ids.size() + characters.size() + corporations.size() +
-                                        alliances.size() + types.size() + universe + 4) +
+                                        alliances.size() + types.size() + universe + 4 + history.size()) +
                   kKnownRepeats);
 
     // a second sync within Expires: no ESI request at all, nothing duplicated

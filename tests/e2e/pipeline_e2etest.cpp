@@ -10,6 +10,12 @@ TEST(PipelineSqlite, SyncedCharactersMatchGroundTruth) {
     SyncedCharactersMatchGroundTruth(p);
 }
 
+TEST(PipelineSqlite, UserAddLooksTheNameUpOnEsi) {
+    TempSqliteFile file;
+    Pipeline p({file.Url(), ""}, SmallUniverse());
+    UserAddLooksTheNameUpOnEsi(p);
+}
+
 TEST(PipelineSqlite, RefreshClearsStaleFields) {
     TempSqliteFile file;
     auto o = SmallUniverse();
