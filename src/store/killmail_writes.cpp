@@ -92,7 +92,7 @@ StoreKillmailsResult SqlStore::WritePage(std::span<const Killmail> killmails, co
     if (!todo.empty()) {
         // Only the killmails new in this transaction derive: a redelivery counts nothing twice.
         const std::vector<Id> inserted = WriteKillmails(todo, now, result);
-        if (!inserted.empty()) Derive("k.killmail_id" + IdSetSql(1), {IdSetParam(inserted)});
+        if (!inserted.empty()) Derive("k.killmail_id" + IdSetSql(1), {IdSetParam(inserted)}, false);
     }
     if (bookkeeping) result.step_taken = WritePageBookkeeping(enrich, step, now);
     if (live) TakeLiveStep(*live);

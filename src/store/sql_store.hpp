@@ -125,8 +125,9 @@ protected:
 private:
     /// The derived tables' rows of the killmails selected by `scope` (a predicate over killmails
     /// `k`, with `params`), inside the caller's transaction: killmail_filters rows (kept when
-    /// present) and kill stats added. The number of rows written (filters, stats).
-    DerivedCounts Derive(const std::string& scope, const std::vector<Param>& params);
+    /// present) and kill stats added. The number of rows written (filters, stats). `into_emptied`:
+    /// the scope's derived rows were just deleted under a lock (RebuildDerived): plain INSERTs.
+    DerivedCounts Derive(const std::string& scope, const std::vector<Param>& params, bool into_emptied);
     /// Fills the location columns of the filters in the given solar systems or constellations
     /// (just stored), inside the caller's transaction.
     void RefreshFilterLocations(const std::vector<Id>& systems, const std::vector<Id>& constellations);
