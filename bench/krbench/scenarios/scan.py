@@ -31,6 +31,9 @@ def define_figures():
                 30, "<=", fmt="{:.1f}", note="target: the per-process memory target")
         fig(f"scan_{size}_store", NAME, f"store scan alone (MissingReferencedIds + MarkPending) on {size}, "
             "from store_bench", "s", fmt="{:.2f}")
+        fig(f"derive_{size}_wall", NAME, f"derive:rebuild on {size} killmails, PostgreSQL: wall", "s",
+            60 if size == "1M" else None, "<=" if size == "1M" else None, fmt="{:.2f}",
+            note="issue 15: killmail_filters (20 indexes, as the original's) + 3 kill-stats tables")
 
 
 def generate_async(b, n):
@@ -68,6 +71,11 @@ def run(b, i):
         if store_s is not None:
             res[f"scan_{label}_store"] = store_s
             DBS[n] = None  # store_bench's own scan ran once, on generation
+        if b.has_command("derive:rebuild"):
+            m = b.measure([b.bin("killreport"), "derive:rebuild"], env=b.env(DATABASE_URL=url, RABBITMQ_URL=None),
+                          timeout=1800)
+            res[f"derive_{label}_wall"] = m.wall
+            log(f"  derive:rebuild {label}: {m.wall:.2f} s")
         if not have_scan:
             continue
         for q in ("pgq",) if b.quick else ("pgq", "amqp"):
@@ -85,6 +93,7 @@ def run(b, i):
             if b.quick:
                 figure(f"scan_{label}_amqp_{k}").missing = "not run in --quick"
     if b.quick:
+        figure("derive_1M_wall").missing = "not run in --quick"
         for k in ("wall", "rss", "store"):
             figure(f"scan_1M_{k}" if k == "store" else f"scan_1M_pgq_{k}").missing = "not run in --quick"
     if not have_scan:
