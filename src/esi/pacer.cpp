@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/errors.hpp"
+
 namespace kr::esi {
 
 Pacer::Pacer(RateBudget& budget, Clock& clock, std::string key, PacerOptions options)
@@ -41,6 +43,34 @@ Pacer::Take Pacer::TryTake(int want) {
         return {true, front};
     }
     return {false, front};
+}
+
+void Pacer::AwaitSlot(const std::function<void(std::int64_t)>& wait_us) {
+    constexpr std::int64_t kRetryUs = 1'000'000;
+    for (;;) {
+        RateState st;
+        try {
+            st = budget_.Load(key_);
+        } catch (const kr::Error&) {
+            wait_us(kRetryUs);  // the shared budget's database is away: try again
+            continue;
+        }
+        const std::int64_t now = clock_.NowUs();
+        if (st.paused_until_us > now) {
+            Discard();
+            wait_us(st.paused_until_us - now);
+            continue;
+        }
+        Take take;
+        try {
+            take = TryTake(1);
+        } catch (const kr::Error&) {
+            wait_us(kRetryUs);
+            continue;
+        }
+        if (take.taken) return;
+        wait_us(std::max<std::int64_t>(0, take.at_us - clock_.NowUs()));
+    }
 }
 
 }  // namespace kr::esi

@@ -8,6 +8,7 @@
 // network/scheduling jitter; at the default 20 ms margin ≈ 98 % of the budget is usable.
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <string>
 
 #include "core/clock.hpp"
@@ -43,6 +44,11 @@ public:
     /// Take a slot for a request that is ready now; `want` = how many requests are ready (sizes the
     /// block reserved from the shared budget). Throws what the budget throws.
     Take TryTake(int want);
+    /// Blocks until a slot is taken for one request: waits out the key's shared pause (a 429 any
+    /// process saw) and the next slot, and retries every second while the budget's database is
+    /// away. Every wait goes through `wait_us` (the caller's: it keeps its connections serviced
+    /// and throws on stop).
+    void AwaitSlot(const std::function<void(std::int64_t)>& wait_us);
     /// Forget held slots (e.g. after learning of a pause).
     void Discard() { slots_.clear(); }
     /// State of the key as returned by the last reservation (error-limit pause etc.).

@@ -37,31 +37,8 @@ void R2z2Client::WaitUs(std::int64_t us) {
 }
 
 void R2z2Client::AwaitSlot() {
-    for (;;) {
-        hooks_.Check(kWhat);
-        RateState st;
-        try {
-            st = budget_.Load(options_.budget_key);
-        } catch (const kr::Error&) {
-            WaitUs(kUsPerS);  // the shared budget's database is away: try again
-            continue;
-        }
-        const std::int64_t now = clock_.NowUs();
-        if (st.paused_until_us > now) {
-            pacer_.Discard();
-            WaitUs(st.paused_until_us - now);
-            continue;
-        }
-        Pacer::Take take;
-        try {
-            take = pacer_.TryTake(1);
-        } catch (const kr::Error&) {
-            WaitUs(kUsPerS);
-            continue;
-        }
-        if (take.taken) return;
-        WaitUs(std::max<std::int64_t>(0, take.at_us - clock_.NowUs()));
-    }
+    hooks_.Check(kWhat);
+    pacer_.AwaitSlot([this](std::int64_t us) { WaitUs(us); });
 }
 
 void R2z2Client::Pause(std::int64_t us) {

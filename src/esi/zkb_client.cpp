@@ -69,31 +69,11 @@ ZkbPage ZkbClient::FetchPath(const std::string& path) {
     std::optional<std::int64_t> retry_after_us;
     for (int attempt = 1; attempt <= options_.max_attempts; ++attempt) {
         // Shared pause (a 429 seen by any process) and the shared budget slot.
-        for (;;) {
+        hooks_.Check("zKillboard");
+        pacer_.AwaitSlot([this](std::int64_t us) {
             hooks_.Check("zKillboard");
-            RateState st;
-            try {
-                st = budget_.Load(options_.budget_key);
-            } catch (const kr::Error&) {
-                WaitUs(kUsPerS);
-                continue;
-            }
-            const std::int64_t now = clock_.NowUs();
-            if (st.paused_until_us > now) {
-                pacer_.Discard();
-                WaitUs(st.paused_until_us - now);
-                continue;
-            }
-            Pacer::Take take;
-            try {
-                take = pacer_.TryTake(1);
-            } catch (const kr::Error&) {
-                WaitUs(kUsPerS);
-                continue;
-            }
-            if (take.taken) break;
-            WaitUs(std::max<std::int64_t>(0, take.at_us - clock_.NowUs()));
-        }
+            WaitUs(us);
+        });
 
         out.attempts = attempt;
         metrics_.Sent();
