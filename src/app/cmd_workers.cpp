@@ -89,8 +89,8 @@ const std::vector<WorkerSpec>& Workers() {
                           Committer* committer) -> std::unique_ptr<worker::Worker> {
                            worker::ZkillboardWorkerOptions o;
                            o.concurrency = concurrency;
-                           return std::make_unique<worker::ZkillboardWorker>(o, rt.Store(), rt.Esi(), rt.Zkb(), settler,
-                                                                             rt.Clock(), committer);
+                           return std::make_unique<worker::ZkillboardWorker>(
+                               o, rt.Store(), rt.Esi(), rt.Zkb(), settler, rt.Clock(), committer, rt.Shared().Events());
                        }});
         return out;
     }();
@@ -164,7 +164,7 @@ void RunLive(worker::ProcessShared& shared, const LiveFlags& f, std::stop_token 
     worker::LiveWorkerOptions o;
     if (f.from > 0) o.from = f.from;
     o.from_now = f.from_now;
-    worker::LiveWorker w(o, rt.Store(), rt.Queue(), rt.R2z2(), rt.Clock());
+    worker::LiveWorker w(o, rt.Store(), rt.Queue(), rt.R2z2(), rt.Clock(), shared.Events());
     w.Run(stop, idle);
 }
 

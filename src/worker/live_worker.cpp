@@ -39,8 +39,8 @@ bool IsDeadLocalHolder(const std::string& holder) {
 std::string LiveHolderName() { return HostName() + ":" + std::to_string(::getpid()); }
 
 LiveWorker::LiveWorker(LiveWorkerOptions options, store::Store& store, queue::Queue& queue, esi::R2z2Client& r2z2,
-                       const Clock& clock)
-    : options_(std::move(options)), store_(store), queue_(queue), r2z2_(r2z2), clock_(clock) {
+                       const Clock& clock, push::KillmailEvents& events)
+    : options_(std::move(options)), store_(store), queue_(queue), r2z2_(r2z2), clock_(clock), events_(events) {
     if (options_.holder.empty()) options_.holder = LiveHolderName();
     options_.head_wait = std::max(options_.head_wait, std::chrono::milliseconds(6000));  // R2Z2's rule
     for (const auto& k : EntityKinds()) queue_.Declare(k.queue);
@@ -74,6 +74,7 @@ void LiveWorker::Run(std::stop_token stop, std::atomic<bool>* idle) {
         // `run --until-idle` must not wait for ever on a feed it cannot reach); not while a 429 or
         // a ban pauses a feed that has more.
         if (idle) idle->store(step != Step::kStored && step != Step::kPaused && !recover_);
+        Summary(step);
     }
     r2z2_.SetIdleHook(nullptr);
     if (held_) {
@@ -85,6 +86,18 @@ void LiveWorker::Run(std::stop_token stop, std::atomic<bool>* idle) {
         }
     }
     spdlog::info("redisq: stopped at sequence {}; {} killmail(s) stored", cursor_, stored_);
+}
+
+void LiveWorker::Summary(Step step) {
+    if (step == Step::kStored) ++summary_seen_;
+    const std::int64_t now = clock_.NowMs();
+    if (summary_at_ms_ == 0) summary_at_ms_ = now;
+    if (now - summary_at_ms_ < 5000 || summary_seen_ == 0) return;
+    spdlog::info("redisq: {} new killmail(s) stored ({} sequence(s)), next sequence {}{}", stored_ - summary_stored_,
+                 summary_seen_, cursor_, step == Step::kAtHead ? " (at the head)" : "");
+    summary_at_ms_ = now;
+    summary_stored_ = stored_;
+    summary_seen_ = 0;
 }
 
 void LiveWorker::Backoff() {
@@ -221,6 +234,7 @@ LiveWorker::Step LiveWorker::Fetch(std::int64_t sequence) {
     }
     store::LiveCursorStep step{options_.feed, options_.holder, sequence, sequence + 1, options_.hold.count(), revalued};
     const auto result = store_.StoreLivePage(killmails, unseen, step);
+    events_.Stored(result.new_ids);  // committed: a redelivered killmail is not new, no event
     cursor_ = sequence + 1;
     renew_at_ms_ = clock_.NowMs() + options_.hold.count() / 3;
     stored_ += static_cast<std::int64_t>(result.inserted);

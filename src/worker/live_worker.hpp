@@ -30,6 +30,7 @@
 
 #include "core/clock.hpp"
 #include "esi/r2z2_client.hpp"
+#include "push/killmail_events.hpp"
 #include "queue/queue.hpp"
 #include "store/store.hpp"
 #include "worker/publisher.hpp"
@@ -51,8 +52,9 @@ std::string LiveHolderName();
 
 class LiveWorker {
 public:
+    /// `events` hears of each killmail new in a commit, after it.
     LiveWorker(LiveWorkerOptions options, store::Store& store, queue::Queue& queue, esi::R2z2Client& r2z2,
-               const Clock& clock);
+               const Clock& clock, push::KillmailEvents& events = push::NoKillmailEvents::Instance());
 
     /// What one Poll did.
     enum class Step { kStored, kAtHead, kHeldElsewhere, kPaused, kFailed };
@@ -76,12 +78,15 @@ private:
     /// Publishes what the step recorded and the database lacks, then clears it.
     void Publish(const Referenced& recorded);
     void Backoff();
+    /// Every 5 s in which killmails were stored: one info line (how many, where the feed stands).
+    void Summary(Step step);
 
     LiveWorkerOptions options_;
     store::Store& store_;
     queue::Queue& queue_;
     esi::R2z2Client& r2z2_;
     const Clock& clock_;
+    push::KillmailEvents& events_;
     bool held_ = false;
     bool started_ = false;
     std::int64_t cursor_ = 0;
@@ -92,6 +97,9 @@ private:
     int failures_ = 0;
     std::int64_t stored_ = 0;
     std::int64_t published_ = 0;
+    std::int64_t summary_at_ms_ = 0;
+    std::int64_t summary_stored_ = 0;
+    std::int64_t summary_seen_ = 0;  ///< sequences stored (new or not) since the last summary
     PerKind<std::unordered_set<Id>> seen_;
 };
 
