@@ -18,8 +18,8 @@ void HiredisClient::Connect() {
         if (address_.user.empty()) {
             detail::Checked(c.get(), redisCommand(c.get(), "AUTH %s", address_.password.c_str()), "AUTH");
         } else {
-            detail::Checked(c.get(), redisCommand(c.get(), "AUTH %s %s", address_.user.c_str(), address_.password.c_str()),
-                            "AUTH");
+            detail::Checked(
+                c.get(), redisCommand(c.get(), "AUTH %s %s", address_.user.c_str(), address_.password.c_str()), "AUTH");
         }
     }
     if (address_.db != 0) detail::Checked(c.get(), redisCommand(c.get(), "SELECT %d", address_.db), "SELECT");
@@ -29,10 +29,10 @@ void HiredisClient::Connect() {
 std::int64_t HiredisClient::Publish(const std::string& channel, const std::string& message) {
     if (!ctx_) throw detail::RedisError("PUBLISH", nullptr);
     try {
-        auto r = detail::Checked(ctx_.get(),
-                                 redisCommand(ctx_.get(), "PUBLISH %b %b", channel.data(), channel.size(),
-                                              message.data(), message.size()),
-                                 "PUBLISH");
+        auto r = detail::Checked(
+            ctx_.get(),
+            redisCommand(ctx_.get(), "PUBLISH %b %b", channel.data(), channel.size(), message.data(), message.size()),
+            "PUBLISH");
         return r->type == REDIS_REPLY_INTEGER ? static_cast<std::int64_t>(r->integer) : 0;
     } catch (const TransientError&) {
         ctx_.reset();  // a context that failed once is not used again

@@ -8,7 +8,8 @@
 //     (doubling up to backoff_cap) whose wait ends at once on stop. Ids wait meanwhile, at most
 //     max_pending (the oldest are dropped beyond, counted and logged once per outage).
 //   - Stop: what is queued is published if Redis is there (one connection attempt unless it is
-//     known to be away, no backoff); what is left is lost (logged). A crash loses what was committed and not yet published.
+//     known to be away, no backoff); what is left is lost (logged). A crash loses what was committed and not yet
+//     published.
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -58,8 +59,8 @@ private:
     std::mutex mu_;
     std::condition_variable_any wake_;
     std::deque<Id> pending_;
-    bool down_ = false;          ///< the thread's: an outage was logged
-    bool dropping_ = false;      ///< under mu_: dropping was logged in this outage
+    bool down_ = false;      ///< the thread's: an outage was logged
+    bool dropping_ = false;  ///< under mu_: dropping was logged in this outage
     std::atomic<std::int64_t> published_{0};
     std::atomic<std::int64_t> dropped_{0};
     std::jthread thread_;  ///< last: joined before the rest goes

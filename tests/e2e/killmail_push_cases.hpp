@@ -3,13 +3,14 @@
 // and a zKillboard page, an observer — a Redis subscriber of NEW_KILLMAIL, or a PostgreSQL
 // LISTEN killmail_new — sees exactly the killmails that were new in the database, once each; a
 // killmail delivered a second time (the feed replayed, the pages fetched again) makes no event.
-#include <hiredis/hiredis.h>
-#include <libpq-fe.h>
 #include <poll.h>
 
 #include <algorithm>
 #include <memory>
 #include <set>
+
+#include <hiredis/hiredis.h>
+#include <libpq-fe.h>
 
 #include "e2e/live_cases.hpp"
 #include "push/redis_url.hpp"
@@ -153,7 +154,8 @@ inline void NewKillmailsObserved(Pipeline& p, KillmailObserver& observer, const 
     ExpectEventsOfNew(observer.Collect(), before, after, "the live catch-up");
     // The feed replayed from its first sequence: every killmail delivered a second time, no event.
     const auto feed = Feed(p);
-    kr("worker:redisq --until-idle --from " + std::to_string(feed.next - static_cast<std::int64_t>(feed.killmails.size())));
+    kr("worker:redisq --until-idle --from " +
+       std::to_string(feed.next - static_cast<std::int64_t>(feed.killmails.size())));
     EXPECT_EQ(StoredKillmails(p), after);
     EXPECT_EQ(observer.Collect(), std::vector<Id>{}) << "the replayed feed";
 

@@ -1,13 +1,14 @@
 // RedisPush over a fake Redis: every id handed in is published once, in order, with the
 // original's wire format; an outage never blocks the caller and ends with everything published;
 // stop ends the reconnect wait. REDIS_URL parsing.
-#include <gtest/gtest.h>
+#include "push/redis_push.hpp"
 
 #include <chrono>
 #include <thread>
 
+#include <gtest/gtest.h>
+
 #include "core/errors.hpp"
-#include "push/redis_push.hpp"
 #include "push/redis_url.hpp"
 #include "support/fake_redis_client.hpp"
 
@@ -35,9 +36,7 @@ std::vector<std::pair<std::string, std::string>> Expected(const std::vector<Id>&
     return out;
 }
 
-TEST(RedisPush, WireFormatIsTheOriginals) {
-    EXPECT_EQ(push::KillmailMessage(134265477), "{\"killmailId\":134265477}");
-}
+TEST(RedisPush, WireFormatIsTheOriginals) { EXPECT_EQ(push::KillmailMessage(134265477), "{\"killmailId\":134265477}"); }
 
 TEST(RedisPush, PublishesEveryIdOnceInOrder) {
     FakeRedisClient::State state;

@@ -1,10 +1,10 @@
 #pragma once
 // hiredis glue: owners of a redisContext and a redisReply, and the one place hiredis errors become
 // kr errors.
-#include <hiredis/hiredis.h>
-
 #include <memory>
 #include <string>
+
+#include <hiredis/hiredis.h>
 
 #include "core/errors.hpp"
 
