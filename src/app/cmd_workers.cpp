@@ -165,7 +165,8 @@ void RunLive(worker::ProcessShared& shared, const LiveFlags& f, std::stop_token 
     worker::LiveWorkerOptions o;
     if (f.from > 0) o.from = f.from;
     o.from_now = f.from_now;
-    worker::LiveWorker w(o, rt.Store(), rt.Queue(), rt.R2z2(), rt.Clock(), shared.Events());
+    worker::Backfill gap_repair(rt.Store(), rt.Queue(), rt.R2z2(), rt.Esi(), rt.Clock(), shared.Events());
+    worker::LiveWorker w(o, rt.Store(), rt.Queue(), rt.R2z2(), rt.Clock(), shared.Events(), &gap_repair);
     w.Run(stop, idle);
 }
 

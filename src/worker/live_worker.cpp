@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <ctime>
 #include <vector>
 
 #include "core/errors.hpp"
@@ -39,8 +40,14 @@ bool IsDeadLocalHolder(const std::string& holder) {
 std::string LiveHolderName() { return HostName() + ":" + std::to_string(::getpid()); }
 
 LiveWorker::LiveWorker(LiveWorkerOptions options, store::Store& store, queue::Queue& queue, esi::R2z2Client& r2z2,
-                       const Clock& clock, push::KillmailEvents& events)
-    : options_(std::move(options)), store_(store), queue_(queue), r2z2_(r2z2), clock_(clock), events_(events) {
+                       const Clock& clock, push::KillmailEvents& events, Backfill* gap_repair)
+    : options_(std::move(options)),
+      store_(store),
+      queue_(queue),
+      r2z2_(r2z2),
+      clock_(clock),
+      events_(events),
+      gap_repair_(gap_repair) {
     if (options_.holder.empty()) options_.holder = LiveHolderName();
     options_.head_wait = std::max(options_.head_wait, std::chrono::milliseconds(6000));  // R2Z2's rule
     for (const auto& k : EntityKinds()) queue_.Declare(k.queue);
@@ -167,6 +174,78 @@ bool LiveWorker::Start() {
     return true;
 }
 
+bool LiveWorker::RepairGap(std::int64_t sequence) {
+    using Status = esi::R2z2Answer::Status;
+    constexpr int kMaxGapDays = 31;
+    auto unusable = [](const esi::R2z2Answer& a, const std::string& what) {
+        return TransientError("R2Z2 " + what + ": " +
+                              (a.error.empty() ? "HTTP " + std::to_string(a.http_status) : a.error));
+    };
+    const auto seq = r2z2_.FetchSequence();
+    if (seq.status != Status::kOk) throw unusable(seq, "sequence.json");
+    std::int64_t newest = 0;
+    try {
+        newest = esi_json::ParseR2z2Sequence(seq.body);
+    } catch (const esi_json::ParseError& e) {
+        throw TransientError(std::string("R2Z2 sequence.json: ") + e.what());
+    }
+    if (newest < sequence) return false;  // not uploaded yet: the head
+    // Uploaded and gone. Bisection: `lo` answers 404, `hi` 200 (the oldest served once they meet).
+    std::int64_t lo = sequence, hi = newest;
+    auto top = r2z2_.FetchSequenceFile(hi);
+    if (top.status == Status::kNotFound) return false;  // the feed moved under us: look again later
+    if (top.status != Status::kOk) throw unusable(top, "sequence " + std::to_string(hi));
+    while (hi - lo > 1) {
+        const std::int64_t mid = lo + (hi - lo) / 2;
+        auto a = r2z2_.FetchSequenceFile(mid);
+        if (a.status == Status::kOk) {
+            hi = mid;
+            top = std::move(a);
+        } else if (a.status == Status::kNotFound) {
+            lo = mid;
+        } else {
+            throw unusable(a, "sequence " + std::to_string(mid));
+        }
+    }
+    std::string day;
+    try {
+        day = esi_json::ParseR2z2Package(top.body).killmail.killmail_time.substr(0, 10);
+    } catch (const esi_json::ParseError& e) {
+        throw TransientError("R2Z2 sequence " + std::to_string(hi) + ": " + e.what());
+    }
+    const std::string gap = "gap: sequences " + std::to_string(sequence) + ".." + std::to_string(hi - 1) +
+                            " expired from R2Z2 (" + std::to_string(hi - sequence) + ")";
+    spdlog::warn("redisq: {}; repairing from zKillboard's history, from {} backwards", gap, day);
+    if (!gap_repair_) {
+        spdlog::error("redisq: no history repair in this process: the gap stays (run backfill)");
+    } else {
+        for (int i = 0; i < kMaxGapDays && day.size() == 10; ++i) {
+            const auto days = Backfill::Days(day, day);
+            store_.NoteLiveCursor(options_.feed, gap + "; backfilling " + day + " (day " + std::to_string(i + 1) + ")");
+            const auto d = gap_repair_->Day(days.front());
+            spdlog::info("redisq: {}: {} listed, {} stored before, {} stored now ({} from ESI), {} unfetchable", day,
+                         d.listed, d.already, d.stored, d.from_esi, d.unfetchable);
+            if (!d.dumped || d.already == d.listed) break;  // reached what the feed had stored
+            // The day before.
+            std::tm tm{};
+            ::strptime(day.c_str(), "%Y-%m-%d", &tm);
+            const std::time_t before = ::timegm(&tm) - 86400;
+            ::gmtime_r(&before, &tm);
+            char buf[16];
+            std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm);
+            day = buf;
+        }
+    }
+    if (!store_.SetLiveCursor(options_.feed, options_.holder, hi)) {
+        held_ = false;
+        return true;  // another process holds the feed now
+    }
+    store_.NoteLiveCursor(options_.feed, "");
+    spdlog::info("redisq: gap repaired; live polling goes on at sequence {}", hi);
+    cursor_ = hi;
+    return true;
+}
+
 LiveWorker::Step LiveWorker::Poll() {
     if (recover_) {
         const std::size_t n = PublishOutbox(queue_, store_, clock_, kEntityPriority, kSource);
@@ -185,7 +264,13 @@ LiveWorker::Step LiveWorker::Fetch(std::int64_t sequence) {
     auto a = r2z2_.FetchSequenceFile(sequence);
     switch (a.status) {
         case Status::kOk: break;
-        case Status::kNotFound: r2z2_.Wait(options_.head_wait); return Step::kAtHead;
+        case Status::kNotFound:
+            if (!gap_checked_) {
+                gap_checked_ = true;
+                if (RepairGap(sequence)) return Step::kStored;
+            }
+            r2z2_.Wait(options_.head_wait);
+            return Step::kAtHead;
         case Status::kRateLimited:
             spdlog::debug("redisq: {}; paused {} s", a.error, a.retry_after.count() / 1000);
             return Step::kPaused;  // the next request waits for the shared pause

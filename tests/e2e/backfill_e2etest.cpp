@@ -63,6 +63,45 @@ void DaysBackfilledExactly(Pipeline& p, bool raw) {
     EXPECT_EQ(KillmailRequests(p), requests);
 }
 
+/// worker:redisq away longer than R2Z2 keeps its files: its cursor's file 404s while sequence.json is
+/// far ahead. The gap is found, its days filled from the history index + ESI, then the feed goes on
+/// from the oldest sequence still served: exactly the feed's killmails, each once.
+void GapOlderThanTheFeedRepaired(Pipeline& p) {
+    StartFeed(p);  // one killmail stored; the cursor after it; then the rest uploaded
+    auto feed = Feed(p);
+    const std::int64_t first = feed.next - static_cast<std::int64_t>(feed.killmails.size());
+    httplib::Client admin("127.0.0.1", p.Server().Port());
+    const std::string expire = "{\"expire_before\": " + std::to_string(first + 120) + "}";
+    ASSERT_TRUE(admin.Post("/_admin/r2z2", expire, "application/json"));
+    auto r = p.Kr("worker:redisq --until-idle");
+    EXPECT_NE(r.err.find("gap: sequences " + std::to_string(first + 1) + ".." + std::to_string(first + 119)),
+              std::string::npos)
+        << r.err;
+    feed = Feed(p);
+    ExpectExactlyTheFeed(p, feed);
+    EXPECT_GT(KillmailRequests(p), 100);  // the expired ones came from ESI through the index
+    EXPECT_EQ(p.Count("SELECT count(*) FROM kr_live_cursor WHERE note IS NOT NULL AND note <> ''"), 0);
+}
+
+fakeesi::Options GapUniverse() {
+    auto o = LiveUniverse(300);
+    o.history.raw_from = "29991231";  // the index only
+    return o;
+}
+
+TEST(BackfillSqlite, GapOlderThanTheFeedRepaired) {
+    TempSqliteFile file;
+    Pipeline p({file.Url(), ""}, GapUniverse());
+    GapOlderThanTheFeedRepaired(p);
+}
+
+TEST(BackfillPg, GapOlderThanTheFeedRepaired) {
+    KR_REQUIRE_ENV(pg, "KR_TEST_PG_DSN");
+    TempPgDatabase db(pg);
+    Pipeline p({db.Url(), ""}, GapUniverse());
+    GapOlderThanTheFeedRepaired(p);
+}
+
 TEST(BackfillSqlite, FromTheIndexAndEsi) {
     TempSqliteFile file;
     Pipeline p({file.Url(), ""}, HistoryUniverse(false));
