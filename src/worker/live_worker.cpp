@@ -259,39 +259,16 @@ LiveWorker::Step LiveWorker::Poll() {
     return step;
 }
 
-LiveWorker::Step LiveWorker::Fetch(std::int64_t sequence) {
+void LiveWorker::AddPackage(std::int64_t sequence, const std::string& body, std::vector<Killmail>& killmails,
+                            std::vector<Killmail>& revalued) {
     using Status = esi::R2z2Answer::Status;
-    auto a = r2z2_.FetchSequenceFile(sequence);
-    switch (a.status) {
-        case Status::kOk: break;
-        case Status::kNotFound:
-            if (!gap_checked_) {
-                gap_checked_ = true;
-                if (RepairGap(sequence)) return Step::kStored;
-            }
-            r2z2_.Wait(options_.head_wait);
-            return Step::kAtHead;
-        case Status::kRateLimited:
-            spdlog::debug("redisq: {}; paused {} s", a.error, a.retry_after.count() / 1000);
-            return Step::kPaused;  // the next request waits for the shared pause
-        case Status::kBanned:
-            if (!banned_noted_) {
-                const std::string note = "R2Z2 answered 403 (banned) at " + IsoUtc(clock_.NowMs()) + "; paused until " +
-                                         IsoUtc(clock_.NowMs() + a.retry_after.count());
-                spdlog::error("redisq: {}", note);
-                store_.NoteLiveCursor(options_.feed, note);
-                banned_noted_ = true;
-            }
-            return Step::kPaused;
-        case Status::kFailed: throw TransientError("R2Z2 sequence " + std::to_string(sequence) + ": " + a.error);
-    }
     esi_json::R2z2Package pkg;
     try {
-        pkg = esi_json::ParseR2z2Package(a.body);
+        pkg = esi_json::ParseR2z2Package(body);
     } catch (const esi_json::ParseError& e) {
         throw TransientError("R2Z2 sequence " + std::to_string(sequence) + ": unusable body: " + e.what());
     }
-    std::vector<Killmail> revalued;
+    const std::size_t had = revalued.size();
     if (pkg.sequence_updated) {
         auto again = r2z2_.FetchSequenceFile(*pkg.sequence_updated);
         if (again.status == Status::kOk) {
@@ -307,9 +284,59 @@ LiveWorker::Step LiveWorker::Fetch(std::int64_t sequence) {
             throw TransientError("R2Z2 sequence " + std::to_string(*pkg.sequence_updated) + " (updated): " +
                                  (again.error.empty() ? "HTTP " + std::to_string(again.http_status) : again.error));
         }
-        if (revalued.empty()) revalued.push_back(pkg.killmail);  // expired: the announcement's values
+        if (revalued.size() == had) revalued.push_back(pkg.killmail);  // expired: the announcement's values
     }
-    const std::vector<Killmail> killmails{pkg.killmail};
+    killmails.push_back(std::move(pkg.killmail));
+}
+
+LiveWorker::Step LiveWorker::Fetch(std::int64_t sequence) {
+    using Status = esi::R2z2Answer::Status;
+    if (head_next_) {  // the last batch ended at the head: R2Z2's ≥ 6 s before asking again
+        head_next_ = false;
+        r2z2_.Wait(options_.head_wait);
+    }
+    auto a = r2z2_.FetchSequenceFile(sequence);
+    switch (a.status) {
+        case Status::kOk: break;
+        case Status::kNotFound:
+            if (!gap_checked_) {
+                gap_checked_ = true;
+                if (RepairGap(sequence)) return Step::kStored;
+            }
+            head_next_ = true;  // the next Fetch waits first
+            return Step::kAtHead;
+        case Status::kRateLimited:
+            spdlog::debug("redisq: {}; paused {} s", a.error, a.retry_after.count() / 1000);
+            return Step::kPaused;  // the next request waits for the shared pause
+        case Status::kBanned:
+            if (!banned_noted_) {
+                const std::string note = "R2Z2 answered 403 (banned) at " + IsoUtc(clock_.NowMs()) + "; paused until " +
+                                         IsoUtc(clock_.NowMs() + a.retry_after.count());
+                spdlog::error("redisq: {}", note);
+                store_.NoteLiveCursor(options_.feed, note);
+                banned_noted_ = true;
+            }
+            return Step::kPaused;
+        case Status::kFailed: throw TransientError("R2Z2 sequence " + std::to_string(sequence) + ": " + a.error);
+    }
+    // Catching up: the files that follow go into the same transaction (the cursor moves over all of
+    // them at once), up to options_.batch, while R2Z2 has them; what stops a batch (the head, a 429,
+    // an error) is left to the next Poll, which asks for that sequence again.
+    std::vector<Killmail> killmails;
+    std::vector<Killmail> revalued;
+    AddPackage(sequence, a.body, killmails, revalued);  // throws for the first file: nothing stored
+    std::int64_t next = sequence + 1;
+    while (killmails.size() < options_.batch && clock_.NowMs() < renew_at_ms_) {  // the hold outlasts it
+        auto more = r2z2_.FetchSequenceFile(next);
+        if (more.status == Status::kNotFound) head_next_ = true;
+        if (more.status != Status::kOk) break;
+        try {
+            AddPackage(next, more.body, killmails, revalued);
+        } catch (const TransientError&) {
+            break;
+        }
+        ++next;
+    }
     Referenced unseen;
     const auto refs = ReferencedBy(killmails);
     for (const auto& k : EntityKinds()) {
@@ -317,10 +344,10 @@ LiveWorker::Step LiveWorker::Fetch(std::int64_t sequence) {
             if (!seen_[k.kind].count(id)) unseen[k.kind].push_back(id);
         }
     }
-    store::LiveCursorStep step{options_.feed, options_.holder, sequence, sequence + 1, options_.hold.count(), revalued};
+    store::LiveCursorStep step{options_.feed, options_.holder, sequence, next, options_.hold.count(), revalued};
     const auto result = store_.StoreLivePage(killmails, unseen, step);
     events_.Stored(result.new_ids);  // committed: a redelivered killmail is not new, no event
-    cursor_ = sequence + 1;
+    cursor_ = next;
     renew_at_ms_ = clock_.NowMs() + options_.hold.count() / 3;
     stored_ += static_cast<std::int64_t>(result.inserted);
     for (const auto& [id, why] : result.rejected) {
@@ -336,10 +363,10 @@ LiveWorker::Step LiveWorker::Fetch(std::int64_t sequence) {
         throw;
     } catch (const std::exception& e) {
         recover_ = true;  // in kr_entity_outbox: published by the next Poll
-        spdlog::warn("redisq: the ids of killmail {} are not published yet ({})", pkg.killmail.killmail_id, e.what());
+        spdlog::warn("redisq: the ids of sequences {}..{} are not published yet ({})", sequence, next - 1, e.what());
     }
-    spdlog::debug("redisq: sequence {}: killmail {} {}", sequence, pkg.killmail.killmail_id,
-                  result.inserted ? "stored" : "already stored");
+    spdlog::debug("redisq: sequences {}..{}: {} killmail(s) stored", sequence, next - 1, result.inserted);
+    summary_seen_ += next - sequence - 1;  // Summary counts the step itself
     return Step::kStored;
 }
 

@@ -55,6 +55,7 @@ struct LiveWorkerOptions {
     std::chrono::milliseconds head_wait{6000};  ///< between polls of a sequence not there yet
     std::chrono::milliseconds hold{30000};      ///< a hold not renewed for this long expires
     std::chrono::milliseconds backoff_cap{60000};
+    std::size_t batch = 500;  ///< sequences per transaction while catching up (item 7's rate)
 };
 
 /// "host:pid": who holds the feed, as `status` shows it.
@@ -86,6 +87,10 @@ private:
     /// Sets the start (--from, --from-now, or a feed never started) once the feed is held.
     bool Start();
     Step Fetch(std::int64_t sequence);
+    /// Parses the file of `sequence` into `killmails` (and, for sequence_updated, the killmail's
+    /// new values into `revalued`); kr::TransientError when it (or the updated file) is unusable.
+    void AddPackage(std::int64_t sequence, const std::string& body, std::vector<Killmail>& killmails,
+                    std::vector<Killmail>& revalued);
     /// Publishes what the step recorded and the database lacks, then clears it.
     void Publish(const Referenced& recorded);
     void Backoff();
@@ -102,7 +107,9 @@ private:
     const Clock& clock_;
     push::KillmailEvents& events_;
     Backfill* gap_repair_;
-    bool gap_checked_ = false;  ///< the first 404 of this process was looked at
+    bool gap_checked_ = false;
+    bool head_next_ = false;  ///< the last batch ended on a 404: wait before asking again  ///< the first 404 of this
+                              ///< process was looked at
     bool held_ = false;
     bool started_ = false;
     std::int64_t cursor_ = 0;
