@@ -5,9 +5,9 @@ set -euo pipefail
 PKGS=(
   build-essential cmake ninja-build pkg-config ccache
   librabbitmq-dev libpq-dev libcurl4-openssl-dev libsqlite3-dev
-  nlohmann-json3-dev libsimdjson-dev libspdlog-dev libfmt-dev libcli11-dev
+  libhiredis-dev nlohmann-json3-dev libsimdjson-dev libspdlog-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcpp-httplib-dev
-  postgresql-15 postgresql-client-15 rabbitmq-server sqlite3 socat curl procps python3 time clang-format
+  postgresql-15 postgresql-client-15 rabbitmq-server redis-server sqlite3 socat curl procps python3 time clang-format
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Start/stop a throw-away PostgreSQL 15 and RabbitMQ 3.10 on 127.0.0.1 in a temp dir, for tests
-# and benchmarks. Usage: scripts/servers.sh start|stop|env [pg|amqp|all]
+# Start/stop a throw-away PostgreSQL 15, RabbitMQ 3.10 and Redis 7 on 127.0.0.1 in a temp dir, for
+# tests and benchmarks. Usage: scripts/servers.sh start|stop|env [pg|amqp|redis|all]
 #   start  starts the servers (idempotent) and writes $KR_SERVERS_DIR/env
 #   stop   stops them and removes the temp dir
 #   env    prints the export lines (eval "$(scripts/servers.sh env)")
@@ -12,6 +12,7 @@ PG_PORT=${KR_PG_PORT:-55432}
 AMQP_PORT=${KR_AMQP_PORT:-55672}
 AMQP_DIST_PORT=${KR_AMQP_DIST_PORT:-55673}
 AMQP_NODE=${KR_AMQP_NODE:-rabbit@localhost}
+REDIS_PORT=${KR_REDIS_PORT:-56379}
 PG_BIN=/usr/lib/postgresql/15/bin
 
 as_user() { # run a command as a service user when we are root
@@ -76,6 +77,25 @@ start_amqp() {
   echo "servers: RabbitMQ did not start (logs: $DIR/rabbitmq/log)" >&2; return 1
 }
 
+start_redis() {
+  mkdir -p "$DIR/redis"
+  if redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping >/dev/null 2>&1; then return 0; fi
+  # No persistence: a throw-away server for pub/sub.
+  redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$DIR/redis" --save '' --appendonly no \
+    --daemonize yes --pidfile "$DIR/redis/redis.pid" --logfile "$DIR/redis/log" >/dev/null
+  for _ in $(seq 1 60); do
+    redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping >/dev/null 2>&1 && return 0
+    sleep 0.5
+  done
+  echo "servers: Redis did not start (log: $DIR/redis/log)" >&2; return 1
+}
+
+stop_redis() {
+  if [ -f "$DIR/redis/redis.pid" ]; then
+    redis-cli -h 127.0.0.1 -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || kill "$(cat "$DIR/redis/redis.pid")" 2>/dev/null || true
+  fi
+}
+
 stop_pg() {
   if [ -f "$DIR/pg/data/PG_VERSION" ]; then
     as_user postgres "$PG_BIN/pg_ctl" -D "$DIR/pg/data" -m immediate -w stop >/dev/null 2>&1 || true
@@ -92,21 +112,28 @@ stop_amqp() {
 print_env() {
   echo "export KR_SERVERS_DIR='$DIR'"
   echo "export KR_TEST_PG_DSN='postgresql://postgres@127.0.0.1:$PG_PORT/postgres'"
-  echo "export KR_AMQP_NODE='$AMQP_NODE' KR_PG_PORT='$PG_PORT' KR_AMQP_PORT='$AMQP_PORT' KR_AMQP_DIST_PORT='$AMQP_DIST_PORT'"
+  echo "export KR_AMQP_NODE='$AMQP_NODE' KR_PG_PORT='$PG_PORT' KR_AMQP_PORT='$AMQP_PORT' KR_AMQP_DIST_PORT='$AMQP_DIST_PORT' KR_REDIS_PORT='$REDIS_PORT'"
   echo "export KR_TEST_AMQP_URL='amqp://guest:guest@127.0.0.1:$AMQP_PORT/'"
+  echo "export KR_TEST_REDIS_URL='redis://127.0.0.1:$REDIS_PORT/'"
 }
 
 # rabbitmqctl for tests (e.g. to restart the broker): scripts/servers.sh ctl stop_app
 case "$ACTION" in
   start)
     mkdir -p "$DIR"; chmod 755 "$DIR"
-    case "$WHICH" in pg) start_pg ;; amqp) start_amqp ;; all) start_pg & p=$!; start_amqp; wait $p ;; esac
+    case "$WHICH" in
+      pg) start_pg ;; amqp) start_amqp ;; redis) start_redis ;;
+      all) start_pg & p=$!; start_redis; start_amqp; wait $p ;;
+    esac
     print_env > "$DIR/env"
     ;;
   stop)
-    case "$WHICH" in pg) stop_pg ;; amqp) stop_amqp ;; all) stop_pg; stop_amqp; rm -rf "$DIR" ;; esac
+    case "$WHICH" in
+      pg) stop_pg ;; amqp) stop_amqp ;; redis) stop_redis ;;
+      all) stop_pg; stop_redis; stop_amqp; rm -rf "$DIR" ;;
+    esac
     ;;
   env) print_env ;;
   ctl) shift; rabbit_env rabbitmqctl -n "$AMQP_NODE" "$@" ;;
-  *) echo "usage: $0 start|stop|env|ctl [pg|amqp|all]" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|env|ctl [pg|amqp|redis|all]" >&2; exit 2 ;;
 esac

@@ -36,13 +36,13 @@ class Servers:
             with socket.socket() as s:
                 return s.connect_ex(("127.0.0.1", port)) != 0
         base = 55532  # off scripts/test.sh's sequence (55432 + k·1000), so the two can start together
-        while not (free(base) and free(base + 240) and free(base + 241)):
+        while not (free(base) and free(base + 240) and free(base + 241) and free(base + 242)):
             base += 1000
         self.servers_dir = tempfile.mkdtemp(prefix="killreport-bench-")
         os.chmod(self.servers_dir, 0o755)
         self.server_env = dict(os.environ, KR_SERVERS_DIR=self.servers_dir, KR_PG_PORT=str(base),
                                KR_AMQP_PORT=str(base + 240), KR_AMQP_DIST_PORT=str(base + 241),
-                               KR_AMQP_NODE=f"krbench{base}@localhost")
+                               KR_AMQP_NODE=f"krbench{base}@localhost", KR_REDIS_PORT=str(base + 242))
         log(f"starting PostgreSQL and RabbitMQ on 127.0.0.1:{base}/{base + 240} in {self.servers_dir}")
         t0 = time.monotonic()
         p = subprocess.run([os.path.join(ROOT, "scripts", "servers.sh"), "start", "all"], env=self.server_env,

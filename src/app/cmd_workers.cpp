@@ -16,6 +16,7 @@
 #include "log/log.hpp"
 #include "worker/affiliation_sweep.hpp"
 #include "worker/alliance_corporations_worker.hpp"
+#include "worker/backfill.hpp"
 #include "worker/drain_watch.hpp"
 #include "worker/executor.hpp"
 #include "worker/info_worker.hpp"
@@ -89,8 +90,8 @@ const std::vector<WorkerSpec>& Workers() {
                           Committer* committer) -> std::unique_ptr<worker::Worker> {
                            worker::ZkillboardWorkerOptions o;
                            o.concurrency = concurrency;
-                           return std::make_unique<worker::ZkillboardWorker>(o, rt.Store(), rt.Esi(), rt.Zkb(), settler,
-                                                                             rt.Clock(), committer);
+                           return std::make_unique<worker::ZkillboardWorker>(
+                               o, rt.Store(), rt.Esi(), rt.Zkb(), settler, rt.Clock(), committer, rt.Shared().Events());
                        }});
         return out;
     }();
@@ -164,7 +165,8 @@ void RunLive(worker::ProcessShared& shared, const LiveFlags& f, std::stop_token 
     worker::LiveWorkerOptions o;
     if (f.from > 0) o.from = f.from;
     o.from_now = f.from_now;
-    worker::LiveWorker w(o, rt.Store(), rt.Queue(), rt.R2z2(), rt.Clock());
+    worker::Backfill gap_repair(rt.Store(), rt.Queue(), rt.R2z2(), rt.Esi(), rt.Clock(), shared.Events());
+    worker::LiveWorker w(o, rt.Store(), rt.Queue(), rt.R2z2(), rt.Clock(), shared.Events(), &gap_repair);
     w.Run(stop, idle);
 }
 
@@ -194,6 +196,35 @@ int RunLiveCommand(const Context& ctx, const LiveFlags& f) {
     }
     t.join();
     if (failure) std::rethrow_exception(failure);
+    return 0;
+}
+
+struct BackfillFlags {
+    std::string from;
+    std::string to;
+};
+
+/// backfill --from DATE [--to DATE] (worker/backfill.hpp): day after day, logged as it goes.
+int RunBackfillCommand(const Context& ctx, const BackfillFlags& f) {
+    const auto days = worker::Backfill::Days(f.from, f.to.empty() ? f.from : f.to);
+    auto stop = worker::InstallShutdownHandlers();
+    worker::ProcessShared shared(ctx.cfg);
+    worker::Runtime rt(shared, 16);
+    rt.SetStopToken(stop);
+    worker::Backfill backfill(rt.Store(), rt.Queue(), rt.R2z2(), rt.Esi(), rt.Clock(), shared.Events());
+    for (const auto& day : days) {
+        if (stop.stop_requested()) return 1;
+        const auto d = backfill.Day(day);
+        if (!d.dumped) {
+            spdlog::warn("backfill: {}: no dump for this day (not yet, or before zKillboard's history)", day);
+            continue;
+        }
+        spdlog::info(
+            "backfill: {}: {} killmail(s) listed, {} already stored, {} stored ({} from ESI; the {}), {} "
+            "unfetchable (CCP VERIFIED), {} failed",
+            day, d.listed, d.already, d.stored, d.from_esi, d.raw ? "raw dump served" : "index only", d.unfetchable,
+            d.failed);
+    }
     return 0;
 }
 
@@ -430,6 +461,14 @@ void RegisterWorkerCommands(const AddCommand& add, const Bind& bind, AddFlags ad
         ->excludes("--from");
     redisq->add_flag("--until-idle", live.until_idle, "exit 0 once the feed is at its head and its ids are published");
     bind(redisq, [](const Context& c) { return RunLiveCommand(c, live); });
+
+    static BackfillFlags backfill;  // lives as long as the parse
+    auto* bf = add("backfill",
+                   "whole UTC days from zKillboard's history dumps (raw ESI killmails, else the day's "
+                   "index + ESI); resumable: what is stored is skipped");
+    bf->add_option("--from", backfill.from, "first UTC day (YYYY-MM-DD)")->required()->check(DayArgument("--from"));
+    bf->add_option("--to", backfill.to, "last UTC day (YYYY-MM-DD; default: --from)")->check(DayArgument("--to"));
+    bind(bf, [](const Context& c) { return RunBackfillCommand(c, backfill); });
 
     auto* run = add("run", "every worker in one process, and the live feed (the embedded default's main job)");
     add_worker_flags(run, flags["run"]);

@@ -7,6 +7,7 @@
 #include "db/connection.hpp"
 #include "esi/esi_client.hpp"
 #include "metrics/metrics_server.hpp"
+#include "push/redis_url.hpp"
 
 extern char** environ;
 
@@ -134,6 +135,14 @@ Config Load(const Overrides& flags, const std::map<std::string, std::string>* en
         ParseNumber("KILLREPORT_OUTAGE_LIMIT", get("KILLREPORT_OUTAGE_LIMIT", "60"), 1, 86400));
     c.universe_check_seconds = static_cast<std::int64_t>(
         ParseNumber("KILLREPORT_UNIVERSE_CHECK", get("KILLREPORT_UNIVERSE_CHECK", "86400"), 0, 365.0 * 86400));
+    const std::string pubsub = get("USE_REDIS_PUBSUB", "false");
+    if (pubsub != "0" && pubsub != "1" && pubsub != "false" && pubsub != "true") {
+        throw FatalError("USE_REDIS_PUBSUB='" + pubsub + "' is not true or false");
+    }
+    c.use_redis_pubsub = pubsub == "1" || pubsub == "true";
+    c.redis_url = get("REDIS_URL", "");
+    if (!c.redis_url.empty()) push::ParseRedisUrl(c.redis_url);  // a bad one fails at once
+    if (c.use_redis_pubsub && c.redis_url.empty()) throw FatalError("USE_REDIS_PUBSUB=true needs REDIS_URL");
     c.log_level = get("LOG_LEVEL", "info");
     if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" && c.log_level != "error" &&
         c.log_level != "trace") {
@@ -178,6 +187,9 @@ std::vector<std::string> Describe(const Config& c) {
     line("KILLREPORT_UNIVERSE_CHECK", c.universe_check_seconds == 0
                                           ? "0 (off: run queue:regions, queue:constellations, queue:solar-systems)"
                                           : std::to_string(c.universe_check_seconds) + " s");
+    line("USE_REDIS_PUBSUB", c.use_redis_pubsub ? "true (new killmails published on Redis channel NEW_KILLMAIL)"
+                                                : "false (PostgreSQL: NOTIFY killmail_new)");
+    line("REDIS_URL", c.redis_url.empty() ? "(unset)" : db::MaskUrl(c.redis_url));
     line("LOG_LEVEL", c.log_level);
     line("KILLREPORT_METRICS_ADDR",
          c.metrics_addr.empty() ? "(off)" : c.metrics_addr + " (run and worker:* serve /metrics there)");

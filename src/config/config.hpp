@@ -33,6 +33,8 @@ struct Config {
                                                   ///< ESI's universe lists (static data); 0 = never
     std::int64_t outage_limit_seconds = 60;       ///< KILLREPORT_OUTAGE_LIMIT: --until-idle gives up (exit 1)
                                                   ///< after the database has refused writes this long
+    bool use_redis_pubsub = false;                ///< USE_REDIS_PUBSUB (the original's): publish new killmails
+    std::string redis_url;                        ///< REDIS_URL (the original's): redis://[:password@]host[:port][/db]
     std::string log_level = "info";               ///< LOG_LEVEL: debug, info, warn, error
     std::string metrics_addr;                     ///< KILLREPORT_METRICS_ADDR: where `run` and `worker:*` serve
                                                   ///< /metrics (PORT = 127.0.0.1:PORT, HOST:PORT); "" = off

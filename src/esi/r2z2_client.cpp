@@ -56,6 +56,10 @@ R2z2Answer R2z2Client::FetchSequenceFile(std::int64_t sequence) {
     return Get("/ephemeral/" + std::to_string(sequence) + ".json");
 }
 
+R2z2Answer R2z2Client::FetchHistoryIndex(const std::string& day) { return Get("/history/" + day + ".json"); }
+
+R2z2Answer R2z2Client::FetchHistoryRaw(const std::string& day) { return Get("/history/raw/" + day + ".json"); }
+
 R2z2Answer R2z2Client::Get(const std::string& path) {
     AwaitSlot();
     http::HttpRequest req;

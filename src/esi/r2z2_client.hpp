@@ -54,6 +54,10 @@ public:
 
     R2z2Answer FetchSequence();
     R2z2Answer FetchSequenceFile(std::int64_t sequence);
+    /// zKillboard's dumps of a UTC day (`day` = "YYYYMMDD"): /history/YYYYMMDD.json (killmail id →
+    /// hash) and /history/raw/YYYYMMDD.json (id → ESI killmail); 404: not dumped (raw: not served).
+    R2z2Answer FetchHistoryIndex(const std::string& day);
+    R2z2Answer FetchHistoryRaw(const std::string& day);
     /// Waits `d` (driving the HTTP client); kr::StoppedError on a stop request.
     void Wait(std::chrono::milliseconds d);
 

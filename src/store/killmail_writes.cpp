@@ -91,8 +91,12 @@ StoreKillmailsResult SqlStore::WritePage(std::span<const Killmail> killmails, co
     db::Transaction tx(*conn_);
     if (!todo.empty()) {
         // Only the killmails new in this transaction derive: a redelivery counts nothing twice.
-        const std::vector<Id> inserted = WriteKillmails(todo, now, result);
-        if (!inserted.empty()) Derive("k.killmail_id" + IdSetSql(1), {IdSetParam(inserted)}, false);
+        std::vector<Id> inserted = WriteKillmails(todo, now, result);
+        if (!inserted.empty()) {
+            Derive("k.killmail_id" + IdSetSql(1), {IdSetParam(inserted)}, false);
+            NotifyNew(inserted);
+        }
+        result.new_ids = std::move(inserted);
     }
     if (bookkeeping) result.step_taken = WritePageBookkeeping(enrich, step, now);
     if (live) TakeLiveStep(*live);

@@ -4,6 +4,12 @@
 
 namespace kr::store {
 
+namespace {
+/// One notification per new killmail, queued in the transaction and delivered at its commit.
+constexpr const char* kNotifyKillmailNew =
+    "SELECT pg_notify('killmail_new', u.id::text) FROM unnest($1::bigint[]) AS u(id)";
+}  // namespace
+
 using detail::Param;
 using detail::Rows;
 
@@ -91,6 +97,10 @@ std::vector<Id> PgStore::WriteKillmails(const std::vector<const Killmail*>& kill
     WriteRows(tables::Items().Def(), dependent.items, now);
     WriteRows(tables::Children().Def(), dependent.children, now);
     return ids;
+}
+
+void PgStore::NotifyNew(const std::vector<Id>& new_ids) {
+    if (!new_ids.empty()) conn_->Exec(kNotifyKillmailNew, {db::PgIntArray(new_ids)});
 }
 
 std::vector<detail::SqlStore::UserColumn> PgStore::UserColumns() {

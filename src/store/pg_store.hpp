@@ -24,6 +24,7 @@ protected:
     UpsertCounts WriteRows(const db::TableDef& table, const detail::Rows& rows, const std::string& now) override;
     std::vector<Id> WriteKillmails(const std::vector<const Killmail*>& killmails, const std::string& now,
                                    StoreKillmailsResult& result) override;
+    void NotifyNew(const std::vector<Id>& new_ids) override;
     std::vector<UserColumn> UserColumns() override;
     bool HasLeadingIndex(const std::string& table, const std::string& column) override;
     std::vector<std::string> ExtraCountTables() const override { return {"kr_created_tables"}; }

@@ -106,6 +106,9 @@ protected:
     /// of those that were new.
     virtual std::vector<Id> WriteKillmails(const std::vector<const Killmail*>& killmails, const std::string& now,
                                            StoreKillmailsResult& result) = 0;
+    /// Tells the database's own listeners of the killmails new in the caller's transaction
+    /// (PostgreSQL: NOTIFY killmail_new, '<id>', delivered at the commit); SQLite: nobody.
+    virtual void NotifyNew(const std::vector<Id>& /*new_ids*/) {}
     virtual std::vector<UserColumn> UserColumns() = 0;
     /// Whether an index on `table` starts with `column` (the scanner's skip scan needs one).
     virtual bool HasLeadingIndex(const std::string& table, const std::string& column) = 0;

@@ -81,6 +81,9 @@ struct EntityBatchResult {
 struct StoreKillmailsResult {
     std::size_t inserted = 0;
     std::size_t already_present = 0;
+    /// The killmails new in the commit (written by it, not there before): what is pushed
+    /// (push/killmail_events.hpp) after the commit.
+    std::vector<Id> new_ids;
     /// Killmails refused before touching the database (killmail_id, reason), e.g. a victim
     /// without corporation_id (victims.corporation_id is NOT NULL in the original schema).
     std::vector<std::pair<Id, std::string>> rejected;
@@ -91,6 +94,7 @@ struct StoreKillmailsResult {
     StoreKillmailsResult& operator+=(const StoreKillmailsResult& o) {
         inserted += o.inserted;
         already_present += o.already_present;
+        new_ids.insert(new_ids.end(), o.new_ids.begin(), o.new_ids.end());
         rejected.insert(rejected.end(), o.rejected.begin(), o.rejected.end());
         step_taken = step_taken || o.step_taken;
         return *this;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <ctime>
 #include <vector>
 
 #include "core/errors.hpp"
@@ -39,8 +40,14 @@ bool IsDeadLocalHolder(const std::string& holder) {
 std::string LiveHolderName() { return HostName() + ":" + std::to_string(::getpid()); }
 
 LiveWorker::LiveWorker(LiveWorkerOptions options, store::Store& store, queue::Queue& queue, esi::R2z2Client& r2z2,
-                       const Clock& clock)
-    : options_(std::move(options)), store_(store), queue_(queue), r2z2_(r2z2), clock_(clock) {
+                       const Clock& clock, push::KillmailEvents& events, Backfill* gap_repair)
+    : options_(std::move(options)),
+      store_(store),
+      queue_(queue),
+      r2z2_(r2z2),
+      clock_(clock),
+      events_(events),
+      gap_repair_(gap_repair) {
     if (options_.holder.empty()) options_.holder = LiveHolderName();
     options_.head_wait = std::max(options_.head_wait, std::chrono::milliseconds(6000));  // R2Z2's rule
     for (const auto& k : EntityKinds()) queue_.Declare(k.queue);
@@ -74,6 +81,7 @@ void LiveWorker::Run(std::stop_token stop, std::atomic<bool>* idle) {
         // `run --until-idle` must not wait for ever on a feed it cannot reach); not while a 429 or
         // a ban pauses a feed that has more.
         if (idle) idle->store(step != Step::kStored && step != Step::kPaused && !recover_);
+        Summary(step);
     }
     r2z2_.SetIdleHook(nullptr);
     if (held_) {
@@ -85,6 +93,18 @@ void LiveWorker::Run(std::stop_token stop, std::atomic<bool>* idle) {
         }
     }
     spdlog::info("redisq: stopped at sequence {}; {} killmail(s) stored", cursor_, stored_);
+}
+
+void LiveWorker::Summary(Step step) {
+    if (step == Step::kStored) ++summary_seen_;
+    const std::int64_t now = clock_.NowMs();
+    if (summary_at_ms_ == 0) summary_at_ms_ = now;
+    if (now - summary_at_ms_ < 5000 || summary_seen_ == 0) return;
+    spdlog::info("redisq: {} new killmail(s) stored ({} sequence(s)), next sequence {}{}", stored_ - summary_stored_,
+                 summary_seen_, cursor_, step == Step::kAtHead ? " (at the head)" : "");
+    summary_at_ms_ = now;
+    summary_stored_ = stored_;
+    summary_seen_ = 0;
 }
 
 void LiveWorker::Backoff() {
@@ -154,6 +174,78 @@ bool LiveWorker::Start() {
     return true;
 }
 
+bool LiveWorker::RepairGap(std::int64_t sequence) {
+    using Status = esi::R2z2Answer::Status;
+    constexpr int kMaxGapDays = 31;
+    auto unusable = [](const esi::R2z2Answer& a, const std::string& what) {
+        return TransientError("R2Z2 " + what + ": " +
+                              (a.error.empty() ? "HTTP " + std::to_string(a.http_status) : a.error));
+    };
+    const auto seq = r2z2_.FetchSequence();
+    if (seq.status != Status::kOk) throw unusable(seq, "sequence.json");
+    std::int64_t newest = 0;
+    try {
+        newest = esi_json::ParseR2z2Sequence(seq.body);
+    } catch (const esi_json::ParseError& e) {
+        throw TransientError(std::string("R2Z2 sequence.json: ") + e.what());
+    }
+    if (newest < sequence) return false;  // not uploaded yet: the head
+    // Uploaded and gone. Bisection: `lo` answers 404, `hi` 200 (the oldest served once they meet).
+    std::int64_t lo = sequence, hi = newest;
+    auto top = r2z2_.FetchSequenceFile(hi);
+    if (top.status == Status::kNotFound) return false;  // the feed moved under us: look again later
+    if (top.status != Status::kOk) throw unusable(top, "sequence " + std::to_string(hi));
+    while (hi - lo > 1) {
+        const std::int64_t mid = lo + (hi - lo) / 2;
+        auto a = r2z2_.FetchSequenceFile(mid);
+        if (a.status == Status::kOk) {
+            hi = mid;
+            top = std::move(a);
+        } else if (a.status == Status::kNotFound) {
+            lo = mid;
+        } else {
+            throw unusable(a, "sequence " + std::to_string(mid));
+        }
+    }
+    std::string day;
+    try {
+        day = esi_json::ParseR2z2Package(top.body).killmail.killmail_time.substr(0, 10);
+    } catch (const esi_json::ParseError& e) {
+        throw TransientError("R2Z2 sequence " + std::to_string(hi) + ": " + e.what());
+    }
+    const std::string gap = "gap: sequences " + std::to_string(sequence) + ".." + std::to_string(hi - 1) +
+                            " expired from R2Z2 (" + std::to_string(hi - sequence) + ")";
+    spdlog::warn("redisq: {}; repairing from zKillboard's history, from {} backwards", gap, day);
+    if (!gap_repair_) {
+        spdlog::error("redisq: no history repair in this process: the gap stays (run backfill)");
+    } else {
+        for (int i = 0; i < kMaxGapDays && day.size() == 10; ++i) {
+            const auto days = Backfill::Days(day, day);
+            store_.NoteLiveCursor(options_.feed, gap + "; backfilling " + day + " (day " + std::to_string(i + 1) + ")");
+            const auto d = gap_repair_->Day(days.front());
+            spdlog::info("redisq: {}: {} listed, {} stored before, {} stored now ({} from ESI), {} unfetchable", day,
+                         d.listed, d.already, d.stored, d.from_esi, d.unfetchable);
+            if (!d.dumped || d.already == d.listed) break;  // reached what the feed had stored
+            // The day before.
+            std::tm tm{};
+            ::strptime(day.c_str(), "%Y-%m-%d", &tm);
+            const std::time_t before = ::timegm(&tm) - 86400;
+            ::gmtime_r(&before, &tm);
+            char buf[16];
+            std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm);
+            day = buf;
+        }
+    }
+    if (!store_.SetLiveCursor(options_.feed, options_.holder, hi)) {
+        held_ = false;
+        return true;  // another process holds the feed now
+    }
+    store_.NoteLiveCursor(options_.feed, "");
+    spdlog::info("redisq: gap repaired; live polling goes on at sequence {}", hi);
+    cursor_ = hi;
+    return true;
+}
+
 LiveWorker::Step LiveWorker::Poll() {
     if (recover_) {
         const std::size_t n = PublishOutbox(queue_, store_, clock_, kEntityPriority, kSource);
@@ -167,33 +259,16 @@ LiveWorker::Step LiveWorker::Poll() {
     return step;
 }
 
-LiveWorker::Step LiveWorker::Fetch(std::int64_t sequence) {
+void LiveWorker::AddPackage(std::int64_t sequence, const std::string& body, std::vector<Killmail>& killmails,
+                            std::vector<Killmail>& revalued) {
     using Status = esi::R2z2Answer::Status;
-    auto a = r2z2_.FetchSequenceFile(sequence);
-    switch (a.status) {
-        case Status::kOk: break;
-        case Status::kNotFound: r2z2_.Wait(options_.head_wait); return Step::kAtHead;
-        case Status::kRateLimited:
-            spdlog::debug("redisq: {}; paused {} s", a.error, a.retry_after.count() / 1000);
-            return Step::kPaused;  // the next request waits for the shared pause
-        case Status::kBanned:
-            if (!banned_noted_) {
-                const std::string note = "R2Z2 answered 403 (banned) at " + IsoUtc(clock_.NowMs()) + "; paused until " +
-                                         IsoUtc(clock_.NowMs() + a.retry_after.count());
-                spdlog::error("redisq: {}", note);
-                store_.NoteLiveCursor(options_.feed, note);
-                banned_noted_ = true;
-            }
-            return Step::kPaused;
-        case Status::kFailed: throw TransientError("R2Z2 sequence " + std::to_string(sequence) + ": " + a.error);
-    }
     esi_json::R2z2Package pkg;
     try {
-        pkg = esi_json::ParseR2z2Package(a.body);
+        pkg = esi_json::ParseR2z2Package(body);
     } catch (const esi_json::ParseError& e) {
         throw TransientError("R2Z2 sequence " + std::to_string(sequence) + ": unusable body: " + e.what());
     }
-    std::vector<Killmail> revalued;
+    const std::size_t had = revalued.size();
     if (pkg.sequence_updated) {
         auto again = r2z2_.FetchSequenceFile(*pkg.sequence_updated);
         if (again.status == Status::kOk) {
@@ -209,9 +284,59 @@ LiveWorker::Step LiveWorker::Fetch(std::int64_t sequence) {
             throw TransientError("R2Z2 sequence " + std::to_string(*pkg.sequence_updated) + " (updated): " +
                                  (again.error.empty() ? "HTTP " + std::to_string(again.http_status) : again.error));
         }
-        if (revalued.empty()) revalued.push_back(pkg.killmail);  // expired: the announcement's values
+        if (revalued.size() == had) revalued.push_back(pkg.killmail);  // expired: the announcement's values
     }
-    const std::vector<Killmail> killmails{pkg.killmail};
+    killmails.push_back(std::move(pkg.killmail));
+}
+
+LiveWorker::Step LiveWorker::Fetch(std::int64_t sequence) {
+    using Status = esi::R2z2Answer::Status;
+    if (head_next_) {  // the last batch ended at the head: R2Z2's ≥ 6 s before asking again
+        head_next_ = false;
+        r2z2_.Wait(options_.head_wait);
+    }
+    auto a = r2z2_.FetchSequenceFile(sequence);
+    switch (a.status) {
+        case Status::kOk: break;
+        case Status::kNotFound:
+            if (!gap_checked_) {
+                gap_checked_ = true;
+                if (RepairGap(sequence)) return Step::kStored;
+            }
+            head_next_ = true;  // the next Fetch waits first
+            return Step::kAtHead;
+        case Status::kRateLimited:
+            spdlog::debug("redisq: {}; paused {} s", a.error, a.retry_after.count() / 1000);
+            return Step::kPaused;  // the next request waits for the shared pause
+        case Status::kBanned:
+            if (!banned_noted_) {
+                const std::string note = "R2Z2 answered 403 (banned) at " + IsoUtc(clock_.NowMs()) + "; paused until " +
+                                         IsoUtc(clock_.NowMs() + a.retry_after.count());
+                spdlog::error("redisq: {}", note);
+                store_.NoteLiveCursor(options_.feed, note);
+                banned_noted_ = true;
+            }
+            return Step::kPaused;
+        case Status::kFailed: throw TransientError("R2Z2 sequence " + std::to_string(sequence) + ": " + a.error);
+    }
+    // Catching up: the files that follow go into the same transaction (the cursor moves over all of
+    // them at once), up to options_.batch, while R2Z2 has them; what stops a batch (the head, a 429,
+    // an error) is left to the next Poll, which asks for that sequence again.
+    std::vector<Killmail> killmails;
+    std::vector<Killmail> revalued;
+    AddPackage(sequence, a.body, killmails, revalued);  // throws for the first file: nothing stored
+    std::int64_t next = sequence + 1;
+    while (killmails.size() < options_.batch && clock_.NowMs() < renew_at_ms_) {  // the hold outlasts it
+        auto more = r2z2_.FetchSequenceFile(next);
+        if (more.status == Status::kNotFound) head_next_ = true;
+        if (more.status != Status::kOk) break;
+        try {
+            AddPackage(next, more.body, killmails, revalued);
+        } catch (const TransientError&) {
+            break;
+        }
+        ++next;
+    }
     Referenced unseen;
     const auto refs = ReferencedBy(killmails);
     for (const auto& k : EntityKinds()) {
@@ -219,9 +344,10 @@ LiveWorker::Step LiveWorker::Fetch(std::int64_t sequence) {
             if (!seen_[k.kind].count(id)) unseen[k.kind].push_back(id);
         }
     }
-    store::LiveCursorStep step{options_.feed, options_.holder, sequence, sequence + 1, options_.hold.count(), revalued};
+    store::LiveCursorStep step{options_.feed, options_.holder, sequence, next, options_.hold.count(), revalued};
     const auto result = store_.StoreLivePage(killmails, unseen, step);
-    cursor_ = sequence + 1;
+    events_.Stored(result.new_ids);  // committed: a redelivered killmail is not new, no event
+    cursor_ = next;
     renew_at_ms_ = clock_.NowMs() + options_.hold.count() / 3;
     stored_ += static_cast<std::int64_t>(result.inserted);
     for (const auto& [id, why] : result.rejected) {
@@ -237,10 +363,10 @@ LiveWorker::Step LiveWorker::Fetch(std::int64_t sequence) {
         throw;
     } catch (const std::exception& e) {
         recover_ = true;  // in kr_entity_outbox: published by the next Poll
-        spdlog::warn("redisq: the ids of killmail {} are not published yet ({})", pkg.killmail.killmail_id, e.what());
+        spdlog::warn("redisq: the ids of sequences {}..{} are not published yet ({})", sequence, next - 1, e.what());
     }
-    spdlog::debug("redisq: sequence {}: killmail {} {}", sequence, pkg.killmail.killmail_id,
-                  result.inserted ? "stored" : "already stored");
+    spdlog::debug("redisq: sequences {}..{}: {} killmail(s) stored", sequence, next - 1, result.inserted);
+    summary_seen_ += next - sequence - 1;  // Summary counts the step itself
     return Step::kStored;
 }
 

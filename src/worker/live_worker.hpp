@@ -18,6 +18,15 @@
 //     the shared key as told; a 403 (a ban) is logged once and noted in the cursor row (`status`).
 //     Anything else (transport errors, 5xx, a body that does not parse, the database away) →
 //     the same N again after a backoff: a killmail is never skipped.
+//   - A gap (the process was away longer than R2Z2 keeps its files, about a day): detected, not
+//     guessed, at the first 404 of a process — sequence.json is asked once; if it is ≥ the cursor
+//     N, N was uploaded (sequences are contiguous) and is gone: expired. The oldest sequence still
+//     served, O, is found by bisection between N and sequence.json; the UTC days from the day of
+//     O's killmail backwards are filled from zKillboard's history dumps (worker/backfill.hpp: raw
+//     dumps, else the index + ESI) until a day with nothing missing (or not dumped, or
+//     kMaxGapDays); then the cursor moves to O and live polling goes on. `status` shows the gap
+//     and the day being repaired (the cursor's note). A crash meanwhile repeats the repair on the
+//     next start (the cursor only moves at its end; what was stored is skipped).
 //   - kill -9 at any moment: the cursor and the killmail are one commit, so a restart resumes at
 //     the first sequence not stored (after the dead process's hold expires): no gap, no duplicate.
 #include <atomic>
@@ -30,8 +39,10 @@
 
 #include "core/clock.hpp"
 #include "esi/r2z2_client.hpp"
+#include "push/killmail_events.hpp"
 #include "queue/queue.hpp"
 #include "store/store.hpp"
+#include "worker/backfill.hpp"
 #include "worker/publisher.hpp"
 
 namespace kr::worker {
@@ -44,6 +55,7 @@ struct LiveWorkerOptions {
     std::chrono::milliseconds head_wait{6000};  ///< between polls of a sequence not there yet
     std::chrono::milliseconds hold{30000};      ///< a hold not renewed for this long expires
     std::chrono::milliseconds backoff_cap{60000};
+    std::size_t batch = 500;  ///< sequences per transaction while catching up (item 7's rate)
 };
 
 /// "host:pid": who holds the feed, as `status` shows it.
@@ -51,8 +63,10 @@ std::string LiveHolderName();
 
 class LiveWorker {
 public:
+    /// `events` hears of each killmail new in a commit, after it.
     LiveWorker(LiveWorkerOptions options, store::Store& store, queue::Queue& queue, esi::R2z2Client& r2z2,
-               const Clock& clock);
+               const Clock& clock, push::KillmailEvents& events = push::NoKillmailEvents::Instance(),
+               Backfill* gap_repair = nullptr);
 
     /// What one Poll did.
     enum class Step { kStored, kAtHead, kHeldElsewhere, kPaused, kFailed };
@@ -73,15 +87,29 @@ private:
     /// Sets the start (--from, --from-now, or a feed never started) once the feed is held.
     bool Start();
     Step Fetch(std::int64_t sequence);
+    /// Parses the file of `sequence` into `killmails` (and, for sequence_updated, the killmail's
+    /// new values into `revalued`); kr::TransientError when it (or the updated file) is unusable.
+    void AddPackage(std::int64_t sequence, const std::string& body, std::vector<Killmail>& killmails,
+                    std::vector<Killmail>& revalued);
     /// Publishes what the step recorded and the database lacks, then clears it.
     void Publish(const Referenced& recorded);
     void Backoff();
+    /// At a 404 for `sequence`: whether it expired (see above); if so the gap is repaired and the
+    /// cursor moved to the oldest sequence served. False: the head, nothing to repair.
+    bool RepairGap(std::int64_t sequence);
+    /// Every 5 s in which killmails were stored: one info line (how many, where the feed stands).
+    void Summary(Step step);
 
     LiveWorkerOptions options_;
     store::Store& store_;
     queue::Queue& queue_;
     esi::R2z2Client& r2z2_;
     const Clock& clock_;
+    push::KillmailEvents& events_;
+    Backfill* gap_repair_;
+    bool gap_checked_ = false;
+    bool head_next_ = false;  ///< the last batch ended on a 404: wait before asking again  ///< the first 404 of this
+                              ///< process was looked at
     bool held_ = false;
     bool started_ = false;
     std::int64_t cursor_ = 0;
@@ -92,6 +120,9 @@ private:
     int failures_ = 0;
     std::int64_t stored_ = 0;
     std::int64_t published_ = 0;
+    std::int64_t summary_at_ms_ = 0;
+    std::int64_t summary_stored_ = 0;
+    std::int64_t summary_seen_ = 0;  ///< sequences stored (new or not) since the last summary
     PerKind<std::unordered_set<Id>> seen_;
 };
 

@@ -5,6 +5,8 @@
 #include "db/connection.hpp"
 #include "db/migrator.hpp"
 #include "log/log.hpp"
+#include "push/hiredis_client.hpp"
+#include "push/redis_push.hpp"
 
 namespace kr::worker {
 
@@ -20,6 +22,13 @@ ProcessShared::ProcessShared(const config::Config& cfg, kr::Clock& clock) : cfg_
     // both limits off nothing is ever reserved, so an in-process budget is enough.
     bool limited = cfg_.esi_rate_limit > 0 || cfg_.zkillboard_rate_limit > 0;
     budget_ = esi::MakeBudget(limited ? cfg_.database_url : std::string(), clock_);
+    if (cfg_.use_redis_pubsub) {
+        auto address = push::ParseRedisUrl(cfg_.redis_url);
+        spdlog::info("redis: new killmails are published on NEW_KILLMAIL at {}:{}", address.host, address.port);
+        events_ = std::make_unique<push::RedisPush>(std::make_unique<push::HiredisClient>(std::move(address)));
+    } else {
+        events_ = std::make_unique<push::NoKillmailEvents>();
+    }
 }
 
 queue::RetryPolicy ProcessShared::Policy() const {

@@ -15,6 +15,7 @@
 #include "esi/zkb_client.hpp"
 #include "http/curl_http_client.hpp"
 #include "http/http_client.hpp"
+#include "push/killmail_events.hpp"
 #include "queue/consumer.hpp"
 #include "queue/queue.hpp"
 #include "store/pooled_store.hpp"
@@ -38,6 +39,9 @@ public:
     queue::RetryPolicy Policy() const;
     /// The process's KILLREPORT_DB_CONNECTIONS connections, shared by the threads of `run`.
     std::shared_ptr<store::StorePool> Pool();
+    /// Who hears of the killmails new in a commit: Redis (USE_REDIS_PUBSUB=true, REDIS_URL) or
+    /// nobody. Thread-safe; lives as long as this object.
+    push::KillmailEvents& Events() { return *events_; }
 
 private:
     config::Config cfg_;
@@ -45,6 +49,7 @@ private:
     std::shared_ptr<esi::RateBudget> budget_;
     std::mutex pool_mu_;
     std::shared_ptr<store::StorePool> pool_;
+    std::unique_ptr<push::KillmailEvents> events_;
 };
 
 /// One per worker thread (nothing here is thread-safe).

@@ -16,8 +16,15 @@ namespace kr::worker {
 
 ZkillboardWorker::ZkillboardWorker(ZkillboardWorkerOptions options, store::Store& store, esi::EsiClient& esi,
                                    esi::ZkbClient& zkb, Settler& settler, const Clock& clock,
-                                   Executor<store::Store>* committer)
-    : options_(options), store_(store), esi_(esi), zkb_(zkb), settler_(settler), clock_(clock), committer_(committer) {
+                                   Executor<store::Store>* committer, push::KillmailEvents& events)
+    : options_(options),
+      store_(store),
+      esi_(esi),
+      zkb_(zkb),
+      settler_(settler),
+      clock_(clock),
+      committer_(committer),
+      events_(events) {
     if (options_.concurrency <= 0) options_.concurrency = 1;
     try {
         Recover();
@@ -309,6 +316,7 @@ void ZkillboardWorker::Finish(Page& p) {
     bool published = false;
     try {
         auto t = Clock::now();
+        events_.Stored(p.result.new_ids);  // committed (Store); a page stored again has none
         stored_ += static_cast<std::int64_t>(p.result.inserted);
         c.created += static_cast<std::int64_t>(p.result.inserted);
         c.unchanged += static_cast<std::int64_t>(p.result.already_present);

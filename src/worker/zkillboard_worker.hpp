@@ -44,6 +44,7 @@
 #include "core/clock.hpp"
 #include "esi/esi_client.hpp"
 #include "esi/zkb_client.hpp"
+#include "push/killmail_events.hpp"
 #include "queue/messages.hpp"
 #include "store/store.hpp"
 #include "worker/executor.hpp"
@@ -62,7 +63,8 @@ public:
     /// `clock`: the published messages' queuedAt. Publishes what an earlier run recorded and did
     /// not publish (kr_entity_outbox, next pages); if that fails, the first delivery retries it.
     ZkillboardWorker(ZkillboardWorkerOptions options, store::Store& store, esi::EsiClient& esi, esi::ZkbClient& zkb,
-                     Settler& settler, const Clock& clock, Executor<store::Store>* committer = nullptr);
+                     Settler& settler, const Clock& clock, Executor<store::Store>* committer = nullptr,
+                     push::KillmailEvents& events = push::NoKillmailEvents::Instance());
     ~ZkillboardWorker() override;
     std::string Name() const override { return "worker:zkillboard"; }
     std::vector<std::string> Queues() const override;
@@ -118,6 +120,7 @@ private:
     Settler& settler_;
     const Clock& clock_;
     Executor<store::Store>* committer_;
+    push::KillmailEvents& events_;
     std::shared_ptr<Page> storing_;       ///< the page the committer stores (shared with its job)
     std::unordered_set<Id> storing_ids_;  ///< its killmails: not fetched again for the next page
     std::int64_t stored_ = 0;

@@ -3,6 +3,7 @@
 // runs. A Backend provides:
 //   static std::string FreshUrl();   // URL of an empty database for one test ("" = skip)
 //   static void Release();           // after the test
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <set>
@@ -561,6 +562,11 @@ TYPED_TEST_P(StoreCases, KillmailsAreIdempotent) {
     EXPECT_EQ(first.inserted, kms.size());
     EXPECT_EQ(first.already_present, 0u);
     EXPECT_TRUE(first.rejected.empty());
+    std::vector<Id> ids, new_ids = first.new_ids;  // what is pushed after the commit
+    for (const auto& km : kms) ids.push_back(km.killmail_id);
+    std::sort(ids.begin(), ids.end());
+    std::sort(new_ids.begin(), new_ids.end());
+    EXPECT_EQ(new_ids, ids);
     auto counts = this->store_->Counts();
     EXPECT_EQ(this->Count("killmails"), static_cast<std::int64_t>(kms.size()));
     EXPECT_EQ(this->Count("victims"), static_cast<std::int64_t>(kms.size()));
@@ -572,6 +578,7 @@ TYPED_TEST_P(StoreCases, KillmailsAreIdempotent) {
     auto second = this->store_->StoreKillmails(kms);
     EXPECT_EQ(second.inserted, 0u);
     EXPECT_EQ(second.already_present, kms.size());
+    EXPECT_TRUE(second.new_ids.empty());        // stored a second time: no event
     EXPECT_EQ(this->store_->Counts(), counts);  // nothing duplicated
 
     // killmail row contents

@@ -52,7 +52,10 @@ protected:
 TEST_F(LiveWorkerTest, StartsAtSequenceJsonStoresEachKillWithItsStepAndWaitsAtTheHead) {
     env_.Http().Script("/ephemeral/sequence.json", http::FakeHttpClient::Reply(200, R"({"sequence": 500})"));
     env_.Http().Script("/ephemeral/500.json", http::FakeHttpClient::Reply(200, File(500)));
+    env_.Http().Script("/ephemeral/501.json", http::FakeHttpClient::Reply(404, "Not found"));  // ends the batch
     env_.Http().Script("/ephemeral/501.json", http::FakeHttpClient::Reply(404, "Not found"));
+    // The first 404 of the process: is 501 expired? sequence.json says it is not uploaded yet.
+    env_.Http().Script("/ephemeral/sequence.json", http::FakeHttpClient::Reply(200, R"({"sequence": 500})"));
     auto w = Make();
     EXPECT_EQ(w->Poll(), Step::kStored);
     EXPECT_EQ(Cursor(), 501);
@@ -69,8 +72,40 @@ TEST_F(LiveWorkerTest, StartsAtSequenceJsonStoresEachKillWithItsStepAndWaitsAtTh
     EXPECT_EQ(w->Poll(), Step::kAtHead);
     EXPECT_GE(env_.Clock().NowUs() - t0, 6'000'000) << "R2Z2 asks for ≥ 6 s at the head";
     EXPECT_EQ(Cursor(), 501);
-    EXPECT_EQ(env_.Http().CountRequests("/ephemeral/501.json"), 1u);
-    EXPECT_EQ(r2z2_->RequestsSent(), 3);
+    EXPECT_EQ(env_.Http().CountRequests("/ephemeral/501.json"), 2u);
+    EXPECT_EQ(r2z2_->RequestsSent(), 5);  // sequence.json, 500, 501 (the batch's end), 6 s, 501, sequence.json
+}
+
+TEST_F(LiveWorkerTest, CatchingUpStoresSeveralSequencesInOneStep) {
+    // 10, 11, 12 there, 13 not yet: one transaction stores them and moves the cursor over all three.
+    for (int n = 10; n <= 12; ++n) {
+        env_.Http().Script("/ephemeral/" + std::to_string(n) + ".json", http::FakeHttpClient::Reply(200, File(n)));
+    }
+    env_.Http().Script("/ephemeral/13.json", http::FakeHttpClient::Reply(404, "Not found"));
+    worker::LiveWorkerOptions o;
+    o.from = 10;
+    auto w = Make(o);
+    EXPECT_EQ(w->Poll(), Step::kStored);
+    EXPECT_EQ(Cursor(), 13);
+    EXPECT_EQ(env_.Conn().Exec("SELECT count(*) FROM killmails").Int(0, 0), 1);  // the sample, three times
+    EXPECT_EQ(r2z2_->RequestsSent(), 4);
+}
+
+TEST_F(LiveWorkerTest, AnExpiredCursorIsDetectedAndTheFeedGoesOnAtTheOldestSequenceServed) {
+    // The cursor's file 404s while sequence.json is ahead of it: expired. Bisection between them
+    // finds the oldest file served (12); the cursor moves there.
+    env_.Http().Script("/ephemeral/10.json", http::FakeHttpClient::Reply(404, "Not found"));
+    env_.Http().Script("/ephemeral/sequence.json", http::FakeHttpClient::Reply(200, R"({"sequence": 13})"));
+    env_.Http().Script("/ephemeral/13.json", http::FakeHttpClient::Reply(200, File(13)));
+    env_.Http().Script("/ephemeral/11.json", http::FakeHttpClient::Reply(404, "Not found"));
+    env_.Http().Script("/ephemeral/12.json", http::FakeHttpClient::Reply(200, File(12)));
+    worker::LiveWorkerOptions o;
+    o.from = 10;
+    auto w = Make(o);
+    EXPECT_EQ(w->Poll(), Step::kStored);
+    EXPECT_EQ(Cursor(), 12);
+    EXPECT_EQ(env_.Http().CountRequests("/ephemeral/13.json"), 1u);
+    EXPECT_EQ(env_.Conn().Exec("SELECT count(*) FROM killmails").Int(0, 0), 0);  // nothing skipped over silently
 }
 
 TEST_F(LiveWorkerTest, AnUpdatedSequenceIsFetchedAgainAndItsValuesRewritten) {
@@ -79,6 +114,7 @@ TEST_F(LiveWorkerTest, AnUpdatedSequenceIsFetchedAgainAndItsValuesRewritten) {
     env_.Http().Script("/ephemeral/10.json", http::FakeHttpClient::Reply(200, File(10, 99.5)));
     worker::LiveWorkerOptions o;
     o.from = 10;
+    o.batch = 1;  // one sequence per step
     auto w = Make(o);
     EXPECT_EQ(w->Poll(), Step::kStored);
     EXPECT_EQ(w->Poll(), Step::kStored);
@@ -102,6 +138,7 @@ TEST_F(LiveWorkerTest, AFailureKeepsTheCursorWhereItIs) {
     env_.Http().Script("/ephemeral/10.json", http::FakeHttpClient::Reply(200, File(10)));
     worker::LiveWorkerOptions o;
     o.from = 10;
+    o.batch = 1;  // one sequence per step
     auto w = Make(o);
     EXPECT_THROW(w->Poll(), TransientError);
     EXPECT_EQ(Cursor(), 10);

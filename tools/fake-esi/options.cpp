@@ -59,6 +59,9 @@ R2Z2 live feed (under /r2z2; also at runtime: POST /_admin/r2z2):
   --r2z2-first-sequence N (96000000)  --r2z2-backlog N (-1 = every killmail at start)
   --r2z2-kill-rate R (killmails uploaded per second after the backlog; 0)
   --r2z2-keep N (sequences kept, older ones expire; 0 = all)  --r2z2-rate R (req/s before a 429; 15)
+zKillboard's per-day dumps (under /r2z2/history: totals.json, YYYYMMDD.json, raw/YYYYMMDD.json):
+  --history-raw-from YYYYMMDD (first day with a raw dump; default every day)
+  --history-ccp-verified-every N (every Nth killmail id's hash is "CCP VERIFIED"; 0 = none)
 faults (also at runtime: POST /_admin/faults):
   --fault-error-share X  --fault-latency-ms N  --fault-latency-jitter-ms N
   --fault-hang-share X   --fault-hang-ms N (600000)  --fault-truncate-share X
@@ -139,6 +142,8 @@ bool ParseArgs(int argc, const char* const* argv, Options& o, std::string& err, 
         {"r2z2-kill-rate", [&](auto& v) { o.r2z2.kill_rate = tod(v); }},
         {"r2z2-keep", [&](auto& v) { o.r2z2.keep = nonneg(v); }},
         {"r2z2-rate", [&](auto& v) { o.r2z2.poll_rate = tod(v); }},
+        {"history-raw-from", [&](auto& v) { o.history.raw_from = v; }},
+        {"history-ccp-verified-every", [&](auto& v) { o.history.ccp_verified_every = nonneg(v); }},
         {"fault-error-share", [&](auto& v) { o.faults.error_share = share(v); }},
         {"fault-latency-ms", [&](auto& v) { o.faults.latency_ms = nonneg(v); }},
         {"fault-latency-jitter-ms", [&](auto& v) { o.faults.latency_jitter_ms = nonneg(v); }},

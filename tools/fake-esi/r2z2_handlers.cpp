@@ -28,6 +28,21 @@ void R2z2Handlers::Handle(const httplib::Request& req, httplib::Response& res) {
             route = kR2z2Kill;
         }
     }
+    // zKillboard's per-day dumps: totals.json, YYYYMMDD.json, raw/YYYYMMDD.json
+    std::string day;
+    auto day_file = [&](std::string_view file) {
+        if (file.size() != 13 || file.substr(8) != ".json") return false;
+        for (char c : file.substr(0, 8)) {
+            if (c < '0' || c > '9') return false;
+        }
+        day = std::string(file.substr(0, 8));
+        return true;
+    };
+    if (seg.size() == 2 && seg[0] == "history" && (seg[1] == "totals.json" || day_file(seg[1]))) {
+        route = kR2z2History;
+    } else if (seg.size() == 3 && seg[0] == "history" && seg[1] == "raw" && day_file(seg[2])) {
+        route = kR2z2HistoryRaw;
+    }
     st_.stats.CountR2z2(route, now);
     auto finish = [&](int status) { st_.stats.Record(route, status); };
 
@@ -49,6 +64,20 @@ void R2z2Handlers::Handle(const httplib::Request& req, httplib::Response& res) {
         res.set_header("Cache-Control", "no-cache");
         res.set_content(json{{"sequence", st_.r2z2.Newest(now)}}.dump(), kJson);
         return finish(200);
+    }
+    if (route == kR2z2History || route == kR2z2HistoryRaw) {
+        std::optional<json> body;
+        if (day.empty()) {
+            body = st_.history.Totals();
+        } else {
+            body = route == kR2z2History ? st_.history.Index(day) : st_.history.Raw(day);
+        }
+        if (body) {
+            res.status = 200;
+            res.set_header("Cache-Control", day.empty() ? "no-cache" : "public, max-age=31536000");
+            res.set_content(body->dump(), kJson);
+            return finish(200);
+        }
     }
     if (route == kR2z2Kill) {
         if (auto file = st_.r2z2.File(seq, now)) {

@@ -28,6 +28,8 @@ const char* const kRouteNames[kRouteCount] = {"alliances",
                                               "zkb_unknown",
                                               "r2z2_sequence",
                                               "r2z2_killmail",
+                                              "r2z2_history",
+                                              "r2z2_history_raw",
                                               "r2z2_unknown",
                                               "admin"};
 

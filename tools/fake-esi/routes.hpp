@@ -35,6 +35,8 @@ enum Route : int {
     kZkbUnknown,
     kR2z2Sequence,
     kR2z2Kill,
+    kR2z2History,     // /history/totals.json, /history/YYYYMMDD.json
+    kR2z2HistoryRaw,  // /history/raw/YYYYMMDD.json
     kR2z2Unknown,
     kAdmin,
     kRouteCount

@@ -18,6 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "history_days.hpp"
 #include "r2z2_feed.hpp"
 #include "universe.hpp"
 
@@ -64,7 +65,8 @@ struct Options {
     double zkb_rate = 1.0;  // requests per second; 0 = unlimited
     int zkb_missing_slash_status = 403;
 
-    R2z2Options r2z2;  // the live feed under /r2z2 (r2z2_feed.hpp)
+    R2z2Options r2z2;        // the live feed under /r2z2 (r2z2_feed.hpp)
+    HistoryOptions history;  // the per-day dumps under /r2z2/history (history_days.hpp)
 
     FaultConfig faults;
     int storm_seconds = 0;  // start with the error limit exhausted for N seconds

@@ -20,7 +20,8 @@ ServerState::ServerState(Options o)
       kmbucket(opts.killmail_bucket_tokens, std::max(1, opts.killmail_bucket_window_seconds)),
       zkblim(opts.zkb_rate),
       r2z2(uni, opts.r2z2, start_ms),
-      r2z2lim(opts.r2z2.poll_rate) {
+      r2z2lim(opts.r2z2.poll_rate),
+      history(uni, opts.history) {
     cache_seconds = opts.cache_seconds;
     zkb_full = opts.zkb_format == "full";
     zkb_page_size = std::max(1, opts.zkb_page_size);

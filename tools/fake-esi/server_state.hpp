@@ -8,6 +8,7 @@
 
 #include "esi_cache.hpp"
 #include "faults.hpp"
+#include "history_days.hpp"
 #include "limits.hpp"
 #include "r2z2_feed.hpp"
 #include "server.hpp"
@@ -39,6 +40,7 @@ struct ServerState {
     RateLimiter zkblim;
     R2z2Feed r2z2;  // after uni
     RateLimiter r2z2lim;
+    HistoryDays history;                             // after uni
     std::atomic<std::int64_t> r2z2_ban_until_ms{0};  // 403 on every R2Z2 request until then
     std::atomic<std::int64_t> storm_until_ms{0};     // 420 on every ESI route until then
 

@@ -1,0 +1,10 @@
+#include "push/killmail_events.hpp"
+
+namespace kr::push {
+
+NoKillmailEvents& NoKillmailEvents::Instance() {
+    static NoKillmailEvents none;
+    return none;
+}
+
+}  // namespace kr::push
