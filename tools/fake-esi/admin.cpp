@@ -287,6 +287,12 @@ void Admin::Mutate(const httplib::Request& req, httplib::Response& res, const Se
         ok = uni.CharacterMove(id, other);
     else if (seg[1] == "character" && n == 4 && seg[3] == "delete")
         ok = uni.CharacterDelete(id);
+    else if (seg[1] == "type" && n == 4 && seg[3] == "rename") {
+        const auto current = uni.Type(id);
+        std::string name = req.has_param("name") ? req.get_param_value("name") : "";
+        if (name.empty() && current) name = (*current)["name"].get<std::string>() + " II";
+        ok = uni.TypeRename(id, name);
+    }
     // A game patch: the map changes and ESI's server version with it.
     else if (seg[1] == "solar-system" && n == 4 && seg[3] == "rename") {
         const auto current = uni.Geo().SolarSystem(id);
