@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "core/errors.hpp"
+#include "core/esi_paths.hpp"
 #include "core/text.hpp"
 #include "core/time_format.hpp"
 #include "esi/request_group.hpp"
@@ -115,6 +116,7 @@ struct EsiClient::Job {
     std::int64_t not_before_us = 0;
     std::string group_key;  ///< rate-limit group at send time ("" = none)
     std::int64_t sent_at_us = 0;
+    bool probe = false;  ///< the client's own GET /status/ while ESI is down (no waiters)
 };
 
 std::string EsiClient::RouteTemplate(const std::string& path) {
@@ -289,12 +291,25 @@ std::int64_t EsiClient::DispatchReady(std::int64_t now) {
     }
     int cap = options_.max_concurrency;
     // ESI is down (seen here, or told by another process through the shared state while its pause
-    // ran out lately): one request asks whether it is back, not a burst that spends the error limit.
+    // ran out lately) and nothing said it is back since: GET /status/ asks, one probe at a time,
+    // and nothing else is sent — not a burst that spends the error limit.
     const std::int64_t down_pause_us = options_.downtime_pause.count() * 1000;
-    if (down_since_us_ != 0 ||
-        (options_.downtime_after > 0 && g.state.paused_until_us > now - down_pause_us &&
-         SharedFor(options_.budget_key + ":down", now, true).state.paused_until_us > now - down_pause_us)) {
+    bool probing = down_since_us_ != 0;
+    if (!probing && options_.downtime_after > 0 && g.state.paused_until_us > now - down_pause_us) {
+        const std::int64_t down_until = SharedFor(options_.budget_key + ":down", now, true).state.paused_until_us;
+        probing = down_until > now - down_pause_us && status_ok_us_ <= down_until - down_pause_us;
+    }
+    if (probing) {
         cap = 1;
+        if (!probe_queued_) {
+            auto probe = std::make_shared<Job>();
+            probe->req.path = esi_paths::Status();
+            probe->route = RouteTemplate(probe->req.path);
+            probe->probe = true;
+            probe->not_before_us = next_probe_us_;
+            ready_.push_front(probe);
+            probe_queued_ = true;
+        }
     }
     if (g.state.remaining && g.state.reset_at_us > now) {
         const std::int64_t rem = *g.state.remaining;
@@ -311,6 +326,10 @@ std::int64_t EsiClient::DispatchReady(std::int64_t now) {
     int sent = 0;
     while (i < ready_.size() && in_flight_ < cap) {
         auto job = ready_[i];
+        if (probing && !job->probe) {
+            ++i;  // waits for /status/
+            continue;
+        }
         if (job->not_before_us > now) {
             wake = std::min(wake, job->not_before_us);
             ++i;
@@ -525,6 +544,10 @@ void EsiClient::OnResponse(const std::shared_ptr<Job>& job, HttpResponse resp) {
     --in_flight_;
     if (!job->group_key.empty()) --shared_[job->group_key].in_flight;
     Learn(job, resp, now);
+    if (job->probe) {
+        OnProbe(resp, now);
+        return;
+    }
     {
         // The group as learned from this answer (a first answer names its group).
         const std::string* gk = GroupKeyFor(*job);
@@ -633,6 +656,20 @@ bool EsiClient::Unavailable(std::int64_t now) {
             unavailable_in_a_row_, options_.downtime_pause.count() / 1000);
     }
     return true;
+}
+
+void EsiClient::OnProbe(const HttpResponse& resp, std::int64_t now) {
+    probe_queued_ = false;
+    ++stats_.status_probes;
+    if (resp.Ok() && resp.status >= 200 && resp.status < 300) {
+        status_ok_us_ = now;
+        next_probe_us_ = 0;
+        Available(now);
+        return;
+    }
+    // 502/503: still down (the pause renewed for every caller); anything else says nothing about
+    // the outage: asked again in a second.
+    if (!(resp.Ok() && (resp.status == 502 || resp.status == 503) && Unavailable(now))) next_probe_us_ = now + kUsPerS;
 }
 
 void EsiClient::Available(std::int64_t now) {
