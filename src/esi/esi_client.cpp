@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <limits>
 
 #include "core/errors.hpp"
@@ -116,7 +117,8 @@ struct EsiClient::Job {
     std::int64_t not_before_us = 0;
     std::string group_key;  ///< rate-limit group at send time ("" = none)
     std::int64_t sent_at_us = 0;
-    bool probe = false;  ///< the client's own GET /status/ while ESI is down (no waiters)
+    bool probe = false;        ///< the client's own GET /status/ while ESI is down (no waiters)
+    std::int64_t permit = -1;  ///< the window guard's permit while in flight (-1 = none)
 };
 
 std::string EsiClient::RouteTemplate(const std::string& path) {
@@ -163,7 +165,14 @@ EsiClient::EsiClient(EsiOptions options, http::HttpClient& http, RateBudget& bud
     alive_ = std::make_shared<int>(0);
 }
 
-EsiClient::~EsiClient() = default;
+EsiClient::~EsiClient() {
+    if (held_permit_ < 0) return;
+    try {
+        budget_.ReleasePermit(WindowKey(), held_permit_, 0);  // never used: free at once
+    } catch (const kr::Error&) {
+        // it frees itself (MaxHoldUs)
+    }
+}
 
 EsiStats EsiClient::Stats() const {
     EsiStats s = stats_;
@@ -363,6 +372,28 @@ std::int64_t EsiClient::DispatchReady(std::int64_t now) {
             }
         }
         if (pacer_.Enabled()) {
+            // The window guard (rate_budget.hpp) first: no window, as any observer counts it, holds
+            // more than the limit. A permit is held until a request goes out (a send slot, below), and
+            // comes free a window after that request's answer. One held too long (near the time it
+            // frees itself) is dropped, never used.
+            if (held_permit_ >= 0 && now - held_permit_at_us_ > MaxHoldUs() / 2) held_permit_ = -1;
+            if (held_permit_ < 0) {
+                try {
+                    const PermitGrant permit = budget_.TakePermit(WindowKey(), WindowPermits(), MaxHoldUs());
+                    if (!permit.permit) {
+                        wake = std::min(wake, permit.retry_at_us);
+                        break;
+                    }
+                    held_permit_ = *permit.permit;
+                    held_permit_at_us_ = now;
+                } catch (const kr::Error&) {
+                    budget_failing_ = true;  // fail closed: no request without a permit
+                    wake = std::min(wake, now + kUsPerS);
+                    break;
+                }
+            }
+        }
+        if (pacer_.Enabled()) {
             Pacer::Take take;
             try {
                 const int want = static_cast<int>(
@@ -388,6 +419,8 @@ std::int64_t EsiClient::DispatchReady(std::int64_t now) {
                 wake = std::min(wake, take.at_us);
                 break;
             }
+            job->permit = held_permit_;
+            held_permit_ = -1;
         }
         Send(job, clock_.NowUs());  // (if it throws, the request stays queued)
         ready_.erase(ready_.begin() + static_cast<std::ptrdiff_t>(i));
@@ -539,9 +572,31 @@ void EsiClient::Learn(const std::shared_ptr<Job>& job, const HttpResponse& resp,
     }
 }
 
+std::string EsiClient::WindowKey() const { return options_.budget_key + ":window"; }
+
+int EsiClient::WindowPermits() const { return std::max(1, static_cast<int>(std::floor(options_.rate_limit))); }
+
+std::int64_t EsiClient::WindowUs() const { return kUsPerS + std::max<std::int64_t>(0, options_.pacer.margin_us_per_s); }
+
+std::int64_t EsiClient::MaxHoldUs() const {
+    return std::chrono::duration_cast<std::chrono::microseconds>(options_.timeout).count() + 2 * WindowUs();
+}
+
+void EsiClient::ReleasePermit(Job& job) {
+    if (job.permit < 0) return;
+    try {
+        budget_.ReleasePermit(WindowKey(), job.permit, WindowUs());
+    } catch (const kr::Error& e) {
+        // Not given back: it comes free by itself (MaxHoldUs after it was taken).
+        spdlog::debug("ESI window guard: permit {} not given back: {}", job.permit, e.what());
+    }
+    job.permit = -1;
+}
+
 void EsiClient::OnResponse(const std::shared_ptr<Job>& job, HttpResponse resp) {
     const std::int64_t now = clock_.NowUs();
     --in_flight_;
+    ReleasePermit(*job);
     if (!job->group_key.empty()) --shared_[job->group_key].in_flight;
     Learn(job, resp, now);
     if (job->probe) {

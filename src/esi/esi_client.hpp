@@ -189,6 +189,15 @@ private:
     std::int64_t DispatchReady(std::int64_t now);
     void Send(const std::shared_ptr<Job>& job, std::int64_t now);
     void OnResponse(const std::shared_ptr<Job>& job, http::HttpResponse resp);
+    /// The window guard (rate_budget.hpp) of this client's budget key: its key, its permits (the
+    /// requests the limit allows in one window), the window (1 s + the pacer's margin) and how long
+    /// a permit not given back stays taken.
+    std::string WindowKey() const;
+    int WindowPermits() const;
+    std::int64_t WindowUs() const;
+    std::int64_t MaxHoldUs() const;
+    /// Gives the job's permit back (free a window from now).
+    void ReleasePermit(Job& job);
     /// The answer of a /status/ probe: ESI is back (2xx), still down (502/503), or no news.
     void OnProbe(const http::HttpResponse& resp, std::int64_t now);
     void Complete(const std::shared_ptr<Job>& job, EsiResult result);
@@ -231,6 +240,8 @@ private:
     int unavailable_in_a_row_ = 0;    ///< 502/503 answers since the last other answer
     std::int64_t down_since_us_ = 0;  ///< when this client saw ESI go down (0 = up)
     bool probe_queued_ = false;       ///< a /status/ probe is waiting or in flight
+    std::int64_t held_permit_ = -1;   ///< the window guard's permit taken for the next request
+    std::int64_t held_permit_at_us_ = 0;
     std::int64_t status_ok_us_ = 0;   ///< when /status/ last answered (ESI is back)
     std::int64_t next_probe_us_ = 0;  ///< a probe that failed without news waits until then
     std::mt19937_64 rng_;
