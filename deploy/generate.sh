@@ -29,6 +29,12 @@ SCHEDULE=(
   "queue:regions|*-*-* 11:10:00 UTC|daily at 11:10 UTC, after ESI's 11:05 expiry (scaled out; run syncs by itself)"
   "queue:constellations|*-*-* 11:10:00 UTC|daily at 11:10 UTC, after ESI's 11:05 expiry (scaled out; run syncs by itself)"
   "queue:solar-systems|*-*-* 11:10:00 UTC|daily at 11:10 UTC, after ESI's 11:05 expiry (scaled out; run syncs by itself)"
+  # Keeping stored data fresh in the scaled-out layout (run refreshes by itself): the refresh
+  # schedule looked at every 10 minutes (each sweep runs only when due, whoever runs it), and
+  # queue:characters' affiliation sweep hourly (ESI caches affiliations 3600 s; a sweep from either
+  # counts as the schedule's, so enabling both costs nothing extra).
+  "refresh|*-*-* *:00/10:00 UTC|every 10 minutes: each refresh sweep when it is due (scaled out; run refreshes by itself)"
+  "queue:characters|*-*-* *:30:00 UTC|hourly at :30, ESI's affiliation cache (scaled out; run refreshes by itself)"
 )
 
 help=$("$BIN" --help)

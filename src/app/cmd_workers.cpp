@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdio>
 #include <functional>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -22,6 +23,7 @@
 #include "worker/info_worker.hpp"
 #include "worker/live_worker.hpp"
 #include "worker/process_metrics.hpp"
+#include "worker/refresh.hpp"
 #include "worker/runtime.hpp"
 #include "worker/scripts.hpp"
 #include "worker/shutdown.hpp"
@@ -275,6 +277,14 @@ private:
     std::chrono::steady_clock::time_point next_{};
 };
 
+/// The refresh schedule's options from the configuration.
+worker::RefreshOptions RefreshOptionsFor(const config::Config& cfg, bool first_is_due) {
+    worker::RefreshOptions o;
+    o.first_is_due = first_is_due;
+    o.affiliations.max_age_ms = cfg.max_age_seconds * 1000;
+    return o;
+}
+
 }  // namespace
 
 int RunAll(const Context& ctx, const WorkerFlags& flags, std::stop_token outer) {
@@ -288,6 +298,9 @@ int RunAll(const Context& ctx, const WorkerFlags& flags, std::stop_token outer) 
     // Static data first (before the workers start, so `--until-idle` waits for what it queues).
     StaticDataSync universe(shared, stop.get_token());
     universe.Run();
+    // The refresh schedule (worker/refresh.hpp): what is due now first, for the same reason.
+    worker::RefreshScheduler refresh(shared, stop.get_token(), RefreshOptionsFor(ctx.cfg, /*first_is_due=*/false));
+    refresh.Run();
     // The live feed (R2Z2) on a thread of its own, its idle flag after the workers'.
     const bool live = ctx.cfg.live && !flags.no_live;
     std::vector<std::atomic<bool>> idle(workers.size() + (live ? 1 : 0));
@@ -340,12 +353,14 @@ int RunAll(const Context& ctx, const WorkerFlags& flags, std::stop_token outer) 
             }
         }
     } else {
-        // Running for good: look at the universe again when its check is due (a day by default).
+        // Running for good: look at the universe again when its check is due (a day by default),
+        // and at the refresh schedule every minute.
         while (!stop.stop_requested()) {
             std::this_thread::sleep_for(std::chrono::milliseconds(300));
-            if (!universe.Due()) continue;
+            if (!universe.Due() && !refresh.Due()) continue;
             try {
-                universe.Run();
+                if (universe.Due()) universe.Run();
+                if (refresh.Due()) refresh.Run();
             } catch (...) {
                 std::lock_guard lock(mu);
                 if (!failure) failure = std::current_exception();
@@ -508,9 +523,27 @@ void RegisterWorkerCommands(const AddCommand& add, const Bind& bind, AddFlags ad
         return RunScript(c, "queue:characters", [&c](worker::Runtime& rt) {
             worker::AffiliationSweepOptions o;
             o.max_age_ms = c.cfg.max_age_seconds * 1000;
+            // A sweep of every stored character is the refresh schedule's "affiliations" run
+            // (recorded as its last run whatever its time: `refresh` and `run` skip it for an hour).
+            if (character_ids.empty()) {
+                rt.Store().ClaimRefresh("affiliations", std::numeric_limits<std::int64_t>::max(), true);
+            }
             return worker::SweepAffiliations(rt, character_ids, o).Published();
         });
     });
+    bind(add("refresh",
+             "one cycle of the refresh schedule (for a timer; `run` runs it by itself): affiliations hourly, "
+             "alliances and corporations whose ESI Expires passed, types after the daily downtime"),
+         [](const Context& c) {
+             worker::ProcessShared shared(c.cfg);
+             worker::Runtime rt(shared, 8);
+             auto r = worker::RefreshCycle(rt, RefreshOptionsFor(c.cfg, /*first_is_due=*/true));
+             std::string ran;
+             for (const auto& s : r.ran) ran += (ran.empty() ? "" : ", ") + s;
+             std::printf("refresh: %s; %zu message(s) published\n", ran.empty() ? "nothing due" : ran.c_str(),
+                         r.published);
+             return r.failed.empty() ? 0 : 1;
+         });
     // The queue scripts of ESI's id lists (static data: the universe), one per registry row.
     static std::map<std::string, std::vector<Id>> listed_ids;  // lives as long as the parse
     for (const auto& k : EntityKinds()) {

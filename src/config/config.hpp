@@ -23,6 +23,7 @@ struct Config {
     std::string r2z2_base_url;                    ///< R2Z2_BASE_URL: zKillboard's live feed
     double r2z2_rate_limit = 10;                  ///< R2Z2_RATE_LIMIT requests/s for the whole deployment; 0 = off
     bool live = true;                             ///< KILLREPORT_LIVE: `run` polls the live feed (0 = off)
+    bool refresh = true;                          ///< KILLREPORT_REFRESH: `run` keeps stored data fresh (0 = off)
     std::string user_agent;                       ///< KILLREPORT_USER_AGENT
     std::string compatibility_date;               ///< ESI_COMPATIBILITY_DATE (X-Compatibility-Date)
     int max_attempts = 5;                         ///< KILLREPORT_MAX_ATTEMPTS before a dead letter

@@ -4,9 +4,11 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <limits>
 
 #include "core/errors.hpp"
+#include "core/esi_paths.hpp"
 #include "core/text.hpp"
 #include "core/time_format.hpp"
 #include "esi/request_group.hpp"
@@ -115,6 +117,8 @@ struct EsiClient::Job {
     std::int64_t not_before_us = 0;
     std::string group_key;  ///< rate-limit group at send time ("" = none)
     std::int64_t sent_at_us = 0;
+    bool probe = false;        ///< the client's own GET /status/ while ESI is down (no waiters)
+    std::int64_t permit = -1;  ///< the window guard's permit while in flight (-1 = none)
 };
 
 std::string EsiClient::RouteTemplate(const std::string& path) {
@@ -161,7 +165,14 @@ EsiClient::EsiClient(EsiOptions options, http::HttpClient& http, RateBudget& bud
     alive_ = std::make_shared<int>(0);
 }
 
-EsiClient::~EsiClient() = default;
+EsiClient::~EsiClient() {
+    if (held_permit_ < 0) return;
+    try {
+        budget_.ReleasePermit(WindowKey(), held_permit_, 0);  // never used: free at once
+    } catch (const kr::Error&) {
+        // it frees itself (MaxHoldUs)
+    }
+}
 
 EsiStats EsiClient::Stats() const {
     EsiStats s = stats_;
@@ -289,12 +300,25 @@ std::int64_t EsiClient::DispatchReady(std::int64_t now) {
     }
     int cap = options_.max_concurrency;
     // ESI is down (seen here, or told by another process through the shared state while its pause
-    // ran out lately): one request asks whether it is back, not a burst that spends the error limit.
+    // ran out lately) and nothing said it is back since: GET /status/ asks, one probe at a time,
+    // and nothing else is sent — not a burst that spends the error limit.
     const std::int64_t down_pause_us = options_.downtime_pause.count() * 1000;
-    if (down_since_us_ != 0 ||
-        (options_.downtime_after > 0 && g.state.paused_until_us > now - down_pause_us &&
-         SharedFor(options_.budget_key + ":down", now, true).state.paused_until_us > now - down_pause_us)) {
+    bool probing = down_since_us_ != 0;
+    if (!probing && options_.downtime_after > 0 && g.state.paused_until_us > now - down_pause_us) {
+        const std::int64_t down_until = SharedFor(options_.budget_key + ":down", now, true).state.paused_until_us;
+        probing = down_until > now - down_pause_us && status_ok_us_ <= down_until - down_pause_us;
+    }
+    if (probing) {
         cap = 1;
+        if (!probe_queued_) {
+            auto probe = std::make_shared<Job>();
+            probe->req.path = esi_paths::Status();
+            probe->route = RouteTemplate(probe->req.path);
+            probe->probe = true;
+            probe->not_before_us = next_probe_us_;
+            ready_.push_front(probe);
+            probe_queued_ = true;
+        }
     }
     if (g.state.remaining && g.state.reset_at_us > now) {
         const std::int64_t rem = *g.state.remaining;
@@ -311,6 +335,10 @@ std::int64_t EsiClient::DispatchReady(std::int64_t now) {
     int sent = 0;
     while (i < ready_.size() && in_flight_ < cap) {
         auto job = ready_[i];
+        if (probing && !job->probe) {
+            ++i;  // waits for /status/
+            continue;
+        }
         if (job->not_before_us > now) {
             wake = std::min(wake, job->not_before_us);
             ++i;
@@ -344,6 +372,28 @@ std::int64_t EsiClient::DispatchReady(std::int64_t now) {
             }
         }
         if (pacer_.Enabled()) {
+            // The window guard (rate_budget.hpp) first: no window, as any observer counts it, holds
+            // more than the limit. A permit is held until a request goes out (a send slot, below), and
+            // comes free a window after that request's answer. One held too long (near the time it
+            // frees itself) is dropped, never used.
+            if (held_permit_ >= 0 && now - held_permit_at_us_ > MaxHoldUs() / 2) held_permit_ = -1;
+            if (held_permit_ < 0) {
+                try {
+                    const PermitGrant permit = budget_.TakePermit(WindowKey(), WindowPermits(), MaxHoldUs());
+                    if (!permit.permit) {
+                        wake = std::min(wake, permit.retry_at_us);
+                        break;
+                    }
+                    held_permit_ = *permit.permit;
+                    held_permit_at_us_ = now;
+                } catch (const kr::Error&) {
+                    budget_failing_ = true;  // fail closed: no request without a permit
+                    wake = std::min(wake, now + kUsPerS);
+                    break;
+                }
+            }
+        }
+        if (pacer_.Enabled()) {
             Pacer::Take take;
             try {
                 const int want = static_cast<int>(
@@ -369,6 +419,8 @@ std::int64_t EsiClient::DispatchReady(std::int64_t now) {
                 wake = std::min(wake, take.at_us);
                 break;
             }
+            job->permit = held_permit_;
+            held_permit_ = -1;
         }
         Send(job, clock_.NowUs());  // (if it throws, the request stays queued)
         ready_.erase(ready_.begin() + static_cast<std::ptrdiff_t>(i));
@@ -520,11 +572,37 @@ void EsiClient::Learn(const std::shared_ptr<Job>& job, const HttpResponse& resp,
     }
 }
 
+std::string EsiClient::WindowKey() const { return options_.budget_key + ":window"; }
+
+int EsiClient::WindowPermits() const { return std::max(1, static_cast<int>(std::floor(options_.rate_limit))); }
+
+std::int64_t EsiClient::WindowUs() const { return kUsPerS + std::max<std::int64_t>(0, options_.pacer.margin_us_per_s); }
+
+std::int64_t EsiClient::MaxHoldUs() const {
+    return std::chrono::duration_cast<std::chrono::microseconds>(options_.timeout).count() + 2 * WindowUs();
+}
+
+void EsiClient::ReleasePermit(Job& job) {
+    if (job.permit < 0) return;
+    try {
+        budget_.ReleasePermit(WindowKey(), job.permit, WindowUs());
+    } catch (const kr::Error& e) {
+        // Not given back: it comes free by itself (MaxHoldUs after it was taken).
+        spdlog::debug("ESI window guard: permit {} not given back: {}", job.permit, e.what());
+    }
+    job.permit = -1;
+}
+
 void EsiClient::OnResponse(const std::shared_ptr<Job>& job, HttpResponse resp) {
     const std::int64_t now = clock_.NowUs();
     --in_flight_;
+    ReleasePermit(*job);
     if (!job->group_key.empty()) --shared_[job->group_key].in_flight;
     Learn(job, resp, now);
+    if (job->probe) {
+        OnProbe(resp, now);
+        return;
+    }
     {
         // The group as learned from this answer (a first answer names its group).
         const std::string* gk = GroupKeyFor(*job);
@@ -633,6 +711,20 @@ bool EsiClient::Unavailable(std::int64_t now) {
             unavailable_in_a_row_, options_.downtime_pause.count() / 1000);
     }
     return true;
+}
+
+void EsiClient::OnProbe(const HttpResponse& resp, std::int64_t now) {
+    probe_queued_ = false;
+    ++stats_.status_probes;
+    if (resp.Ok() && resp.status >= 200 && resp.status < 300) {
+        status_ok_us_ = now;
+        next_probe_us_ = 0;
+        Available(now);
+        return;
+    }
+    // 502/503: still down (the pause renewed for every caller); anything else says nothing about
+    // the outage: asked again in a second.
+    if (!(resp.Ok() && (resp.status == 502 || resp.status == 503) && Unavailable(now))) next_probe_us_ = now + kUsPerS;
 }
 
 void EsiClient::Available(std::int64_t now) {

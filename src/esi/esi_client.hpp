@@ -97,8 +97,10 @@ struct EsiOptions {
     bool validate_json = true;                       ///< a 2xx body that is not JSON is a transient failure
     /// ESI down (its daily downtime at 11:00 UTC, or an unplanned one): this many 502/503 answers
     /// in a row (no other answer between) pause every ESI caller sharing the budget for
-    /// `downtime_pause`, then one request at a time probes until ESI answers again; the requests
-    /// that meet the outage spend no attempt, and the pause is logged once. 0 = off.
+    /// `downtime_pause` (one answer is enough once another process said ESI is down); after it
+    /// each client asks ESI's GET /status/, one probe at a time, and sends nothing else until
+    /// /status/ answers (each 502/503 renews the pause). The requests that met the outage spend no
+    /// attempt, and the pause is logged once. 0 = off.
     int downtime_after = 10;
     std::chrono::milliseconds downtime_pause{15000};
     std::string budget_key = "esi";
@@ -120,6 +122,7 @@ struct EsiStats {
     std::int64_t failed = 0;         ///< results delivered as kFailed
     std::int64_t slots_dropped = 0;  ///< budget slots not used in time (wasted budget)
     std::int64_t downtimes = 0;      ///< outages seen (502/503 in a row: downtime_after)
+    std::int64_t status_probes = 0;  ///< GET /status/ asked while ESI was down
     std::int64_t first_send_us = 0;  ///< clock time of the first / last request sent
     std::int64_t last_send_us = 0;
 };
@@ -186,6 +189,17 @@ private:
     std::int64_t DispatchReady(std::int64_t now);
     void Send(const std::shared_ptr<Job>& job, std::int64_t now);
     void OnResponse(const std::shared_ptr<Job>& job, http::HttpResponse resp);
+    /// The window guard (rate_budget.hpp) of this client's budget key: its key, its permits (the
+    /// requests the limit allows in one window), the window (1 s + the pacer's margin) and how long
+    /// a permit not given back stays taken.
+    std::string WindowKey() const;
+    int WindowPermits() const;
+    std::int64_t WindowUs() const;
+    std::int64_t MaxHoldUs() const;
+    /// Gives the job's permit back (free a window from now).
+    void ReleasePermit(Job& job);
+    /// The answer of a /status/ probe: ESI is back (2xx), still down (502/503), or no news.
+    void OnProbe(const http::HttpResponse& resp, std::int64_t now);
     void Complete(const std::shared_ptr<Job>& job, EsiResult result);
     void RetryOrFail(const std::shared_ptr<Job>& job, EsiResult result, std::optional<std::int64_t> retry_after_us);
     int Deliver();
@@ -225,6 +239,11 @@ private:
     bool budget_failing_ = false;
     int unavailable_in_a_row_ = 0;    ///< 502/503 answers since the last other answer
     std::int64_t down_since_us_ = 0;  ///< when this client saw ESI go down (0 = up)
+    bool probe_queued_ = false;       ///< a /status/ probe is waiting or in flight
+    std::int64_t held_permit_ = -1;   ///< the window guard's permit taken for the next request
+    std::int64_t held_permit_at_us_ = 0;
+    std::int64_t status_ok_us_ = 0;   ///< when /status/ last answered (ESI is back)
+    std::int64_t next_probe_us_ = 0;  ///< a probe that failed without news waits until then
     std::mt19937_64 rng_;
     std::shared_ptr<int> alive_;  ///< callbacks from the HttpClient check it (client destroyed first)
     EsiStats stats_;

@@ -6,6 +6,8 @@
 //   interval = (1 s + margin) / rate
 // so any limit+1 consecutive slots span ≥ 1 s + margin, which absorbs the late tolerance plus
 // network/scheduling jitter; at the default 20 ms margin ≈ 98 % of the budget is usable.
+// Jitter beyond that is what the window guard (RateBudget::TakePermit, used by EsiClient) covers:
+// slots space the requests, permits make the limit hold in any window by construction.
 #include <cstdint>
 #include <deque>
 #include <functional>

@@ -66,6 +66,31 @@ RateState InProcessBudget::Observe(const std::string& key, const Observation& ob
     return r.s;
 }
 
+PermitGrant InProcessBudget::TakePermit(const std::string& key, int count, std::int64_t max_hold_us) {
+    std::lock_guard lock(mu_);
+    auto& free_at = permits_[key];
+    count = std::max(1, count);
+    if (free_at.size() < static_cast<std::size_t>(count)) free_at.resize(static_cast<std::size_t>(count), 0);
+    const std::int64_t now = clock_.NowUs();
+    const auto first = std::min_element(free_at.begin(), free_at.begin() + count);
+    PermitGrant g;
+    if (*first > now) {
+        g.retry_at_us = *first;
+        return g;
+    }
+    *first = now + max_hold_us;
+    g.permit = first - free_at.begin();
+    return g;
+}
+
+void InProcessBudget::ReleasePermit(const std::string& key, std::int64_t permit, std::int64_t window_us) {
+    std::lock_guard lock(mu_);
+    auto& free_at = permits_[key];
+    if (permit >= 0 && static_cast<std::size_t>(permit) < free_at.size()) {
+        free_at[static_cast<std::size_t>(permit)] = clock_.NowUs() + window_us;
+    }
+}
+
 // ---- DbBudget -------------------------------------------------------------------------------------
 //
 // PostgreSQL computes "now" itself (one timeline for all machines); SQLite gets the caller's clock
@@ -153,6 +178,33 @@ SlotGrant FromRow(const db::Result& r, std::int64_t offset) {
 }
 
 constexpr std::string_view kKeys = "SELECT key FROM kr_rate_state ORDER BY key";
+
+// The window guard's permits (kr_rate_permits): $1 key, $2 count, $3 max hold / window (µs).
+constexpr std::string_view kTakePermitPg =
+    "WITH c AS (SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint AS now),"
+    " pick AS (SELECT slot FROM kr_rate_permits WHERE key = $1 AND slot < $2"
+    "   AND free_at <= (SELECT now FROM c) ORDER BY free_at, slot LIMIT 1 FOR UPDATE SKIP LOCKED) "
+    "UPDATE kr_rate_permits AS p SET free_at = c.now + $3::bigint FROM pick, c"
+    " WHERE p.key = $1 AND p.slot = pick.slot RETURNING p.slot";
+// $4 now
+constexpr std::string_view kTakePermitSqlite =
+    "UPDATE kr_rate_permits SET free_at = $4 + $3 WHERE key = $1 AND slot = (SELECT slot FROM kr_rate_permits"
+    " WHERE key = $1 AND slot < $2 AND free_at <= $4 ORDER BY free_at, slot LIMIT 1) RETURNING slot";
+constexpr std::string_view kEnsurePermitsPg =
+    "INSERT INTO kr_rate_permits (key, slot, free_at) SELECT $1, g, 0 FROM generate_series(0, $2::bigint - 1) AS g"
+    " ON CONFLICT (key, slot) DO NOTHING";
+constexpr std::string_view kEnsurePermitsSqlite =
+    "WITH RECURSIVE g(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM g WHERE n + 1 < $2) "
+    "INSERT INTO kr_rate_permits (key, slot, free_at) SELECT $1, n, 0 FROM g WHERE true"
+    " ON CONFLICT (key, slot) DO NOTHING";
+constexpr std::string_view kFirstFreePermit =
+    "SELECT min(free_at), count(*) FROM kr_rate_permits WHERE key = $1 AND slot < $2";
+constexpr std::string_view kReleasePermitPg =
+    "UPDATE kr_rate_permits SET free_at = (extract(epoch FROM clock_timestamp()) * 1000000)::bigint + $3::bigint"
+    " WHERE key = $1 AND slot = $2";
+// $4 now
+constexpr std::string_view kReleasePermitSqlite =
+    "UPDATE kr_rate_permits SET free_at = $4 + $3 WHERE key = $1 AND slot = $2";
 
 constexpr std::string_view kPingPg = "SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint";
 constexpr std::int64_t kRecalibrateUs = 10'000'000;
@@ -256,6 +308,44 @@ std::vector<std::string> DbBudget::Keys() {
         std::vector<std::string> out;
         for (std::size_t i = 0; i < r.Rows(); ++i) out.push_back(r.Text(i, 0));
         return out;
+    });
+}
+
+PermitGrant DbBudget::TakePermit(const std::string& key, int count, std::int64_t max_hold_us) {
+    count = std::max(1, count);
+    return Guarded([&] {
+        auto& c = Conn();
+        const bool pg = c.GetDialect() == db::Dialect::kPostgres;
+        const std::int64_t n = count;
+        for (int round = 0; round < 2; ++round) {
+            const std::int64_t offset = OffsetUs();
+            db::Result r = pg ? c.Exec(kTakePermitPg, {key, n, max_hold_us})
+                              : c.Exec(kTakePermitSqlite, {key, n, max_hold_us, clock_.NowUs()});
+            PermitGrant g;
+            if (r.Rows() == 1) {
+                g.permit = r.Int(0, 0);
+                return g;
+            }
+            db::Result f = c.Exec(kFirstFreePermit, {key, n});
+            if (f.Int(0, 1) >= n) {  // all there, none free
+                g.retry_at_us = f.Int(0, 0) - offset;
+                return g;
+            }
+            c.Exec(pg ? kEnsurePermitsPg : kEnsurePermitsSqlite, {key, n});
+        }
+        throw FatalError("kr_rate_permits: could not create the permits of '" + key + "'");
+    });
+}
+
+void DbBudget::ReleasePermit(const std::string& key, std::int64_t permit, std::int64_t window_us) {
+    Guarded([&] {
+        auto& c = Conn();
+        if (c.GetDialect() == db::Dialect::kPostgres) {
+            c.Exec(kReleasePermitPg, {key, permit, window_us});
+        } else {
+            c.Exec(kReleasePermitSqlite, {key, permit, window_us, clock_.NowUs()});
+        }
+        return 0;
     });
 }
 

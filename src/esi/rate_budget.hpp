@@ -51,6 +51,12 @@ struct SlotGrant {
     RateState state;  ///< the key's state at reservation time
 };
 
+/// A permit of the window guard (RateBudget::TakePermit).
+struct PermitGrant {
+    std::optional<std::int64_t> permit;  ///< the permit taken; none free: see retry_at_us
+    std::int64_t retry_at_us = 0;        ///< (caller's clock) when the first permit comes free
+};
+
 struct Observation {
     std::optional<std::int64_t> remaining;
     std::int64_t reset_in_us = 0;   ///< fixed window ends this far from now (0 = floating / none)
@@ -70,6 +76,19 @@ public:
     virtual RateState Observe(const std::string& key, const Observation& obs) = 0;
     /// Every key the shared state holds (what `status` shows), sorted.
     virtual std::vector<std::string> Keys() = 0;
+
+    // The window guard: the limit holds at the server's clock by construction. `key` has `count`
+    // permits; one is taken before each request is sent and comes free `window_us` after the
+    // request's answer arrived (ReleasePermit) — or `max_hold_us` after it was taken, if it is never
+    // given back (a process that died). Any observer counts a request at some instant between its
+    // send and its answer, so every request counted inside a window [a, a + window) held its permit
+    // just before a + window: no window holds more than `count` requests, whatever the network
+    // and scheduling delays (the slots above only space them). Times: the database's clock on
+    // PostgreSQL, so machines with skewed clocks share the guard too.
+    /// Takes a free permit of `key` (permits 0 … count−1), or says when the first comes free.
+    virtual PermitGrant TakePermit(const std::string& key, int count, std::int64_t max_hold_us) = 0;
+    /// Gives the permit back: free again `window_us` from now.
+    virtual void ReleasePermit(const std::string& key, std::int64_t permit, std::int64_t window_us) = 0;
 };
 
 /// In-process state, thread-safe (one instance shared by all threads of a process).
@@ -80,8 +99,11 @@ public:
     RateState Load(const std::string& key) override;
     RateState Observe(const std::string& key, const Observation& obs) override;
     std::vector<std::string> Keys() override;
+    PermitGrant TakePermit(const std::string& key, int count, std::int64_t max_hold_us) override;
+    void ReleasePermit(const std::string& key, std::int64_t permit, std::int64_t window_us) override;
 
 private:
+    std::map<std::string, std::vector<std::int64_t>> permits_;  ///< free-at time of each permit
     struct Row {
         std::int64_t next_at = 0;
         RateState s;
@@ -103,6 +125,8 @@ public:
     RateState Load(const std::string& key) override;
     RateState Observe(const std::string& key, const Observation& obs) override;
     std::vector<std::string> Keys() override;
+    PermitGrant TakePermit(const std::string& key, int count, std::int64_t max_hold_us) override;
+    void ReleasePermit(const std::string& key, std::int64_t permit, std::int64_t window_us) override;
 
 private:
     db::Connection& Conn();

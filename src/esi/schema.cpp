@@ -1,8 +1,9 @@
 // Schema migrations of the esi module (see db/migrator.hpp).
 //
 // kr_rate_state: one row per shared limiter key ("esi", "zkb", "esi:group:<name>"), used by
-// esi::DbBudget. Times are unix microseconds (PostgreSQL: the database server's clock). The HTTP
-// cache table kr_http_cache belongs to the store module.
+// esi::DbBudget. kr_rate_permits (esi/2): the window guard's permits, one row per key and permit. Times are unix
+// microseconds (PostgreSQL: the database server's clock). The HTTP cache table kr_http_cache belongs to the store
+// module.
 #include "db/migrator.hpp"
 
 namespace kr::esi {
@@ -20,11 +21,22 @@ CREATE TABLE IF NOT EXISTS kr_rate_state (
     observed_at  BIGINT NOT NULL DEFAULT 0
 );
 )SQL";
+
+// The window guard's permits (RateBudget::TakePermit): when each comes free, unix µs.
+constexpr const char* kRatePermits = R"SQL(
+CREATE TABLE IF NOT EXISTS kr_rate_permits (
+    key     TEXT NOT NULL,
+    slot    BIGINT NOT NULL,
+    free_at BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (key, slot)
+);
+)SQL";
 }  // namespace
 
 std::vector<kr::db::Migration> SchemaMigrations() {
     return {
         {"esi", 1, "shared rate state (request budget, error limit, rate-limit groups)", kRateState, kRateState},
+        {"esi", 2, "the window guard's permits (the limit in any window)", kRatePermits, kRatePermits},
     };
 }
 

@@ -85,6 +85,9 @@ public:
     std::unordered_set<Id> ExistingKillmailIds(const std::vector<Id>& ids) override {
         return pool_->Acquire()->ExistingKillmailIds(ids);
     }
+    bool ClaimRefresh(const std::string& sweep, std::int64_t due_before_ms, bool first_is_due) override {
+        return pool_->Acquire()->ClaimRefresh(sweep, due_before_ms, first_is_due);
+    }
     std::optional<LiveCursor> LoadLiveCursor(const std::string& feed) override {
         return pool_->Acquire()->LoadLiveCursor(feed);
     }

@@ -69,6 +69,12 @@ StoreKillmailsResult ReconnectingStore::StoreKillmailPage(std::span<const Killma
     return result;
 }
 
+bool ReconnectingStore::ClaimRefresh(const std::string& sweep, std::int64_t due_before_ms, bool first_is_due) {
+    // Not run again after a lost connection: a claim whose COMMIT went through would then be
+    // refused, and the sweep skipped until its next time (the failure is transient instead).
+    return inner_->ClaimRefresh(sweep, due_before_ms, first_is_due);
+}
+
 std::optional<LiveCursor> ReconnectingStore::LoadLiveCursor(const std::string& feed) {
     return Once([&] { return inner_->LoadLiveCursor(feed); });
 }

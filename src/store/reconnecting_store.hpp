@@ -42,6 +42,7 @@ public:
     std::vector<Id> ListEntityOutbox(EntityKind k, Id after, std::size_t limit) override;
     std::vector<ZkbNextPage> UnpublishedZkbPages(Id after, std::size_t limit) override;
     void ClearPublished(const PerKind<std::vector<Id>>& ids, const ZkbChainAt* next_of) override;
+    bool ClaimRefresh(const std::string& sweep, std::int64_t due_before_ms, bool first_is_due) override;
     std::optional<LiveCursor> LoadLiveCursor(const std::string& feed) override;
     LiveCursor HoldLiveCursor(const std::string& feed, const std::string& holder, std::int64_t hold_ms) override;
     bool SetLiveCursor(const std::string& feed, const std::string& holder, std::int64_t sequence) override;

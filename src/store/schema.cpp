@@ -25,6 +25,7 @@
 //          worker:alliance-corporations compares with corporations.alliance_id on a 304).
 // store/8  kr_worker_status (each worker's heartbeat, counters and last error: what `status` reads).
 // store/9  kr_live_cursor (worker:redisq: where the R2Z2 feed stands and which process holds it).
+// store/10 kr_refresh_runs (the refresh scheduler: when each sweep last ran, shared by processes).
 //
 // updated_at is NOT NULL without a default, as in the original: the store always sets it.
 // Timestamps: TIMESTAMP(3) (UTC, no time zone, like Prisma) on PostgreSQL, ISO-8601 TEXT on SQLite.
@@ -67,6 +68,7 @@ std::vector<kr::db::Migration> SchemaMigrations() {
         {"store", 8, "kr_worker_status (status: heartbeats, rates, last errors)", Sql(8, db::Dialect::kSqlite),
          Sql(8, db::Dialect::kPostgres)},
         {"store", 9, "kr_live_cursor", Sql(9, db::Dialect::kSqlite), Sql(9, db::Dialect::kPostgres)},
+        {"store", 10, "kr_refresh_runs", Sql(10, db::Dialect::kSqlite), Sql(10, db::Dialect::kPostgres)},
     };
 }
 

@@ -297,6 +297,13 @@ public:
     virtual StoreKillmailsResult StoreLivePage(std::span<const Killmail> killmails,
                                                const PerKind<std::vector<Id>>& enrich, const LiveCursorStep& step) = 0;
 
+    // ---- the refresh scheduler (kr_refresh_runs) ------------------------------------------------
+    /// Claims a run of refresh sweep `sweep` now: when its last run started before `due_before_ms`
+    /// (unix ms), records now as its last run and returns true; otherwise false. A sweep never run
+    /// before gets its row with now as well and is due only when `first_is_due`. One statement each:
+    /// of several processes asking at once, exactly one is given the run.
+    virtual bool ClaimRefresh(const std::string& sweep, std::int64_t due_before_ms, bool first_is_due) = 0;
+
     // ---- sweeps of ESI's id lists (kr_list_sweeps) ---------------------------------------------
     /// The rows of `paths` that exist.
     virtual std::unordered_map<std::string, ListSweep> LoadListSweeps(const std::vector<std::string>& paths) = 0;

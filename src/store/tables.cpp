@@ -43,9 +43,10 @@ constexpr int kUniverse = 5;  ///< store/5: KillReport's universe tables, kr_lis
 constexpr int kDerived = 6;   ///< store/6: KillReport's derived tables (killmail_filters, *_kill_stats)
 constexpr auto kDate = ColType::kDate;
 constexpr auto kIdArray = ColType::kIdArray;
-constexpr int kFresh = 7;    ///< store/7: kr_alliance_corporations (keeping stored data true)
-constexpr int kWorkers = 8;  ///< store/8: kr_worker_status (what `status` reads of the workers)
-constexpr int kLive = 9;     ///< store/9: the live feed's cursor
+constexpr int kFresh = 7;     ///< store/7: kr_alliance_corporations (keeping stored data true)
+constexpr int kWorkers = 8;   ///< store/8: kr_worker_status (what `status` reads of the workers)
+constexpr int kLive = 9;      ///< store/9: the live feed's cursor
+constexpr int kRefresh = 10;  ///< store/10: the refresh scheduler's last runs
 
 TableDef Shape(std::string name, int since, std::vector<db::IndexDef> indexes = {},
                std::vector<std::string> conflict = {}, bool upsert = false) {
@@ -573,6 +574,18 @@ const TableDef& LiveCursorTable() {
     return table;
 }
 
+/// One row per refresh sweep ("affiliations", "alliances", "corporations", "types"): when its last
+/// run started (unix ms), shared by every process on the database (worker/refresh.hpp).
+TableDef RefreshRunsDef() {
+    TableDef t = Shape("kr_refresh_runs", kRefresh);
+    t.columns = {Col("sweep", kText, kPrimaryKey), Col("last_run_at", kBigint, kNotNull)};
+    return t;
+}
+const TableDef& RefreshRunsTable() {
+    static const TableDef table = RefreshRunsDef();
+    return table;
+}
+
 const Table<Alliance>& TableOf(const Alliance*) { return AlliancesTable(); }
 const Table<Corporation>& TableOf(const Corporation*) { return CorporationsTable(); }
 const Table<Character>& TableOf(const Character*) { return CharactersTable(); }
@@ -661,6 +674,7 @@ std::string IdListJson(const std::vector<Id>& ids) {
 }
 const db::TableDef& WorkerStatus() { return WorkerStatusTable(); }
 const db::TableDef& LiveCursor() { return LiveCursorTable(); }
+const db::TableDef& RefreshRuns() { return RefreshRunsTable(); }
 
 std::vector<const db::TableDef*> AllTables() {
     // Creation order (the order of their migrations' statements).
@@ -670,7 +684,7 @@ std::vector<const db::TableDef*> AllTables() {
          {&UsersTable(), &KillmailsTable().Def(), &VictimsTable().Def(), &AttackersTable().Def(), &ItemsTable().Def(),
           &HttpCacheTable().Def(), &PendingTable(), &ChildrenTable().Def(), &EntityOutboxTable().Def(), &ZkbSyncTable(),
           &ListSweepsTable().Def(), &KillmailFiltersTable(), &AllianceCorporationsTable().Def(), &WorkerStatusTable(),
-          &LiveCursorTable()}) {
+          &LiveCursorTable(), &RefreshRunsTable()}) {
         out.push_back(t);
     }
     for (const TableDef& t : KillStatsTables()) out.push_back(&t);

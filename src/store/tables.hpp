@@ -74,6 +74,7 @@ const db::Table<AllianceList>& AllianceCorporations();
 std::string IdListJson(const std::vector<Id>& ids);
 const db::TableDef& WorkerStatus();
 const db::TableDef& LiveCursor();
+const db::TableDef& RefreshRuns();
 
 /// Every table of the store module, in creation order (KillReport's own tables carry
 /// killreport_original; each table's `since` names the migration that creates it).

@@ -9,6 +9,7 @@
 
 #include <map>
 #include <set>
+#include <string>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -120,6 +121,20 @@ public:
         return off;
     }
 
+    /// Stored types whose name differs from the simulator's.
+    std::set<Id> TypesOff() {
+        std::set<Id> off;
+        auto r = Db().Exec("SELECT id, name FROM types");
+        for (std::size_t i = 0; i < r.Rows(); ++i) {
+            auto t = Truth("type", r.Int(i, 0));
+            if (t.is_null() || r.Text(i, 1) != t["name"].get<std::string>()) off.insert(r.Int(i, 0));
+        }
+        return off;
+    }
+    /// Time passes: every refresh sweep's last run is a day and more ago.
+    void RefreshRunsLongAgo() { Db().Exec("UPDATE kr_refresh_runs SET last_run_at = 0"); }
+    void SetEnv(const std::string& more) { env_ += more + " "; }
+
 private:
     TempSqliteFile work_;  ///< the working directory (and the embedded database)
     std::string database_url_, amqp_url_;
@@ -212,6 +227,183 @@ void OneRefreshMakesEveryRowTrue(FreshnessE2e& u) {
     EXPECT_LE(stats["esi_requests"].get<std::int64_t>(),
               150 / 1000 + 1 + n_characters + 2 * n_corporations + 1 + 2 * n_alliances + 1)
         << stats.dump();
+}
+
+/// What the universe's changes were, for the checks after a refresh.
+struct Changes {
+    Id mover = 0, leaver = 0, new_alliance = 0, moved = 0, biomassed = 0, renamed_type = 0;
+    std::size_t characters_off = 0, corporations_off = 0, types_off = 0;
+};
+
+/// A populated database (alliances, their corporations, 150 characters by id, a history
+/// character's killmails: their characters, corporations and types); the refresh schedule's clock
+/// started by `run`.
+std::vector<Id> Populate(FreshnessE2e& u) {
+    auto all_characters = u.Get("/_admin/truth/characters");
+    EXPECT_GE(all_characters.size(), 150u);
+    std::string ids;
+    std::vector<Id> characters;
+    for (std::size_t i = 0; i < 150 && i < all_characters.size(); ++i) {
+        characters.push_back(all_characters[i].get<Id>());
+        ids += " " + std::to_string(characters.back());
+    }
+    const auto history = u.Get("/_admin/truth/history-characters");
+    EXPECT_FALSE(history.empty());
+    u.Kr("db:migrate");
+    u.Kr("queue:alliances");
+    u.Kr("run --until-idle");
+    u.Kr("queue:alliance-corporations");
+    u.Kr("queue:characters" + ids);
+    if (!history.empty()) u.Kr("queue:zkillboard " + std::to_string(history[0].get<Id>()));
+    u.Kr("run --until-idle");
+    EXPECT_TRUE(u.CharactersOff().empty());
+    EXPECT_TRUE(u.CorporationsOff().empty());
+    EXPECT_TRUE(u.AlliancesOff().empty());
+    EXPECT_TRUE(u.TypesOff().empty());
+    return characters;
+}
+
+/// The universe changes: a corporation leaves its alliance and joins another, another leaves its
+/// alliance, an alliance loses its executor, a character changes corporation, one is biomassed, a
+/// type is renamed (a patch).
+Changes ChangeTheUniverse(FreshnessE2e& u, const std::vector<Id>& characters) {
+    Changes c;
+    auto in_alliance = u.Ids(
+        "SELECT id FROM corporations WHERE alliance_id IS NOT NULL AND id BETWEEN 98000001 AND 98000999 ORDER BY id");
+    EXPECT_GE(in_alliance.size(), 3u);
+    EXPECT_GE(characters.size(), 6u);
+    if (in_alliance.size() < 3 || characters.size() < 6) return c;
+    c.mover = in_alliance[0];
+    c.leaver = in_alliance[1];
+    const Id old_alliance = u.Db().Exec("SELECT alliance_id FROM corporations WHERE id = $1", {c.mover}).Int(0, 0);
+    for (Id a : u.Ids("SELECT id FROM alliances WHERE id BETWEEN 99000001 AND 99000999 ORDER BY id")) {
+        if (a != old_alliance) c.new_alliance = a;
+    }
+    EXPECT_NE(c.new_alliance, 0);
+    u.Post("/_admin/mutate/corporation/" + std::to_string(c.mover) + "/leave-alliance");
+    u.Post("/_admin/mutate/corporation/" + std::to_string(c.mover) + "/join-alliance/" +
+           std::to_string(c.new_alliance));
+    u.Post("/_admin/mutate/corporation/" + std::to_string(c.leaver) + "/leave-alliance");
+    for (Id a : u.Ids("SELECT id FROM alliances WHERE executor_corporation_id IS NOT NULL AND id BETWEEN 99000001 AND "
+                      "99000999 ORDER BY id DESC LIMIT 1")) {
+        u.Post("/_admin/mutate/alliance/" + std::to_string(a) + "/remove-executor");
+    }
+    c.moved = characters[3];
+    c.biomassed = characters[5];
+    u.Post("/_admin/mutate/character/" + std::to_string(c.moved) + "/move/" + std::to_string(in_alliance[2]));
+    u.Post("/_admin/mutate/character/" + std::to_string(c.biomassed) + "/delete");
+    const auto types = u.Ids("SELECT id FROM types ORDER BY id");
+    EXPECT_FALSE(types.empty());
+    if (!types.empty()) {
+        c.renamed_type = types[0];
+        u.Post("/_admin/mutate/type/" + std::to_string(c.renamed_type) + "/rename");
+    }
+    FreshnessE2e::PastExpires();
+    const auto characters_off = u.CharactersOff();
+    EXPECT_TRUE(characters_off.count(c.moved));
+    EXPECT_TRUE(characters_off.count(c.biomassed));
+    EXPECT_EQ(u.CorporationsOff(), (std::set<Id>{c.mover, c.leaver}));
+    EXPECT_FALSE(u.AlliancesOff().empty());
+    EXPECT_EQ(u.TypesOff(), (std::set<Id>{c.renamed_type}));
+    c.characters_off = characters_off.size();
+    c.corporations_off = 2;
+    c.types_off = 1;
+    return c;
+}
+
+/// Every stored row is the simulator's truth, at the refresh's price: one affiliation request for
+/// the stored characters (< 1000), a full fetch only for the characters that changed; every
+/// stored corporation, alliance (and its list) and type revalidated once at most (their Expires
+/// passed: 304s unless changed; the changed corporations at most twice more, and Doomheim, new),
+/// the lists /alliances/ and /corporations/npccorps/ once each.
+void EveryRowTrueAtTheRefreshPrice(FreshnessE2e& u, const Changes& c) {
+    EXPECT_TRUE(u.CharactersOff().empty());
+    EXPECT_TRUE(u.CorporationsOff().empty());
+    EXPECT_TRUE(u.AlliancesOff().empty());
+    EXPECT_TRUE(u.TypesOff().empty());
+    EXPECT_EQ(u.Db().Exec("SELECT corporation_id FROM characters WHERE id = $1", {c.biomassed}).Int(0, 0), 1000001);
+    EXPECT_EQ(u.Db().Exec("SELECT alliance_id FROM corporations WHERE id = $1", {c.mover}).Int(0, 0), c.new_alliance);
+    EXPECT_TRUE(u.Db().Exec("SELECT alliance_id FROM corporations WHERE id = $1", {c.leaver}).IsNull(0, 0));
+
+    const auto n_characters = static_cast<std::int64_t>(u.Ids("SELECT id FROM characters").size());
+    const auto n_alliances = static_cast<std::int64_t>(u.Ids("SELECT id FROM alliances").size());
+    const auto n_corporations = static_cast<std::int64_t>(u.Ids("SELECT id FROM corporations").size());
+    const auto n_types = static_cast<std::int64_t>(u.Ids("SELECT id FROM types").size());
+    const auto changed_characters = static_cast<std::int64_t>(c.characters_off);
+    EXPECT_EQ(u.RouteTotal("character_affiliation"), n_characters / 1000 + 1);
+    EXPECT_EQ(u.RouteTotal("character"), changed_characters);
+    const auto changed_corporations = static_cast<std::int64_t>(c.corporations_off);
+    EXPECT_LE(u.RouteTotal("corporation"), n_corporations + 2 * changed_corporations + 1);
+    EXPECT_LE(u.RouteTotal("alliance_corporations"), n_alliances);
+    EXPECT_LE(u.RouteTotal("alliance"), n_alliances);
+    EXPECT_LE(u.RouteTotal("type"), n_types);
+    const auto stats = u.Server().Stats();
+    EXPECT_LE(stats["esi_requests"].get<std::int64_t>(), n_characters / 1000 + 1 + changed_characters + n_corporations +
+                                                             2 * changed_corporations + 1 + 2 * n_alliances + n_types +
+                                                             10)
+        << stats.dump();
+}
+
+/// The embedded layout: `run` alone keeps every row true (its refresh schedule, due after time
+/// passed), the changes applied by one `run`.
+void RunAloneKeepsEveryRowTrue(FreshnessE2e& u) {
+    const auto characters = Populate(u);
+    const auto c = ChangeTheUniverse(u, characters);
+    // The schedule's clock started with the first `run` (its rows, none due yet): a `run` now
+    // refreshes nothing.
+    u.Server().ResetStats();
+    u.Kr("run --until-idle");
+    EXPECT_EQ(u.RouteTotal("character_affiliation"), 0);
+    EXPECT_FALSE(u.CharactersOff().empty());
+    // A day later.
+    u.RefreshRunsLongAgo();
+    u.Server().ResetStats();
+    u.Kr("run --until-idle");
+    EveryRowTrueAtTheRefreshPrice(u, c);
+}
+
+/// The scaled-out layout: `refresh` (a timer's) and the workers (here `run` with its own schedule
+/// off, KILLREPORT_REFRESH=0) make every row true; a second `refresh` at once finds nothing due.
+void RefreshAndWorkersKeepEveryRowTrue(FreshnessE2e& u) {
+    u.SetEnv("KILLREPORT_REFRESH=0");
+    const auto characters = Populate(u);
+    const auto c = ChangeTheUniverse(u, characters);
+    u.Server().ResetStats();
+    u.Kr("refresh");
+    u.Kr("run --until-idle");
+    EveryRowTrueAtTheRefreshPrice(u, c);
+    // Shared schedule: the next cycle right after finds every sweep ran within its cadence.
+    u.Server().ResetStats();
+    u.Kr("refresh");
+    EXPECT_EQ(u.Server().Stats()["esi_requests"].get<std::int64_t>(), 0);
+}
+
+TEST(FreshnessEmbedded, RunAloneKeepsEveryRowTrue) {
+    FreshnessE2e u("", "");
+    RunAloneKeepsEveryRowTrue(u);
+}
+
+TEST(FreshnessEmbedded, RefreshAndWorkersKeepEveryRowTrue) {
+    FreshnessE2e u("", "");
+    RefreshAndWorkersKeepEveryRowTrue(u);
+}
+
+TEST(FreshnessRabbitPg, RunAloneKeepsEveryRowTrue) {
+    KR_REQUIRE_ENV(pg, "KR_TEST_PG_DSN");
+    KR_REQUIRE_ENV(amqp, "KR_TEST_AMQP_URL");
+    TempPgDatabase db(pg);
+    TempVhost vhost(amqp);
+    FreshnessE2e u(db.Url(), vhost.Url());
+    RunAloneKeepsEveryRowTrue(u);
+}
+
+TEST(FreshnessRabbitPg, RefreshAndWorkersKeepEveryRowTrue) {
+    KR_REQUIRE_ENV(pg, "KR_TEST_PG_DSN");
+    KR_REQUIRE_ENV(amqp, "KR_TEST_AMQP_URL");
+    TempPgDatabase db(pg);
+    TempVhost vhost(amqp);
+    FreshnessE2e u(db.Url(), vhost.Url());
+    RefreshAndWorkersKeepEveryRowTrue(u);
 }
 
 TEST(FreshnessEmbedded, OneRefreshMakesEveryRowTrue) {

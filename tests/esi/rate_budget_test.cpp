@@ -1,4 +1,5 @@
 // RateBudget: in-process and SQLite-backed (shared by processes on one machine).
+#include <algorithm>
 #include <filesystem>
 #include <thread>
 
@@ -58,6 +59,51 @@ TEST(DbBudgetSqlite, FourProcessesShareOneSequenceOfSlots) {
     auto slots = ReserveFromProcesses(url, "esi", 4, 60, 3, 2000);
     ASSERT_EQ(slots.size(), 240u);
     ExpectSpaced(slots, 2000, 0);
+}
+
+/// The window guard's permits: `count` at most taken, each free a window after it is given back
+/// (or max_hold after it was taken), on both implementations.
+void PermitsAreTheLimitInAnyWindow(RateBudget& b, kr::ManualClock& clock) {
+    const std::string key = "esi:window:test";
+    std::vector<std::int64_t> taken;
+    for (int i = 0; i < 3; ++i) {
+        auto g = b.TakePermit(key, 3, 30'000'000);
+        ASSERT_TRUE(g.permit);
+        taken.push_back(*g.permit);
+    }
+    std::sort(taken.begin(), taken.end());
+    EXPECT_EQ(taken, (std::vector<std::int64_t>{0, 1, 2}));
+    auto none = b.TakePermit(key, 3, 30'000'000);
+    EXPECT_FALSE(none.permit);
+    EXPECT_EQ(none.retry_at_us, clock.NowUs() + 30'000'000);
+    // Given back: free a window later, not before.
+    b.ReleasePermit(key, 1, 1'000'000);
+    EXPECT_FALSE(b.TakePermit(key, 3, 30'000'000).permit);
+    clock.Advance(999'999);
+    EXPECT_EQ(b.TakePermit(key, 3, 30'000'000).retry_at_us, clock.NowUs() + 1);
+    clock.Advance(1);
+    auto again = b.TakePermit(key, 3, 30'000'000);
+    ASSERT_TRUE(again.permit);
+    EXPECT_EQ(*again.permit, 1);
+    // Never given back (a process that died): free after max_hold.
+    clock.Advance(30'000'000);
+    EXPECT_TRUE(b.TakePermit(key, 3, 30'000'000).permit);
+    // A larger count adds permits.
+    EXPECT_TRUE(b.TakePermit(key, 5, 30'000'000).permit);
+}
+
+TEST(InProcessBudget, PermitsAreTheLimitInAnyWindow) {
+    kr::ManualClock clock;
+    InProcessBudget b(clock);
+    PermitsAreTheLimitInAnyWindow(b, clock);
+}
+
+TEST(DbBudgetSqlite, PermitsAreTheLimitInAnyWindow) {
+    const auto url = TempDbUrl("permits.db");
+    MigrateDb(url);
+    kr::ManualClock clock;
+    DbBudget b(url, clock);
+    PermitsAreTheLimitInAnyWindow(b, clock);
 }
 
 TEST(Pacer, HandsOutSlotsAndDropsLateOnes) {

@@ -1017,19 +1017,37 @@ TYPED_TEST_P(StoreCases, TheLiveCursorIsHeldByOneProcessAndMovesWithItsKillmails
     EXPECT_EQ(s.HoldLiveCursor("r2z2", "host:3", 60000).holder, "host:3");
 }
 
-REGISTER_TYPED_TEST_SUITE_P(StoreCases, MigrateTwiceIsIdempotent, CorporationLeavingAllianceGetsNullAllianceId,
-                            AllianceLosesExecutor, CharacterLosesTitleAndAlliance, UpsertCountsAndDuplicatesInBatch,
-                            TypesFromSamples, NamesWithMetacharactersRoundTrip, IdsAbove2To31, HttpCacheRoundTrip,
-                            AllianceListsAreKeptBesideTheCorporationsStoredWithTheAlliance,
-                            AffiliationsAreAppliedSetBasedAndTheChangedRowsReported,
-                            ApplyEntityBatchWritesEntitiesAndCacheAndClearsPending, ExistingIds,
-                            LookupFreshnessAnswersExistenceAndCacheRowsTogether, KillmailsAreIdempotent,
-                            NestedContainerItems, StructureVictimAndFactionOnlyAttacker, ZkbValuesAndRejectedKillmails,
-                            Users, MissingReferencedIds, CountsCoverAllTables,
-                            UniverseTablesAreTheOriginalsAndWrittenParentsFirst,
-                            KillmailsReferenceSolarSystemsAndListSweepsRoundTrip,
-                            AKillmailPageRecordsItsEnrichmentAndChainStepInItsTransaction,
-                            AChainStepIsTakenOncePerPageAndOnlyByTheChainHoldingTheCharacter,
-                            TheLiveCursorIsHeldByOneProcessAndMovesWithItsKillmails);
+TYPED_TEST_P(StoreCases, ARefreshSweepIsClaimedOncePerCadence) {
+    auto& s = *this->store_;
+    const std::int64_t hour = 3600 * 1000;
+    // Never run: due when the caller says so (`refresh`); otherwise its clock starts now (`run`).
+    EXPECT_TRUE(s.ClaimRefresh("affiliations", this->NowMs() - hour, true));
+    EXPECT_FALSE(s.ClaimRefresh("types", this->NowMs() - hour, false));
+    EXPECT_EQ(this->Query("SELECT last_run_at FROM kr_refresh_runs WHERE sweep = 'types'").Int(0, 0), this->NowMs());
+    // Within its cadence: nobody gets it again, whatever the flag.
+    this->Tick();
+    EXPECT_FALSE(s.ClaimRefresh("affiliations", this->NowMs() - hour, true));
+    EXPECT_FALSE(s.ClaimRefresh("types", this->NowMs() - hour, true));
+    // An hour later: exactly one claim wins and moves the last run.
+    this->clock_.Advance(hour * 1000);
+    EXPECT_TRUE(s.ClaimRefresh("affiliations", this->NowMs() - hour + 1, false));
+    EXPECT_FALSE(s.ClaimRefresh("affiliations", this->NowMs() - hour + 1, false));
+    EXPECT_EQ(this->Query("SELECT last_run_at FROM kr_refresh_runs WHERE sweep = 'affiliations'").Int(0, 0),
+              this->NowMs());
+    EXPECT_EQ(this->Count("kr_refresh_runs"), 2);
+}
+
+REGISTER_TYPED_TEST_SUITE_P(
+    StoreCases, MigrateTwiceIsIdempotent, CorporationLeavingAllianceGetsNullAllianceId, AllianceLosesExecutor,
+    CharacterLosesTitleAndAlliance, UpsertCountsAndDuplicatesInBatch, TypesFromSamples,
+    NamesWithMetacharactersRoundTrip, IdsAbove2To31, HttpCacheRoundTrip,
+    AllianceListsAreKeptBesideTheCorporationsStoredWithTheAlliance,
+    AffiliationsAreAppliedSetBasedAndTheChangedRowsReported, ApplyEntityBatchWritesEntitiesAndCacheAndClearsPending,
+    ExistingIds, LookupFreshnessAnswersExistenceAndCacheRowsTogether, KillmailsAreIdempotent, NestedContainerItems,
+    StructureVictimAndFactionOnlyAttacker, ZkbValuesAndRejectedKillmails, Users, MissingReferencedIds,
+    CountsCoverAllTables, UniverseTablesAreTheOriginalsAndWrittenParentsFirst,
+    KillmailsReferenceSolarSystemsAndListSweepsRoundTrip, AKillmailPageRecordsItsEnrichmentAndChainStepInItsTransaction,
+    AChainStepIsTakenOncePerPageAndOnlyByTheChainHoldingTheCharacter,
+    TheLiveCursorIsHeldByOneProcessAndMovesWithItsKillmails, ARefreshSweepIsClaimedOncePerCadence);
 
 }  // namespace kr::store::testing

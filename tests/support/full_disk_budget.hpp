@@ -12,6 +12,8 @@ public:
     esi::RateState Load(const std::string&) override { throw Full(); }
     esi::RateState Observe(const std::string&, const esi::Observation&) override { throw Full(); }
     std::vector<std::string> Keys() override { throw Full(); }
+    esi::PermitGrant TakePermit(const std::string&, int, std::int64_t) override { throw Full(); }
+    void ReleasePermit(const std::string&, std::int64_t, std::int64_t) override { throw Full(); }
 
 private:
     static TransientError Full() { return TransientError("sqlite: step: database or disk is full"); }

@@ -40,6 +40,7 @@ json Admin::Stats() const {
                         {"remain", now < storm ? 0 : errlim.Remain(now)},
                         {"reset_seconds", errlim.ResetSeconds(now)},
                         {"storm_remaining_ms", std::max<std::int64_t>(0, storm - now)}};
+    j["downtime_remaining_ms"] = std::max<std::int64_t>(0, st_.downtime_until_ms.load() - now);
     TokenBucket& kmbucket = st_.kmbucket;
     j["killmail_bucket"] = {{"limit", kmbucket.LimitHeader()},
                             {"tokens", kmbucket.Tokens()},
@@ -97,6 +98,7 @@ void Admin::ResetLimits() {
     st_.r2z2lim.Reset();
     st_.r2z2_ban_until_ms = 0;
     st_.storm_until_ms = 0;
+    st_.downtime_until_ms = 0;
 }
 
 void Admin::StartStorm(double seconds) { st_.storm_until_ms = NowMs() + static_cast<std::int64_t>(seconds * 1000); }
@@ -152,6 +154,15 @@ void Admin::Handle(const httplib::Request& req, httplib::Response& res, bool pos
             else
                 secs = body_json().value("seconds", 0.0);
             StartStorm(secs);
+            return Json(res, {{"ok", true}, {"seconds", secs}});
+        }
+        if (post && n == 1 && seg[0] == "downtime") {
+            double secs = 0;
+            if (req.has_param("seconds"))
+                secs = std::stod(req.get_param_value("seconds"));
+            else
+                secs = body_json().value("seconds", 0.0);
+            st_.downtime_until_ms = NowMs() + static_cast<std::int64_t>(secs * 1000);
             return Json(res, {{"ok", true}, {"seconds", secs}});
         }
         if (n == 1 && seg[0] == "config") {
@@ -287,6 +298,12 @@ void Admin::Mutate(const httplib::Request& req, httplib::Response& res, const Se
         ok = uni.CharacterMove(id, other);
     else if (seg[1] == "character" && n == 4 && seg[3] == "delete")
         ok = uni.CharacterDelete(id);
+    else if (seg[1] == "type" && n == 4 && seg[3] == "rename") {
+        const auto current = uni.Type(id);
+        std::string name = req.has_param("name") ? req.get_param_value("name") : "";
+        if (name.empty() && current) name = (*current)["name"].get<std::string>() + " II";
+        ok = uni.TypeRename(id, name);
+    }
     // A game patch: the map changes and ESI's server version with it.
     else if (seg[1] == "solar-system" && n == 4 && seg[3] == "rename") {
         const auto current = uni.Geo().SolarSystem(id);

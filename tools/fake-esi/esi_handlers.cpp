@@ -263,6 +263,18 @@ void EsiHandlers::Handle(const httplib::Request& req, httplib::Response& res, bo
         return;
     }
 
+    // ESI's downtime (11:00 UTC, or an unplanned one): every route answers 503, /status/ too. It
+    // counts against the error limit like any 5xx, so a client that keeps asking spends it.
+    if (now < st_.downtime_until_ms.load()) {
+        SetError(res, 503, "The datasource tranquility is temporarily unavailable");
+        ++stats.downtime_503;
+        st_.errlim.AddError(now);
+        ++stats.errors_counted;
+        ErrorLimitHeaders(res, now);
+        stats.Record(r.route, 503);
+        return;
+    }
+
     if (fault.Hang(res)) {
         stats.Record(r.route, 504);
         return;

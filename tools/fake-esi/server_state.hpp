@@ -43,6 +43,7 @@ struct ServerState {
     HistoryDays history;                             // after uni
     std::atomic<std::int64_t> r2z2_ban_until_ms{0};  // 403 on every R2Z2 request until then
     std::atomic<std::int64_t> storm_until_ms{0};     // 420 on every ESI route until then
+    std::atomic<std::int64_t> downtime_until_ms{0};  // 503 on every ESI route (/status/ too) until then
 
     FaultInjector faults{stop};
     EsiCache cache;

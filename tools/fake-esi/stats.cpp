@@ -20,9 +20,10 @@ void Stats::Reset(std::int64_t now) {
     r2z2_max_.Reset(now);
     for (auto& m : route_max_) m.Reset(now);
     for (Counter* c :
-         {&error_limited_420, &rate_limited_429, &zkb_rate_limited_429, &r2z2_rate_limited_429, &r2z2_banned_403,
-          &errors_counted, &conditional_requests, &not_modified_304, &npc_character_requests, &repeated_before_expires,
-          &repeated_before_expires_unconditional, &esi_requests_, &zkb_requests_, &r2z2_requests_, &admin_requests_})
+         {&error_limited_420, &downtime_503, &rate_limited_429, &zkb_rate_limited_429, &r2z2_rate_limited_429,
+          &r2z2_banned_403, &errors_counted, &conditional_requests, &not_modified_304, &npc_character_requests,
+          &repeated_before_expires, &repeated_before_expires_unconditional, &esi_requests_, &zkb_requests_,
+          &r2z2_requests_, &admin_requests_})
         *c = 0;
 }
 
@@ -85,6 +86,7 @@ json Stats::ToJson(std::int64_t now) const {
     j["status"] = totals;
     j["max_per_second"] = {{"esi", esi_max_.Max()}, {"zkb", zkb_max_.Max()}, {"r2z2", r2z2_max_.Max()}};
     j["error_limited_420"] = error_limited_420.load();
+    j["downtime_503"] = downtime_503.load();
     j["rate_limited_429"] = rate_limited_429.load();
     j["zkb_rate_limited_429"] = zkb_rate_limited_429.load();
     j["r2z2_rate_limited_429"] = r2z2_rate_limited_429.load();

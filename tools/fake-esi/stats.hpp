@@ -37,6 +37,7 @@ public:
     std::vector<std::uint32_t> EsiPerSecond() const { return esi_max_.PerSecond(); }
 
     Counter error_limited_420{0};
+    Counter downtime_503{0};  // answered 503 by the downtime mode
     Counter rate_limited_429{0};
     Counter zkb_rate_limited_429{0};
     Counter r2z2_rate_limited_429{0};

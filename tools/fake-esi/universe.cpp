@@ -492,6 +492,10 @@ std::optional<json> Universe::Type(std::int64_t id) const {
     if (t % 13 != 0) j["icon_id"] = 1000 + static_cast<std::int64_t>(r.Below(20000));
     if (t % 17 != 0) j["mass"] = kind == 0 ? Round(r.Unit() * 1e8, 0) : Round(r.Unit() * 1000, 2);
     j["name"] = TypeName(t);
+    if (mutated_.load(std::memory_order_acquire)) {
+        std::shared_lock lk(mu_);
+        if (auto it = type_name_override_.find(id); it != type_name_override_.end()) j["name"] = it->second;
+    }
     if (r.Chance(0.8)) j["packaged_volume"] = Round(r.Unit() * 50000.0, 2);
     j["portion_size"] = kind == 2 ? 100 : 1;
     j["published"] = t % 23 != 0;
@@ -764,7 +768,7 @@ std::optional<json> Universe::Name(std::int64_t id) const {
     if (int i = CharacterIndex(id); i >= 0 && !IsDeletedIndex(i)) return mk("character", CharacterName(i));
     if (IsNpcCharacterId(id) && id - kNpcCharBase >= 0 && id - kNpcCharBase < p_.npc_characters)
         return mk("character", NpcCharName(static_cast<int>(id - kNpcCharBase)));
-    if (int t = TypeIndex(id); t >= 0) return mk("inventory_type", TypeName(t));
+    if (int t = TypeIndex(id); t >= 0) return mk("inventory_type", (*Type(id))["name"].get<std::string>());
     for (const auto& f : kFactions)
         if (f.id == id) return mk("faction", f.name);
     if (auto g = geo_.Name(id)) return mk(g->first.c_str(), g->second);
@@ -935,6 +939,15 @@ bool Universe::CharacterDelete(std::int64_t character_id) {
     if (i < 0 || IsDeletedIndex(i) || s_chars_.count(character_id)) return false;
     std::unique_lock lk(mu_);
     char_deleted_.insert(i);
+    mutated_.store(true, std::memory_order_release);
+    ++mutation_count_;
+    return true;
+}
+
+bool Universe::TypeRename(std::int64_t type_id, const std::string& name) {
+    if (TypeIndex(type_id) < 0 || name.empty()) return false;
+    std::unique_lock lk(mu_);
+    type_name_override_[type_id] = name;
     mutated_.store(true, std::memory_order_release);
     ++mutation_count_;
     return true;

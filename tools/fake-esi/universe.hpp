@@ -126,6 +126,8 @@ public:
     // Biomassed: from now on as the deleted characters (404 on /characters and /universe/names,
     // Doomheim in affiliations); its killmails do not change.
     bool CharacterDelete(std::int64_t character_id);
+    // A game patch renames an inventory type (its name on /universe/types/{id}/ and /universe/names).
+    bool TypeRename(std::int64_t type_id, const std::string& name);
     std::uint64_t MutationCount() const { return mutation_count_.load(); }
 
     // ---- id <-> index (generated entities) --------------------------------------------------------
@@ -202,6 +204,7 @@ private:
     std::unordered_map<std::int64_t, bool> alliance_no_executor_;
     std::unordered_map<int, std::int64_t> char_corp_override_;
     std::unordered_set<int> char_deleted_;
+    std::unordered_map<std::int64_t, std::string> type_name_override_;
 };
 
 }  // namespace fakeesi
