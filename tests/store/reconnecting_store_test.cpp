@@ -53,6 +53,7 @@ public:
     MOCK_METHOD(std::vector<Id>, FilterMissing, (EntityKind, const std::vector<Id>&, const ScanOptions&), (override));
     MOCK_METHOD(void, MarkPending, (EntityKind, const std::vector<Id>&), (override));
     MOCK_METHOD(bool, RemoveUser, (Id), (override));
+    MOCK_METHOD(bool, ClaimRefresh, (const std::string&, std::int64_t, bool), (override));
     MOCK_METHOD(TableCounts, Counts, (), (override));
 };
 
