@@ -8,6 +8,7 @@ PKGS=(
   nlohmann-json3-dev libsimdjson-dev libspdlog-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcpp-httplib-dev
   postgresql-15 postgresql-client-15 rabbitmq-server sqlite3 socat curl procps python3 time clang-format
+  chromium  # the status page test (headless; skipped where it is missing)
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -155,7 +155,17 @@ int Main(int argc, char** argv) {
     status->add_option("--every", status_flags.every_s, "seconds between refreshes with --watch")
         ->type_name("SECONDS")
         ->check(CLI::Range(0.2, 3600.0));
-    on(status, [&](const Context& c) { return CmdStatus(c, status_flags); });
+    auto* serve = status
+                      ->add_option("--serve", status_flags.serve_addr,
+                                   std::string("serve the live status page (HTML, /status.json) on ADDR until "
+                                               "interrupted; default ") +
+                                       kDefaultStatusAddr)
+                      ->type_name("ADDR")
+                      ->expected(0, 1);
+    on(status, [&, serve](const Context& c) {
+        status_flags.serve = serve->count() > 0;
+        return CmdStatus(c, status_flags);
+    });
 
     Id user_id = 0;
     std::string user_name;

@@ -11,6 +11,7 @@
 
 #include "app/arguments.hpp"
 #include "app/demo.hpp"
+#include "app/status_page.hpp"
 #include "app/worker_commands.hpp"
 #include "core/errors.hpp"
 #include "log/log.hpp"
@@ -250,6 +251,12 @@ int RunAll(const Context& ctx, const WorkerFlags& flags, std::stop_token outer) 
     worker::ProcessShared shared(ctx.cfg);
     worker::ProcessMetrics metrics(shared, AllQueues());
     metrics.Serve();
+    // The status page on the same server (its sources are opened when first looked at).
+    std::unique_ptr<StatusPage> page;
+    if (auto* server = metrics.Server()) {
+        page = std::make_unique<StatusPage>(*server, ctx.cfg);
+        spdlog::info("status page: serving {}", page->Url());
+    }
     worker::StatusBeat beat(shared.Cfg());
     const auto& workers = Workers();
     std::stop_source stop;
