@@ -130,6 +130,7 @@ int Main(int argc, char** argv) {
     g.Add(app, "--universe-check", "SECONDS", "KILLREPORT_UNIVERSE_CHECK",
           "seconds between `run`'s looks at ESI's universe lists (0 = never)");
     g.Add(app, "--log-level", "LEVEL", "LOG_LEVEL", "debug, info, warn, error");
+    g.Add(app, "--log-format", "FORMAT", "LOG_FORMAT", "text, or json: one JSON object per line");
     g.Add(app, "--metrics-addr", "ADDR", "KILLREPORT_METRICS_ADDR",
           "serve Prometheus /metrics from run and worker:* on PORT (127.0.0.1) or HOST:PORT; empty = off");
 
@@ -258,7 +259,7 @@ int Main(int argc, char** argv) {
     }
     try {
         Context ctx{config::Load(config::Overrides{g.values})};
-        log::Init(ctx.cfg.log_level);
+        log::Init(ctx.cfg.log_level, ctx.cfg.log_format);
         return run ? run(ctx) : 2;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "killreport: error: %s\n", OneLine(e.what()).c_str());

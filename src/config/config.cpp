@@ -139,6 +139,10 @@ Config Load(const Overrides& flags, const std::map<std::string, std::string>* en
         c.log_level != "trace") {
         throw FatalError("LOG_LEVEL='" + c.log_level + "' is not one of debug, info, warn, error");
     }
+    c.log_format = get("LOG_FORMAT", "text");
+    if (c.log_format != "text" && c.log_format != "json") {
+        throw FatalError("LOG_FORMAT='" + c.log_format + "' is not one of text, json");
+    }
     c.metrics_addr = get("KILLREPORT_METRICS_ADDR", "");
     if (!c.metrics_addr.empty()) metrics::ParseListenAddress(c.metrics_addr);  // a bad one fails at once
     return c;
@@ -179,6 +183,7 @@ std::vector<std::string> Describe(const Config& c) {
                                           ? "0 (off: run queue:regions, queue:constellations, queue:solar-systems)"
                                           : std::to_string(c.universe_check_seconds) + " s");
     line("LOG_LEVEL", c.log_level);
+    line("LOG_FORMAT", c.log_format);
     line("KILLREPORT_METRICS_ADDR",
          c.metrics_addr.empty() ? "(off)" : c.metrics_addr + " (run and worker:* serve /metrics there)");
     return out;
