@@ -731,5 +731,20 @@ TEST_F(EsiClientTest, DowntimeIsLoggedOnceWhenItStartsAndOnceWhenItIsOver) {
     EXPECT_EQ(log.Count("\n"), 2u) << log.Text();
 }
 
+TEST_F(EsiClientTest, ADebugLinePerAnswerHasItsStatusOutcomeAndLatency) {
+    CapturedLog log(spdlog::level::debug);
+    fake.Script("/alliances/1/", FakeHttpClient::Reply(503, "busy", {}, 40000));
+    fake.Script("/alliances/1/", FakeHttpClient::Reply(200, "{}", {{"X-Ratelimit-Group", "alliance"}}, 250000));
+    fake.Script("/alliances/2/", FakeHttpClient::Reply(404, "{}", {}, 7000));
+    EXPECT_EQ(Client().Fetch({"GET", "/alliances/1/", "", {}}).outcome, Outcome::kOk);
+    EXPECT_EQ(Client().Fetch({"GET", "/alliances/2/", "", {}}).outcome, Outcome::kNotFound);
+    EXPECT_EQ(log.Count("debug ESI: GET /alliances/1/ -> 503 server_error in 40 ms (attempt 1)\n"), 1u) << log.Text();
+    EXPECT_EQ(log.Count("debug ESI: GET /alliances/1/ -> 200 ok in 250 ms (attempt 2, route group alliance)\n"), 1u)
+        << log.Text();
+    EXPECT_EQ(log.Count("debug ESI: GET /alliances/2/ -> 404 not_found in 7 ms (attempt 1, route group alliance)\n"),
+              1u)
+        << log.Text();
+}
+
 }  // namespace
 }  // namespace kr::esi

@@ -11,11 +11,11 @@ namespace kr::test {
 
 class CapturedLog {
 public:
-    CapturedLog() : previous_(spdlog::default_logger()) {
+    explicit CapturedLog(spdlog::level::level_enum level = spdlog::level::info) : previous_(spdlog::default_logger()) {
         auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(out_);
         auto logger = std::make_shared<spdlog::logger>("capture", sink);
         logger->set_pattern("%l %v");
-        logger->set_level(spdlog::level::info);
+        logger->set_level(level);
         spdlog::set_default_logger(logger);
     }
     ~CapturedLog() { spdlog::set_default_logger(previous_); }
