@@ -134,6 +134,8 @@ Config Load(const Overrides& flags, const std::map<std::string, std::string>* en
         ParseNumber("KILLREPORT_OUTAGE_LIMIT", get("KILLREPORT_OUTAGE_LIMIT", "60"), 1, 86400));
     c.universe_check_seconds = static_cast<std::int64_t>(
         ParseNumber("KILLREPORT_UNIVERSE_CHECK", get("KILLREPORT_UNIVERSE_CHECK", "86400"), 0, 365.0 * 86400));
+    c.progress_every_seconds =
+        ParseNumber("KILLREPORT_PROGRESS_EVERY", get("KILLREPORT_PROGRESS_EVERY", "10"), 0.1, 3600);
     c.log_level = get("LOG_LEVEL", "info");
     if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" && c.log_level != "error" &&
         c.log_level != "trace") {
@@ -184,6 +186,8 @@ std::vector<std::string> Describe(const Config& c) {
                                           : std::to_string(c.universe_check_seconds) + " s");
     line("LOG_LEVEL", c.log_level);
     line("LOG_FORMAT", c.log_format);
+    line("KILLREPORT_PROGRESS_EVERY",
+         fmt(c.progress_every_seconds) + " s (progress lines when stderr is not a terminal)");
     line("KILLREPORT_METRICS_ADDR",
          c.metrics_addr.empty() ? "(off)" : c.metrics_addr + " (run and worker:* serve /metrics there)");
     return out;

@@ -34,6 +34,7 @@ struct Config {
     std::int64_t outage_limit_seconds = 60;       ///< KILLREPORT_OUTAGE_LIMIT: --until-idle gives up (exit 1)
                                                   ///< after the database has refused writes this long
     std::string log_level = "info";               ///< LOG_LEVEL: debug, info, warn, error
+    double progress_every_seconds = 10;           ///< KILLREPORT_PROGRESS_EVERY: plain progress lines' period
     std::string log_format = "text";              ///< LOG_FORMAT: text, json (one object per line)
     std::string metrics_addr;                     ///< KILLREPORT_METRICS_ADDR: where `run` and `worker:*` serve
                                                   ///< /metrics (PORT = 127.0.0.1:PORT, HOST:PORT); "" = off
