@@ -27,7 +27,7 @@ public:
     static constexpr std::chrono::minutes kWindow{15};
 
     /// Adds the routes to `server` and starts sampling every `sample_every`; the status sources
-    /// (their own connections) are opened on first use, again after a failure.
+    /// (their own connections) are opened by the first sample, again after a failure.
     StatusPage(metrics::MetricsServer& server, const config::Config& cfg,
                std::chrono::milliseconds sample_every = std::chrono::seconds(5));
     /// Removes the routes (waits for a request being answered) and stops sampling.
