@@ -2,12 +2,14 @@
 # Idempotent, non-interactive install of every Debian 12 package the build, the tests and the
 # test servers need. Skips apt entirely when everything is already installed.
 set -euo pipefail
+# chromium: the status page test (headless Chromium; the test is skipped where it is missing).
 PKGS=(
   build-essential cmake ninja-build pkg-config ccache
   librabbitmq-dev libpq-dev libcurl4-openssl-dev libsqlite3-dev
   libhiredis-dev nlohmann-json3-dev libsimdjson-dev libspdlog-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcpp-httplib-dev
   postgresql-15 postgresql-client-15 rabbitmq-server redis-server sqlite3 socat curl procps python3 time clang-format
+  chromium
 )
 missing=()
 for p in "${PKGS[@]}"; do

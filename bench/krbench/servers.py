@@ -14,7 +14,7 @@ from . import ROOT, log
 # Environment the killreport processes must not inherit from the user's shell.
 KR_ENV = ["DATABASE_URL", "RABBITMQ_URL", "ESI_BASE_URL", "ZKILLBOARD_BASE_URL", "ESI_RATE_LIMIT",
           "ZKILLBOARD_RATE_LIMIT", "KILLREPORT_MAX_AGE", "KILLREPORT_MAX_ATTEMPTS", "KILLREPORT_DB_CONNECTIONS",
-          "LOG_LEVEL", "R2Z2_BASE_URL", "R2Z2_RATE_LIMIT", "KILLREPORT_LIVE"]
+          "LOG_LEVEL", "R2Z2_BASE_URL", "R2Z2_RATE_LIMIT", "KILLREPORT_LIVE", "KILLREPORT_METRICS_ADDR"]
 
 
 class Servers:

@@ -130,6 +130,7 @@ int Main(int argc, char** argv) {
     g.Add(app, "--universe-check", "SECONDS", "KILLREPORT_UNIVERSE_CHECK",
           "seconds between `run`'s looks at ESI's universe lists (0 = never)");
     g.Add(app, "--log-level", "LEVEL", "LOG_LEVEL", "debug, info, warn, error");
+    g.Add(app, "--log-format", "FORMAT", "LOG_FORMAT", "text, or json: one JSON object per line");
     g.Add(app, "--metrics-addr", "ADDR", "KILLREPORT_METRICS_ADDR",
           "serve Prometheus /metrics from run and worker:* on PORT (127.0.0.1) or HOST:PORT; empty = off");
 
@@ -155,7 +156,17 @@ int Main(int argc, char** argv) {
     status->add_option("--every", status_flags.every_s, "seconds between refreshes with --watch")
         ->type_name("SECONDS")
         ->check(CLI::Range(0.2, 3600.0));
-    on(status, [&](const Context& c) { return CmdStatus(c, status_flags); });
+    auto* serve = status
+                      ->add_option("--serve", status_flags.serve_addr,
+                                   std::string("serve the live status page (HTML, /status.json) on ADDR until "
+                                               "interrupted; default ") +
+                                       kDefaultStatusAddr)
+                      ->type_name("ADDR")
+                      ->expected(0, 1);
+    on(status, [&, serve](const Context& c) {
+        status_flags.serve = serve->count() > 0;
+        return CmdStatus(c, status_flags);
+    });
 
     Id user_id = 0;
     std::string user_name;
@@ -248,7 +259,7 @@ int Main(int argc, char** argv) {
     }
     try {
         Context ctx{config::Load(config::Overrides{g.values})};
-        log::Init(ctx.cfg.log_level);
+        log::Init(ctx.cfg.log_level, ctx.cfg.log_format);
         return run ? run(ctx) : 2;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "killreport: error: %s\n", OneLine(e.what()).c_str());

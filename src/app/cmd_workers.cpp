@@ -12,9 +12,11 @@
 
 #include "app/arguments.hpp"
 #include "app/demo.hpp"
+#include "app/status_page.hpp"
 #include "app/worker_commands.hpp"
 #include "core/errors.hpp"
 #include "log/log.hpp"
+#include "log/progress.hpp"
 #include "worker/affiliation_sweep.hpp"
 #include "worker/alliance_corporations_worker.hpp"
 #include "worker/backfill.hpp"
@@ -107,12 +109,15 @@ std::vector<std::string> AllQueues() {
 }
 
 /// One worker on this thread until stop (or idle with until_idle).
+/// `counted`: the worker's counters live there (`run --until-idle`'s progress reads them), else here.
 void RunOne(worker::ProcessShared& shared, worker::StatusBeat& beat, const WorkerSpec& spec, int concurrency,
-            const worker::LoopOptions& loop, std::stop_token stop, bool pooled = false) {
+            const worker::LoopOptions& loop, std::stop_token stop, bool pooled = false,
+            worker::WorkerCounters* counted = nullptr) {
     if (concurrency <= 0) concurrency = spec.default_concurrency;
     worker::Runtime rt(shared, std::max(concurrency, spec.min_esi_concurrency), pooled);
     rt.SetStopToken(stop);  // a worker blocked in a fetch (a pause, a Retry-After) hands back on stop
-    worker::WorkerCounters counters;
+    worker::WorkerCounters own;
+    worker::WorkerCounters& counters = counted ? *counted : own;
     auto exported = worker::ExportCounters(spec.queue, counters);      // on /metrics while the worker runs
     auto beating = beat.Register(spec.command, spec.queue, counters);  // kr_worker_status, for `status`
     worker::Settler settler(rt.Queue(), shared.Policy(), counters);
@@ -291,6 +296,12 @@ int RunAll(const Context& ctx, const WorkerFlags& flags, std::stop_token outer) 
     worker::ProcessShared shared(ctx.cfg);
     worker::ProcessMetrics metrics(shared, AllQueues());
     metrics.Serve();
+    // The status page on the same server (its sources are opened when first looked at).
+    std::unique_ptr<StatusPage> page;
+    if (auto* server = metrics.Server()) {
+        page = std::make_unique<StatusPage>(*server, ctx.cfg);
+        spdlog::info("status page: serving {}", page->Url());
+    }
     worker::StatusBeat beat(shared.Cfg());
     const auto& workers = Workers();
     std::stop_source stop;
@@ -318,13 +329,16 @@ int RunAll(const Context& ctx, const WorkerFlags& flags, std::stop_token outer) 
             }
         });
     }
+    std::vector<std::unique_ptr<worker::WorkerCounters>> counters;
+    for (std::size_t i = 0; i < workers.size(); ++i) counters.push_back(std::make_unique<worker::WorkerCounters>());
     for (std::size_t i = 0; i < workers.size(); ++i) {
         threads.emplace_back([&, i] {
             worker::LoopOptions loop;
             loop.idle_flag = &idle[i];
             if (flags.until_idle) loop.outage_limit = std::chrono::seconds(ctx.cfg.outage_limit_seconds);
             try {
-                RunOne(shared, beat, workers[i], flags.concurrency, loop, stop.get_token(), /*pooled=*/true);
+                RunOne(shared, beat, workers[i], flags.concurrency, loop, stop.get_token(), /*pooled=*/true,
+                       counters[i].get());
             } catch (...) {
                 std::lock_guard lock(mu);
                 if (!failure) failure = std::current_exception();
@@ -341,13 +355,36 @@ int RunAll(const Context& ctx, const WorkerFlags& flags, std::stop_token outer) 
         const auto queues = AllQueues();
         for (const auto& q : queues) probe_queue->Declare(q);
         worker::DrainWatch drain("run", queues, 3);
+        // Progress: messages settled by this run of what is settled + still waiting in the queues.
+        log::Progress progress("run --until-idle", -1, "messages settled",
+                               log::Progress::ForStderr(ctx.cfg.progress_every_seconds));
+        auto next_progress = std::chrono::steady_clock::now();
         while (!stop.stop_requested()) {
             std::this_thread::sleep_for(std::chrono::milliseconds(300));
+            if (std::chrono::steady_clock::now() >= next_progress) {
+                next_progress = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+                std::int64_t settled = 0, waiting = 0;
+                for (const auto& c : counters) settled += c->processed.load();
+                try {
+                    for (const auto& q : queues) {
+                        const auto st = probe_queue->Stats(q);
+                        waiting += std::max<std::int64_t>(0, st.ready) + std::max<std::int64_t>(0, st.unacked) +
+                                   std::max<std::int64_t>(0, st.retrying);
+                    }
+                    progress.Set(settled, settled + waiting);
+                } catch (const std::exception& e) {
+                    spdlog::debug("run: no progress: {}", e.what());  // the drain probe reports its own errors
+                }
+            }
             bool all_idle = true;
             for (auto& f : idle) all_idle = all_idle && f.load();
             if (!all_idle) {
                 drain.Reset();
             } else if (drain.Probe(*probe_queue)) {
+                std::int64_t settled = 0;
+                for (const auto& c : counters) settled += c->processed.load();
+                progress.Set(settled, settled);  // the last line says it all
+                progress.Finish();
                 spdlog::info("run: every queue is empty and nothing is in flight; stopping");
                 stop.request_stop();
             }

@@ -29,11 +29,15 @@ int CmdConfig(const Context& ctx);
 int CmdMigrate(const Context& ctx);
 /// `status` options.
 struct StatusFlags {
-    bool json = false;     ///< one JSON object (per refresh with watch)
-    bool watch = false;    ///< refresh until SIGINT/SIGTERM
-    double every_s = 2.0;  ///< the refresh period
+    bool json = false;       ///< one JSON object (per refresh with watch)
+    bool watch = false;      ///< refresh until SIGINT/SIGTERM
+    double every_s = 2.0;    ///< the refresh period
+    bool serve = false;      ///< serve the status page instead (until SIGINT/SIGTERM)
+    std::string serve_addr;  ///< where ("" = kDefaultStatusAddr)
 };
-// status (cmd_status.cpp): exit code 1 when dead letters exist, else 0.
+/// `status --serve`'s address when none is given.
+inline constexpr const char* kDefaultStatusAddr = "127.0.0.1:9465";
+// status (cmd_status.cpp): exit code 1 when dead letters exist or a worker is down, else 0 (--serve: 0).
 int CmdStatus(const Context& ctx, const StatusFlags& flags);
 /// user:add ID [--name NAME]: a character already tracked is reported and left as it is. Without
 /// --name, the name is looked up on ESI (an id ESI does not know as a character is refused).

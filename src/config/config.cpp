@@ -148,10 +148,16 @@ Config Load(const Overrides& flags, const std::map<std::string, std::string>* en
     c.redis_url = get("REDIS_URL", "");
     if (!c.redis_url.empty()) push::ParseRedisUrl(c.redis_url);  // a bad one fails at once
     if (c.use_redis_pubsub && c.redis_url.empty()) throw FatalError("USE_REDIS_PUBSUB=true needs REDIS_URL");
+    c.progress_every_seconds =
+        ParseNumber("KILLREPORT_PROGRESS_EVERY", get("KILLREPORT_PROGRESS_EVERY", "10"), 0.1, 3600);
     c.log_level = get("LOG_LEVEL", "info");
     if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" && c.log_level != "error" &&
         c.log_level != "trace") {
         throw FatalError("LOG_LEVEL='" + c.log_level + "' is not one of debug, info, warn, error");
+    }
+    c.log_format = get("LOG_FORMAT", "text");
+    if (c.log_format != "text" && c.log_format != "json") {
+        throw FatalError("LOG_FORMAT='" + c.log_format + "' is not one of text, json");
     }
     c.metrics_addr = get("KILLREPORT_METRICS_ADDR", "");
     if (!c.metrics_addr.empty()) metrics::ParseListenAddress(c.metrics_addr);  // a bad one fails at once
@@ -197,6 +203,9 @@ std::vector<std::string> Describe(const Config& c) {
                                                 : "false (PostgreSQL: NOTIFY killmail_new)");
     line("REDIS_URL", c.redis_url.empty() ? "(unset)" : db::MaskUrl(c.redis_url));
     line("LOG_LEVEL", c.log_level);
+    line("LOG_FORMAT", c.log_format);
+    line("KILLREPORT_PROGRESS_EVERY",
+         fmt(c.progress_every_seconds) + " s (progress lines when stderr is not a terminal)");
     line("KILLREPORT_METRICS_ADDR",
          c.metrics_addr.empty() ? "(off)" : c.metrics_addr + " (run and worker:* serve /metrics there)");
     return out;

@@ -37,6 +37,8 @@ struct Config {
     bool use_redis_pubsub = false;                ///< USE_REDIS_PUBSUB (the original's): publish new killmails
     std::string redis_url;                        ///< REDIS_URL (the original's): redis://[:password@]host[:port][/db]
     std::string log_level = "info";               ///< LOG_LEVEL: debug, info, warn, error
+    double progress_every_seconds = 10;           ///< KILLREPORT_PROGRESS_EVERY: plain progress lines' period
+    std::string log_format = "text";              ///< LOG_FORMAT: text, json (one object per line)
     std::string metrics_addr;                     ///< KILLREPORT_METRICS_ADDR: where `run` and `worker:*` serve
                                                   ///< /metrics (PORT = 127.0.0.1:PORT, HOST:PORT); "" = off
 

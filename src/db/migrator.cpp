@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "core/time_format.hpp"
+#include "log/progress.hpp"
 
 namespace kr::db {
 
@@ -64,7 +65,11 @@ MigrateReport Migrate(Connection& conn, const std::string& only_module, const Cl
         report.killreport_tables_existed = conn.Exec(pg ? kPgTableExists : kSqliteTableExists).Bool(0, 0);
         tx.Commit();
     }
+    // A migration over a big table (an index, a backfill) can take minutes: say how far it is.
+    log::Progress progress("db:migrate", static_cast<std::int64_t>(AllMigrations().size()), "steps checked");
+    std::int64_t checked = 0;
     for (const auto& m : AllMigrations()) {
+        progress.Set(checked++);
         if (!only_module.empty() && m.module != only_module) continue;
         Transaction tx(conn);
         if (pg) conn.Exec(kPgLock);  // serialise concurrent migrators; re-check under the lock

@@ -69,6 +69,20 @@ bool IsValidJson(const std::string& body) {
     return parser.parse(body).get(doc) == simdjson::SUCCESS;
 }
 
+/// What an answer means, for the debug line: ok, not_modified, not_found, client_error,
+/// error_limited, rate_limited, server_error, or the transport failure.
+std::string AnswerOutcome(const HttpResponse& resp) {
+    if (!resp.Ok()) return "transport_error:" + std::string(http::ToString(resp.transport));
+    const long s = resp.status;
+    if (s >= 200 && s < 300) return "ok";
+    if (s == 304) return "not_modified";
+    if (s == 404) return "not_found";
+    if (s == 420) return "error_limited";
+    if (s == 429) return "rate_limited";
+    if (s >= 500) return "server_error";
+    return "client_error";
+}
+
 }  // namespace
 
 std::string_view ToString(Outcome o) {
@@ -606,8 +620,15 @@ void EsiClient::OnResponse(const std::shared_ptr<Job>& job, HttpResponse resp) {
     {
         // The group as learned from this answer (a first answer names its group).
         const std::string* gk = GroupKeyFor(*job);
+        const std::int64_t latency_us = std::max<std::int64_t>(0, now - job->sent_at_us);
         metrics_.Answered(gk ? *gk : job->group_key, resp.Ok() ? resp.status : 0,
-                          static_cast<double>(std::max<std::int64_t>(0, now - job->sent_at_us)) / 1e6);
+                          static_cast<double>(latency_us) / 1e6);
+        if (spdlog::should_log(spdlog::level::debug)) {
+            spdlog::debug("ESI: {} {} -> {} {} in {} ms (attempt {}{})", job->req.method, job->req.path,
+                          resp.Ok() ? std::to_string(resp.status) : std::string("-"), AnswerOutcome(resp),
+                          latency_us / 1000, job->attempts,
+                          gk ? ", route group " + metrics_.GroupLabel(*gk) : std::string());
+        }
     }
 
     EsiResult res;

@@ -45,7 +45,8 @@ Pacer::Take Pacer::TryTake(int want) {
     return {false, front};
 }
 
-void Pacer::AwaitSlot(const std::function<void(std::int64_t)>& wait_us) {
+void Pacer::AwaitSlot(const std::function<void(std::int64_t)>& wait_us,
+                      const std::function<void(std::int64_t, std::int64_t)>& on_pause) {
     constexpr std::int64_t kRetryUs = 1'000'000;
     for (;;) {
         RateState st;
@@ -58,6 +59,7 @@ void Pacer::AwaitSlot(const std::function<void(std::int64_t)>& wait_us) {
         const std::int64_t now = clock_.NowUs();
         if (st.paused_until_us > now) {
             Discard();
+            if (on_pause) on_pause(st.paused_until_us, now);
             wait_us(st.paused_until_us - now);
             continue;
         }

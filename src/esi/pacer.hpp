@@ -49,8 +49,10 @@ public:
     /// Blocks until a slot is taken for one request: waits out the key's shared pause (a 429 any
     /// process saw) and the next slot, and retries every second while the budget's database is
     /// away. Every wait goes through `wait_us` (the caller's: it keeps its connections serviced
-    /// and throws on stop).
-    void AwaitSlot(const std::function<void(std::int64_t)>& wait_us);
+    /// and throws on stop). `on_pause(until_us, now_us)`, when given, hears of each wait for a
+    /// shared pause before it starts.
+    void AwaitSlot(const std::function<void(std::int64_t)>& wait_us,
+                   const std::function<void(std::int64_t, std::int64_t)>& on_pause = {});
     /// Forget held slots (e.g. after learning of a pause).
     void Discard() { slots_.clear(); }
     /// State of the key as returned by the last reservation (error-limit pause etc.).

@@ -6,7 +6,9 @@
 #include "core/esi_json.hpp"
 #include "core/esi_paths.hpp"
 #include "core/text.hpp"
+#include "core/time_format.hpp"
 #include "http/http_date.hpp"
+#include "log/log.hpp"
 
 namespace kr::esi {
 
@@ -60,6 +62,25 @@ http::HttpResponse ZkbClient::Request(const std::string& path) {
     return std::move(**resp);
 }
 
+void ZkbClient::LogPause(std::int64_t until_us, const std::string& reason, std::int64_t now) {
+    if (until_us <= now) return;
+    if (paused_since_us_) {
+        paused_until_us_ = std::max(paused_until_us_, until_us);  // extended: one line is enough
+        return;
+    }
+    paused_since_us_ = now;
+    paused_until_us_ = until_us;
+    spdlog::warn("zKillboard: paused for {:.0f} s ({}), until {}", static_cast<double>(until_us - now) / 1e6, reason,
+                 IsoUtc(until_us / 1000));
+}
+
+void ZkbClient::LogResumed(std::int64_t now) {
+    if (!paused_since_us_) return;
+    spdlog::info("zKillboard: sending again after a {:.0f} s pause",
+                 static_cast<double>(now - *paused_since_us_) / 1e6);
+    paused_since_us_.reset();
+}
+
 ZkbPage ZkbClient::FetchCharacterPage(Id character_id, int page) {
     return FetchPath(esi_paths::ZkbCharacterPage(character_id, page));
 }
@@ -70,10 +91,15 @@ ZkbPage ZkbClient::FetchPath(const std::string& path) {
     for (int attempt = 1; attempt <= options_.max_attempts; ++attempt) {
         // Shared pause (a 429 seen by any process) and the shared budget slot.
         hooks_.Check("zKillboard");
-        pacer_.AwaitSlot([this](std::int64_t us) {
-            hooks_.Check("zKillboard");
-            WaitUs(us);
-        });
+        pacer_.AwaitSlot(
+            [this](std::int64_t us) {
+                hooks_.Check("zKillboard");
+                WaitUs(us);
+            },
+            [this](std::int64_t until_us, std::int64_t now) {
+                LogPause(until_us, "the shared pause: a 429 seen by a process of the deployment", now);
+            });
+        LogResumed(clock_.NowUs());
 
         out.attempts = attempt;
         metrics_.Sent();
@@ -98,6 +124,8 @@ ZkbPage ZkbClient::FetchPath(const std::string& path) {
             } catch (const kr::Error&) {}
             pacer_.Discard();
             metrics_.Paused(options_.budget_key);
+            LogPause(now + *retry_after_us,
+                     resp.Header("retry-after") ? "HTTP 429 with Retry-After" : "HTTP 429 without Retry-After", now);
         } else if (resp.status >= 500) {
             out.error = "HTTP " + std::to_string(resp.status);
         } else if (resp.status >= 200 && resp.status < 300) {
@@ -126,6 +154,11 @@ ZkbPage ZkbClient::FetchPath(const std::string& path) {
         d = static_cast<std::int64_t>(static_cast<double>(d) * std::uniform_real_distribution<double>(0.5, 1.0)(rng_));
         d = std::max(d, retry_after_us.value_or(0));
         if (attempt < options_.max_attempts) {
+            const std::int64_t now = clock_.NowUs();
+            LogPause(now + d,
+                     "backing off after " + out.error + " (attempt " + std::to_string(attempt) + " of " +
+                         std::to_string(options_.max_attempts) + ")",
+                     now);
             WaitUs(d);
         } else {
             out.retry_after = std::chrono::milliseconds((d + 999) / 1000);

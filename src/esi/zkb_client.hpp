@@ -78,6 +78,11 @@ private:
     void WaitUs(std::int64_t us);
     /// Starts the request and waits for its answer.
     http::HttpResponse Request(const std::string& path);
+    /// A pause (a 429's Retry-After, the shared pause, a backoff) is logged once when it starts
+    /// (warning: reason, length, until when; an extension is not logged again) and once when the
+    /// next request goes out after it (info: how long it lasted).
+    void LogPause(std::int64_t until_us, const std::string& reason, std::int64_t now);
+    void LogResumed(std::int64_t now);
 
     ZkbOptions options_;
     http::HttpClient& http_;
@@ -88,6 +93,8 @@ private:
     ClientMetrics metrics_;
     std::int64_t requests_ = 0;
     WaitHooks hooks_;
+    std::optional<std::int64_t> paused_since_us_;  ///< a pause logged as started
+    std::int64_t paused_until_us_ = 0;
 };
 
 }  // namespace kr::esi

@@ -43,8 +43,23 @@ MetricsServer::MetricsServer(const ListenAddress& addr, Registry& registry)
     s.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
         res.set_content(registry_.Scrape(), kContentType);
     });
-    s.Get("/", [](const httplib::Request&, httplib::Response& res) {
-        res.set_content("killreport: see /metrics\n", "text/plain");
+    s.Get(".*", [this](const httplib::Request& req, httplib::Response& res) {
+        std::lock_guard lock(routes_mu_);
+        auto it = routes_.find(req.path);
+        if (it != routes_.end()) {
+            try {
+                auto page = it->second();
+                res.set_content(page.body, page.content_type);
+            } catch (const std::exception& e) {
+                res.status = 503;
+                res.set_content(std::string("unavailable: ") + e.what() + "\n", "text/plain");
+            }
+        } else if (req.path == "/") {
+            res.set_content("killreport: see /metrics\n", "text/plain");
+        } else {
+            res.status = 404;
+            res.set_content("not found\n", "text/plain");
+        }
     });
     if (addr.port == 0) {
         port_ = s.bind_to_any_port(addr.host);
@@ -65,9 +80,21 @@ MetricsServer::~MetricsServer() {
     if (thread_.joinable()) thread_.join();
 }
 
-std::string MetricsServer::Url() const {
+std::string MetricsServer::BaseUrl() const {
     const bool v6 = host_.find(':') != std::string::npos;
-    return "http://" + (v6 ? "[" + host_ + "]" : host_) + ":" + std::to_string(port_) + "/metrics";
+    return "http://" + (v6 ? "[" + host_ + "]" : host_) + ":" + std::to_string(port_);
+}
+
+std::string MetricsServer::Url() const { return BaseUrl() + "/metrics"; }
+
+void MetricsServer::Route(const std::string& path, Handler handler) {
+    std::lock_guard lock(routes_mu_);
+    routes_[path] = std::move(handler);
+}
+
+void MetricsServer::Unroute(const std::string& path) {
+    std::lock_guard lock(routes_mu_);
+    routes_.erase(path);
 }
 
 }  // namespace kr::metrics

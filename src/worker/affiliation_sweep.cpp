@@ -9,6 +9,7 @@
 #include "core/entity_kind.hpp"
 #include "esi/esi_client.hpp"
 #include "log/log.hpp"
+#include "log/progress.hpp"
 #include "worker/publisher.hpp"
 
 namespace kr::worker {
@@ -119,12 +120,18 @@ AffiliationSweepReport SweepAffiliations(Runtime& rt, const std::vector<Id>& ids
                                          const AffiliationSweepOptions& options) {
     AffiliationSweepReport report;
     const std::size_t page = std::max<std::size_t>(options.page, 1);
+    // The stored characters' count is not asked for (a count over a big table): no ETA then.
+    auto po = log::Progress::ForStderr(rt.Shared().Cfg().progress_every_seconds);
+    po.clock = &rt.Clock();
+    log::Progress progress("queue:characters", ids.empty() ? -1 : static_cast<std::int64_t>(ids.size()),
+                           "characters swept", po);
     if (!ids.empty()) {
         for (std::size_t i = 0; i < ids.size(); i += page) {
             SweepPage(rt,
                       std::vector<Id>(ids.begin() + static_cast<std::ptrdiff_t>(i),
                                       ids.begin() + static_cast<std::ptrdiff_t>(std::min(ids.size(), i + page))),
                       true, options, report);
+            progress.Set(static_cast<std::int64_t>(report.characters));
         }
     } else {
         for (Id after = 0;;) {
@@ -132,8 +139,10 @@ AffiliationSweepReport SweepAffiliations(Runtime& rt, const std::vector<Id>& ids
             if (stored.empty()) break;
             after = stored.back();
             SweepPage(rt, std::move(stored), false, options, report);
+            progress.Set(static_cast<std::int64_t>(report.characters));
         }
     }
+    progress.Finish();
     spdlog::info(
         "queue:characters: {} characters swept ({} answered, {} changed, {} rejected, {} known bad, {} failed); "
         "queued {} characters, {} corporations, {} alliances",

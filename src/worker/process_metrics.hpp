@@ -40,6 +40,8 @@ public:
     void Serve();
     /// The URL served ("" = off).
     std::string Url() const { return server_ ? server_->Url() : std::string(); }
+    /// The server (nullptr = off): more routes go on it (`run`'s status page).
+    metrics::MetricsServer* Server() { return server_.get(); }
 
     /// Adds the scrape-time families (what a scrape calls).
     void Collect(metrics::Exposition& out);

@@ -14,6 +14,7 @@
 #include "core/esi_paths.hpp"
 #include "core/time_format.hpp"
 #include "log/log.hpp"
+#include "log/progress.hpp"
 #include "queue/messages.hpp"
 #include "worker/executor.hpp"
 #include "worker/publisher.hpp"
@@ -187,6 +188,12 @@ ScanReport ScanEntities(Runtime& rt, bool progress) {
     store::ScanOptions opts;
     opts.sources = store::kFromKillmails;
     const bool tty = progress && ::isatty(STDERR_FILENO);
+    // One line for the whole scan (the kinds' totals are not known before they are found).
+    std::optional<log::Progress> found;
+    if (progress) {
+        found.emplace("scan:entities", -1, "ids queued",
+                      log::Progress::ForStderr(rt.Shared().Cfg().progress_every_seconds));
+    }
     ScanPublisher publisher(rt);
     for (const EntityKind kind : ScanOrder()) {
         std::size_t queued = 0;
@@ -195,10 +202,8 @@ ScanReport ScanEntities(Runtime& rt, bool progress) {
             if (ids.empty()) break;
             after = ids.back();
             queued += ids.size();
+            if (found) found->Add(static_cast<std::int64_t>(ids.size()));
             publisher.Push(kind, std::move(ids));
-            if (tty)
-                std::fprintf(stderr, "\rscan:entities: %-12s %10zu queued (last id %lld)", KindInfo(kind).plural,
-                             queued, static_cast<long long>(after));
         }
         if (tty) std::fprintf(stderr, "\rscan:entities: %-12s %10zu queued%-30s\n", KindInfo(kind).plural, queued, "");
         report.queued[kind] = queued;

@@ -86,6 +86,12 @@ inline void StatusJsonTellsAKnownState(const std::string& database_url, const st
     EXPECT_GT(s["paused"][0]["seconds"].get<double>(), 500);
     EXPECT_LE(s["paused"][0]["seconds"].get<double>(), 600);
     EXPECT_EQ(s["rows"]["characters"], 0);
+    // The dead letter itself, with its reason and error (what the status page lists).
+    ASSERT_EQ(s["dead"].size(), 1u) << s.dump(2);
+    EXPECT_EQ(s["dead"][0]["queue"], name);
+    EXPECT_EQ(s["dead"][0]["reason"], "test_reason");
+    EXPECT_EQ(s["dead"][0]["last_error"], "boom");
+    EXPECT_EQ(s["dead"][0]["body"], "{\"id\":1}");
 
     // The text says the same.
     auto text = RunCommand(env + "status");

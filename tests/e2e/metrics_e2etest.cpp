@@ -12,25 +12,13 @@
 #include "esi/client_metrics.hpp"
 #include "store/rows_written.hpp"
 #include "support/prometheus_text.hpp"
+#include "support/test_env.hpp"
 #include "worker/process_metrics.hpp"
 
 namespace kr::test {
 namespace {
 
 using Families = std::map<std::string, PromFamily>;
-
-class TempDir {
-public:
-    TempDir() {
-        char tmpl[] = "/tmp/kr_metrics_e2e_XXXXXX";
-        dir_ = ::mkdtemp(tmpl);
-    }
-    ~TempDir() { std::system(("rm -rf '" + dir_ + "'").c_str()); }
-    const std::string& Path() const { return dir_; }
-
-private:
-    std::string dir_;
-};
 
 /// The port `run` logged ("metrics: serving http://127.0.0.1:PORT/metrics"), 0 until it has.
 int LoggedPort(const std::string& log) {

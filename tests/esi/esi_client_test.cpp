@@ -14,6 +14,7 @@
 #include "core/esi_paths.hpp"
 #include "esi/request_group.hpp"
 #include "http/http_date.hpp"
+#include "support/captured_log.hpp"
 #include "support/fake_http_client.hpp"
 #include "support/full_disk_budget.hpp"
 
@@ -695,22 +696,7 @@ TEST(HttpDate, ParsesCachingHeaders) {
 namespace kr::esi {
 namespace {
 
-/// Captures what the client logs (spdlog's default logger) while it lives.
-class CapturedLog {
-public:
-    CapturedLog() : previous_(spdlog::default_logger()) {
-        auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(out_);
-        auto logger = std::make_shared<spdlog::logger>("capture", sink);
-        logger->set_pattern("%l %v");
-        spdlog::set_default_logger(logger);
-    }
-    ~CapturedLog() { spdlog::set_default_logger(previous_); }
-    std::string Text() const { return out_.str(); }
-
-private:
-    std::ostringstream out_;
-    std::shared_ptr<spdlog::logger> previous_;
-};
+using test::CapturedLog;
 
 TEST_F(EsiClientTest, APauseIsLoggedOnceWhenItStartsAndOnceWhenItIsOver) {
     CapturedLog log;
@@ -731,6 +717,56 @@ TEST_F(EsiClientTest, APauseIsLoggedOnceWhenItStartsAndOnceWhenItIsOver) {
     EXPECT_EQ(paused, 1u) << text;
     EXPECT_EQ(resumed, 1u) << text;
     EXPECT_EQ(text.rfind("warning ESI: route group killmail paused", 0), 0u) << text;  // at warning level
+}
+
+TEST_F(EsiClientTest, AnErrorLimitPauseIsLoggedOnceWhenItStartsAndOnceWhenItIsOver) {
+    CapturedLog log;
+    fake.Script(
+        "/alliances/1/",
+        FakeHttpClient::Reply(420, "{}", {{"X-Esi-Error-Limit-Remain", "0"}, {"X-Esi-Error-Limit-Reset", "20"}}));
+    fake.Script("/alliances/1/", FakeHttpClient::Reply(200, "{}"));
+    EXPECT_EQ(Client().Fetch({"GET", "/alliances/1/", "", {}}).outcome, Outcome::kOk);
+    EXPECT_EQ(log.Count("ESI: every request paused for 21 s (HTTP 420: error limited)"), 1u) << log.Text();
+    EXPECT_EQ(log.Count("ESI: every request sending again after a 21 s pause"), 1u) << log.Text();
+    EXPECT_EQ(log.Count("\n"), 2u) << log.Text();  // nothing else
+}
+
+TEST_F(EsiClientTest, A429WithoutRouteGroupPausesEveryRequestLoggedTwice) {
+    CapturedLog log;
+    fake.Script("/alliances/1/", FakeHttpClient::Reply(429, "{}", {{"Retry-After", "30"}}));
+    fake.Script("/alliances/1/", FakeHttpClient::Reply(200, "{}"));
+    EXPECT_EQ(Client().Fetch({"GET", "/alliances/1/", "", {}}).outcome, Outcome::kOk);
+    EXPECT_EQ(log.Count("ESI: every request paused for 30 s (HTTP 429)"), 1u) << log.Text();
+    EXPECT_EQ(log.Count("ESI: every request sending again after a 30 s pause"), 1u) << log.Text();
+    EXPECT_EQ(log.Count("\n"), 2u) << log.Text();
+}
+
+TEST_F(EsiClientTest, DowntimeIsLoggedOnceWhenItStartsAndOnceWhenItIsOver) {
+    CapturedLog log;
+    opts.downtime_after = 2;
+    opts.downtime_pause = std::chrono::milliseconds(15000);
+    opts.max_attempts = 10;
+    for (int i = 0; i < 4; ++i) fake.Script("/alliances/1/", FakeHttpClient::Reply(503, "down"));
+    fake.Script("/alliances/1/", FakeHttpClient::Reply(200, "{}"));
+    EXPECT_EQ(Client().Fetch({"GET", "/alliances/1/", "", {}}).outcome, Outcome::kOk);
+    EXPECT_EQ(log.Count("ESI is unavailable (2 answers 502/503 in a row"), 1u) << log.Text();
+    EXPECT_EQ(log.Count("ESI answers again after "), 1u) << log.Text();
+    EXPECT_EQ(log.Count("\n"), 2u) << log.Text();
+}
+
+TEST_F(EsiClientTest, ADebugLinePerAnswerHasItsStatusOutcomeAndLatency) {
+    CapturedLog log(spdlog::level::debug);
+    fake.Script("/alliances/1/", FakeHttpClient::Reply(503, "busy", {}, 40000));
+    fake.Script("/alliances/1/", FakeHttpClient::Reply(200, "{}", {{"X-Ratelimit-Group", "alliance"}}, 250000));
+    fake.Script("/alliances/2/", FakeHttpClient::Reply(404, "{}", {}, 7000));
+    EXPECT_EQ(Client().Fetch({"GET", "/alliances/1/", "", {}}).outcome, Outcome::kOk);
+    EXPECT_EQ(Client().Fetch({"GET", "/alliances/2/", "", {}}).outcome, Outcome::kNotFound);
+    EXPECT_EQ(log.Count("debug ESI: GET /alliances/1/ -> 503 server_error in 40 ms (attempt 1)\n"), 1u) << log.Text();
+    EXPECT_EQ(log.Count("debug ESI: GET /alliances/1/ -> 200 ok in 250 ms (attempt 2, route group alliance)\n"), 1u)
+        << log.Text();
+    EXPECT_EQ(log.Count("debug ESI: GET /alliances/2/ -> 404 not_found in 7 ms (attempt 1, route group alliance)\n"),
+              1u)
+        << log.Text();
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "core/errors.hpp"
+#include "support/captured_log.hpp"
 #include "support/fake_http_client.hpp"
 #include "support/full_disk_budget.hpp"
 
@@ -161,6 +162,29 @@ TEST_F(ZkbClientTest, AStopEndsTheWaitsForTheBudget) {
     ZkbClient closed(opts, fake, full, clock);
     EXPECT_LE(StoppedAfter(closed, 10 * kS), kS);
     EXPECT_EQ(fake.Requests().size(), 0u);
+}
+
+TEST_F(ZkbClientTest, A429PauseIsLoggedOnceWhenItStartsAndOnceWhenItIsOver) {
+    test::CapturedLog log;
+    fake.Script("/page/1/", FakeHttpClient::Reply(429, "{}", {{"Retry-After", "30"}}));
+    fake.Script("/page/1/", FakeHttpClient::Reply(200, "[]"));
+    auto zkb = Make();
+    EXPECT_EQ(zkb.FetchCharacterPage(5, 1).status, ZkbPage::Status::kOk);
+    EXPECT_EQ(log.Count("warning zKillboard: paused for 30 s (HTTP 429 with Retry-After), until "), 1u) << log.Text();
+    EXPECT_EQ(log.Count("info zKillboard: sending again after a 30 s pause"), 1u) << log.Text();
+    EXPECT_EQ(log.Count("\n"), 2u) << log.Text();
+}
+
+TEST_F(ZkbClientTest, ABackoffIsLoggedOnceWhenItStartsAndOnceWhenItIsOver) {
+    test::CapturedLog log;
+    fake.Script("/page/1/", FakeHttpClient::Reply(503, "busy"));
+    fake.Script("/page/1/", FakeHttpClient::Reply(200, "[]"));
+    auto zkb = Make();
+    EXPECT_EQ(zkb.FetchCharacterPage(5, 1).status, ZkbPage::Status::kOk);
+    EXPECT_EQ(log.Count("zKillboard: paused for "), 1u) << log.Text();
+    EXPECT_EQ(log.Count("(backing off after HTTP 503 (attempt 1 of "), 1u) << log.Text();
+    EXPECT_EQ(log.Count("zKillboard: sending again after a "), 1u) << log.Text();
+    EXPECT_EQ(log.Count("\n"), 2u) << log.Text();
 }
 
 }  // namespace

@@ -60,6 +60,22 @@ private:
     std::string admin_dsn_, name_, url_;
 };
 
+/// A throw-away directory, removed with what it holds at the end of the test.
+class TempDir {
+public:
+    TempDir() {
+        char tmpl[] = "/tmp/kr_test_dir_XXXXXX";
+        dir_ = ::mkdtemp(tmpl);
+    }
+    ~TempDir() { std::system(("rm -rf '" + dir_ + "'").c_str()); }
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    const std::string& Path() const { return dir_; }
+
+private:
+    std::string dir_;
+};
+
 /// A throw-away SQLite file in a temp dir, removed at the end of the test.
 class TempSqliteFile {
 public:

@@ -3,6 +3,8 @@
 // clock.
 #include "worker/affiliation_sweep.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <map>
 
@@ -10,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "queue/queue.hpp"
+#include "support/captured_log.hpp"
 #include "support/worker_env.hpp"
 
 namespace kr::worker {
@@ -41,7 +44,7 @@ protected:
                 if (it->second.faction_id) e["faction_id"] = *it->second.faction_id;
                 out.push_back(e);
             }
-            return http::FakeHttpClient::Reply(200, out.dump(), {{"Cache-Control", "max-age=3600"}});
+            return http::FakeHttpClient::Reply(200, out.dump(), {{"Cache-Control", "max-age=3600"}}, latency_us);
         });
     }
 
@@ -101,6 +104,7 @@ protected:
     kr::test::WorkerEnv env;
     std::map<Id, CharacterAffiliation> truth;
     std::vector<std::size_t> batch_sizes;
+    std::int64_t latency_us = 1000;  ///< of each affiliation answer (manual clock)
 };
 
 TEST_F(AffiliationSweepTest, ChangesAreWrittenAndOnlyChangedCharactersAreFetchedInFull) {
@@ -169,6 +173,24 @@ TEST_F(AffiliationSweepTest, RequestsCarryAtMost1000IdsAndARejectedIdIsIsolatedR
     EXPECT_EQ(again.known_bad, 1u);
     EXPECT_EQ(again.rejected, 0u);
     EXPECT_EQ(batch_sizes, (std::vector<std::size_t>{1000, 1000, 499}));  // the bad id is not asked again
+}
+
+TEST_F(AffiliationSweepTest, ALongSweepWritesPlainProgressLines) {
+    if (::isatty(STDERR_FILENO)) GTEST_SKIP() << "stderr is a terminal: the line is rewritten in place there";
+    std::vector<Id> ids;
+    for (Id i = 0; i < 5000; ++i) {
+        const Id id = 2112000001 + 2 * i;
+        ids.push_back(id);
+        truth[id] = {id, 98000001, std::nullopt, std::nullopt};
+    }
+    latency_us = 4'000'000;  // 5 pages of one request each, 20 s: a line every 10 s (the default)
+    test::CapturedLog log;
+    AffiliationSweepOptions o;
+    o.page = 1000;
+    SweepAffiliations(env.Rt(), ids, o);
+    EXPECT_EQ(log.Count("info queue:characters: 3000/5000 characters swept (60%), 250/s, ETA 8 s\n"), 1u) << log.Text();
+    // The last line (Finish), then the sweep's own summary.
+    EXPECT_EQ(log.Count("info queue:characters: 5000/5000 characters swept (100%), 250/s\n"), 1u) << log.Text();
 }
 
 TEST_F(AffiliationSweepTest, CharactersOlderThanMaxAgeAreFetchedInFull) {

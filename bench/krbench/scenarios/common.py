@@ -56,9 +56,11 @@ def run_watched(b, cmd, env, database_url, count_sql, timeout=900):
     return m, busy
 
 
-def run_info_worker(b, fake, kind, ids, database_url, amqp_url, concurrency=64):
-    """Publishes ids onto kind's queue, runs worker:info:<kind> --until-idle; returns (Measured, busy s)."""
+def run_info_worker(b, fake, kind, ids, database_url, amqp_url, concurrency=64, **extra_env):
+    """Publishes ids onto kind's queue, runs worker:info:<kind> --until-idle (extra_env added to its
+    environment); returns (Measured, busy s)."""
     env = rate_env(b, fake, database_url, amqp_url)
+    env.update({k: str(v) for k, v in extra_env.items()})
     path = write_ids(b, ids, f"{kind}.ids")
     b.run([b.bin("kr_bench_tool"), "publish", INFO_QUEUES[kind], path], env=env)
     return run_watched(b, [b.bin("killreport"), f"worker:info:{kind}", "--until-idle", "--concurrency",
