@@ -518,8 +518,13 @@ void RegisterWorkerCommands(const AddCommand& add, const Bind& bind, AddFlags ad
     auto* bf = add("backfill",
                    "whole UTC days from zKillboard's history dumps (raw ESI killmails, else the day's "
                    "index + ESI); resumable: what is stored is skipped");
-    bf->add_option("--from", backfill.from, "first UTC day (YYYY-MM-DD)")->required()->check(DayArgument("--from"));
-    bf->add_option("--to", backfill.to, "last UTC day (YYYY-MM-DD; default: --from)")->check(DayArgument("--to"));
+    bf->add_option("--from", backfill.from, "first UTC day (YYYY-MM-DD)")
+        ->required()
+        ->type_name("DATE")
+        ->check(DayArgument("--from"));
+    bf->add_option("--to", backfill.to, "last UTC day (YYYY-MM-DD; default: --from)")
+        ->type_name("DATE")
+        ->check(DayArgument("--to"));
     bind(bf, [](const Context& c) { return RunBackfillCommand(c, backfill); });
 
     auto* run = add("run", "every worker in one process, and the live feed (the embedded default's main job)");

@@ -746,8 +746,11 @@ TEST_F(EsiClientTest, DowntimeIsLoggedOnceWhenItStartsAndOnceWhenItIsOver) {
     opts.downtime_after = 2;
     opts.downtime_pause = std::chrono::milliseconds(15000);
     opts.max_attempts = 10;
-    for (int i = 0; i < 4; ++i) fake.Script("/alliances/1/", FakeHttpClient::Reply(503, "down"));
+    for (int i = 0; i < 2; ++i) fake.Script("/alliances/1/", FakeHttpClient::Reply(503, "down"));
     fake.Script("/alliances/1/", FakeHttpClient::Reply(200, "{}"));
+    // what asks whether ESI is back (esi_client_test AnOutagePausesEveryCaller…): down once more, then up
+    fake.Script("/status/", FakeHttpClient::Reply(503, "down"));
+    fake.Script("/status/", FakeHttpClient::Reply(200, "{\"players\":1,\"server_version\":\"1\"}"));
     EXPECT_EQ(Client().Fetch({"GET", "/alliances/1/", "", {}}).outcome, Outcome::kOk);
     EXPECT_EQ(log.Count("ESI is unavailable (2 answers 502/503 in a row"), 1u) << log.Text();
     EXPECT_EQ(log.Count("ESI answers again after "), 1u) << log.Text();
