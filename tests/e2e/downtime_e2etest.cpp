@@ -81,11 +81,13 @@ TEST(DowntimeRabbitPg, EveryProcessPausesOnceAndResumesWhenStatusAnswers) {
     server.ResetStats();
     post("/_admin/downtime?seconds=3600");
     const std::vector<std::string> workers = {"worker:regions", "worker:constellations", "worker:solar-systems"};
+    // (every log path before any thread starts: the threads read `logs` while this one would grow it)
     std::vector<std::string> logs;
+    for (std::size_t i = 0; i < workers.size(); ++i)
+        logs.push_back(work.Dir() + "/worker" + std::to_string(i) + ".log");
     std::vector<std::thread> procs;
     std::vector<int> exits(workers.size(), -1);
     for (std::size_t i = 0; i < workers.size(); ++i) {
-        logs.push_back(work.Dir() + "/worker" + std::to_string(i) + ".log");
         procs.emplace_back([&, i] {
             exits[i] = RunCommand(env + "timeout 300 " KR_KILLREPORT_BIN " " + workers[i] +
                                   " --until-idle --concurrency 4 2>'" + logs[i] + "'")

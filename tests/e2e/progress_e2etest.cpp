@@ -28,7 +28,9 @@ TEST(ProgressE2e, RunUntilIdleWritesPlainProgressLines) {
     ASSERT_GE(seen.size(), 2u) << r.err;
     for (std::size_t i = 0; i < seen.size(); ++i) {
         EXPECT_LE(seen[i].first, seen[i].second) << i;
-        if (i > 0) EXPECT_GE(seen[i].first, seen[i - 1].first) << i;
+        if (i > 0) {
+            EXPECT_GE(seen[i].first, seen[i - 1].first) << i;
+        }
     }
     EXPECT_EQ(seen.back().first, seen.back().second);  // done
     EXPECT_NE(r.err.find(" (100%), "), std::string::npos) << r.err;

@@ -414,7 +414,9 @@ TEST_F(EsiClientTest, AnOutagePausesEveryCallerSpendsNoAttemptAndAsksOneAtATime)
         for (const auto& r : *f) {
             const bool status =
                 r.request.url.size() >= 8 && r.request.url.substr(r.request.url.size() - 8) == "/status/";
-            if (r.started_us > t0 + kS && r.started_us < up_at) EXPECT_TRUE(status) << r.request.url;
+            if (r.started_us > t0 + kS && r.started_us < up_at) {
+                EXPECT_TRUE(status) << r.request.url;
+            }
             probes += status ? 1 : 0;
         }
     }
