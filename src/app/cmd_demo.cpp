@@ -102,12 +102,24 @@ public:
         if (posix_spawn(&pid_, cargv[0], nullptr, nullptr, cargv.data(), environ) != 0) {
             throw FatalError("cannot start " + argv[0]);
         }
-        for (int i = 0; i < 200 && port_ == 0; ++i) {
+        // It builds its universe first (seconds on a slow or sanitizer build); a child that died is
+        // not waited for.
+        for (int i = 0; i < 1200 && port_ == 0; ++i) {
             std::ifstream f(dir_ + "/port");
             if (!(f >> port_)) port_ = 0;
-            if (port_ == 0) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+            if (port_ != 0) break;
+            int status = 0;
+            if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+                pid_ = 0;
+                throw FatalError("fake-esi exited before it listened (status " + std::to_string(status) + ")");
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(25));
         }
-        if (port_ == 0) throw FatalError("fake-esi did not start within 5 s");
+        if (port_ == 0) {
+            ::kill(pid_, SIGTERM);  // (a constructor that throws runs no destructor)
+            ::waitpid(pid_, nullptr, 0);
+            throw FatalError("fake-esi did not start within 30 s");
+        }
     }
     ~FakeEsiProcess() {
         if (pid_ > 0) {
