@@ -24,6 +24,7 @@
 #include <functional>
 #include <map>
 #include <random>
+#include <regex>
 #include <set>
 #include <sstream>
 #include <string>
@@ -81,6 +82,14 @@ inline double SecondsSince(SteadyClock::time_point t) {
 }
 
 inline void SleepMs(std::int64_t ms) { std::this_thread::sleep_for(milliseconds(ms)); }
+
+/// The port a process logged it serves `what` on ("<what>: serving http://127.0.0.1:PORT/…", as
+/// `run --metrics-addr 127.0.0.1:0` logs its free port), 0 until it has.
+inline int LoggedPort(const std::string& log, const std::string& what) {
+    const std::regex re(what + R"(: serving http://127\.0\.0\.1:(\d+)/)");
+    std::smatch m;
+    return std::regex_search(log, m, re) ? std::stoi(m[1].str()) : 0;
+}
 
 /// Polls `done` every 25 ms for up to `limit`; true when it held.
 inline bool WaitFor(const std::function<bool()>& done, milliseconds limit, milliseconds every = milliseconds(25)) {

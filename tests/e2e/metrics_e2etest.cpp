@@ -20,13 +20,6 @@ namespace {
 
 using Families = std::map<std::string, PromFamily>;
 
-/// The port `run` logged ("metrics: serving http://127.0.0.1:PORT/metrics"), 0 until it has.
-int LoggedPort(const std::string& log) {
-    static const std::regex re(R"(metrics: serving http://127\.0\.0\.1:(\d+)/metrics)");
-    std::smatch m;
-    return std::regex_search(log, m, re) ? std::stoi(m[1].str()) : 0;
-}
-
 double Total(const Families& f, const std::string& family, const std::map<std::string, std::string>& match = {}) {
     auto it = f.find(family);
     return it == f.end() ? 0 : it->second.Sum(family, match);
@@ -46,7 +39,8 @@ TEST(MetricsE2e, RunServesEveryFamilyWithTheSimulatorsCounts) {
     faults::Proc run("run", "env " + env + KR_KILLREPORT_BIN " --metrics-addr 127.0.0.1:0 run", dir.Path() + "/log");
     run.Start();
     int port = 0;
-    ASSERT_TRUE(faults::WaitFor([&] { return (port = LoggedPort(run.Log())) > 0; }, std::chrono::seconds(30)))
+    ASSERT_TRUE(faults::WaitFor([&] { return (port = faults::LoggedPort(run.Log(), "metrics")) > 0; },
+                                std::chrono::seconds(30)))
         << run.LogTail();
     httplib::Client scraper("127.0.0.1", port);
     auto scrape = [&]() -> Families {
@@ -173,7 +167,7 @@ TEST(MetricsE2e, OneShotCommandsServeNothingAndABadAddressIsAClearError) {
     auto r = RunCommand(p.Env() + "LOG_LEVEL=info KILLREPORT_METRICS_ADDR=127.0.0.1:0 " KR_KILLREPORT_BIN
                                   " queue:character");
     EXPECT_EQ(r.exit_code, 0) << r.err;
-    EXPECT_EQ(LoggedPort(r.err + r.out), 0) << r.err;
+    EXPECT_EQ(faults::LoggedPort(r.err + r.out, "metrics"), 0) << r.err;
     auto bad = RunCommand(p.Env() + "KILLREPORT_METRICS_ADDR=nonsense " KR_KILLREPORT_BIN " config");
     EXPECT_NE(bad.exit_code, 0);
     EXPECT_NE(bad.err.find("KILLREPORT_METRICS_ADDR='nonsense'"), std::string::npos) << bad.err;

@@ -32,13 +32,6 @@ std::string Chromium(const std::string& profile, const std::string& args, const 
     return r.out;
 }
 
-/// The port `run` logged for its metrics server, 0 until it has.
-int LoggedPort(const std::string& log) {
-    static const std::regex re(R"(status page: serving http://127\.0\.0\.1:(\d+)/)");
-    std::smatch m;
-    return std::regex_search(log, m, re) ? std::stoi(m[1].str()) : 0;
-}
-
 /// The inner HTML of the first `<tr ATTRS>…</tr>` of the DOM ("" when there is none).
 std::string Row(const std::string& dom, const std::string& attrs) {
     const auto at = dom.find("<tr " + attrs + ">");
@@ -98,7 +91,8 @@ TEST(StatusPageE2e, ChromiumShowsWhatStatusJsonSays) {
     faults::Proc run("run", "env " + env + KR_KILLREPORT_BIN " --metrics-addr 127.0.0.1:0 run", dir.Path() + "/log");
     run.Start();
     int port = 0;
-    ASSERT_TRUE(faults::WaitFor([&] { return (port = LoggedPort(run.Log())) > 0; }, std::chrono::seconds(30)))
+    ASSERT_TRUE(faults::WaitFor([&] { return (port = faults::LoggedPort(run.Log(), "status page")) > 0; },
+                                std::chrono::seconds(30)))
         << run.LogTail();
     const std::string base = "http://127.0.0.1:" + std::to_string(port);
     httplib::Client http("127.0.0.1", port);
