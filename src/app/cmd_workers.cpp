@@ -8,6 +8,7 @@
 #include <limits>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "app/arguments.hpp"
@@ -149,10 +150,18 @@ int RunWorkerCommand(const Context& ctx, const WorkerSpec& spec, const WorkerFla
 }
 
 template <typename F>
-int RunScript(const Context& ctx, const char* name, F&& fn) {
+int RunScript(const Context& ctx, const char* name, F&& fn, bool progress = true) {
     worker::ProcessShared shared(ctx.cfg);
     worker::Runtime rt(shared, 8);
+    // The messages published so far (a terminal's line in place, else a line every
+    // KILLREPORT_PROGRESS_EVERY s); a script with its own progress line (the sweep) goes without.
+    std::optional<log::Progress> published;
+    if (progress) {
+        published.emplace(name, -1, "messages published", log::Progress::ForStderr(ctx.cfg.progress_every_seconds));
+        rt.CountPublishesIn(*published);
+    }
     std::size_t n = fn(rt);
+    if (published) published->Finish();
     std::printf("%s: %zu message(s) published\n", name, n);
     return 0;
 }
@@ -562,16 +571,19 @@ void RegisterWorkerCommands(const AddCommand& add, const Bind& bind, AddFlags ad
         ->type_name("ID")
         ->check(IdArgument("character id"));
     bind(characters, [](const Context& c) {
-        return RunScript(c, "queue:characters", [&c](worker::Runtime& rt) {
-            worker::AffiliationSweepOptions o;
-            o.max_age_ms = c.cfg.max_age_seconds * 1000;
-            // A sweep of every stored character is the refresh schedule's "affiliations" run
-            // (recorded as its last run whatever its time: `refresh` and `run` skip it for an hour).
-            if (character_ids.empty()) {
-                rt.Store().ClaimRefresh("affiliations", std::numeric_limits<std::int64_t>::max(), true);
-            }
-            return worker::SweepAffiliations(rt, character_ids, o).Published();
-        });
+        return RunScript(
+            c, "queue:characters",
+            [&c](worker::Runtime& rt) {
+                worker::AffiliationSweepOptions o;
+                o.max_age_ms = c.cfg.max_age_seconds * 1000;
+                // A sweep of every stored character is the refresh schedule's "affiliations" run
+                // (recorded as its last run whatever its time: `refresh` and `run` skip it for an hour).
+                if (character_ids.empty()) {
+                    rt.Store().ClaimRefresh("affiliations", std::numeric_limits<std::int64_t>::max(), true);
+                }
+                return worker::SweepAffiliations(rt, character_ids, o).Published();
+            },
+            /*progress=*/false);
     });
     bind(add("refresh",
              "one cycle of the refresh schedule (for a timer; `run` runs it by itself): affiliations hourly, "

@@ -149,7 +149,7 @@ Config Load(const Overrides& flags, const std::map<std::string, std::string>* en
     if (!c.redis_url.empty()) push::ParseRedisUrl(c.redis_url);  // a bad one fails at once
     if (c.use_redis_pubsub && c.redis_url.empty()) throw FatalError("USE_REDIS_PUBSUB=true needs REDIS_URL");
     c.progress_every_seconds =
-        ParseNumber("KILLREPORT_PROGRESS_EVERY", get("KILLREPORT_PROGRESS_EVERY", "10"), 0.1, 3600);
+        ParseNumber("KILLREPORT_PROGRESS_EVERY", get("KILLREPORT_PROGRESS_EVERY", "10"), 0, 3600);
     c.log_level = get("LOG_LEVEL", "info");
     if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" && c.log_level != "error" &&
         c.log_level != "trace") {

@@ -77,6 +77,7 @@ void Progress::Set(std::int64_t done, std::int64_t total) {
     if (now - last_print_ms_ < every.count()) return;
     last_print_ms_ = now;
     printed_ = true;
+    printed_done_ = done_;
     const std::string line = Current();
     if (options_.tty) {
         // Spaces over what is left of a longer line before.
@@ -98,7 +99,7 @@ void Progress::Finish() {
         const std::string line = Current();
         const std::size_t pad = last_width_ > line.size() ? last_width_ - line.size() : 0;
         options_.write_tty("\r" + line + std::string(pad, ' ') + "\n");
-    } else if (printed_) {
+    } else if (printed_ && printed_done_ != done_) {  // not the line just printed again
         spdlog::info("{}", Current());
     }
 }

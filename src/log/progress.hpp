@@ -3,6 +3,7 @@
 // terminal one line rewritten in place (at most every 250 ms); otherwise a plain log line every
 // 10 s (so through the one log format, text or JSON). Each line: what, how far, the rate since the
 // start and the ETA when the total is known.
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -35,6 +36,8 @@ public:
     void Set(std::int64_t done, std::int64_t total);
     void Set(std::int64_t done) { Set(done, total_); }
     void Add(std::int64_t n) { Set(done_ + n, total_); }
+    /// `more` units are still to come beyond what is done (a total becomes known, or grows).
+    void Expect(std::int64_t more) { Set(done_, std::max<std::int64_t>(total_, done_) + more); }
     /// The last line (a terminal's ends with a newline); once, also from the destructor.
     void Finish();
 
@@ -56,6 +59,7 @@ private:
     std::int64_t done_ = 0;
     std::size_t last_width_ = 0;
     bool printed_ = false;
+    std::int64_t printed_done_ = -1;  ///< the count of the last line printed
     bool finished_ = false;
 };
 

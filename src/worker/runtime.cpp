@@ -7,6 +7,7 @@
 #include "log/log.hpp"
 #include "push/hiredis_client.hpp"
 #include "push/redis_push.hpp"
+#include "queue/observed_queue.hpp"
 
 namespace kr::worker {
 
@@ -88,6 +89,13 @@ void Runtime::SetStopToken(std::stop_token stop) {
     esi_->SetStopToken(stop_);
     if (zkb_) zkb_->SetStopToken(stop_);
     if (r2z2_) r2z2_->SetStopToken(stop_);
+}
+
+void Runtime::CountPublishesIn(log::Progress& progress) {
+    publish_progress_ = &progress;
+    queue_ = std::make_unique<queue::ObservedQueue>(std::move(queue_), [&progress](const std::string&, std::size_t n) {
+        progress.Add(static_cast<std::int64_t>(n));
+    });
 }
 
 esi::R2z2Client& Runtime::R2z2() {

@@ -15,6 +15,7 @@
 #include "esi/zkb_client.hpp"
 #include "http/curl_http_client.hpp"
 #include "http/http_client.hpp"
+#include "log/progress.hpp"
 #include "push/killmail_events.hpp"
 #include "queue/consumer.hpp"
 #include "queue/queue.hpp"
@@ -74,6 +75,12 @@ public:
     /// The stop request of the thread: every blocking wait of the ESI and zKillboard clients gives
     /// up when it is requested (kr::StoppedError: the delivery is handed back).
     void SetStopToken(std::stop_token stop);
+    /// From now on every message this runtime's queue publishes is counted in `progress` (a queue
+    /// script's progress line), which must outlive the runtime's use of it.
+    void CountPublishesIn(log::Progress& progress);
+    /// The progress line set by CountPublishesIn, if any: a script that knows how much it will
+    /// publish says so (Progress::Expect) and gets an ETA.
+    log::Progress* PublishProgress() { return publish_progress_; }
 
 private:
     /// Opens the store and the queue and builds the ESI client over `esi_http`.
@@ -90,6 +97,7 @@ private:
     std::unique_ptr<http::CurlHttpClient> own_r2z2_http_;
     std::unique_ptr<esi::R2z2Client> r2z2_;
     std::stop_token stop_;
+    log::Progress* publish_progress_ = nullptr;
 };
 
 }  // namespace kr::worker

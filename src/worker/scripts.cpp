@@ -59,6 +59,7 @@ std::size_t PublishJobs(Runtime& rt, const std::vector<queue::ZkillboardJob>& jo
 std::size_t QueueAlliances(Runtime& rt) {
     auto ids = FetchIdList(rt, esi_paths::Alliances());
     spdlog::info("queue:alliances: {} alliance ids from ESI", ids.size());
+    if (auto* p = rt.PublishProgress()) p->Expect(static_cast<std::int64_t>(ids.size()));
     return PublishIds(rt.Queue(), rt.Clock(), kr::EntityKind::kAlliance, ids, 0, "queue-alliances", 100);
 }
 

@@ -114,6 +114,7 @@ std::optional<CacheEntry> Known(const std::unordered_map<std::string, CacheEntry
 std::size_t QueueListed(Runtime& rt, EntityKind kind, const std::vector<Id>& ids) {
     const auto& info = KindInfo(kind);
     if (!ids.empty()) {
+        if (auto* p = rt.PublishProgress()) p->Expect(static_cast<std::int64_t>(ids.size()));
         return PublishEntities(rt.Queue(), rt.Store(), rt.Clock(), kind, ids, 0, info.queue_command);
     }
     const std::string path = info.list_path;
@@ -121,6 +122,7 @@ std::size_t QueueListed(Runtime& rt, EntityKind kind, const std::vector<Id>& ids
     const auto prev = store.LoadListSweeps({path});
     auto r = GetList(rt, path, Known(store.LoadHttpCache({path}), path));
     auto list = IdsOf(rt, kind, path, r);
+    if (auto* p = rt.PublishProgress()) p->Expect(static_cast<std::int64_t>(list.size()));
     store::ListSweep sweep;
     sweep.path = path;
     sweep.server_version = ServerVersion(rt);

@@ -65,6 +65,26 @@ TEST(Progress, WithoutATerminalAPlainLineEveryTenSeconds) {
               "info scan:entities: 250 ids, 10/s\n");
 }
 
+TEST(Progress, ATotalLearnedOnTheWayAndNoLastLineTwice) {
+    CapturedLog log;
+    ManualClock clock;
+    log::Progress::Options o;
+    o.tty = false;
+    o.clock = &clock;
+    o.plain_every = std::chrono::milliseconds(0);  // KILLREPORT_PROGRESS_EVERY=0: every step
+    log::Progress p("queue:alliances", -1, "messages", o);
+    clock.Advance(1000 * kMs);
+    p.Expect(200);  // the script learned its total (ESI's list)
+    p.Add(100);
+    clock.Advance(1000 * kMs);
+    p.Add(100);
+    p.Finish();  // the last step was printed: not again
+    EXPECT_EQ(log.Text(),
+              "info queue:alliances: 0/200 messages (0%), 0/s, ETA ?\n"
+              "info queue:alliances: 100/200 messages (50%), 100/s, ETA 1 s\n"
+              "info queue:alliances: 200/200 messages (100%), 100/s\n");
+}
+
 TEST(Progress, AQuickCommandStaysQuiet) {
     CapturedLog log;
     ManualClock clock;
