@@ -262,7 +262,7 @@ int Main(int argc, char** argv) {
         log::Init(ctx.cfg.log_level, ctx.cfg.log_format);
         return run ? run(ctx) : 2;
     } catch (const std::exception& e) {
-        std::fprintf(stderr, "killreport: error: %s\n", OneLine(e.what()).c_str());
+        log::CommandError(OneLine(e.what()));
         return 1;
     }
 }

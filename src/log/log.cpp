@@ -1,6 +1,8 @@
 #include "log/log.hpp"
 
+#include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <regex>
 
 #include <nlohmann/json.hpp>
@@ -27,7 +29,22 @@ public:
     std::unique_ptr<spdlog::formatter> clone() const override { return std::make_unique<JsonFormatter>(); }
 };
 
+std::atomic<bool> json_format{false};
+
 }  // namespace
+
+void CommandError(const std::string& text) {
+    spdlog::default_logger()->flush();  // what was logged comes first
+    if (json_format.load()) {
+        const auto ms =
+            std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+                .count();
+        std::fprintf(stderr, "%s\n", JsonLine(ms, "error", "killreport: " + text).c_str());
+    } else {
+        std::fprintf(stderr, "killreport: error: %s\n", text.c_str());
+    }
+    std::fflush(stderr);
+}
 
 std::string JsonLine(std::int64_t unix_ms, const std::string& level, const std::string& text) {
     nlohmann::json j;
@@ -65,6 +82,7 @@ void Init(const std::string& level, const std::string& format) {
         spdlog::set_default_logger(l);
         return l;
     }();
+    json_format.store(format == "json");
     if (format == "json") {
         logger->set_formatter(std::make_unique<JsonFormatter>());
     } else {

@@ -11,6 +11,11 @@ namespace kr::log {
 /// Sets the level ("debug", "info", …) and the format ("text" or "json"). Safe to call more than once.
 void Init(const std::string& level, const std::string& format = "text");
 
+/// A command's last word when it fails: "killreport: error: <text>" on stderr, or, once Init set
+/// the JSON format, one JSON line like any other (level "error", component "killreport"), so a
+/// log collector parsing every line does not choke on the one that matters most.
+void CommandError(const std::string& text);
+
 /// The JSON line of one message (without the newline): {"ts": ISO 8601 UTC with ms, "level",
 /// "component": the message's first word before ':' ("worker:info:characters", "ESI", "run"),
 /// "msg": the text, and each counter the text lists — "label N" at its start, after "(" or ", " —

@@ -53,6 +53,8 @@ struct Delivery {
     std::uint8_t priority = 0;
     int attempt = 0;           ///< how many times it failed before (0 = first try)
     bool redelivered = false;  ///< the broker/lease handed it out before (crash, lost connection)
+    /// When this process took it (set by the consume loop; the debug line's latency).
+    std::chrono::steady_clock::time_point received{};
 };
 
 struct QueueStats {

@@ -82,7 +82,7 @@ void AllianceCorporationsWorker::Prepare(Job& job) {
         if (job.members.listed) req.cache = it->second;
     } else if (it != cached.end() && it->second.status == 404 && it->second.expires_at_ms > clock_.NowMs()) {
         ++settler_.Counters().skipped;
-        settler_.Ack(*job.d);
+        settler_.Ack(*job.d, "skipped (a known 404)");
         return;
     }
     job.request = std::move(req);
@@ -103,7 +103,7 @@ void AllianceCorporationsWorker::Finish(Job& job) {
             e.expires_at_ms = e.checked_at_ms + 3LL * 24 * 3600 * 1000;
             store_.SaveHttpCache({e});
             ++c.not_found;
-            settler_.Ack(*job.d);
+            settler_.Ack(*job.d, "not found", r.status);
             return;
         }
         case esi::Outcome::kOk: try { listed = esi_json::ParseIdList(r.body);
@@ -150,7 +150,7 @@ void AllianceCorporationsWorker::Finish(Job& job) {
     } else if (r.outcome == esi::Outcome::kNotModified && r.cache) {
         store_.SaveHttpCache({*r.cache});  // revalidated: the row gets its new expiry and check time
     }
-    settler_.Ack(*job.d);
+    settler_.Ack(*job.d, listed ? "list stored" : "list unchanged", r.status);
 }
 
 }  // namespace kr::worker

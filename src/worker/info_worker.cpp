@@ -48,7 +48,7 @@ void InfoWorker::Admit(std::vector<queue::Delivery> deliveries) {
         }
         if (!ShouldFetch(kind, id)) {
             ++counters.skipped;
-            settler_.Ack(d);
+            settler_.Ack(d, "skipped (not asked: an NPC or invalid id)");
             continue;
         }
         todo.emplace_back(std::move(d), id);
@@ -89,7 +89,7 @@ void InfoWorker::Admit(std::vector<queue::Delivery> deliveries) {
         const bool exists = existing.count(id) > 0;
         if (c && c->status == 404 && c->expires_at_ms > now && !exists) {
             ++counters.skipped;  // known missing: don't spend ESI's error budget on it again
-            settler_.Ack(d);
+            settler_.Ack(d, "skipped (a known 404)");
             continue;
         }
         // What we hold for the path: the stored row when the entity is stored (revalidated with
@@ -102,7 +102,7 @@ void InfoWorker::Admit(std::vector<queue::Delivery> deliveries) {
             bool too_old = options_.max_age_ms > 0 && now - c->checked_at_ms > options_.max_age_ms;
             if (known.FreshAt(now) && !too_old) {
                 ++counters.skipped;  // fresh: nothing to ask ESI
-                settler_.Ack(d);
+                settler_.Ack(d, "skipped (fresh)");
                 continue;
             }
             if (too_old) known.expires_at_ms = 0;  // revalidate (If-None-Match) despite Expires
@@ -126,7 +126,7 @@ void InfoWorker::OnResult(const queue::Delivery& d, Id id, esi::EsiResult r) {
                                 [&](const queue::Delivery& f) { return f.tag == d.tag && f.queue == d.queue; }));
     const std::string path = kr::EntityPath(options_.kind, id);
     const std::int64_t now = clock_.NowMs();
-    Done done{d, {}, Done::kFetched, {}, 0};
+    Done done{d, {}, Done::kFetched, {}, 0, r.status};
     try {
         switch (r.outcome) {
             case esi::Outcome::kOk: {
@@ -452,7 +452,11 @@ void InfoWorker::Settle(std::vector<Done>& items, const store::EntityBatchResult
         if (!it.d) continue;  // a parent this worker fetched: counted in the totals
         if (it.what == Done::kNotModified) ++c.unchanged;
         if (it.what == Done::kNotFound) ++c.not_found;
-        AckHeld(*it.d);
+        AckHeld(*it.d,
+                it.what == Done::kFetched       ? "stored"
+                : it.what == Done::kNotModified ? "unchanged"
+                                                : "not found",
+                it.status);
     }
     parents_dirty_ = true;
 }
@@ -472,8 +476,13 @@ std::size_t InfoWorker::SettleHeld(const queue::Delivery& d, SettleFn settle) {
     return riders.size();
 }
 
-void InfoWorker::AckHeld(const queue::Delivery& d) {
-    const auto duplicates = SettleHeld(d, [this](const queue::Delivery& x) { settler_.Ack(x); });
+void InfoWorker::AckHeld(const queue::Delivery& d, std::string_view outcome, long http_status) {
+    bool first = true;  // the holder; then the duplicates that rode on its request
+    const auto duplicates = SettleHeld(d, [&](const queue::Delivery& x) {
+        settler_.Ack(x, first ? outcome : std::string_view("skipped (a duplicate of a message in flight)"),
+                     first ? http_status : 0);
+        first = false;
+    });
     settler_.Counters().skipped += static_cast<std::int64_t>(duplicates);
 }
 

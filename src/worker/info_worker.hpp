@@ -25,6 +25,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
@@ -80,6 +81,7 @@ private:
         enum { kFetched, kNotModified, kNotFound } what = kFetched;
         std::vector<Ref> needs;  ///< foreign-key parents not known to be stored yet
         std::int64_t waiting_since_ms = 0;
+        long status = 0;  ///< HTTP status of the answer (0: none asked, e.g. fresh)
     };
     void OnResult(const queue::Delivery& d, Id id, esi::EsiResult r);
     void OnParentResult(Ref parent, esi::EsiResult r);
@@ -99,7 +101,7 @@ private:
     /// returns how many duplicates there were.
     template <typename SettleFn>
     std::size_t SettleHeld(const queue::Delivery& d, SettleFn settle);
-    void AckHeld(const queue::Delivery& d);
+    void AckHeld(const queue::Delivery& d, std::string_view outcome, long http_status);
     void FailHeld(const queue::Delivery& d, std::exception_ptr error);
     void ReleaseHeld(const queue::Delivery& d);
 

@@ -8,9 +8,34 @@
 
 namespace kr::worker {
 
-void Settler::Ack(const queue::Delivery& d) {
+namespace {
+
+/// " in 12 ms" since the delivery was received; empty when it was not stamped.
+std::string Latency(const queue::Delivery& d) {
+    if (d.received == std::chrono::steady_clock::time_point{}) return {};
+    const auto us =
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - d.received).count();
+    return fmt::format(" in {:.1f} ms", static_cast<double>(us) / 1000.0);
+}
+
+const char* SettledName(queue::Settled s) {
+    switch (s) {
+        case queue::Settled::kAcked: return "acked";
+        case queue::Settled::kRetried: return "retried";
+        case queue::Settled::kDeadLettered: return "dead-lettered";
+        case queue::Settled::kReleased: return "handed back";
+    }
+    return "settled";
+}
+
+}  // namespace
+
+void Settler::Ack(const queue::Delivery& d, std::string_view outcome, long http_status) {
     q_.Ack(d);
-    if (spdlog::should_log(spdlog::level::debug)) spdlog::debug("{}: {} done", d.queue, d.body);
+    if (spdlog::should_log(spdlog::level::debug)) {
+        spdlog::debug("{}: {} -> {}{}{}", d.queue, d.body, outcome,
+                      http_status ? fmt::format(" (HTTP {})", http_status) : std::string(), Latency(d));
+    }
     ++c_.processed;
 }
 
@@ -36,7 +61,7 @@ void Settler::Fail(const queue::Delivery& d, std::exception_ptr error) {
             if (settled == queue::Settled::kRetried || settled == queue::Settled::kDeadLettered) {
                 c_.RecordError(kr::Truncate(e.what(), 500), SystemClock::Instance().NowMs());  // for `status`
             }
-            spdlog::debug("{}: {} -> {}", d.queue, d.body, e.what());
+            spdlog::debug("{}: {} -> {}: {}{}", d.queue, d.body, SettledName(settled), e.what(), Latency(d));
         } catch (...) {}
     }
 }
@@ -92,6 +117,8 @@ void RunWorker(Worker& w, queue::Queue& q, SummaryLogger& summary, const LoopOpt
         if (!cancelled && held < conc) {
             auto ds = q.Poll(held ? std::chrono::milliseconds(0) : std::chrono::milliseconds(200), conc - held);
             got = ds.size();
+            const auto received = Clock::now();
+            for (auto& d : ds) d.received = received;
             if (got) w.Admit(std::move(ds));
         } else if (held > 0) {
             keepalive.KeepAlive();  // the window is full (e.g. ESI paused): heartbeats, leases

@@ -23,7 +23,9 @@ namespace kr::worker {
 class Settler {
 public:
     Settler(queue::Queue& q, queue::RetryPolicy policy, WorkerCounters& c) : q_(q), policy_(policy), c_(c) {}
-    void Ack(const queue::Delivery& d);
+    /// Acks. At debug level one line: the message, `outcome` ("stored", "unchanged", "skipped
+    /// (fresh)", …), the HTTP status that decided it (0: none) and the time since it was received.
+    void Ack(const queue::Delivery& d, std::string_view outcome = "done", long http_status = 0);
     /// Retry / dead-letter by the exception; rethrows kr::FatalError.
     void Fail(const queue::Delivery& d, std::exception_ptr error);
     void Release(const queue::Delivery& d);

@@ -163,7 +163,7 @@ std::optional<ZkillboardWorker::Page> ZkillboardWorker::Fetch(const queue::Deliv
             "zkillboard: character {} page {} of chain {} is stale (a duplicate, or its chain went on); "
             "acked without fetching",
             p.job.character_id, p.page, chain);
-        settler_.Ack(d);
+        settler_.Ack(d, "skipped (stale page)");
         return std::nullopt;
     }
     auto& c = settler_.Counters();
@@ -179,7 +179,7 @@ std::optional<ZkillboardWorker::Page> ZkillboardWorker::Fetch(const queue::Deliv
         throw TransientError("zKillboard page " + std::to_string(p.page) + ": unusable body: " + e.what());
     }
     if (entries.empty()) {  // the end of this character's history
-        settler_.Ack(d);
+        settler_.Ack(d, "end of history", zp.http_status);
         return std::nullopt;
     }
     p.listed = entries.size();
@@ -353,7 +353,7 @@ void ZkillboardWorker::Finish(Page& p) {
             for (const auto& u : p.unavailable) list += (list.empty() ? "" : ", ") + u;
             throw PermanentError("killmail_unavailable", "page " + std::to_string(p.page) + ": killmails " + list);
         }
-        settler_.Ack(d);
+        settler_.Ack(d, fmt::format("page {}: {} listed, {} new", p.page, p.listed, p.killmails.size()));
     } catch (const FatalError&) {
         throw;
     } catch (...) {

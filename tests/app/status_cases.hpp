@@ -108,7 +108,9 @@ inline void StatusJsonTellsAKnownState(const std::string& database_url, const st
     const json a = json::parse(after.out);
     EXPECT_EQ(a["dead_letters"], 0);
     for (const auto& e : a["queues"]) {
-        if (e["queue"] == name) EXPECT_EQ(e["ready"], 3) << e.dump();
+        if (e["queue"] == name) {
+            EXPECT_EQ(e["ready"], 3) << e.dump();
+        }
     }
     q->Ack(held[0]);
 }
@@ -181,7 +183,9 @@ inline void StatusJsonShowsTheWorkers(const std::string& database_url) {
     auto after = RunCommand(env + "status --json");
     const json a = json::parse(after.out);
     for (const auto& w : a["workers"]) {
-        if (w["worker"] == "worker:characters") EXPECT_EQ(w["state"], "stopped") << w.dump();
+        if (w["worker"] == "worker:characters") {
+            EXPECT_EQ(w["state"], "stopped") << w.dump();
+        }
     }
     EXPECT_EQ(a["workers_down"], 1);
 }

@@ -2,6 +2,7 @@
 // (KILLREPORT_PROGRESS_EVERY apart) whose counts grow, and whose last line counts every message
 // the run's workers settled as they recorded it themselves (kr_worker_status via status --json).
 #include <regex>
+#include <set>
 
 #include "e2e/pipeline_cases.hpp"
 
@@ -40,6 +41,57 @@ TEST(ProgressE2e, RunUntilIdleWritesPlainProgressLines) {
     for (const auto& w : st["workers"]) settled += w["settled"].get<std::int64_t>();
     EXPECT_GT(settled, 0);
     EXPECT_EQ(seen.back().first, settled) << r.err;
+    std::system(("rm -rf '" + dir + "'").c_str());
+}
+
+/// The plain progress lines of `label` in a log: (done, total or -1) each.
+std::vector<std::pair<std::int64_t, std::int64_t>> PublishedLines(const std::string& log, const std::string& label) {
+    const std::regex line("info    " + label + R"(: (\d+)(?:/(\d+))? messages published(?: \(\d+%\))?, \d+/s)");
+    std::vector<std::pair<std::int64_t, std::int64_t>> seen;  // total -1: none
+    for (std::sregex_iterator it(log.begin(), log.end(), line), end; it != end; ++it) {
+        seen.emplace_back(std::stoll((*it)[1].str()), (*it)[2].matched ? std::stoll((*it)[2].str()) : -1);
+    }
+    return seen;
+}
+
+// The queue scripts count what they publish (with the total where the script knows it: ESI's
+// list), and a worker's debug line says what became of each message: outcome, HTTP status, time.
+TEST(ProgressE2e, QueueScriptsCountWhatTheyPublishAndWorkersSayWhatBecameOfEachMessage) {
+    char tmpl[] = "/tmp/kr_progress_e2e_XXXXXX";
+    const std::string dir = ::mkdtemp(tmpl);
+    Pipeline p({"sqlite://" + dir + "/kr.db", ""}, SmallUniverse());
+    const std::size_t alliances = p.Get("/_admin/truth/alliances").size();
+    const std::size_t systems = p.Get("/_admin/truth/solar-systems").size();
+    ASSERT_GT(alliances, 0u);
+    const std::string env = p.Env() + "LOG_LEVEL=info KILLREPORT_PROGRESS_EVERY=0 timeout 240 " KR_KILLREPORT_BIN " ";
+    for (const auto& [script, expected] : std::vector<std::pair<std::string, std::size_t>>{
+             {"queue:alliances", alliances}, {"queue:solar-systems", systems}}) {
+        auto r = RunCommand(env + script);
+        ASSERT_EQ(r.exit_code, 0) << r.err;
+        const auto seen = PublishedLines(r.err, script);
+        ASSERT_FALSE(seen.empty()) << r.err;
+        EXPECT_EQ(seen.back(), std::make_pair(static_cast<std::int64_t>(expected), static_cast<std::int64_t>(expected)))
+            << r.err;
+        EXPECT_NE(r.out.find(script + ": " + std::to_string(expected) + " message(s) published"), std::string::npos)
+            << r.out;
+    }
+    // Stored alliances are listed: the script without a total counts them all the same.
+    auto w =
+        RunCommand(p.Env() + "LOG_LEVEL=debug timeout 240 " KR_KILLREPORT_BIN " worker:info:alliances --until-idle");
+    ASSERT_EQ(w.exit_code, 0) << w.err;
+    static const std::regex stored(
+        R"(esi_alliance_info_queue: \{[^\n]*"entityId":(\d+)[^\n]*\} -> stored \(HTTP 200\) in \d+\.\d ms)");
+    std::set<Id> ids;
+    for (std::sregex_iterator it(w.err.begin(), w.err.end(), stored), end; it != end; ++it) {
+        ids.insert(std::stoll((*it)[1].str()));
+    }
+    EXPECT_EQ(ids.size(), alliances) << w.err.substr(0, 4000);
+    auto again = RunCommand(env + "queue:alliance-corporations");
+    ASSERT_EQ(again.exit_code, 0) << again.err;
+    const auto seen = PublishedLines(again.err, "queue:alliance-corporations");
+    ASSERT_FALSE(seen.empty()) << again.err;
+    EXPECT_EQ(seen.back().first, static_cast<std::int64_t>(alliances)) << again.err;
+    EXPECT_EQ(seen.back().second, -1) << again.err;  // it does not count its alliances first
     std::system(("rm -rf '" + dir + "'").c_str());
 }
 

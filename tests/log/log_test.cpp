@@ -80,6 +80,16 @@ TEST(LogFormat, JsonFromTheEnvironmentAndTheFlag) {
     const auto text = RunCommand(env + timeout + " " KR_KILLREPORT_BIN " " + serve);
     EXPECT_NE(text.err.find(" info    metrics: serving"), std::string::npos) << text.err;
     EXPECT_EQ(text.err.find('{'), std::string::npos) << text.err;
+    // A command that fails says so in the format of its other lines: one JSON object, level error.
+    const auto failed =
+        RunCommand("DATABASE_URL='sqlite:///no/such/dir/k.db' LOG_FORMAT=json " KR_KILLREPORT_BIN " db:migrate");
+    EXPECT_EQ(failed.exit_code, 1) << failed.err;
+    const auto last = nlohmann::json::parse(failed.err.substr(failed.err.rfind('{')), nullptr, false);
+    ASSERT_TRUE(last.is_object()) << failed.err;
+    EXPECT_EQ(last["level"], "error");
+    EXPECT_EQ(last["component"], "killreport");
+    EXPECT_NE(last["msg"].get<std::string>().find("/no/such/dir"), std::string::npos) << failed.err;
+    EXPECT_EQ(failed.err.find("killreport: error:"), std::string::npos) << failed.err;
     auto bad = RunCommand(env + " LOG_FORMAT=xml " KR_KILLREPORT_BIN " config");
     EXPECT_NE(bad.exit_code, 0);
     EXPECT_NE(bad.err.find("LOG_FORMAT='xml' is not one of text, json"), std::string::npos) << bad.err;
