@@ -30,8 +30,7 @@ void ProcessMetrics::Collect(metrics::Exposition& out) {
     CollectQueues(out);
 }
 
-void ProcessMetrics::CollectQueues(metrics::Exposition& out) {
-    std::lock_guard lock(mu_);
+std::vector<queue::QueueStats> ProcessMetrics::CountQueues() {
     std::vector<queue::QueueStats> stats;
     try {
         if (!probe_) {
@@ -42,12 +41,25 @@ void ProcessMetrics::CollectQueues(metrics::Exposition& out) {
         }
         for (const auto& q : queues_) stats.push_back(probe_->Stats(q));
     } catch (const std::exception& e) {
-        probe_.reset();  // a new connection on the next scrape
+        probe_.reset();  // a new connection on the next count
         spdlog::debug("metrics: queue depth unavailable: {}", e.what());
-        return;
+        return {};
     }
-    const char* help = "Messages in a queue by state: ready, unacked (delivered or leased), retrying, dead.";
-    for (const auto& s : stats) {
+    return stats;
+}
+
+void ProcessMetrics::CollectQueues(metrics::Exposition& out) {
+    std::lock_guard lock(mu_);
+    const auto now = std::chrono::steady_clock::now();
+    if (queue_stats_at_ == std::chrono::steady_clock::time_point{} || now - queue_stats_at_ >= kQueueSampleEvery ||
+        queue_stats_.empty()) {
+        queue_stats_ = CountQueues();
+        queue_stats_at_ = now;
+    }
+    const char* help =
+        "Messages in a queue by state: ready, unacked (delivered or leased), retrying, dead (counted at most every "
+        "5 s).";
+    for (const auto& s : queue_stats_) {
         auto add = [&](const char* state, std::int64_t v) {
             if (v >= 0) {
                 out.Add(metric::kQueueMessages, metrics::Type::kGauge, help, {{"queue", s.queue}, {"state", state}},

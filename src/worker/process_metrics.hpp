@@ -3,6 +3,7 @@
 // KILLREPORT_METRICS_ADDR (nothing when it is empty) and adds the scrape-time families — the
 // process's own (process_*), its queues' depth, the shared budget's limit, error limit and pauses
 // as the shared store holds them. Counters the workers and clients update live in the registry.
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -29,6 +30,9 @@ inline constexpr const char* kPauseRemaining = "killreport_route_group_pause_sec
 
 class ProcessMetrics {
 public:
+    /// How old the queue depths of a scrape may be (a scrape every second costs no more).
+    static constexpr std::chrono::seconds kQueueSampleEvery{5};
+
     /// `queues`: the queues this process consumes (their depth is reported).
     ProcessMetrics(ProcessShared& shared, std::vector<std::string> queues,
                    metrics::Registry& registry = metrics::Registry::Default());
@@ -48,6 +52,8 @@ public:
 
 private:
     void CollectQueues(metrics::Exposition& out);
+    /// Each queue's depth through the probe (empty when the backend does not answer).
+    std::vector<queue::QueueStats> CountQueues();
     void CollectBudget(metrics::Exposition& out);
 
     ProcessShared& shared_;
@@ -55,6 +61,10 @@ private:
     metrics::Registry& registry_;
     std::mutex mu_;                        ///< the probe queue (scrapes are one at a time anyway)
     std::unique_ptr<queue::Queue> probe_;  ///< its own connection, opened on the first scrape
+    /// The depths last counted and when: counting a database queue scans its rows (milliseconds
+    /// at 100k messages), so a scrape within kQueueSampleEvery of the last count reuses it.
+    std::vector<queue::QueueStats> queue_stats_;
+    std::chrono::steady_clock::time_point queue_stats_at_{};
     metrics::Registry::CollectorHandle collector_;
     std::unique_ptr<metrics::MetricsServer> server_;
 };
