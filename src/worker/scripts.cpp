@@ -121,7 +121,8 @@ std::size_t QueueAllianceCorporations(Runtime& rt) {
         auto ids = rt.Store().ListIds(kr::EntityKind::kAlliance, after, kPage);
         if (ids.empty()) break;
         after = ids.back();
-        n += PublishIds(rt.Queue(), rt.Clock(), queue::kAllianceCorporations, ids, 5, queue::kAllianceCorporations);
+        // Below new work: the lists' revalidation is refresh traffic (KILLREPORT_REFRESH_SHARE).
+        n += PublishIds(rt.Queue(), rt.Clock(), queue::kAllianceCorporations, ids, 0, queue::kAllianceCorporations);
     }
     if (n == 0) spdlog::warn("queue:alliance-corporations: no alliances in the database (run queue:alliances first)");
     return n;
