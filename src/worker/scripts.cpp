@@ -5,8 +5,11 @@
 #include <chrono>
 #include <cstdio>
 #include <exception>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <thread>
 
 #include "core/entity_kind.hpp"
 #include "core/errors.hpp"
@@ -24,6 +27,10 @@ namespace kr::worker {
 namespace {
 
 constexpr std::size_t kPage = 10000;
+/// scan:entities on RabbitMQ: each kind's pipeline publishes this many messages per confirmed
+/// batch (each ends with a wait for its last confirms), so five pipelines at once stay within the
+/// memory target (~350 bytes a message) with few such waits.
+constexpr std::size_t kParallelBatch = 5000;
 
 std::vector<Id> FetchIdList(Runtime& rt, const std::string& path) {
     esi::EsiRequest req;
@@ -140,7 +147,8 @@ namespace {
 /// connection would open another, empty, database).
 class ScanPublisher {
 public:
-    explicit ScanPublisher(Runtime& rt) : rt_(rt) {
+    /// `batch`: messages built and confirmed per Publish call (memory: ~200 bytes each).
+    explicit ScanPublisher(Runtime& rt, std::size_t batch = kPage) : rt_(rt), batch_(batch) {
         if (rt.Shared().Cfg().database_url.find(":memory:") == std::string::npos) {
             mark_ = std::make_unique<Stage>(std::make_unique<Runtime>(rt.Shared(), 1), kDepth);
             publish_ = std::make_unique<Stage>(std::make_unique<Runtime>(rt.Shared(), 1), kDepth);
@@ -152,8 +160,8 @@ public:
             return;
         }
         auto page = std::make_shared<const Page>(Page{kind, std::move(ids)});
-        publish_->Submit([page, mark = mark_.get()](Runtime& own) {
-            PublishIds(own.Queue(), own.Clock(), page->kind, page->ids, 5, kSource, kPage);
+        publish_->Submit([page, mark = mark_.get(), batch = batch_](Runtime& own) {
+            PublishIds(own.Queue(), own.Clock(), page->kind, page->ids, 5, kSource, batch);
             mark->Submit([page](Runtime& marker) { marker.Store().MarkPending(page->kind, page->ids); });
         });
     }
@@ -177,15 +185,31 @@ private:
     static constexpr const char* kSource = "killmail_scan";
 
     Runtime& rt_;
+    std::size_t batch_;
     std::unique_ptr<Stage> mark_;  // destroyed after publish_, which feeds it
     std::unique_ptr<Stage> publish_;
 };
+
+/// One kind's missing ids, page by page, into `publisher`; `found` hears of each page.
+std::size_t ScanKind(store::Store& store, EntityKind kind, const store::ScanOptions& opts, ScanPublisher& publisher,
+                     const std::function<void(std::size_t)>& found) {
+    std::size_t queued = 0;
+    for (Id after = 0;;) {
+        auto ids = store.MissingReferencedIds(kind, after, kPage, opts);
+        if (ids.empty()) break;
+        after = ids.back();
+        queued += ids.size();
+        found(ids.size());
+        publisher.Push(kind, std::move(ids));
+    }
+    publisher.Drain();
+    return queued;
+}
 
 }  // namespace
 
 ScanReport ScanEntities(Runtime& rt, bool progress) {
     ScanReport report;
-    auto& store = rt.Store();
     store::ScanOptions opts;
     opts.sources = store::kFromKillmails;
     const bool tty = progress && ::isatty(STDERR_FILENO);
@@ -195,15 +219,53 @@ ScanReport ScanEntities(Runtime& rt, bool progress) {
         found.emplace("scan:entities", -1, "ids queued",
                       log::Progress::ForStderr(rt.Shared().Cfg().progress_every_seconds));
     }
+    std::mutex found_mu;
+    auto count = [&](std::size_t n) {
+        std::lock_guard lock(found_mu);
+        if (found) found->Add(static_cast<std::int64_t>(n));
+    };
+    const auto& cfg = rt.Shared().Cfg();
+    if (cfg.UsesRabbitMq() && cfg.database_url.find(":memory:") == std::string::npos) {
+        // On RabbitMQ each kind's queue is its own pipeline, on its own thread and connections:
+        // one queue is one process of the broker, so the queues' confirms come in parallel (the
+        // scan is bound by them). Each pipeline's memory is bounded as the single one's is.
+        const auto kinds = ScanOrder();
+        std::vector<std::exception_ptr> errors(kinds.size());
+        {
+            std::vector<std::jthread> threads;
+            for (std::size_t i = 0; i < kinds.size(); ++i) {
+                threads.emplace_back([&, i] {
+                    try {
+                        Runtime own(rt.Shared(), 1);
+                        ScanPublisher publisher(own, kParallelBatch);
+                        report.queued[kinds[i]] = ScanKind(own.Store(), kinds[i], opts, publisher, count);
+                    } catch (...) {
+                        errors[i] = std::current_exception();
+                    }
+                });
+            }
+        }
+        for (const auto& e : errors) {
+            if (e) std::rethrow_exception(e);
+        }
+        if (tty) {
+            for (const EntityKind kind : kinds) {
+                std::fprintf(stderr, "\rscan:entities: %-12s %10zu queued%-30s\n", KindInfo(kind).plural,
+                             report.queued[kind], "");
+            }
+        }
+        return report;
+    }
+    // The database queue: one pipeline (its writers share one database; more would only wait).
     ScanPublisher publisher(rt);
     for (const EntityKind kind : ScanOrder()) {
         std::size_t queued = 0;
         for (Id after = 0;;) {
-            auto ids = store.MissingReferencedIds(kind, after, kPage, opts);
+            auto ids = rt.Store().MissingReferencedIds(kind, after, kPage, opts);
             if (ids.empty()) break;
             after = ids.back();
             queued += ids.size();
-            if (found) found->Add(static_cast<std::int64_t>(ids.size()));
+            count(ids.size());
             publisher.Push(kind, std::move(ids));
         }
         if (tty) std::fprintf(stderr, "\rscan:entities: %-12s %10zu queued%-30s\n", KindInfo(kind).plural, queued, "");
