@@ -30,7 +30,7 @@ constexpr std::size_t kPage = 10000;
 /// scan:entities on RabbitMQ: each kind's pipeline publishes this many messages per confirmed
 /// batch (each ends with a wait for its last confirms), so five pipelines at once stay within the
 /// memory target (~350 bytes a message) with few such waits.
-constexpr std::size_t kParallelBatch = 5000;
+constexpr std::size_t kParallelBatch = 4000;
 
 std::vector<Id> FetchIdList(Runtime& rt, const std::string& path) {
     esi::EsiRequest req;
@@ -147,10 +147,16 @@ namespace {
 /// connection would open another, empty, database).
 class ScanPublisher {
 public:
-    /// `batch`: messages built and confirmed per Publish call (memory: ~200 bytes each).
-    explicit ScanPublisher(Runtime& rt, std::size_t batch = kPage) : rt_(rt), batch_(batch) {
+    using Stage = Executor<Runtime>;
+    /// `batch`: messages built and confirmed per Publish call (memory: ~350 bytes each). `mark`:
+    /// a marking stage shared with other publishers (drained by its owner), else one of its own.
+    explicit ScanPublisher(Runtime& rt, std::size_t batch = kPage, Stage* mark = nullptr)
+        : rt_(rt), batch_(batch), mark_(mark) {
         if (rt.Shared().Cfg().database_url.find(":memory:") == std::string::npos) {
-            mark_ = std::make_unique<Stage>(std::make_unique<Runtime>(rt.Shared(), 1), kDepth);
+            if (!mark_) {
+                own_mark_ = std::make_unique<Stage>(std::make_unique<Runtime>(rt.Shared(), 1), kDepth);
+                mark_ = own_mark_.get();
+            }
             publish_ = std::make_unique<Stage>(std::make_unique<Runtime>(rt.Shared(), 1), kDepth);
         }
     }
@@ -160,14 +166,14 @@ public:
             return;
         }
         auto page = std::make_shared<const Page>(Page{kind, std::move(ids)});
-        publish_->Submit([page, mark = mark_.get(), batch = batch_](Runtime& own) {
+        publish_->Submit([page, mark = mark_, batch = batch_](Runtime& own) {
             PublishIds(own.Queue(), own.Clock(), page->kind, page->ids, 5, kSource, batch);
             mark->Submit([page](Runtime& marker) { marker.Store().MarkPending(page->kind, page->ids); });
         });
     }
-    /// Waits until both stages have worked every page.
+    /// Waits until both stages have worked every page (a shared marking stage: its owner waits).
     void Drain() {
-        for (Stage* stage : {publish_.get(), mark_.get()}) {
+        for (Stage* stage : {publish_.get(), own_mark_.get()}) {
             if (!stage) continue;
             std::optional<std::exception_ptr> outcome;
             while (!(outcome = stage->Collect(std::chrono::seconds(1)))) {}
@@ -176,7 +182,6 @@ public:
     }
 
 private:
-    using Stage = Executor<Runtime>;
     struct Page {
         kr::EntityKind kind;
         std::vector<Id> ids;
@@ -186,7 +191,8 @@ private:
 
     Runtime& rt_;
     std::size_t batch_;
-    std::unique_ptr<Stage> mark_;  // destroyed after publish_, which feeds it
+    Stage* mark_;
+    std::unique_ptr<Stage> own_mark_;  // destroyed after publish_, which feeds it
     std::unique_ptr<Stage> publish_;
 };
 
@@ -229,15 +235,17 @@ ScanReport ScanEntities(Runtime& rt, bool progress) {
         // On RabbitMQ each kind's queue is its own pipeline, on its own thread and connections:
         // one queue is one process of the broker, so the queues' confirms come in parallel (the
         // scan is bound by them). Each pipeline's memory is bounded as the single one's is.
+        // The marks (quick, set-based) share one stage and connection.
         const auto kinds = ScanOrder();
-        std::vector<std::exception_ptr> errors(kinds.size());
+        std::vector<std::exception_ptr> errors(kinds.size() + 1);
+        ScanPublisher::Stage mark(std::make_unique<Runtime>(rt.Shared(), 1), kinds.size());
         {
             std::vector<std::jthread> threads;
             for (std::size_t i = 0; i < kinds.size(); ++i) {
                 threads.emplace_back([&, i] {
                     try {
                         Runtime own(rt.Shared(), 1);
-                        ScanPublisher publisher(own, kParallelBatch);
+                        ScanPublisher publisher(own, kParallelBatch, &mark);
                         report.queued[kinds[i]] = ScanKind(own.Store(), kinds[i], opts, publisher, count);
                     } catch (...) {
                         errors[i] = std::current_exception();
@@ -245,6 +253,9 @@ ScanReport ScanEntities(Runtime& rt, bool progress) {
                 });
             }
         }
+        std::optional<std::exception_ptr> marked;
+        while (!(marked = mark.Collect(std::chrono::seconds(1)))) {}
+        errors.back() = *marked;
         for (const auto& e : errors) {
             if (e) std::rethrow_exception(e);
         }
