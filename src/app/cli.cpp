@@ -117,6 +117,8 @@ int Main(int argc, char** argv) {
     g.Add(app, "--zkillboard-base-url", "URL", "ZKILLBOARD_BASE_URL", "zKillboard API base URL");
     g.Add(app, "--r2z2-base-url", "URL", "R2Z2_BASE_URL", "zKillboard's live feed (R2Z2) base URL");
     g.Add(app, "--r2z2-rate-limit", "REQ/S", "R2Z2_RATE_LIMIT", "R2Z2 requests/s for the whole deployment, 0 = off");
+    g.Add(app, "--refresh-share", "SHARE", "KILLREPORT_REFRESH_SHARE",
+          "refresh traffic's share of the ESI budget while new work waits (0..1; 1 = no cap)");
     g.Add(app, "--esi-rate-limit", "REQ/S", "ESI_RATE_LIMIT", "ESI requests/s for the whole deployment, 0 = off");
     g.Add(app, "--zkillboard-rate-limit", "REQ/S", "ZKILLBOARD_RATE_LIMIT", "zKillboard requests/s, 0 = off");
     g.Add(app, "--user-agent", "TEXT", "KILLREPORT_USER_AGENT", "User-Agent sent to ESI and zKillboard");

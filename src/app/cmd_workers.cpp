@@ -576,6 +576,7 @@ void RegisterWorkerCommands(const AddCommand& add, const Bind& bind, AddFlags ad
             [&c](worker::Runtime& rt) {
                 worker::AffiliationSweepOptions o;
                 o.max_age_ms = c.cfg.max_age_seconds * 1000;
+                rt.Esi().SetRefreshTraffic(true);  // KILLREPORT_REFRESH_SHARE of the budget while new work waits
                 // A sweep of every stored character is the refresh schedule's "affiliations" run
                 // (recorded as its last run whatever its time: `refresh` and `run` skip it for an hour).
                 if (character_ids.empty()) {

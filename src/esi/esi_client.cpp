@@ -27,6 +27,7 @@ namespace {
 
 constexpr std::int64_t kNever = std::numeric_limits<std::int64_t>::max();
 constexpr std::int64_t kUsPerS = 1'000'000;
+constexpr std::int64_t kDemandMarkEveryUs = 250'000;  ///< new work's demand is marked this often
 
 std::optional<std::int64_t> HeaderInt(const HttpResponse& r, std::string_view name) {
     const std::string* v = r.Header(name);
@@ -133,6 +134,8 @@ struct EsiClient::Job {
     std::int64_t sent_at_us = 0;
     bool probe = false;        ///< the client's own GET /status/ while ESI is down (no waiters)
     std::int64_t permit = -1;  ///< the window guard's permit while in flight (-1 = none)
+    bool refresh = false;      ///< refresh traffic (every waiter's request is; EsiRequest::refresh)
+    bool on_wire = false;      ///< sent, not answered yet
 };
 
 std::string EsiClient::RouteTemplate(const std::string& path) {
@@ -213,11 +216,17 @@ std::uint64_t EsiClient::Submit(EsiRequest request, EsiCallback callback) {
     }
     std::string key;
     if (get) key = request.path + '\n' + (request.cache ? request.cache->etag.value_or("") : std::string());
+    const bool refresh = request.refresh || refresh_traffic_;
     if (!key.empty()) {
         auto it = coalesce_.find(key);
         if (it != coalesce_.end()) {
             ++stats_.coalesced;
             metrics_.Cache("coalesced");
+            if (!refresh && it->second->refresh) {
+                // New work waits for it now: it is new work (counted as such once on the wire).
+                if (it->second->on_wire) ++new_in_flight_;
+                it->second->refresh = false;
+            }
             it->second->waiters.push_back(std::move(waiter));
             by_ticket_[ticket] = it->second;
             return ticket;
@@ -227,6 +236,7 @@ std::uint64_t EsiClient::Submit(EsiRequest request, EsiCallback callback) {
     job->route = RouteTemplate(request.path);
     job->req = std::move(request);
     job->coalesce_key = key;
+    job->refresh = refresh;
     job->waiters.push_back(std::move(waiter));
     by_ticket_[ticket] = job;
     if (!key.empty()) coalesce_[key] = job;
@@ -306,6 +316,7 @@ void EsiClient::LogResumed(std::int64_t now) {
 std::int64_t EsiClient::DispatchReady(std::int64_t now) {
     std::int64_t wake = kNever;
     if (!pauses_logged_.empty()) LogResumed(now);
+    MarkNewWork(now);
     if (ready_.empty()) return wake;
     Shared& g = SharedFor(options_.budget_key, now, true);
     if (g.state.paused_until_us > now) {
@@ -347,8 +358,11 @@ std::int64_t EsiClient::DispatchReady(std::int64_t now) {
     }
     std::size_t i = 0;
     int sent = 0;
+    bool refresh_denied = false;  // a refresh request found no permit of its share: the others wait too
+    bool saw_new = false;         // a request that is not refresh traffic is ready
     while (i < ready_.size() && in_flight_ < cap) {
         auto job = ready_[i];
+        if (!job->refresh) saw_new = true;
         if (probing && !job->probe) {
             ++i;  // waits for /status/
             continue;
@@ -391,15 +405,29 @@ std::int64_t EsiClient::DispatchReady(std::int64_t now) {
             // comes free a window after that request's answer. One held too long (near the time it
             // frees itself) is dropped, never used.
             if (held_permit_ >= 0 && now - held_permit_at_us_ > MaxHoldUs() / 2) held_permit_ = -1;
+            // The refresh share: a permit taken for new work is not refresh traffic's, and once
+            // refresh found none of its share, new work behind it still goes.
+            if (job->refresh && (refresh_denied || (held_permit_ >= 0 && !held_permit_refresh_))) {
+                ++i;
+                continue;
+            }
             if (held_permit_ < 0) {
                 try {
-                    const PermitGrant permit = budget_.TakePermit(WindowKey(), WindowPermits(), MaxHoldUs());
+                    const PermitGrant permit =
+                        budget_.TakePermit(WindowKey(), WindowPermits(), MaxHoldUs(), ShareFor(*job));
                     if (!permit.permit) {
                         wake = std::min(wake, permit.retry_at_us);
+                        if (job->refresh && ShareActive()) {
+                            refresh_denied = true;
+                            ++i;
+                            continue;
+                        }
                         break;
                     }
                     held_permit_ = *permit.permit;
                     held_permit_at_us_ = now;
+                    held_permit_refresh_ = job->refresh;
+                    held_permit_limited_ = permit.limited;
                 } catch (const kr::Error&) {
                     budget_failing_ = true;  // fail closed: no request without a permit
                     wake = std::min(wake, now + kUsPerS);
@@ -410,8 +438,12 @@ std::int64_t EsiClient::DispatchReady(std::int64_t now) {
         if (pacer_.Enabled()) {
             Pacer::Take take;
             try {
-                const int want = static_cast<int>(
-                    std::min<std::size_t>(ready_.size() - i, static_cast<std::size_t>(cap - in_flight_)));
+                // Held to the refresh share, one request at a time: a block of slots would go unused
+                // (and be lost to everyone) while its next permits are taken.
+                const int want = held_permit_limited_
+                                     ? 1
+                                     : static_cast<int>(std::min<std::size_t>(
+                                           ready_.size() - i, static_cast<std::size_t>(cap - in_flight_)));
                 take = pacer_.TryTake(want);
                 budget_failing_ = false;
             } catch (const kr::Error&) {
@@ -439,6 +471,15 @@ std::int64_t EsiClient::DispatchReady(std::int64_t now) {
         Send(job, clock_.NowUs());  // (if it throws, the request stays queued)
         ready_.erase(ready_.begin() + static_cast<std::ptrdiff_t>(i));
         ++sent;
+    }
+    if (i >= ready_.size() && !saw_new && held_permit_ >= 0 && !held_permit_refresh_) {
+        // Taken for new work that is gone (cancelled): refresh traffic may not use it.
+        try {
+            budget_.ReleasePermit(WindowKey(), held_permit_, 0);
+        } catch (const kr::Error&) {
+            // it frees itself (MaxHoldUs)
+        }
+        held_permit_ = -1;
     }
     // Put the requests on the wire now, at their slot time, not whenever the caller drives next
     // (responses finished meanwhile are queued for delivery, never run from here).
@@ -472,6 +513,8 @@ void EsiClient::Send(const std::shared_ptr<Job>& job, std::int64_t now) {
     ++stats_.requests;
     metrics_.Sent();
     job->sent_at_us = now;
+    job->on_wire = true;
+    if (!job->refresh && !job->probe) ++new_in_flight_;
     if (stats_.first_send_us == 0) stats_.first_send_us = now;
     stats_.last_send_us = now;
     ++in_flight_;
@@ -588,6 +631,34 @@ void EsiClient::Learn(const std::shared_ptr<Job>& job, const HttpResponse& resp,
 
 std::string EsiClient::WindowKey() const { return options_.budget_key + ":window"; }
 
+bool EsiClient::ShareActive() const { return pacer_.Enabled() && options_.refresh_share < 1.0; }
+
+PermitShare EsiClient::ShareFor(const Job& job) const {
+    PermitShare share;
+    if (!ShareActive()) return share;
+    share.enabled = true;
+    share.refresh = job.refresh;
+    share.refresh_permits = std::clamp(
+        static_cast<int>(std::floor(std::max(0.0, options_.refresh_share) * WindowPermits())), 0, WindowPermits());
+    share.demand_key = options_.budget_key + ":new-work";
+    return share;
+}
+
+void EsiClient::MarkNewWork(std::int64_t now) {
+    if (!ShareActive() || now - demand_marked_us_ < kDemandMarkEveryUs) return;
+    const bool waiting = new_in_flight_ > 0 || std::any_of(ready_.begin(), ready_.end(), [](const auto& job) {
+                             return !job->refresh && !job->probe;
+                         });
+    if (!waiting) return;
+    demand_marked_us_ = now;
+    try {
+        // Until a window from now: renewed every 250 ms while new work waits.
+        budget_.MarkDemand(options_.budget_key + ":new-work", WindowUs());
+    } catch (const kr::Error&) {
+        // The budget's database is away: the permits (which fail closed) wait for it anyway.
+    }
+}
+
 int EsiClient::WindowPermits() const { return std::max(1, static_cast<int>(std::floor(options_.rate_limit))); }
 
 std::int64_t EsiClient::WindowUs() const { return kUsPerS + std::max<std::int64_t>(0, options_.pacer.margin_us_per_s); }
@@ -610,6 +681,8 @@ void EsiClient::ReleasePermit(Job& job) {
 void EsiClient::OnResponse(const std::shared_ptr<Job>& job, HttpResponse resp) {
     const std::int64_t now = clock_.NowUs();
     --in_flight_;
+    job->on_wire = false;
+    if (!job->refresh && !job->probe) --new_in_flight_;
     ReleasePermit(*job);
     if (!job->group_key.empty()) --shared_[job->group_key].in_flight;
     Learn(job, resp, now);

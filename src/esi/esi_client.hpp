@@ -56,6 +56,9 @@ struct EsiRequest {
     /// What the caller holds for this path (GET): fresh → kFresh without a request; its ETag is
     /// sent as If-None-Match. The result's entry is this one updated (path, entity kept).
     std::optional<CacheEntry> cache;
+    /// Refresh traffic (a sweep's revalidation), not new work: held to EsiOptions::refresh_share
+    /// of the budget while new work waits anywhere in the deployment.
+    bool refresh = false;
 };
 
 struct EsiResult {
@@ -103,6 +106,11 @@ struct EsiOptions {
     /// attempt, and the pause is logged once. 0 = off.
     int downtime_after = 10;
     std::chrono::milliseconds downtime_pause{15000};
+    /// KILLREPORT_REFRESH_SHARE: while new work waits (a request that is not refresh traffic is
+    /// ready or in flight in any client sharing the budget, marked in it), refresh traffic takes at
+    /// most ⌊share · limit⌋ of the window guard's permits — at most that many requests in any window
+    /// — and with no new work every spare permit (rate_budget.hpp PermitShare). ≥ 1 = no share.
+    double refresh_share = 0.2;
     std::string budget_key = "esi";
     std::chrono::milliseconds shared_refresh{250};  ///< re-read shared pause/limit state this often
     PacerOptions pacer;                             ///< margin, late tolerance, block size (rate comes from rate_limit)
@@ -164,6 +172,9 @@ public:
     void SetIdleHook(std::function<void()> hook) { hooks_.SetIdleHook(std::move(hook)); }
     /// The stop request blocking calls watch (the worker thread's; none by default).
     void SetStopToken(std::stop_token stop) { hooks_.SetStopToken(std::move(stop)); }
+    /// Every request submitted from now on is refresh traffic (EsiRequest::refresh): the client
+    /// of the refresh schedule and of the sweep commands.
+    void SetRefreshTraffic(bool on) { refresh_traffic_ = on; }
 
     EsiStats Stats() const;
     const EsiOptions& Options() const { return options_; }
@@ -198,6 +209,13 @@ private:
     std::int64_t MaxHoldUs() const;
     /// Gives the job's permit back (free a window from now).
     void ReleasePermit(Job& job);
+    /// The refresh share (EsiOptions::refresh_share) applies: a rate limit and a share below 1.
+    bool ShareActive() const;
+    /// How a permit for `job` is taken (rate_budget.hpp PermitShare).
+    PermitShare ShareFor(const Job& job) const;
+    /// Marks new work's demand in the shared budget (at most every 250 ms) while a request that
+    /// is not refresh traffic is ready or in flight.
+    void MarkNewWork(std::int64_t now);
     /// The answer of a /status/ probe: ESI is back (2xx), still down (502/503), or no news.
     void OnProbe(const http::HttpResponse& resp, std::int64_t now);
     void Complete(const std::shared_ptr<Job>& job, EsiResult result);
@@ -242,6 +260,11 @@ private:
     bool probe_queued_ = false;       ///< a /status/ probe is waiting or in flight
     std::int64_t held_permit_ = -1;   ///< the window guard's permit taken for the next request
     std::int64_t held_permit_at_us_ = 0;
+    bool held_permit_refresh_ = false;  ///< taken for refresh traffic (new work may use it too)
+    bool held_permit_limited_ = false;  ///< … and held to the refresh share: one slot at a time
+    bool refresh_traffic_ = false;      ///< SetRefreshTraffic
+    int new_in_flight_ = 0;             ///< requests on the wire that are not refresh traffic
+    std::int64_t demand_marked_us_ = 0;
     std::int64_t status_ok_us_ = 0;   ///< when /status/ last answered (ESI is back)
     std::int64_t next_probe_us_ = 0;  ///< a probe that failed without news waits until then
     std::mt19937_64 rng_;

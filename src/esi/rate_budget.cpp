@@ -1,6 +1,7 @@
 #include "esi/rate_budget.hpp"
 
 #include <algorithm>
+#include <limits>
 
 #include "core/errors.hpp"
 #include "db/connection.hpp"
@@ -66,20 +67,36 @@ RateState InProcessBudget::Observe(const std::string& key, const Observation& ob
     return r.s;
 }
 
-PermitGrant InProcessBudget::TakePermit(const std::string& key, int count, std::int64_t max_hold_us) {
+PermitGrant InProcessBudget::TakePermit(const std::string& key, int count, std::int64_t max_hold_us,
+                                        const PermitShare& share) {
     std::lock_guard lock(mu_);
     auto& free_at = permits_[key];
     count = std::max(1, count);
     if (free_at.size() < static_cast<std::size_t>(count)) free_at.resize(static_cast<std::size_t>(count), 0);
     const std::int64_t now = clock_.NowUs();
-    const auto first = std::min_element(free_at.begin(), free_at.begin() + count);
+    const int reserved = share.enabled ? std::clamp(share.refresh_permits, 0, count) : 0;
+    const std::int64_t demand = share.enabled && share.refresh ? demand_[share.demand_key] : 0;
     PermitGrant g;
-    if (*first > now) {
-        g.retry_at_us = *first;
+    g.limited = demand > now;
+    const int allowed = g.limited ? reserved : count;  // the slots this request may take
+    // The order of the statements: new work takes the share's permits last; then the earliest free.
+    auto rank = [&](int slot) {
+        return std::make_pair(!share.refresh && slot < reserved ? 1 : 0, free_at[static_cast<std::size_t>(slot)]);
+    };
+    int best = -1;
+    std::int64_t first_free = std::numeric_limits<std::int64_t>::max();
+    for (int slot = 0; slot < allowed; ++slot) {
+        const std::int64_t t = free_at[static_cast<std::size_t>(slot)];
+        first_free = std::min(first_free, t);
+        if (t <= now && (best < 0 || rank(slot) < rank(best))) best = slot;
+    }
+    if (best < 0) {
+        // Limited: also when new work stops waiting (then every permit is the request's).
+        g.retry_at_us = g.limited ? std::min(first_free, demand) : first_free;
         return g;
     }
-    *first = now + max_hold_us;
-    g.permit = first - free_at.begin();
+    free_at[static_cast<std::size_t>(best)] = now + max_hold_us;
+    g.permit = best;
     return g;
 }
 
@@ -89,6 +106,18 @@ void InProcessBudget::ReleasePermit(const std::string& key, std::int64_t permit,
     if (permit >= 0 && static_cast<std::size_t>(permit) < free_at.size()) {
         free_at[static_cast<std::size_t>(permit)] = clock_.NowUs() + window_us;
     }
+}
+
+void InProcessBudget::MarkDemand(const std::string& key, std::int64_t for_us) {
+    std::lock_guard lock(mu_);
+    auto& until = demand_[key];
+    until = std::max(until, clock_.NowUs() + for_us);
+}
+
+std::int64_t InProcessBudget::DemandUntil(const std::string& key) {
+    std::lock_guard lock(mu_);
+    auto it = demand_.find(key);
+    return it == demand_.end() ? 0 : it->second;
 }
 
 // ---- DbBudget -------------------------------------------------------------------------------------
@@ -206,6 +235,39 @@ constexpr std::string_view kReleasePermitPg =
 constexpr std::string_view kReleasePermitSqlite =
     "UPDATE kr_rate_permits SET free_at = $4 + $3 WHERE key = $1 AND slot = $2";
 
+// The refresh share (PermitShare): $4 refresh_permits, $5 refresh (1/0), $6 demand key. The slots a
+// request may take: a refresh request while the demand key is marked, the share's; else all. New
+// work orders the share's last. Returns the slot and whether the request was held to the share.
+constexpr std::string_view kTakeSharedPermitPg =
+    "WITH c AS (SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint AS now),"
+    " b AS (SELECT CASE WHEN $5::bigint = 1 AND coalesce((SELECT until FROM kr_rate_demand WHERE key = $6), 0)"
+    "   > c.now THEN 1 ELSE 0 END AS limited FROM c),"
+    " pick AS (SELECT p.slot FROM kr_rate_permits AS p, b WHERE p.key = $1"
+    "   AND p.slot < CASE WHEN b.limited = 1 THEN $4::bigint ELSE $2::bigint END"
+    "   AND p.free_at <= (SELECT now FROM c)"
+    "   ORDER BY CASE WHEN $5::bigint = 0 AND p.slot < $4::bigint THEN 1 ELSE 0 END, p.free_at, p.slot"
+    "   LIMIT 1 FOR UPDATE OF p SKIP LOCKED) "
+    "UPDATE kr_rate_permits AS p SET free_at = c.now + $3::bigint FROM pick, c"
+    " WHERE p.key = $1 AND p.slot = pick.slot RETURNING p.slot, (SELECT limited FROM b)";
+// $7 now
+constexpr std::string_view kTakeSharedPermitSqlite =
+    "UPDATE kr_rate_permits SET free_at = $7 + $3 WHERE key = $1 AND slot = (SELECT slot FROM kr_rate_permits"
+    " WHERE key = $1 AND free_at <= $7 AND slot < CASE WHEN $5 = 1 AND"
+    "   coalesce((SELECT until FROM kr_rate_demand WHERE key = $6), 0) > $7 THEN $4 ELSE $2 END"
+    " ORDER BY CASE WHEN $5 = 0 AND slot < $4 THEN 1 ELSE 0 END, free_at, slot LIMIT 1)"
+    " RETURNING slot, CASE WHEN $5 = 1 AND coalesce((SELECT until FROM kr_rate_demand WHERE key = $6), 0) > $7"
+    " THEN 1 ELSE 0 END";
+// New work waits: $1 key, $2 for how long (µs). Only ever extended.
+constexpr std::string_view kMarkDemandPg =
+    "INSERT INTO kr_rate_demand (key, until) VALUES ($1, (extract(epoch FROM clock_timestamp()) * 1000000)::bigint"
+    " + $2::bigint) ON CONFLICT (key) DO UPDATE SET until = greatest(kr_rate_demand.until, excluded.until)";
+// $3 now
+constexpr std::string_view kMarkDemandSqlite =
+    "INSERT INTO kr_rate_demand (key, until) VALUES ($1, $3 + $2)"
+    " ON CONFLICT (key) DO UPDATE SET until = max(kr_rate_demand.until, excluded.until)";
+constexpr std::string_view kDemandUntil = "SELECT until FROM kr_rate_demand WHERE key = $1";
+constexpr std::string_view kFirstFreePermitOf = "SELECT min(free_at) FROM kr_rate_permits WHERE key = $1 AND slot < $2";
+
 constexpr std::string_view kPingPg = "SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint";
 constexpr std::int64_t kRecalibrateUs = 10'000'000;
 
@@ -311,24 +373,50 @@ std::vector<std::string> DbBudget::Keys() {
     });
 }
 
-PermitGrant DbBudget::TakePermit(const std::string& key, int count, std::int64_t max_hold_us) {
+PermitGrant DbBudget::TakePermit(const std::string& key, int count, std::int64_t max_hold_us,
+                                 const PermitShare& share) {
     count = std::max(1, count);
     return Guarded([&] {
         auto& c = Conn();
         const bool pg = c.GetDialect() == db::Dialect::kPostgres;
         const std::int64_t n = count;
+        const std::int64_t reserved = std::clamp<std::int64_t>(share.refresh_permits, 0, n);
         for (int round = 0; round < 2; ++round) {
             const std::int64_t offset = OffsetUs();
-            db::Result r = pg ? c.Exec(kTakePermitPg, {key, n, max_hold_us})
-                              : c.Exec(kTakePermitSqlite, {key, n, max_hold_us, clock_.NowUs()});
+            db::Result r;
+            if (!share.enabled) {
+                r = pg ? c.Exec(kTakePermitPg, {key, n, max_hold_us})
+                       : c.Exec(kTakePermitSqlite, {key, n, max_hold_us, clock_.NowUs()});
+            } else {
+                std::vector<db::Param> params{
+                    key, n, max_hold_us, reserved, std::int64_t{share.refresh ? 1 : 0}, share.demand_key};
+                if (!pg) params.emplace_back(clock_.NowUs());
+                r = c.Exec(pg ? kTakeSharedPermitPg : kTakeSharedPermitSqlite, params);
+            }
             PermitGrant g;
             if (r.Rows() == 1) {
                 g.permit = r.Int(0, 0);
+                g.limited = share.enabled && r.Int(0, 1) == 1;
                 return g;
             }
             db::Result f = c.Exec(kFirstFreePermit, {key, n});
-            if (f.Int(0, 1) >= n) {  // all there, none free
+            if (f.Int(0, 1) >= n) {  // all there, none free (for this request)
                 g.retry_at_us = f.Int(0, 0) - offset;
+                if (share.enabled && share.refresh) {
+                    // Held to the share while new work waits: its first free permit, or the end of
+                    // the wait (then every permit is the request's), whichever comes first.
+                    db::Result d = c.Exec(kDemandUntil, {share.demand_key});
+                    const std::int64_t until = d.Rows() == 1 ? d.Int(0, 0) - offset : 0;
+                    const std::int64_t now = clock_.NowUs();
+                    if (until > now) {
+                        g.limited = true;
+                        g.retry_at_us = until;
+                        if (reserved > 0) {
+                            db::Result s = c.Exec(kFirstFreePermitOf, {key, reserved});
+                            if (s.Rows() == 1 && !s.IsNull(0, 0)) g.retry_at_us = std::min(until, s.Int(0, 0) - offset);
+                        }
+                    }
+                }
                 return g;
             }
             c.Exec(pg ? kEnsurePermitsPg : kEnsurePermitsSqlite, {key, n});
@@ -346,6 +434,27 @@ void DbBudget::ReleasePermit(const std::string& key, std::int64_t permit, std::i
             c.Exec(kReleasePermitSqlite, {key, permit, window_us, clock_.NowUs()});
         }
         return 0;
+    });
+}
+
+void DbBudget::MarkDemand(const std::string& key, std::int64_t for_us) {
+    Guarded([&] {
+        auto& c = Conn();
+        if (c.GetDialect() == db::Dialect::kPostgres) {
+            c.Exec(kMarkDemandPg, {key, for_us});
+        } else {
+            c.Exec(kMarkDemandSqlite, {key, for_us, clock_.NowUs()});
+        }
+        return 0;
+    });
+}
+
+std::int64_t DbBudget::DemandUntil(const std::string& key) {
+    return Guarded([&] {
+        auto& c = Conn();
+        const std::int64_t offset = OffsetUs();
+        db::Result r = c.Exec(kDemandUntil, {key});
+        return r.Rows() == 1 && r.Int(0, 0) != 0 ? r.Int(0, 0) - offset : std::int64_t{0};
     });
 }
 

@@ -55,6 +55,22 @@ struct SlotGrant {
 struct PermitGrant {
     std::optional<std::int64_t> permit;  ///< the permit taken; none free: see retry_at_us
     std::int64_t retry_at_us = 0;        ///< (caller's clock) when the first permit comes free
+    bool limited = false;                ///< a refresh request held to its share (new work waits)
+};
+
+/// The refresh share of the window guard (KILLREPORT_REFRESH_SHARE; RateBudget::TakePermit).
+/// Permits 0 … refresh_permits−1 are the share. A refresh request (a sweep's) takes one of those
+/// only while new work waits — `demand_key` marked (MarkDemand) and not expired — and any permit
+/// otherwise; a new-work request takes any permit, the share's last. Refresh requests therefore
+/// hold at most refresh_permits permits, i.e. send at most that many requests in any window, once
+/// the permits they took before new work appeared have come free (their latency + one window),
+/// and every spare permit while no new work waits. Decided in the statement that takes the permit
+/// (one statement, as every permit), so processes sharing the budget cannot race past it.
+struct PermitShare {
+    bool enabled = false;     ///< false: every permit alike
+    bool refresh = false;     ///< this request is refresh traffic
+    int refresh_permits = 0;  ///< ⌊share · count⌋
+    std::string demand_key;   ///< where new work's demand is marked (MarkDemand)
 };
 
 struct Observation {
@@ -85,10 +101,20 @@ public:
     // just before a + window: no window holds more than `count` requests, whatever the network
     // and scheduling delays (the slots above only space them). Times: the database's clock on
     // PostgreSQL, so machines with skewed clocks share the guard too.
-    /// Takes a free permit of `key` (permits 0 … count−1), or says when the first comes free.
-    virtual PermitGrant TakePermit(const std::string& key, int count, std::int64_t max_hold_us) = 0;
+    /// Takes a free permit of `key` (permits 0 … count−1), or says when the first comes free;
+    /// with `share` enabled, under the refresh share's rule (PermitShare).
+    virtual PermitGrant TakePermit(const std::string& key, int count, std::int64_t max_hold_us,
+                                   const PermitShare& share) = 0;
+    PermitGrant TakePermit(const std::string& key, int count, std::int64_t max_hold_us) {
+        return TakePermit(key, count, max_hold_us, PermitShare{});
+    }
     /// Gives the permit back: free again `window_us` from now.
     virtual void ReleasePermit(const std::string& key, std::int64_t permit, std::int64_t window_us) = 0;
+    /// New work waits (a request that is not refresh traffic is ready or in flight): `key` says so
+    /// until `for_us` from now (only ever extended).
+    virtual void MarkDemand(const std::string& key, std::int64_t for_us) = 0;
+    /// Until when `key` says new work waits (caller's clock, unix µs; 0 = never marked).
+    virtual std::int64_t DemandUntil(const std::string& key) = 0;
 };
 
 /// In-process state, thread-safe (one instance shared by all threads of a process).
@@ -99,11 +125,16 @@ public:
     RateState Load(const std::string& key) override;
     RateState Observe(const std::string& key, const Observation& obs) override;
     std::vector<std::string> Keys() override;
-    PermitGrant TakePermit(const std::string& key, int count, std::int64_t max_hold_us) override;
+    using RateBudget::TakePermit;
+    PermitGrant TakePermit(const std::string& key, int count, std::int64_t max_hold_us,
+                           const PermitShare& share) override;
     void ReleasePermit(const std::string& key, std::int64_t permit, std::int64_t window_us) override;
+    void MarkDemand(const std::string& key, std::int64_t for_us) override;
+    std::int64_t DemandUntil(const std::string& key) override;
 
 private:
     std::map<std::string, std::vector<std::int64_t>> permits_;  ///< free-at time of each permit
+    std::map<std::string, std::int64_t> demand_;                ///< new work waits until
     struct Row {
         std::int64_t next_at = 0;
         RateState s;
@@ -125,8 +156,12 @@ public:
     RateState Load(const std::string& key) override;
     RateState Observe(const std::string& key, const Observation& obs) override;
     std::vector<std::string> Keys() override;
-    PermitGrant TakePermit(const std::string& key, int count, std::int64_t max_hold_us) override;
+    using RateBudget::TakePermit;
+    PermitGrant TakePermit(const std::string& key, int count, std::int64_t max_hold_us,
+                           const PermitShare& share) override;
     void ReleasePermit(const std::string& key, std::int64_t permit, std::int64_t window_us) override;
+    void MarkDemand(const std::string& key, std::int64_t for_us) override;
+    std::int64_t DemandUntil(const std::string& key) override;
 
 private:
     db::Connection& Conn();

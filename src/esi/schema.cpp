@@ -1,7 +1,8 @@
 // Schema migrations of the esi module (see db/migrator.hpp).
 //
 // kr_rate_state: one row per shared limiter key ("esi", "zkb", "esi:group:<name>"), used by
-// esi::DbBudget. kr_rate_permits (esi/2): the window guard's permits, one row per key and permit. Times are unix
+// esi::DbBudget. kr_rate_permits (esi/2): the window guard's permits, one row per key and permit. kr_rate_demand
+// (esi/3): until when new work waits, per key (the refresh share, esi::PermitShare). Times are unix
 // microseconds (PostgreSQL: the database server's clock). The HTTP cache table kr_http_cache belongs to the store
 // module.
 #include "db/migrator.hpp"
@@ -31,12 +32,21 @@ CREATE TABLE IF NOT EXISTS kr_rate_permits (
     PRIMARY KEY (key, slot)
 );
 )SQL";
+
+// The refresh share (RateBudget::MarkDemand): until when new work waits, unix µs.
+constexpr const char* kRateDemand = R"SQL(
+CREATE TABLE IF NOT EXISTS kr_rate_demand (
+    key   TEXT PRIMARY KEY,
+    until BIGINT NOT NULL DEFAULT 0
+);
+)SQL";
 }  // namespace
 
 std::vector<kr::db::Migration> SchemaMigrations() {
     return {
         {"esi", 1, "shared rate state (request budget, error limit, rate-limit groups)", kRateState, kRateState},
         {"esi", 2, "the window guard's permits (the limit in any window)", kRatePermits, kRatePermits},
+        {"esi", 3, "new work's demand (the refresh share of the budget)", kRateDemand, kRateDemand},
     };
 }
 

@@ -31,6 +31,10 @@ namespace kr::queue {
 inline constexpr const char* kAllianceCorporations = "esi_alliance_corporations_queue";
 inline constexpr const char* kZkillboardCharacter = "zkillboard_character_queue";
 inline constexpr int kMaxPriority = 10;
+/// What killmails bring (entities new to the database) is queued at this priority, what the
+/// refresh sweeps and the queue scripts queue below it: new entities go first on every queue, and
+/// a delivery below it is refresh traffic to ESI (KILLREPORT_REFRESH_SHARE, esi::EsiRequest::refresh).
+inline constexpr std::uint8_t kNewWorkPriority = 5;
 /// The last error kept with a retried or dead-lettered message (last_error, x-kr-last-error) is
 /// cut to this many bytes (kr::Truncate: whole UTF-8 characters, "…" included).
 inline constexpr std::size_t kMaxErrorText = 2000;

@@ -76,6 +76,7 @@ void AllianceCorporationsWorker::Prepare(Job& job) {
     job.members = store_.LoadAllianceMembers(job.alliance);
     esi::EsiRequest req;
     req.path = job.path;
+    req.refresh = job.d->priority < queue::kNewWorkPriority;
     if (auto it = cached.find(job.path); it != cached.end() && it->second.status == 200) {
         // Without a kept list (stored before store/7) a 304 or a fresh row would leave nothing to
         // compare: ask for the body.

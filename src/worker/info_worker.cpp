@@ -110,6 +110,7 @@ void InfoWorker::Admit(std::vector<queue::Delivery> deliveries) {
         esi::EsiRequest req;
         req.path = paths[i];
         req.cache = std::move(known);
+        req.refresh = d.priority < queue::kNewWorkPriority;
         ++in_flight_;
         flights_.push_back(d);
         holders_.emplace(id, Holder{d.tag, {}});

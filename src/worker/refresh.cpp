@@ -45,6 +45,9 @@ std::int64_t LatestTypesWindowMs(std::int64_t now_ms, const RefreshOptions& o) {
 
 RefreshReport RefreshCycle(Runtime& rt, const RefreshOptions& o) {
     RefreshReport report;
+    // What the sweeps ask ESI is refresh traffic: at most KILLREPORT_REFRESH_SHARE of the budget
+    // while new work waits (their queued messages are, by their priority: queue::kNewWorkPriority).
+    rt.Esi().SetRefreshTraffic(true);
     const std::int64_t now = rt.Clock().NowMs();
     struct Sweep {
         const char* name;

@@ -18,7 +18,9 @@
 // cadence whoever runs it (`run`s on several machines, `refresh` from a timer).
 //
 // What a sweep queues is published at priority 0, below what the workers and the live feed
-// queue for new killmails (5): new entities go first on every queue.
+// queue for new killmails (5): new entities go first on every queue. What the sweeps ask ESI
+// themselves, and what the workers ask for their messages below priority 5, is refresh traffic:
+// at most KILLREPORT_REFRESH_SHARE of the budget while new work waits (esi::EsiOptions).
 #include <cstdint>
 #include <memory>
 #include <stop_token>

@@ -48,6 +48,7 @@ esi::EsiOptions EsiOptionsFrom(const config::Config& cfg, int concurrency) {
     esi::EsiOptions eo;
     eo.base_url = cfg.esi_base_url;
     eo.rate_limit = cfg.esi_rate_limit;
+    eo.refresh_share = cfg.refresh_share;
     eo.user_agent = cfg.user_agent;
     eo.compatibility_date = cfg.compatibility_date;
     eo.max_concurrency = std::max(4, std::min(concurrency, 256));

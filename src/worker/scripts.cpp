@@ -5,8 +5,11 @@
 #include <chrono>
 #include <cstdio>
 #include <exception>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <thread>
 
 #include "core/entity_kind.hpp"
 #include "core/errors.hpp"
@@ -24,6 +27,10 @@ namespace kr::worker {
 namespace {
 
 constexpr std::size_t kPage = 10000;
+/// scan:entities on RabbitMQ: each kind's pipeline publishes this many messages per confirmed
+/// batch (each ends with a wait for its last confirms), so five pipelines at once stay within the
+/// memory target (~350 bytes a message) with few such waits.
+constexpr std::size_t kParallelBatch = 4000;
 
 std::vector<Id> FetchIdList(Runtime& rt, const std::string& path) {
     esi::EsiRequest req;
@@ -122,7 +129,8 @@ std::size_t QueueAllianceCorporations(Runtime& rt) {
         auto ids = rt.Store().ListIds(kr::EntityKind::kAlliance, after, kPage);
         if (ids.empty()) break;
         after = ids.back();
-        n += PublishIds(rt.Queue(), rt.Clock(), queue::kAllianceCorporations, ids, 5, queue::kAllianceCorporations);
+        // Below new work: the lists' revalidation is refresh traffic (KILLREPORT_REFRESH_SHARE).
+        n += PublishIds(rt.Queue(), rt.Clock(), queue::kAllianceCorporations, ids, 0, queue::kAllianceCorporations);
     }
     if (n == 0) spdlog::warn("queue:alliance-corporations: no alliances in the database (run queue:alliances first)");
     return n;
@@ -140,9 +148,16 @@ namespace {
 /// connection would open another, empty, database).
 class ScanPublisher {
 public:
-    explicit ScanPublisher(Runtime& rt) : rt_(rt) {
+    using Stage = Executor<Runtime>;
+    /// `batch`: messages built and confirmed per Publish call (memory: ~350 bytes each). `mark`:
+    /// a marking stage shared with other publishers (drained by its owner), else one of its own.
+    explicit ScanPublisher(Runtime& rt, std::size_t batch = kPage, Stage* mark = nullptr)
+        : rt_(rt), batch_(batch), mark_(mark) {
         if (rt.Shared().Cfg().database_url.find(":memory:") == std::string::npos) {
-            mark_ = std::make_unique<Stage>(std::make_unique<Runtime>(rt.Shared(), 1), kDepth);
+            if (!mark_) {
+                own_mark_ = std::make_unique<Stage>(std::make_unique<Runtime>(rt.Shared(), 1), kDepth);
+                mark_ = own_mark_.get();
+            }
             publish_ = std::make_unique<Stage>(std::make_unique<Runtime>(rt.Shared(), 1), kDepth);
         }
     }
@@ -152,14 +167,14 @@ public:
             return;
         }
         auto page = std::make_shared<const Page>(Page{kind, std::move(ids)});
-        publish_->Submit([page, mark = mark_.get()](Runtime& own) {
-            PublishIds(own.Queue(), own.Clock(), page->kind, page->ids, 5, kSource, kPage);
+        publish_->Submit([page, mark = mark_, batch = batch_](Runtime& own) {
+            PublishIds(own.Queue(), own.Clock(), page->kind, page->ids, 5, kSource, batch);
             mark->Submit([page](Runtime& marker) { marker.Store().MarkPending(page->kind, page->ids); });
         });
     }
-    /// Waits until both stages have worked every page.
+    /// Waits until both stages have worked every page (a shared marking stage: its owner waits).
     void Drain() {
-        for (Stage* stage : {publish_.get(), mark_.get()}) {
+        for (Stage* stage : {publish_.get(), own_mark_.get()}) {
             if (!stage) continue;
             std::optional<std::exception_ptr> outcome;
             while (!(outcome = stage->Collect(std::chrono::seconds(1)))) {}
@@ -168,7 +183,6 @@ public:
     }
 
 private:
-    using Stage = Executor<Runtime>;
     struct Page {
         kr::EntityKind kind;
         std::vector<Id> ids;
@@ -177,15 +191,32 @@ private:
     static constexpr const char* kSource = "killmail_scan";
 
     Runtime& rt_;
-    std::unique_ptr<Stage> mark_;  // destroyed after publish_, which feeds it
+    std::size_t batch_;
+    Stage* mark_;
+    std::unique_ptr<Stage> own_mark_;  // destroyed after publish_, which feeds it
     std::unique_ptr<Stage> publish_;
 };
+
+/// One kind's missing ids, page by page, into `publisher`; `found` hears of each page.
+std::size_t ScanKind(store::Store& store, EntityKind kind, const store::ScanOptions& opts, ScanPublisher& publisher,
+                     const std::function<void(std::size_t)>& found) {
+    std::size_t queued = 0;
+    for (Id after = 0;;) {
+        auto ids = store.MissingReferencedIds(kind, after, kPage, opts);
+        if (ids.empty()) break;
+        after = ids.back();
+        queued += ids.size();
+        found(ids.size());
+        publisher.Push(kind, std::move(ids));
+    }
+    publisher.Drain();
+    return queued;
+}
 
 }  // namespace
 
 ScanReport ScanEntities(Runtime& rt, bool progress) {
     ScanReport report;
-    auto& store = rt.Store();
     store::ScanOptions opts;
     opts.sources = store::kFromKillmails;
     const bool tty = progress && ::isatty(STDERR_FILENO);
@@ -195,15 +226,58 @@ ScanReport ScanEntities(Runtime& rt, bool progress) {
         found.emplace("scan:entities", -1, "ids queued",
                       log::Progress::ForStderr(rt.Shared().Cfg().progress_every_seconds));
     }
+    std::mutex found_mu;
+    auto count = [&](std::size_t n) {
+        std::lock_guard lock(found_mu);
+        if (found) found->Add(static_cast<std::int64_t>(n));
+    };
+    const auto& cfg = rt.Shared().Cfg();
+    if (cfg.UsesRabbitMq() && cfg.database_url.find(":memory:") == std::string::npos) {
+        // On RabbitMQ each kind's queue is its own pipeline, on its own thread and connections:
+        // one queue is one process of the broker, so the queues' confirms come in parallel (the
+        // scan is bound by them). Each pipeline's memory is bounded as the single one's is.
+        // The marks (quick, set-based) share one stage and connection.
+        const auto kinds = ScanOrder();
+        std::vector<std::exception_ptr> errors(kinds.size() + 1);
+        ScanPublisher::Stage mark(std::make_unique<Runtime>(rt.Shared(), 1), kinds.size());
+        {
+            std::vector<std::jthread> threads;
+            for (std::size_t i = 0; i < kinds.size(); ++i) {
+                threads.emplace_back([&, i] {
+                    try {
+                        Runtime own(rt.Shared(), 1);
+                        ScanPublisher publisher(own, kParallelBatch, &mark);
+                        report.queued[kinds[i]] = ScanKind(own.Store(), kinds[i], opts, publisher, count);
+                    } catch (...) {
+                        errors[i] = std::current_exception();
+                    }
+                });
+            }
+        }
+        std::optional<std::exception_ptr> marked;
+        while (!(marked = mark.Collect(std::chrono::seconds(1)))) {}
+        errors.back() = *marked;
+        for (const auto& e : errors) {
+            if (e) std::rethrow_exception(e);
+        }
+        if (tty) {
+            for (const EntityKind kind : kinds) {
+                std::fprintf(stderr, "\rscan:entities: %-12s %10zu queued%-30s\n", KindInfo(kind).plural,
+                             report.queued[kind], "");
+            }
+        }
+        return report;
+    }
+    // The database queue: one pipeline (its writers share one database; more would only wait).
     ScanPublisher publisher(rt);
     for (const EntityKind kind : ScanOrder()) {
         std::size_t queued = 0;
         for (Id after = 0;;) {
-            auto ids = store.MissingReferencedIds(kind, after, kPage, opts);
+            auto ids = rt.Store().MissingReferencedIds(kind, after, kPage, opts);
             if (ids.empty()) break;
             after = ids.back();
             queued += ids.size();
-            if (found) found->Add(static_cast<std::int64_t>(ids.size()));
+            count(ids.size());
             publisher.Push(kind, std::move(ids));
         }
         if (tty) std::fprintf(stderr, "\rscan:entities: %-12s %10zu queued%-30s\n", KindInfo(kind).plural, queued, "");

@@ -26,6 +26,13 @@ inline void ResetKey(const std::string& url, const std::string& key) {
     c->Exec("DELETE FROM kr_rate_state WHERE key = $1", {key});
 }
 
+/// Removes the permits and demand marks of the keys starting with `prefix` (a test's own).
+inline void RemovePermits(const std::string& url, const std::string& prefix) {
+    auto c = db::Open(url);
+    c->Exec("DELETE FROM kr_rate_permits WHERE key LIKE $1", {prefix + "%"});
+    c->Exec("DELETE FROM kr_rate_demand WHERE key LIKE $1", {prefix + "%"});
+}
+
 /// `procs` processes (fork) each reserve `per_proc` slots (blocks of `block`) from their own
 /// DbBudget on `url`; returns all slot times (local clock, unix µs).
 inline std::vector<std::int64_t> ReserveFromProcesses(const std::string& url, const std::string& key, int procs,
@@ -121,6 +128,114 @@ inline void CheckObserveMerge(RateBudget& b, const std::string& key) {
     EXPECT_EQ(k.limit, 3600);
     EXPECT_EQ(b.Load(key + ":bucket").remaining, 3100);
     EXPECT_FALSE(b.Load(key + ":none").remaining);
+}
+
+/// The refresh share (PermitShare) on any implementation: 10 permits, 3 of them the share. With
+/// new work waiting (`prefix`:busy marked) refresh requests hold at most the share's permits and
+/// new work takes the others first; with none (`prefix`:idle never marked) refresh takes every
+/// spare permit; new work takes the share's permits too when nothing else is free. No clock moves,
+/// so it runs on PostgreSQL's clock as well; `clock` is the budget's (caller's) clock.
+inline void CheckRefreshShare(RateBudget& b, const std::string& prefix, const kr::Clock& clock) {
+    constexpr std::int64_t kHold = 30'000'000;
+    const std::string key = prefix + ":window";
+    auto share = [&](bool refresh, const std::string& demand) {
+        return PermitShare{true, refresh, 3, prefix + demand};
+    };
+    b.MarkDemand(prefix + ":busy", 60'000'000);
+    EXPECT_GE(b.DemandUntil(prefix + ":busy"), clock.NowUs() + 59'000'000);
+    EXPECT_EQ(b.DemandUntil(prefix + ":idle"), 0);
+    // New work waits: refresh gets the share's permits and no more.
+    std::vector<std::int64_t> refresh;
+    for (int i = 0; i < 3; ++i) {
+        auto g = b.TakePermit(key, 10, kHold, share(true, ":busy"));
+        ASSERT_TRUE(g.permit) << i;
+        EXPECT_TRUE(g.limited);
+        refresh.push_back(*g.permit);
+    }
+    std::sort(refresh.begin(), refresh.end());
+    EXPECT_EQ(refresh, (std::vector<std::int64_t>{0, 1, 2}));
+    auto held = b.TakePermit(key, 10, kHold, share(true, ":busy"));
+    EXPECT_FALSE(held.permit) << "a fourth refresh permit while new work waits";
+    EXPECT_TRUE(held.limited);
+    EXPECT_GT(held.retry_at_us, clock.NowUs() + 20'000'000);  // when a share permit frees (30 s)
+    // New work: every other permit.
+    std::vector<std::int64_t> fresh;
+    for (int i = 0; i < 7; ++i) {
+        auto g = b.TakePermit(key, 10, kHold, share(false, ":busy"));
+        ASSERT_TRUE(g.permit) << i;
+        EXPECT_FALSE(g.limited);
+        EXPECT_GE(*g.permit, 3) << "new work takes the share's permits last";
+        fresh.push_back(*g.permit);
+    }
+    EXPECT_FALSE(b.TakePermit(key, 10, kHold, share(false, ":busy")).permit);
+    // No new work (never marked): refresh takes every spare permit.
+    for (auto p : fresh) b.ReleasePermit(key, p, 0);
+    for (int i = 0; i < 7; ++i) {
+        auto g = b.TakePermit(key, 10, kHold, share(true, ":idle"));
+        ASSERT_TRUE(g.permit) << i;
+        EXPECT_FALSE(g.limited);
+        EXPECT_GE(*g.permit, 3);
+    }
+    EXPECT_FALSE(b.TakePermit(key, 10, kHold, share(true, ":idle")).permit);
+    // New work takes the share's permits when they are the only free ones.
+    for (std::int64_t p = 0; p < 10; ++p) b.ReleasePermit(key, p, 0);
+    std::vector<std::int64_t> all;
+    for (int i = 0; i < 10; ++i) {
+        auto g = b.TakePermit(key, 10, kHold, share(false, ":busy"));
+        ASSERT_TRUE(g.permit) << i;
+        all.push_back(*g.permit);
+    }
+    EXPECT_GE(*std::min_element(all.begin(), all.begin() + 7), 3) << "the share's permits last";
+    std::sort(all.begin(), all.end());
+    EXPECT_EQ(all, (std::vector<std::int64_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}));
+}
+
+/// `procs` processes (fork) each try `tries` times to take a refresh permit of `prefix`:window
+/// (10 permits, a share of 3) while `prefix`:busy says new work waits; returns how many they took.
+inline int TakeRefreshPermitsFromProcesses(const std::string& url, const std::string& prefix, int procs, int tries) {
+    {
+        DbBudget b(url);
+        b.MarkDemand(prefix + ":busy", 60'000'000);
+    }
+    std::vector<std::pair<pid_t, FILE*>> kids;
+    for (int p = 0; p < procs; ++p) {
+        int fds[2];
+        if (pipe(fds) != 0) ADD_FAILURE() << "pipe";
+        pid_t pid = fork();
+        if (pid == 0) {
+            close(fds[0]);
+            FILE* out = fdopen(fds[1], "w");
+            int code = 0;
+            try {
+                DbBudget b(url);
+                for (int i = 0; i < tries; ++i) {
+                    auto g =
+                        b.TakePermit(prefix + ":window", 10, 30'000'000, PermitShare{true, true, 3, prefix + ":busy"});
+                    if (g.permit) std::fprintf(out, "%lld\n", static_cast<long long>(*g.permit));
+                }
+            } catch (const std::exception& e) {
+                std::fprintf(stderr, "child: %s\n", e.what());
+                code = 1;
+            }
+            std::fclose(out);
+            _exit(code);
+        }
+        close(fds[1]);
+        kids.emplace_back(pid, fdopen(fds[0], "r"));
+    }
+    int taken = 0;
+    for (auto& [pid, in] : kids) {
+        long long v = 0;
+        while (std::fscanf(in, "%lld", &v) == 1) {
+            ++taken;
+            EXPECT_LT(v, 3) << "a refresh permit outside the share";
+        }
+        std::fclose(in);
+        int status = 0;
+        waitpid(pid, &status, 0);
+        EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    return taken;
 }
 
 }  // namespace kr::esi::testing

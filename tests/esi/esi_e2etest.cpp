@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <numeric>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -437,6 +438,135 @@ TEST(EsiE2EProcesses, FourProcessesShareOneBudgetOverPostgres) {
     // delays on a loaded machine: no allowance.
     EXPECT_LE(max_1s, static_cast<int>(rate));
     EXPECT_GE(max_1s, static_cast<int>(rate * 0.9));  // and the budget is really used
+    EXPECT_EQ(stats["error_limited_420"].get<int>(), 0);
+}
+
+// ---- the refresh share (KILLREPORT_REFRESH_SHARE) between processes ------------------------------
+
+/// One process of RefreshHoldsItsShareWhileNewWorkWaits: fetches KR_SHARE_PATH/{id}/ for the given
+/// ids as new work, or as refresh traffic (KR_SHARE_REFRESH=1: it first waits until new work is
+/// marked in the shared budget, so that both kinds are queued when it starts).
+TEST(EsiE2EShareHelper, Run) {
+    if (Env("KR_SHARE_HELPER").empty()) GTEST_SKIP() << "helper mode for RefreshHoldsItsShareWhileNewWorkWaits";
+    EsiOptions o;
+    o.base_url = Env("KR_SHARE_URL");
+    o.rate_limit = std::stod(Env("KR_SHARE_RATE"));
+    o.refresh_share = std::stod(Env("KR_SHARE_SHARE"));
+    o.budget_key = Env("KR_SHARE_KEY");
+    o.max_concurrency = 16;
+    Stack st(o, MakeBudget(Env("KR_SHARE_DB")));
+    const bool refresh = Env("KR_SHARE_REFRESH") == "1";
+    if (refresh) {
+        st.esi.SetRefreshTraffic(true);
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+        while (st.budget->DemandUntil(o.budget_key + ":new-work") <= SystemClock::Instance().NowUs()) {
+            ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "new work never started";
+            std::this_thread::sleep_for(Ms(10));
+        }
+    }
+    std::vector<std::string> paths;
+    std::stringstream list(Env("KR_SHARE_IDS"));
+    for (std::string item; std::getline(list, item, ',');) paths.push_back(Env("KR_SHARE_PATH") + item + "/");
+    auto res = FetchAll(st.esi, paths, 3);
+    int answered = 0;
+    for (const auto& [p, r] : res) answered += r.outcome == Outcome::kOk || r.outcome == Outcome::kNotFound;
+    EXPECT_EQ(answered, static_cast<int>(paths.size()));
+}
+
+TEST(EsiE2EProcesses, RefreshHoldsItsShareWhileNewWorkWaits) {
+    // Two processes share one budget through a SQLite file: one fetches corporations as new work,
+    // the other characters as refresh traffic. Counted at the simulator, per 1-s window: while new
+    // work runs, refresh sends at most ⌊share · limit⌋; once it is done, refresh uses the budget.
+    const double rate = 40, share = 0.2;
+    const int refresh_max = static_cast<int>(share * rate);  // 8
+    auto dir = std::filesystem::temp_directory_path() / ("kr_esi_share_" + std::to_string(getpid()));
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    const std::string db = "sqlite://" + (dir / "budget.db").string();
+    {
+        auto c = db::Open(db);
+        db::Migrate(*c);
+    }
+    fakeesi::Options so = SmallUniverse();
+    so.universe.corporations = 200;
+    so.universe.characters = 1000;
+    fakeesi::Server server(so);
+    ASSERT_TRUE(server.Start());
+    auto corporations = server.GetUniverse().AllCorporationIds();
+    auto characters = server.GetUniverse().AllCharacterIds();
+    std::sort(corporations.begin(), corporations.end());
+    std::sort(characters.begin(), characters.end());
+    corporations.resize(std::min<std::size_t>(corporations.size(), 160));
+    characters.resize(std::min<std::size_t>(characters.size(), 320));
+    auto spawn = [&](bool refresh, const std::string& path, const std::vector<std::int64_t>& ids) {
+        std::vector<std::string> env;
+        for (char** e = environ; *e; ++e) env.emplace_back(*e);
+        env.push_back("KR_SHARE_HELPER=1");
+        env.push_back("KR_SHARE_URL=" + server.EsiBaseUrl());
+        env.push_back("KR_SHARE_DB=" + db);
+        env.push_back("KR_SHARE_RATE=" + std::to_string(rate));
+        env.push_back("KR_SHARE_SHARE=" + std::to_string(share));
+        env.push_back("KR_SHARE_KEY=esi");
+        env.push_back(std::string("KR_SHARE_REFRESH=") + (refresh ? "1" : "0"));
+        env.push_back("KR_SHARE_PATH=" + path);
+        std::string list;
+        for (auto id : ids) list += (list.empty() ? "" : ",") + std::to_string(id);
+        env.push_back("KR_SHARE_IDS=" + list);
+        std::vector<char*> envp;
+        for (auto& e : env) envp.push_back(e.data());
+        envp.push_back(nullptr);
+        std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
+        std::string filter = "--gtest_filter=EsiE2EShareHelper.Run";
+        char* argv[] = {self.data(), filter.data(), nullptr};
+        pid_t pid = 0;
+        EXPECT_EQ(posix_spawn(&pid, self.c_str(), nullptr, nullptr, argv, envp.data()), 0);
+        return pid;
+    };
+    server.ResetStats();
+    const pid_t fresh = spawn(false, "/corporations/", corporations);
+    const pid_t refresh = spawn(true, "/characters/", characters);
+    for (pid_t pid : {fresh, refresh}) {
+        int status = 0;
+        waitpid(pid, &status, 0);
+        EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    const auto timeline = server.Timeline();
+    const auto stats = server.Stats();
+    server.Stop();
+    std::filesystem::remove_all(dir);
+    const auto& routes = timeline["routes_per_second"];
+    ASSERT_TRUE(routes.contains("corporation") && routes.contains("character")) << timeline.dump();
+    const auto news = routes["corporation"].get<std::vector<int>>();
+    auto olds = routes["character"].get<std::vector<int>>();
+    olds.resize(std::max(olds.size(), news.size()), 0);
+    int last_new = -1;
+    for (std::size_t w = 0; w < news.size(); ++w) {
+        if (news[w] > 0) last_new = static_cast<int>(w);
+    }
+    std::string shown;
+    for (std::size_t w = 0; w < olds.size(); ++w) {
+        shown += " " + std::to_string(w < news.size() ? news[w] : 0) + "/" + std::to_string(olds[w]);
+    }
+    std::printf("per second, new/refresh:%s\n", shown.c_str());
+    EXPECT_EQ(std::accumulate(news.begin(), news.end(), 0), static_cast<int>(corporations.size()));
+    EXPECT_EQ(std::accumulate(olds.begin(), olds.end(), 0), static_cast<int>(characters.size()));
+    // Both kinds queued: refresh holds its share in every window new work ran in (but the one it
+    // ended in, when new work's mark runs out: from then on refresh may take any free permit).
+    int both = 0;
+    for (int w = 0; w < last_new; ++w) {
+        if (news[static_cast<std::size_t>(w)] == 0) continue;
+        ++both;
+        EXPECT_LE(olds[static_cast<std::size_t>(w)], refresh_max) << "window " << w << ":" << shown;
+    }
+    EXPECT_GE(both, 2) << "new work ran for a few seconds:" << shown;
+    // Only refresh queued: it uses the whole budget (not its share).
+    int refresh_alone = 0;
+    for (std::size_t w = static_cast<std::size_t>(last_new) + 1; w < olds.size(); ++w) {
+        refresh_alone = std::max(refresh_alone, olds[w]);
+    }
+    EXPECT_GE(refresh_alone, static_cast<int>(rate * 0.75)) << shown;
+    // And the limit holds throughout.
+    EXPECT_LE(stats["max_per_second"]["esi"].get<int>(), static_cast<int>(rate));
     EXPECT_EQ(stats["error_limited_420"].get<int>(), 0);
 }
 

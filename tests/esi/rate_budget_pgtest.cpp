@@ -44,4 +44,23 @@ TEST(DbBudgetPg, FourProcessesShareOneSequenceOfSlots) {
     ExpectSpaced(slots, 2000, 1000);
 }
 
+TEST(DbBudgetPg, RefreshHoldsItsShareWhileNewWorkWaits) {
+    REQUIRE_PG();
+    MigrateDb(PgUrl());
+    const std::string prefix = "test:share:" + std::to_string(getpid());
+    {
+        DbBudget b(PgUrl());
+        CheckRefreshShare(b, prefix, kr::SystemClock::Instance());
+    }
+    RemovePermits(PgUrl(), prefix);
+}
+
+TEST(DbBudgetPg, FourProcessesTakeNoMoreThanTheShare) {
+    REQUIRE_PG();
+    MigrateDb(PgUrl());
+    const std::string prefix = "test:share-procs:" + std::to_string(getpid());
+    EXPECT_EQ(TakeRefreshPermitsFromProcesses(PgUrl(), prefix, 4, 5), 3);
+    RemovePermits(PgUrl(), prefix);
+}
+
 }  // namespace

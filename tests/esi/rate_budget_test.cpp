@@ -106,6 +106,44 @@ TEST(DbBudgetSqlite, PermitsAreTheLimitInAnyWindow) {
     PermitsAreTheLimitInAnyWindow(b, clock);
 }
 
+TEST(InProcessBudget, RefreshHoldsItsShareWhileNewWorkWaits) {
+    kr::ManualClock clock;
+    InProcessBudget b(clock);
+    CheckRefreshShare(b, "esi", clock);
+}
+
+TEST(DbBudgetSqlite, RefreshHoldsItsShareWhileNewWorkWaits) {
+    const auto url = TempDbUrl("share.db");
+    MigrateDb(url);
+    kr::ManualClock clock;
+    DbBudget b(url, clock);
+    CheckRefreshShare(b, "esi", clock);
+}
+
+TEST(InProcessBudget, NewWorkWaitsForAWindowThenRefreshTakesEverything) {
+    kr::ManualClock clock;
+    InProcessBudget b(clock);
+    const PermitShare refresh{true, true, 1, "esi:new-work"};
+    b.MarkDemand("esi:new-work", 1'000'000);
+    ASSERT_TRUE(b.TakePermit("esi:window", 4, 30'000'000, refresh).permit);
+    auto held = b.TakePermit("esi:window", 4, 30'000'000, refresh);
+    EXPECT_FALSE(held.permit);
+    EXPECT_EQ(held.retry_at_us, clock.NowUs() + 1'000'000) << "when new work stops waiting";
+    clock.Advance(1'000'001);
+    auto free = b.TakePermit("esi:window", 4, 30'000'000, refresh);
+    ASSERT_TRUE(free.permit);
+    EXPECT_FALSE(free.limited);
+    // A share of 0: nothing for refresh while new work waits.
+    b.MarkDemand("esi:new-work", 1'000'000);
+    EXPECT_FALSE(b.TakePermit("esi:window", 4, 30'000'000, PermitShare{true, true, 0, "esi:new-work"}).permit);
+}
+
+TEST(DbBudgetSqlite, FourProcessesTakeNoMoreThanTheShare) {
+    const auto url = TempDbUrl("share-procs.db");
+    MigrateDb(url);
+    EXPECT_EQ(TakeRefreshPermitsFromProcesses(url, "esi", 4, 5), 3);
+}
+
 TEST(Pacer, HandsOutSlotsAndDropsLateOnes) {
     kr::ManualClock clock;
     InProcessBudget b(clock);

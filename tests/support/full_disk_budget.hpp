@@ -12,8 +12,13 @@ public:
     esi::RateState Load(const std::string&) override { throw Full(); }
     esi::RateState Observe(const std::string&, const esi::Observation&) override { throw Full(); }
     std::vector<std::string> Keys() override { throw Full(); }
-    esi::PermitGrant TakePermit(const std::string&, int, std::int64_t) override { throw Full(); }
+    using esi::RateBudget::TakePermit;
+    esi::PermitGrant TakePermit(const std::string&, int, std::int64_t, const esi::PermitShare&) override {
+        throw Full();
+    }
     void ReleasePermit(const std::string&, std::int64_t, std::int64_t) override { throw Full(); }
+    void MarkDemand(const std::string&, std::int64_t) override { throw Full(); }
+    std::int64_t DemandUntil(const std::string&) override { throw Full(); }
 
 private:
     static TransientError Full() { return TransientError("sqlite: step: database or disk is full"); }

@@ -7,6 +7,7 @@
 
 #include "core/entity_kind.hpp"
 #include "core/esi_json.hpp"
+#include "queue/messages.hpp"
 #include "store/samples.hpp"
 #include "support/store_helpers.hpp"
 #include "support/worker_env.hpp"
@@ -360,6 +361,36 @@ TEST_F(UniverseInfoWorkerTest, AParentEsiDoesNotHaveFailsItsChildrenAndIsRecorde
     EXPECT_EQ(c.retried, 2);
     EXPECT_EQ(Count("solar_systems"), 0);
     EXPECT_EQ(CacheRow("/universe/constellations/20000020/").status, 404);
+}
+
+TEST(InfoWorkerRefreshShare, ADeliveryBelowNewWorkPriorityIsRefreshTraffic) {
+    // With a budget, new work marks its demand in the shared budget (KILLREPORT_REFRESH_SHARE
+    // holds refresh traffic to its share then); a refresh message's request does not.
+    kr::test::WorkerEnv env({}, [](config::Config& cfg) { cfg.esi_rate_limit = 50; });
+    auto& budget = env.Rt().Shared().Budget();
+    const std::string demand = "esi:new-work";
+    InfoWorkerOptions o;
+    o.kind = EntityKind::kAlliance;
+    env.EsiOk(kBravePath, ReadSample("esi_alliance_99003214.json"));
+    env.Publish(kAllianceQueue, {queue::BuildEntityMessage(kBrave, "refresh", env.NowIso())}, 0);
+    {
+        InfoWorker w(o, env.Store(), env.Rt().Esi(), env.Settler(), env.Clock());
+        env.RunUntilIdle(w);
+    }
+    ASSERT_EQ(env.Requests(kBravePath), 1u);
+    EXPECT_EQ(budget.DemandUntil(demand), 0) << "a priority-0 message is refresh traffic";
+
+    constexpr Id kOther = 1354830081;
+    env.EsiOk("/alliances/1354830081/", ReadSample("esi_alliance_1354830081.json"));
+    env.Publish(kAllianceQueue, {queue::BuildEntityMessage(kOther, "killmail_scan", env.NowIso())},
+                queue::kNewWorkPriority);
+    const std::int64_t before = env.Clock().NowUs();
+    {
+        InfoWorker w(o, env.Store(), env.Rt().Esi(), env.Settler(), env.Clock());
+        env.RunUntilIdle(w);
+    }
+    ASSERT_EQ(env.Requests("/alliances/1354830081/"), 1u);
+    EXPECT_GT(budget.DemandUntil(demand), before) << "a priority-5 message is new work: marked while it waits";
 }
 
 }  // namespace

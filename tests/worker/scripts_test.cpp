@@ -188,7 +188,7 @@ TEST_F(ScriptsTest, QueueAllianceCorporationsPublishesEveryStoredAlliance) {
     auto p = TakeEntities(queue::kAllianceCorporations);
     EXPECT_EQ(p.ids, (std::vector<Id>{99003214, 1354830081}));  // ascending
     EXPECT_EQ(p.sources, Repeat(queue::kAllianceCorporations, 2));
-    EXPECT_EQ(p.priorities, Repeat(5, 2));
+    EXPECT_EQ(p.priorities, Repeat(0, 2));  // below new work: refresh traffic
     EXPECT_EQ(p.queued_at, Repeat(env.NowIso(), 2));
 }
 

@@ -84,6 +84,12 @@ void Admin::UpdateConfig(const json& j) {
     if (j.contains("zkb_missing_slash_status")) st_.zkb_missing_slash_status = j["zkb_missing_slash_status"].get<int>();
 }
 
+json Admin::Timeline() const {
+    return {{"since_unix_ms", st_.stats.SinceMs()},
+            {"esi_per_second", st_.stats.EsiPerSecond()},
+            {"routes_per_second", st_.stats.RoutesPerSecond()}};
+}
+
 void Admin::ResetStats() {
     st_.stats.Reset(NowMs());
     st_.faults.ResetCounters();
@@ -114,7 +120,7 @@ void Admin::Handle(const httplib::Request& req, httplib::Response& res, bool pos
     try {
         if (!post && n == 1 && seg[0] == "stats") return Json(res, Stats());
         if (!post && n == 1 && seg[0] == "timeline") {
-            return Json(res, {{"since_unix_ms", st_.stats.SinceMs()}, {"esi_per_second", st_.stats.EsiPerSecond()}});
+            return Json(res, Timeline());
         }
         if (post && n == 1 && seg[0] == "reset-stats") {
             ResetStats();

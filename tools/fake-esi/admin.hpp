@@ -19,8 +19,9 @@ public:
     explicit Admin(ServerState& st) : st_(st) {}
     void Handle(const httplib::Request& req, httplib::Response& res, bool post);
 
-    nlohmann::json Stats() const;   // GET /_admin/stats
-    nlohmann::json Config() const;  // GET /_admin/config
+    nlohmann::json Stats() const;     // GET /_admin/stats
+    nlohmann::json Timeline() const;  // GET /_admin/timeline
+    nlohmann::json Config() const;    // GET /_admin/config
     // POST /_admin/config: applies the keys present; throws on bad values.
     void UpdateConfig(const nlohmann::json& j);
     void ResetStats();

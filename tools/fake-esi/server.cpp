@@ -168,6 +168,7 @@ std::string Server::BaseUrl() const { return "http://127.0.0.1:" + std::to_strin
 Universe& Server::GetUniverse() { return impl_->st.uni; }
 const Options& Server::GetOptions() const { return impl_->st.opts; }
 nlohmann::json Server::Stats() const { return impl_->admin.Stats(); }
+nlohmann::json Server::Timeline() const { return impl_->admin.Timeline(); }
 void Server::ResetStats() { impl_->admin.ResetStats(); }
 void Server::ResetLimits() { impl_->admin.ResetLimits(); }
 void Server::SetFaults(const FaultConfig& f) { impl_->st.faults.Set(f); }

@@ -99,6 +99,7 @@ public:
     const Options& GetOptions() const;
 
     nlohmann::json Stats() const;
+    nlohmann::json Timeline() const;  // the same JSON as GET /_admin/timeline
     void ResetStats();
     void ResetLimits();  // error window, killmail bucket, zKillboard limiter, storm
     void SetFaults(const FaultConfig& f);

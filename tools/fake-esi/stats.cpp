@@ -8,6 +8,7 @@ using json = nlohmann::json;
 
 Stats::Stats() {
     esi_max_.EnableHistogram();  // for GET /_admin/timeline
+    for (auto& m : route_max_) m.EnableHistogram();
     Reset(NowMs());
 }
 
@@ -53,6 +54,16 @@ void Stats::CountAdmin() {
 void Stats::Record(int route, int status) {
     route_status_[static_cast<std::size_t>(route)][static_cast<std::size_t>(StatusSlot(status))].fetch_add(
         1, std::memory_order_relaxed);
+}
+
+json Stats::RoutesPerSecond() const {
+    json out = json::object();
+    for (int r = 0; r < kRouteCount; ++r) {
+        if (r == kAdmin) continue;
+        auto per_second = route_max_[static_cast<std::size_t>(r)].PerSecond();
+        if (!per_second.empty()) out[RouteName(r)] = std::move(per_second);
+    }
+    return out;
 }
 
 json Stats::ToJson(std::int64_t now) const {

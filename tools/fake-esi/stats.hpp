@@ -35,6 +35,9 @@ public:
     nlohmann::json ToJson(std::int64_t now_ms) const;
     std::int64_t SinceMs() const { return origin_ms_.load(); }
     std::vector<std::uint32_t> EsiPerSecond() const { return esi_max_.PerSecond(); }
+    // Requests per second since the reset, per route that had any: {"character": [n, ...], ...}
+    // (the same 1-s windows as EsiPerSecond).
+    nlohmann::json RoutesPerSecond() const;
 
     Counter error_limited_420{0};
     Counter downtime_503{0};  // answered 503 by the downtime mode

@@ -12,8 +12,12 @@ SERVERS = True
 DESCRIPTION = ("Killmails generated in PostgreSQL by store_bench's set-based SQL generator (10 attackers, 10 items, "
                "nested containers; half of the referenced characters known), then `killreport scan:entities` "
                "(pending marks and queues cleared before each run), with the queue in the same PostgreSQL and on "
-               "RabbitMQ. The store-only figure is store_bench's own scan right after generating. --quick: 100k only, "
-               "queue in PostgreSQL only, and the database is generated while the requests and budget scenarios run.")
+               "RabbitMQ. The store-only figure is store_bench's own scan right after generating. On RabbitMQ, right "
+               "after each scan, the broker's confirmed-publish ceiling in the same run: `queue_bench "
+               "--confirm-ceiling` publishes as many persistent messages of the same size and priority to as many "
+               "queues as the scan did, each queue on its own connection, confirms pipelined (windows of 200, 1,000 and "
+               "5,000 tried, the fastest counts) — the scan's target is within 1.2× of that time. --quick: 100k only, and the database is generated while "
+               "the requests and budget scenarios run.")
 
 DBS = {}      # n -> store_bench's own scan time (None once reported)
 PENDING = {}  # n -> store_bench generating in the background (--quick)
@@ -29,6 +33,11 @@ def define_figures():
                 "s", limit, "<=", fmt="{:.2f}", note=note)
             fig(f"scan_{size}_{q}_rss", NAME, f"scan:entities on {size} killmails, {qlabel}: peak RSS", "MB",
                 30, "<=", fmt="{:.1f}", note="target: the per-process memory target")
+        fig(f"scan_{size}_amqp_ceiling", NAME, f"the broker's confirmed-publish ceiling for the scan's messages on "
+            f"{size} (queue_bench --confirm-ceiling, same run)", "s", fmt="{:.2f}")
+        fig(f"scan_{size}_amqp_vs_ceiling", NAME, f"scan:entities on {size}, queue on RabbitMQ: wall / the broker's "
+            "ceiling", "×", 1.2, "<=", fmt="{:.2f}",
+            note="issue 13 item 6: the four entity queues are published on their own connections in parallel")
         fig(f"scan_{size}_store", NAME, f"store scan alone (MissingReferencedIds + MarkPending) on {size}, "
             "from store_bench", "s", fmt="{:.2f}")
         fig(f"derive_{size}_wall", NAME, f"derive:rebuild on {size} killmails, PostgreSQL: wall", "s",
@@ -62,6 +71,14 @@ def database(b, n):
     return name, b.pg_url(name), DBS[n]
 
 
+def scan_counts(output):
+    """The messages scan:entities published per queue, from its last line ("queued N characters, …")."""
+    m = re.search(r"scan:entities: queued (.*)", output)
+    if not m:
+        return []
+    return [int(n) for n in re.findall(r"(\d+) \w", m.group(1)) if int(n) > 0]
+
+
 def run(b, i):
     sizes = [("100k", 100000)] if b.quick else [("100k", 100000), ("1M", 1000000)]
     res = {}
@@ -78,7 +95,7 @@ def run(b, i):
             log(f"  derive:rebuild {label}: {m.wall:.2f} s")
         if not have_scan:
             continue
-        for q in ("pgq",) if b.quick else ("pgq", "amqp"):
+        for q in ("pgq", "amqp"):
             amqp = b.amqp_url if q == "amqp" else None
             env = b.env(DATABASE_URL=url, RABBITMQ_URL=amqp, ESI_RATE_LIMIT=0)
             b.psql("DELETE FROM kr_pending_entities", name)
@@ -88,11 +105,20 @@ def run(b, i):
             res[f"scan_{label}_{q}_rss"] = m.maxrss_mb
             log(f"  scan {label} {q}: {m.wall:.2f} s, {m.maxrss_mb:.1f} MB")
             b.run([b.bin("kr_bench_tool"), "purge", *INFO_QUEUES.values()], env=env)
-    for label in ("100k", "1M"):
-        for k in ("wall", "rss"):
-            if b.quick:
-                figure(f"scan_{label}_amqp_{k}").missing = "not run in --quick"
+            if q == "amqp":
+                counts = scan_counts(m.output)
+                if counts:
+                    out = b.run([b.bin("queue_bench"), "--confirm-ceiling", ",".join(map(str, counts))],
+                                env=b.env(KR_TEST_AMQP_URL=b.amqp_url), timeout=900)
+                    c = re.search(r"confirmed-publish ceiling: \d+ messages .* in ([\d.]+) s", out)
+                    if c:
+                        res[f"scan_{label}_amqp_ceiling"] = float(c.group(1))
+                        res[f"scan_{label}_amqp_vs_ceiling"] = m.wall / float(c.group(1))
+                        log(f"  ceiling {label}: {float(c.group(1)):.2f} s; the scan took "
+                            f"{m.wall / float(c.group(1)):.2f}× that")
     if b.quick:
+        for k in ("wall", "rss", "ceiling", "vs_ceiling"):
+            figure(f"scan_1M_amqp_{k}").missing = "not run in --quick"
         figure("derive_1M_wall").missing = "not run in --quick"
         for k in ("wall", "rss", "store"):
             figure(f"scan_1M_{k}" if k == "store" else f"scan_1M_pgq_{k}").missing = "not run in --quick"
