@@ -126,6 +126,11 @@ Config Load(const Overrides& flags, const std::map<std::string, std::string>* en
         throw FatalError("KILLREPORT_REFRESH='" + refresh + "' is not 1 or 0");
     }
     c.refresh = refresh == "1" || refresh == "true";
+    const std::string derive = get("KILLREPORT_DERIVE", "1");
+    if (derive != "0" && derive != "1" && derive != "false" && derive != "true") {
+        throw FatalError("KILLREPORT_DERIVE='" + derive + "' is not 1 or 0");
+    }
+    c.derive = derive == "1" || derive == "true";
     c.esi_rate_limit = ParseNumber("ESI_RATE_LIMIT", get("ESI_RATE_LIMIT", "50"), 0, 100000);
     c.zkillboard_rate_limit = ParseNumber("ZKILLBOARD_RATE_LIMIT", get("ZKILLBOARD_RATE_LIMIT", "1"), 0, 1000);
     c.user_agent = get("KILLREPORT_USER_AGENT", DefaultUserAgent());
@@ -187,6 +192,9 @@ std::vector<std::string> Describe(const Config& c) {
     line("R2Z2_RATE_LIMIT", fmt(c.r2z2_rate_limit) + (c.r2z2_rate_limit == 0 ? " (off)" : " req/s"));
     line("KILLREPORT_LIVE", c.live ? "1 (`run` polls the live feed)" : "0 (off)");
     line("KILLREPORT_REFRESH", c.refresh ? "1 (`run` runs the refresh schedule)" : "0 (off: `refresh` from a timer)");
+    line("KILLREPORT_DERIVE", c.derive ? "1 (killmail writes maintain killmail_filters and the kill stats)"
+                                       : "0 (off: the original's web UI's tables are not maintained; derive:rebuild "
+                                         "fills them)");
     line("ESI_RATE_LIMIT", fmt(c.esi_rate_limit) + (c.esi_rate_limit == 0 ? " (off)" : " req/s"));
     line("ZKILLBOARD_RATE_LIMIT", fmt(c.zkillboard_rate_limit) + (c.zkillboard_rate_limit == 0 ? " (off)" : " req/s"));
     line("KILLREPORT_USER_AGENT", c.user_agent);

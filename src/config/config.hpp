@@ -24,6 +24,8 @@ struct Config {
     double r2z2_rate_limit = 10;                  ///< R2Z2_RATE_LIMIT requests/s for the whole deployment; 0 = off
     bool live = true;                             ///< KILLREPORT_LIVE: `run` polls the live feed (0 = off)
     bool refresh = true;                          ///< KILLREPORT_REFRESH: `run` keeps stored data fresh (0 = off)
+    bool derive = true;                           ///< KILLREPORT_DERIVE: killmail writes maintain the derived
+                                                  ///< tables the original's web UI reads (0 = not maintained)
     std::string user_agent;                       ///< KILLREPORT_USER_AGENT
     std::string compatibility_date;               ///< ESI_COMPATIBILITY_DATE (X-Compatibility-Date)
     int max_attempts = 5;                         ///< KILLREPORT_MAX_ATTEMPTS before a dead letter
