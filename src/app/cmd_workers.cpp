@@ -129,7 +129,8 @@ void RunOne(worker::ProcessShared& shared, worker::StatusBeat& beat, const Worke
     // (one writer at a time).
     std::unique_ptr<Committer> committer;
     if (!pooled && spec.commits_apart && shared.Cfg().UsesPostgres()) {
-        committer = std::make_unique<Committer>(store::OpenStore(shared.Cfg().database_url, shared.Clock()));
+        committer = std::make_unique<Committer>(
+            store::OpenStore(shared.Cfg().database_url, shared.Clock(), worker::StoreOptionsOf(shared.Cfg())));
     }
     auto w = spec.make(concurrency, rt, settler, shared.Cfg(), committer.get());
     worker::SummaryLogger summary(w->Name(), counters);

@@ -127,6 +127,11 @@ Config Load(const Overrides& flags, const std::map<std::string, std::string>* en
     }
     c.refresh = refresh == "1" || refresh == "true";
     c.refresh_share = ParseNumber("KILLREPORT_REFRESH_SHARE", get("KILLREPORT_REFRESH_SHARE", "0.2"), 0, 1);
+    const std::string derive = get("KILLREPORT_DERIVE", "1");
+    if (derive != "0" && derive != "1" && derive != "false" && derive != "true") {
+        throw FatalError("KILLREPORT_DERIVE='" + derive + "' is not 1 or 0");
+    }
+    c.derive = derive == "1" || derive == "true";
     c.esi_rate_limit = ParseNumber("ESI_RATE_LIMIT", get("ESI_RATE_LIMIT", "50"), 0, 100000);
     c.zkillboard_rate_limit = ParseNumber("ZKILLBOARD_RATE_LIMIT", get("ZKILLBOARD_RATE_LIMIT", "1"), 0, 1000);
     c.user_agent = get("KILLREPORT_USER_AGENT", DefaultUserAgent());
@@ -191,6 +196,9 @@ std::vector<std::string> Describe(const Config& c) {
     line("KILLREPORT_REFRESH_SHARE",
          fmt(c.refresh_share) + (c.refresh_share >= 1 ? " (no cap: refresh traffic shares the whole budget)"
                                                       : " of the ESI budget for refresh traffic while new work waits"));
+    line("KILLREPORT_DERIVE", c.derive ? "1 (killmail writes maintain killmail_filters and the kill stats)"
+                                       : "0 (off: the original's web UI's tables are not maintained; derive:rebuild "
+                                         "fills them)");
     line("ESI_RATE_LIMIT", fmt(c.esi_rate_limit) + (c.esi_rate_limit == 0 ? " (off)" : " req/s"));
     line("ZKILLBOARD_RATE_LIMIT", fmt(c.zkillboard_rate_limit) + (c.zkillboard_rate_limit == 0 ? " (off)" : " req/s"));
     line("KILLREPORT_USER_AGENT", c.user_agent);

@@ -26,6 +26,8 @@ struct Config {
     bool refresh = true;                          ///< KILLREPORT_REFRESH: `run` keeps stored data fresh (0 = off)
     double refresh_share = 0.2;                   ///< KILLREPORT_REFRESH_SHARE: refresh traffic's share of the
                                                   ///< ESI budget while new work waits (1 = no cap)
+    bool derive = true;                           ///< KILLREPORT_DERIVE: killmail writes maintain the derived
+                                                  ///< tables the original's web UI reads (0 = not maintained)
     std::string user_agent;                       ///< KILLREPORT_USER_AGENT
     std::string compatibility_date;               ///< ESI_COMPATIBILITY_DATE (X-Compatibility-Date)
     int max_attempts = 5;                         ///< KILLREPORT_MAX_ATTEMPTS before a dead letter

@@ -2,10 +2,16 @@
 // characters, corporations and alliances — computed from the stored killmails, set-based: one
 // statement per table for a whole batch (the killmails a page stored) or a whole rebuild.
 //
-// The same statements serve both: they read the killmails selected by a scope predicate over
-// `killmails k` (the batch's new ids, or killmail_time from a day on), joined with victims,
-// attackers and the universe tables. Dialects differ only in the day of a timestamp and in how an
-// id array is built (PostgreSQL BIGINT[] / INTEGER[], SQLite a JSON array).
+// The same statements serve both: killmail_filters' rows are built from the killmails selected
+// by a scope predicate over `k` (the batch's new ids, or killmail_time from a day on), joined with
+// victims, attackers and the universe tables; the kill stats are then counted from those filter
+// rows' attacker arrays, which hold each killmail's distinct ids once (no second pass over the
+// attackers, no per-group DISTINCT). The scope reads only killmail_id and killmail_time, which
+// killmails and killmail_filters both have. Dialects differ only in the day of a timestamp and in
+// how an id array is built and read (PostgreSQL BIGINT[] / INTEGER[], SQLite a JSON array).
+#include <string>
+#include <vector>
+
 #include "core/time_format.hpp"
 #include "store/sql_store.hpp"
 #include "store/tables.hpp"
@@ -63,16 +69,20 @@ std::string FiltersInsertSql(const std::string& scope, db::Dialect d, bool into_
            scope + " ORDER BY k.killmail_id" + (into_emptied ? "" : " ON CONFLICT (killmail_id) DO NOTHING");
 }
 
-/// +1 per killmail in scope for each distinct attacker <entity> of it, on the killmail's UTC day.
-/// Ordered by key: concurrent writers lock the rows they add to in the same order. `into_emptied`:
-/// as FiltersInsertSql (a plain INSERT).
+/// +1 per killmail in scope for each distinct attacker <entity> of it, on the killmail's UTC day,
+/// counted from the killmails' filter rows (written just before, in the same transaction): their
+/// arrays are the distinct non-NULL ids. Ordered by key: concurrent writers lock the rows they add
+/// to in the same order, and a rebuild appends to the primary key. `into_emptied`: as
+/// FiltersInsertSql (a plain INSERT).
 std::string KillStatsUpsertSql(const std::string& entity, const std::string& scope, db::Dialect d, bool into_emptied) {
     const std::string table = entity + "_kill_stats";
     const std::string id = entity + "_id";
-    return "INSERT INTO " + table + " (kill_date, " + id + ", kill_count) SELECT " + KillDay(d) + ", x." + id +
-           ", count(DISTINCT x.killmail_id) FROM killmails k JOIN attackers x ON x.killmail_id = k.killmail_id"
-           " WHERE " +
-           scope + " AND x." + id + " IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2" +
+    const std::string array = "k.attacker_" + entity + "_ids";
+    const std::string ids = d == db::Dialect::kPostgres ? "CROSS JOIN LATERAL unnest(" + array + ") AS u(id)"
+                                                        : "CROSS JOIN json_each(" + array + ") AS u";
+    const std::string value = d == db::Dialect::kPostgres ? "u.id" : "u.value";
+    return "INSERT INTO " + table + " (kill_date, " + id + ", kill_count) SELECT " + KillDay(d) + ", " + value +
+           ", count(*) FROM killmail_filters k " + ids + " WHERE " + scope + " GROUP BY 1, 2 ORDER BY 1, 2" +
            (into_emptied ? ""
                          : " ON CONFLICT (kill_date, " + id + ") DO UPDATE SET kill_count = COALESCE(" + table +
                                ".kill_count, 0) + excluded.kill_count");
@@ -106,15 +116,47 @@ constexpr const char* kLocationLockShared = "SELECT pg_advisory_xact_lock_shared
 constexpr const char* kLocationLockExclusive = "SELECT pg_advisory_xact_lock(7021190)";
 
 /// A rebuild on PostgreSQL: the derived tables locked against other writers (readers go on reading
-/// the old rows until the commit) — a killmail page in flight either committed its rows before
-/// (and the rebuild recomputes them) or derives after the rebuild's commit, so nothing is counted
-/// twice or missed; its aggregates sort in memory.
+/// the old rows until the commit, except during a whole rebuild, below) — a killmail page in flight
+/// either committed its rows before (and the rebuild recomputes them) or derives after the
+/// rebuild's commit, so nothing is counted twice or missed; its aggregates hash and sort in memory
+/// and its index builds sort in memory.
 constexpr const char* kRebuildLock =
     "LOCK TABLE killmail_filters, character_kill_stats, corporation_kill_stats, alliance_kill_stats "
     "IN EXCLUSIVE MODE";
-constexpr const char* kRebuildMemory = "SET LOCAL work_mem = '64MB'";
+constexpr const char* kRebuildMemory = "SET LOCAL work_mem = '256MB'; SET LOCAL maintenance_work_mem = '512MB'";
+
+/// The secondary indexes of table $1 (those that back no constraint — the primary keys stay), each
+/// as the catalog defines it: a whole rebuild drops them and builds them again from these exact
+/// definitions, whoever created them (our migrations or the original's).
+constexpr const char* kSecondaryIndexes =
+    "SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname), pg_get_indexdef(i.indexrelid) FROM pg_index i "
+    "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE i.indrelid = to_regclass($1) "
+    "AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid) ORDER BY c.relname";
+
+/// The derived tables, filters first.
+std::vector<std::string> DerivedTableNames() {
+    std::vector<std::string> names{tables::KillmailFilters().name};
+    for (const auto& t : tables::KillStats()) names.push_back(t.name);
+    return names;
+}
 
 }  // namespace
+
+std::vector<std::string> SqlStore::EmptyDerivedForRebuild() {
+    std::vector<std::string> rebuild;
+    std::string drop, truncate;
+    for (const auto& table : DerivedTableNames()) {
+        auto r = conn_->Exec(kSecondaryIndexes, {table});
+        for (std::size_t i = 0; i < r.Rows(); ++i) {
+            drop += "DROP INDEX " + r.Text(i, 0) + "; ";
+            rebuild.push_back(r.Text(i, 1));
+        }
+        truncate += (truncate.empty() ? "TRUNCATE " : ", ") + table;
+    }
+    conn_->ExecScript(drop + truncate);
+    return rebuild;
+}
 
 DerivedCounts SqlStore::Derive(const std::string& scope, const std::vector<Param>& params, bool into_emptied) {
     const db::Dialect d = conn_->GetDialect();
@@ -151,15 +193,25 @@ DerivedCounts SqlStore::RebuildDerived(const std::optional<std::string>& from_da
         stats_from = " WHERE kill_date >= " + day;
     }
     db::Transaction tx(*conn_);
+    std::vector<std::string> indexes;
     if (pg) {
         conn_->Exec(kRebuildLock);
-        conn_->Exec(kRebuildMemory);
+        conn_->ExecScript(kRebuildMemory);
     }
-    conn_->Exec("DELETE FROM " + tables::KillmailFilters().name + filters_from, params);
-    for (const auto& t : tables::KillStats()) conn_->Exec("DELETE FROM " + t.name + stats_from, params);
+    if (pg && !from_date) {
+        // The whole tables: emptied, filled without their secondary indexes, which are then built
+        // in one sorted pass each — on 1M killmails several times faster than keeping 20 indexes
+        // (4 of them GIN) up to date row by row. Readers wait for the commit from here on (the
+        // DROP INDEX locks the tables), as they would for the original's migrations.
+        indexes = EmptyDerivedForRebuild();
+    } else {
+        conn_->Exec("DELETE FROM " + tables::KillmailFilters().name + filters_from, params);
+        for (const auto& t : tables::KillStats()) conn_->Exec("DELETE FROM " + t.name + stats_from, params);
+    }
     // The scope's rows are gone and no one else writes these tables until the commit: plain
     // INSERTs (conflict checks cost a third of a rebuild on PostgreSQL).
     DerivedCounts counts = Derive(scope, params, true);
+    for (const auto& index : indexes) conn_->ExecScript(index);
     tx.Commit();
     return counts;
 }

@@ -13,7 +13,8 @@ constexpr const char* kNotifyKillmailNew =
 using detail::Param;
 using detail::Rows;
 
-PgStore::PgStore(std::unique_ptr<db::Connection> conn, const Clock& clock) : SqlStore(std::move(conn), clock) {}
+PgStore::PgStore(std::unique_ptr<db::Connection> conn, const Clock& clock, StoreOptions options)
+    : SqlStore(std::move(conn), clock, options) {}
 
 std::string PgStore::IdSetSql(int n) const { return " = ANY($" + std::to_string(n) + "::bigint[])"; }
 Param PgStore::IdSetParam(const std::vector<Id>& ids) const { return db::PgIntArray(ids); }

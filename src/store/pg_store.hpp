@@ -11,7 +11,7 @@ namespace kr::store {
 
 class PgStore final : public detail::SqlStore {
 public:
-    PgStore(std::unique_ptr<db::Connection> conn, const Clock& clock);
+    PgStore(std::unique_ptr<db::Connection> conn, const Clock& clock, StoreOptions options = {});
     Freshness LookupFreshness(EntityKind kind, const std::vector<Id>& ids,
                               const std::vector<std::string>& paths) override;
 

@@ -6,8 +6,8 @@
 
 namespace kr::store {
 
-StorePool::StorePool(std::string database_url, int size, const Clock& clock)
-    : url_(std::move(database_url)), size_(std::max(1, size)), clock_(clock) {}
+StorePool::StorePool(std::string database_url, int size, const Clock& clock, StoreOptions options)
+    : url_(std::move(database_url)), size_(std::max(1, size)), clock_(clock), options_(options) {}
 
 StorePool::Lease StorePool::Acquire() {
     std::unique_lock lock(mu_);
@@ -21,7 +21,7 @@ StorePool::Lease StorePool::Acquire() {
             ++opened_;
             lock.unlock();
             try {
-                return Lease(*this, OpenStore(url_, clock_));
+                return Lease(*this, OpenStore(url_, clock_, options_));
             } catch (...) {
                 std::lock_guard again(mu_);
                 --opened_;

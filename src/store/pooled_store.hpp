@@ -15,7 +15,8 @@ namespace kr::store {
 class StorePool {
 public:
     /// `clock` (which must outlive the pool) is its stores' (OpenStore).
-    StorePool(std::string database_url, int size, const Clock& clock = SystemClock::Instance());
+    StorePool(std::string database_url, int size, const Clock& clock = SystemClock::Instance(),
+              StoreOptions options = {});
     int Size() const { return size_; }
 
     class Lease {
@@ -38,6 +39,7 @@ private:
     std::string url_;
     int size_;
     const Clock& clock_;
+    const StoreOptions options_;
     int opened_ = 0;
     std::mutex mu_;
     std::condition_variable cv_;

@@ -58,7 +58,8 @@ std::string PgArrayLiteral(const std::vector<Param>& column) {
 
 // ---- SqlStore ---------------------------------------------------------------------------------
 
-SqlStore::SqlStore(std::unique_ptr<db::Connection> conn, const Clock& clock) : conn_(std::move(conn)), clock_(clock) {}
+SqlStore::SqlStore(std::unique_ptr<db::Connection> conn, const Clock& clock, StoreOptions options)
+    : conn_(std::move(conn)), clock_(clock), options_(options) {}
 
 const std::string& SqlStore::WriteStatement(const db::TableDef& table, const std::string& suffix) {
     std::string key = table.name + '|' + suffix;

@@ -26,7 +26,7 @@ std::string PgArrayLiteral(const std::vector<Param>& column);
 
 class SqlStore : public Store {
 public:
-    SqlStore(std::unique_ptr<db::Connection> conn, const Clock& clock);
+    SqlStore(std::unique_ptr<db::Connection> conn, const Clock& clock, StoreOptions options = {});
 
     EntityBatchResult ApplyEntityBatch(const EntityBatch& batch) override;
     std::unordered_set<Id> ExistingIds(EntityKind kind, const std::vector<Id>& ids) override;
@@ -125,6 +125,7 @@ protected:
 
     std::unique_ptr<db::Connection> conn_;
     const Clock& clock_;
+    const StoreOptions options_;
 
 private:
     /// The derived tables' rows of the killmails selected by `scope` (a predicate over killmails
@@ -132,6 +133,9 @@ private:
     /// present) and kill stats added. The number of rows written (filters, stats). `into_emptied`:
     /// the scope's derived rows were just deleted under a lock (RebuildDerived): plain INSERTs.
     DerivedCounts Derive(const std::string& scope, const std::vector<Param>& params, bool into_emptied);
+    /// A whole rebuild on PostgreSQL, inside its transaction: drops the derived tables' secondary
+    /// indexes, empties the tables, and returns the indexes' definitions to build again.
+    std::vector<std::string> EmptyDerivedForRebuild();
     /// Fills the location columns of the filters in the given solar systems or constellations
     /// (just stored), inside the caller's transaction.
     void RefreshFilterLocations(const std::vector<Id>& systems, const std::vector<Id>& constellations);

@@ -10,7 +10,8 @@ using detail::Param;
 using detail::Row;
 using detail::Rows;
 
-SqliteStore::SqliteStore(std::unique_ptr<db::Connection> conn, const Clock& clock) : SqlStore(std::move(conn), clock) {
+SqliteStore::SqliteStore(std::unique_ptr<db::Connection> conn, const Clock& clock, StoreOptions options)
+    : SqlStore(std::move(conn), clock, options) {
     // The killmail tables carry several random-key indexes; SQLite's default 2 MB page cache makes
     // every batch re-read index pages through the OS. 6 MB per connection keeps most hot index
     // pages while a worker stays under its 30 MB RSS budget (ingest: 8 MB ran at the same speed,

@@ -11,7 +11,7 @@ namespace kr::store {
 
 class SqliteStore final : public detail::SqlStore {
 public:
-    SqliteStore(std::unique_ptr<db::Connection> conn, const Clock& clock);
+    SqliteStore(std::unique_ptr<db::Connection> conn, const Clock& clock, StoreOptions options = {});
 
 protected:
     std::string IdSetSql(int n) const override;

@@ -367,9 +367,17 @@ public:
     virtual TableCounts Counts() = 0;
 };
 
+/// What a store maintains besides the killmails and entities (the operator's choices).
+struct StoreOptions {
+    /// KILLREPORT_DERIVE: the derived tables (killmail_filters, the kill stats) are written with
+    /// each killmail page. Off, they are not maintained (`derive:rebuild` fills them later).
+    bool derive = true;
+};
+
 /// Opens a store by URL scheme: "sqlite:///path.db" → SqliteStore, "postgresql://…" → PgStore.
 /// Does not migrate (db::Migrate on a connection of its own: `db:migrate`). `clock` (which must
 /// outlive the store) says what time it is.
-std::unique_ptr<Store> OpenStore(const std::string& database_url, const Clock& clock = SystemClock::Instance());
+std::unique_ptr<Store> OpenStore(const std::string& database_url, const Clock& clock = SystemClock::Instance(),
+                                 StoreOptions options = {});
 
 }  // namespace kr::store

@@ -40,8 +40,16 @@ queue::RetryPolicy ProcessShared::Policy() const {
 
 std::shared_ptr<store::StorePool> ProcessShared::Pool() {
     std::lock_guard lock(pool_mu_);
-    if (!pool_) pool_ = std::make_shared<store::StorePool>(cfg_.database_url, cfg_.db_connections, clock_);
+    if (!pool_)
+        pool_ =
+            std::make_shared<store::StorePool>(cfg_.database_url, cfg_.db_connections, clock_, StoreOptionsOf(cfg_));
     return pool_;
+}
+
+store::StoreOptions StoreOptionsOf(const config::Config& cfg) {
+    store::StoreOptions o;
+    o.derive = cfg.derive;
+    return o;
 }
 
 esi::EsiOptions EsiOptionsFrom(const config::Config& cfg, int concurrency) {
@@ -74,7 +82,7 @@ void Runtime::Open(int concurrency, bool pooled, http::HttpClient& esi_http) {
     if (pooled) {
         store_ = std::make_unique<store::PooledStore>(shared_.Pool());
     } else {
-        store_ = store::OpenStore(cfg.database_url, shared_.Clock());
+        store_ = store::OpenStore(cfg.database_url, shared_.Clock(), StoreOptionsOf(cfg));
     }
     queue::QueueOptions qo;
     qo.clock = &shared_.Clock();

@@ -28,6 +28,9 @@ namespace kr::worker {
 /// for `concurrency` transfers in flight.
 esi::EsiOptions EsiOptionsFrom(const config::Config& cfg, int concurrency);
 
+/// What the workers' stores maintain (KILLREPORT_DERIVE).
+store::StoreOptions StoreOptionsOf(const config::Config& cfg);
+
 /// One per process: the shared budget (kr_rate_state in DATABASE_URL, so processes on other
 /// machines sharing the database share it too) and the clock every component reads the time from.
 class ProcessShared {

@@ -7,6 +7,7 @@
 #include "core/errors.hpp"
 #include "support/run.hpp"
 #include "support/test_env.hpp"
+#include "worker/runtime.hpp"
 
 namespace kr::test {
 
@@ -127,6 +128,18 @@ TEST(Config, PrecedenceAndDefaults) {
     auto p = config::Load({}, &pg);
     EXPECT_TRUE(p.UsesPostgres());
     EXPECT_EQ(p.esi_base_url, "http://x");
+}
+
+TEST(Config, DeriveIsOnUnlessTurnedOff) {
+    std::map<std::string, std::string> none{};
+    EXPECT_TRUE(config::Load({}, &none).derive);
+    std::map<std::string, std::string> off{{"KILLREPORT_DERIVE", "0"}};
+    const auto c = config::Load({}, &off);
+    EXPECT_FALSE(c.derive);
+    EXPECT_FALSE(worker::StoreOptionsOf(c).derive);  // what the workers' stores are opened with
+    EXPECT_TRUE(worker::StoreOptionsOf(config::Load({}, &none)).derive);
+    std::map<std::string, std::string> bad{{"KILLREPORT_DERIVE", "maybe"}};
+    EXPECT_THROW(config::Load({}, &bad), FatalError);
 }
 
 }  // namespace kr::test

@@ -13,6 +13,19 @@ template <typename Backend>
 class DerivedCases : public StoreCases<Backend> {
 protected:
     Derived Stored() { return Actual(this->Conn()); }
+    /// The derived tables' indexes as the database defines them (a whole rebuild drops and
+    /// builds them again: they must come back exactly).
+    std::vector<std::string> Indexes() {
+        auto r = this->Conn().Exec(
+            this->IsPg() ? "SELECT indexdef FROM pg_indexes WHERE tablename IN ('killmail_filters', "
+                           "'character_kill_stats', 'corporation_kill_stats', 'alliance_kill_stats') ORDER BY 1"
+                         : "SELECT coalesce(sql, name) FROM sqlite_master WHERE type = 'index' AND tbl_name IN "
+                           "('killmail_filters', 'character_kill_stats', 'corporation_kill_stats', "
+                           "'alliance_kill_stats') ORDER BY 1");
+        std::vector<std::string> out;
+        for (std::size_t i = 0; i < r.Rows(); ++i) out.push_back(r.Text(i, 0));
+        return out;
+    }
     /// Makes writing character_kill_stats fail (a broken derived table) until AllowKillStats.
     void RefuseKillStats() {
         if (this->IsPg()) {
@@ -110,7 +123,10 @@ TYPED_TEST_P(DerivedCases, RebuildReproducesTheDerivedTables) {
         "UPDATE character_kill_stats SET kill_count = kill_count + 5;"
         "DELETE FROM alliance_kill_stats;"
         "INSERT INTO corporation_kill_stats (kill_date, corporation_id, kill_count) VALUES ('2020-01-01', 1, 7);");
+    const auto indexes = this->Indexes();
+    ASSERT_GE(indexes.size(), 18u);  // killmail_filters' 15 B-tree, one per kill-stats table (+ GIN, keys)
     const auto counts = this->store_->RebuildDerived(std::nullopt);
+    EXPECT_EQ(this->Indexes(), indexes);
     EXPECT_EQ(counts.filters, static_cast<std::int64_t>(all.size()));
     EXPECT_EQ(counts.kill_stats, static_cast<std::int64_t>(expected.stats[0].size() + expected.stats[1].size() +
                                                            expected.stats[2].size()));
@@ -129,6 +145,24 @@ TYPED_TEST_P(DerivedCases, RebuildReproducesTheDerivedTables) {
     }
     this->store_->RebuildDerived(std::nullopt);
     KR_EXPECT_DERIVED_EQ(this->Stored(), expected);
+    EXPECT_EQ(this->Indexes(), indexes);
+}
+
+TYPED_TEST_P(DerivedCases, WithoutDeriveTheKillmailsAreStoredAndARebuildDerivesThem) {
+    // KILLREPORT_DERIVE=0: the operator's switch; the killmails and their rows as always.
+    StoreOptions off;
+    off.derive = false;
+    auto store = OpenStore(this->url_, this->clock_, off);
+    std::vector<Killmail> all = AllSampleKillmails();
+    const auto tricky = TrickyKillmails();
+    all.insert(all.end(), tricky.begin(), tricky.end());
+    ASSERT_EQ(store->StoreKillmails(all).inserted, all.size());
+    EXPECT_EQ(this->Count("killmails"), static_cast<std::int64_t>(all.size()));
+    EXPECT_GT(this->Count("attackers"), 0);
+    EXPECT_EQ(this->Count("killmail_filters"), 0);
+    EXPECT_EQ(this->Count("character_kill_stats"), 0);
+    store->RebuildDerived(std::nullopt);
+    KR_EXPECT_DERIVED_EQ(this->Stored(), Expect(all, {}));
 }
 
 TYPED_TEST_P(DerivedCases, AFailedDerivationFailsTheWholeBatch) {
@@ -146,6 +180,7 @@ TYPED_TEST_P(DerivedCases, AFailedDerivationFailsTheWholeBatch) {
 
 REGISTER_TYPED_TEST_SUITE_P(DerivedCases, OneFilterRowAndKillStatsPerNewKillmail, SameKillmailsDeliveredTwiceCountOnce,
                             LocationFilledWhenTheSolarSystemArrives, RebuildReproducesTheDerivedTables,
-                            AFailedDerivationFailsTheWholeBatch);
+                            AFailedDerivationFailsTheWholeBatch,
+                            WithoutDeriveTheKillmailsAreStoredAndARebuildDerivesThem);
 
 }  // namespace kr::store::testing
