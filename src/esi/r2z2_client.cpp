@@ -71,8 +71,13 @@ R2z2Answer R2z2Client::FetchHistoryRaw(const std::string& day) { return Get("/hi
 
 R2z2Answer R2z2Client::FetchSequenceFileAhead(std::int64_t sequence) {
     if (!window_.empty() && window_.front().sequence != sequence) DropWindow();
-    const std::size_t width =
-        pacer_.Enabled() ? 1 : std::clamp<std::size_t>(ok_run_, 1, std::max<std::size_t>(1, options_.window));
+    // Ramp: one more request in flight per kRampStep answers of 200 in a row. A feed that answers
+    // 429 after a few requests (a limit this process does not know) is thus polled one request at
+    // a time, as before a window existed: one 429 per pause, not a window's worth.
+    constexpr std::size_t kRampStep = 8;
+    const std::size_t width = pacer_.Enabled() ? 1
+                                               : std::clamp<std::size_t>(1 + ok_run_ / kRampStep, 1,
+                                                                         std::max<std::size_t>(1, options_.window));
     std::int64_t next = window_.empty() ? sequence : window_.back().sequence + 1;
     while (window_.size() < width) {
         window_.push_back({next, Start("/ephemeral/" + std::to_string(next) + ".json")});

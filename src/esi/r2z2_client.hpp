@@ -67,8 +67,9 @@ public:
     R2z2Answer FetchSequence();
     R2z2Answer FetchSequenceFile(std::int64_t sequence);
     /// The file of `sequence` while walking the feed: the answer FetchSequenceFile gives, with the
-    /// files after it already asked for (see above). The window ramps up by one per 200 in a row
-    /// (right after a 404 only `sequence` itself is asked: one request per poll at the head) and
+    /// files after it already asked for (see above). The window grows by one per eight 200s in a
+    /// row (right after a 404 or a 429 only `sequence` itself is asked: one request per poll at the
+    /// head, one 429 per pause when the feed limits what this process does not) and
     /// is dropped at any other answer, or when `sequence` is not the one after the last answer.
     R2z2Answer FetchSequenceFileAhead(std::int64_t sequence);
     /// Forgets the files asked ahead (their answers are discarded when they arrive).
