@@ -366,16 +366,17 @@ LiveWorker::Step LiveWorker::Fetch(std::int64_t sequence) {
         return Step::kStored;
     }
     // On the committer: this batch commits while the next one is fetched. One batch at a time:
-    // the one before is collected (its outcome handled) first. A batch that did not fill up (the
-    // head, an error, the hold to renew) is waited for at once: what the next Poll does starts
-    // from what is committed.
-    DrainCommit();
+    // the one before is collected first (its error stops this one), and handled (events, ids
+    // published) while this one commits. A batch that did not fill up (the head, an error, the
+    // hold to renew) is waited for at once: what the next Poll does starts from what is committed.
+    const std::unique_ptr<Commit> done = CollectCommit();
     Commit* job = c.get();
     const store::LiveCursorStep step = StepOf(*job);
     committer_->Submit(
         [job, step](store::Store& s) { job->result = s.StoreLivePage(job->killmails, job->unseen, step); });
     pending_ = std::move(c);
     cursor_ = next;
+    if (done) Committed(*done);
     if (!full) DrainCommit();
     return Step::kStored;
 }
@@ -384,17 +385,21 @@ store::LiveCursorStep LiveWorker::StepOf(const Commit& c) const {
     return {options_.feed, options_.holder, c.from, c.to, options_.hold.count(), c.revalued};
 }
 
-void LiveWorker::DrainCommit() {
-    if (!pending_) return;
+std::unique_ptr<LiveWorker::Commit> LiveWorker::CollectCommit() {
+    if (!pending_) return nullptr;
     std::optional<std::exception_ptr> outcome;
     while (!(outcome = committer_->Collect(std::chrono::milliseconds(1000)))) {}
-    const std::unique_ptr<Commit> c = std::move(pending_);
+    std::unique_ptr<Commit> c = std::move(pending_);
     if (*outcome) {
         cursor_ = c->from;  // nothing of it was written: fetched again
         r2z2_.DropWindow();
         std::rethrow_exception(*outcome);
     }
-    Committed(*c);
+    return c;
+}
+
+void LiveWorker::DrainCommit() {
+    if (auto c = CollectCommit()) Committed(*c);
 }
 
 void LiveWorker::Committed(const Commit& c) {

@@ -73,7 +73,8 @@ public:
     /// `events` hears of each killmail new in a commit, after it. With a `committer` (an Executor
     /// with a store connection of its own; PostgreSQL), a full batch commits there while the next
     /// one is fetched; its outcome is collected before the next batch is handed over, before the
-    /// hold is renewed, before any wait, and at the end of Run.
+    /// hold is renewed, before any wait, and at the end of Run; a batch's ids are published while
+    /// the next one commits.
     LiveWorker(LiveWorkerOptions options, store::Store& store, queue::Queue& queue, esi::R2z2Client& r2z2,
                const Clock& clock, push::KillmailEvents& events = push::NoKillmailEvents::Instance(),
                Backfill* gap_repair = nullptr, Executor<store::Store>* committer = nullptr);
@@ -102,8 +103,10 @@ private:
         store::StoreKillmailsResult result;
     };
     store::LiveCursorStep StepOf(const Commit& c) const;
-    /// Waits for the batch on the committer; its outcome handled (Committed), or its error rethrown
+    /// Waits for the batch on the committer and hands it back (nullptr: none), or rethrows its error
     /// with the cursor back at its first sequence.
+    std::unique_ptr<Commit> CollectCommit();
+    /// CollectCommit, then Committed.
     void DrainCommit();
     /// After a batch's commit: events, counters, the ids published.
     void Committed(const Commit& c);
