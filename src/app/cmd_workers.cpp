@@ -183,7 +183,15 @@ void RunLive(worker::ProcessShared& shared, const LiveFlags& f, std::stop_token 
     if (f.from > 0) o.from = f.from;
     o.from_now = f.from_now;
     worker::Backfill gap_repair(rt.Store(), rt.Queue(), rt.R2z2(), rt.Esi(), rt.Clock(), shared.Events());
-    worker::LiveWorker w(o, rt.Store(), rt.Queue(), rt.R2z2(), rt.Clock(), shared.Events(), &gap_repair);
+    // Catching up, a batch commits on a second connection while the next one is fetched (not in
+    // `run`'s pool). On SQLite too: its writers take turns (BEGIN IMMEDIATE, WAL, a busy timeout),
+    // and what this thread writes meanwhile (a hold renewal, the ids published) is small.
+    std::unique_ptr<Committer> committer;
+    if (!pooled) {
+        committer = std::make_unique<Committer>(store::OpenStore(shared.Cfg().database_url, shared.Clock()));
+    }
+    worker::LiveWorker w(o, rt.Store(), rt.Queue(), rt.R2z2(), rt.Clock(), shared.Events(), &gap_repair,
+                         committer.get());
     w.Run(stop, idle);
 }
 

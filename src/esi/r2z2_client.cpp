@@ -38,10 +38,19 @@ void R2z2Client::WaitUs(std::int64_t us) {
 
 void R2z2Client::AwaitSlot() {
     hooks_.Check(kWhat);
+    if (!pacer_.Enabled()) {
+        // No pacing: the shared pause is what matters. A pause this process saw holds at once;
+        // the budget (a database round trip) is asked at most every pause_check.
+        const std::int64_t now = clock_.NowUs();
+        if (now < local_pause_until_us_) WaitUs(local_pause_until_us_ - now);
+        if (clock_.NowUs() < pause_checked_until_us_) return;
+    }
     pacer_.AwaitSlot([this](std::int64_t us) { WaitUs(us); });
+    pause_checked_until_us_ = clock_.NowUs() + options_.pause_check.count() * 1000;
 }
 
 void R2z2Client::Pause(std::int64_t us) {
+    local_pause_until_us_ = std::max(local_pause_until_us_, clock_.NowUs() + us);
     try {
         Observation o;
         o.pause_for_us = us;
@@ -60,23 +69,61 @@ R2z2Answer R2z2Client::FetchHistoryIndex(const std::string& day) { return Get("/
 
 R2z2Answer R2z2Client::FetchHistoryRaw(const std::string& day) { return Get("/history/raw/" + day + ".json"); }
 
-R2z2Answer R2z2Client::Get(const std::string& path) {
+R2z2Answer R2z2Client::FetchSequenceFileAhead(std::int64_t sequence) {
+    if (!window_.empty() && window_.front().sequence != sequence) DropWindow();
+    // Ramp: one more request in flight per kRampStep answers of 200 in a row. A feed that answers
+    // 429 after a few requests (a limit this process does not know) is thus polled one request at
+    // a time, as before a window existed: one 429 per pause, not a window's worth.
+    constexpr std::size_t kRampStep = 8;
+    const std::size_t width = pacer_.Enabled() ? 1
+                                               : std::clamp<std::size_t>(1 + ok_run_ / kRampStep, 1,
+                                                                         std::max<std::size_t>(1, options_.window));
+    std::int64_t next = window_.empty() ? sequence : window_.back().sequence + 1;
+    while (window_.size() < width) {
+        window_.push_back({next, Start("/ephemeral/" + std::to_string(next) + ".json")});
+        ++next;
+    }
+    const Pending front = window_.front().response;
+    window_.pop_front();
+    R2z2Answer out = Await(front);
+    if (out.status == R2z2Answer::Status::kOk) {
+        ++ok_run_;
+    } else {
+        DropWindow();  // what follows a 404 / 429 / failure may be stale: ask again, one at a time
+    }
+    return out;
+}
+
+void R2z2Client::DropWindow() {
+    window_.clear();
+    ok_run_ = 0;
+}
+
+R2z2Client::Pending R2z2Client::Start(const std::string& path) {
     AwaitSlot();
     http::HttpRequest req;
     req.url = options_.base_url + path;
     req.headers = {{"User-Agent", options_.user_agent}, {"Accept", "application/json"}};
     req.timeout = options_.timeout;
     ++requests_;
-    // Held by the callback too: after a stop the transfer may still finish while the client is
-    // driven by someone else, and must not write into this frame.
+    // Held by the callback too: the transfer may finish after its answer is no longer wanted (a
+    // stop, a dropped window) while the client is driven by someone else.
     auto holder = std::make_shared<std::optional<http::HttpResponse>>();
     http_.Start(req, [holder](http::HttpResponse r) { *holder = std::move(r); });
-    while (!*holder) {
+    return holder;
+}
+
+R2z2Answer R2z2Client::Await(const Pending& p) {
+    while (!*p) {
         hooks_.Check(kWhat);
         http_.Drive(std::chrono::microseconds(WaitHooks::kSliceUs));
     }
-    http::HttpResponse resp = std::move(**holder);
+    return Classify(std::move(**p));
+}
 
+R2z2Answer R2z2Client::Get(const std::string& path) { return Await(Start(path)); }
+
+R2z2Answer R2z2Client::Classify(http::HttpResponse resp) {
     R2z2Answer out;
     out.http_status = resp.status;
     if (!resp.Ok()) {

@@ -7,9 +7,17 @@
 // nothing); so does a 403 (R2Z2 bans a client that polls too fast, for about an hour: without a
 // Retry-After the key is paused for `ban_pause`). Every wait (the shared pause, the budget, the
 // answer, Wait()) ends at once on a stop request (kr::StoppedError; see WaitHooks).
+// Walking the feed (FetchSequenceFileAhead): with the rate limit off, up to `window` files after
+// the one asked for are requested concurrently (a bounded window, answers handed out in sequence
+// order), and the shared pause is read from the budget at most every `pause_check`, not per
+// request (a 429 this process sees pauses it at once; another process's pause is seen within
+// `pause_check`). With the rate limit on, requests stay one at a time, each through the budget.
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
+#include <memory>
+#include <optional>
 #include <stop_token>
 #include <string>
 
@@ -31,6 +39,10 @@ struct R2z2Options {
     std::chrono::milliseconds ban_pause{3600000};          ///< a 403 without Retry-After
     std::string budget_key = "r2z2";
     PacerOptions pacer;
+    /// Files requested ahead while walking the feed with the rate limit off (catch-up); 1 = serial.
+    std::size_t window = 16;
+    /// With the rate limit off: how long a look at the shared pause stays good.
+    std::chrono::milliseconds pause_check{1000};
 };
 
 struct R2z2Answer {
@@ -54,6 +66,15 @@ public:
 
     R2z2Answer FetchSequence();
     R2z2Answer FetchSequenceFile(std::int64_t sequence);
+    /// The file of `sequence` while walking the feed: the answer FetchSequenceFile gives, with the
+    /// files after it already asked for (see above). The window grows by one per eight 200s in a
+    /// row (right after a 404 or a 429 only `sequence` itself is asked: one request per poll at the
+    /// head, one 429 per pause when the feed limits what this process does not) and
+    /// is dropped at any other answer, or when `sequence` is not the one after the last answer.
+    R2z2Answer FetchSequenceFileAhead(std::int64_t sequence);
+    /// Forgets the files asked ahead (their answers are discarded when they arrive).
+    void DropWindow();
+    std::size_t WindowInFlight() const { return window_.size(); }
     /// zKillboard's dumps of a UTC day (`day` = "YYYYMMDD"): /history/YYYYMMDD.json (killmail id →
     /// hash) and /history/raw/YYYYMMDD.json (id → ESI killmail); 404: not dumped (raw: not served).
     R2z2Answer FetchHistoryIndex(const std::string& day);
@@ -67,7 +88,17 @@ public:
     void SetStopToken(std::stop_token stop) { hooks_.SetStopToken(std::move(stop)); }
 
 private:
+    using Pending = std::shared_ptr<std::optional<http::HttpResponse>>;
+    struct Ahead {
+        std::int64_t sequence = 0;
+        Pending response;
+    };
     R2z2Answer Get(const std::string& path);
+    /// Waits for a slot, then starts the request; the response lands in the returned holder.
+    Pending Start(const std::string& path);
+    /// Drives the client until `p` holds the response; then classifies it (a 429/403 pauses the key).
+    R2z2Answer Await(const Pending& p);
+    R2z2Answer Classify(http::HttpResponse resp);
     void WaitUs(std::int64_t us);
     /// Waits for the shared pause to end and for a budget slot.
     void AwaitSlot();
@@ -80,6 +111,10 @@ private:
     Pacer pacer_;
     std::int64_t requests_ = 0;
     WaitHooks hooks_;
+    std::deque<Ahead> window_;
+    std::size_t ok_run_ = 0;                   ///< 200s in a row from FetchSequenceFileAhead
+    std::int64_t pause_checked_until_us_ = 0;  ///< rate limit off: the shared pause was looked at
+    std::int64_t local_pause_until_us_ = 0;    ///< a 429/403 this process saw
 };
 
 }  // namespace kr::esi

@@ -40,14 +40,16 @@ bool IsDeadLocalHolder(const std::string& holder) {
 std::string LiveHolderName() { return HostName() + ":" + std::to_string(::getpid()); }
 
 LiveWorker::LiveWorker(LiveWorkerOptions options, store::Store& store, queue::Queue& queue, esi::R2z2Client& r2z2,
-                       const Clock& clock, push::KillmailEvents& events, Backfill* gap_repair)
+                       const Clock& clock, push::KillmailEvents& events, Backfill* gap_repair,
+                       Executor<store::Store>* committer)
     : options_(std::move(options)),
       store_(store),
       queue_(queue),
       r2z2_(r2z2),
       clock_(clock),
       events_(events),
-      gap_repair_(gap_repair) {
+      gap_repair_(gap_repair),
+      committer_(committer) {
     if (options_.holder.empty()) options_.holder = LiveHolderName();
     options_.head_wait = std::max(options_.head_wait, std::chrono::milliseconds(6000));  // R2Z2's rule
     for (const auto& k : EntityKinds()) queue_.Declare(k.queue);
@@ -84,6 +86,11 @@ void LiveWorker::Run(std::stop_token stop, std::atomic<bool>* idle) {
         Summary(step);
     }
     r2z2_.SetIdleHook(nullptr);
+    try {
+        DrainCommit();  // a batch on the committer is committed (and published) before letting go
+    } catch (const std::exception& e) {
+        spdlog::warn("redisq: the last batch was not stored ({}); the next start fetches it again", e.what());
+    }
     if (held_) {
         try {
             store_.ReleaseLiveCursor(options_.feed, options_.holder);  // the next process starts at once
@@ -117,6 +124,7 @@ void LiveWorker::Backoff() {
 bool LiveWorker::Hold() {
     const std::int64_t now = clock_.NowMs();
     if (held_ && now < renew_at_ms_) return true;
+    DrainCommit();  // the stored cursor is where the committed batches left it
     auto c = store_.HoldLiveCursor(options_.feed, options_.holder, options_.hold.count());
     if (c.holder && c.holder != options_.holder && IsDeadLocalHolder(*c.holder)) {
         // Only that holder's hold is let go of (another process may have taken it meanwhile).
@@ -295,7 +303,8 @@ LiveWorker::Step LiveWorker::Fetch(std::int64_t sequence) {
         head_next_ = false;
         r2z2_.Wait(options_.head_wait);
     }
-    auto a = r2z2_.FetchSequenceFile(sequence);
+    auto a = r2z2_.FetchSequenceFileAhead(sequence);
+    if (a.status != Status::kOk) DrainCommit();  // what was fetched is committed before a wait
     switch (a.status) {
         case Status::kOk: break;
         case Status::kNotFound:
@@ -327,47 +336,95 @@ LiveWorker::Step LiveWorker::Fetch(std::int64_t sequence) {
     AddPackage(sequence, a.body, killmails, revalued);  // throws for the first file: nothing stored
     std::int64_t next = sequence + 1;
     while (killmails.size() < options_.batch && clock_.NowMs() < renew_at_ms_) {  // the hold outlasts it
-        auto more = r2z2_.FetchSequenceFile(next);
+        auto more = r2z2_.FetchSequenceFileAhead(next);
         if (more.status == Status::kNotFound) head_next_ = true;
         if (more.status != Status::kOk) break;
         try {
             AddPackage(next, more.body, killmails, revalued);
         } catch (const TransientError&) {
+            r2z2_.DropWindow();  // the next Poll asks for `next` again
             break;
         }
         ++next;
     }
-    Referenced unseen;
+    const bool full = killmails.size() >= options_.batch;
+    auto c = std::make_unique<Commit>();
+    c->from = sequence;
+    c->to = next;
     const auto refs = ReferencedBy(killmails);
     for (const auto& k : EntityKinds()) {
         for (Id id : refs[k.kind]) {
-            if (!seen_[k.kind].count(id)) unseen[k.kind].push_back(id);
+            if (!seen_[k.kind].count(id)) c->unseen[k.kind].push_back(id);
         }
     }
-    store::LiveCursorStep step{options_.feed, options_.holder, sequence, next, options_.hold.count(), revalued};
-    const auto result = store_.StoreLivePage(killmails, unseen, step);
-    events_.Stored(result.new_ids);  // committed: a redelivered killmail is not new, no event
+    c->killmails = std::move(killmails);
+    c->revalued = std::move(revalued);
+    if (!committer_) {
+        c->result = store_.StoreLivePage(c->killmails, c->unseen, StepOf(*c));
+        cursor_ = next;
+        Committed(*c);
+        return Step::kStored;
+    }
+    // On the committer: this batch commits while the next one is fetched. One batch at a time:
+    // the one before is collected first (its error stops this one), and handled (events, ids
+    // published) while this one commits. A batch that did not fill up (the head, an error, the
+    // hold to renew) is waited for at once: what the next Poll does starts from what is committed.
+    const std::unique_ptr<Commit> done = CollectCommit();
+    Commit* job = c.get();
+    const store::LiveCursorStep step = StepOf(*job);
+    committer_->Submit(
+        [job, step](store::Store& s) { job->result = s.StoreLivePage(job->killmails, job->unseen, step); });
+    pending_ = std::move(c);
     cursor_ = next;
+    if (done) Committed(*done);
+    if (!full) DrainCommit();
+    return Step::kStored;
+}
+
+store::LiveCursorStep LiveWorker::StepOf(const Commit& c) const {
+    return {options_.feed, options_.holder, c.from, c.to, options_.hold.count(), c.revalued};
+}
+
+std::unique_ptr<LiveWorker::Commit> LiveWorker::CollectCommit() {
+    if (!pending_) return nullptr;
+    std::optional<std::exception_ptr> outcome;
+    while (!(outcome = committer_->Collect(std::chrono::milliseconds(1000)))) {}
+    std::unique_ptr<Commit> c = std::move(pending_);
+    if (*outcome) {
+        cursor_ = c->from;  // nothing of it was written: fetched again
+        r2z2_.DropWindow();
+        std::rethrow_exception(*outcome);
+    }
+    return c;
+}
+
+void LiveWorker::DrainCommit() {
+    if (auto c = CollectCommit()) Committed(*c);
+}
+
+void LiveWorker::Committed(const Commit& c) {
+    const auto& result = c.result;
+    events_.Stored(result.new_ids);  // committed: a redelivered killmail is not new, no event
     renew_at_ms_ = clock_.NowMs() + options_.hold.count() / 3;
     stored_ += static_cast<std::int64_t>(result.inserted);
     for (const auto& [id, why] : result.rejected) {
-        spdlog::error("redisq: sequence {}: killmail {} cannot be stored ({}); passed over", sequence, id, why);
+        spdlog::error("redisq: sequences {}..{}: killmail {} cannot be stored ({}); passed over", c.from, c.to - 1, id,
+                      why);
     }
     if (banned_noted_) {
         store_.NoteLiveCursor(options_.feed, "");
         banned_noted_ = false;
     }
     try {
-        Publish(unseen);
+        Publish(c.unseen);
     } catch (const FatalError&) {
         throw;
     } catch (const std::exception& e) {
         recover_ = true;  // in kr_entity_outbox: published by the next Poll
-        spdlog::warn("redisq: the ids of sequences {}..{} are not published yet ({})", sequence, next - 1, e.what());
+        spdlog::warn("redisq: the ids of sequences {}..{} are not published yet ({})", c.from, c.to - 1, e.what());
     }
-    spdlog::debug("redisq: sequences {}..{}: {} killmail(s) stored", sequence, next - 1, result.inserted);
-    summary_seen_ += next - sequence - 1;  // Summary counts the step itself
-    return Step::kStored;
+    spdlog::debug("redisq: sequences {}..{}: {} killmail(s) stored", c.from, c.to - 1, result.inserted);
+    summary_seen_ += c.to - c.from - 1;  // Summary counts the step itself
 }
 
 void LiveWorker::Publish(const Referenced& recorded) {

@@ -6,6 +6,10 @@
 //     waits, saying who holds the feed and until when, and takes over when the hold expires — at
 //     once when the holder was a process of this host that is gone (kill -9, then a restart).
 //   - Start: the stored cursor; none (or --from-now): /ephemeral/sequence.json; --from SEQ.
+//   - Catching up (the rate limit off), the files after N are asked for ahead, a bounded window
+//     of concurrent requests (R2z2Client::FetchSequenceFileAhead), answered in sequence order and
+//     stored in batches of up to `batch` sequences per transaction; at the head, one request per
+//     poll (a 404 drops the window).
 //   - GET /ephemeral/{N}.json: 200 → the killmail (victim, attackers, nested items from its
 //     inline `esi` object, values from `zkb`) is stored and the cursor moved to N+1 in ONE
 //     transaction (Store::StoreLivePage, the killmail-page write path of worker:zkillboard); the
@@ -32,10 +36,12 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <stop_token>
 #include <string>
 #include <unordered_set>
+#include <vector>
 
 #include "core/clock.hpp"
 #include "esi/r2z2_client.hpp"
@@ -43,6 +49,7 @@
 #include "queue/queue.hpp"
 #include "store/store.hpp"
 #include "worker/backfill.hpp"
+#include "worker/executor.hpp"
 #include "worker/publisher.hpp"
 
 namespace kr::worker {
@@ -63,10 +70,14 @@ std::string LiveHolderName();
 
 class LiveWorker {
 public:
-    /// `events` hears of each killmail new in a commit, after it.
+    /// `events` hears of each killmail new in a commit, after it. With a `committer` (an Executor
+    /// with a store connection of its own; PostgreSQL), a full batch commits there while the next
+    /// one is fetched; its outcome is collected before the next batch is handed over, before the
+    /// hold is renewed, before any wait, and at the end of Run; a batch's ids are published while
+    /// the next one commits.
     LiveWorker(LiveWorkerOptions options, store::Store& store, queue::Queue& queue, esi::R2z2Client& r2z2,
                const Clock& clock, push::KillmailEvents& events = push::NoKillmailEvents::Instance(),
-               Backfill* gap_repair = nullptr);
+               Backfill* gap_repair = nullptr, Executor<store::Store>* committer = nullptr);
 
     /// What one Poll did.
     enum class Step { kStored, kAtHead, kHeldElsewhere, kPaused, kFailed };
@@ -82,6 +93,23 @@ public:
     std::int64_t Published() const { return published_; }
 
 private:
+    /// One batch: sequences [from, to) and what goes into their transaction.
+    struct Commit {
+        std::int64_t from = 0;
+        std::int64_t to = 0;
+        std::vector<Killmail> killmails;
+        std::vector<Killmail> revalued;
+        Referenced unseen;
+        store::StoreKillmailsResult result;
+    };
+    store::LiveCursorStep StepOf(const Commit& c) const;
+    /// Waits for the batch on the committer and hands it back (nullptr: none), or rethrows its error
+    /// with the cursor back at its first sequence.
+    std::unique_ptr<Commit> CollectCommit();
+    /// CollectCommit, then Committed.
+    void DrainCommit();
+    /// After a batch's commit: events, counters, the ids published.
+    void Committed(const Commit& c);
     /// Takes or renews the hold; false when another process holds the feed (waited a while).
     bool Hold();
     /// Sets the start (--from, --from-now, or a feed never started) once the feed is held.
@@ -107,6 +135,8 @@ private:
     const Clock& clock_;
     push::KillmailEvents& events_;
     Backfill* gap_repair_;
+    Executor<store::Store>* committer_;
+    std::unique_ptr<Commit> pending_;  ///< submitted to committer_, not collected yet
     bool gap_checked_ = false;
     bool head_next_ = false;  ///< the last batch ended on a 404: wait before asking again  ///< the first 404 of this
                               ///< process was looked at

@@ -110,12 +110,12 @@ void Runtime::CountPublishesIn(log::Progress& progress) {
 esi::R2z2Client& Runtime::R2z2() {
     if (!r2z2_) {
         const auto& cfg = shared_.Cfg();
+        esi::R2z2Options ro;
         http::CurlOptions co;
-        co.max_concurrency = 2;
-        co.max_host_connections = 2;
+        co.max_concurrency = static_cast<int>(std::max<std::size_t>(2, ro.window));  // the files asked ahead
+        co.max_host_connections = co.max_concurrency;
         co.user_agent = cfg.user_agent;
         own_r2z2_http_ = std::make_unique<http::CurlHttpClient>(co);
-        esi::R2z2Options ro;
         ro.base_url = cfg.r2z2_base_url;
         ro.rate_limit = cfg.r2z2_rate_limit;
         ro.user_agent = cfg.user_agent;

@@ -52,6 +52,8 @@ public:
     }
 
     ManualClock& Clock() { return clock_; }
+    /// The database the store, the queue and Conn() are on.
+    const std::string& Url() const { return url_; }
     http::FakeHttpClient& Http() { return http_; }
     worker::Runtime& Rt() { return *rt_; }
     store::Store& Store() { return rt_->Store(); }

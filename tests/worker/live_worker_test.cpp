@@ -88,7 +88,11 @@ TEST_F(LiveWorkerTest, CatchingUpStoresSeveralSequencesInOneStep) {
     EXPECT_EQ(w->Poll(), Step::kStored);
     EXPECT_EQ(Cursor(), 13);
     EXPECT_EQ(env_.Conn().Exec("SELECT count(*) FROM killmails").Int(0, 0), 1);  // the sample, three times
-    EXPECT_EQ(r2z2_->RequestsSent(), 4);
+    for (int n = 10; n <= 12; ++n)
+        EXPECT_EQ(env_.Http().CountRequests("/ephemeral/" + std::to_string(n) + ".json"), 1u);
+    // Catching up, the files after the one asked for are asked ahead: past the head, at most the window.
+    EXPECT_GE(r2z2_->RequestsSent(), 4);
+    EXPECT_LE(r2z2_->RequestsSent(), 3 + static_cast<std::int64_t>(r2z2_->Options().window));
 }
 
 TEST_F(LiveWorkerTest, AnExpiredCursorIsDetectedAndTheFeedGoesOnAtTheOldestSequenceServed) {
@@ -146,6 +150,32 @@ TEST_F(LiveWorkerTest, AFailureKeepsTheCursorWhereItIs) {
     EXPECT_EQ(Cursor(), 10);
     EXPECT_EQ(w->Poll(), Step::kStored);
     EXPECT_EQ(Cursor(), 11);
+}
+
+TEST_F(LiveWorkerTest, WithACommitterFullBatchesCommitWhileTheNextIsFetchedAndTheCursorFollows) {
+    // 10..14 there, 15 not yet; batches of 2: 10-11 and 12-13 commit on the committer while the
+    // next batch is fetched; 14 ends at the head, so it is committed before Poll returns.
+    for (int n = 10; n <= 14; ++n) {
+        env_.Http().Script("/ephemeral/" + std::to_string(n) + ".json", http::FakeHttpClient::Reply(200, File(n)));
+    }
+    env_.Http().Script("/ephemeral/15.json", http::FakeHttpClient::Reply(404, "Not found"));
+    env_.Http().Script("/ephemeral/sequence.json", http::FakeHttpClient::Reply(200, R"({"sequence": 14})"));
+    worker::Executor<store::Store> committer(store::OpenStore(env_.Url(), env_.Clock()));
+    worker::LiveWorkerOptions o;
+    o.from = 10;
+    o.batch = 2;
+    o.holder = "test:1";
+    worker::LiveWorker w(o, env_.Store(), env_.Rt().Queue(), *r2z2_, env_.Clock(), push::NoKillmailEvents::Instance(),
+                         nullptr, &committer);
+    EXPECT_EQ(w.Poll(), Step::kStored);  // 10-11 handed over
+    EXPECT_EQ(w.Poll(), Step::kStored);  // 12-13 fetched, 10-11 collected, 12-13 handed over
+    EXPECT_GE(Cursor().value_or(0), 12);
+    EXPECT_EQ(w.Poll(), Step::kStored);  // 14, then the head: everything committed
+    EXPECT_EQ(Cursor(), 15);
+    EXPECT_EQ(w.KillmailsStored(), 1);  // the sample, five times
+    EXPECT_EQ(env_.Conn().Exec("SELECT count(*) FROM killmails").Int(0, 0), 1);
+    for (int n = 10; n <= 14; ++n)
+        EXPECT_EQ(env_.Http().CountRequests("/ephemeral/" + std::to_string(n) + ".json"), 1u);
 }
 
 }  // namespace

@@ -13,7 +13,6 @@ namespace fakeesi {
 using json = nlohmann::json;
 
 void R2z2Handlers::Handle(const httplib::Request& req, httplib::Response& res) {
-    static constexpr const char* kJson = "application/json";
     const std::int64_t now = NowMs();
     const std::string_view rest = std::string_view(req.path).substr(kR2z2Prefix.size());
     const auto seg = Split(rest);
