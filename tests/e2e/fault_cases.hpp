@@ -53,7 +53,7 @@ inline Sweep RunToIdle(Pipeline& p) {
     s.seconds = SecondsSince(t);
     std::istringstream in(r.err);
     for (std::string line; std::getline(in, line);) {
-        if (line.size() > 5 && line.substr(line.size() - 5) == " done") ++s.settled;
+        if (faults::IsAckLine(line)) ++s.settled;
         if (line.find(" debug ") == std::string::npos) s.err += line + "\n";
     }
     return s;

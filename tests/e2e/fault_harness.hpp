@@ -6,7 +6,8 @@
 //
 // Layouts: kEmbedded = one `run` process (every worker; the queue in the database: the SQLite file,
 // or PostgreSQL), kScaled = RabbitMQ + PostgreSQL with one process per worker. The workers log at
-// debug level, one "… done" line per acked message: a process has resumed work when its log has one.
+// debug level, one "<queue>: <body> -> <outcome> … in N ms" line per acked message (IsAckLine): a
+// process has resumed work when its log has one.
 //
 // Each scenario prints one line (and appends it to $KR_FAULT_REPORT when set):
 //   FAULT <backend> <scenario>: lost N, duplicated N, dead-lettered N, recovery … | details
@@ -42,6 +43,22 @@
 #include "support/run.hpp"
 
 namespace kr::test::faults {
+
+/// A worker's debug line for a message it acked (worker::Settler::Ack): "<queue>: {…} -> <outcome>
+/// [(HTTP n)] in N ms" — not the line of a message that failed ("-> retried: …", "-> dead-lettered:
+/// …", "-> handed back: …", "-> acked: …").
+inline bool IsAckLine(std::string_view line) {
+    if (line.find(" debug ") == std::string_view::npos || line.size() < 3 || line.substr(line.size() - 3) != " ms") {
+        return false;
+    }
+    const auto arrow = line.find("} -> ");
+    if (arrow == std::string_view::npos) return false;
+    const auto outcome = line.substr(arrow + 5);
+    for (std::string_view failed : {"retried: ", "dead-lettered: ", "handed back: ", "acked: "}) {
+        if (outcome.substr(0, failed.size()) == failed) return false;
+    }
+    return true;
+}
 
 using SteadyClock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
@@ -223,7 +240,7 @@ private:
         std::size_t start = 0;
         for (std::size_t nl; (nl = partial_.find('\n', start)) != std::string::npos; start = nl + 1) {
             std::string_view line(partial_.data() + start, nl - start);
-            if (line.size() > 5 && line.substr(line.size() - 5) == " done") {
+            if (IsAckLine(line)) {
                 ++settled_;
                 last_settle_ = SteadyClock::now();
             }

@@ -109,9 +109,19 @@ public:
         return inner.Observe(key, obs);
     }
     std::vector<std::string> Keys() override { return inner.Keys(); }
-    PermitGrant TakePermit(const std::string& key, int count, std::int64_t max_hold_us) override {
+    using RateBudget::TakePermit;
+    PermitGrant TakePermit(const std::string& key, int count, std::int64_t max_hold_us,
+                           const PermitShare& share) override {
         ++round_trips;
-        return inner.TakePermit(key, count, max_hold_us);
+        return inner.TakePermit(key, count, max_hold_us, share);
+    }
+    void MarkDemand(const std::string& key, std::int64_t for_us) override {
+        ++round_trips;
+        inner.MarkDemand(key, for_us);
+    }
+    std::int64_t DemandUntil(const std::string& key) override {
+        ++round_trips;
+        return inner.DemandUntil(key);
     }
     void ReleasePermit(const std::string& key, std::int64_t permit, std::int64_t window_us) override {
         inner.ReleasePermit(key, permit, window_us);
