@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -33,10 +34,10 @@ inline void RemovePermits(const std::string& url, const std::string& prefix) {
     c->Exec("DELETE FROM kr_rate_demand WHERE key LIKE $1", {prefix + "%"});
 }
 
-/// `procs` processes (fork) each reserve `per_proc` slots (blocks of `block`) from their own
-/// DbBudget on `url`; returns all slot times (local clock, unix µs).
-inline std::vector<std::int64_t> ReserveFromProcesses(const std::string& url, const std::string& key, int procs,
-                                                      int per_proc, int block, std::int64_t interval_us) {
+/// Runs `child` in `procs` forked processes; each reports numbers through `emit` (a pipe). Returns
+/// every number reported, and expects each child to exit 0 (a child that throws exits 1).
+inline std::vector<std::int64_t> FromProcesses(
+    int procs, const std::function<void(const std::function<void(std::int64_t)>&)>& child) {
     std::vector<std::pair<pid_t, FILE*>> kids;
     for (int p = 0; p < procs; ++p) {
         int fds[2];
@@ -47,14 +48,7 @@ inline std::vector<std::int64_t> ReserveFromProcesses(const std::string& url, co
             FILE* out = fdopen(fds[1], "w");
             int code = 0;
             try {
-                DbBudget b(url);
-                for (int got = 0; got < per_proc;) {
-                    SlotGrant g = b.Reserve(key, interval_us, std::min(block, per_proc - got));
-                    for (int i = 0; i < g.count; ++i)
-                        std::fprintf(out, "%lld\n",
-                                     static_cast<long long>(g.first_us) + static_cast<long long>(i) * g.interval_us);
-                    got += g.count;
-                }
+                child([out](std::int64_t v) { std::fprintf(out, "%lld\n", static_cast<long long>(v)); });
             } catch (const std::exception& e) {
                 std::fprintf(stderr, "child: %s\n", e.what());
                 code = 1;
@@ -74,6 +68,21 @@ inline std::vector<std::int64_t> ReserveFromProcesses(const std::string& url, co
         waitpid(pid, &status, 0);
         EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     }
+    return all;
+}
+
+/// `procs` processes (fork) each reserve `per_proc` slots (blocks of `block`) from their own
+/// DbBudget on `url`; returns all slot times (local clock, unix µs).
+inline std::vector<std::int64_t> ReserveFromProcesses(const std::string& url, const std::string& key, int procs,
+                                                      int per_proc, int block, std::int64_t interval_us) {
+    auto all = FromProcesses(procs, [&](const auto& emit) {
+        DbBudget b(url);
+        for (int got = 0; got < per_proc;) {
+            SlotGrant g = b.Reserve(key, interval_us, std::min(block, per_proc - got));
+            for (int i = 0; i < g.count; ++i) emit(g.first_us + static_cast<std::int64_t>(i) * g.interval_us);
+            got += g.count;
+        }
+    });
     std::sort(all.begin(), all.end());
     return all;
 }
@@ -197,45 +206,15 @@ inline int TakeRefreshPermitsFromProcesses(const std::string& url, const std::st
         DbBudget b(url);
         b.MarkDemand(prefix + ":busy", 60'000'000);
     }
-    std::vector<std::pair<pid_t, FILE*>> kids;
-    for (int p = 0; p < procs; ++p) {
-        int fds[2];
-        if (pipe(fds) != 0) ADD_FAILURE() << "pipe";
-        pid_t pid = fork();
-        if (pid == 0) {
-            close(fds[0]);
-            FILE* out = fdopen(fds[1], "w");
-            int code = 0;
-            try {
-                DbBudget b(url);
-                for (int i = 0; i < tries; ++i) {
-                    auto g =
-                        b.TakePermit(prefix + ":window", 10, 30'000'000, PermitShare{true, true, 3, prefix + ":busy"});
-                    if (g.permit) std::fprintf(out, "%lld\n", static_cast<long long>(*g.permit));
-                }
-            } catch (const std::exception& e) {
-                std::fprintf(stderr, "child: %s\n", e.what());
-                code = 1;
-            }
-            std::fclose(out);
-            _exit(code);
+    const auto permits = FromProcesses(procs, [&](const auto& emit) {
+        DbBudget b(url);
+        for (int i = 0; i < tries; ++i) {
+            auto g = b.TakePermit(prefix + ":window", 10, 30'000'000, PermitShare{true, true, 3, prefix + ":busy"});
+            if (g.permit) emit(*g.permit);
         }
-        close(fds[1]);
-        kids.emplace_back(pid, fdopen(fds[0], "r"));
-    }
-    int taken = 0;
-    for (auto& [pid, in] : kids) {
-        long long v = 0;
-        while (std::fscanf(in, "%lld", &v) == 1) {
-            ++taken;
-            EXPECT_LT(v, 3) << "a refresh permit outside the share";
-        }
-        std::fclose(in);
-        int status = 0;
-        waitpid(pid, &status, 0);
-        EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    }
-    return taken;
+    });
+    for (auto v : permits) EXPECT_LT(v, 3) << "a refresh permit outside the share";
+    return static_cast<int>(permits.size());
 }
 
 }  // namespace kr::esi::testing
