@@ -11,7 +11,7 @@ scripts/build.sh
 # shellcheck disable=SC1091
 source scripts/lib/test-servers.sh
 kr_start_test_servers   # on free ports; stopped when this script exits
-(cd "${BUILD_DIR:-build}" && ctest --output-on-failure --timeout 600 -j "${KR_TEST_JOBS:-2}" "$@")
+(cd "${BUILD_DIR:-build}" && ctest --output-on-failure --timeout 600 -j "${KR_TEST_JOBS:-4}" "$@")
 # The server-free tests again under AddressSanitizer + UndefinedBehaviorSanitizer (a Debug build
 # of their own in build-asan, ~6 min cold on 2 cores), when time allows: CI must end well inside
 # 30 minutes, so they are skipped (said so) when the run above took more than KR_SANITIZE_BUDGET_S

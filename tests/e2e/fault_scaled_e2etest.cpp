@@ -1,7 +1,9 @@
 // The fault suite on the scaled-out layout: RabbitMQ + PostgreSQL, one killreport process per
-// worker, against tools/fake-esi with latency. Each test has its own vhost and database (the
-// tests of this file hold CTest's rabbitmq lock: they read KR_TEST_AMQP_URL, and one restarts the
-// broker). The scenarios and what each proves: fault_cases.hpp.
+// worker, against tools/fake-esi with latency. Each test has its own vhost and database; the two
+// that act on the whole broker (a restart; its memory alarm) run as a CTest entry of their own that
+// nothing else using the broker runs beside (the line below; CMakeLists.txt). The scenarios and
+// what each proves: fault_cases.hpp.
+// ctest-broker-exclusive: FaultRabbitPg.BrokerRestart:FaultRabbitPg.KillNineRightAfterACommit
 #include "e2e/fault_cases.hpp"
 #include "support/test_env.hpp"
 

@@ -1,5 +1,6 @@
 // The queue behaviour suite on RabbitMQ (KR_TEST_AMQP_URL), plus AMQP specifics: the original's
 // declaration arguments, broker restart, messages from the original's producers.
+// ctest-broker-exclusive: AmqpQueueTest.BrokerRestartMidStreamLosesNothing
 #include <cstdio>
 
 #include "queue/amqp_queue.hpp"
