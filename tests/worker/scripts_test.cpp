@@ -111,7 +111,12 @@ TEST_F(ScriptsTest, QueueAlliancesPublishesEveryAllianceEsiLists) {
 }
 
 TEST_F(ScriptsTest, QueueAlliancesFailsOnAnEsiError) {
-    env.Http().SetHandler([](const http::HttpRequest&) { return http::FakeHttpClient::Reply(503, "{}"); });
+    // ESI's /status/ says it is up (the downtime gate asks it after a 503): the route itself fails.
+    env.Http().SetHandler([](const http::HttpRequest& r) {
+        const bool status = r.url.size() >= 8 && r.url.substr(r.url.size() - 8) == "/status/";
+        return status ? http::FakeHttpClient::Reply(200, R"({"players":1,"server_version":"1"})")
+                      : http::FakeHttpClient::Reply(503, "{}");
+    });
     EXPECT_THROW(QueueAlliances(env.Rt()), TransientError);
     EXPECT_TRUE(env.Take(kAllianceQueue).empty());
 }
