@@ -181,6 +181,46 @@ TEST_F(ScriptsTest, QueueCorporationsAlsoQueuesStoredOnesPastTheirExpiresLongest
     EXPECT_EQ(TakeEntities(kCorporationQueue).ids, (std::vector<Id>{98000005, 98000003, 98000004, 98000002}));
 }
 
+TEST_F(ScriptsTest, QueueCorporationsAlsoQueuesThoseWhoseAllianceChangedInTheLastSweep) {
+    std::vector<Corporation> corporations;
+    for (Id id : {98000001, 98000002}) {
+        Corporation c;
+        c.id = id;
+        c.name = "c";
+        c.ticker = "C";
+        c.alliance_id = 99000001;
+        corporations.push_back(c);
+    }
+    kr::test::UpsertCorporations(env.Store(), corporations);
+    StoreCharacter(90000001, 98000001);
+    StoreCharacter(90000002, 98000002);
+    env.Store().ApplyAffiliations(
+        {{90000001, 98000001, 99000001, std::nullopt}, {90000002, 98000002, 99000001, std::nullopt}});
+    FreshFor(EntityKind::kCorporation, {98000001, 98000002}, kr::test::kHourMs);  // not due for a refresh
+    env.EsiOk("/corporations/npccorps/", "[]");
+    EXPECT_EQ(QueueCorporations(env.Rt()), 0u);
+    // The sweep: 98000002 left its alliance (its member's affiliation says so).
+    env.Clock().Advance(60 * 1'000'000);
+    ASSERT_EQ(env.Store().ApplyAffiliations({{90000002, 98000002, std::nullopt, std::nullopt}}),
+              (std::vector<Id>{90000002}));
+    env.EsiOk("/corporations/npccorps/", "[]");
+    EXPECT_EQ(QueueCorporations(env.Rt()), 1u);
+    auto p = TakeEntities(kCorporationQueue);
+    EXPECT_EQ(p.ids, (std::vector<Id>{98000002}));
+    EXPECT_EQ(p.sources, Repeat("queue-corporations", 1));
+    // Made stale, so the info worker asks ESI instead of trusting its row.
+    auto rows = env.Store().LoadHttpCache({"/corporations/98000002/", "/corporations/98000001/"});
+    EXPECT_LE(rows.at("/corporations/98000002/").expires_at_ms, env.Clock().NowMs());
+    EXPECT_GT(rows.at("/corporations/98000001/").expires_at_ms, env.Clock().NowMs());
+    // Once fetched in its new state it is not queued again.
+    env.Clock().Advance(60 * 1'000'000);
+    corporations[1].alliance_id = std::nullopt;
+    kr::test::UpsertCorporations(env.Store(), {corporations[1]});
+    FreshFor(EntityKind::kCorporation, {98000002}, kr::test::kHourMs);
+    env.EsiOk("/corporations/npccorps/", "[]");
+    EXPECT_EQ(QueueCorporations(env.Rt()), 0u);
+}
+
 TEST_F(ScriptsTest, QueueAllianceCorporationsPublishesEveryStoredAlliance) {
     EXPECT_EQ(QueueAllianceCorporations(env.Rt()), 0u);  // none stored yet
     EXPECT_TRUE(env.Take(queue::kAllianceCorporations).empty());
