@@ -103,13 +103,15 @@ struct EsiOptions {
     /// but /status/ makes ESI "suspect" for every process sharing the budget, and every caller holds
     /// its next request; one prober of the deployment (a lease in the shared state, expiring after
     /// the request timeout + 5 s) asks GET /status/: 200 with players clears it, a 5xx or a timeout
-    /// makes it "down" and the next probe waits `downtime_pause`, then `downtime_pause_max`. In the
+    /// makes it "down" and the next probe waits `downtime_pause`, doubled after each further failed
+    /// probe up to `downtime_pause_max` (a lone 5xx of a flaky ESI costs a short wait, a real
+    /// downtime a few probes in its first minute, then one a minute). In the
     /// daily window (`downtime_window_at` after midnight UTC, for `downtime_window`) callers first
     /// check the shared state: until /status/ answered within the window, the first caller probes
     /// before anyone spends requests. A request that met an outage already known spends no attempt;
     /// the wait is logged once when it starts and once when it ends. false = off.
     bool downtime_gate = true;
-    std::chrono::milliseconds downtime_pause{15000};
+    std::chrono::milliseconds downtime_pause{1000};
     std::chrono::milliseconds downtime_pause_max{60000};
     std::chrono::minutes downtime_window_at{11 * 60};
     std::chrono::minutes downtime_window{10};

@@ -155,7 +155,7 @@ bool InProcessBudget::TakeProbeLease(const std::string& key, std::int64_t lease_
 }
 
 OutageState InProcessBudget::ProbeAnswered(const std::string& key, bool up, std::int64_t first_backoff_us,
-                                           std::int64_t later_backoff_us) {
+                                           std::int64_t max_backoff_us) {
     std::lock_guard lock(mu_);
     OutageState& o = outages_[key];
     const std::int64_t now = clock_.NowUs();
@@ -165,7 +165,8 @@ OutageState InProcessBudget::ProbeAnswered(const std::string& key, bool up, std:
     } else if (o.state != Availability::kUp) {
         o.state = Availability::kDown;
         o.lease_until_us = 0;
-        o.next_probe_us = now + (o.failed_probes == 0 ? first_backoff_us : later_backoff_us);
+        o.next_probe_us =
+            now + std::min(max_backoff_us, first_backoff_us << std::min<std::int64_t>(o.failed_probes, 20));
         ++o.failed_probes;
     }
     return o;
@@ -348,15 +349,15 @@ constexpr std::string_view kProbeUpPg =
 constexpr std::string_view kProbeUpSqlite =
     "UPDATE kr_rate_outage SET state = 0, since = 0, next_probe = 0, lease_until = 0, failed_probes = 0,"
     " reason = '', up_at = $2 WHERE key = $1";
-// $2 first backoff, $3 later backoff
+// $2 first backoff, $3 max backoff: the first doubled after each failed probe (as InProcessBudget)
 constexpr std::string_view kProbeDownPg =
     "UPDATE kr_rate_outage SET state = 2, lease_until = 0, failed_probes = failed_probes + 1,"
     " next_probe = (extract(epoch FROM clock_timestamp()) * 1000000)::bigint"
-    " + CASE WHEN failed_probes = 0 THEN $2::bigint ELSE $3::bigint END WHERE key = $1 AND state <> 0";
+    " + least($3::bigint, $2::bigint << least(failed_probes, 20)::integer) WHERE key = $1 AND state <> 0";
 // $4 now
 constexpr std::string_view kProbeDownSqlite =
     "UPDATE kr_rate_outage SET state = 2, lease_until = 0, failed_probes = failed_probes + 1,"
-    " next_probe = $4 + CASE WHEN failed_probes = 0 THEN $2 ELSE $3 END WHERE key = $1 AND state <> 0";
+    " next_probe = $4 + min($3, $2 << min(failed_probes, 20)) WHERE key = $1 AND state <> 0";
 
 constexpr std::string_view kPingPg = "SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint";
 constexpr std::int64_t kRecalibrateUs = 10'000'000;
@@ -595,7 +596,7 @@ bool DbBudget::TakeProbeLease(const std::string& key, std::int64_t lease_us) {
 }
 
 OutageState DbBudget::ProbeAnswered(const std::string& key, bool up, std::int64_t first_backoff_us,
-                                    std::int64_t later_backoff_us) {
+                                    std::int64_t max_backoff_us) {
     return Guarded([&] {
         auto& c = Conn();
         const bool pg = c.GetDialect() == db::Dialect::kPostgres;
@@ -605,9 +606,9 @@ OutageState DbBudget::ProbeAnswered(const std::string& key, bool up, std::int64_
         } else if (up) {
             c.Exec(kProbeUpSqlite, {key, clock_.NowUs()});
         } else if (pg) {
-            c.Exec(kProbeDownPg, {key, first_backoff_us, later_backoff_us});
+            c.Exec(kProbeDownPg, {key, first_backoff_us, max_backoff_us});
         } else {
-            c.Exec(kProbeDownSqlite, {key, first_backoff_us, later_backoff_us, clock_.NowUs()});
+            c.Exec(kProbeDownSqlite, {key, first_backoff_us, max_backoff_us, clock_.NowUs()});
         }
         return LoadOutageLocked(key);
     });

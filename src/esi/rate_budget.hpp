@@ -146,9 +146,10 @@ public:
     virtual bool TakeProbeLease(const std::string& key, std::int64_t lease_us) = 0;
     /// What /status/ answered. Up: the state is up (up_at = now) and everyone resumes. Down: the
     /// state is down, the lease given back, the next probe `first_backoff_us` from now after the
-    /// first failed probe, `later_backoff_us` after later ones. Returns the state after.
+    /// first failed probe, doubled after each further one, at most `max_backoff_us`. Returns the
+    /// state after.
     virtual OutageState ProbeAnswered(const std::string& key, bool up, std::int64_t first_backoff_us,
-                                      std::int64_t later_backoff_us) = 0;
+                                      std::int64_t max_backoff_us) = 0;
 };
 
 /// In-process state, thread-safe (one instance shared by all threads of a process).
@@ -170,7 +171,7 @@ public:
                               std::int64_t unless_up_since_us) override;
     bool TakeProbeLease(const std::string& key, std::int64_t lease_us) override;
     OutageState ProbeAnswered(const std::string& key, bool up, std::int64_t first_backoff_us,
-                              std::int64_t later_backoff_us) override;
+                              std::int64_t max_backoff_us) override;
 
 private:
     std::map<std::string, std::vector<std::int64_t>> permits_;  ///< free-at time of each permit
@@ -208,7 +209,7 @@ public:
                               std::int64_t unless_up_since_us) override;
     bool TakeProbeLease(const std::string& key, std::int64_t lease_us) override;
     OutageState ProbeAnswered(const std::string& key, bool up, std::int64_t first_backoff_us,
-                              std::int64_t later_backoff_us) override;
+                              std::int64_t max_backoff_us) override;
 
 private:
     db::Connection& Conn();

@@ -104,17 +104,20 @@ TEST(DowntimeRabbitPg, EveryProcessPausesOnceAndResumesWhenStatusAnswers) {
     };
     for (int i = 0; i < 1200 && !paused(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
     ASSERT_TRUE(paused()) << Slurp(logs[0]) << Slurp(logs[1]) << Slurp(logs[2]);
-    // While they wait nobody asks ESI but the prober, whose next /status/ waits 15 s after the
-    // first one (looked at for 2 s, once the requests that were in flight have arrived).
+    // While they wait nobody asks ESI but the prober (/status/, after 1 s, 2 s, 4 s, …): looked at
+    // for a second, once the requests that were in flight have arrived.
+    const auto work_asked = [&] {
+        auto st = get("/_admin/stats");
+        const std::int64_t status =
+            st["routes"].contains("status") ? st["routes"]["status"]["total"].get<std::int64_t>() : 0;
+        return st["esi_requests"].get<std::int64_t>() - status;
+    };
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    const auto asked = work_asked();
     std::this_thread::sleep_for(std::chrono::seconds(1));
-    const auto asked = get("/_admin/stats")["esi_requests"].get<std::int64_t>();
-    std::this_thread::sleep_for(std::chrono::seconds(2));
-    auto during = get("/_admin/stats");
-    EXPECT_EQ(during["esi_requests"].get<std::int64_t>(), asked) << during.dump();
-    // One prober for the deployment so far: /status/ asked once, not once per process.
-    EXPECT_EQ(during["routes"]["status"]["total"].get<std::int64_t>(), 1) << during.dump();
+    EXPECT_EQ(work_asked(), asked);
 
-    // ESI is back: the prober's next /status/ (after its 15 s backoff) says so and the work resumes.
+    // ESI is back: the prober's next /status/ says so and the work resumes.
     post("/_admin/downtime?seconds=0");
     for (auto& p : procs) p.join();
     for (std::size_t i = 0; i < workers.size(); ++i) {
@@ -131,8 +134,8 @@ TEST(DowntimeRabbitPg, EveryProcessPausesOnceAndResumesWhenStatusAnswers) {
     EXPECT_EQ(stats["error_limited_420"].get<std::int64_t>(), 0) << stats.dump();
     // What the outage cost the error limit: the answers in flight when the first 503 made ESI
     // suspect (each process stops at its first 503, or before sending once it read the shared
-    // state) and the prober's failed /status/ (one per backoff: 15 s, then 60 s) — not a burst per
-    // process (the per-process gate this replaced spent up to 51 of 100).
+    // state) and the prober's failed /status/ (one per backoff: 1 s, 2 s, 4 s, …; a few seconds
+    // here) — not a burst per process (the per-process gate this replaced spent up to 51 of 100).
     const std::int64_t processes = static_cast<std::int64_t>(workers.size());
     std::printf("the outage cost %lld answers 503 (error-limit points); /status/ asked %lld times\n",
                 static_cast<long long>(stats["downtime_503"].get<std::int64_t>()),
@@ -142,7 +145,6 @@ TEST(DowntimeRabbitPg, EveryProcessPausesOnceAndResumesWhenStatusAnswers) {
     // /status/: one prober at a time (never two in the same second), the last one answered 200.
     auto& status = stats["routes"]["status"];
     EXPECT_EQ(status["max_per_second"].get<std::int64_t>(), 1) << stats.dump();
-    EXPECT_LE(status["total"].get<std::int64_t>(), 3) << stats.dump();
     EXPECT_GE(status["by_status"].value("200", std::int64_t{0}), 1) << stats.dump();
     EXPECT_EQ(kr("dead:list").out.find("dead letter(s)"), std::string::npos);
     server.Stop();

@@ -109,15 +109,19 @@ inline void CheckOutageCycle(RateBudget& b, const std::string& key, Clock& clock
     EXPECT_EQ(o.reason, "HTTP 503 from GET /x/");
     EXPECT_TRUE(b.TakeProbeLease(key, 30 * kS));
     EXPECT_FALSE(b.TakeProbeLease(key, 30 * kS));  // one prober at a time
-    o = b.ProbeAnswered(key, false, 15 * kS, 60 * kS);
+    o = b.ProbeAnswered(key, false, 10 * kS, 60 * kS);
     EXPECT_EQ(o.state, Availability::kDown);
     EXPECT_EQ(o.failed_probes, 1);
     EXPECT_EQ(o.lease_until_us, 0);
-    EXPECT_NEAR(static_cast<double>(o.next_probe_us - clock.NowUs()), 15.0 * kS, 2.0 * kS);
-    EXPECT_FALSE(b.TakeProbeLease(key, 30 * kS));  // not before the backoff
-    o = b.ProbeAnswered(key, false, 15 * kS, 60 * kS);
+    EXPECT_NEAR(static_cast<double>(o.next_probe_us - clock.NowUs()), 10.0 * kS, 2.0 * kS);
+    EXPECT_FALSE(b.TakeProbeLease(key, 30 * kS));       // not before the backoff
+    o = b.ProbeAnswered(key, false, 10 * kS, 60 * kS);  // doubled
+    EXPECT_NEAR(static_cast<double>(o.next_probe_us - clock.NowUs()), 20.0 * kS, 2.0 * kS);
+    o = b.ProbeAnswered(key, false, 10 * kS, 60 * kS);
+    o = b.ProbeAnswered(key, false, 10 * kS, 60 * kS);  // 80 s: capped
+    EXPECT_EQ(o.failed_probes, 4);
     EXPECT_NEAR(static_cast<double>(o.next_probe_us - clock.NowUs()), 60.0 * kS, 2.0 * kS);
-    o = b.ProbeAnswered(key, true, 15 * kS, 60 * kS);
+    o = b.ProbeAnswered(key, true, 10 * kS, 60 * kS);
     EXPECT_EQ(o.state, Availability::kUp);
     EXPECT_EQ(o.failed_probes, 0);
     EXPECT_GT(o.up_at_us, 0);

@@ -411,14 +411,21 @@ TEST_F(EsiClientTest, AnOutageHoldsEveryCallerOfTheDeploymentAndOneProberAsksSta
     // learnt it from the shared state and sent nothing of its work while ESI was down.
     EXPECT_EQ(work_down.size(), 6u);
     EXPECT_EQ(fake2.CountRequests("/alliances/101/"), 1u);
-    // While down, one prober at a time: /status/ right away, then after 15 s (then 60 s: ESI is up).
-    EXPECT_EQ(status_down.size(), 2u);
-    EXPECT_EQ(MaxInWindow(status_down, 15 * kS), 1u);
+    // While down, one prober at a time: /status/ right away, then after 1 s, 2 s, 4 s, … (doubled
+    // after each failed probe, at most 60 s): 6 probes in the minute, not one per client.
+    EXPECT_GE(status_down.size(), 5u);
+    EXPECT_LE(status_down.size(), 7u);
+    EXPECT_EQ(MaxInWindow(status_down, kS), 1u);
+    std::sort(status_down.begin(), status_down.end());  // (both clients')
+    for (std::size_t i = 2; i < status_down.size(); ++i) {
+        EXPECT_GE(status_down[i] - status_down[i - 1], 2 * (status_down[i - 1] - status_down[i - 2]) - kS / 2);
+    }
     ASSERT_EQ(status_up.size(), 1u);
     // Once up, /status/ said so before any work was sent again.
     ASSERT_FALSE(work_up.empty());
     EXPECT_LT(status_up[0], *std::min_element(work_up.begin(), work_up.end()));
-    EXPECT_EQ(Client().Stats().status_probes + other.Stats().status_probes, 3);
+    EXPECT_EQ(Client().Stats().status_probes + other.Stats().status_probes,
+              static_cast<std::int64_t>(status_down.size() + status_up.size()));
     EXPECT_EQ(Client().Stats().downtimes, 1);
     EXPECT_EQ(other.Stats().downtimes, 1);
 }
@@ -798,15 +805,15 @@ TEST_F(EsiClientTest, DowntimeIsLoggedOnceWhenItStartsAndOnceWhenItIsOver) {
     opts.max_attempts = 10;
     fake.Script("/alliances/1/", FakeHttpClient::Reply(503, "down"));
     fake.Script("/alliances/1/", FakeHttpClient::Reply(200, "{}"));
-    // what asks whether ESI is back: down twice more (then 15 s, then 60 s), then up
+    // what asks whether ESI is back: down twice more (then 1 s, then 2 s), then up
     fake.Script("/status/", FakeHttpClient::Reply(503, "down"));
     fake.Script("/status/", FakeHttpClient::Transport(http::TransportError::kTimeout, 30 * kS));
     fake.Script("/status/", FakeHttpClient::Reply(200, kStatusUp));
     const std::int64_t t0 = clock.NowUs();
     EXPECT_EQ(Client().Fetch({"GET", "/alliances/1/", "", {}}).outcome, Outcome::kOk);
     ASSERT_EQ(fake.CountRequests("/status/"), 3u);
-    // backed off: 15 s after the first probe, 60 s after the second (a timeout of 30 s)
-    EXPECT_GE(fake.Requests().back().started_us - t0, (15 + 30 + 60) * kS);
+    // backed off: 1 s after the first probe, 2 s after the second (a timeout of 30 s)
+    EXPECT_GE(fake.Requests().back().started_us - t0, (1 + 30 + 2) * kS);
     EXPECT_EQ(log.Count("ESI is unavailable (HTTP 503 from GET /alliances/{id}/)"), 1u) << log.Text();
     EXPECT_EQ(log.Count("ESI answers again after "), 1u) << log.Text();
     EXPECT_EQ(log.Count("\n"), 2u) << log.Text();
