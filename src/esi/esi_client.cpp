@@ -669,10 +669,6 @@ void EsiClient::OnResponse(const std::shared_ptr<Job>& job, HttpResponse resp) {
     ReleasePermit(*job);
     if (!job->group_key.empty()) --shared_[job->group_key].in_flight;
     Learn(job, resp, now);
-    if (job->probe) {
-        OnProbe(resp, now);
-        return;
-    }
     {
         // The group as learned from this answer (a first answer names its group).
         const std::string* gk = GroupKeyFor(*job);
@@ -685,6 +681,10 @@ void EsiClient::OnResponse(const std::shared_ptr<Job>& job, HttpResponse resp) {
                           latency_us / 1000, job->attempts,
                           gk ? ", route group " + metrics_.GroupLabel(*gk) : std::string());
         }
+    }
+    if (job->probe) {  // answered and counted like any request (the metrics count what ESI saw)
+        OnProbe(resp, now);
+        return;
     }
 
     EsiResult res;

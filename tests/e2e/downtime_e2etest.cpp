@@ -132,16 +132,19 @@ TEST(DowntimeRabbitPg, EveryProcessPausesOnceAndResumesWhenStatusAnswers) {
     EXPECT_EQ(conn->Exec("SELECT count(*) FROM solar_systems").Int(0, 0), 30);
     auto stats = get("/_admin/stats");
     EXPECT_EQ(stats["error_limited_420"].get<std::int64_t>(), 0) << stats.dump();
-    // What the outage cost the error limit: the answers in flight when the first 503 made ESI
-    // suspect (each process stops at its first 503, or before sending once it read the shared
-    // state) and the prober's failed /status/ (one per backoff: 1 s, 2 s, 4 s, …; a few seconds
-    // here) — not a burst per process (the per-process gate this replaced spent up to 51 of 100).
+    // What the outage cost the error limit: the answers each process had in flight when the first
+    // 503 made ESI suspect (it stops at its own first 503, or sends nothing once it read the shared
+    // state) and the prober's failed /status/ (backing off 1 s, 2 s, 4 s, …: two or three in the
+    // few seconds this outage lasts) — not a burst per process (the per-process gate this replaced
+    // spent up to 51 of 100). Measured: 2–5 in all.
     const std::int64_t processes = static_cast<std::int64_t>(workers.size());
-    std::printf("the outage cost %lld answers 503 (error-limit points); /status/ asked %lld times\n",
-                static_cast<long long>(stats["downtime_503"].get<std::int64_t>()),
-                static_cast<long long>(stats["routes"]["status"]["total"].get<std::int64_t>()));
-    EXPECT_LE(stats["downtime_503"].get<std::int64_t>(), 3 + processes) << stats.dump();
-    EXPECT_GE(stats["error_limit"]["remain"].get<std::int64_t>(), 100 - (3 + processes)) << stats.dump();
+    const std::int64_t all_503 = stats["downtime_503"].get<std::int64_t>();
+    const std::int64_t status_503 = stats["routes"]["status"]["by_status"].value("503", std::int64_t{0});
+    std::printf("the outage cost %lld answers 503 (error-limit points), %lld of them to /status/\n",
+                static_cast<long long>(all_503), static_cast<long long>(status_503));
+    EXPECT_LE(all_503 - status_503, 2 * processes) << stats.dump();
+    EXPECT_LE(status_503, 4) << stats.dump();
+    EXPECT_GE(stats["error_limit"]["remain"].get<std::int64_t>(), 100 - (2 * processes + 4)) << stats.dump();
     // /status/: one prober at a time (never two in the same second), the last one answered 200.
     auto& status = stats["routes"]["status"];
     EXPECT_EQ(status["max_per_second"].get<std::int64_t>(), 1) << stats.dump();
