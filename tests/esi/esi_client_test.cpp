@@ -446,6 +446,15 @@ TEST_F(EsiClientTest, ADeadProbersLeaseRunsOutAndAnotherAsks) {
     EXPECT_EQ(budget.LoadOutage("esi").state, Availability::kUp);
 }
 
+TEST_F(EsiClientTest, AStopEndsTheWaitForTheDowntimeGate) {
+    opts.downtime_gate = true;
+    // ESI is down for the deployment and another process holds the prober's lease for a minute.
+    ASSERT_TRUE(budget.SuspectOutage("esi", "HTTP 503 from GET /alliances/{id}/", clock.NowUs()).changed);
+    ASSERT_TRUE(budget.TakeProbeLease("esi", 60 * kS));
+    EXPECT_LE(StoppedAfter(Client(), 5 * kS), kS);
+    EXPECT_TRUE(fake.Requests().empty());  // nothing was sent while it waited
+}
+
 TEST_F(EsiClientTest, TheDailyDowntimeWindowAsksStatusBeforeAnyoneSpendsRequests) {
     opts.downtime_gate = true;
     kr::test::CapturedLog log;
