@@ -324,27 +324,10 @@ std::int64_t EsiClient::DispatchReady(std::int64_t now) {
         return g.state.paused_until_us;
     }
     int cap = options_.max_concurrency;
-    // ESI is down (seen here, or told by another process through the shared state while its pause
-    // ran out lately) and nothing said it is back since: GET /status/ asks, one probe at a time,
-    // and nothing else is sent — not a burst that spends the error limit.
-    const std::int64_t down_pause_us = options_.downtime_pause.count() * 1000;
-    bool probing = down_since_us_ != 0;
-    if (!probing && options_.downtime_after > 0 && g.state.paused_until_us > now - down_pause_us) {
-        const std::int64_t down_until = SharedFor(options_.budget_key + ":down", now, true).state.paused_until_us;
-        probing = down_until > now - down_pause_us && status_ok_us_ <= down_until - down_pause_us;
-    }
-    if (probing) {
-        cap = 1;
-        if (!probe_queued_) {
-            auto probe = std::make_shared<Job>();
-            probe->req.path = esi_paths::Status();
-            probe->route = RouteTemplate(probe->req.path);
-            probe->probe = true;
-            probe->not_before_us = next_probe_us_;
-            ready_.push_front(probe);
-            probe_queued_ = true;
-        }
-    }
+    // The downtime gate: while ESI is suspect or down for the deployment, nothing is sent but the
+    // prober's GET /status/ (queued here when this client holds the lease).
+    const bool gated = Gated(now, wake);
+    if (gated) cap = 1;
     if (g.state.remaining && g.state.reset_at_us > now) {
         const std::int64_t rem = *g.state.remaining;
         if (rem <= options_.error_limit_pause_at) {
@@ -363,7 +346,7 @@ std::int64_t EsiClient::DispatchReady(std::int64_t now) {
     while (i < ready_.size() && in_flight_ < cap) {
         auto job = ready_[i];
         if (!job->refresh) saw_new = true;
-        if (probing && !job->probe) {
+        if (gated && !job->probe) {
             ++i;  // waits for /status/
             continue;
         }
@@ -686,10 +669,6 @@ void EsiClient::OnResponse(const std::shared_ptr<Job>& job, HttpResponse resp) {
     ReleasePermit(*job);
     if (!job->group_key.empty()) --shared_[job->group_key].in_flight;
     Learn(job, resp, now);
-    if (job->probe) {
-        OnProbe(resp, now);
-        return;
-    }
     {
         // The group as learned from this answer (a first answer names its group).
         const std::string* gk = GroupKeyFor(*job);
@@ -702,6 +681,10 @@ void EsiClient::OnResponse(const std::shared_ptr<Job>& job, HttpResponse resp) {
                           latency_us / 1000, job->attempts,
                           gk ? ", route group " + metrics_.GroupLabel(*gk) : std::string());
         }
+    }
+    if (job->probe) {  // answered and counted like any request (the metrics count what ESI saw)
+        OnProbe(resp, now);
+        return;
     }
 
     EsiResult res;
@@ -738,17 +721,15 @@ void EsiClient::OnResponse(const std::shared_ptr<Job>& job, HttpResponse resp) {
     if (s >= 500) {
         ++stats_.status_5xx;
         res.error = "HTTP " + std::to_string(s);
-        if ((s == 502 || s == 503) && Unavailable(now)) {
-            // An outage: the request waits for ESI with every other caller, without spending an attempt.
+        if ((s == 502 || s == 503 || s == 504) && Unavailable(*job, s, now)) {
+            // It met an outage already known: it waits for ESI with every other caller, without
+            // spending an attempt. (The answer that made ESI suspect spends one: a route that
+            // fails on its own, while /status/ says ESI is up, still runs out of attempts.)
             --job->attempts;
-            RetryOrFail(job, std::move(res), options_.downtime_pause.count() * 1000);
-            return;
         }
-        if (s != 502 && s != 503) Available(now);
         RetryOrFail(job, std::move(res), retry_after_header());
         return;
     }
-    Available(now);
     if (s >= 200 && s < 300) {
         if (options_.validate_json && !IsValidJson(resp.body)) {
             ++stats_.bad_bodies;
@@ -773,59 +754,115 @@ void EsiClient::OnResponse(const std::shared_ptr<Job>& job, HttpResponse resp) {
     Complete(job, std::move(res));
 }
 
-bool EsiClient::Unavailable(std::int64_t now) {
-    ++unavailable_in_a_row_;
-    if (options_.downtime_after <= 0) return false;
-    const std::int64_t pause_us = options_.downtime_pause.count() * 1000;
-    // "ESI is down" is shared under its own key: a process that saw the burst tells the others, whose
-    // next 502/503 is then an outage at once (a lone request would otherwise spend its attempts).
-    const std::string down_key = options_.budget_key + ":down";
-    const bool known_down = SharedFor(down_key, now, true).state.paused_until_us > now - pause_us;
-    if (!known_down && unavailable_in_a_row_ < options_.downtime_after) return false;
-    // Every caller sharing the budget pauses (as for a 420); each answer while down renews it.
-    Shared& g = shared_[options_.budget_key];
-    Observation o;
-    o.pause_for_us = pause_us;
-    try {
-        g.state = budget_.Observe(options_.budget_key, o);
-        g.loaded_at_us = now;
-        Shared& d = shared_[down_key];
-        d.state = budget_.Observe(down_key, o);
-        d.loaded_at_us = now;
-    } catch (const kr::Error&) {
-        g.state.paused_until_us = std::max(g.state.paused_until_us, now + pause_us);
+std::string EsiClient::OutageKey() const { return options_.budget_key; }
+
+namespace {
+/// /status/ says the server is up: a JSON object with `players` (and not in VIP mode).
+bool StatusSaysUp(const std::string& body) {
+    thread_local simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    if (parser.parse(body).get(doc) != simdjson::SUCCESS) return false;
+    std::int64_t players = 0;
+    if (doc["players"].get(players) != simdjson::SUCCESS) return false;
+    bool vip = false;
+    return doc["vip"].get(vip) != simdjson::SUCCESS || !vip;
+}
+}  // namespace
+
+bool EsiClient::Gated(std::int64_t now, std::int64_t& wake) {
+    if (!options_.downtime_gate) return false;
+    const std::int64_t look_every_us = options_.shared_refresh.count() * 1000;
+    if (outage_loaded_us_ < 0 || now - outage_loaded_us_ >= look_every_us) {
+        try {
+            outage_ = budget_.LoadOutage(OutageKey());
+            // ESI's daily downtime window: until /status/ answered within it, the first caller asks
+            // before anyone spends requests.
+            constexpr std::int64_t kDayUs = 86'400 * kUsPerS;
+            const std::int64_t window_at = now - now % kDayUs + options_.downtime_window_at.count() * 60 * kUsPerS;
+            if (outage_.state == Availability::kUp && now >= window_at &&
+                now < window_at + options_.downtime_window.count() * 60 * kUsPerS && outage_.up_at_us < window_at) {
+                outage_ =
+                    budget_.SuspectOutage(OutageKey(), "ESI's daily downtime window, /status/ asked first", window_at);
+            }
+        } catch (const kr::Error&) {
+            // The shared state is away: keep the last known (the permits and slots fail closed).
+        }
+        outage_loaded_us_ = now;
     }
-    pacer_.Discard();
-    if (down_since_us_ == 0) {
-        down_since_us_ = now;
+    if (outage_.state == Availability::kUp) {
+        if (gate_waiting_since_us_ != 0) {
+            spdlog::info("ESI answers again after {:.0f} s ({}); resuming",
+                         static_cast<double>(now - gate_waiting_since_us_) / 1e6, gate_reason_);
+            gate_waiting_since_us_ = 0;
+        }
+        if (probe_queued_) {
+            // Someone else's probe said ESI is up: this one (not sent yet) is not needed.
+            auto it = std::find_if(ready_.begin(), ready_.end(), [](const auto& job) { return job->probe; });
+            if (it != ready_.end()) {
+                ready_.erase(it);
+                probe_queued_ = false;
+            }
+        }
+        return false;
+    }
+    if (gate_waiting_since_us_ == 0) {
+        gate_waiting_since_us_ = now;
+        gate_reason_ = outage_.reason;
         ++stats_.downtimes;
         spdlog::warn(
-            "ESI is unavailable ({} answers 502/503 in a row: its downtime?); every ESI caller pauses, "
-            "one request every {} s asks until it answers again",
-            unavailable_in_a_row_, options_.downtime_pause.count() / 1000);
+            "ESI is unavailable ({}): every ESI caller of the deployment holds its requests; one of them asks "
+            "GET /status/ until ESI answers",
+            outage_.reason);
     }
+    if (!probe_queued_ && now >= outage_.next_probe_us && now >= outage_.lease_until_us) {
+        bool taken = false;
+        try {
+            // Held for longer than a request can take: a prober that died is replaced after it.
+            taken = budget_.TakeProbeLease(
+                OutageKey(),
+                std::chrono::duration_cast<std::chrono::microseconds>(options_.timeout).count() + 5 * kUsPerS);
+        } catch (const kr::Error&) {
+            // asked again at the next look
+        }
+        if (taken) {
+            auto probe = std::make_shared<Job>();
+            probe->req.path = esi_paths::Status();
+            probe->route = RouteTemplate(probe->req.path);
+            probe->probe = true;
+            ready_.push_front(probe);
+            probe_queued_ = true;
+        }
+    }
+    wake = std::min(wake, now + look_every_us);  // another process's probe may clear it
     return true;
+}
+
+bool EsiClient::Unavailable(const Job& job, long status, std::int64_t now) {
+    if (!options_.downtime_gate) return false;
+    try {
+        // Evidence unless /status/ said ESI is up after this request was sent.
+        outage_ = budget_.SuspectOutage(OutageKey(),
+                                        "HTTP " + std::to_string(status) + " from " + job.req.method + " " + job.route,
+                                        job.sent_at_us);
+        outage_loaded_us_ = now;
+    } catch (const kr::Error&) {
+        return false;
+    }
+    return outage_.state != Availability::kUp && !outage_.changed;
 }
 
 void EsiClient::OnProbe(const HttpResponse& resp, std::int64_t now) {
     probe_queued_ = false;
     ++stats_.status_probes;
-    if (resp.Ok() && resp.status >= 200 && resp.status < 300) {
-        status_ok_us_ = now;
-        next_probe_us_ = 0;
-        Available(now);
-        return;
+    const bool ok = resp.Ok() && resp.status >= 200 && resp.status < 300;
+    const bool down = !resp.Ok() || resp.status >= 500 || (ok && !StatusSaysUp(resp.body));
+    try {
+        outage_ = budget_.ProbeAnswered(OutageKey(), !down, options_.downtime_pause.count() * 1000,
+                                        options_.downtime_pause_max.count() * 1000);
+        outage_loaded_us_ = now;
+    } catch (const kr::Error&) {
+        outage_loaded_us_ = -1;  // not told: the lease runs out and a prober asks again
     }
-    // 502/503: still down (the pause renewed for every caller); anything else says nothing about
-    // the outage: asked again in a second.
-    if (!(resp.Ok() && (resp.status == 502 || resp.status == 503) && Unavailable(now))) next_probe_us_ = now + kUsPerS;
-}
-
-void EsiClient::Available(std::int64_t now) {
-    unavailable_in_a_row_ = 0;
-    if (down_since_us_ == 0) return;
-    spdlog::info("ESI answers again after {} s; resuming", (now - down_since_us_) / kUsPerS);
-    down_since_us_ = 0;
 }
 
 std::int64_t EsiClient::BackoffUs(int attempt) {

@@ -98,14 +98,23 @@ struct EsiOptions {
     std::chrono::milliseconds default_pause{60000};  ///< 420/429 without Reset/Retry-After
     int bucket_reserve = 10;                         ///< hold a rate-limit group when its tokens would fall below this
     bool validate_json = true;                       ///< a 2xx body that is not JSON is a transient failure
-    /// ESI down (its daily downtime at 11:00 UTC, or an unplanned one): this many 502/503 answers
-    /// in a row (no other answer between) pause every ESI caller sharing the budget for
-    /// `downtime_pause` (one answer is enough once another process said ESI is down); after it
-    /// each client asks ESI's GET /status/, one probe at a time, and sends nothing else until
-    /// /status/ answers (each 502/503 renews the pause). The requests that met the outage spend no
-    /// attempt, and the pause is logged once. 0 = off.
-    int downtime_after = 10;
-    std::chrono::milliseconds downtime_pause{15000};
+    /// The downtime gate (ESI's daily downtime at 11:00 UTC, or an unplanned one), deployment-wide
+    /// through the shared budget (RateBudget::SuspectOutage …): the first 502/503/504 from any route
+    /// but /status/ makes ESI "suspect" for every process sharing the budget, and every caller holds
+    /// its next request; one prober of the deployment (a lease in the shared state, expiring after
+    /// the request timeout + 5 s) asks GET /status/: 200 with players clears it, a 5xx or a timeout
+    /// makes it "down" and the next probe waits `downtime_pause`, doubled after each further failed
+    /// probe up to `downtime_pause_max` (a lone 5xx of a flaky ESI costs a short wait, a real
+    /// downtime a few probes in its first minute, then one a minute). In the
+    /// daily window (`downtime_window_at` after midnight UTC, for `downtime_window`) callers first
+    /// check the shared state: until /status/ answered within the window, the first caller probes
+    /// before anyone spends requests. A request that met an outage already known spends no attempt;
+    /// the wait is logged once when it starts and once when it ends. false = off.
+    bool downtime_gate = true;
+    std::chrono::milliseconds downtime_pause{1000};
+    std::chrono::milliseconds downtime_pause_max{60000};
+    std::chrono::minutes downtime_window_at{11 * 60};
+    std::chrono::minutes downtime_window{10};
     /// KILLREPORT_REFRESH_SHARE: while new work waits (a request that is not refresh traffic is
     /// ready or in flight in any client sharing the budget, marked in it), refresh traffic takes at
     /// most ⌊share · limit⌋ of the window guard's permits — at most that many requests in any window
@@ -129,8 +138,8 @@ struct EsiStats {
     std::int64_t bad_bodies = 0;
     std::int64_t failed = 0;         ///< results delivered as kFailed
     std::int64_t slots_dropped = 0;  ///< budget slots not used in time (wasted budget)
-    std::int64_t downtimes = 0;      ///< outages seen (502/503 in a row: downtime_after)
-    std::int64_t status_probes = 0;  ///< GET /status/ asked while ESI was down
+    std::int64_t downtimes = 0;      ///< waits for the downtime gate (EsiOptions::downtime_gate)
+    std::int64_t status_probes = 0;  ///< GET /status/ asked by this client as the deployment's prober
     std::int64_t first_send_us = 0;  ///< clock time of the first / last request sent
     std::int64_t last_send_us = 0;
 };
@@ -216,8 +225,16 @@ private:
     /// Marks new work's demand in the shared budget (at most every 250 ms) while a request that
     /// is not refresh traffic is ready or in flight.
     void MarkNewWork(std::int64_t now);
-    /// The answer of a /status/ probe: ESI is back (2xx), still down (502/503), or no news.
+    /// The answer of a /status/ probe: ESI is up (2xx with players), down (5xx, a transport error),
+    /// or no news of an outage (any other answer: up; its own pauses apply).
     void OnProbe(const http::HttpResponse& resp, std::int64_t now);
+    /// The downtime gate: true while every request but the prober's /status/ waits (queues that
+    /// probe when this client takes the lease); lowers `wake` to when to look again.
+    bool Gated(std::int64_t now, std::int64_t& wake);
+    /// A 502/503/504 from a route: evidence of an outage for the whole deployment. True when ESI
+    /// was already known to be unavailable (the request spends no attempt).
+    bool Unavailable(const Job& job, long status, std::int64_t now);
+    std::string OutageKey() const;
     void Complete(const std::shared_ptr<Job>& job, EsiResult result);
     void RetryOrFail(const std::shared_ptr<Job>& job, EsiResult result, std::optional<std::int64_t> retry_after_us);
     int Deliver();
@@ -226,10 +243,6 @@ private:
     /// The request's cache entry (or a new one for its path) updated from a 2xx/304 answer.
     CacheEntry EntryFromHeaders(const http::HttpResponse& resp, const EsiRequest& req, std::int64_t now) const;
     std::int64_t BackoffUs(int attempt);
-    /// A 502/503: counts it; true (and the shared pause set, logged once) when ESI is down.
-    bool Unavailable(std::int64_t now);
-    /// Any other complete answer: ESI is up (logged once when it was down).
-    void Available(std::int64_t now);
     /// A pause of `key` (the budget's or a route group's) is logged once when it starts (warn, with
     /// its reason and length) and once when it is over (info, with how long it lasted).
     void LogPause(const std::string& key, std::int64_t until_us, const std::string& reason, std::int64_t now);
@@ -255,18 +268,18 @@ private:
     int in_flight_ = 0;
     std::size_t pending_callbacks_ = 0;
     bool budget_failing_ = false;
-    int unavailable_in_a_row_ = 0;    ///< 502/503 answers since the last other answer
-    std::int64_t down_since_us_ = 0;  ///< when this client saw ESI go down (0 = up)
-    bool probe_queued_ = false;       ///< a /status/ probe is waiting or in flight
-    std::int64_t held_permit_ = -1;   ///< the window guard's permit taken for the next request
+    OutageState outage_;                      ///< the downtime gate's shared state as last read
+    std::int64_t outage_loaded_us_ = -1;      ///< when (-1 = never)
+    std::int64_t gate_waiting_since_us_ = 0;  ///< this client waits for the gate since (0 = not)
+    std::string gate_reason_;
+    bool probe_queued_ = false;      ///< this client's /status/ probe is waiting or in flight
+    std::int64_t held_permit_ = -1;  ///< the window guard's permit taken for the next request
     std::int64_t held_permit_at_us_ = 0;
     bool held_permit_refresh_ = false;  ///< taken for refresh traffic (new work may use it too)
     bool held_permit_limited_ = false;  ///< … and held to the refresh share: one slot at a time
     bool refresh_traffic_ = false;      ///< SetRefreshTraffic
     int new_in_flight_ = 0;             ///< requests on the wire that are not refresh traffic
     std::int64_t demand_marked_us_ = 0;
-    std::int64_t status_ok_us_ = 0;   ///< when /status/ last answered (ESI is back)
-    std::int64_t next_probe_us_ = 0;  ///< a probe that failed without news waits until then
     std::mt19937_64 rng_;
     std::shared_ptr<int> alive_;  ///< callbacks from the HttpClient check it (client destroyed first)
     EsiStats stats_;

@@ -120,6 +120,58 @@ std::int64_t InProcessBudget::DemandUntil(const std::string& key) {
     return it == demand_.end() ? 0 : it->second;
 }
 
+OutageState InProcessBudget::LoadOutage(const std::string& key) {
+    std::lock_guard lock(mu_);
+    auto it = outages_.find(key);
+    return it == outages_.end() ? OutageState{} : it->second;
+}
+
+OutageState InProcessBudget::SuspectOutage(const std::string& key, const std::string& reason,
+                                           std::int64_t unless_up_since_us) {
+    std::lock_guard lock(mu_);
+    OutageState& o = outages_[key];
+    o.changed = false;
+    const std::int64_t now = clock_.NowUs();
+    if (o.state == Availability::kUp && o.up_at_us < unless_up_since_us) {
+        o.state = Availability::kSuspect;
+        o.since_us = now;
+        o.next_probe_us = 0;
+        o.failed_probes = 0;
+        o.reason = reason;
+        o.changed = true;
+    }
+    OutageState out = o;
+    o.changed = false;
+    return out;
+}
+
+bool InProcessBudget::TakeProbeLease(const std::string& key, std::int64_t lease_us) {
+    std::lock_guard lock(mu_);
+    OutageState& o = outages_[key];
+    const std::int64_t now = clock_.NowUs();
+    if (o.state == Availability::kUp || o.next_probe_us > now || o.lease_until_us > now) return false;
+    o.lease_until_us = now + lease_us;
+    return true;
+}
+
+OutageState InProcessBudget::ProbeAnswered(const std::string& key, bool up, std::int64_t first_backoff_us,
+                                           std::int64_t max_backoff_us) {
+    std::lock_guard lock(mu_);
+    OutageState& o = outages_[key];
+    const std::int64_t now = clock_.NowUs();
+    if (up) {
+        o = OutageState{};
+        o.up_at_us = now;
+    } else if (o.state != Availability::kUp) {
+        o.state = Availability::kDown;
+        o.lease_until_us = 0;
+        o.next_probe_us =
+            now + std::min(max_backoff_us, first_backoff_us << std::min<std::int64_t>(o.failed_probes, 20));
+        ++o.failed_probes;
+    }
+    return o;
+}
+
 // ---- DbBudget -------------------------------------------------------------------------------------
 //
 // PostgreSQL computes "now" itself (one timeline for all machines); SQLite gets the caller's clock
@@ -267,6 +319,45 @@ constexpr std::string_view kMarkDemandSqlite =
     " ON CONFLICT (key) DO UPDATE SET until = max(kr_rate_demand.until, excluded.until)";
 constexpr std::string_view kDemandUntil = "SELECT until FROM kr_rate_demand WHERE key = $1";
 constexpr std::string_view kFirstFreePermitOf = "SELECT min(free_at) FROM kr_rate_permits WHERE key = $1 AND slot < $2";
+
+// The downtime gate (kr_rate_outage). Times in the database's clock on PostgreSQL.
+constexpr std::string_view kEnsureOutage = "INSERT INTO kr_rate_outage (key) VALUES ($1) ON CONFLICT (key) DO NOTHING";
+constexpr std::string_view kLoadOutage =
+    "SELECT state, since, next_probe, lease_until, failed_probes, up_at, reason FROM kr_rate_outage WHERE key = $1";
+// $1 key, $2 reason, $3 unless up since
+constexpr std::string_view kSuspectOutagePg =
+    "UPDATE kr_rate_outage SET state = 1, since = (extract(epoch FROM clock_timestamp()) * 1000000)::bigint,"
+    " next_probe = 0, failed_probes = 0, reason = $2 WHERE key = $1 AND state = 0 AND up_at < $3::bigint"
+    " RETURNING key";
+// $4 now
+constexpr std::string_view kSuspectOutageSqlite =
+    "UPDATE kr_rate_outage SET state = 1, since = $4, next_probe = 0, failed_probes = 0, reason = $2"
+    " WHERE key = $1 AND state = 0 AND up_at < $3 RETURNING key";
+// $1 key, $2 lease (µs). One statement: of the processes that race for it, one gets it.
+constexpr std::string_view kTakeLeasePg =
+    "WITH c AS (SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint AS now) "
+    "UPDATE kr_rate_outage SET lease_until = c.now + $2::bigint FROM c WHERE key = $1 AND state <> 0"
+    " AND next_probe <= c.now AND lease_until <= c.now RETURNING key";
+// $3 now
+constexpr std::string_view kTakeLeaseSqlite =
+    "UPDATE kr_rate_outage SET lease_until = $3 + $2 WHERE key = $1 AND state <> 0 AND next_probe <= $3"
+    " AND lease_until <= $3 RETURNING key";
+constexpr std::string_view kProbeUpPg =
+    "UPDATE kr_rate_outage SET state = 0, since = 0, next_probe = 0, lease_until = 0, failed_probes = 0,"
+    " reason = '', up_at = (extract(epoch FROM clock_timestamp()) * 1000000)::bigint WHERE key = $1";
+// $2 now
+constexpr std::string_view kProbeUpSqlite =
+    "UPDATE kr_rate_outage SET state = 0, since = 0, next_probe = 0, lease_until = 0, failed_probes = 0,"
+    " reason = '', up_at = $2 WHERE key = $1";
+// $2 first backoff, $3 max backoff: the first doubled after each failed probe (as InProcessBudget)
+constexpr std::string_view kProbeDownPg =
+    "UPDATE kr_rate_outage SET state = 2, lease_until = 0, failed_probes = failed_probes + 1,"
+    " next_probe = (extract(epoch FROM clock_timestamp()) * 1000000)::bigint"
+    " + least($3::bigint, $2::bigint << least(failed_probes, 20)::integer) WHERE key = $1 AND state <> 0";
+// $4 now
+constexpr std::string_view kProbeDownSqlite =
+    "UPDATE kr_rate_outage SET state = 2, lease_until = 0, failed_probes = failed_probes + 1,"
+    " next_probe = $4 + min($3, $2 << min(failed_probes, 20)) WHERE key = $1 AND state <> 0";
 
 constexpr std::string_view kPingPg = "SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint";
 constexpr std::int64_t kRecalibrateUs = 10'000'000;
@@ -455,6 +546,71 @@ std::int64_t DbBudget::DemandUntil(const std::string& key) {
         const std::int64_t offset = OffsetUs();
         db::Result r = c.Exec(kDemandUntil, {key});
         return r.Rows() == 1 && r.Int(0, 0) != 0 ? r.Int(0, 0) - offset : std::int64_t{0};
+    });
+}
+
+OutageState DbBudget::LoadOutageLocked(const std::string& key) {
+    auto& c = Conn();
+    const std::int64_t offset = OffsetUs();
+    db::Result r = c.Exec(kLoadOutage, {key});
+    OutageState o;
+    if (r.Rows() == 0) return o;
+    auto local = [&](std::int64_t t) { return t == 0 ? 0 : t - offset; };
+    o.state = static_cast<Availability>(std::clamp<std::int64_t>(r.Int(0, 0), 0, 2));
+    o.since_us = local(r.Int(0, 1));
+    o.next_probe_us = local(r.Int(0, 2));
+    o.lease_until_us = local(r.Int(0, 3));
+    o.failed_probes = r.Int(0, 4);
+    o.up_at_us = local(r.Int(0, 5));
+    o.reason = r.Text(0, 6);
+    return o;
+}
+
+OutageState DbBudget::LoadOutage(const std::string& key) {
+    return Guarded([&] { return LoadOutageLocked(key); });
+}
+
+OutageState DbBudget::SuspectOutage(const std::string& key, const std::string& reason,
+                                    std::int64_t unless_up_since_us) {
+    return Guarded([&] {
+        auto& c = Conn();
+        const bool pg = c.GetDialect() == db::Dialect::kPostgres;
+        c.Exec(kEnsureOutage, {key});
+        const std::int64_t unless = unless_up_since_us + OffsetUs();  // the database's clock
+        db::Result r = pg ? c.Exec(kSuspectOutagePg, {key, reason, unless})
+                          : c.Exec(kSuspectOutageSqlite, {key, reason, unless, clock_.NowUs()});
+        OutageState o = LoadOutageLocked(key);
+        o.changed = r.Rows() == 1;
+        return o;
+    });
+}
+
+bool DbBudget::TakeProbeLease(const std::string& key, std::int64_t lease_us) {
+    return Guarded([&] {
+        auto& c = Conn();
+        db::Result r = c.GetDialect() == db::Dialect::kPostgres
+                           ? c.Exec(kTakeLeasePg, {key, lease_us})
+                           : c.Exec(kTakeLeaseSqlite, {key, lease_us, clock_.NowUs()});
+        return r.Rows() == 1;
+    });
+}
+
+OutageState DbBudget::ProbeAnswered(const std::string& key, bool up, std::int64_t first_backoff_us,
+                                    std::int64_t max_backoff_us) {
+    return Guarded([&] {
+        auto& c = Conn();
+        const bool pg = c.GetDialect() == db::Dialect::kPostgres;
+        c.Exec(kEnsureOutage, {key});
+        if (up && pg) {
+            c.Exec(kProbeUpPg, {key});
+        } else if (up) {
+            c.Exec(kProbeUpSqlite, {key, clock_.NowUs()});
+        } else if (pg) {
+            c.Exec(kProbeDownPg, {key, first_backoff_us, max_backoff_us});
+        } else {
+            c.Exec(kProbeDownSqlite, {key, first_backoff_us, max_backoff_us, clock_.NowUs()});
+        }
+        return LoadOutageLocked(key);
     });
 }
 

@@ -81,6 +81,23 @@ struct Observation {
     std::int64_t pause_for_us = 0;  ///< pause the key this long from now (0 = no pause)
 };
 
+/// ESI's availability as the whole deployment sees it (the downtime gate; EsiOptions::downtime_gate).
+/// kUp: requests go. kSuspect: evidence of an outage (a 502/503/504, or the daily downtime window
+/// not yet checked) — every caller holds its next request until /status/ answers. kDown: /status/
+/// said ESI is down — the same, and the next probe waits for a backoff.
+enum class Availability : std::int64_t { kUp = 0, kSuspect = 1, kDown = 2 };
+
+struct OutageState {
+    Availability state = Availability::kUp;
+    std::int64_t since_us = 0;        ///< when it stopped being up (0 = up)
+    std::int64_t next_probe_us = 0;   ///< no probe before this (the backoff after a failed one)
+    std::int64_t lease_until_us = 0;  ///< the prober's lease runs until then (0 = none)
+    std::int64_t failed_probes = 0;   ///< probes that found ESI down since it stopped being up
+    std::int64_t up_at_us = 0;        ///< when /status/ last said ESI is up (0 = never)
+    std::string reason;               ///< what made it suspect
+    bool changed = false;             ///< (SuspectOutage) this call made it suspect
+};
+
 class RateBudget {
 public:
     virtual ~RateBudget() = default;
@@ -115,6 +132,24 @@ public:
     virtual void MarkDemand(const std::string& key, std::int64_t for_us) = 0;
     /// Until when `key` says new work waits (caller's clock, unix µs; 0 = never marked).
     virtual std::int64_t DemandUntil(const std::string& key) = 0;
+
+    // The downtime gate: one availability state per key for every process sharing the budget.
+    /// Current state (no side effects).
+    virtual OutageState LoadOutage(const std::string& key) = 0;
+    /// Evidence of an outage: up → suspect (since now, for `reason`), unless /status/ said ESI is
+    /// up at or after `unless_up_since_us` (caller's clock; an answer older than that news is no
+    /// evidence). Returns the state after, `changed` when this call made it suspect.
+    virtual OutageState SuspectOutage(const std::string& key, const std::string& reason,
+                                      std::int64_t unless_up_since_us) = 0;
+    /// The prober's lease, taken atomically: true when ESI is not up, its next probe is due and no
+    /// other prober's lease is live; then held for `lease_us` (a dead prober's lease runs out).
+    virtual bool TakeProbeLease(const std::string& key, std::int64_t lease_us) = 0;
+    /// What /status/ answered. Up: the state is up (up_at = now) and everyone resumes. Down: the
+    /// state is down, the lease given back, the next probe `first_backoff_us` from now after the
+    /// first failed probe, doubled after each further one, at most `max_backoff_us`. Returns the
+    /// state after.
+    virtual OutageState ProbeAnswered(const std::string& key, bool up, std::int64_t first_backoff_us,
+                                      std::int64_t max_backoff_us) = 0;
 };
 
 /// In-process state, thread-safe (one instance shared by all threads of a process).
@@ -131,10 +166,17 @@ public:
     void ReleasePermit(const std::string& key, std::int64_t permit, std::int64_t window_us) override;
     void MarkDemand(const std::string& key, std::int64_t for_us) override;
     std::int64_t DemandUntil(const std::string& key) override;
+    OutageState LoadOutage(const std::string& key) override;
+    OutageState SuspectOutage(const std::string& key, const std::string& reason,
+                              std::int64_t unless_up_since_us) override;
+    bool TakeProbeLease(const std::string& key, std::int64_t lease_us) override;
+    OutageState ProbeAnswered(const std::string& key, bool up, std::int64_t first_backoff_us,
+                              std::int64_t max_backoff_us) override;
 
 private:
     std::map<std::string, std::vector<std::int64_t>> permits_;  ///< free-at time of each permit
     std::map<std::string, std::int64_t> demand_;                ///< new work waits until
+    std::map<std::string, OutageState> outages_;
     struct Row {
         std::int64_t next_at = 0;
         RateState s;
@@ -162,10 +204,17 @@ public:
     void ReleasePermit(const std::string& key, std::int64_t permit, std::int64_t window_us) override;
     void MarkDemand(const std::string& key, std::int64_t for_us) override;
     std::int64_t DemandUntil(const std::string& key) override;
+    OutageState LoadOutage(const std::string& key) override;
+    OutageState SuspectOutage(const std::string& key, const std::string& reason,
+                              std::int64_t unless_up_since_us) override;
+    bool TakeProbeLease(const std::string& key, std::int64_t lease_us) override;
+    OutageState ProbeAnswered(const std::string& key, bool up, std::int64_t first_backoff_us,
+                              std::int64_t max_backoff_us) override;
 
 private:
     db::Connection& Conn();
     std::int64_t OffsetUs();
+    OutageState LoadOutageLocked(const std::string& key);
     template <typename F>
     auto Guarded(F&& f) -> decltype(f());
 

@@ -2,7 +2,8 @@
 //
 // kr_rate_state: one row per shared limiter key ("esi", "zkb", "esi:group:<name>"), used by
 // esi::DbBudget. kr_rate_permits (esi/2): the window guard's permits, one row per key and permit. kr_rate_demand
-// (esi/3): until when new work waits, per key (the refresh share, esi::PermitShare). Times are unix
+// (esi/3): until when new work waits, per key (the refresh share, esi::PermitShare). kr_rate_outage
+// (esi/4): ESI's availability for the whole deployment (the downtime gate). Times are unix
 // microseconds (PostgreSQL: the database server's clock). The HTTP cache table kr_http_cache belongs to the store
 // module.
 #include "db/migrator.hpp"
@@ -40,6 +41,21 @@ CREATE TABLE IF NOT EXISTS kr_rate_demand (
     until BIGINT NOT NULL DEFAULT 0
 );
 )SQL";
+
+// The downtime gate (RateBudget::SuspectOutage …): ESI's availability as the whole deployment sees
+// it, per key. state 0 up / 1 suspect / 2 down; the prober's lease; the probe backoff. Unix µs.
+constexpr const char* kRateOutage = R"SQL(
+CREATE TABLE IF NOT EXISTS kr_rate_outage (
+    key           TEXT PRIMARY KEY,
+    state         BIGINT NOT NULL DEFAULT 0,
+    since         BIGINT NOT NULL DEFAULT 0,
+    next_probe    BIGINT NOT NULL DEFAULT 0,
+    lease_until   BIGINT NOT NULL DEFAULT 0,
+    failed_probes BIGINT NOT NULL DEFAULT 0,
+    up_at         BIGINT NOT NULL DEFAULT 0,
+    reason        TEXT NOT NULL DEFAULT ''
+);
+)SQL";
 }  // namespace
 
 std::vector<kr::db::Migration> SchemaMigrations() {
@@ -47,6 +63,7 @@ std::vector<kr::db::Migration> SchemaMigrations() {
         {"esi", 1, "shared rate state (request budget, error limit, rate-limit groups)", kRateState, kRateState},
         {"esi", 2, "the window guard's permits (the limit in any window)", kRatePermits, kRatePermits},
         {"esi", 3, "new work's demand (the refresh share of the budget)", kRateDemand, kRateDemand},
+        {"esi", 4, "ESI's availability for the whole deployment (the downtime gate)", kRateOutage, kRateOutage},
     };
 }
 

@@ -42,6 +42,14 @@ constexpr const char* kCorporationsWithOtherAllianceSqlite =
     " FROM json_each($1)) AS u ON c.id = u.id"
     " WHERE c.alliance_id IS NOT u.alliance_id ORDER BY c.id";
 
+// $1 limit. A member's affiliation newer than its corporation's row names another alliance.
+constexpr const char* kCorporationsWithNewerOtherAlliancePg =
+    "SELECT DISTINCT co.id FROM characters AS ch JOIN corporations AS co ON co.id = ch.corporation_id"
+    " WHERE ch.updated_at > co.updated_at AND ch.alliance_id IS DISTINCT FROM co.alliance_id ORDER BY co.id LIMIT $1";
+constexpr const char* kCorporationsWithNewerOtherAllianceSqlite =
+    "SELECT DISTINCT co.id FROM characters AS ch JOIN corporations AS co ON co.id = ch.corporation_id"
+    " WHERE ch.updated_at > co.updated_at AND ch.alliance_id IS NOT co.alliance_id ORDER BY co.id LIMIT $1";
+
 /// {table}, {key}: the entity table and its key; $1 kind name, $2 now (unix ms), $3 limit.
 constexpr const char* kListExpired =
     "SELECT e.{key} FROM {table} AS e LEFT JOIN kr_http_cache AS h ON h.entity_kind = $1 AND h.entity_id = e.{key}"
@@ -106,6 +114,17 @@ std::vector<Id> SqlStore::CorporationsWithOtherAlliance(
     const bool pg = conn_->GetDialect() == db::Dialect::kPostgres;
     auto r =
         conn_->ExecPlannedPerCall(pg ? kCorporationsWithOtherAlliancePg : kCorporationsWithOtherAllianceSqlite, {rows});
+    out.reserve(r.Rows());
+    for (std::size_t i = 0; i < r.Rows(); ++i) out.push_back(r.Int(i, 0));
+    return out;
+}
+
+std::vector<Id> SqlStore::CorporationsWithNewerOtherAlliance(std::size_t limit) {
+    const bool pg = conn_->GetDialect() == db::Dialect::kPostgres;
+    const auto lim = limit > 0 ? static_cast<std::int64_t>(limit) : std::numeric_limits<std::int64_t>::max();
+    auto r = conn_->ExecPlannedPerCall(
+        pg ? kCorporationsWithNewerOtherAlliancePg : kCorporationsWithNewerOtherAllianceSqlite, {lim});
+    std::vector<Id> out;
     out.reserve(r.Rows());
     for (std::size_t i = 0; i < r.Rows(); ++i) out.push_back(r.Int(i, 0));
     return out;

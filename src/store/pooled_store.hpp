@@ -131,6 +131,9 @@ public:
     std::vector<Id> CorporationsWithOtherAlliance(const std::vector<std::pair<Id, std::optional<Id>>>& c) override {
         return pool_->Acquire()->CorporationsWithOtherAlliance(c);
     }
+    std::vector<Id> CorporationsWithNewerOtherAlliance(std::size_t limit) override {
+        return pool_->Acquire()->CorporationsWithNewerOtherAlliance(limit);
+    }
     std::int64_t AddUser(Id id, const std::string& name) override { return pool_->Acquire()->AddUser(id, name); }
     std::vector<std::pair<Id, std::string>> ListUserCharacters() override {
         return pool_->Acquire()->ListUserCharacters();

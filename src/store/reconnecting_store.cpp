@@ -164,6 +164,10 @@ std::vector<Id> ReconnectingStore::CorporationsWithOtherAlliance(
     return Once([&] { return inner_->CorporationsWithOtherAlliance(c); });
 }
 
+std::vector<Id> ReconnectingStore::CorporationsWithNewerOtherAlliance(std::size_t limit) {
+    return Once([&] { return inner_->CorporationsWithNewerOtherAlliance(limit); });
+}
+
 std::int64_t ReconnectingStore::AddUser(Id id, const std::string& name) {
     return Once([&] { return inner_->AddUser(id, name); });
 }

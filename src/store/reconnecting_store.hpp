@@ -58,6 +58,7 @@ public:
     std::vector<Id> ListExpired(EntityKind k, std::size_t limit) override;
     std::vector<Id> ApplyAffiliations(const std::vector<CharacterAffiliation>& a) override;
     std::vector<Id> CorporationsWithOtherAlliance(const std::vector<std::pair<Id, std::optional<Id>>>& c) override;
+    std::vector<Id> CorporationsWithNewerOtherAlliance(std::size_t limit) override;
     std::int64_t AddUser(Id id, const std::string& name) override;
     std::vector<std::pair<Id, std::string>> ListUserCharacters() override;
     bool RemoveUser(Id id) override;

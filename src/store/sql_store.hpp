@@ -65,6 +65,7 @@ public:
     std::vector<Id> ApplyAffiliations(const std::vector<CharacterAffiliation>& affiliations) override;
     std::vector<Id> CorporationsWithOtherAlliance(
         const std::vector<std::pair<Id, std::optional<Id>>>& corporation_alliances) override;
+    std::vector<Id> CorporationsWithNewerOtherAlliance(std::size_t limit) override;
 
     std::int64_t AddUser(Id character_id, const std::string& name) override;
     std::vector<std::pair<Id, std::string>> ListUserCharacters() override;

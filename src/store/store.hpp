@@ -334,6 +334,11 @@ public:
     /// alliance_id differs (their alliance changed since they were stored), ascending.
     virtual std::vector<Id> CorporationsWithOtherAlliance(
         const std::vector<std::pair<Id, std::optional<Id>>>& corporation_alliances) = 0;
+    /// The stored corporations whose alliance changed as the last sweep saw it: a member whose
+    /// stored affiliation is newer than the corporation's row (updated_at: written by a sweep, or
+    /// by a character fetched after the corporation) names another alliance_id. Ascending, at most
+    /// `limit` (0 = all). A corporation fetched since then is newer again and drops out.
+    virtual std::vector<Id> CorporationsWithNewerOtherAlliance(std::size_t limit) = 0;
 
     // ---- users -----------------------------------------------------------------------------
     /// Adds (or renames) a tracked character in `users`; returns users.id. Columns of an

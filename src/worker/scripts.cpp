@@ -10,6 +10,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <unordered_set>
 
 #include "core/entity_kind.hpp"
 #include "core/errors.hpp"
@@ -89,11 +90,24 @@ std::size_t QueueCorporations(Runtime& rt, std::size_t expired_limit) {
     auto expired = store.ListExpired(kr::EntityKind::kCorporation, expired_limit);
     const std::size_t refreshed =
         PublishIds(rt.Queue(), rt.Clock(), kr::EntityKind::kCorporation, expired, 0, "queue-corporations");
+    // Those whose alliance changed in the last sweep: stale first (the info worker would skip a
+    // row within its Expires), then queued.
+    auto moved = store.CorporationsWithNewerOtherAlliance(0);
+    const std::unordered_set<Id> queued(expired.begin(), expired.end());
+    std::erase_if(moved, [&queued](Id id) { return queued.count(id) > 0; });  // queued above already
+    if (!moved.empty()) {
+        std::vector<std::string> paths;
+        paths.reserve(moved.size());
+        for (Id id : moved) paths.push_back(EntityPath(kr::EntityKind::kCorporation, id));
+        store.ExpireHttpCache(paths);
+    }
+    const std::size_t moved_n =
+        PublishIds(rt.Queue(), rt.Clock(), kr::EntityKind::kCorporation, moved, 0, "queue-corporations");
     spdlog::info(
         "queue:corporations: {} NPC corporations listed by ESI, {} missing corporations queued, {} expired "
-        "ones queued for a refresh",
-        npc.size(), n, refreshed);
-    return n + refreshed;
+        "ones and {} whose alliance changed in the last sweep queued for a refresh",
+        npc.size(), n, refreshed, moved_n);
+    return n + refreshed + moved_n;
 }
 
 std::size_t QueueUserCharacters(Runtime& rt) {

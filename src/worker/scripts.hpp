@@ -15,9 +15,11 @@ std::size_t QueueAlliances(Runtime& rt);
 /// queue:corporations — NPC corporations (/corporations/npccorps/) and every corporation the
 /// database references (characters, victims, attackers) but does not hold; then stored
 /// corporations whose ESI Expires passed, the longest expired first, at most `expired_limit`
-/// (0 = all; the info worker revalidates them: a 304 when unchanged). Corporations whose alliance
-/// an affiliation sweep saw change are queued by the sweep itself (queue:characters), their rows
-/// made stale, so they are among the expired ones here as well.
+/// (0 = all; the info worker revalidates them: a 304 when unchanged); and the corporations whose
+/// alliance changed in the last affiliation sweep (a member's newer affiliation names another
+/// alliance: Store::CorporationsWithNewerOtherAlliance), their rows made stale first so the info
+/// worker fetches them — the sweep (queue:characters) queues them too, this catches the ones whose
+/// fetch has not brought them up to date yet.
 std::size_t QueueCorporations(Runtime& rt, std::size_t expired_limit = 0);
 /// queue:character — every user's character → zkillboard_character_queue.
 std::size_t QueueUserCharacters(Runtime& rt);

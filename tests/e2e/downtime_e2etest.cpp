@@ -1,12 +1,13 @@
 // End to end: ESI's downtime (11:00 UTC daily, or an unplanned one) against tools/fake-esi's
 // downtime mode (503 on every route, /status/ too, each counted against the error limit). Three
 // worker processes of the scaled-out layout (PostgreSQL + RabbitMQ, one shared budget) meet it:
-// every one of them pauses through the shared state and logs the pause once, none asks ESI while
-// paused, /status/ tells them when ESI is back, and every queued entity is stored afterwards —
-// at a bounded number of 503s, no 420, no dead letter.
+// the first 503 makes ESI suspect for the whole deployment, every process holds its requests and
+// logs the wait once, one prober at a time asks /status/, and every queued entity is stored after
+// ESI is back — at a small, bounded number of 503s (error-limit points), no 420, no dead letter.
 #include <httplib.h>
 
 #include <chrono>
+#include <cstdio>
 #include <string>
 #include <thread>
 #include <vector>
@@ -94,7 +95,7 @@ TEST(DowntimeRabbitPg, EveryProcessPausesOnceAndResumesWhenStatusAnswers) {
                            .exit_code;
         });
     }
-    // Every process meets the outage and pauses (its warning, once).
+    // Every process meets the outage and waits (its warning, once).
     const auto paused = [&] {
         for (const auto& l : logs) {
             if (Occurrences(Slurp(l), "ESI is unavailable") == 0) return false;
@@ -103,14 +104,20 @@ TEST(DowntimeRabbitPg, EveryProcessPausesOnceAndResumesWhenStatusAnswers) {
     };
     for (int i = 0; i < 1200 && !paused(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
     ASSERT_TRUE(paused()) << Slurp(logs[0]) << Slurp(logs[1]) << Slurp(logs[2]);
-    // While paused nobody asks ESI (the pause lasts 15 s; looked at for 2, once the requests that
-    // were in flight when the last process paused have reached the simulator).
+    // While they wait nobody asks ESI but the prober (/status/, after 1 s, 2 s, 4 s, …): looked at
+    // for a second, once the requests that were in flight have arrived.
+    const auto work_asked = [&] {
+        auto st = get("/_admin/stats");
+        const std::int64_t status =
+            st["routes"].contains("status") ? st["routes"]["status"]["total"].get<std::int64_t>() : 0;
+        return st["esi_requests"].get<std::int64_t>() - status;
+    };
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    const auto asked = work_asked();
     std::this_thread::sleep_for(std::chrono::seconds(1));
-    const auto asked = get("/_admin/stats")["esi_requests"].get<std::int64_t>();
-    std::this_thread::sleep_for(std::chrono::seconds(2));
-    EXPECT_EQ(get("/_admin/stats")["esi_requests"].get<std::int64_t>(), asked);
+    EXPECT_EQ(work_asked(), asked);
 
-    // ESI is back: /status/ says so and the work resumes.
+    // ESI is back: the prober's next /status/ says so and the work resumes.
     post("/_admin/downtime?seconds=0");
     for (auto& p : procs) p.join();
     for (std::size_t i = 0; i < workers.size(); ++i) {
@@ -123,14 +130,25 @@ TEST(DowntimeRabbitPg, EveryProcessPausesOnceAndResumesWhenStatusAnswers) {
     EXPECT_GE(conn->Exec("SELECT count(*) FROM regions").Int(0, 0), regions);
     EXPECT_GE(conn->Exec("SELECT count(*) FROM constellations").Int(0, 0), 10);
     EXPECT_EQ(conn->Exec("SELECT count(*) FROM solar_systems").Int(0, 0), 30);
-    const auto stats = get("/_admin/stats");
+    auto stats = get("/_admin/stats");
     EXPECT_EQ(stats["error_limited_420"].get<std::int64_t>(), 0) << stats.dump();
-    // What the outage cost, at most: per process, the answers before it is sure (10 in a row, or
-    // 1 once another process said so through the shared state) and what it had in flight then
-    // (4); then one /status/ probe per process per pause (15 s) while down.
-    EXPECT_LE(stats["downtime_503"].get<std::int64_t>(), 3 * (10 + 4) + 3 * 3) << stats.dump();
-    EXPECT_GE(stats["error_limit"]["remain"].get<std::int64_t>(), 100 - (3 * (10 + 4) + 3 * 3)) << stats.dump();
-    EXPECT_GE(stats["routes"]["status"]["total"].get<std::int64_t>(), 3) << stats.dump();
+    // What the outage cost the error limit: the answers each process had in flight when the first
+    // 503 made ESI suspect (it stops at its own first 503, or sends nothing once it read the shared
+    // state) and the prober's failed /status/ (backing off 1 s, 2 s, 4 s, …: two or three in the
+    // few seconds this outage lasts) — not a burst per process (the per-process gate this replaced
+    // spent up to 51 of 100). Measured: 2–5 in all.
+    const std::int64_t processes = static_cast<std::int64_t>(workers.size());
+    const std::int64_t all_503 = stats["downtime_503"].get<std::int64_t>();
+    const std::int64_t status_503 = stats["routes"]["status"]["by_status"].value("503", std::int64_t{0});
+    std::printf("the outage cost %lld answers 503 (error-limit points), %lld of them to /status/\n",
+                static_cast<long long>(all_503), static_cast<long long>(status_503));
+    EXPECT_LE(all_503 - status_503, 2 * processes) << stats.dump();
+    EXPECT_LE(status_503, 4) << stats.dump();
+    EXPECT_GE(stats["error_limit"]["remain"].get<std::int64_t>(), 100 - (2 * processes + 4)) << stats.dump();
+    // /status/: one prober at a time (never two in the same second), the last one answered 200.
+    auto& status = stats["routes"]["status"];
+    EXPECT_EQ(status["max_per_second"].get<std::int64_t>(), 1) << stats.dump();
+    EXPECT_GE(status["by_status"].value("200", std::int64_t{0}), 1) << stats.dump();
     EXPECT_EQ(kr("dead:list").out.find("dead letter(s)"), std::string::npos);
     server.Stop();
 }

@@ -4,9 +4,11 @@
 // documented commands of the scaled-out layout (queue:alliances, queue:alliance-corporations,
 // queue:characters, then the workers: `run --until-idle`) makes every stored row the simulator's
 // truth, at ≤ N/1000 affiliation requests + one request per changed entity + a small constant.
-// On the embedded default (SQLite, its own queue) and on PostgreSQL + RabbitMQ.
+// On the embedded default (SQLite, its own queue) and on PostgreSQL + RabbitMQ; there also as
+// deployed: a `worker:*` process per queue while `refresh` runs from its timer.
 #include <httplib.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <string>
@@ -17,6 +19,7 @@
 
 #include "core/model.hpp"
 #include "db/connection.hpp"
+#include "e2e/fault_harness.hpp"
 #include "server.hpp"
 #include "support/run.hpp"
 #include "support/temp_vhost.hpp"
@@ -46,9 +49,10 @@ public:
         server_ = std::make_unique<fakeesi::Server>(o);
         if (!server_->Start()) throw std::runtime_error("fake-esi did not start");
         client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->Port());
-        env_ = "cd '" + work_.Dir() + "' && ESI_BASE_URL='" + server_->EsiBaseUrl() + "' ZKILLBOARD_BASE_URL='" +
-               server_->ZkbBaseUrl() + "' ESI_RATE_LIMIT=0 ZKILLBOARD_RATE_LIMIT=0 LOG_LEVEL=warn" +
-               " KILLREPORT_UNIVERSE_CHECK=0 DATABASE_URL='" + database_url_ + "' RABBITMQ_URL='" + amqp_url_ + "' ";
+        vars_ = "ESI_BASE_URL='" + server_->EsiBaseUrl() + "' ZKILLBOARD_BASE_URL='" + server_->ZkbBaseUrl() +
+                "' ESI_RATE_LIMIT=0 ZKILLBOARD_RATE_LIMIT=0 LOG_LEVEL=warn" +
+                " KILLREPORT_UNIVERSE_CHECK=0 DATABASE_URL='" + database_url_ + "' RABBITMQ_URL='" + amqp_url_ + "' ";
+        env_ = "cd '" + work_.Dir() + "' && " + vars_;
     }
     ~FreshnessE2e() { server_->Stop(); }
 
@@ -133,7 +137,13 @@ public:
     }
     /// Time passes: every refresh sweep's last run is a day and more ago.
     void RefreshRunsLongAgo() { Db().Exec("UPDATE kr_refresh_runs SET last_run_at = 0"); }
-    void SetEnv(const std::string& more) { env_ += more + " "; }
+    void SetEnv(const std::string& more) {
+        env_ += more + " ";
+        vars_ += more + " ";
+    }
+    /// `killreport ARGS` with this test's environment, for a long-running child (faults::Proc).
+    std::string Command(const std::string& args) const { return "env " + vars_ + KR_KILLREPORT_BIN " " + args; }
+    std::string Dir() const { return work_.Dir(); }
 
 private:
     TempSqliteFile work_;  ///< the working directory (and the embedded database)
@@ -141,7 +151,7 @@ private:
     std::unique_ptr<fakeesi::Server> server_;
     std::unique_ptr<httplib::Client> client_;
     std::unique_ptr<db::Connection> db_;
-    std::string env_;
+    std::string env_, vars_;
 };
 
 void OneRefreshMakesEveryRowTrue(FreshnessE2e& u) {
@@ -378,6 +388,43 @@ void RefreshAndWorkersKeepEveryRowTrue(FreshnessE2e& u) {
     EXPECT_EQ(u.Server().Stats()["esi_requests"].get<std::int64_t>(), 0);
 }
 
+/// The scaled-out layout as deployed: one long-running process per queue the refresh feeds
+/// (`worker:*`, on RabbitMQ + PostgreSQL) while `refresh` runs as its timer would (a cycle every
+/// few seconds; after the first, nothing is due): the changed universe ends up stored, at the
+/// refresh's price, and the workers stop cleanly.
+void RefreshTimerAndOneProcessPerWorkerKeepEveryRowTrue(FreshnessE2e& u) {
+    u.SetEnv("KILLREPORT_REFRESH=0");
+    const auto characters = Populate(u);
+    const auto c = ChangeTheUniverse(u, characters);
+    u.Server().ResetStats();
+    std::vector<std::unique_ptr<faults::Proc>> workers;
+    for (const char* w : {"worker:info:alliances", "worker:alliance-corporations", "worker:info:corporations",
+                          "worker:info:characters", "worker:info:types"}) {
+        std::string name = w;
+        std::replace(name.begin(), name.end(), ':', '-');
+        workers.push_back(std::make_unique<faults::Proc>(name, u.Command(w), u.Dir() + "/scaled"));
+        workers.back()->Start();
+    }
+    const auto all_true = [&] {
+        return u.CharactersOff().empty() && u.CorporationsOff().empty() && u.AlliancesOff().empty() &&
+               u.TypesOff().empty();
+    };
+    bool done = false;
+    for (int tick = 0; tick < 30 && !done; ++tick) {
+        u.Kr("refresh");  // the timer fires
+        done = faults::WaitFor(all_true, faults::milliseconds(5000), faults::milliseconds(500));
+    }
+    std::string logs;
+    for (auto& w : workers) logs += "--- " + w->Name() + "\n" + w->LogTail();
+    EXPECT_TRUE(done) << logs;
+    for (auto& w : workers) {
+        EXPECT_TRUE(w->Running()) << w->Name() << "\n" << w->LogTail();
+        w->Kill(SIGTERM);
+        EXPECT_EQ(w->Wait(faults::milliseconds(60000)), 0) << w->Name() << "\n" << w->LogTail();
+    }
+    EveryRowTrueAtTheRefreshPrice(u, c);
+}
+
 TEST(FreshnessEmbedded, RunAloneKeepsEveryRowTrue) {
     FreshnessE2e u("", "");
     RunAloneKeepsEveryRowTrue(u);
@@ -404,6 +451,15 @@ TEST(FreshnessRabbitPg, RefreshAndWorkersKeepEveryRowTrue) {
     TempVhost vhost(amqp);
     FreshnessE2e u(db.Url(), vhost.Url());
     RefreshAndWorkersKeepEveryRowTrue(u);
+}
+
+TEST(FreshnessRabbitPg, RefreshTimerAndOneProcessPerWorkerKeepEveryRowTrue) {
+    KR_REQUIRE_ENV(pg, "KR_TEST_PG_DSN");
+    KR_REQUIRE_ENV(amqp, "KR_TEST_AMQP_URL");
+    TempPgDatabase db(pg);
+    TempVhost vhost(amqp);
+    FreshnessE2e u(db.Url(), vhost.Url());
+    RefreshTimerAndOneProcessPerWorkerKeepEveryRowTrue(u);
 }
 
 TEST(FreshnessEmbedded, OneRefreshMakesEveryRowTrue) {

@@ -93,6 +93,66 @@ inline void ExpectSpaced(const std::vector<std::int64_t>& sorted, std::int64_t i
     }
 }
 
+/// The downtime gate's state (both implementations must agree): evidence makes ESI suspect once,
+/// the lease is one prober's until it answers, a failed probe backs off (first, then later), an
+/// answer that ESI is up clears it, and evidence older than that answer is none.
+inline void CheckOutageCycle(RateBudget& b, const std::string& key, Clock& clock) {
+    constexpr std::int64_t kS = 1'000'000;
+    EXPECT_EQ(b.LoadOutage(key).state, Availability::kUp);
+    const std::int64_t t0 = clock.NowUs();
+    OutageState o = b.SuspectOutage(key, "HTTP 503 from GET /x/", t0);
+    EXPECT_EQ(o.state, Availability::kSuspect);
+    EXPECT_TRUE(o.changed);
+    EXPECT_EQ(o.reason, "HTTP 503 from GET /x/");
+    o = b.SuspectOutage(key, "HTTP 502 from GET /y/", t0);
+    EXPECT_FALSE(o.changed);  // suspect already: the first reason stays
+    EXPECT_EQ(o.reason, "HTTP 503 from GET /x/");
+    EXPECT_TRUE(b.TakeProbeLease(key, 30 * kS));
+    EXPECT_FALSE(b.TakeProbeLease(key, 30 * kS));  // one prober at a time
+    o = b.ProbeAnswered(key, false, 10 * kS, 60 * kS);
+    EXPECT_EQ(o.state, Availability::kDown);
+    EXPECT_EQ(o.failed_probes, 1);
+    EXPECT_EQ(o.lease_until_us, 0);
+    EXPECT_NEAR(static_cast<double>(o.next_probe_us - clock.NowUs()), 10.0 * kS, 2.0 * kS);
+    EXPECT_FALSE(b.TakeProbeLease(key, 30 * kS));       // not before the backoff
+    o = b.ProbeAnswered(key, false, 10 * kS, 60 * kS);  // doubled
+    EXPECT_NEAR(static_cast<double>(o.next_probe_us - clock.NowUs()), 20.0 * kS, 2.0 * kS);
+    o = b.ProbeAnswered(key, false, 10 * kS, 60 * kS);
+    o = b.ProbeAnswered(key, false, 10 * kS, 60 * kS);  // 80 s: capped
+    EXPECT_EQ(o.failed_probes, 4);
+    EXPECT_NEAR(static_cast<double>(o.next_probe_us - clock.NowUs()), 60.0 * kS, 2.0 * kS);
+    o = b.ProbeAnswered(key, true, 10 * kS, 60 * kS);
+    EXPECT_EQ(o.state, Availability::kUp);
+    EXPECT_EQ(o.failed_probes, 0);
+    EXPECT_GT(o.up_at_us, 0);
+    EXPECT_FALSE(b.TakeProbeLease(key, 30 * kS));  // up: nothing to probe
+    // An answer to a request sent before /status/ said "up" is no evidence.
+    o = b.SuspectOutage(key, "HTTP 503 from GET /z/", o.up_at_us - kS);
+    EXPECT_EQ(o.state, Availability::kUp);
+    EXPECT_FALSE(o.changed);
+    EXPECT_EQ(b.LoadOutage(key).state, Availability::kUp);
+}
+
+/// `procs` processes race for the prober's lease of a suspect key: exactly one gets it.
+inline void CheckOneProberTakesTheLease(const std::string& url, const std::string& key, int procs) {
+    {
+        auto c = db::Open(url);
+        c->Exec("DELETE FROM kr_rate_outage WHERE key = $1", {key});
+    }
+    DbBudget parent(url);
+    ASSERT_TRUE(parent.SuspectOutage(key, "test", parent.LoadOutage(key).up_at_us + 1).changed);
+    auto got = FromProcesses(procs, [&](const auto& emit) {
+        DbBudget b(url);
+        int n = 0;
+        for (int i = 0; i < 20; ++i) n += b.TakeProbeLease(key, 60'000'000) ? 1 : 0;
+        emit(n);
+    });
+    std::int64_t total = 0;
+    for (auto n : got) total += n;
+    EXPECT_EQ(got.size(), static_cast<std::size_t>(procs));
+    EXPECT_EQ(total, 1);
+}
+
 /// Merge rules of Observe() (both implementations must agree).
 inline void CheckObserveMerge(RateBudget& b, const std::string& key) {
     constexpr std::int64_t kS = 1'000'000;

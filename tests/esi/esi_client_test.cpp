@@ -61,6 +61,9 @@ protected:
         opts.rate_limit = 0;
         opts.backoff_base = std::chrono::milliseconds(500);
         opts.backoff_cap = std::chrono::milliseconds(8000);
+        // The downtime gate asks /status/ after a 502/503/504; the tests of retries and backoff
+        // script no /status/. The gate's own tests turn it on.
+        opts.downtime_gate = false;
     }
     EsiClient& Client() {
         if (!client) client = std::make_unique<EsiClient>(opts, fake, budget, clock);
@@ -361,67 +364,129 @@ TEST_F(EsiClientTest, A420PausesEverythingUntilReset) {
     EXPECT_GE(fake2.Requests()[0].started_us - t1, 30 * kS);
 }
 
-TEST_F(EsiClientTest, AnOutagePausesEveryCallerSpendsNoAttemptAndAsksOneAtATime) {
-    opts.downtime_after = 4;
-    opts.downtime_pause = std::chrono::milliseconds(15000);
+bool IsStatus(const std::string& url) { return url.size() >= 8 && url.substr(url.size() - 8) == "/status/"; }
+
+constexpr const char* kStatusUp = R"({"players":12345,"server_version":"1","start_time":"2026-12-01T11:05:00Z"})";
+
+TEST_F(EsiClientTest, AnOutageHoldsEveryCallerOfTheDeploymentAndOneProberAsksStatus) {
+    opts.downtime_gate = true;
     const std::int64_t t0 = clock.NowUs();
-    const std::int64_t up_at = t0 + 60 * kS;  // ESI is down for a minute
-    auto handler = [this, up_at](const http::HttpRequest&) {
-        return clock.NowUs() < up_at ? FakeHttpClient::Reply(503, "{\"error\":\"temporarily unavailable\"}")
-                                     : FakeHttpClient::Reply(200, "{}");
+    const std::int64_t up_at = t0 + 60 * kS;  // ESI is down for a minute, /status/ too
+    auto handler = [this, up_at](const http::HttpRequest& r) {
+        if (clock.NowUs() < up_at) return FakeHttpClient::Reply(503, R"({"error":"temporarily unavailable"})");
+        return FakeHttpClient::Reply(200, IsStatus(r.url) ? kStatusUp : "{}");
     };
     fake.SetHandler(handler);
+    // Another client (another process) on the same budget.
+    FakeHttpClient fake2(clock);
+    fake2.SetHandler(handler);
+    EsiClient other(opts, fake2, budget, clock);
     std::vector<EsiResult> results;
-    std::vector<std::int64_t> asked;  // when each request of both clients was sent
-    std::vector<FakeHttpClient::Recorded> fake2_requests;
     {
         RequestGroup g(Client());
+        RequestGroup g2(other);
         for (int i = 1; i <= 6; ++i) {
             g.Submit({"GET", "/alliances/" + std::to_string(i) + "/", "", {}},
                      [&results](EsiResult r) { results.push_back(std::move(r)); });
+            g2.Submit({"GET", "/alliances/" + std::to_string(100 + i) + "/", "", {}},
+                      [&results](EsiResult r) { results.push_back(std::move(r)); });
         }
-        // Another client (another process) on the same budget: it waits for ESI too.
-        FakeHttpClient fake2(clock);
-        fake2.SetHandler(handler);
-        EsiClient other(opts, fake2, budget, clock);
-        while (Client().Stats().downtimes == 0) Client().Drive(std::chrono::milliseconds(10));
-        EXPECT_EQ(other.Fetch({"GET", "/alliances/99/", "", {}}).outcome, Outcome::kOk);
-        EXPECT_GE(fake2.Requests()[0].started_us, t0 + 15 * kS);
-        EXPECT_EQ(other.Stats().downtimes, 1);  // told by the shared state at its first 503
-        g.Wait();
-        for (const auto& r : fake2.Requests()) asked.push_back(r.started_us);
-        fake2_requests = fake2.Requests();
+        for (int turns = 0; results.size() < 12 && turns < 100'000; ++turns) {
+            Client().Drive(std::chrono::milliseconds(10));
+            other.Drive(std::chrono::milliseconds(10));
+        }
     }
-    ASSERT_EQ(results.size(), 6u);
+    ASSERT_EQ(results.size(), 12u);
     // max_attempts is 3: without the gate every request would have failed.
     for (const auto& r : results) EXPECT_EQ(r.outcome, Outcome::kOk) << r.error;
-    EXPECT_EQ(Client().Stats().downtimes, 1);
-    // The six at once; then, while down, one request per pause; then the rest once ESI is back.
-    for (const auto& r : fake.Requests()) asked.push_back(r.started_us);
-    std::size_t failed = 0;
-    std::vector<std::int64_t> while_down;
-    for (std::int64_t at : asked) {
-        if (at < up_at) ++failed;
-        if (at > t0 && at < up_at) while_down.push_back(at);
-    }
-    EXPECT_LE(failed, 6u + 60u / 15u);
-    EXPECT_EQ(MaxInWindow(while_down, 15 * kS), 1u);
-    // After the first answers, what asks whether ESI is back is GET /status/, not the work (whose
-    // attempts stay untouched); the work goes once /status/ answered.
-    std::size_t probes = 0;
-    for (const std::vector<FakeHttpClient::Recorded>* f :
-         {&fake.Requests(), static_cast<const std::vector<FakeHttpClient::Recorded>*>(&fake2_requests)}) {
-        for (const auto& r : *f) {
-            const bool status =
-                r.request.url.size() >= 8 && r.request.url.substr(r.request.url.size() - 8) == "/status/";
-            if (r.started_us > t0 + kS && r.started_us < up_at) {
-                EXPECT_TRUE(status) << r.request.url;
-            }
-            probes += status ? 1 : 0;
+    std::vector<std::int64_t> work_down, status_down, status_up, work_up;
+    for (const auto* f : {&fake, &fake2}) {
+        for (const auto& r : f->Requests()) {
+            const bool st = IsStatus(r.request.url);
+            (r.started_us < up_at ? (st ? status_down : work_down) : (st ? status_up : work_up))
+                .push_back(r.started_us);
         }
     }
-    EXPECT_GE(probes, 60u / 15u);
-    EXPECT_GE(Client().Stats().status_probes, 1);
+    // The first client's burst met the outage (sent together, before any answer); the other client
+    // learnt it from the shared state and sent nothing of its work while ESI was down.
+    EXPECT_EQ(work_down.size(), 6u);
+    EXPECT_EQ(fake2.CountRequests("/alliances/101/"), 1u);
+    // While down, one prober at a time: /status/ right away, then after 1 s, 2 s, 4 s, … (doubled
+    // after each failed probe, at most 60 s): 6 probes in the minute, not one per client.
+    EXPECT_GE(status_down.size(), 5u);
+    EXPECT_LE(status_down.size(), 7u);
+    EXPECT_EQ(MaxInWindow(status_down, kS), 1u);
+    std::sort(status_down.begin(), status_down.end());  // (both clients')
+    for (std::size_t i = 2; i < status_down.size(); ++i) {
+        EXPECT_GE(status_down[i] - status_down[i - 1], 2 * (status_down[i - 1] - status_down[i - 2]) - kS / 2);
+    }
+    ASSERT_EQ(status_up.size(), 1u);
+    // Once up, /status/ said so before any work was sent again.
+    ASSERT_FALSE(work_up.empty());
+    EXPECT_LT(status_up[0], *std::min_element(work_up.begin(), work_up.end()));
+    EXPECT_EQ(Client().Stats().status_probes + other.Stats().status_probes,
+              static_cast<std::int64_t>(status_down.size() + status_up.size()));
+    EXPECT_EQ(Client().Stats().downtimes, 1);
+    EXPECT_EQ(other.Stats().downtimes, 1);
+}
+
+TEST_F(EsiClientTest, ADeadProbersLeaseRunsOutAndAnotherAsks) {
+    opts.downtime_gate = true;
+    opts.timeout = std::chrono::milliseconds(10000);
+    // A process made ESI suspect, took the lease and died.
+    const std::int64_t t0 = clock.NowUs();
+    ASSERT_TRUE(budget.SuspectOutage("esi", "HTTP 503 from GET /alliances/{id}/", t0).changed);
+    ASSERT_TRUE(budget.TakeProbeLease("esi", 15 * kS));
+    fake.Script("/status/", FakeHttpClient::Reply(200, kStatusUp));
+    fake.Script("/alliances/1/", FakeHttpClient::Reply(200, "{}"));
+    EXPECT_EQ(Client().Fetch({"GET", "/alliances/1/", "", {}}).outcome, Outcome::kOk);
+    ASSERT_EQ(fake.Requests().size(), 2u);
+    EXPECT_TRUE(IsStatus(fake.Requests()[0].request.url));
+    EXPECT_GE(fake.Requests()[0].started_us, t0 + 15 * kS);
+    EXPECT_EQ(budget.LoadOutage("esi").state, Availability::kUp);
+}
+
+TEST_F(EsiClientTest, AStopEndsTheWaitForTheDowntimeGate) {
+    opts.downtime_gate = true;
+    // ESI is down for the deployment and another process holds the prober's lease for a minute.
+    ASSERT_TRUE(budget.SuspectOutage("esi", "HTTP 503 from GET /alliances/{id}/", clock.NowUs()).changed);
+    ASSERT_TRUE(budget.TakeProbeLease("esi", 60 * kS));
+    EXPECT_LE(StoppedAfter(Client(), 5 * kS), kS);
+    EXPECT_TRUE(fake.Requests().empty());  // nothing was sent while it waited
+}
+
+TEST_F(EsiClientTest, TheDailyDowntimeWindowAsksStatusBeforeAnyoneSpendsRequests) {
+    opts.downtime_gate = true;
+    kr::test::CapturedLog log;
+    constexpr std::int64_t kDay = 86'400 * kS;
+    const std::int64_t midnight = clock.NowUs() - clock.NowUs() % kDay + kDay;
+    clock.Set(midnight + 10 * 3600 * kS + 59 * 60 * kS);  // 10:59 UTC: no window yet
+    fake.SetHandler(
+        [](const http::HttpRequest& r) { return FakeHttpClient::Reply(200, IsStatus(r.url) ? kStatusUp : "{}"); });
+    EXPECT_EQ(Client().Fetch({"GET", "/alliances/1/", "", {}}).outcome, Outcome::kOk);
+    EXPECT_EQ(fake.CountRequests("/status/"), 0u);
+    clock.Set(midnight + 11 * 3600 * kS + 30 * kS);  // 11:00:30 UTC
+    EsiClient other(opts, fake, budget, clock);      // another process
+    EXPECT_EQ(other.Fetch({"GET", "/alliances/2/", "", {}}).outcome, Outcome::kOk);
+    EXPECT_EQ(Client().Fetch({"GET", "/alliances/3/", "", {}}).outcome, Outcome::kOk);
+    // /status/ once, first; then the work of both, no second probe in the same window.
+    ASSERT_EQ(fake.Requests().size(), 4u);
+    EXPECT_TRUE(IsStatus(fake.Requests()[1].request.url));
+    EXPECT_EQ(fake.CountRequests("/status/"), 1u);
+    EXPECT_EQ(log.Count("ESI is unavailable (ESI's daily downtime window"), 1u) << log.Text();
+    EXPECT_EQ(log.Count("ESI answers again after "), 1u) << log.Text();
+}
+
+TEST_F(EsiClientTest, ARouteThatFailsWhileStatusSaysUpRunsOutOfAttempts) {
+    opts.downtime_gate = true;
+    fake.SetHandler([](const http::HttpRequest& r) {
+        return IsStatus(r.url) ? FakeHttpClient::Reply(200, kStatusUp) : FakeHttpClient::Reply(502, "bad gateway");
+    });
+    EsiResult r = Client().Fetch({"GET", "/alliances/7/", "", {}});
+    EXPECT_EQ(r.outcome, Outcome::kFailed);
+    EXPECT_EQ(r.attempts, 3);
+    EXPECT_EQ(fake.CountRequests("/alliances/7/"), 3u);
+    EXPECT_LE(fake.CountRequests("/status/"), 3u);  // each 502 asked /status/ once, at most
 }
 
 TEST_F(EsiClientTest, RateLimitGroupIsTrackedAndHeldBackBeforeEmpty) {
@@ -745,16 +810,20 @@ TEST_F(EsiClientTest, A429WithoutRouteGroupPausesEveryRequestLoggedTwice) {
 
 TEST_F(EsiClientTest, DowntimeIsLoggedOnceWhenItStartsAndOnceWhenItIsOver) {
     CapturedLog log;
-    opts.downtime_after = 2;
-    opts.downtime_pause = std::chrono::milliseconds(15000);
+    opts.downtime_gate = true;
     opts.max_attempts = 10;
-    for (int i = 0; i < 2; ++i) fake.Script("/alliances/1/", FakeHttpClient::Reply(503, "down"));
+    fake.Script("/alliances/1/", FakeHttpClient::Reply(503, "down"));
     fake.Script("/alliances/1/", FakeHttpClient::Reply(200, "{}"));
-    // what asks whether ESI is back (esi_client_test AnOutagePausesEveryCaller…): down once more, then up
+    // what asks whether ESI is back: down twice more (then 1 s, then 2 s), then up
     fake.Script("/status/", FakeHttpClient::Reply(503, "down"));
-    fake.Script("/status/", FakeHttpClient::Reply(200, "{\"players\":1,\"server_version\":\"1\"}"));
+    fake.Script("/status/", FakeHttpClient::Transport(http::TransportError::kTimeout, 30 * kS));
+    fake.Script("/status/", FakeHttpClient::Reply(200, kStatusUp));
+    const std::int64_t t0 = clock.NowUs();
     EXPECT_EQ(Client().Fetch({"GET", "/alliances/1/", "", {}}).outcome, Outcome::kOk);
-    EXPECT_EQ(log.Count("ESI is unavailable (2 answers 502/503 in a row"), 1u) << log.Text();
+    ASSERT_EQ(fake.CountRequests("/status/"), 3u);
+    // backed off: 1 s after the first probe, 2 s after the second (a timeout of 30 s)
+    EXPECT_GE(fake.Requests().back().started_us - t0, (1 + 30 + 2) * kS);
+    EXPECT_EQ(log.Count("ESI is unavailable (HTTP 503 from GET /alliances/{id}/)"), 1u) << log.Text();
     EXPECT_EQ(log.Count("ESI answers again after "), 1u) << log.Text();
     EXPECT_EQ(log.Count("\n"), 2u) << log.Text();
 }

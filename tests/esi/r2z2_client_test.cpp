@@ -126,6 +126,22 @@ public:
     void ReleasePermit(const std::string& key, std::int64_t permit, std::int64_t window_us) override {
         inner.ReleasePermit(key, permit, window_us);
     }
+    OutageState LoadOutage(const std::string& key) override {
+        ++round_trips;
+        return inner.LoadOutage(key);
+    }
+    OutageState SuspectOutage(const std::string& key, const std::string& reason, std::int64_t unless) override {
+        ++round_trips;
+        return inner.SuspectOutage(key, reason, unless);
+    }
+    bool TakeProbeLease(const std::string& key, std::int64_t lease_us) override {
+        ++round_trips;
+        return inner.TakeProbeLease(key, lease_us);
+    }
+    OutageState ProbeAnswered(const std::string& key, bool up, std::int64_t first, std::int64_t later) override {
+        ++round_trips;
+        return inner.ProbeAnswered(key, up, first, later);
+    }
     InProcessBudget inner;
     int round_trips = 0;
 };

@@ -33,6 +33,24 @@ TEST(DbBudgetPg, ObserveMerge) {
     CheckObserveMerge(b, "test:merge:" + std::to_string(getpid()));
 }
 
+TEST(DbBudgetPg, OutageGateCycle) {
+    REQUIRE_PG();
+    MigrateDb(PgUrl());
+    const std::string key = "test:outage:" + std::to_string(getpid());
+    {
+        auto c = kr::db::Open(PgUrl());
+        c->Exec("DELETE FROM kr_rate_outage WHERE key = $1", {key});
+    }
+    DbBudget b(PgUrl());
+    CheckOutageCycle(b, key, kr::SystemClock::Instance());
+}
+
+TEST(DbBudgetPg, OneProcessOfFourTakesTheProbersLease) {
+    REQUIRE_PG();
+    MigrateDb(PgUrl());
+    CheckOneProberTakesTheLease(PgUrl(), "test:lease:" + std::to_string(getpid()), 4);
+}
+
 TEST(DbBudgetPg, FourProcessesShareOneSequenceOfSlots) {
     REQUIRE_PG();
     MigrateDb(PgUrl());

@@ -53,6 +53,24 @@ TEST(DbBudgetSqlite, ObserveMerge) {
     CheckObserveMerge(b, "esi");
 }
 
+TEST(InProcessBudget, OutageGateCycle) {
+    InProcessBudget b;
+    CheckOutageCycle(b, "esi", kr::SystemClock::Instance());
+}
+
+TEST(DbBudgetSqlite, OutageGateCycle) {
+    const auto url = TempDbUrl("outage.db");
+    MigrateDb(url);
+    DbBudget b(url);
+    CheckOutageCycle(b, "esi", kr::SystemClock::Instance());
+}
+
+TEST(DbBudgetSqlite, OneProcessOfFourTakesTheProbersLease) {
+    const auto url = TempDbUrl("lease.db");
+    MigrateDb(url);
+    CheckOneProberTakesTheLease(url, "esi", 4);
+}
+
 TEST(DbBudgetSqlite, FourProcessesShareOneSequenceOfSlots) {
     const auto url = TempDbUrl("procs.db");
     MigrateDb(url);

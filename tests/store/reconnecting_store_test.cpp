@@ -47,6 +47,7 @@ public:
     MOCK_METHOD(std::vector<Id>, ApplyAffiliations, (const std::vector<CharacterAffiliation>&), (override));
     MOCK_METHOD(std::vector<Id>, CorporationsWithOtherAlliance,
                 ((const std::vector<std::pair<Id, std::optional<Id>>>&)), (override));
+    MOCK_METHOD(std::vector<Id>, CorporationsWithNewerOtherAlliance, (std::size_t), (override));
     MOCK_METHOD(std::int64_t, AddUser, (Id, const std::string&), (override));
     MOCK_METHOD((std::vector<std::pair<Id, std::string>>), ListUserCharacters, (), (override));
     MOCK_METHOD(std::vector<Id>, MissingReferencedIds, (EntityKind, Id, std::size_t, const ScanOptions&), (override));

@@ -427,6 +427,58 @@ TYPED_TEST_P(StoreCases, AffiliationsAreAppliedSetBasedAndTheChangedRowsReported
     EXPECT_EQ(s.CorporationsWithOtherAlliance({{98000001, std::nullopt}}), (std::vector<Id>{98000001}));
 }
 
+TYPED_TEST_P(StoreCases, CorporationsWhoseMembersNewerAffiliationNamesAnotherAllianceAreListed) {
+    auto& s = *this->store_;
+    EntityBatch b;
+    for (Id id : {90000002, 90000004}) {
+        Character c;
+        c.id = id;
+        c.name = "c";
+        c.corporation_id = id == 90000002 ? 98000001 : 98000002;
+        c.alliance_id = 99000001;
+        c.birthday = "2015-03-24T11:37:00Z";
+        c.gender = "female";
+        b.entities.emplace_back(c);
+    }
+    for (Id id : {98000001, 98000002}) {
+        Corporation corp;
+        corp.id = id;
+        corp.name = "c";
+        corp.ticker = "C";
+        corp.alliance_id = 99000001;
+        b.entities.emplace_back(corp);
+    }
+    s.ApplyEntityBatch(b);
+    EXPECT_TRUE(s.CorporationsWithNewerOtherAlliance(0).empty());
+    // A sweep: 98000001's member now says alliance 99000002 (its corporation moved).
+    this->Tick();
+    ASSERT_EQ(s.ApplyAffiliations({{90000002, 98000001, 99000002, std::nullopt}}), (std::vector<Id>{90000002}));
+    EXPECT_EQ(s.CorporationsWithNewerOtherAlliance(0), (std::vector<Id>{98000001}));
+    EXPECT_EQ(s.CorporationsWithNewerOtherAlliance(1), (std::vector<Id>{98000001}));
+    // The corporation fetched since (in its new alliance): newer than its member, gone from the list.
+    this->Tick();
+    EntityBatch fetched;
+    Corporation moved;
+    moved.id = 98000001;
+    moved.name = "c";
+    moved.ticker = "C";
+    moved.alliance_id = 99000002;
+    fetched.entities.emplace_back(moved);
+    s.ApplyEntityBatch(fetched);
+    EXPECT_TRUE(s.CorporationsWithNewerOtherAlliance(0).empty());
+    // A corporation stored after its member's (older, stale) affiliation is not listed.
+    this->Tick();
+    Corporation newer;
+    newer.id = 98000002;
+    newer.name = "c";
+    newer.ticker = "C";
+    newer.alliance_id = std::nullopt;  // left its alliance; the member's row still says 99000001
+    EntityBatch later;
+    later.entities.emplace_back(newer);
+    s.ApplyEntityBatch(later);
+    EXPECT_TRUE(s.CorporationsWithNewerOtherAlliance(0).empty());
+}
+
 TYPED_TEST_P(StoreCases, ApplyEntityBatchWritesEntitiesAndCacheAndClearsPending) {
     this->store_->MarkPending(EntityKind::kAlliance, {99003214, 1354830081});
     this->store_->MarkPending(EntityKind::kCharacter, {2115636466, 77777777});
@@ -1037,17 +1089,21 @@ TYPED_TEST_P(StoreCases, ARefreshSweepIsClaimedOncePerCadence) {
     EXPECT_EQ(this->Count("kr_refresh_runs"), 2);
 }
 
-REGISTER_TYPED_TEST_SUITE_P(
-    StoreCases, MigrateTwiceIsIdempotent, CorporationLeavingAllianceGetsNullAllianceId, AllianceLosesExecutor,
-    CharacterLosesTitleAndAlliance, UpsertCountsAndDuplicatesInBatch, TypesFromSamples,
-    NamesWithMetacharactersRoundTrip, IdsAbove2To31, HttpCacheRoundTrip,
-    AllianceListsAreKeptBesideTheCorporationsStoredWithTheAlliance,
-    AffiliationsAreAppliedSetBasedAndTheChangedRowsReported, ApplyEntityBatchWritesEntitiesAndCacheAndClearsPending,
-    ExistingIds, LookupFreshnessAnswersExistenceAndCacheRowsTogether, KillmailsAreIdempotent, NestedContainerItems,
-    StructureVictimAndFactionOnlyAttacker, ZkbValuesAndRejectedKillmails, Users, MissingReferencedIds,
-    CountsCoverAllTables, UniverseTablesAreTheOriginalsAndWrittenParentsFirst,
-    KillmailsReferenceSolarSystemsAndListSweepsRoundTrip, AKillmailPageRecordsItsEnrichmentAndChainStepInItsTransaction,
-    AChainStepIsTakenOncePerPageAndOnlyByTheChainHoldingTheCharacter,
-    TheLiveCursorIsHeldByOneProcessAndMovesWithItsKillmails, ARefreshSweepIsClaimedOncePerCadence);
+REGISTER_TYPED_TEST_SUITE_P(StoreCases, MigrateTwiceIsIdempotent, CorporationLeavingAllianceGetsNullAllianceId,
+                            AllianceLosesExecutor, CharacterLosesTitleAndAlliance, UpsertCountsAndDuplicatesInBatch,
+                            TypesFromSamples, NamesWithMetacharactersRoundTrip, IdsAbove2To31, HttpCacheRoundTrip,
+                            AllianceListsAreKeptBesideTheCorporationsStoredWithTheAlliance,
+                            AffiliationsAreAppliedSetBasedAndTheChangedRowsReported,
+                            CorporationsWhoseMembersNewerAffiliationNamesAnotherAllianceAreListed,
+                            ApplyEntityBatchWritesEntitiesAndCacheAndClearsPending, ExistingIds,
+                            LookupFreshnessAnswersExistenceAndCacheRowsTogether, KillmailsAreIdempotent,
+                            NestedContainerItems, StructureVictimAndFactionOnlyAttacker, ZkbValuesAndRejectedKillmails,
+                            Users, MissingReferencedIds, CountsCoverAllTables,
+                            UniverseTablesAreTheOriginalsAndWrittenParentsFirst,
+                            KillmailsReferenceSolarSystemsAndListSweepsRoundTrip,
+                            AKillmailPageRecordsItsEnrichmentAndChainStepInItsTransaction,
+                            AChainStepIsTakenOncePerPageAndOnlyByTheChainHoldingTheCharacter,
+                            TheLiveCursorIsHeldByOneProcessAndMovesWithItsKillmails,
+                            ARefreshSweepIsClaimedOncePerCadence);
 
 }  // namespace kr::store::testing

@@ -19,6 +19,10 @@ public:
     void ReleasePermit(const std::string&, std::int64_t, std::int64_t) override { throw Full(); }
     void MarkDemand(const std::string&, std::int64_t) override { throw Full(); }
     std::int64_t DemandUntil(const std::string&) override { throw Full(); }
+    esi::OutageState LoadOutage(const std::string&) override { throw Full(); }
+    esi::OutageState SuspectOutage(const std::string&, const std::string&, std::int64_t) override { throw Full(); }
+    bool TakeProbeLease(const std::string&, std::int64_t) override { throw Full(); }
+    esi::OutageState ProbeAnswered(const std::string&, bool, std::int64_t, std::int64_t) override { throw Full(); }
 
 private:
     static TransientError Full() { return TransientError("sqlite: step: database or disk is full"); }

@@ -111,7 +111,12 @@ TEST_F(ScriptsTest, QueueAlliancesPublishesEveryAllianceEsiLists) {
 }
 
 TEST_F(ScriptsTest, QueueAlliancesFailsOnAnEsiError) {
-    env.Http().SetHandler([](const http::HttpRequest&) { return http::FakeHttpClient::Reply(503, "{}"); });
+    // ESI's /status/ says it is up (the downtime gate asks it after a 503): the route itself fails.
+    env.Http().SetHandler([](const http::HttpRequest& r) {
+        const bool status = r.url.size() >= 8 && r.url.substr(r.url.size() - 8) == "/status/";
+        return status ? http::FakeHttpClient::Reply(200, R"({"players":1,"server_version":"1"})")
+                      : http::FakeHttpClient::Reply(503, "{}");
+    });
     EXPECT_THROW(QueueAlliances(env.Rt()), TransientError);
     EXPECT_TRUE(env.Take(kAllianceQueue).empty());
 }
@@ -174,6 +179,46 @@ TEST_F(ScriptsTest, QueueCorporationsAlsoQueuesStoredOnesPastTheirExpiresLongest
     env.EsiOk("/corporations/npccorps/", "[]");
     EXPECT_EQ(QueueCorporations(env.Rt()), 4u);  // no limit
     EXPECT_EQ(TakeEntities(kCorporationQueue).ids, (std::vector<Id>{98000005, 98000003, 98000004, 98000002}));
+}
+
+TEST_F(ScriptsTest, QueueCorporationsAlsoQueuesThoseWhoseAllianceChangedInTheLastSweep) {
+    std::vector<Corporation> corporations;
+    for (Id id : {98000001, 98000002}) {
+        Corporation c;
+        c.id = id;
+        c.name = "c";
+        c.ticker = "C";
+        c.alliance_id = 99000001;
+        corporations.push_back(c);
+    }
+    kr::test::UpsertCorporations(env.Store(), corporations);
+    StoreCharacter(90000001, 98000001);
+    StoreCharacter(90000002, 98000002);
+    env.Store().ApplyAffiliations(
+        {{90000001, 98000001, 99000001, std::nullopt}, {90000002, 98000002, 99000001, std::nullopt}});
+    FreshFor(EntityKind::kCorporation, {98000001, 98000002}, kr::test::kHourMs);  // not due for a refresh
+    env.EsiOk("/corporations/npccorps/", "[]");
+    EXPECT_EQ(QueueCorporations(env.Rt()), 0u);
+    // The sweep: 98000002 left its alliance (its member's affiliation says so).
+    env.Clock().Advance(60 * 1'000'000);
+    ASSERT_EQ(env.Store().ApplyAffiliations({{90000002, 98000002, std::nullopt, std::nullopt}}),
+              (std::vector<Id>{90000002}));
+    env.EsiOk("/corporations/npccorps/", "[]");
+    EXPECT_EQ(QueueCorporations(env.Rt()), 1u);
+    auto p = TakeEntities(kCorporationQueue);
+    EXPECT_EQ(p.ids, (std::vector<Id>{98000002}));
+    EXPECT_EQ(p.sources, Repeat("queue-corporations", 1));
+    // Made stale, so the info worker asks ESI instead of trusting its row.
+    auto rows = env.Store().LoadHttpCache({"/corporations/98000002/", "/corporations/98000001/"});
+    EXPECT_LE(rows.at("/corporations/98000002/").expires_at_ms, env.Clock().NowMs());
+    EXPECT_GT(rows.at("/corporations/98000001/").expires_at_ms, env.Clock().NowMs());
+    // Once fetched in its new state it is not queued again.
+    env.Clock().Advance(60 * 1'000'000);
+    corporations[1].alliance_id = std::nullopt;
+    kr::test::UpsertCorporations(env.Store(), {corporations[1]});
+    FreshFor(EntityKind::kCorporation, {98000002}, kr::test::kHourMs);
+    env.EsiOk("/corporations/npccorps/", "[]");
+    EXPECT_EQ(QueueCorporations(env.Rt()), 0u);
 }
 
 TEST_F(ScriptsTest, QueueAllianceCorporationsPublishesEveryStoredAlliance) {

@@ -27,10 +27,15 @@ def define_figures():
     for size in ("100k", "1M"):
         limit = 3 if size == "100k" else 30
         for q, qlabel in (("pgq", "queue in PostgreSQL"), ("amqp", "queue on RabbitMQ")):
-            note = ("publishes ~167k confirmed persistent messages: bound by the broker (its no-confirm ceiling, "
-                    "queue section, gives ≥ 10 s)" if q == "amqp" else "")
-            fig(f"scan_{size}_{q}_wall", NAME, f"scan:entities on {size} killmails, PostgreSQL, {qlabel}: wall",
-                "s", limit, "<=", fmt="{:.2f}", note=note)
+            # On RabbitMQ the wall time has no target of its own: the scan publishes ~167k confirmed
+            # persistent messages, so the broker bounds it; the target is the ratio to the broker's
+            # confirmed-publish ceiling measured in the same run (scan_*_amqp_vs_ceiling).
+            if q == "amqp":
+                fig(f"scan_{size}_{q}_wall", NAME, f"scan:entities on {size} killmails, PostgreSQL, {qlabel}: wall",
+                    "s", fmt="{:.2f}", note="bound by the broker: the target is the ratio to its ceiling (below)")
+            else:
+                fig(f"scan_{size}_{q}_wall", NAME, f"scan:entities on {size} killmails, PostgreSQL, {qlabel}: wall",
+                    "s", limit, "<=", fmt="{:.2f}")
             fig(f"scan_{size}_{q}_rss", NAME, f"scan:entities on {size} killmails, {qlabel}: peak RSS", "MB",
                 30, "<=", fmt="{:.1f}", note="target: the per-process memory target")
         fig(f"scan_{size}_amqp_ceiling", NAME, f"the broker's confirmed-publish ceiling for the scan's messages on "
