@@ -82,6 +82,11 @@ using EsiCallback = std::function<void(EsiResult)>;
 /// "killreport-cpp/<version> (+set KILLREPORT_USER_AGENT to your contact)".
 std::string DefaultUserAgent();
 
+/// ESI's daily downtime: when it starts (after midnight UTC) and how long it usually lasts. The
+/// downtime gate's window and the refresh scheduler's type sweep both derive from these.
+inline constexpr std::chrono::minutes kDailyDowntimeAt{11 * 60};
+inline constexpr std::chrono::minutes kDailyDowntimeLength{10};
+
 struct EsiOptions {
     std::string base_url = "https://esi.evetech.net";
     double rate_limit = 50;  ///< requests/s for the whole deployment (shared budget); 0 = off
@@ -113,8 +118,8 @@ struct EsiOptions {
     bool downtime_gate = true;
     std::chrono::milliseconds downtime_pause{1000};
     std::chrono::milliseconds downtime_pause_max{60000};
-    std::chrono::minutes downtime_window_at{11 * 60};
-    std::chrono::minutes downtime_window{10};
+    std::chrono::minutes downtime_window_at = kDailyDowntimeAt;
+    std::chrono::minutes downtime_window = kDailyDowntimeLength;
     /// KILLREPORT_REFRESH_SHARE: while new work waits (a request that is not refresh traffic is
     /// ready or in flight in any client sharing the budget, marked in it), refresh traffic takes at
     /// most ⌊share · limit⌋ of the window guard's permits — at most that many requests in any window

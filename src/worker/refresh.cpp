@@ -38,7 +38,7 @@ std::size_t RevalidateTypes(Runtime& rt) {
 
 std::int64_t LatestTypesWindowMs(std::int64_t now_ms, const RefreshOptions& o) {
     const std::int64_t today = now_ms - now_ms % kDayMs;
-    std::int64_t at = today + o.downtime_hour_utc * 3600LL * 1000 + o.types_after_downtime_ms;
+    std::int64_t at = today + o.downtime_at_ms + o.types_after_downtime_ms;
     if (at > now_ms) at -= kDayMs;
     return at;
 }

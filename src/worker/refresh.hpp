@@ -21,12 +21,14 @@
 // queue for new killmails (5): new entities go first on every queue. What the sweeps ask ESI
 // themselves, and what the workers ask for their messages below priority 5, is refresh traffic:
 // at most KILLREPORT_REFRESH_SHARE of the budget while new work waits (esi::EsiOptions).
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <stop_token>
 #include <string>
 #include <vector>
 
+#include "esi/esi_client.hpp"
 #include "worker/affiliation_sweep.hpp"
 #include "worker/runtime.hpp"
 
@@ -35,8 +37,8 @@ namespace kr::worker {
 struct RefreshOptions {
     std::int64_t affiliations_every_ms = 3600LL * 1000;
     std::int64_t expired_every_ms = 600LL * 1000;  ///< alliances and corporations
-    int downtime_hour_utc = 11;
-    std::int64_t types_after_downtime_ms = 10LL * 60 * 1000;
+    std::int64_t downtime_at_ms = std::chrono::milliseconds(esi::kDailyDowntimeAt).count();
+    std::int64_t types_after_downtime_ms = std::chrono::milliseconds(esi::kDailyDowntimeLength).count();
     /// A sweep that never ran: due now (`refresh`), or its clock starts now (`run`: a new database
     /// is not refreshed before it holds anything worth it).
     bool first_is_due = true;
@@ -50,7 +52,7 @@ struct RefreshReport {
 };
 
 /// The start of the latest types sweep window at or before `now_ms`: today's (or, before it,
-/// yesterday's) downtime hour plus types_after_downtime_ms.
+/// yesterday's) downtime start plus types_after_downtime_ms.
 std::int64_t LatestTypesWindowMs(std::int64_t now_ms, const RefreshOptions& o);
 
 /// One cycle: every due sweep, in the order affiliations, alliances, corporations, types. A sweep
