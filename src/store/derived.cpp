@@ -44,7 +44,7 @@ std::string KillDay(db::Dialect d) {
 /// One killmail_filters row per killmail in scope (kept when the killmail has one already, unless
 /// `into_emptied`: the scope's rows were deleted under a table lock, so no conflict can happen and
 /// the plain INSERT skips the conflict checks).
-std::string FiltersInsertSql(const std::string& scope, db::Dialect d, bool into_emptied) {
+std::string FiltersInsertSql(const SqlStore::DeriveScope& scope, db::Dialect d, bool into_emptied) {
     std::string aggregates, arrays;
     for (const char* c : kArrayColumns) {
         aggregates += ", " + IdArrayAgg(c, d) + " AS " + c + "s";
@@ -60,13 +60,12 @@ std::string FiltersInsertSql(const std::string& scope, db::Dialect d, bool into_
            ", s.security_status, CAST(s.security_class AS VARCHAR(2)) FROM killmails k"
            " LEFT JOIN victims v ON v.killmail_id = k.killmail_id"
            " LEFT JOIN (SELECT x.killmail_id, count(*) AS n" +
-           aggregates + " FROM attackers x WHERE x.killmail_id IN (SELECT k.killmail_id FROM killmails k WHERE " +
-           scope +
-           ") GROUP BY x.killmail_id) a ON a.killmail_id = k.killmail_id"
+           aggregates + " FROM attackers x WHERE " + scope.attackers +
+           " GROUP BY x.killmail_id) a ON a.killmail_id = k.killmail_id"
            " LEFT JOIN solar_systems s ON s.system_id = k.solar_system_id"
            " LEFT JOIN constellations c ON c.constellation_id = s.constellation_id"
            " WHERE " +
-           scope + " ORDER BY k.killmail_id" + (into_emptied ? "" : " ON CONFLICT (killmail_id) DO NOTHING");
+           scope.killmails + " ORDER BY k.killmail_id" + (into_emptied ? "" : " ON CONFLICT (killmail_id) DO NOTHING");
 }
 
 /// +1 per killmail in scope for each distinct attacker <entity> of it, on the killmail's UTC day,
@@ -74,7 +73,8 @@ std::string FiltersInsertSql(const std::string& scope, db::Dialect d, bool into_
 /// arrays are the distinct non-NULL ids. Ordered by key: concurrent writers lock the rows they add
 /// to in the same order, and a rebuild appends to the primary key. `into_emptied`: as
 /// FiltersInsertSql (a plain INSERT).
-std::string KillStatsUpsertSql(const std::string& entity, const std::string& scope, db::Dialect d, bool into_emptied) {
+std::string KillStatsUpsertSql(const std::string& entity, const std::string& scope, db::Dialect d, bool into_emptied,
+                               const std::string& filters = "killmail_filters") {
     const std::string table = entity + "_kill_stats";
     const std::string id = entity + "_id";
     const std::string array = "k.attacker_" + entity + "_ids";
@@ -82,10 +82,26 @@ std::string KillStatsUpsertSql(const std::string& entity, const std::string& sco
                                                         : "CROSS JOIN json_each(" + array + ") AS u";
     const std::string value = d == db::Dialect::kPostgres ? "u.id" : "u.value";
     return "INSERT INTO " + table + " (kill_date, " + id + ", kill_count) SELECT " + KillDay(d) + ", " + value +
-           ", count(*) FROM killmail_filters k " + ids + " WHERE " + scope + " GROUP BY 1, 2 ORDER BY 1, 2" +
+           ", count(*) FROM " + filters + " k " + ids + " WHERE " + scope + " GROUP BY 1, 2 ORDER BY 1, 2" +
            (into_emptied ? ""
                          : " ON CONFLICT (kill_date, " + id + ") DO UPDATE SET kill_count = COALESCE(" + table +
                                ".kill_count, 0) + excluded.kill_count");
+}
+
+/// A page's three kill-stats upserts as one PostgreSQL statement (KillStatsUpsertSql each, from
+/// the scope's filter rows read once; one round trip instead of three); its one value is the
+/// number of rows written.
+std::string KillStatsUpsertAllSql(const std::string& scope) {
+    std::string columns = "killmail_time", upserts, total;
+    for (const char* entity : kStatsEntities) columns += ", attacker_" + std::string(entity) + "_ids";
+    for (const char* entity : kStatsEntities) {
+        const std::string name = std::string(entity) + "_stats";
+        upserts += ", " + name + " AS (" +
+                   KillStatsUpsertSql(entity, "TRUE", db::Dialect::kPostgres, false, "page_filters") + " RETURNING 1)";
+        total += (total.empty() ? "SELECT " : " + ") + ("(SELECT count(*) FROM " + name + ")");
+    }
+    return "WITH page_filters AS MATERIALIZED (SELECT " + columns + " FROM killmail_filters k WHERE " + scope + ")" +
+           upserts + " " + total;
 }
 
 /// The location columns of the filters in solar systems $1 or in constellations $2, from the
@@ -158,16 +174,25 @@ std::vector<std::string> SqlStore::EmptyDerivedForRebuild() {
     return rebuild;
 }
 
-DerivedCounts SqlStore::Derive(const std::string& scope, const std::vector<Param>& params, bool into_emptied) {
+SqlStore::DeriveScope SqlStore::DeriveScopeOf(const std::vector<Id>& ids) const {
+    return {"k.killmail_id" + IdSetSql(1), "x.killmail_id" + IdSetSql(1), {IdSetParam(ids)}};
+}
+
+DerivedCounts SqlStore::Derive(const DeriveScope& scope, bool into_emptied) {
     const db::Dialect d = conn_->GetDialect();
     if (d == db::Dialect::kPostgres) conn_->Exec(kLocationLockShared);
     DerivedCounts counts;
     // Planned per call: the plans depend on how many killmails the scope selects (see
     // db::Connection; a generic plan made on a fresh database would scan).
-    counts.filters = conn_->ExecPlannedPerCall(FiltersInsertSql(scope, d, into_emptied), params).Affected();
+    counts.filters = conn_->ExecPlannedPerCall(FiltersInsertSql(scope, d, into_emptied), scope.params).Affected();
+    if (d == db::Dialect::kPostgres && !into_emptied) {
+        counts.kill_stats = conn_->ExecPlannedPerCall(KillStatsUpsertAllSql(scope.killmails), scope.params).Int(0, 0);
+        return counts;
+    }
     for (const char* entity : kStatsEntities) {
         counts.kill_stats +=
-            conn_->ExecPlannedPerCall(KillStatsUpsertSql(entity, scope, d, into_emptied), params).Affected();
+            conn_->ExecPlannedPerCall(KillStatsUpsertSql(entity, scope.killmails, d, into_emptied), scope.params)
+                .Affected();
     }
     return counts;
 }
@@ -210,7 +235,10 @@ DerivedCounts SqlStore::RebuildDerived(const std::optional<std::string>& from_da
     }
     // The scope's rows are gone and no one else writes these tables until the commit: plain
     // INSERTs (conflict checks cost a third of a rebuild on PostgreSQL).
-    DerivedCounts counts = Derive(scope, params, true);
+    // The attackers of the killmails in scope: the whole table, or through the killmails' times.
+    const std::string attackers =
+        from_date ? "x.killmail_id IN (SELECT k.killmail_id FROM killmails k WHERE " + scope + ")" : scope;
+    DerivedCounts counts = Derive({scope, attackers, params}, true);
     for (const auto& index : indexes) conn_->ExecScript(index);
     tx.Commit();
     return counts;

@@ -93,7 +93,7 @@ StoreKillmailsResult SqlStore::WritePage(std::span<const Killmail> killmails, co
         // Only the killmails new in this transaction derive: a redelivery counts nothing twice.
         std::vector<Id> inserted = WriteKillmails(todo, now, result);
         if (!inserted.empty()) {
-            if (options_.derive) Derive("k.killmail_id" + IdSetSql(1), {IdSetParam(inserted)}, false);
+            if (options_.derive) Derive(DeriveScopeOf(inserted), false);
             NotifyNew(inserted);
         }
         result.new_ids = std::move(inserted);

@@ -128,12 +128,26 @@ protected:
     const Clock& clock_;
     const StoreOptions options_;
 
+public:
+    /// The killmails whose derived rows are written: a predicate over killmails `k` (it reads only
+    /// killmail_id and killmail_time, so it also selects their killmail_filters rows `k`), the same
+    /// selection as a predicate over attackers `x`, and their parameters.
+    struct DeriveScope {
+        std::string killmails;
+        std::string attackers;
+        std::vector<Param> params;
+    };
+
 private:
-    /// The derived tables' rows of the killmails selected by `scope` (a predicate over killmails
-    /// `k`, with `params`), inside the caller's transaction: killmail_filters rows (kept when
-    /// present) and kill stats added. The number of rows written (filters, stats). `into_emptied`:
-    /// the scope's derived rows were just deleted under a lock (RebuildDerived): plain INSERTs.
-    DerivedCounts Derive(const std::string& scope, const std::vector<Param>& params, bool into_emptied);
+    /// The scope of a page's new killmails `ids`. The attackers are selected by the id set itself:
+    /// through a semi-join with killmails PostgreSQL planned a sequential scan of all attackers
+    /// (most of a page's derive time on a 24k-killmail database, and growing with the table).
+    DeriveScope DeriveScopeOf(const std::vector<Id>& ids) const;
+    /// The derived tables' rows of the killmails in `scope`, inside the caller's transaction:
+    /// killmail_filters rows (kept when present) and kill stats added. The number of rows written
+    /// (filters, stats). `into_emptied`: the scope's derived rows were just deleted under a lock
+    /// (RebuildDerived): plain INSERTs.
+    DerivedCounts Derive(const DeriveScope& scope, bool into_emptied);
     /// A whole rebuild on PostgreSQL, inside its transaction: drops the derived tables' secondary
     /// indexes, empties the tables, and returns the indexes' definitions to build again.
     std::vector<std::string> EmptyDerivedForRebuild();
