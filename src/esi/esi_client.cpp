@@ -319,8 +319,22 @@ std::int64_t EsiClient::DispatchReady(std::int64_t now) {
     MarkNewWork(now);
     if (ready_.empty()) return wake;
     Shared& g = SharedFor(options_.budget_key, now, true);
+    // A pause this process waits on is logged here too: another process may have set it (the
+    // shared store keeps no reason; what is known of the error limit says which one it was).
+    const bool error_limited =
+        g.state.remaining && g.state.reset_at_us > now && *g.state.remaining <= options_.error_limit_pause_at;
+    const std::string error_limit = error_limited ? "error limit remain " + std::to_string(*g.state.remaining) : "";
     if (g.state.paused_until_us > now) {
         pacer_.Discard();
+        // A downtime has lines of its own (Unavailable / Available), also in the processes that probe it.
+        const bool downtime =
+            down_since_us_ != 0 ||
+            (options_.downtime_after > 0 && SharedFor(options_.budget_key + ":down", now, true).state.paused_until_us >
+                                                now - options_.downtime_pause.count() * 1000);
+        if (!downtime) {
+            LogPause(options_.budget_key, g.state.paused_until_us,
+                     (error_limited ? error_limit : "HTTP 420 or 429") + ", from the shared budget", now);
+        }
         return g.state.paused_until_us;
     }
     int cap = options_.max_concurrency;
@@ -349,6 +363,7 @@ std::int64_t EsiClient::DispatchReady(std::int64_t now) {
         const std::int64_t rem = *g.state.remaining;
         if (rem <= options_.error_limit_pause_at) {
             pacer_.Discard();
+            LogPause(options_.budget_key, g.state.reset_at_us + kUsPerS, error_limit + ", held until its reset", now);
             return g.state.reset_at_us + kUsPerS;
         }
         if (rem <= options_.error_limit_slow_at) {
@@ -375,6 +390,7 @@ std::int64_t EsiClient::DispatchReady(std::int64_t now) {
         if (const std::string* gk = GroupKeyFor(*job)) {
             Shared& gs = SharedFor(*gk, now, true);
             if (gs.state.paused_until_us > now) {
+                LogPause(*gk, gs.state.paused_until_us, "HTTP 429, from the shared budget", now);
                 wake = std::min(wake, gs.state.paused_until_us);
                 ++i;
                 continue;
