@@ -152,7 +152,7 @@ int Main(int argc, char** argv) {
     StatusFlags status_flags;
     auto* status = add("status",
                        "queues (depth, consumers, retries, dead letters), the shared ESI budget's state (error limit, "
-                       "paused route groups), row counts; exit 1 when dead letters exist");
+                       "paused route groups), workers, row counts; exit 1 when dead letters exist or a worker is down");
     status->add_flag("--json", status_flags.json, "one JSON object (with --watch: one per refresh, a line each)");
     status->add_flag("--watch", status_flags.watch, "refresh in place until interrupted");
     status->add_option("--every", status_flags.every_s, "seconds between refreshes with --watch")

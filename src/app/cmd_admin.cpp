@@ -44,7 +44,7 @@ int CmdConfig(const Context& ctx) {
 
 int CmdMigrate(const Context& ctx) {
     auto conn = db::Open(ctx.cfg.database_url);
-    auto report = db::Migrate(*conn);
+    auto report = db::Migrate(*conn, {}, SystemClock::Instance(), ctx.cfg.progress_every_seconds);
     if (report.killreport_tables_existed) {
         std::printf("KillReport's tables were already there: left as they are, only ours were added\n");
     }

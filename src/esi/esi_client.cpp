@@ -183,6 +183,7 @@ EsiClient::EsiClient(EsiOptions options, http::HttpClient& http, RateBudget& bud
 }
 
 EsiClient::~EsiClient() {
+    if (unrecorded_spent_ > 0) RecordSpent(clock_.NowUs());
     if (held_permit_ < 0) return;
     try {
         budget_.ReleasePermit(WindowKey(), held_permit_, 0);  // never used: free at once
@@ -313,8 +314,19 @@ void EsiClient::LogResumed(std::int64_t now) {
     }
 }
 
+void EsiClient::RecordSpent(std::int64_t now) {
+    spent_due_us_ = now + kUsPerS;
+    try {
+        budget_.Spend(options_.budget_key, unrecorded_spent_);
+        unrecorded_spent_ = 0;
+    } catch (const kr::Error&) {
+        // the shared store is unavailable: counted with the next ones
+    }
+}
+
 std::int64_t EsiClient::DispatchReady(std::int64_t now) {
     std::int64_t wake = kNever;
+    if (unrecorded_spent_ > 0 && (now >= spent_due_us_ || (ready_.empty() && in_flight_ == 0))) RecordSpent(now);
     if (!pauses_logged_.empty()) LogResumed(now);
     MarkNewWork(now);
     if (ready_.empty()) return wake;
@@ -527,6 +539,7 @@ void EsiClient::Send(const std::shared_ptr<Job>& job, std::int64_t now) {
     // Counted once started (the callback never runs from Start): a Start that throws counts nothing.
     ++job->attempts;
     ++stats_.requests;
+    ++unrecorded_spent_;
     metrics_.Sent();
     job->sent_at_us = now;
     job->on_wire = true;

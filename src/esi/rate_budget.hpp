@@ -115,6 +115,14 @@ public:
     virtual void MarkDemand(const std::string& key, std::int64_t for_us) = 0;
     /// Until when `key` says new work waits (caller's clock, unix µs; 0 = never marked).
     virtual std::int64_t DemandUntil(const std::string& key) = 0;
+
+    // What was spent (`status`: tokens used in the last minute, every process of the deployment).
+    /// Adds `tokens` requests sent against `key` now (per-second buckets, kept kSpentKeptS).
+    virtual void Spend(const std::string& key, std::int64_t tokens) = 0;
+    /// Requests sent against `key` in the last `seconds` seconds (whole seconds: the current one and
+    /// the `seconds` − 1 before it).
+    virtual std::int64_t Spent(const std::string& key, std::int64_t seconds) = 0;
+    static constexpr std::int64_t kSpentKeptS = 120;
 };
 
 /// In-process state, thread-safe (one instance shared by all threads of a process).
@@ -131,10 +139,13 @@ public:
     void ReleasePermit(const std::string& key, std::int64_t permit, std::int64_t window_us) override;
     void MarkDemand(const std::string& key, std::int64_t for_us) override;
     std::int64_t DemandUntil(const std::string& key) override;
+    void Spend(const std::string& key, std::int64_t tokens) override;
+    std::int64_t Spent(const std::string& key, std::int64_t seconds) override;
 
 private:
-    std::map<std::string, std::vector<std::int64_t>> permits_;  ///< free-at time of each permit
-    std::map<std::string, std::int64_t> demand_;                ///< new work waits until
+    std::map<std::string, std::map<std::int64_t, std::int64_t>> spent_;  ///< tokens by unix second
+    std::map<std::string, std::vector<std::int64_t>> permits_;           ///< free-at time of each permit
+    std::map<std::string, std::int64_t> demand_;                         ///< new work waits until
     struct Row {
         std::int64_t next_at = 0;
         RateState s;
@@ -162,6 +173,8 @@ public:
     void ReleasePermit(const std::string& key, std::int64_t permit, std::int64_t window_us) override;
     void MarkDemand(const std::string& key, std::int64_t for_us) override;
     std::int64_t DemandUntil(const std::string& key) override;
+    void Spend(const std::string& key, std::int64_t tokens) override;
+    std::int64_t Spent(const std::string& key, std::int64_t seconds) override;
 
 private:
     db::Connection& Conn();
@@ -175,6 +188,7 @@ private:
     std::unique_ptr<db::Connection> conn_;
     std::int64_t offset_us_ = 0;     ///< database clock − local clock (PostgreSQL)
     std::int64_t offset_at_us_ = 0;  ///< when it was measured (0 = never)
+    std::int64_t pruned_at_us_ = 0;  ///< kr_rate_spent's old buckets last deleted
 };
 
 /// "" → InProcessBudget, otherwise DbBudget(url).

@@ -159,6 +159,27 @@ TEST(MetricsE2e, RunServesEveryFamilyWithTheSimulatorsCounts) {
     for (const auto& w : stopped["workers"]) EXPECT_EQ(w["state"], "stopped") << w.dump();
 }
 
+// `status`'s ESI tokens of the last minute are the shared budget's count of every request of every
+// process — a one-shot queue script's too — i.e. what the simulator was asked.
+TEST(MetricsE2e, StatusTokensOfTheLastMinuteAreTheRequestsTheSimulatorCounted) {
+    TempDir dir;
+    const std::string db = "sqlite://" + dir.Path() + "/kr.db";
+    Pipeline p({db, ""}, SmallUniverse());
+    const auto start = std::chrono::steady_clock::now();
+    const std::string env = p.Env() + "ESI_RATE_LIMIT=500 ";  // the shared (database) budget
+    auto queued = RunCommand(env + KR_KILLREPORT_BIN " queue:alliances");
+    ASSERT_EQ(queued.exit_code, 0) << queued.err;
+    auto worked = RunCommand(env + KR_KILLREPORT_BIN " worker:info:alliances --until-idle");
+    ASSERT_EQ(worked.exit_code, 0) << worked.err;
+    auto status = RunCommand(env + KR_KILLREPORT_BIN " status --json");
+    const auto truth = p.Get("/_admin/stats");
+    if (std::chrono::steady_clock::now() - start > std::chrono::seconds(55))
+        GTEST_SKIP() << "the requests took longer than the minute `status` counts";
+    const auto st = nlohmann::json::parse(status.out);
+    EXPECT_GT(truth["esi_requests"].get<std::int64_t>(), 10);
+    EXPECT_EQ(st["esi"]["tokens_last_minute"], truth["esi_requests"]) << status.out;
+}
+
 TEST(MetricsE2e, OneShotCommandsServeNothingAndABadAddressIsAClearError) {
     TempDir dir;
     const std::string db = "sqlite://" + dir.Path() + "/kr.db";

@@ -99,6 +99,17 @@ TEST_F(EsiClientTest, FreshEntryAnswersWithoutRequest) {
     EXPECT_EQ(Client().Stats().fresh, 1);
 }
 
+TEST_F(EsiClientTest, EveryRequestSentIsCountedInTheSharedBudget) {
+    fake.Script("/alliances/1/", FakeHttpClient::Reply(503, "busy"));
+    fake.Script("/alliances/1/", FakeHttpClient::Reply(200, "{}"));
+    fake.Script("/alliances/2/", FakeHttpClient::Reply(200, "{}"));
+    EXPECT_EQ(Client().Fetch({"GET", "/alliances/1/", "", {}}).outcome, Outcome::kOk);
+    EXPECT_EQ(budget.Spent("esi", 60), 2);  // counted when the client went idle, the retry too
+    EXPECT_EQ(Client().Fetch({"GET", "/alliances/2/", "", {}}).outcome, Outcome::kOk);
+    EXPECT_EQ(budget.Spent("esi", 60), 3);
+    EXPECT_EQ(static_cast<std::size_t>(budget.Spent("esi", 60)), fake.Requests().size());
+}
+
 TEST_F(EsiClientTest, OkCarriesBodyCacheEntryAndSendsEtiquetteHeaders) {
     const std::int64_t now_s = clock.NowUs() / kS;
     // The server's clock is 100 s ahead: expiry must be taken relative to Date.

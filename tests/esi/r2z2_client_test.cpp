@@ -126,6 +126,11 @@ public:
     void ReleasePermit(const std::string& key, std::int64_t permit, std::int64_t window_us) override {
         inner.ReleasePermit(key, permit, window_us);
     }
+    void Spend(const std::string& key, std::int64_t tokens) override {
+        ++round_trips;
+        inner.Spend(key, tokens);
+    }
+    std::int64_t Spent(const std::string& key, std::int64_t seconds) override { return inner.Spent(key, seconds); }
     InProcessBudget inner;
     int round_trips = 0;
 };

@@ -19,6 +19,8 @@ public:
     void ReleasePermit(const std::string&, std::int64_t, std::int64_t) override { throw Full(); }
     void MarkDemand(const std::string&, std::int64_t) override { throw Full(); }
     std::int64_t DemandUntil(const std::string&) override { throw Full(); }
+    void Spend(const std::string&, std::int64_t) override { throw Full(); }
+    std::int64_t Spent(const std::string&, std::int64_t) override { throw Full(); }
 
 private:
     static TransientError Full() { return TransientError("sqlite: step: database or disk is full"); }
