@@ -175,8 +175,9 @@ struct LiveFlags {
 };
 
 /// The live feed (worker/live_worker.hpp) on this thread until stop. `idle` as LiveWorker::Run.
-void RunLive(worker::ProcessShared& shared, const LiveFlags& f, std::stop_token stop, bool pooled,
-             std::atomic<bool>* idle) {
+/// Its heartbeat goes into `beat` (kr_worker_status, for `status`), its counters onto /metrics.
+void RunLive(worker::ProcessShared& shared, worker::StatusBeat& beat, const LiveFlags& f, std::stop_token stop,
+             bool pooled, std::atomic<bool>* idle) {
     worker::Runtime rt(shared, 1, pooled);
     rt.SetStopToken(stop);
     worker::LiveWorkerOptions o;
@@ -192,19 +193,24 @@ void RunLive(worker::ProcessShared& shared, const LiveFlags& f, std::stop_token 
     }
     worker::LiveWorker w(o, rt.Store(), rt.Queue(), rt.R2z2(), rt.Clock(), shared.Events(), &gap_repair,
                          committer.get());
+    auto exported = worker::ExportLive(w);
+    auto beating = beat.Register("worker:redisq", o.feed, w.Counters());
     w.Run(stop, idle);
 }
 
 int RunLiveCommand(const Context& ctx, const LiveFlags& f) {
     auto outer = worker::InstallShutdownHandlers();
     worker::ProcessShared shared(ctx.cfg);
+    worker::ProcessMetrics metrics(shared, {});  // it consumes no queue
+    metrics.Serve();
+    worker::StatusBeat beat(shared.Cfg());
     std::stop_source stop;
     std::stop_callback forward(outer, [&] { stop.request_stop(); });
     std::atomic<bool> idle{false};
     std::exception_ptr failure;
     std::jthread t([&] {
         try {
-            RunLive(shared, f, stop.get_token(), false, &idle);
+            RunLive(shared, beat, f, stop.get_token(), false, &idle);
         } catch (...) {
             failure = std::current_exception();
             stop.request_stop();
@@ -339,7 +345,7 @@ int RunAll(const Context& ctx, const WorkerFlags& flags, std::stop_token outer) 
     if (live) {
         threads.emplace_back([&] {
             try {
-                RunLive(shared, {}, stop.get_token(), /*pooled=*/true, &idle.back());
+                RunLive(shared, beat, {}, stop.get_token(), /*pooled=*/true, &idle.back());
             } catch (...) {
                 std::lock_guard lock(mu);
                 if (!failure) failure = std::current_exception();

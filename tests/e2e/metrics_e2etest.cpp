@@ -8,12 +8,14 @@
 #include <set>
 
 #include "e2e/fault_harness.hpp"
+#include "e2e/live_cases.hpp"
 #include "e2e/pipeline_cases.hpp"
 #include "esi/client_metrics.hpp"
 #include "store/rows_written.hpp"
 #include "support/prometheus_text.hpp"
 #include "support/test_env.hpp"
 #include "worker/process_metrics.hpp"
+#include "worker/status_beat.hpp"
 
 namespace kr::test {
 namespace {
@@ -178,6 +180,98 @@ TEST(MetricsE2e, StatusTokensOfTheLastMinuteAreTheRequestsTheSimulatorCounted) {
     const auto st = nlohmann::json::parse(status.out);
     EXPECT_GT(truth["esi_requests"].get<std::int64_t>(), 10);
     EXPECT_EQ(st["esi"]["tokens_last_minute"], truth["esi_requests"]) << status.out;
+}
+
+/// The worker:redisq entry of `status --json` (null when it lists none).
+nlohmann::json RedisqStatus(const nlohmann::json& st) {
+    for (const auto& w : st["workers"])
+        if (w["worker"] == "worker:redisq") return w;
+    return nullptr;
+}
+
+// worker:redisq is a long-running process like every worker: /metrics with the live feed's
+// families, a heartbeat `status` reads, and "down" (exit code 1) once it is killed.
+TEST(MetricsE2e, RedisqServesMetricsAndStatusSeesItGoDown) {
+    TempDir dir;
+    const std::string db = "sqlite://" + dir.Path() + "/kr.db";
+    Pipeline p({db, ""}, LiveUniverse(30));
+    faults::Proc live(
+        "redisq", "env " + p.Env() + "LOG_LEVEL=info " KR_KILLREPORT_BIN " --metrics-addr 127.0.0.1:0 worker:redisq",
+        dir.Path() + "/log");
+    live.Start();
+    int port = 0;
+    ASSERT_TRUE(faults::WaitFor([&] { return (port = faults::LoggedPort(live.Log(), "metrics")) > 0; },
+                                std::chrono::seconds(30)))
+        << live.LogTail();
+    // A feed never polled starts at its newest sequence: the rest is uploaded once it stands there.
+    ASSERT_TRUE(
+        faults::WaitFor([&] { return live.CountLines("feed starts at sequence") == 1; }, std::chrono::seconds(60)))
+        << live.LogTail();
+    Upload(p);
+    httplib::Client scraper("127.0.0.1", port);
+    auto scrape = [&]() -> Families {
+        auto res = scraper.Get("/metrics");
+        if (!res || res->status != 200) return {};
+        return ParsePrometheusText(res->body);
+    };
+    // Every killmail of the feed stored, and every request the simulator answered counted.
+    Families f;
+    nlohmann::json truth;
+    FeedTruth feed;
+    ASSERT_TRUE(faults::WaitFor(
+        [&] {
+            feed = Feed(p);
+            if (p.Count("SELECT count(*) FROM killmails") != static_cast<std::int64_t>(feed.killmails.size()))
+                return false;
+            f = scrape();
+            truth = p.Get("/_admin/stats");
+            return !f.empty() && Total(f, worker::metric::kLiveCursor) == static_cast<double>(feed.next) &&
+                   Total(f, esi::metric::kR2z2Requests) == truth["r2z2_requests"].get<double>();
+        },
+        std::chrono::seconds(180), std::chrono::milliseconds(250)))
+        << live.LogTail();
+    for (const char* family :
+         {worker::metric::kLiveStored, worker::metric::kLiveCursor, esi::metric::kR2z2Requests,
+          esi::metric::kBudgetUsed, esi::metric::kPauses, worker::metric::kPauseRemaining, "process_cpu_seconds_total",
+          "process_resident_memory_bytes", "process_start_time_seconds"}) {
+        EXPECT_EQ(f.count(family), 1u) << family;
+    }
+    ASSERT_GT(feed.killmails.size(), 20u);
+    EXPECT_EQ(Total(f, worker::metric::kLiveStored), static_cast<double>(feed.killmails.size()));
+    EXPECT_EQ(Total(f, worker::metric::kLiveStored), static_cast<double>(p.Count("SELECT count(*) FROM killmails")));
+    EXPECT_EQ(Total(f, esi::metric::kR2z2Requests, {{"status", "200"}}),
+              truth["routes"]["r2z2_killmail"]["by_status"].value("200", 0.0) +
+                  truth["routes"]["r2z2_sequence"]["by_status"].value("200", 0.0));
+    EXPECT_GT(Total(f, esi::metric::kR2z2Requests, {{"status", "404"}}), 0);  // at the head
+    EXPECT_EQ(Total(f, esi::metric::kBudgetUsed, {{"budget", "r2z2"}}), truth["r2z2_requests"].get<double>());
+    EXPECT_EQ(Total(f, esi::metric::kPauses, {{"budget", "r2z2"}}), 0);
+    EXPECT_EQ(f.at(worker::metric::kPauseRemaining)
+                  .Value(worker::metric::kPauseRemaining, {{"budget", "r2z2"}, {"group", "all"}}),
+              0);
+    EXPECT_EQ(f.count(worker::metric::kQueueMessages), 0u);  // it consumes no queue
+
+    // `status` lists it running, with the killmails it stored.
+    auto status = RunCommand(p.Env() + KR_KILLREPORT_BIN " status --json");
+    EXPECT_EQ(status.exit_code, 0) << status.err;
+    auto w = RedisqStatus(nlohmann::json::parse(status.out));
+    ASSERT_FALSE(w.is_null()) << status.out;
+    EXPECT_EQ(w["state"], "running") << w.dump();
+    EXPECT_EQ(w["pid"], live.Pid()) << w.dump();
+
+    // Killed (no clean stop): once its heartbeat is older than StatusBeat::kDownAfter, `status` says
+    // "down" and exits non-zero.
+    live.Kill(SIGKILL);
+    nlohmann::json st;
+    ASSERT_TRUE(faults::WaitFor(
+        [&] {
+            status = RunCommand(p.Env() + KR_KILLREPORT_BIN " status --json");
+            st = nlohmann::json::parse(status.out);
+            return RedisqStatus(st)["state"] == "down";
+        },
+        worker::StatusBeat::kDownAfter + std::chrono::seconds(90), std::chrono::seconds(2)))
+        << status.out;
+    EXPECT_EQ(status.exit_code, 1);
+    EXPECT_EQ(st["workers_down"], 1);
 }
 
 TEST(MetricsE2e, OneShotCommandsServeNothingAndABadAddressIsAClearError) {
