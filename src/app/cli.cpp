@@ -134,7 +134,9 @@ int Main(int argc, char** argv) {
     g.Add(app, "--log-level", "LEVEL", "LOG_LEVEL", "debug, info, warn, error");
     g.Add(app, "--log-format", "FORMAT", "LOG_FORMAT", "text, or json: one JSON object per line");
     g.Add(app, "--metrics-addr", "ADDR", "KILLREPORT_METRICS_ADDR",
-          "serve Prometheus /metrics from run and worker:* on PORT (127.0.0.1) or HOST:PORT; empty = off");
+          "serve Prometheus /metrics from run and worker:* on PORT (127.0.0.1) or HOST:PORT (in use: an error); "
+          "empty = off; unset = each command's default ([/metrics …] in its help, `config` lists them; a default "
+          "port in use is a warning)");
 
     CommandNames names;
     auto add = [&](const std::string& name, const std::string& desc) {

@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "app/commands.hpp"
+#include "app/worker_commands.hpp"
 #include "core/errors.hpp"
 #include "db/connection.hpp"
 #include "db/migrator.hpp"
@@ -39,6 +40,10 @@ void RequireDatabase(const config::Config& cfg) {
 
 int CmdConfig(const Context& ctx) {
     for (const auto& line : config::Describe(ctx.cfg)) std::printf("%s\n", line.c_str());
+    if (!ctx.cfg.metrics_addr_given) {
+        for (const auto& [command, addr] : DefaultMetricsAddrs())
+            std::printf("  /metrics of %-28s %s\n", command.c_str(), addr.c_str());
+    }
     return 0;
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/errors.hpp"
 #include "esi/client_metrics.hpp"
 #include "log/log.hpp"
 #include "metrics/process_stats.hpp"
@@ -18,10 +19,21 @@ ProcessMetrics::~ProcessMetrics() {
     collector_ = {};  // waits for one running
 }
 
-void ProcessMetrics::Serve() {
-    const std::string& addr = shared_.Cfg().metrics_addr;
-    if (addr.empty() || server_) return;
-    server_ = std::make_unique<metrics::MetricsServer>(metrics::ParseListenAddress(addr), registry_);
+void ProcessMetrics::Serve(const std::string& default_addr) {
+    if (server_) return;
+    const auto& cfg = shared_.Cfg();
+    if (cfg.metrics_addr_given) {
+        if (!cfg.metrics_addr.empty())
+            server_ =
+                std::make_unique<metrics::MetricsServer>(metrics::ParseListenAddress(cfg.metrics_addr), registry_);
+        return;
+    }
+    if (default_addr.empty()) return;
+    try {
+        server_ = std::make_unique<metrics::MetricsServer>(metrics::ParseListenAddress(default_addr), registry_);
+    } catch (const FatalError& e) {
+        spdlog::warn("{}; running on without /metrics (KILLREPORT_METRICS_ADDR= turns it off)", e.what());
+    }
 }
 
 void ProcessMetrics::Collect(metrics::Exposition& out) {

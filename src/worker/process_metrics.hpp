@@ -43,8 +43,9 @@ public:
     ProcessMetrics(const ProcessMetrics&) = delete;
     ProcessMetrics& operator=(const ProcessMetrics&) = delete;
 
-    /// Starts serving when KILLREPORT_METRICS_ADDR is set (kr::FatalError if it cannot bind).
-    void Serve();
+    /// Starts serving on KILLREPORT_METRICS_ADDR when it is given (empty: off; kr::FatalError if it
+    /// cannot bind), else on `default_addr` ("" = off; in use: one warning, no /metrics).
+    void Serve(const std::string& default_addr);
     /// The URL served ("" = off).
     std::string Url() const { return server_ ? server_->Url() : std::string(); }
     /// The server (nullptr = off): more routes go on it (`run`'s status page).

@@ -7,6 +7,10 @@
 #include <regex>
 #include <set>
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "app/worker_commands.hpp"
 #include "e2e/fault_harness.hpp"
 #include "e2e/live_cases.hpp"
 #include "e2e/pipeline_cases.hpp"
@@ -286,6 +290,155 @@ TEST(MetricsE2e, OneShotCommandsServeNothingAndABadAddressIsAClearError) {
     auto bad = RunCommand(p.Env() + "KILLREPORT_METRICS_ADDR=nonsense " KR_KILLREPORT_BIN " config");
     EXPECT_NE(bad.exit_code, 0);
     EXPECT_NE(bad.err.find("KILLREPORT_METRICS_ADDR='nonsense'"), std::string::npos) << bad.err;
+}
+
+// ---- the default /metrics addresses (issue 16: on by default for long-running processes) -------
+
+/// A listening socket on 127.0.0.1:port while it lives (the port "in use"); -1 when it is taken.
+class PortHolder {
+public:
+    explicit PortHolder(int port) : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
+        int yes = 1;  // as the metrics server: a port in TIME_WAIT (a scrape before) is free
+        ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_port = htons(static_cast<std::uint16_t>(port));
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd_, 4) != 0) {
+            ::close(fd_);
+            fd_ = -1;
+        }
+    }
+    ~PortHolder() {
+        if (fd_ >= 0) ::close(fd_);
+    }
+    PortHolder(const PortHolder&) = delete;
+    PortHolder& operator=(const PortHolder&) = delete;
+    bool Held() const { return fd_ >= 0; }
+
+private:
+    int fd_;
+};
+
+/// worker:info:types on its own SQLite file, idle on an empty queue (no ESI request), with
+/// KILLREPORT_METRICS_ADDR as `metrics` says ("unset" = not in its environment).
+struct IdleWorker {
+    TempDir dir;
+    std::string env;
+    std::unique_ptr<faults::Proc> proc;
+    explicit IdleWorker(const std::string& metrics) {
+        env = "DATABASE_URL='sqlite://" + dir.Path() +
+              "/kr.db' ESI_BASE_URL=http://127.0.0.1:1 LOG_LEVEL=info KILLREPORT_UNIVERSE_CHECK=0 ";
+        EXPECT_EQ(RunCommand(env + KR_KILLREPORT_BIN " db:migrate").exit_code, 0);
+        const std::string set = metrics == "unset" ? "" : "KILLREPORT_METRICS_ADDR='" + metrics + "' ";
+        proc = std::make_unique<faults::Proc>(
+            "worker", "env -u KILLREPORT_METRICS_ADDR " + env + set + KR_KILLREPORT_BIN " worker:info:types",
+            dir.Path() + "/log");
+        proc->Start();
+    }
+    std::string last_status;
+    /// `status` lists it running: it is past the point where /metrics starts.
+    bool Running() {
+        auto r = RunCommand(env + KR_KILLREPORT_BIN " status --json");
+        last_status = r.out + r.err;
+        if (r.out.empty()) return false;
+        const auto st = nlohmann::json::parse(r.out);
+        for (const auto& w : st["workers"])
+            if (w["worker"] == "worker:info:types" && w["state"] == "running") return true;
+        return false;
+    }
+};
+
+int DefaultPort(const std::string& command) {
+    for (const auto& [c, addr] : app::DefaultMetricsAddrs())
+        if (c == command) return metrics::ParseListenAddress(addr).port;
+    return 0;
+}
+
+TEST(MetricsDefaults, EachLongRunningCommandHasAPortOfItsOwnAndConfigListsThem) {
+    const auto table = app::DefaultMetricsAddrs();
+    ASSERT_EQ(table.size(), EntityKinds().size() + 4);  // run, every worker:*, worker:redisq
+    EXPECT_EQ(table.front(), (std::pair<std::string, std::string>{"run", "127.0.0.1:9464"}));
+    std::set<std::string> addrs;
+    for (const auto& [command, addr] : table) addrs.insert(addr);
+    EXPECT_EQ(addrs.size(), table.size());                // no two share one
+    EXPECT_EQ(addrs.count(app::kDefaultStatusAddr), 0u);  // `status --serve` has its own
+    for (const auto& k : EntityKinds()) EXPECT_GT(DefaultPort(k.command), 9465) << k.command;
+
+    TempDir dir;
+    const std::string env = "cd '" + dir.Path() + "' && DATABASE_URL='sqlite://" + dir.Path() + "/kr.db' ";
+    auto unset = RunCommand("cd '" + dir.Path() + "' && env -u KILLREPORT_METRICS_ADDR DATABASE_URL='sqlite://" +
+                            dir.Path() + "/kr.db' " KR_KILLREPORT_BIN " config");
+    EXPECT_EQ(unset.exit_code, 0) << unset.err;
+    for (const auto& [command, addr] : table) {
+        EXPECT_NE(unset.out.find("/metrics of " + command), std::string::npos) << unset.out;
+        EXPECT_NE(unset.out.find(addr), std::string::npos) << unset.out;
+    }
+    auto help = RunCommand(env + KR_KILLREPORT_BIN " --help");
+    EXPECT_NE(help.out.find("[/metrics 127.0.0.1:9464]"), std::string::npos) << help.out;
+    auto off = RunCommand(env + "KILLREPORT_METRICS_ADDR= " KR_KILLREPORT_BIN " config");
+    EXPECT_NE(off.out.find("KILLREPORT_METRICS_ADDR = (empty: off)  (environment)"), std::string::npos) << off.out;
+    EXPECT_EQ(off.out.find("/metrics of "), std::string::npos) << off.out;
+}
+
+TEST(MetricsDefaults, UnsetAWorkerServesOnItsDefaultPort) {
+    const int port = DefaultPort("worker:info:types");
+    {
+        PortHolder probe(port);
+        if (!probe.Held()) GTEST_SKIP() << "127.0.0.1:" << port << " is in use on this machine";
+    }
+    IdleWorker w("unset");
+    ASSERT_TRUE(
+        faults::WaitFor([&] { return faults::LoggedPort(w.proc->Log(), "metrics") > 0; }, std::chrono::seconds(30)))
+        << w.proc->LogTail();
+    EXPECT_EQ(faults::LoggedPort(w.proc->Log(), "metrics"), port);
+    httplib::Client scraper("127.0.0.1", port);
+    auto res = scraper.Get("/metrics");
+    ASSERT_TRUE(res && res->status == 200);
+    EXPECT_EQ(ParsePrometheusText(res->body).count("process_cpu_seconds_total"), 1u);
+    w.proc->Kill(SIGTERM);
+    EXPECT_EQ(w.proc->Wait(std::chrono::seconds(60)), 0) << w.proc->LogTail();
+}
+
+TEST(MetricsDefaults, ADefaultPortInUseIsOneWarningAndTheWorkerRunsOn) {
+    const int port = DefaultPort("worker:info:types");
+    PortHolder taken(port);  // taken by us, or already by someone else: in use either way
+    IdleWorker w("unset");
+    ASSERT_TRUE(faults::WaitFor([&] { return w.Running(); }, std::chrono::seconds(60)))
+        << w.proc->LogTail() << w.last_status;
+    EXPECT_TRUE(w.proc->Running());
+    EXPECT_EQ(w.proc->CountLines("cannot listen on 127.0.0.1:" + std::to_string(port)), 1) << w.proc->Log();
+    EXPECT_EQ(w.proc->CountLines("warning"), 1) << w.proc->Log();
+    EXPECT_EQ(faults::LoggedPort(w.proc->Log(), "metrics"), 0) << w.proc->Log();
+    w.proc->Kill(SIGTERM);
+    EXPECT_EQ(w.proc->Wait(std::chrono::seconds(60)), 0) << w.proc->LogTail();
+}
+
+TEST(MetricsDefaults, AnExplicitAddressInUseIsAFatalError) {
+    // A port of our own, held: in use.
+    int port = 0;
+    std::unique_ptr<PortHolder> taken;
+    for (int p = 39464; p < 39564 && !taken; ++p) {
+        auto h = std::make_unique<PortHolder>(p);
+        if (h->Held()) {
+            taken = std::move(h);
+            port = p;
+        }
+    }
+    ASSERT_TRUE(taken);
+    IdleWorker w("127.0.0.1:" + std::to_string(port));
+    ASSERT_TRUE(w.proc->Wait(std::chrono::seconds(60)).has_value()) << w.proc->LogTail();
+    EXPECT_NE(*w.proc->Poll(), 0);
+    EXPECT_EQ(w.proc->CountLines("cannot listen on 127.0.0.1:" + std::to_string(port)), 1) << w.proc->Log();
+}
+
+TEST(MetricsDefaults, SetButEmptyTurnsItOff) {
+    IdleWorker w("");
+    ASSERT_TRUE(faults::WaitFor([&] { return w.Running(); }, std::chrono::seconds(60)))
+        << w.proc->LogTail() << w.last_status;
+    EXPECT_EQ(w.proc->CountLines("metrics"), 0) << w.proc->Log();
+    w.proc->Kill(SIGTERM);
+    EXPECT_EQ(w.proc->Wait(std::chrono::seconds(60)), 0) << w.proc->LogTail();
 }
 
 }  // namespace
