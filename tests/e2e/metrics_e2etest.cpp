@@ -388,9 +388,12 @@ TEST(MetricsDefaults, UnsetAWorkerServesOnItsDefaultPort) {
         if (!probe.Held()) GTEST_SKIP() << "127.0.0.1:" << port << " is in use on this machine";
     }
     IdleWorker w("unset");
-    ASSERT_TRUE(
-        faults::WaitFor([&] { return faults::LoggedPort(w.proc->Log(), "metrics") > 0; }, std::chrono::seconds(30)))
+    const std::string taken = "cannot listen on 127.0.0.1:" + std::to_string(port);
+    ASSERT_TRUE(faults::WaitFor(
+        [&] { return faults::LoggedPort(w.proc->Log(), "metrics") > 0 || w.proc->CountLines(taken) > 0; },
+        std::chrono::seconds(30)))
         << w.proc->LogTail();
+    if (w.proc->CountLines(taken) > 0) GTEST_SKIP() << "another process took 127.0.0.1:" << port << " meanwhile";
     EXPECT_EQ(faults::LoggedPort(w.proc->Log(), "metrics"), port);
     httplib::Client scraper("127.0.0.1", port);
     auto res = scraper.Get("/metrics");
