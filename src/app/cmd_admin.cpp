@@ -39,11 +39,10 @@ void RequireDatabase(const config::Config& cfg) {
 }
 
 int CmdConfig(const Context& ctx) {
-    for (const auto& line : config::Describe(ctx.cfg)) std::printf("%s\n", line.c_str());
-    if (!ctx.cfg.metrics_addr_given) {
-        for (const auto& [command, addr] : DefaultMetricsAddrs())
-            std::printf("  /metrics of %-28s %s\n", command.c_str(), addr.c_str());
-    }
+    std::string defaults;
+    for (const auto& [command, addr] : DefaultMetricsAddrs())
+        defaults += (defaults.empty() ? "" : ", ") + command + " " + addr;
+    for (const auto& line : config::Describe(ctx.cfg, defaults)) std::printf("%s\n", line.c_str());
     return 0;
 }
 

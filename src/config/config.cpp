@@ -176,7 +176,7 @@ Config Load(const Overrides& flags, const std::map<std::string, std::string>* en
     return c;
 }
 
-std::vector<std::string> Describe(const Config& c) {
+std::vector<std::string> Describe(const Config& c, const std::string& default_metrics) {
     auto src = [&](const std::string& n) {
         auto it = c.sources.find(n);
         return std::string(SourceName(it == c.sources.end() ? Source::kDefault : it->second));
@@ -225,9 +225,11 @@ std::vector<std::string> Describe(const Config& c) {
     line("KILLREPORT_PROGRESS_EVERY",
          fmt(c.progress_every_seconds) + " s (progress lines when stderr is not a terminal)");
     line("KILLREPORT_METRICS_ADDR",
-         !c.metrics_addr_given ? "(unset: run serves /metrics on 127.0.0.1:" + std::to_string(kDefaultMetricsPort) +
-                                     ", each worker:* on a port after it, listed below; a default port in use is "
-                                     "a warning)"
+         !c.metrics_addr_given
+             ? "(unset: each long-running command on its own port: " +
+                   (default_metrics.empty() ? "run on 127.0.0.1:" + std::to_string(kDefaultMetricsPort) + ", …"
+                                            : default_metrics) +
+                   "; a default port in use is a warning)"
          : c.metrics_addr.empty() ? "(empty: off)"
                                   : c.metrics_addr + " (run and worker:* serve /metrics there; in use = an error)");
     return out;

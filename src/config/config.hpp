@@ -71,7 +71,8 @@ std::string DefaultUserAgent();
 /// Throws kr::FatalError with one clear line naming the problem.
 Config Load(const Overrides& flags, const std::map<std::string, std::string>* env = nullptr);
 
-/// Lines "NAME = value (source)" with passwords in URLs masked.
-std::vector<std::string> Describe(const Config& c);
+/// Lines "NAME = value (source)" with passwords in URLs masked. `default_metrics`: the long-running
+/// commands' default /metrics addresses ("run 127.0.0.1:9464, …"), shown while KILLREPORT_METRICS_ADDR is unset.
+std::vector<std::string> Describe(const Config& c, const std::string& default_metrics = {});
 
 }  // namespace kr::config
