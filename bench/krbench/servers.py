@@ -25,6 +25,7 @@ class Servers:
     def env(self, **kv):
         e = {k: v for k, v in os.environ.items() if k not in KR_ENV}
         e.setdefault("LOG_LEVEL", "warn")
+        e.setdefault("KILLREPORT_METRICS_ADDR", "")  # set but empty: off (unset = each command's default port)
         for k, v in kv.items():
             if v is None:
                 e.pop(k, None)

@@ -134,7 +134,9 @@ int Main(int argc, char** argv) {
     g.Add(app, "--log-level", "LEVEL", "LOG_LEVEL", "debug, info, warn, error");
     g.Add(app, "--log-format", "FORMAT", "LOG_FORMAT", "text, or json: one JSON object per line");
     g.Add(app, "--metrics-addr", "ADDR", "KILLREPORT_METRICS_ADDR",
-          "serve Prometheus /metrics from run and worker:* on PORT (127.0.0.1) or HOST:PORT; empty = off");
+          "serve Prometheus /metrics from run and worker:* on PORT (127.0.0.1) or HOST:PORT (in use: an error); "
+          "empty = off; unset = each command's default ([/metrics …] in its help, `config` lists them; a default "
+          "port in use is a warning)");
 
     CommandNames names;
     auto add = [&](const std::string& name, const std::string& desc) {
@@ -152,7 +154,7 @@ int Main(int argc, char** argv) {
     StatusFlags status_flags;
     auto* status = add("status",
                        "queues (depth, consumers, retries, dead letters), the shared ESI budget's state (error limit, "
-                       "paused route groups), row counts; exit 1 when dead letters exist");
+                       "paused route groups), workers, row counts; exit 1 when dead letters exist or a worker is down");
     status->add_flag("--json", status_flags.json, "one JSON object (with --watch: one per refresh, a line each)");
     status->add_flag("--watch", status_flags.watch, "refresh in place until interrupted");
     status->add_option("--every", status_flags.every_s, "seconds between refreshes with --watch")

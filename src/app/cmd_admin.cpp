@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "app/commands.hpp"
+#include "app/worker_commands.hpp"
 #include "core/errors.hpp"
 #include "db/connection.hpp"
 #include "db/migrator.hpp"
@@ -38,13 +39,16 @@ void RequireDatabase(const config::Config& cfg) {
 }
 
 int CmdConfig(const Context& ctx) {
-    for (const auto& line : config::Describe(ctx.cfg)) std::printf("%s\n", line.c_str());
+    std::string defaults;
+    for (const auto& [command, addr] : DefaultMetricsAddrs())
+        defaults += (defaults.empty() ? "" : ", ") + command + " " + addr;
+    for (const auto& line : config::Describe(ctx.cfg, defaults)) std::printf("%s\n", line.c_str());
     return 0;
 }
 
 int CmdMigrate(const Context& ctx) {
     auto conn = db::Open(ctx.cfg.database_url);
-    auto report = db::Migrate(*conn);
+    auto report = db::Migrate(*conn, {}, SystemClock::Instance(), ctx.cfg.progress_every_seconds);
     if (report.killreport_tables_existed) {
         std::printf("KillReport's tables were already there: left as they are, only ours were added\n");
     }

@@ -18,6 +18,7 @@
 #include "core/errors.hpp"
 #include "log/log.hpp"
 #include "log/progress.hpp"
+#include "metrics/metrics_server.hpp"
 #include "worker/affiliation_sweep.hpp"
 #include "worker/alliance_corporations_worker.hpp"
 #include "worker/backfill.hpp"
@@ -103,6 +104,16 @@ const std::vector<WorkerSpec>& Workers() {
     return workers;
 }
 
+/// The command's default /metrics address (DefaultMetricsAddrs; "" = none: a one-shot command).
+std::string DefaultMetricsAddr(const std::string& command) {
+    for (const auto& [c, addr] : DefaultMetricsAddrs())
+        if (c == command) return addr;
+    return "";
+}
+
+/// " [/metrics 127.0.0.1:9465]": the default address in a command's help.
+std::string MetricsNote(const std::string& command) { return " [/metrics " + DefaultMetricsAddr(command) + "]"; }
+
 std::vector<std::string> AllQueues() {
     std::vector<std::string> out;
     for (const auto& w : Workers()) out.push_back(w.queue);
@@ -141,7 +152,7 @@ int RunWorkerCommand(const Context& ctx, const WorkerSpec& spec, const WorkerFla
     auto stop = worker::InstallShutdownHandlers();
     worker::ProcessShared shared(ctx.cfg);
     worker::ProcessMetrics metrics(shared, {spec.queue});
-    metrics.Serve();
+    metrics.Serve(DefaultMetricsAddr(spec.command));
     worker::StatusBeat beat(shared.Cfg());
     worker::LoopOptions loop;
     loop.until_idle = flags.until_idle;
@@ -175,8 +186,9 @@ struct LiveFlags {
 };
 
 /// The live feed (worker/live_worker.hpp) on this thread until stop. `idle` as LiveWorker::Run.
-void RunLive(worker::ProcessShared& shared, const LiveFlags& f, std::stop_token stop, bool pooled,
-             std::atomic<bool>* idle) {
+/// Its heartbeat goes into `beat` (kr_worker_status, for `status`), its counters onto /metrics.
+void RunLive(worker::ProcessShared& shared, worker::StatusBeat& beat, const LiveFlags& f, std::stop_token stop,
+             bool pooled, std::atomic<bool>* idle) {
     worker::Runtime rt(shared, 1, pooled);
     rt.SetStopToken(stop);
     worker::LiveWorkerOptions o;
@@ -192,19 +204,24 @@ void RunLive(worker::ProcessShared& shared, const LiveFlags& f, std::stop_token 
     }
     worker::LiveWorker w(o, rt.Store(), rt.Queue(), rt.R2z2(), rt.Clock(), shared.Events(), &gap_repair,
                          committer.get());
+    auto exported = worker::ExportLive(w);
+    auto beating = beat.Register("worker:redisq", o.feed, w.Counters());
     w.Run(stop, idle);
 }
 
 int RunLiveCommand(const Context& ctx, const LiveFlags& f) {
     auto outer = worker::InstallShutdownHandlers();
     worker::ProcessShared shared(ctx.cfg);
+    worker::ProcessMetrics metrics(shared, {});  // it consumes no queue
+    metrics.Serve(DefaultMetricsAddr("worker:redisq"));
+    worker::StatusBeat beat(shared.Cfg());
     std::stop_source stop;
     std::stop_callback forward(outer, [&] { stop.request_stop(); });
     std::atomic<bool> idle{false};
     std::exception_ptr failure;
     std::jthread t([&] {
         try {
-            RunLive(shared, f, stop.get_token(), false, &idle);
+            RunLive(shared, beat, f, stop.get_token(), false, &idle);
         } catch (...) {
             failure = std::current_exception();
             stop.request_stop();
@@ -256,6 +273,17 @@ int RunBackfillCommand(const Context& ctx, const BackfillFlags& f) {
 }  // namespace
 
 std::vector<std::string> KnownQueues() { return AllQueues(); }
+
+std::vector<std::pair<std::string, std::string>> DefaultMetricsAddrs() {
+    std::vector<std::pair<std::string, std::string>> out;
+    int port = config::kDefaultMetricsPort;
+    auto add = [&](const std::string& command) { out.emplace_back(command, "127.0.0.1:" + std::to_string(port++)); };
+    add("run");
+    if (port == metrics::ParseListenAddress(kDefaultStatusAddr).port) ++port;  // `status --serve`'s
+    for (const auto& w : Workers()) add(w.command);
+    add("worker:redisq");
+    return out;
+}
 
 namespace {
 
@@ -313,7 +341,7 @@ worker::RefreshOptions RefreshOptionsFor(const config::Config& cfg, bool first_i
 int RunAll(const Context& ctx, const WorkerFlags& flags, std::stop_token outer) {
     worker::ProcessShared shared(ctx.cfg);
     worker::ProcessMetrics metrics(shared, AllQueues());
-    metrics.Serve();
+    metrics.Serve(DefaultMetricsAddr("run"));
     // The status page on the same server (its sources are opened when first looked at).
     std::unique_ptr<StatusPage> page;
     if (auto* server = metrics.Server()) {
@@ -339,7 +367,7 @@ int RunAll(const Context& ctx, const WorkerFlags& flags, std::stop_token outer) 
     if (live) {
         threads.emplace_back([&] {
             try {
-                RunLive(shared, {}, stop.get_token(), /*pooled=*/true, &idle.back());
+                RunLive(shared, beat, {}, stop.get_token(), /*pooled=*/true, &idle.back());
             } catch (...) {
                 std::lock_guard lock(mu);
                 if (!failure) failure = std::current_exception();
@@ -516,14 +544,15 @@ int CmdDeadRetry(const Context& ctx, const std::string& queue_name) {
 void RegisterWorkerCommands(const AddCommand& add, const Bind& bind, AddFlags add_worker_flags) {
     static std::map<std::string, WorkerFlags> flags;  // lives as long as the parse
     for (const auto& spec : Workers()) {
-        auto* sub = add(spec.command, spec.help);
+        auto* sub = add(spec.command, spec.help + MetricsNote(spec.command));
         add_worker_flags(sub, flags[spec.command]);
         bind(sub, [&spec](const Context& c) { return RunWorkerCommand(c, spec, flags[spec.command]); });
     }
 
     static LiveFlags live;  // lives as long as the parse
     auto* redisq = add("worker:redisq",
-                       "zKillboard's live feed (R2Z2): every new killmail, 0 ESI requests; its ids → the info queues");
+                       "zKillboard's live feed (R2Z2): every new killmail, 0 ESI requests; its ids → the info queues" +
+                           MetricsNote("worker:redisq"));
     redisq->add_option("--from", live.from, "start at this sequence (default: the stored cursor, else the newest)")
         ->type_name("SEQ")
         ->check(WholeArgument("--from", 1, 1'000'000'000'000'000'000));
@@ -545,7 +574,8 @@ void RegisterWorkerCommands(const AddCommand& add, const Bind& bind, AddFlags ad
         ->check(DayArgument("--to"));
     bind(bf, [](const Context& c) { return RunBackfillCommand(c, backfill); });
 
-    auto* run = add("run", "every worker in one process, and the live feed (the embedded default's main job)");
+    auto* run = add(
+        "run", "every worker in one process, and the live feed (the embedded default's main job)" + MetricsNote("run"));
     add_worker_flags(run, flags["run"]);
     run->add_flag("--no-live", flags["run"].no_live, "without the live feed (as KILLREPORT_LIVE=0)");
     bind(run, [](const Context& c) { return RunAll(c, flags["run"], worker::InstallShutdownHandlers()); });

@@ -92,7 +92,6 @@ json StatusSnapshot::Snapshot() {
     const auto rows = worker::StatusBeat::Load(*conn_);
     std::map<std::string, double> per_queue;  // settled in the last minute by running workers
     std::set<double> limits;
-    std::map<std::pair<std::string, std::int64_t>, std::int64_t> tokens;  // per process
     std::int64_t down = 0;
     out["workers"] = json::array();
     for (const auto& w : rows) {
@@ -103,7 +102,6 @@ json StatusSnapshot::Snapshot() {
         if (std::string(state) == "running") {
             per_queue[w.queue] += static_cast<double>(w.settled_last_minute);
             limits.insert(w.esi_rate_limit);
-            tokens[{w.host, w.pid}] = w.esi_tokens_last_minute;
         }
         out["workers"].push_back({{"worker", w.worker},
                                   {"queue", w.queue},
@@ -128,9 +126,8 @@ json StatusSnapshot::Snapshot() {
     // The limit the running processes use (each records its own), not this process's.
     esi["limits_in_force"] = json::array();
     for (double l : limits) esi["limits_in_force"].push_back(l);
-    std::int64_t spent = 0;
-    for (const auto& [process, n] : tokens) spent += n;
-    esi["tokens_last_minute"] = spent;
+    // Every request of every process (one-shot commands too) as the shared budget counted it.
+    esi["tokens_last_minute"] = budget_.Spent("esi", 60);
     const bool window = esi_state.remaining && esi_state.reset_at_us > now_us;
     esi["error_limit"] = {{"remaining", window ? json(*esi_state.remaining) : json()},
                           {"resets_in_seconds", window ? json((esi_state.reset_at_us - now_us) / 1e6) : json()}};

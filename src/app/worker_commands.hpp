@@ -3,6 +3,7 @@
 #include <functional>
 #include <stop_token>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -23,6 +24,11 @@ int RunAll(const Context& ctx, const WorkerFlags& flags, std::stop_token stop);
 /// the queue names of queue/queue.hpp, as the workers themselves (`dead:list`/`dead:retry` accept
 /// these and no other).
 std::vector<std::string> KnownQueues();
+
+/// Each long-running command (`run`, every worker:*) with the address it serves /metrics on when
+/// KILLREPORT_METRICS_ADDR is not set: config::kDefaultMetricsPort for `run`, the next ports for
+/// the workers in their order (the entity-kind registry's, then the others). One-shot commands serve none.
+std::vector<std::pair<std::string, std::string>> DefaultMetricsAddrs();
 
 void RegisterWorkerCommands(const AddCommand& add, const Bind& bind, AddFlags add_worker_flags);
 

@@ -166,11 +166,17 @@ Config Load(const Overrides& flags, const std::map<std::string, std::string>* en
         throw FatalError("LOG_FORMAT='" + c.log_format + "' is not one of text, json");
     }
     c.metrics_addr = get("KILLREPORT_METRICS_ADDR", "");
+    // Set but empty (KILLREPORT_METRICS_ADDR=, --metrics-addr '') turns /metrics off; unset is the
+    // command's default address.
+    if (c.sources["KILLREPORT_METRICS_ADDR"] == Source::kDefault && env.count("KILLREPORT_METRICS_ADDR")) {
+        c.sources["KILLREPORT_METRICS_ADDR"] = Source::kEnv;
+    }
+    c.metrics_addr_given = c.sources["KILLREPORT_METRICS_ADDR"] != Source::kDefault;
     if (!c.metrics_addr.empty()) metrics::ParseListenAddress(c.metrics_addr);  // a bad one fails at once
     return c;
 }
 
-std::vector<std::string> Describe(const Config& c) {
+std::vector<std::string> Describe(const Config& c, const std::string& default_metrics) {
     auto src = [&](const std::string& n) {
         auto it = c.sources.find(n);
         return std::string(SourceName(it == c.sources.end() ? Source::kDefault : it->second));
@@ -219,7 +225,13 @@ std::vector<std::string> Describe(const Config& c) {
     line("KILLREPORT_PROGRESS_EVERY",
          fmt(c.progress_every_seconds) + " s (progress lines when stderr is not a terminal)");
     line("KILLREPORT_METRICS_ADDR",
-         c.metrics_addr.empty() ? "(off)" : c.metrics_addr + " (run and worker:* serve /metrics there)");
+         !c.metrics_addr_given
+             ? "(unset: each long-running command on its own port: " +
+                   (default_metrics.empty() ? "run on 127.0.0.1:" + std::to_string(kDefaultMetricsPort) + ", …"
+                                            : default_metrics) +
+                   "; a default port in use is a warning)"
+         : c.metrics_addr.empty() ? "(empty: off)"
+                                  : c.metrics_addr + " (run and worker:* serve /metrics there; in use = an error)");
     return out;
 }
 

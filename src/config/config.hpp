@@ -11,6 +11,9 @@
 namespace kr::config {
 
 enum class Source { kDefault, kEnv, kFlag };
+
+/// /metrics of `run` when KILLREPORT_METRICS_ADDR is not set; each worker:* the ports after it.
+inline constexpr int kDefaultMetricsPort = 9464;
 const char* SourceName(Source s);
 
 struct Config {
@@ -45,6 +48,9 @@ struct Config {
     std::string log_format = "text";              ///< LOG_FORMAT: text, json (one object per line)
     std::string metrics_addr;                     ///< KILLREPORT_METRICS_ADDR: where `run` and `worker:*` serve
                                                   ///< /metrics (PORT = 127.0.0.1:PORT, HOST:PORT); "" = off
+    bool metrics_addr_given = false;              ///< KILLREPORT_METRICS_ADDR set (even empty: off) or
+                                                  ///< --metrics-addr given; else each long-running command's
+                                                  ///< default (app: DefaultMetricsAddrs)
 
     /// Where each value came from, by environment-variable name.
     std::map<std::string, Source> sources;
@@ -65,7 +71,8 @@ std::string DefaultUserAgent();
 /// Throws kr::FatalError with one clear line naming the problem.
 Config Load(const Overrides& flags, const std::map<std::string, std::string>* env = nullptr);
 
-/// Lines "NAME = value (source)" with passwords in URLs masked.
-std::vector<std::string> Describe(const Config& c);
+/// Lines "NAME = value (source)" with passwords in URLs masked. `default_metrics`: the long-running
+/// commands' default /metrics addresses ("run 127.0.0.1:9464, …"), shown while KILLREPORT_METRICS_ADDR is unset.
+std::vector<std::string> Describe(const Config& c, const std::string& default_metrics = {});
 
 }  // namespace kr::config

@@ -55,7 +55,7 @@ std::vector<std::string> PendingMigrations(Connection& conn) {
     return pending;
 }
 
-MigrateReport Migrate(Connection& conn, const std::string& only_module, const Clock& clock) {
+MigrateReport Migrate(Connection& conn, const std::string& only_module, const Clock& clock, double progress_every_s) {
     MigrateReport report;
     bool pg = conn.GetDialect() == Dialect::kPostgres;
     {
@@ -66,9 +66,11 @@ MigrateReport Migrate(Connection& conn, const std::string& only_module, const Cl
         tx.Commit();
     }
     // A migration over a big table (an index, a backfill) can take minutes: say how far it is.
-    log::Progress progress("db:migrate", static_cast<std::int64_t>(AllMigrations().size()), "steps checked");
+    const auto all = AllMigrations();
+    log::Progress progress("db:migrate", static_cast<std::int64_t>(all.size()), "steps checked",
+                           log::Progress::ForStderr(progress_every_s));
     std::int64_t checked = 0;
-    for (const auto& m : AllMigrations()) {
+    for (const auto& m : all) {
         progress.Set(checked++);
         if (!only_module.empty() && m.module != only_module) continue;
         Transaction tx(conn);
@@ -81,6 +83,7 @@ MigrateReport Migrate(Connection& conn, const std::string& only_module, const Cl
         tx.Commit();
         report.applied.push_back(m.module + "/" + std::to_string(m.version) + " " + m.description);
     }
+    progress.Set(checked);
     return report;
 }
 

@@ -31,9 +31,10 @@ std::vector<Migration> AllMigrations();
 /// Applies what is missing. Safe to run again and against a database that already holds
 /// KillReport's tables (those are only created when absent, never altered).
 /// `only_module` limits it to one module's migrations (a component that needs just its own tables).
-/// `clock` dates the kr_schema_migrations rows.
+/// `clock` dates the kr_schema_migrations rows. Progress lines (log/progress.hpp) every
+/// `progress_every_s` when stderr is not a terminal (KILLREPORT_PROGRESS_EVERY).
 MigrateReport Migrate(Connection& conn, const std::string& only_module = {},
-                      const Clock& clock = SystemClock::Instance());
+                      const Clock& clock = SystemClock::Instance(), double progress_every_s = 10);
 
 /// Migrations that are known but not applied yet (empty = the schema is current). Writes nothing.
 std::vector<std::string> PendingMigrations(Connection& conn);

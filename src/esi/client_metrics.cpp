@@ -68,4 +68,13 @@ void ClientMetrics::Page(const char* result) {
         .fetch_add(1, std::memory_order_relaxed);
 }
 
+void ClientMetrics::Polled(long status) {
+    const std::string code = status > 0 ? std::to_string(status) : "error";
+    Cached("q\n" + code, metric::kR2z2Requests,
+           "R2Z2 (zKillboard's live feed) answers by HTTP status (404 = not uploaded yet; error = transport "
+           "failure).",
+           {{"status", code}})
+        .fetch_add(1, std::memory_order_relaxed);
+}
+
 }  // namespace kr::esi

@@ -20,6 +20,7 @@ inline constexpr const char* kBudgetUsed = "killreport_budget_tokens_used_total"
 inline constexpr const char* kBudgetUsedHelp = "Requests sent against a shared budget (tokens spent).";
 inline constexpr const char* kPauses = "killreport_route_group_pauses_total";
 inline constexpr const char* kZkbPages = "killreport_zkillboard_pages_total";
+inline constexpr const char* kR2z2Requests = "killreport_r2z2_requests_total";
 }  // namespace metric
 
 class ClientMetrics {
@@ -39,6 +40,8 @@ public:
     void Paused(const std::string& key);
     /// A zKillboard page: "ok", "end" (the empty last page), "client_error", "failed".
     void Page(const char* result);
+    /// An R2Z2 answer: its HTTP status (0 = transport error).
+    void Polled(long status);
 
     /// "esi:group:killmail" → "killmail"; the budget key itself → "all"; "" → "none".
     std::string GroupLabel(const std::string& key) const;

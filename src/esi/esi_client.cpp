@@ -183,6 +183,7 @@ EsiClient::EsiClient(EsiOptions options, http::HttpClient& http, RateBudget& bud
 }
 
 EsiClient::~EsiClient() {
+    if (unrecorded_spent_ > 0) RecordSpent(clock_.NowUs());
     if (held_permit_ < 0) return;
     try {
         budget_.ReleasePermit(WindowKey(), held_permit_, 0);  // never used: free at once
@@ -313,14 +314,33 @@ void EsiClient::LogResumed(std::int64_t now) {
     }
 }
 
+void EsiClient::RecordSpent(std::int64_t now) {
+    spent_due_us_ = now + kUsPerS;
+    try {
+        budget_.Spend(options_.budget_key, unrecorded_spent_);
+        unrecorded_spent_ = 0;
+    } catch (const kr::Error&) {
+        // the shared store is unavailable: counted with the next ones
+    }
+}
+
 std::int64_t EsiClient::DispatchReady(std::int64_t now) {
     std::int64_t wake = kNever;
+    if (unrecorded_spent_ > 0 && (now >= spent_due_us_ || (ready_.empty() && in_flight_ == 0))) RecordSpent(now);
     if (!pauses_logged_.empty()) LogResumed(now);
     MarkNewWork(now);
     if (ready_.empty()) return wake;
     Shared& g = SharedFor(options_.budget_key, now, true);
+    // A pause this process waits on is logged here too: another process may have set it (the
+    // shared store keeps no reason; what is known of the error limit says which one it was).
+    const bool error_limited =
+        g.state.remaining && g.state.reset_at_us > now && *g.state.remaining <= options_.error_limit_pause_at;
+    const std::string error_limit = error_limited ? "error limit remain " + std::to_string(*g.state.remaining) : "";
     if (g.state.paused_until_us > now) {
         pacer_.Discard();
+        // A downtime is not a pause of the shared budget: the gate (Gated) has lines of its own.
+        LogPause(options_.budget_key, g.state.paused_until_us,
+                 (error_limited ? error_limit : "HTTP 420 or 429") + ", from the shared budget", now);
         return g.state.paused_until_us;
     }
     int cap = options_.max_concurrency;
@@ -332,6 +352,7 @@ std::int64_t EsiClient::DispatchReady(std::int64_t now) {
         const std::int64_t rem = *g.state.remaining;
         if (rem <= options_.error_limit_pause_at) {
             pacer_.Discard();
+            LogPause(options_.budget_key, g.state.reset_at_us + kUsPerS, error_limit + ", held until its reset", now);
             return g.state.reset_at_us + kUsPerS;
         }
         if (rem <= options_.error_limit_slow_at) {
@@ -358,6 +379,7 @@ std::int64_t EsiClient::DispatchReady(std::int64_t now) {
         if (const std::string* gk = GroupKeyFor(*job)) {
             Shared& gs = SharedFor(*gk, now, true);
             if (gs.state.paused_until_us > now) {
+                LogPause(*gk, gs.state.paused_until_us, "HTTP 429, from the shared budget", now);
                 wake = std::min(wake, gs.state.paused_until_us);
                 ++i;
                 continue;
@@ -494,6 +516,7 @@ void EsiClient::Send(const std::shared_ptr<Job>& job, std::int64_t now) {
     // Counted once started (the callback never runs from Start): a Start that throws counts nothing.
     ++job->attempts;
     ++stats_.requests;
+    ++unrecorded_spent_;
     metrics_.Sent();
     job->sent_at_us = now;
     job->on_wire = true;

@@ -257,6 +257,11 @@ private:
     };
     std::map<std::string, PauseLog> pauses_logged_;
     const std::string* GroupKeyFor(const Job& job) const;
+    /// Adds the requests sent since the last time to the budget's count (RateBudget::Spend): at most
+    /// once a second while busy, at once when the client goes idle, and at its end.
+    void RecordSpent(std::int64_t now);
+    std::int64_t unrecorded_spent_ = 0;
+    std::int64_t spent_due_us_ = 0;
 
     EsiOptions options_;
     http::HttpClient& http_;

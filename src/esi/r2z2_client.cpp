@@ -21,7 +21,8 @@ R2z2Client::R2z2Client(R2z2Options options, http::HttpClient& http, RateBudget& 
       budget_(budget),
       clock_(clock),
       pacer_(budget, clock, options_.budget_key, WithRate(options_.pacer, options_.rate_limit)),
-      hooks_(clock) {
+      hooks_(clock),
+      metrics_(std::make_shared<ClientMetrics>(options_.budget_key, /*http_cache=*/false)) {
     while (!options_.base_url.empty() && options_.base_url.back() == '/') options_.base_url.pop_back();
 }
 
@@ -56,6 +57,7 @@ void R2z2Client::Pause(std::int64_t us) {
         o.pause_for_us = us;
         budget_.Observe(options_.budget_key, o);
     } catch (const kr::Error&) {}  // the next Load fails too and waits; the answer says how long
+    metrics_->Paused(options_.budget_key);
     pacer_.Discard();
 }
 
@@ -106,10 +108,14 @@ R2z2Client::Pending R2z2Client::Start(const std::string& path) {
     req.headers = {{"User-Agent", options_.user_agent}, {"Accept", "application/json"}};
     req.timeout = options_.timeout;
     ++requests_;
+    metrics_->Sent();
     // Held by the callback too: the transfer may finish after its answer is no longer wanted (a
     // stop, a dropped window) while the client is driven by someone else.
     auto holder = std::make_shared<std::optional<http::HttpResponse>>();
-    http_.Start(req, [holder](http::HttpResponse r) { *holder = std::move(r); });
+    http_.Start(req, [holder, metrics = metrics_](http::HttpResponse r) {
+        metrics->Polled(r.Ok() ? r.status : 0);
+        *holder = std::move(r);
+    });
     return holder;
 }
 

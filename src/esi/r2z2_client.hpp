@@ -22,6 +22,7 @@
 #include <string>
 
 #include "core/clock.hpp"
+#include "esi/client_metrics.hpp"
 #include "esi/esi_client.hpp"
 #include "esi/pacer.hpp"
 #include "esi/rate_budget.hpp"
@@ -111,6 +112,9 @@ private:
     Pacer pacer_;
     std::int64_t requests_ = 0;
     WaitHooks hooks_;
+    /// /metrics: requests by status (every answer, one of a dropped window too: the transfer's
+    /// callback holds it), budget tokens, pauses.
+    std::shared_ptr<ClientMetrics> metrics_;
     std::deque<Ahead> window_;
     std::size_t ok_run_ = 0;                   ///< 200s in a row from FetchSequenceFileAhead
     std::int64_t pause_checked_until_us_ = 0;  ///< rate limit off: the shared pause was looked at

@@ -172,6 +172,24 @@ OutageState InProcessBudget::ProbeAnswered(const std::string& key, bool up, std:
     return o;
 }
 
+void InProcessBudget::Spend(const std::string& key, std::int64_t tokens) {
+    std::lock_guard lock(mu_);
+    const std::int64_t second = clock_.NowUs() / 1'000'000;
+    auto& buckets = spent_[key];
+    buckets[second] += tokens;
+    buckets.erase(buckets.begin(), buckets.lower_bound(second - kSpentKeptS));
+}
+
+std::int64_t InProcessBudget::Spent(const std::string& key, std::int64_t seconds) {
+    std::lock_guard lock(mu_);
+    auto it = spent_.find(key);
+    if (it == spent_.end()) return 0;
+    std::int64_t sum = 0;
+    for (auto b = it->second.lower_bound(clock_.NowUs() / 1'000'000 - seconds + 1); b != it->second.end(); ++b)
+        sum += b->second;
+    return sum;
+}
+
 // ---- DbBudget -------------------------------------------------------------------------------------
 //
 // PostgreSQL computes "now" itself (one timeline for all machines); SQLite gets the caller's clock
@@ -358,6 +376,23 @@ constexpr std::string_view kProbeDownPg =
 constexpr std::string_view kProbeDownSqlite =
     "UPDATE kr_rate_outage SET state = 2, lease_until = 0, failed_probes = failed_probes + 1,"
     " next_probe = $4 + min($3, $2 << min(failed_probes, 20)) WHERE key = $1 AND state <> 0";
+// Spent tokens: $1 key, $2 tokens ($3 the caller's unix second on SQLite; PostgreSQL's own clock).
+constexpr std::string_view kSpendPg =
+    "INSERT INTO kr_rate_spent (key, second, tokens) VALUES ($1, floor(extract(epoch FROM clock_timestamp()))::bigint,"
+    " $2) ON CONFLICT (key, second) DO UPDATE SET tokens = kr_rate_spent.tokens + excluded.tokens";
+constexpr std::string_view kSpendSqlite =
+    "INSERT INTO kr_rate_spent (key, second, tokens) VALUES ($1, $3, $2)"
+    " ON CONFLICT (key, second) DO UPDATE SET tokens = kr_rate_spent.tokens + excluded.tokens";
+// $1 key, $2 seconds kept ($3 the caller's unix second on SQLite).
+constexpr std::string_view kPruneSpentPg =
+    "DELETE FROM kr_rate_spent WHERE key = $1 AND second < floor(extract(epoch FROM clock_timestamp()))::bigint - $2";
+constexpr std::string_view kPruneSpentSqlite = "DELETE FROM kr_rate_spent WHERE key = $1 AND second < $3 - $2";
+// $1 key, $2 seconds ($3 the caller's unix second on SQLite).
+constexpr std::string_view kSpentPg =
+    "SELECT coalesce(sum(tokens), 0) FROM kr_rate_spent WHERE key = $1"
+    " AND second > floor(extract(epoch FROM clock_timestamp()))::bigint - $2";
+constexpr std::string_view kSpentSqlite =
+    "SELECT coalesce(sum(tokens), 0) FROM kr_rate_spent WHERE key = $1 AND second > $3 - $2";
 
 constexpr std::string_view kPingPg = "SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint";
 constexpr std::int64_t kRecalibrateUs = 10'000'000;
@@ -611,6 +646,38 @@ OutageState DbBudget::ProbeAnswered(const std::string& key, bool up, std::int64_
             c.Exec(kProbeDownSqlite, {key, first_backoff_us, max_backoff_us, clock_.NowUs()});
         }
         return LoadOutageLocked(key);
+    });
+}
+
+void DbBudget::Spend(const std::string& key, std::int64_t tokens) {
+    Guarded([&] {
+        auto& c = Conn();
+        const bool pg = c.GetDialect() == db::Dialect::kPostgres;
+        const std::int64_t now = clock_.NowUs();
+        if (pg) {
+            c.Exec(kSpendPg, {key, tokens});
+        } else {
+            c.Exec(kSpendSqlite, {key, tokens, now / 1'000'000});
+        }
+        if (now - pruned_at_us_ >= kSpentKeptS * 1'000'000 / 2) {  // old buckets go now and then
+            if (pg) {
+                c.Exec(kPruneSpentPg, {key, kSpentKeptS});
+            } else {
+                c.Exec(kPruneSpentSqlite, {key, kSpentKeptS, now / 1'000'000});
+            }
+            pruned_at_us_ = now;
+        }
+        return 0;
+    });
+}
+
+std::int64_t DbBudget::Spent(const std::string& key, std::int64_t seconds) {
+    return Guarded([&] {
+        auto& c = Conn();
+        db::Result r = c.GetDialect() == db::Dialect::kPostgres
+                           ? c.Exec(kSpentPg, {key, seconds})
+                           : c.Exec(kSpentSqlite, {key, seconds, clock_.NowUs() / 1'000'000});
+        return r.Int(0, 0);
     });
 }
 

@@ -150,6 +150,13 @@ public:
     /// state after.
     virtual OutageState ProbeAnswered(const std::string& key, bool up, std::int64_t first_backoff_us,
                                       std::int64_t max_backoff_us) = 0;
+    // What was spent (`status`: tokens used in the last minute, every process of the deployment).
+    /// Adds `tokens` requests sent against `key` now (per-second buckets, kept kSpentKeptS).
+    virtual void Spend(const std::string& key, std::int64_t tokens) = 0;
+    /// Requests sent against `key` in the last `seconds` seconds (whole seconds: the current one and
+    /// the `seconds` − 1 before it).
+    virtual std::int64_t Spent(const std::string& key, std::int64_t seconds) = 0;
+    static constexpr std::int64_t kSpentKeptS = 120;
 };
 
 /// In-process state, thread-safe (one instance shared by all threads of a process).
@@ -172,10 +179,13 @@ public:
     bool TakeProbeLease(const std::string& key, std::int64_t lease_us) override;
     OutageState ProbeAnswered(const std::string& key, bool up, std::int64_t first_backoff_us,
                               std::int64_t max_backoff_us) override;
+    void Spend(const std::string& key, std::int64_t tokens) override;
+    std::int64_t Spent(const std::string& key, std::int64_t seconds) override;
 
 private:
-    std::map<std::string, std::vector<std::int64_t>> permits_;  ///< free-at time of each permit
-    std::map<std::string, std::int64_t> demand_;                ///< new work waits until
+    std::map<std::string, std::map<std::int64_t, std::int64_t>> spent_;  ///< tokens by unix second
+    std::map<std::string, std::vector<std::int64_t>> permits_;           ///< free-at time of each permit
+    std::map<std::string, std::int64_t> demand_;                         ///< new work waits until
     std::map<std::string, OutageState> outages_;
     struct Row {
         std::int64_t next_at = 0;
@@ -210,6 +220,8 @@ public:
     bool TakeProbeLease(const std::string& key, std::int64_t lease_us) override;
     OutageState ProbeAnswered(const std::string& key, bool up, std::int64_t first_backoff_us,
                               std::int64_t max_backoff_us) override;
+    void Spend(const std::string& key, std::int64_t tokens) override;
+    std::int64_t Spent(const std::string& key, std::int64_t seconds) override;
 
 private:
     db::Connection& Conn();
@@ -224,6 +236,7 @@ private:
     std::unique_ptr<db::Connection> conn_;
     std::int64_t offset_us_ = 0;     ///< database clock − local clock (PostgreSQL)
     std::int64_t offset_at_us_ = 0;  ///< when it was measured (0 = never)
+    std::int64_t pruned_at_us_ = 0;  ///< kr_rate_spent's old buckets last deleted
 };
 
 /// "" → InProcessBudget, otherwise DbBudget(url).

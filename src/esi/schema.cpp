@@ -3,7 +3,8 @@
 // kr_rate_state: one row per shared limiter key ("esi", "zkb", "esi:group:<name>"), used by
 // esi::DbBudget. kr_rate_permits (esi/2): the window guard's permits, one row per key and permit. kr_rate_demand
 // (esi/3): until when new work waits, per key (the refresh share, esi::PermitShare). kr_rate_outage
-// (esi/4): ESI's availability for the whole deployment (the downtime gate). Times are unix
+// (esi/4): ESI's availability for the whole deployment (the downtime gate). kr_rate_spent
+// (esi/5): requests sent per key and second. Times are unix
 // microseconds (PostgreSQL: the database server's clock). The HTTP cache table kr_http_cache belongs to the store
 // module.
 #include "db/migrator.hpp"
@@ -56,6 +57,17 @@ CREATE TABLE IF NOT EXISTS kr_rate_outage (
     reason        TEXT NOT NULL DEFAULT ''
 );
 )SQL";
+
+// Requests sent per key and unix second (RateBudget::Spend; `status`'s tokens of the last minute),
+// kept for RateBudget::kSpentKeptS seconds.
+constexpr const char* kRateSpent = R"SQL(
+CREATE TABLE IF NOT EXISTS kr_rate_spent (
+    key    TEXT NOT NULL,
+    second BIGINT NOT NULL,
+    tokens BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (key, second)
+);
+)SQL";
 }  // namespace
 
 std::vector<kr::db::Migration> SchemaMigrations() {
@@ -64,6 +76,7 @@ std::vector<kr::db::Migration> SchemaMigrations() {
         {"esi", 2, "the window guard's permits (the limit in any window)", kRatePermits, kRatePermits},
         {"esi", 3, "new work's demand (the refresh share of the budget)", kRateDemand, kRateDemand},
         {"esi", 4, "ESI's availability for the whole deployment (the downtime gate)", kRateOutage, kRateOutage},
+        {"esi", 5, "requests sent per second (status: tokens used in the last minute)", kRateSpent, kRateSpent},
     };
 }
 

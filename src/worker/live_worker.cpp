@@ -11,6 +11,7 @@
 
 #include "core/errors.hpp"
 #include "core/esi_json.hpp"
+#include "core/text.hpp"
 #include "core/time_format.hpp"
 #include "log/log.hpp"
 
@@ -72,6 +73,7 @@ void LiveWorker::Run(std::stop_token stop, std::atomic<bool>* idle) {
             throw;
         } catch (const std::exception& e) {
             spdlog::warn("redisq: {} (sequence {}); trying again", e.what(), cursor_);
+            counters_.RecordError(kr::Truncate(e.what(), 500), clock_.NowMs());  // for `status`
             held_ = held_ && dynamic_cast<const store::LiveCursorLost*>(&e) == nullptr;
             try {
                 Backoff();
@@ -83,6 +85,7 @@ void LiveWorker::Run(std::stop_token stop, std::atomic<bool>* idle) {
         // `run --until-idle` must not wait for ever on a feed it cannot reach); not while a 429 or
         // a ban pauses a feed that has more.
         if (idle) idle->store(step != Step::kStored && step != Step::kPaused && !recover_);
+        cursor_seen_.store(cursor_, std::memory_order_relaxed);
         Summary(step);
     }
     r2z2_.SetIdleHook(nullptr);
@@ -99,7 +102,7 @@ void LiveWorker::Run(std::stop_token stop, std::atomic<bool>* idle) {
                          options_.hold.count() / 1000);
         }
     }
-    spdlog::info("redisq: stopped at sequence {}; {} killmail(s) stored", cursor_, stored_);
+    spdlog::info("redisq: stopped at sequence {}; {} killmail(s) stored", cursor_, KillmailsStored());
 }
 
 void LiveWorker::Summary(Step step) {
@@ -107,10 +110,11 @@ void LiveWorker::Summary(Step step) {
     const std::int64_t now = clock_.NowMs();
     if (summary_at_ms_ == 0) summary_at_ms_ = now;
     if (now - summary_at_ms_ < 5000 || summary_seen_ == 0) return;
-    spdlog::info("redisq: {} new killmail(s) stored ({} sequence(s)), next sequence {}{}", stored_ - summary_stored_,
-                 summary_seen_, cursor_, step == Step::kAtHead ? " (at the head)" : "");
+    spdlog::info("redisq: {} new killmail(s) stored ({} sequence(s)), next sequence {}{}",
+                 KillmailsStored() - summary_stored_, summary_seen_, cursor_,
+                 step == Step::kAtHead ? " (at the head)" : "");
     summary_at_ms_ = now;
-    summary_stored_ = stored_;
+    summary_stored_ = KillmailsStored();
     summary_seen_ = 0;
 }
 
@@ -257,7 +261,7 @@ bool LiveWorker::RepairGap(std::int64_t sequence) {
 LiveWorker::Step LiveWorker::Poll() {
     if (recover_) {
         const std::size_t n = PublishOutbox(queue_, store_, clock_, kEntityPriority, kSource);
-        published_ += static_cast<std::int64_t>(n);
+        counters_.published += static_cast<std::int64_t>(n);
         recover_ = false;
     }
     if (!Hold()) return Step::kHeldElsewhere;
@@ -406,7 +410,8 @@ void LiveWorker::Committed(const Commit& c) {
     const auto& result = c.result;
     events_.Stored(result.new_ids);  // committed: a redelivered killmail is not new, no event
     renew_at_ms_ = clock_.NowMs() + options_.hold.count() / 3;
-    stored_ += static_cast<std::int64_t>(result.inserted);
+    counters_.created += static_cast<std::int64_t>(result.inserted);
+    counters_.processed += c.to - c.from;
     for (const auto& [id, why] : result.rejected) {
         spdlog::error("redisq: sequences {}..{}: killmail {} cannot be stored ({}); passed over", c.from, c.to - 1, id,
                       why);
@@ -431,7 +436,7 @@ void LiveWorker::Publish(const Referenced& recorded) {
     for (const auto& k : EntityKinds()) {
         if (recorded[k.kind].empty()) continue;
         const auto missing = store_.FilterMissing(k.kind, recorded[k.kind]);
-        published_ += static_cast<std::int64_t>(
+        counters_.published += static_cast<std::int64_t>(
             PublishEntities(queue_, store_, clock_, k.kind, missing, kEntityPriority, kSource));
     }
     store_.ClearPublished(recorded, nullptr);

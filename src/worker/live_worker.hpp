@@ -51,6 +51,7 @@
 #include "worker/backfill.hpp"
 #include "worker/executor.hpp"
 #include "worker/publisher.hpp"
+#include "worker/worker_stats.hpp"
 
 namespace kr::worker {
 
@@ -89,8 +90,14 @@ public:
     /// One step: hold the feed, fetch the sequence it stands at, store it; waits as the answer says.
     Step Poll();
 
-    std::int64_t KillmailsStored() const { return stored_; }
-    std::int64_t Published() const { return published_; }
+    std::int64_t KillmailsStored() const { return counters_.created.load(); }
+    std::int64_t Published() const { return counters_.published.load(); }
+    /// What `status` (kr_worker_status) and /metrics read while it runs, from other threads:
+    /// processed = sequences stored, created = killmails new to the database, published = ids
+    /// put on the info queues, the last error a step failed with.
+    const WorkerCounters& Counters() const { return counters_; }
+    /// The next sequence to fetch (0 until the feed is held and started).
+    std::int64_t Cursor() const { return cursor_seen_.load(std::memory_order_relaxed); }
 
 private:
     /// One batch: sequences [from, to) and what goes into their transaction.
@@ -148,8 +155,8 @@ private:
     bool banned_noted_ = false;
     bool recover_ = true;  ///< the outbox may hold what nobody published
     int failures_ = 0;
-    std::int64_t stored_ = 0;
-    std::int64_t published_ = 0;
+    WorkerCounters counters_;
+    std::atomic<std::int64_t> cursor_seen_{0};  ///< cursor_ for other threads
     std::int64_t summary_at_ms_ = 0;
     std::int64_t summary_stored_ = 0;
     std::int64_t summary_seen_ = 0;  ///< sequences stored (new or not) since the last summary

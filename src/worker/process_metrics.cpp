@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/errors.hpp"
 #include "esi/client_metrics.hpp"
 #include "log/log.hpp"
 #include "metrics/process_stats.hpp"
@@ -18,10 +19,21 @@ ProcessMetrics::~ProcessMetrics() {
     collector_ = {};  // waits for one running
 }
 
-void ProcessMetrics::Serve() {
-    const std::string& addr = shared_.Cfg().metrics_addr;
-    if (addr.empty() || server_) return;
-    server_ = std::make_unique<metrics::MetricsServer>(metrics::ParseListenAddress(addr), registry_);
+void ProcessMetrics::Serve(const std::string& default_addr) {
+    if (server_) return;
+    const auto& cfg = shared_.Cfg();
+    if (cfg.metrics_addr_given) {
+        if (!cfg.metrics_addr.empty())
+            server_ =
+                std::make_unique<metrics::MetricsServer>(metrics::ParseListenAddress(cfg.metrics_addr), registry_);
+        return;
+    }
+    if (default_addr.empty()) return;
+    try {
+        server_ = std::make_unique<metrics::MetricsServer>(metrics::ParseListenAddress(default_addr), registry_);
+    } catch (const FatalError& e) {
+        spdlog::warn("{}; running on without /metrics (KILLREPORT_METRICS_ADDR= turns it off)", e.what());
+    }
 }
 
 void ProcessMetrics::Collect(metrics::Exposition& out) {
@@ -49,6 +61,7 @@ std::vector<queue::QueueStats> ProcessMetrics::CountQueues() {
 }
 
 void ProcessMetrics::CollectQueues(metrics::Exposition& out) {
+    if (queues_.empty()) return;  // worker:redisq consumes none
     std::lock_guard lock(mu_);
     const auto now = std::chrono::steady_clock::now();
     if (queue_stats_at_ == std::chrono::steady_clock::time_point{} || now - queue_stats_at_ >= kQueueSampleEvery ||
@@ -100,7 +113,7 @@ void ProcessMetrics::CollectBudget(metrics::Exposition& out) {
             window ? static_cast<double>(esi_state.reset_at_us - now) / 1e6 : 0.0);
     // Pauses: every budget's own key ("all") and each route group seen paused or known.
     std::vector<std::pair<std::string, std::string>> keys = {
-        {"esi", "all"}, {"zkb", "all"}, {"esi", "killmail"}};  // seeded by the client
+        {"esi", "all"}, {"zkb", "all"}, {"r2z2", "all"}, {"esi", "killmail"}};  // seeded by the clients
     for (const auto& g : registry_.LabelValues(esi::metric::kPauses, "group")) {
         if (g != "all" && g != "none" &&
             std::find(keys.begin(), keys.end(), std::pair<std::string, std::string>{"esi", g}) == keys.end())
@@ -136,6 +149,17 @@ metrics::Registry::CollectorHandle ExportCounters(const std::string& queue, cons
         add("not_found", c.not_found);
         add("retried", c.retried);
         add("dead", c.dead);
+    });
+}
+
+metrics::Registry::CollectorHandle ExportLive(const LiveWorker& w, metrics::Registry& registry) {
+    return registry.AddCollector([&w](metrics::Exposition& out) {
+        out.Add(metric::kLiveStored, metrics::Type::kCounter,
+                "Killmails from R2Z2 (zKillboard's live feed) new to the database.", {},
+                static_cast<double>(w.KillmailsStored()));
+        out.Add(metric::kLiveCursor, metrics::Type::kGauge,
+                "The next R2Z2 sequence the live feed fetches (0 until it holds the feed).", {},
+                static_cast<double>(w.Cursor()));
     });
 }
 

@@ -12,6 +12,7 @@
 #include "metrics/metrics_server.hpp"
 #include "metrics/registry.hpp"
 #include "queue/queue.hpp"
+#include "worker/live_worker.hpp"
 #include "worker/runtime.hpp"
 #include "worker/worker_stats.hpp"
 
@@ -26,6 +27,8 @@ inline constexpr const char* kBudgetLimit = "killreport_budget_limit_requests_pe
 inline constexpr const char* kErrorLimitRemaining = "killreport_esi_error_limit_remaining";
 inline constexpr const char* kErrorLimitReset = "killreport_esi_error_limit_reset_seconds";
 inline constexpr const char* kPauseRemaining = "killreport_route_group_pause_seconds";
+inline constexpr const char* kLiveStored = "killreport_r2z2_killmails_stored_total";
+inline constexpr const char* kLiveCursor = "killreport_r2z2_cursor_sequence";
 }  // namespace metric
 
 class ProcessMetrics {
@@ -40,8 +43,9 @@ public:
     ProcessMetrics(const ProcessMetrics&) = delete;
     ProcessMetrics& operator=(const ProcessMetrics&) = delete;
 
-    /// Starts serving when KILLREPORT_METRICS_ADDR is set (kr::FatalError if it cannot bind).
-    void Serve();
+    /// Starts serving on KILLREPORT_METRICS_ADDR when it is given (empty: off; kr::FatalError if it
+    /// cannot bind), else on `default_addr` ("" = off; in use: one warning, no /metrics).
+    void Serve(const std::string& default_addr);
     /// The URL served ("" = off).
     std::string Url() const { return server_ ? server_->Url() : std::string(); }
     /// The server (nullptr = off): more routes go on it (`run`'s status page).
@@ -73,5 +77,10 @@ private:
 /// while the handle lives.
 [[nodiscard]] metrics::Registry::CollectorHandle ExportCounters(
     const std::string& queue, const WorkerCounters& c, metrics::Registry& registry = metrics::Registry::Default());
+
+/// The live feed's killmails stored and its cursor while the handle lives (its requests, budget
+/// tokens and pauses are the R2Z2 client's, esi/client_metrics.hpp).
+[[nodiscard]] metrics::Registry::CollectorHandle ExportLive(const LiveWorker& w,
+                                                            metrics::Registry& registry = metrics::Registry::Default());
 
 }  // namespace kr::worker

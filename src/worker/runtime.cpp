@@ -16,7 +16,7 @@ ProcessShared::ProcessShared(const config::Config& cfg, kr::Clock& clock) : cfg_
         // Every command works on a current schema (idempotent; on a KillReport database it only
         // adds our tables, exactly as db:migrate).
         auto conn = db::Open(cfg_.database_url);
-        auto report = db::Migrate(*conn, {}, clock_);
+        auto report = db::Migrate(*conn, {}, clock_, cfg_.progress_every_seconds);
         for (const auto& m : report.applied) spdlog::info("schema: applied {}", m);
     }
     // The budget lives in the database so that every process sharing it shares one budget; with

@@ -49,6 +49,9 @@ inline void StatusJsonTellsAKnownState(const std::string& database_url, const st
         pause.pause_for_us = 600'000'000;
         budget.Observe("esi:group:killmail", pause);
         budget.Observe("zkb", {});  // a key that is not paused
+        budget.Spend("esi", 5);     // requests of two processes in the last minute
+        budget.Spend("esi", 7);
+        budget.Spend("zkb", 100);  // not ESI's
     }
 
     auto r = RunCommand(env + "status --json");
@@ -77,6 +80,7 @@ inline void StatusJsonTellsAKnownState(const std::string& database_url, const st
     }
     EXPECT_TRUE(found) << s.dump(2);
     EXPECT_EQ(s["esi"]["error_limit"]["remaining"], 37);
+    EXPECT_EQ(s["esi"]["tokens_last_minute"], 12);
     const double resets = s["esi"]["error_limit"]["resets_in_seconds"].get<double>();
     EXPECT_GT(resets, 0);
     EXPECT_LE(resets, 50);

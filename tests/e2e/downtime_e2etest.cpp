@@ -56,7 +56,7 @@ TEST(DowntimeRabbitPg, EveryProcessPausesOnceAndResumesWhenStatusAnswers) {
     };
     const std::string env = "cd '" + work.Dir() + "' && ESI_BASE_URL='" + server.EsiBaseUrl() +
                             "' ESI_RATE_LIMIT=50 ZKILLBOARD_RATE_LIMIT=0 KILLREPORT_LIVE=0 KILLREPORT_REFRESH=0"
-                            " KILLREPORT_UNIVERSE_CHECK=0 LOG_LEVEL=info DATABASE_URL='" +
+                            " KILLREPORT_UNIVERSE_CHECK=0 KILLREPORT_METRICS_ADDR= LOG_LEVEL=info DATABASE_URL='" +
                             db.Url() + "' RABBITMQ_URL='" + vhost.Url() + "' ";
     const auto kr = [&](const std::string& args) {
         auto r = RunCommand(env + "timeout 300 " KR_KILLREPORT_BIN " " + args);

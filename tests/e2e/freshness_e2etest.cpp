@@ -50,7 +50,7 @@ public:
         if (!server_->Start()) throw std::runtime_error("fake-esi did not start");
         client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->Port());
         vars_ = "ESI_BASE_URL='" + server_->EsiBaseUrl() + "' ZKILLBOARD_BASE_URL='" + server_->ZkbBaseUrl() +
-                "' ESI_RATE_LIMIT=0 ZKILLBOARD_RATE_LIMIT=0 LOG_LEVEL=warn" +
+                "' ESI_RATE_LIMIT=0 ZKILLBOARD_RATE_LIMIT=0 LOG_LEVEL=warn KILLREPORT_METRICS_ADDR=" +
                 " KILLREPORT_UNIVERSE_CHECK=0 DATABASE_URL='" + database_url_ + "' RABBITMQ_URL='" + amqp_url_ + "' ";
         env_ = "cd '" + work_.Dir() + "' && " + vars_;
     }

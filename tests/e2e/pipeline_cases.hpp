@@ -105,7 +105,8 @@ public:
         std::string env = "DATABASE_URL='" + backend_.database_url + "' ESI_BASE_URL='" + server_.EsiBaseUrl() +
                           "' ZKILLBOARD_BASE_URL='" + server_.ZkbBaseUrl() +
                           "' ESI_RATE_LIMIT=0 ZKILLBOARD_RATE_LIMIT=0 LOG_LEVEL=warn R2Z2_BASE_URL='" +
-                          server_.R2z2BaseUrl() + "' R2Z2_RATE_LIMIT=0 ";
+                          server_.R2z2BaseUrl() +
+                          "' R2Z2_RATE_LIMIT=0 KILLREPORT_METRICS_ADDR= ";  // no default /metrics port
         env += live_ ? "KILLREPORT_LIVE=1 " : "KILLREPORT_LIVE=0 ";
         env += backend_.rabbitmq_url.empty() ? "RABBITMQ_URL= " : "RABBITMQ_URL='" + backend_.rabbitmq_url + "' ";
         return env;

@@ -48,7 +48,8 @@ public:
         if (!server_->Start()) throw std::runtime_error("fake-esi did not start");
         client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->Port());
         env_ = "cd '" + work_.Dir() + "' && ESI_BASE_URL='" + server_->EsiBaseUrl() + "' ZKILLBOARD_BASE_URL='" +
-               server_->ZkbBaseUrl() + "' ESI_RATE_LIMIT=0 ZKILLBOARD_RATE_LIMIT=0 LOG_LEVEL=warn KILLREPORT_LIVE=0" +
+               server_->ZkbBaseUrl() +
+               "' ESI_RATE_LIMIT=0 ZKILLBOARD_RATE_LIMIT=0 LOG_LEVEL=warn KILLREPORT_LIVE=0 KILLREPORT_METRICS_ADDR=" +
                " KILLREPORT_UNIVERSE_CHECK=" + std::to_string(universe_check_seconds) + " DATABASE_URL='" +
                database_url_ + "' RABBITMQ_URL='" + amqp_url_ + "' ";
     }

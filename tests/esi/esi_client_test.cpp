@@ -102,6 +102,17 @@ TEST_F(EsiClientTest, FreshEntryAnswersWithoutRequest) {
     EXPECT_EQ(Client().Stats().fresh, 1);
 }
 
+TEST_F(EsiClientTest, EveryRequestSentIsCountedInTheSharedBudget) {
+    fake.Script("/alliances/1/", FakeHttpClient::Reply(503, "busy"));
+    fake.Script("/alliances/1/", FakeHttpClient::Reply(200, "{}"));
+    fake.Script("/alliances/2/", FakeHttpClient::Reply(200, "{}"));
+    EXPECT_EQ(Client().Fetch({"GET", "/alliances/1/", "", {}}).outcome, Outcome::kOk);
+    EXPECT_EQ(budget.Spent("esi", 60), 2);  // counted when the client went idle, the retry too
+    EXPECT_EQ(Client().Fetch({"GET", "/alliances/2/", "", {}}).outcome, Outcome::kOk);
+    EXPECT_EQ(budget.Spent("esi", 60), 3);
+    EXPECT_EQ(static_cast<std::size_t>(budget.Spent("esi", 60)), fake.Requests().size());
+}
+
 TEST_F(EsiClientTest, OkCarriesBodyCacheEntryAndSendsEtiquetteHeaders) {
     const std::int64_t now_s = clock.NowUs() / kS;
     // The server's clock is 100 s ahead: expiry must be taken relative to Date.
@@ -805,6 +816,49 @@ TEST_F(EsiClientTest, A429WithoutRouteGroupPausesEveryRequestLoggedTwice) {
     EXPECT_EQ(Client().Fetch({"GET", "/alliances/1/", "", {}}).outcome, Outcome::kOk);
     EXPECT_EQ(log.Count("ESI: every request paused for 30 s (HTTP 429)"), 1u) << log.Text();
     EXPECT_EQ(log.Count("ESI: every request sending again after a 30 s pause"), 1u) << log.Text();
+    EXPECT_EQ(log.Count("\n"), 2u) << log.Text();
+}
+
+// Two clients over one shared budget (two processes of a deployment): only the other one sees the
+// 429 / 420; this one, waiting on the pause it learns from the shared state, logs it as well —
+// once when it starts, once when it is over.
+TEST_F(EsiClientTest, APauseAnotherClientSawIsLoggedOnceWhenItStartsAndOnceWhenItIsOver) {
+    FakeHttpClient other_http(clock);
+    EsiOptions other_opts = opts;
+    other_opts.max_attempts = 1;  // it answers at once with the 429, without waiting it out
+    EsiClient other(other_opts, other_http, budget, clock);
+    const std::string km = esi_paths::Killmail(1, std::string(40, 'f'));
+    other_http.Script(km, FakeHttpClient::Reply(429, "{}", {{"Retry-After", "60"}, {"X-Ratelimit-Group", "killmail"}}));
+    EXPECT_EQ(other.Fetch({"GET", km, "", {}}).outcome, Outcome::kFailed);
+
+    CapturedLog log;
+    const std::string km2 = esi_paths::Killmail(2, std::string(40, 'f'));
+    fake.Script(km2, FakeHttpClient::Reply(200, "{}", {{"X-Ratelimit-Group", "killmail"}}));
+    const std::int64_t start = clock.NowUs();
+    EXPECT_EQ(Client().Fetch({"GET", km2, "", {}}).outcome, Outcome::kOk);
+    EXPECT_GE(clock.NowUs() - start, 60 * kS);  // it did wait
+    EXPECT_EQ(log.Count("warning ESI: route group killmail paused for 60 s (HTTP 429, from the shared budget)"), 1u)
+        << log.Text();
+    EXPECT_EQ(log.Count("info ESI: route group killmail sending again after a 60 s pause"), 1u) << log.Text();
+    EXPECT_EQ(log.Count("\n"), 2u) << log.Text();  // nothing else
+}
+
+TEST_F(EsiClientTest, AnErrorLimitPauseAnotherClientSawIsLoggedOnceWhenItStartsAndOnceWhenItIsOver) {
+    FakeHttpClient other_http(clock);
+    EsiOptions other_opts = opts;
+    other_opts.max_attempts = 1;
+    EsiClient other(other_opts, other_http, budget, clock);
+    other_http.Script(
+        "/alliances/1/",
+        FakeHttpClient::Reply(420, "{}", {{"X-Esi-Error-Limit-Remain", "0"}, {"X-Esi-Error-Limit-Reset", "20"}}));
+    EXPECT_EQ(other.Fetch({"GET", "/alliances/1/", "", {}}).outcome, Outcome::kFailed);
+
+    CapturedLog log;
+    fake.Script("/alliances/2/", FakeHttpClient::Reply(200, "{}"));
+    EXPECT_EQ(Client().Fetch({"GET", "/alliances/2/", "", {}}).outcome, Outcome::kOk);
+    EXPECT_EQ(log.Count("ESI: every request paused for 21 s (error limit remain 0, from the shared budget)"), 1u)
+        << log.Text();
+    EXPECT_EQ(log.Count("ESI: every request sending again after a 21 s pause"), 1u) << log.Text();
     EXPECT_EQ(log.Count("\n"), 2u) << log.Text();
 }
 

@@ -142,6 +142,11 @@ public:
         ++round_trips;
         return inner.ProbeAnswered(key, up, first, later);
     }
+    void Spend(const std::string& key, std::int64_t tokens) override {
+        ++round_trips;
+        inner.Spend(key, tokens);
+    }
+    std::int64_t Spent(const std::string& key, std::int64_t seconds) override { return inner.Spent(key, seconds); }
     InProcessBudget inner;
     int round_trips = 0;
 };

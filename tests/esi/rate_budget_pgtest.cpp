@@ -51,6 +51,21 @@ TEST(DbBudgetPg, OneProcessOfFourTakesTheProbersLease) {
     CheckOneProberTakesTheLease(PgUrl(), "test:lease:" + std::to_string(getpid()), 4);
 }
 
+// Spend/Spent on the database's clock: two budgets (two processes) add to one count per key.
+TEST(DbBudgetPg, SpentCountsEveryProcesssRequestsOfTheLastMinute) {
+    REQUIRE_PG();
+    MigrateDb(PgUrl());
+    const std::string key = "test:spent:" + std::to_string(getpid());
+    DbBudget a(PgUrl());
+    DbBudget b(PgUrl());
+    a.Spend(key, 3);
+    b.Spend(key, 4);
+    a.Spend(key + ":other", 100);
+    EXPECT_EQ(a.Spent(key, 60), 7);
+    EXPECT_EQ(b.Spent(key, 60), 7);
+    EXPECT_EQ(b.Spent(key + ":never", 60), 0);
+}
+
 TEST(DbBudgetPg, FourProcessesShareOneSequenceOfSlots) {
     REQUIRE_PG();
     MigrateDb(PgUrl());

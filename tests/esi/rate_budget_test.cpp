@@ -71,6 +71,37 @@ TEST(DbBudgetSqlite, OneProcessOfFourTakesTheProbersLease) {
     CheckOneProberTakesTheLease(url, "esi", 4);
 }
 
+/// Spent(key, 60): what was spent in the current second and the 59 before it, per key.
+void CheckSpent(RateBudget& b, kr::ManualClock& clock) {
+    clock.Set(1'700'000'000'000'000);  // a second's start
+    b.Spend("esi", 3);
+    clock.Advance(30'000'000);
+    b.Spend("esi", 4);
+    b.Spend("zkb", 9);
+    EXPECT_EQ(b.Spent("esi", 60), 7);
+    EXPECT_EQ(b.Spent("zkb", 60), 9);
+    EXPECT_EQ(b.Spent("esi", 1), 4);
+    clock.Advance(30'000'000);  // the first second is 60 s ago: out of the last minute
+    EXPECT_EQ(b.Spent("esi", 60), 4);
+    clock.Advance(60'000'000);
+    EXPECT_EQ(b.Spent("esi", 60), 0);
+    EXPECT_EQ(b.Spent("never", 60), 0);
+}
+
+TEST(InProcessBudget, SpentIsWhatWasSpentInTheLastMinute) {
+    kr::ManualClock clock;
+    InProcessBudget b(clock);
+    CheckSpent(b, clock);
+}
+
+TEST(DbBudgetSqlite, SpentIsWhatWasSpentInTheLastMinute) {
+    const auto url = TempDbUrl("spent.db");
+    MigrateDb(url);
+    kr::ManualClock clock;
+    DbBudget b(url, clock);
+    CheckSpent(b, clock);
+}
+
 TEST(DbBudgetSqlite, FourProcessesShareOneSequenceOfSlots) {
     const auto url = TempDbUrl("procs.db");
     MigrateDb(url);

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "db/migrator.hpp"
 #include "support/run.hpp"
 #include "support/test_env.hpp"
 
@@ -62,6 +63,32 @@ std::vector<json> JsonLines(const std::string& env, const std::string& args) {
         out.push_back(j);
     }
     return out;
+}
+
+/// Lines of `text` that contain `needle`.
+int LinesWith(const std::string& text, const std::string& needle) {
+    std::istringstream in(text);
+    int n = 0;
+    for (std::string line; std::getline(in, line);) n += line.find(needle) != std::string::npos;
+    return n;
+}
+
+// db:migrate's progress lines (stderr not a terminal) come every KILLREPORT_PROGRESS_EVERY seconds:
+// with 0, one per step checked and the last one at 100 %; with the default (10 s), a quick
+// migration prints none.
+TEST(Progress, DbMigrateHonoursProgressEvery) {
+    const auto steps = static_cast<int>(db::AllMigrations().size());
+    TempSqliteFile every;
+    const auto r = RunCommand("DATABASE_URL='" + every.Url() + "' LOG_LEVEL=info KILLREPORT_PROGRESS_EVERY=0 " +
+                              KR_KILLREPORT_BIN " db:migrate");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(LinesWith(r.err, " steps checked"), steps + 1) << r.err;
+    const std::string all = std::to_string(steps) + "/" + std::to_string(steps) + " steps checked (100%)";
+    EXPECT_EQ(LinesWith(r.err, "db:migrate: " + all), 1) << r.err;
+    TempSqliteFile quiet;
+    const auto d = RunCommand("DATABASE_URL='" + quiet.Url() + "' LOG_LEVEL=info " KR_KILLREPORT_BIN " db:migrate");
+    ASSERT_EQ(d.exit_code, 0) << d.err;
+    EXPECT_EQ(LinesWith(d.err, " steps checked"), 0) << d.err;
 }
 
 TEST(LogFormat, JsonFromTheEnvironmentAndTheFlag) {

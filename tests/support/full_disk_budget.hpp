@@ -23,6 +23,8 @@ public:
     esi::OutageState SuspectOutage(const std::string&, const std::string&, std::int64_t) override { throw Full(); }
     bool TakeProbeLease(const std::string&, std::int64_t) override { throw Full(); }
     esi::OutageState ProbeAnswered(const std::string&, bool, std::int64_t, std::int64_t) override { throw Full(); }
+    void Spend(const std::string&, std::int64_t) override { throw Full(); }
+    std::int64_t Spent(const std::string&, std::int64_t) override { throw Full(); }
 
 private:
     static TransientError Full() { return TransientError("sqlite: step: database or disk is full"); }
