@@ -352,6 +352,12 @@ int RunAll(const Context& ctx, const WorkerFlags& flags, std::stop_token outer) 
     const auto& workers = Workers();
     std::stop_source stop;
     std::stop_callback forward(outer, [&] { stop.request_stop(); });
+    // The queue first: an unreachable broker is one clear error within its connect timeout, before
+    // anything asks ESI (the universe check below retries for seconds when ESI is unreachable too).
+    {
+        auto q = queue::OpenQueue(ctx.cfg.rabbitmq_url, ctx.cfg.database_url);
+        for (const auto& name : AllQueues()) q->Declare(name);
+    }
     // Static data first (before the workers start, so `--until-idle` waits for what it queues).
     StaticDataSync universe(shared, stop.get_token());
     universe.Run();
