@@ -131,6 +131,19 @@ json StatusSnapshot::Snapshot() {
     const bool window = esi_state.remaining && esi_state.reset_at_us > now_us;
     esi["error_limit"] = {{"remaining", window ? json(*esi_state.remaining) : json()},
                           {"resets_in_seconds", window ? json((esi_state.reset_at_us - now_us) / 1e6) : json()}};
+    // The downtime gate (deployment-wide): up, suspect (a 5xx seen, /status/ not asked yet) or down.
+    {
+        const auto outage = budget_.LoadOutage("esi");
+        const char* names[] = {"up", "suspect", "down"};
+        const bool up = outage.state == esi::Availability::kUp;
+        esi["availability"] = {
+            {"state", names[static_cast<int>(outage.state)]},
+            {"since", up || outage.since_us == 0 ? json() : json(IsoUtc(outage.since_us / 1000))},
+            {"reason", up ? json() : json(outage.reason)},
+            {"failed_probes", outage.failed_probes},
+            {"next_probe_in_seconds",
+             up || outage.next_probe_us <= now_us ? json() : json((outage.next_probe_us - now_us) / 1e6)}};
+    }
     out["esi"] = esi;
     out["paused"] = json::array();
     for (const auto& key : budget_.Keys()) {
@@ -223,6 +236,11 @@ std::string StatusSnapshot::Text(const json& s) const {
                   limits.empty() ? "no running worker" : (limits + " req/s").c_str(),
                   static_cast<long long>(s["esi"]["tokens_last_minute"].get<std::int64_t>()));
     out += line;
+    if (const auto& av = s["esi"]["availability"]; av["state"] != "up") {
+        out += "ESI " + std::string(av["state"] == "down" ? "DOWN" : "SUSPECT (a 5xx seen, /status/ being asked)") +
+               " since " + av["since"].get<std::string>() + " (" + av["reason"].get<std::string>() +
+               "): every request of the deployment waits for /status/\n";
+    }
     const auto& el = s["esi"]["error_limit"];
     if (el["remaining"].is_null()) {
         out += "ESI error limit: no errors in the current window\n";

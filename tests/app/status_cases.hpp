@@ -4,6 +4,7 @@
 // kr_rate_state holds them (written through DbBudget, as the workers do). `status` runs with
 // ESI_RATE_LIMIT=0 — its own configuration must not change what it reports of the shared state.
 #include <chrono>
+#include <limits>
 #include <map>
 #include <optional>
 #include <string>
@@ -51,7 +52,12 @@ inline void StatusJsonTellsAKnownState(const std::string& database_url, const st
         budget.Observe("zkb", {});  // a key that is not paused
         budget.Spend("esi", 5);     // requests of two processes in the last minute
         budget.Spend("esi", 7);
-        budget.Spend("zkb", 100);  // not ESI's
+        budget.Spend("zkb", 100);                                    // not ESI's
+        budget.SuspectOutage("esi", "HTTP 503 from /characters/1/",  // the downtime gate
+                             std::numeric_limits<std::int64_t>::max());
+        EXPECT_FALSE(budget.TakeProbeLease("zkb", 1'000'000));
+        ASSERT_TRUE(budget.TakeProbeLease("esi", 1'000'000));
+        budget.ProbeAnswered("esi", /*up=*/false, 300'000'000, 600'000'000);  // /status/ said down
     }
 
     auto r = RunCommand(env + "status --json");
@@ -89,6 +95,10 @@ inline void StatusJsonTellsAKnownState(const std::string& database_url, const st
     EXPECT_EQ(s["paused"][0]["group"], "killmail");
     EXPECT_GT(s["paused"][0]["seconds"].get<double>(), 500);
     EXPECT_LE(s["paused"][0]["seconds"].get<double>(), 600);
+    EXPECT_EQ(s["esi"]["availability"]["state"], "down") << s.dump(2);
+    EXPECT_EQ(s["esi"]["availability"]["reason"], "HTTP 503 from /characters/1/");
+    EXPECT_EQ(s["esi"]["availability"]["failed_probes"], 1);
+    EXPECT_GT(s["esi"]["availability"]["next_probe_in_seconds"].get<double>(), 200);
     EXPECT_EQ(s["rows"]["characters"], 0);
     // The dead letter itself, with its reason and error (what the status page lists).
     ASSERT_EQ(s["dead"].size(), 1u) << s.dump(2);
@@ -103,6 +113,7 @@ inline void StatusJsonTellsAKnownState(const std::string& database_url, const st
     EXPECT_NE(text.out.find("PAUSED"), std::string::npos) << text.out;
     EXPECT_NE(text.out.find("killmail"), std::string::npos) << text.out;
     EXPECT_NE(text.out.find("remain 37"), std::string::npos) << text.out;
+    EXPECT_NE(text.out.find("ESI DOWN since"), std::string::npos) << text.out;
     EXPECT_NE(text.out.find("1 dead letter(s)"), std::string::npos) << text.out;
 
     // Dead letters put back: exit 0, three ready again (the held one is still leased).
