@@ -42,7 +42,7 @@ def define_figures():
             f"{size} (queue_bench --confirm-ceiling, same run)", "s", fmt="{:.2f}")
         fig(f"scan_{size}_amqp_vs_ceiling", NAME, f"scan:entities on {size}, queue on RabbitMQ: wall / the broker's "
             "ceiling", "×", 1.2, "<=", fmt="{:.2f}",
-            note="issue 13 item 6: the four entity queues are published on their own connections in parallel")
+            note="issue 13 item 6: characters (~90 % of the messages) on a pipeline and connection of their own, the other kinds on a second one")
         fig(f"scan_{size}_store", NAME, f"store scan alone (MissingReferencedIds + MarkPending) on {size}, "
             "from store_bench", "s", fmt="{:.2f}")
         fig(f"derive_{size}_wall", NAME, f"derive:rebuild on {size} killmails, PostgreSQL: wall", "s",
