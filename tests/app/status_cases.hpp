@@ -4,7 +4,6 @@
 // kr_rate_state holds them (written through DbBudget, as the workers do). `status` runs with
 // ESI_RATE_LIMIT=0 — its own configuration must not change what it reports of the shared state.
 #include <chrono>
-#include <limits>
 #include <map>
 #include <optional>
 #include <string>
@@ -52,9 +51,9 @@ inline void StatusJsonTellsAKnownState(const std::string& database_url, const st
         budget.Observe("zkb", {});  // a key that is not paused
         budget.Spend("esi", 5);     // requests of two processes in the last minute
         budget.Spend("esi", 7);
-        budget.Spend("zkb", 100);                                    // not ESI's
-        budget.SuspectOutage("esi", "HTTP 503 from /characters/1/",  // the downtime gate
-                             std::numeric_limits<std::int64_t>::max());
+        budget.Spend("zkb", 100);                                                // not ESI's
+        budget.SuspectOutage("esi", "HTTP 503 from /characters/1/",              // the downtime gate
+                             kr::SystemClock::Instance().NowUs() + 60'000'000);  // news newer than any "up"
         EXPECT_FALSE(budget.TakeProbeLease("zkb", 1'000'000));
         ASSERT_TRUE(budget.TakeProbeLease("esi", 1'000'000));
         budget.ProbeAnswered("esi", /*up=*/false, 300'000'000, 600'000'000);  // /status/ said down
