@@ -50,10 +50,11 @@ struct WorkerSpec {
     int default_concurrency = 1;
     /// ESI client room: a zKillboard page fans out into up to 200 ESI killmail requests.
     int min_esi_concurrency = 0;
-    /// Commits on a second connection (a Committer) in a process of its own on PostgreSQL.
-    bool commits_apart = false;
+    /// Committers (connections of their own that commit while the worker goes on) in a process
+    /// of its own on PostgreSQL.
+    int committers = 0;
     std::function<std::unique_ptr<worker::Worker>(int concurrency, worker::Runtime&, worker::Settler&,
-                                                  const config::Config&, Committer*)>
+                                                  const config::Config&, const std::vector<Committer*>&)>
         make;
 };
 
@@ -70,34 +71,36 @@ const std::vector<WorkerSpec>& Workers() {
         std::vector<WorkerSpec> out;
         for (const auto& k : EntityKinds()) {
             out.push_back(
-                {k.command, InfoHelp(k), k.queue, k.default_concurrency, 0, true,
+                {k.command, InfoHelp(k), k.queue, k.default_concurrency, 0, 1,
                  [kind = k.kind](int concurrency, worker::Runtime& rt, worker::Settler& settler,
-                                 const config::Config& cfg, Committer* committer) -> std::unique_ptr<worker::Worker> {
+                                 const config::Config& cfg,
+                                 const std::vector<Committer*>& committers) -> std::unique_ptr<worker::Worker> {
                      worker::InfoWorkerOptions o;
                      o.kind = kind;
                      o.concurrency = concurrency;
                      o.max_age_ms = cfg.max_age_seconds * 1000;
                      return std::make_unique<worker::InfoWorker>(o, rt.Store(), rt.Esi(), settler, rt.Clock(),
-                                                                 committer);
+                                                                 committers.empty() ? nullptr : committers.front());
                  }});
         }
         out.push_back({"worker:alliance-corporations",
                        "esi_alliance_corporations_queue → /alliances/{id}/corporations/ → esi_corporation_info_queue",
-                       queue::kAllianceCorporations, 5, 0, false,
+                       queue::kAllianceCorporations, 5, 0, 0,
                        [](int concurrency, worker::Runtime& rt, worker::Settler& settler, const config::Config&,
-                          Committer*) -> std::unique_ptr<worker::Worker> {
+                          const std::vector<Committer*>&) -> std::unique_ptr<worker::Worker> {
                            return std::make_unique<worker::AllianceCorporationsWorker>(concurrency, rt.Store(),
                                                                                        rt.Esi(), settler, rt.Clock());
                        }});
         out.push_back({"worker:zkillboard",
                        "zkillboard_character_queue: a character's zKillboard history page by page → killmails",
-                       queue::kZkillboardCharacter, 1, 32, true,
+                       queue::kZkillboardCharacter, 1, 32, 2,
                        [](int concurrency, worker::Runtime& rt, worker::Settler& settler, const config::Config&,
-                          Committer* committer) -> std::unique_ptr<worker::Worker> {
+                          const std::vector<Committer*>& committers) -> std::unique_ptr<worker::Worker> {
                            worker::ZkillboardWorkerOptions o;
                            o.concurrency = concurrency;
-                           return std::make_unique<worker::ZkillboardWorker>(
-                               o, rt.Store(), rt.Esi(), rt.Zkb(), settler, rt.Clock(), committer, rt.Shared().Events());
+                           return std::make_unique<worker::ZkillboardWorker>(o, rt.Store(), rt.Esi(), rt.Zkb(), settler,
+                                                                             rt.Clock(), committers,
+                                                                             rt.Shared().Events());
                        }});
         return out;
     }();
@@ -134,16 +137,20 @@ void RunOne(worker::ProcessShared& shared, worker::StatusBeat& beat, const Worke
     auto beating = beat.Register(spec.command, spec.queue, counters);  // kr_worker_status, for `status`
     worker::Settler settler(rt.Queue(), shared.Policy(), counters);
     settler.SetOutageLimit(loop.outage_limit);  // also inside a worker's long waits
-    // An info or zKillboard worker process on PostgreSQL commits on a second connection while it
-    // keeps fetching (a commit is several network round trips; a zKillboard page's takes as long
-    // as fetching the next page). Not in `run` (its threads share a small pool) and not on SQLite
-    // (one writer at a time).
-    std::unique_ptr<Committer> committer;
-    if (!pooled && spec.commits_apart && shared.Cfg().UsesPostgres()) {
-        committer = std::make_unique<Committer>(
-            store::OpenStore(shared.Cfg().database_url, shared.Clock(), worker::StoreOptionsOf(shared.Cfg())));
+    // An info or zKillboard worker process on PostgreSQL commits on connections of its own while
+    // it keeps fetching (a commit is several network round trips; a zKillboard page's takes about
+    // twice as long as fetching the next page, so that worker has two). Not in `run` (its threads
+    // share a small pool) and not on SQLite (one writer at a time).
+    std::vector<std::unique_ptr<Committer>> owned;
+    std::vector<Committer*> committers;
+    if (!pooled && shared.Cfg().UsesPostgres()) {
+        for (int i = 0; i < spec.committers; ++i) {
+            owned.push_back(std::make_unique<Committer>(
+                store::OpenStore(shared.Cfg().database_url, shared.Clock(), worker::StoreOptionsOf(shared.Cfg()))));
+            committers.push_back(owned.back().get());
+        }
     }
-    auto w = spec.make(concurrency, rt, settler, shared.Cfg(), committer.get());
+    auto w = spec.make(concurrency, rt, settler, shared.Cfg(), committers);
     worker::SummaryLogger summary(w->Name(), counters);
     worker::RunWorker(*w, rt.Queue(), summary, loop, stop);
 }

@@ -16,16 +16,12 @@ namespace kr::worker {
 
 ZkillboardWorker::ZkillboardWorker(ZkillboardWorkerOptions options, store::Store& store, esi::EsiClient& esi,
                                    esi::ZkbClient& zkb, Settler& settler, const Clock& clock,
-                                   Executor<store::Store>* committer, push::KillmailEvents& events)
-    : options_(options),
-      store_(store),
-      esi_(esi),
-      zkb_(zkb),
-      settler_(settler),
-      clock_(clock),
-      committer_(committer),
-      events_(events) {
+                                   std::vector<Executor<store::Store>*> committers, push::KillmailEvents& events)
+    : options_(options), store_(store), esi_(esi), zkb_(zkb), settler_(settler), clock_(clock), events_(events) {
     if (options_.concurrency <= 0) options_.concurrency = 1;
+    for (auto* c : committers) {
+        if (c) storing_.push_back({c, nullptr, {}, 0});
+    }
     try {
         Recover();
     } catch (const FatalError&) {
@@ -52,9 +48,17 @@ void ZkillboardWorker::Admit(std::vector<queue::Delivery> deliveries) {
     ForEachDelivery(settler_, deliveries, [this](const queue::Delivery& d) { Process(d); });
 }
 
-void ZkillboardWorker::Pump(std::chrono::milliseconds wait) { FinishStoring(wait); }
+void ZkillboardWorker::Pump(std::chrono::milliseconds wait) {
+    if (Storing* oldest = Oldest()) FinishStoring(*oldest, wait);
+    for (auto& s : storing_) FinishStoring(s, std::chrono::milliseconds(0));
+}
 
-void ZkillboardWorker::ReleaseAll() { FinishStoring(std::chrono::hours(1)); }  // it commits: ack it
+void ZkillboardWorker::ReleaseAll() { FinishStoringAll(std::chrono::hours(1)); }  // it commits: ack it
+
+std::size_t ZkillboardWorker::Held() const {
+    return static_cast<std::size_t>(
+        std::count_if(storing_.begin(), storing_.end(), [](const Storing& s) { return s.page != nullptr; }));
+}
 
 namespace {
 using Clock = std::chrono::steady_clock;
@@ -79,7 +83,7 @@ void Append(Referenced& to, const Referenced& ids) {
 }  // namespace
 
 void ZkillboardWorker::Recover() {
-    FinishStoring(std::chrono::hours(1));  // what the committer stores is that page's to publish
+    FinishStoringAll(std::chrono::hours(1));  // what the committers store is their pages' to publish
     auto& q = settler_.Queue();
     const std::size_t ids = PublishOutbox(q, store_, clock_, kEntityPriority, kSource);
     std::size_t pages = 0;
@@ -107,7 +111,7 @@ void ZkillboardWorker::Process(const queue::Delivery& d) {
     auto fetched = Fetch(d);
     if (!fetched) return;
     auto page = std::make_unique<Page>(std::move(*fetched));
-    if (!committer_) {
+    if (storing_.empty()) {
         try {
             Store(store_, *page);
         } catch (...) {
@@ -117,25 +121,60 @@ void ZkillboardWorker::Process(const queue::Delivery& d) {
         Finish(*page);
         return;
     }
-    // The previous page is stored while this one was fetched: settle it, then hand this one over.
-    if (!FinishStoring(std::chrono::hours(1)) && page->relies_on_storing) {
-        // Killmails this page shares with that one were neither fetched nor stored: do it again.
+    // Killmails this page shares with pages being stored were neither fetched nor stored with it:
+    // those pages settle first; if one of them failed, this page is fetched again.
+    if (page->relies_on_storing && !FinishStoringAll(std::chrono::hours(1))) {
         throw TransientError("killmails shared with a page whose store failed");
     }
-    storing_ = std::shared_ptr<Page>(std::move(page));
-    storing_ids_.clear();
-    for (const auto& km : storing_->killmails) storing_ids_.insert(km.killmail_id);
+    Storing& s = IdleCommitter();
+    s.page = std::shared_ptr<Page>(std::move(page));
+    s.ids.clear();
+    for (const auto& km : s.page->killmails) s.ids.insert(km.killmail_id);
+    s.submitted = ++submitted_;
     // The job shares the page: if this worker is destroyed while the committer still stores it
     // (a FatalError unwinding RunWorker), the page outlives the worker until the job ends.
-    committer_->Submit([p = storing_](store::Store& s) { Store(s, *p); });
+    s.committer->Submit([p = s.page](store::Store& st) { Store(st, *p); });
 }
 
-bool ZkillboardWorker::FinishStoring(std::chrono::milliseconds wait) {
-    if (!storing_) return true;
-    auto outcome = committer_->Collect(wait);
+ZkillboardWorker::Storing* ZkillboardWorker::Oldest() {
+    Storing* oldest = nullptr;
+    for (auto& s : storing_) {
+        if (s.page && (!oldest || s.submitted < oldest->submitted)) oldest = &s;
+    }
+    return oldest;
+}
+
+ZkillboardWorker::Storing& ZkillboardWorker::IdleCommitter() {
+    for (auto& s : storing_) FinishStoring(s, std::chrono::milliseconds(0));  // stored meanwhile
+    for (auto& s : storing_) {
+        if (!s.page) return s;
+    }
+    Storing& oldest = *Oldest();
+    while (!FinishStoring(oldest, std::chrono::hours(1)) && oldest.page) {}
+    return oldest;
+}
+
+bool ZkillboardWorker::FinishStoringAll(std::chrono::milliseconds wait) {
+    bool ok = true;
+    while (Storing* oldest = Oldest()) {
+        const bool settled = FinishStoring(*oldest, wait);
+        ok = ok && settled;
+        if (oldest->page) return false;  // still running after `wait`
+    }
+    return ok;
+}
+
+bool ZkillboardWorker::BeingStored(Id id) const {
+    return std::any_of(storing_.begin(), storing_.end(), [id](const Storing& s) { return s.ids.count(id) > 0; });
+}
+
+bool ZkillboardWorker::FinishStoring(Storing& s, std::chrono::milliseconds wait) {
+    if (!s.page) return true;
+    auto outcome = s.committer->Collect(wait);
     if (!outcome) return false;
-    auto page = std::move(storing_);
-    storing_ids_.clear();
+    auto page = std::move(s.page);
+    s.page = nullptr;
+    s.ids.clear();
     if (*outcome) {
         recover_ = true;                   // a refused page's halves may have recorded ids
         settler_.Fail(page->d, *outcome);  // rethrows FatalError
@@ -199,7 +238,7 @@ std::optional<ZkillboardWorker::Page> ZkillboardWorker::Fetch(const queue::Deliv
             ++c.skipped;
             continue;
         }
-        if (storing_ids_.count(e.killmail_id)) {  // the previous page stores it right now
+        if (BeingStored(e.killmail_id)) {  // a page being stored has it
             p.relies_on_storing = true;
             ++c.skipped;
             continue;

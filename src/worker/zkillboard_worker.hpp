@@ -32,14 +32,19 @@
 // A killmail ESI cannot serve (404/422) or the database refuses dead-letters the page message
 // after the rest is stored and the next page published; a transient failure retries the page
 // (stored killmails are skipped; the step waits for a complete page).
-// With a committer (an Executor with a store of its own; PostgreSQL), step 3 and the lookups of
-// step 4 run on its thread and connection while this thread fetches the next page; step 4's
-// publishing follows on this thread once the page is stored.
+// With committers (Executors with a store of their own; PostgreSQL), step 3 and the lookups of
+// step 4 run on a committer's thread and connection while this thread fetches the next page; step
+// 4's publishing follows on this thread once the page is stored. With two, two pages (of different
+// characters: a chain has one page at a time) commit side by side — a page's commit takes about
+// twice as long as its fetch, and one connection is one PostgreSQL backend on one core. Their
+// killmails are disjoint (a killmail a page being stored has is not fetched again), and the rows
+// they share (kill stats, the outbox) are written in key order, so they wait, never deadlock.
 #include <array>
 #include <memory>
 #include <optional>
 #include <span>
 #include <unordered_set>
+#include <vector>
 
 #include "core/clock.hpp"
 #include "esi/esi_client.hpp"
@@ -63,7 +68,7 @@ public:
     /// `clock`: the published messages' queuedAt. Publishes what an earlier run recorded and did
     /// not publish (kr_entity_outbox, next pages); if that fails, the first delivery retries it.
     ZkillboardWorker(ZkillboardWorkerOptions options, store::Store& store, esi::EsiClient& esi, esi::ZkbClient& zkb,
-                     Settler& settler, const Clock& clock, Executor<store::Store>* committer = nullptr,
+                     Settler& settler, const Clock& clock, std::vector<Executor<store::Store>*> committers = {},
                      push::KillmailEvents& events = push::NoKillmailEvents::Instance());
     ~ZkillboardWorker() override;
     std::string Name() const override { return "worker:zkillboard"; }
@@ -71,7 +76,7 @@ public:
     int Concurrency() const override { return options_.concurrency; }
     void Admit(std::vector<queue::Delivery> deliveries) override;
     void Pump(std::chrono::milliseconds wait) override;
-    std::size_t Held() const override { return storing_ ? 1 : 0; }
+    std::size_t Held() const override;
     void ReleaseAll() override;
 
     /// Killmails stored by this worker so far.
@@ -84,7 +89,7 @@ private:
         queue::ZkillboardJob job;
         int page = 1;
         std::size_t listed = 0;
-        bool relies_on_storing = false;           ///< skipped killmails the committer is storing now
+        bool relies_on_storing = false;           ///< skipped killmails a committer is storing now
         std::vector<Killmail> killmails;          ///< new ones, to store
         std::vector<std::string> unavailable;     ///< permanent ESI answers (404/422), rejected rows
         std::string transient;                    ///< first transient failure
@@ -108,8 +113,25 @@ private:
     static void StoreApart(store::Store& store, Page& p, std::span<const Killmail> killmails);
     /// Publishes what the page recorded, then settles the delivery.
     void Finish(Page& p);
-    /// Settles the page the committer stored; false if its store failed (or it still runs).
-    bool FinishStoring(std::chrono::milliseconds wait);
+    /// A committer and the page it stores.
+    struct Storing {
+        Executor<store::Store>* committer = nullptr;
+        std::shared_ptr<Page> page;   ///< being stored (shared with the committer's job); null: idle
+        std::unordered_set<Id> ids;   ///< its killmails: not fetched again for another page
+        std::uint64_t submitted = 0;  ///< order of submission
+    };
+    /// Settles `s`'s page once stored (waiting at most `wait`); false if its store failed or it
+    /// still runs.
+    bool FinishStoring(Storing& s, std::chrono::milliseconds wait);
+    /// Settles every page being stored, oldest first (each waited for at most `wait`); false if a
+    /// store failed or one still runs.
+    bool FinishStoringAll(std::chrono::milliseconds wait);
+    /// An idle committer: settles the pages stored meanwhile, else waits for the oldest.
+    Storing& IdleCommitter();
+    /// The committer busy the longest, if any.
+    Storing* Oldest();
+    /// Whether a page being stored has killmail `id`.
+    bool BeingStored(Id id) const;
     /// Publishes what earlier runs (or failed publishes) left in kr_entity_outbox and kr_zkb_sync.
     void Recover();
 
@@ -119,10 +141,9 @@ private:
     esi::ZkbClient& zkb_;
     Settler& settler_;
     const Clock& clock_;
-    Executor<store::Store>* committer_;
     push::KillmailEvents& events_;
-    std::shared_ptr<Page> storing_;       ///< the page the committer stores (shared with its job)
-    std::unordered_set<Id> storing_ids_;  ///< its killmails: not fetched again for the next page
+    std::vector<Storing> storing_;  ///< one per committer (none: pages are stored on this thread)
+    std::uint64_t submitted_ = 0;
     std::int64_t stored_ = 0;
     /// Whether the outbox may hold what nobody publishes: at the start, after a failure.
     bool recover_ = true;

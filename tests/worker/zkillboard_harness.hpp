@@ -2,8 +2,12 @@
 // worker:zkillboard's test world (tests/support/worker_env.hpp over SQLite or PostgreSQL) and the
 // scenarios both zkillboard_worker_test.cpp and zkillboard_worker_pgtest.cpp run.
 #include <algorithm>
+#include <condition_variable>
+#include <future>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -25,7 +29,9 @@ inline constexpr Id kPilot = 90000001;
 inline constexpr Id kKm1 = 115787551;  // a structure (no victim character), 498 attackers
 inline constexpr Id kKm2 = 115797013;
 
-inline std::string PagePath(int page) { return "/characterID/90000001/page/" + std::to_string(page) + "/"; }
+inline std::string PagePath(int page, Id character = kPilot) {
+    return "/characterID/" + std::to_string(character) + "/page/" + std::to_string(page) + "/";
+}
 inline std::string EsiKillmailPath(Id id) {
     return "/killmails/" + std::to_string(id) + "/hash" + std::to_string(id) + "/";
 }
@@ -102,9 +108,13 @@ public:
         env.Publish(queue::kZkillboardCharacter, {queue::BuildZkillboardJob(job)}, 5);
     }
     std::unique_ptr<ZkillboardWorker> Make(Executor<store::Store>* committer = nullptr, Settler* settler = nullptr) {
+        return MakeWith({committer}, settler);
+    }
+    std::unique_ptr<ZkillboardWorker> MakeWith(std::vector<Executor<store::Store>*> committers,
+                                               Settler* settler = nullptr) {
         return std::make_unique<ZkillboardWorker>(ZkillboardWorkerOptions{}, env.Store(), env.Rt().Esi(),
                                                   env.Rt().Zkb(), settler ? *settler : env.Settler(), env.Clock(),
-                                                  committer);
+                                                  std::move(committers));
     }
     /// The next `n` deliveries of the zKillboard queue.
     std::vector<queue::Delivery> Poll(std::size_t n = 1) {
@@ -174,6 +184,9 @@ public:
     void ExpectARefusedKillmailIsIsolated(Id refused, Id kept, Executor<store::Store>* committer);
     /// Two copies of a page stored at the same time on the committer: one next page.
     void ExpectTwoCopiesOfAPagePublishOneNextPage(Executor<store::Store>& committer);
+    /// Two characters' pages stored side by side on two committers (the first one held back
+    /// until the second is stored): every killmail stored and derived once, both chains go on.
+    void ExpectTwoCharactersPagesCommitSideBySide(Executor<store::Store>& a, Executor<store::Store>& b);
 
     kr::test::WorkerEnv env;
 };
@@ -278,6 +291,52 @@ inline void ZkillboardHarness::ExpectTwoCopiesOfAPagePublishOneNextPage(Executor
     auto jobs = TakeJobs();
     ASSERT_EQ(jobs.size(), 1u);
     EXPECT_EQ(jobs[0].page, 2);
+}
+
+inline void ZkillboardHarness::ExpectTwoCharactersPagesCommitSideBySide(Executor<store::Store>& a,
+                                                                        Executor<store::Store>& b) {
+    constexpr Id kPilot2 = 90000002;
+    ScriptPage(1, "[" + Entry(kKm1, 1.0) + "]");
+    ScriptPage(2, "[]");
+    env.Http().Script(PagePath(1, kPilot2), http::FakeHttpClient::Reply(200, "[" + Entry(kKm2, 2.0) + "]"));
+    env.Http().Script(PagePath(2, kPilot2), http::FakeHttpClient::Reply(200, "[]"));
+    ScriptKillmail(kKm1);
+    ScriptKillmail(kKm2);
+    queue::ZkillboardJob job;
+    job.character_id = kPilot2;
+    job.queued_at = env.NowIso();
+    env.Publish(queue::kZkillboardCharacter, {queue::BuildZkillboardJob(job)}, 5);
+    // Committer a is held back (a job before the worker's): the second page must go to b. (A
+    // worker that waited for a instead would wait until the watchdog opens it, then hold one.)
+    std::promise<void> gate;
+    std::once_flag opened;
+    const auto open = [&] { std::call_once(opened, [&] { gate.set_value(); }); };
+    a.Submit([held = gate.get_future().share()](store::Store&) { held.wait(); });
+    std::jthread watchdog([&](std::stop_token stop) {
+        std::mutex m;
+        std::condition_variable_any cv;
+        std::unique_lock lock(m);
+        cv.wait_for(lock, stop, std::chrono::seconds(10), [] { return false; });
+        open();
+    });
+    auto w = MakeWith({&a, &b});
+    auto ds = Poll(2);
+    ASSERT_EQ(ds.size(), 2u);
+    w->Admit(ds);
+    EXPECT_EQ(w->Held(), 2u);  // both pages submitted, neither acked
+    open();
+    while (w->Held() > 0) w->Pump(std::chrono::milliseconds(5));
+    EXPECT_EQ(env.Counters().processed, 2);
+    EXPECT_EQ(env.Counters().dead + env.Counters().retried, 0);
+    EXPECT_EQ(env.Store().ExistingKillmailIds({kKm1, kKm2}).size(), 2u);
+    EXPECT_EQ(env.Conn().Exec("SELECT count(*) FROM killmail_filters").Int(0, 0), 2);
+    auto jobs = TakeJobs();
+    ASSERT_EQ(jobs.size(), 2u);  // each chain's next page
+    std::vector<Id> next = {jobs[0].character_id, jobs[1].character_id};
+    std::sort(next.begin(), next.end());
+    EXPECT_EQ(next, (std::vector<Id>{kPilot, kPilot2}));
+    EXPECT_EQ(jobs[0].page, 2);
+    EXPECT_EQ(jobs[1].page, 2);
 }
 
 }  // namespace kr::worker::testing

@@ -44,5 +44,10 @@ TEST_F(ZkillboardWorkerPgTest, TwoCopiesOfAPageStoredTogetherPublishOneNextPage)
     h_->ExpectTwoCopiesOfAPagePublishOneNextPage(*committer_);
 }
 
+TEST_F(ZkillboardWorkerPgTest, TwoCharactersPagesCommitSideBySideOnTwoCommitters) {
+    auto second = h_->MakeCommitter();
+    h_->ExpectTwoCharactersPagesCommitSideBySide(*committer_, *second);
+}
+
 }  // namespace
 }  // namespace kr::worker

@@ -140,6 +140,12 @@ TEST_F(ZkillboardWorkerTest, StoresOnACommitterWhenGivenOne) {
     EXPECT_FALSE(env.TakeIds("esi_character_info_queue").empty());
 }
 
+TEST_F(ZkillboardWorkerTest, TwoCharactersPagesCommitSideBySideOnTwoCommitters) {
+    auto a = MakeCommitter();
+    auto b = MakeCommitter();
+    ExpectTwoCharactersPagesCommitSideBySide(*a, *b);
+}
+
 // ---- the enrichment is as durable as the killmails (kr_entity_outbox) ----------------------
 
 TEST_F(ZkillboardWorkerTest, AKillRightAfterTheCommitLosesNoEnrichmentTheNextWorkerPublishesIt) {
