@@ -139,12 +139,13 @@ void RunOne(worker::ProcessShared& shared, worker::StatusBeat& beat, const Worke
     settler.SetOutageLimit(loop.outage_limit);  // also inside a worker's long waits
     // An info or zKillboard worker process on PostgreSQL commits on connections of its own while
     // it keeps fetching (a commit is several network round trips; a zKillboard page's takes about
-    // twice as long as fetching the next page, so that worker has two). Not in `run` (its threads
-    // share a small pool) and not on SQLite (one writer at a time).
+    // twice as long as fetching the next page, so that worker has two — no more than the pages it
+    // holds at once, its concurrency). Not in `run` (its threads share a small pool) and not on
+    // SQLite (one writer at a time).
     std::vector<std::unique_ptr<Committer>> owned;
     std::vector<Committer*> committers;
     if (!pooled && shared.Cfg().UsesPostgres()) {
-        for (int i = 0; i < spec.committers; ++i) {
+        for (int i = 0; i < std::min(spec.committers, std::max(concurrency, 1)); ++i) {
             owned.push_back(std::make_unique<Committer>(
                 store::OpenStore(shared.Cfg().database_url, shared.Clock(), worker::StoreOptionsOf(shared.Cfg()))));
             committers.push_back(owned.back().get());
