@@ -145,7 +145,7 @@ void RunOne(worker::ProcessShared& shared, worker::StatusBeat& beat, const Worke
     std::vector<std::unique_ptr<Committer>> owned;
     std::vector<Committer*> committers;
     if (!pooled && shared.Cfg().UsesPostgres()) {
-        for (int i = 0; i < std::min(spec.committers, std::max(concurrency, 1)); ++i) {
+        for (int i = 0; i < std::min(spec.committers, concurrency); ++i) {
             owned.push_back(std::make_unique<Committer>(
                 store::OpenStore(shared.Cfg().database_url, shared.Clock(), worker::StoreOptionsOf(shared.Cfg()))));
             committers.push_back(owned.back().get());

@@ -19,9 +19,7 @@ ZkillboardWorker::ZkillboardWorker(ZkillboardWorkerOptions options, store::Store
                                    std::vector<Executor<store::Store>*> committers, push::KillmailEvents& events)
     : options_(options), store_(store), esi_(esi), zkb_(zkb), settler_(settler), clock_(clock), events_(events) {
     if (options_.concurrency <= 0) options_.concurrency = 1;
-    for (auto* c : committers) {
-        if (c) storing_.push_back({c, nullptr, {}, 0});
-    }
+    for (auto* c : committers) storing_.push_back({c, nullptr, {}, 0});
     try {
         Recover();
     } catch (const FatalError&) {
@@ -172,8 +170,7 @@ bool ZkillboardWorker::FinishStoring(Storing& s, std::chrono::milliseconds wait)
     if (!s.page) return true;
     auto outcome = s.committer->Collect(wait);
     if (!outcome) return false;
-    auto page = std::move(s.page);
-    s.page = nullptr;
+    auto page = std::move(s.page);  // leaves the slot idle
     s.ids.clear();
     if (*outcome) {
         recover_ = true;                   // a refused page's halves may have recorded ids

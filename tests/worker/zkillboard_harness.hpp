@@ -108,7 +108,9 @@ public:
         env.Publish(queue::kZkillboardCharacter, {queue::BuildZkillboardJob(job)}, 5);
     }
     std::unique_ptr<ZkillboardWorker> Make(Executor<store::Store>* committer = nullptr, Settler* settler = nullptr) {
-        return MakeWith({committer}, settler);
+        return MakeWith(
+            committer ? std::vector<Executor<store::Store>*>{committer} : std::vector<Executor<store::Store>*>{},
+            settler);
     }
     std::unique_ptr<ZkillboardWorker> MakeWith(std::vector<Executor<store::Store>*> committers,
                                                Settler* settler = nullptr) {
